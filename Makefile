@@ -1,0 +1,35 @@
+# CivicPulse: `make run` to try it, `make test` to check it.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: run test bootstrap services migrate seed stop bench-tenants clean
+
+bootstrap:
+	@scripts/services.sh install
+	@scripts/services.sh start
+
+## make run: install what is missing, start the services, migrate, seed the demo, serve.
+run: bootstrap
+	@$(PY) manage.py migrate_schemas --noinput -v 0
+	@$(PY) manage.py seed_demo
+	@scripts/run.sh
+
+## make test: the same bootstrap against a throwaway test database, then the whole suite.
+test: bootstrap
+	@DJANGO_SETTINGS_MODULE=civicpulse.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: bootstrap
+	@$(PY) manage.py migrate_schemas --noinput
+
+seed: migrate
+	@$(PY) manage.py seed_demo
+
+## Benchmarks drive a bootstrapped instance; see bench/README.md.
+bench-tenants: migrate
+	@$(PY) bench/tenants.py
+
+stop:
+	@scripts/services.sh stop
+
+clean: stop
+	rm -rf .local .venv

@@ -1,0 +1,39 @@
+"""The one Celery app. Tenant-aware: every task carries the schema it was sent from and
+runs in it (tenant-schemas-celery)."""
+import os
+
+from celery import signals
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicpulse.settings.dev")
+
+app = CeleryApp("civicpulse")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+_heartbeat = None
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: object = None, **kwargs: object) -> None:
+    global _heartbeat
+    from civicpulse.workers import Heartbeat
+
+    queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
+    _heartbeat = Heartbeat(sender.hostname, queues)
+    _heartbeat.start()
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**kwargs: object) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()
+
+
+@signals.task_prerun.connect
+def _task_log_context(task: object = None, task_id: str = "", **kwargs: object) -> None:
+    from civicpulse.context import request_id_var, tenant_var
+
+    headers = getattr(task.request, "headers", None) or {}
+    tenant_var.set(headers.get("_schema_name") or task.request.get("_schema_name") or "public")
+    request_id_var.set(task_id)

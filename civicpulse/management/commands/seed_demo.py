@@ -1,0 +1,49 @@
+"""Seed the demo: a platform operator, and three tenants with areas and a staff user.
+Idempotent: a second run only fills in what is missing."""
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.utils.text import slugify
+from django_tenants.utils import schema_context, tenant_context
+from tqdm import tqdm
+
+from civicpulse.demo import (
+    DEMO_PASSWORD,
+    DEMO_TENANTS,
+    OPERATOR_USERNAME,
+    STAFF_USERNAME,
+    grid_boundaries,
+)
+from issues.services import area_upsert
+from tenants.models import Tenant
+from tenants.services import public_tenant_ensure, tenant_create
+
+
+def _ensure_superuser(username: str, email: str) -> None:
+    user_model = get_user_model()
+    if not user_model.objects.filter(username=username).exists():
+        user_model.objects.create_superuser(username, email, DEMO_PASSWORD)
+
+
+class Command(BaseCommand):
+    help = "Seed the demo tenants and users (idempotent)."
+
+    def handle(self, **options: object) -> None:
+        public_tenant_ensure()
+        with schema_context("public"):
+            _ensure_superuser(OPERATOR_USERNAME, "operator@example.org")
+        steps = tqdm(DEMO_TENANTS, desc="seeding demo tenants", unit="tenant", disable=None)
+        for demo in steps:
+            steps.set_postfix_str(demo.slug)
+            tenant = Tenant.objects.filter(schema_name=demo.slug).first() or tenant_create(
+                slug=demo.slug, name=demo.name, kind=demo.kind, timezone=demo.timezone
+            )
+            with tenant_context(tenant):
+                boundaries = grid_boundaries(demo.center, len(demo.areas)) if demo.grid else None
+                for i, area_name in enumerate(demo.areas):
+                    area_upsert(
+                        code=slugify(area_name).replace("-", "_"),
+                        name=area_name,
+                        boundary=boundaries[i] if boundaries else None,
+                    )
+                _ensure_superuser(STAFF_USERNAME, f"staff@{demo.slug}.example.org")
+        self.stdout.write(self.style.SUCCESS("demo data ready"))

@@ -1,0 +1,13 @@
+"""URLs of a tenant's host (<slug>.localhost)."""
+from django.contrib import admin
+from django.urls import path
+
+from civicpulse import health
+from tenants import views
+
+urlpatterns = [
+    path("", views.tenant_home, name="home"),
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+]

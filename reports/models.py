@@ -1,0 +1,1 @@
+"""Report, intake and the processing pipeline arrive with the intake issue."""

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Start the web server, both Celery workers and beat in the foreground; Ctrl-C stops all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PORT="${PORT:-8000}"
+WEB_CONCURRENCY="${WEB_CONCURRENCY:-4}"
+BIN=.venv/bin
+
+pids=()
+start() {  # name, command...
+  local name=$1; shift
+  "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+}
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+}
+trap stop INT TERM EXIT
+
+start web "$BIN/gunicorn" civicpulse.wsgi:application --bind "0.0.0.0:$PORT" \
+  --workers "$WEB_CONCURRENCY" --worker-class gthread --threads 8 \
+  --graceful-timeout 5
+start io "$BIN/celery" -A civicpulse worker -Q io -P threads -c 16 -n "io@%h" --without-mingle --without-gossip -l INFO
+start cpu "$BIN/celery" -A civicpulse worker -Q cpu -P prefork -c 2 -n "cpu@%h" --without-mingle --without-gossip -l INFO
+start beat "$BIN/celery" -A civicpulse beat -l INFO
+
+cat <<MSG
+
+  CivicPulse is starting on port $PORT.
+
+  Public site and platform admin   http://localhost:$PORT/          (admin: http://localhost:$PORT/admin/)
+  Springfield (city)               http://springfield.localhost:$PORT/
+  Northfield Campus                http://northfield-campus.localhost:$PORT/
+  Harbor Hotel                     http://harbor-hotel.localhost:$PORT/
+  Health                           http://localhost:$PORT/healthz   http://localhost:$PORT/readyz
+
+  Platform operator: operator / civicpulse-demo     Staff on each tenant: staff / civicpulse-demo
+  Browsers resolve *.localhost to this machine. For other tools, add to /etc/hosts:
+    127.0.0.1 springfield.localhost northfield-campus.localhost harbor-hotel.localhost
+
+  Ctrl-C stops everything.
+
+MSG
+
+# Stop everything as soon as any one process exits.
+wait -n

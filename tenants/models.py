@@ -1,0 +1,81 @@
+"""Shared (public schema) models: who the tenants are and which hosts reach them."""
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_public_schema_name
+
+# Lower-case letters, digits and inner hyphens: usable as a host label and a schema name.
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1 to 50 lower-case letters, digits and hyphens, not at either end.",
+)
+RESERVED_SLUGS = frozenset({"public", "www", "admin", "api", "static", "media", "tenant_template"})
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"Unknown time zone: {value!r}.")
+
+
+class Tenant(TenantMixin):
+    class Kind(models.TextChoices):
+        CITY = "city", "City"
+        BUILDING = "building", "Building"
+        CAMPUS = "campus", "Campus"
+        HOTEL = "hotel", "Hotel"
+        FACILITY = "facility", "Facility"
+
+    # The slug is the schema name: one identifier for the host label, the schema and the CLI.
+    schema_name = models.CharField(
+        "slug", max_length=50, unique=True, validators=[slug_validator]
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    open311_jurisdiction_id = models.CharField(
+        "Open311 jurisdiction id",
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Selects this tenant on the public host's Open311 endpoint.",
+    )
+    suspended = models.BooleanField(
+        default=False, help_text="A suspended tenant answers 403 and keeps all of its data."
+    )
+    public_page_enabled = models.BooleanField(
+        default=True, help_text="Show the public accountability page."
+    )
+    leaderboard_enabled = models.BooleanField(
+        default=True, help_text="Take part in the cross-tenant leaderboard."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Schemas are created by tenants.services.tenant_create, which clones the template.
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.schema_name})"
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == get_public_schema_name()
+
+
+class Domain(DomainMixin):
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain

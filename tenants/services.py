@@ -1,0 +1,78 @@
+"""Writes on the platform: provisioning tenants and keeping the public site's hosts."""
+import logging
+import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.module_loading import import_string
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from tenants.models import RESERVED_SLUGS, Domain, Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def tenant_domain_for(slug: str) -> str:
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    kind: str,
+    timezone: str = "UTC",
+    open311_jurisdiction_id: str | None = None,
+    extra_domains: list[str] | None = None,
+) -> Tenant:
+    """Create a tenant: its schema (cloned from the migrated template), its host and its
+    default configuration for its kind. All or nothing: a failure leaves no trace."""
+    started = time.monotonic()
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"schema_name": f"{slug!r} is reserved."})
+    tenant = Tenant(
+        schema_name=slug,
+        name=name,
+        kind=kind,
+        timezone=timezone,
+        open311_jurisdiction_id=open311_jurisdiction_id or slug,
+    )
+    tenant.full_clean()
+    tenant.save(verbosity=0)
+    for i, host in enumerate([tenant_domain_for(slug), *(extra_domains or [])]):
+        domain = Domain(domain=host, tenant=tenant, is_primary=(i == 0))
+        domain.full_clean()
+        domain.save()
+    with tenant_context(tenant):
+        for hook in settings.TENANT_PROVISIONING_HOOKS:
+            import_string(hook)(tenant=tenant)
+    logger.info(
+        "tenant created",
+        extra={"slug": slug, "kind": kind, "seconds": round(time.monotonic() - started, 3)},
+    )
+    return tenant
+
+
+def tenant_set_suspended(*, tenant: Tenant, suspended: bool) -> Tenant:
+    """Suspend or reinstate a tenant. Its data stays untouched either way."""
+    Tenant.objects.filter(pk=tenant.pk).update(suspended=suspended)
+    tenant.suspended = suspended
+    logger.info("tenant suspension changed", extra={"slug": tenant.slug, "suspended": suspended})
+    return tenant
+
+
+@transaction.atomic
+def public_tenant_ensure() -> Tenant:
+    """The public schema is a tenant too in django-tenants: it serves the platform site on
+    the configured public hosts. Idempotent."""
+    public, _ = Tenant.objects.get_or_create(
+        schema_name=get_public_schema_name(),
+        defaults={"name": "CivicPulse", "kind": Tenant.Kind.FACILITY},
+    )
+    for host in settings.PUBLIC_HOSTS:
+        Domain.objects.get_or_create(
+            domain=host, defaults={"tenant": public, "is_primary": host == settings.PUBLIC_HOSTS[0]}
+        )
+    return public

@@ -1,0 +1,73 @@
+"""Fixtures shared by the whole suite.
+
+Two tenants are created once per session (committed, so real worker processes see
+them); each test runs inside a transaction that is rolled back. One tenant has a hyphen
+in its slug, so schema-name quoting is exercised everywhere.
+"""
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tenants.models import Tenant
+from tenants.services import tenant_create
+
+TENANT_A = {"slug": "alpha", "name": "Alpha City", "kind": "city", "timezone": "America/Chicago"}
+TENANT_B = {"slug": "beta-hotel", "name": "Beta Hotel", "kind": "hotel", "timezone": "Europe/London"}
+
+
+@pytest.fixture(scope="session")
+def tenant_pair(django_db_setup: None, django_db_blocker) -> tuple[Tenant, Tenant]:
+    with django_db_blocker.unblock():
+        pair = tuple(
+            Tenant.objects.filter(schema_name=spec["slug"]).first() or tenant_create(**spec)
+            for spec in (TENANT_A, TENANT_B)
+        )
+        connection.set_schema_to_public()
+    return pair
+
+
+@pytest.fixture
+def public_schema(db: None) -> Iterator[None]:
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+def _enter(tenant: Tenant) -> Iterator[Tenant]:
+    connection.set_tenant(tenant)
+    yield tenant
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant_a(db: None, tenant_pair: tuple[Tenant, Tenant]) -> Iterator[Tenant]:
+    """The test runs in tenant A's schema."""
+    yield from _enter(tenant_pair[0])
+
+
+@pytest.fixture
+def tenant_b(db: None, tenant_pair: tuple[Tenant, Tenant]) -> Iterator[Tenant]:
+    yield from _enter(tenant_pair[1])
+
+
+def host_of(tenant: Tenant) -> str:
+    return f"{tenant.schema_name}.localhost"
+
+
+@pytest.fixture
+def client_a(db: None, tenant_pair: tuple[Tenant, Tenant]) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_pair[0]))
+
+
+@pytest.fixture
+def client_b(db: None, tenant_pair: tuple[Tenant, Tenant]) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_pair[1]))
+
+
+@pytest.fixture
+def public_client(db: None) -> Client:
+    return Client(HTTP_HOST="localhost")
+
+

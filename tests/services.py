@@ -1,0 +1,110 @@
+"""Real processes for tests: throwaway Redis servers and Celery workers."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, stopped at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.mkdtemp(prefix="cp-redis-")
+        self._proc: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed (make test installs it)"
+        self._proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", self._dir],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, 10, "redis-server")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def test_database_url() -> str:
+    """The URL of the database the test run uses (the test_ one), for child processes."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"])
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@contextmanager
+def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process serving one queue against the test database."""
+    from civicpulse.workers import live_workers
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+        **(extra_env or {}),
+    }
+    hostname = f"{name}@{socket.gethostname()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "civicpulse", "worker", "-Q", queue, "-P", pool,
+         "-c", "2", "-n", hostname, "--without-mingle", "--without-gossip", "-l", "WARNING"],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(lambda: hostname in live_workers() or proc.poll() is not None, 60, f"worker {hostname}")
+        assert proc.poll() is None, f"worker {hostname} exited with {proc.returncode}"
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

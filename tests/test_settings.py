@@ -1,0 +1,39 @@
+"""Production settings refuse unsafe values, and `check --deploy` is clean under them."""
+import os
+import subprocess
+import sys
+
+from tests.services import ROOT
+
+GOOD_KEY = "k" * 20 + "-production-secret-for-the-deploy-check-0123456789"
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "civicpulse.settings.prod", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_debug() -> None:
+    result = _run("check", SECRET_KEY=GOOD_KEY, DEBUG="true")
+    assert result.returncode != 0
+    assert "DEBUG must be off" in result.stderr
+
+
+def test_production_refuses_a_missing_or_default_secret_key() -> None:
+    missing = _run("check")
+    assert missing.returncode != 0 and "SECRET_KEY" in missing.stderr
+    default = _run("check", SECRET_KEY="dev-only-insecure-key-change-me")
+    assert default.returncode != 0 and "SECRET_KEY must be set" in default.stderr
+
+
+def test_check_deploy_is_clean() -> None:
+    result = _run("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=GOOD_KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
