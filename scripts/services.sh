@@ -63,22 +63,26 @@ install_system() {
 
 # The directory for the cluster must be reachable by the user that runs postgres. A checkout
 # under a private folder (mktemp -d is 0700) is not, so fall back to a folder in /var/tmp keyed
-# by the checkout's path, linked from .local/ so it is still found there.
+# by the checkout's path, linked from .local/postgres so it is found there next time. The
+# real path is what postgres is given: it cannot follow the link through the private folder.
 pg_datadir() {
   local want="$LOCAL/postgres"
-  if [ "$(id -u)" -ne 0 ] || [ -L "$want" ] || [ -d "$want/data" ]; then echo "$want"; return; fi
+  if [ -L "$want" ]; then readlink -f "$want"; return; fi
+  if [ "$(id -u)" -ne 0 ] || [ -d "$want/data" ]; then echo "$want"; return; fi
   mkdir -p "$want"
   chown postgres: "$want"
   if runuser -u postgres -- test -w "$want"; then echo "$want"; return; fi
   rmdir "$want"
-  local alt="/var/tmp/civicpulse-$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
+  local alt
+  alt="/var/tmp/civicpulse-$(echo -n "$ROOT" | sha256sum | cut -c1-12)"
   mkdir -p "$alt" && chown postgres: "$alt" && chmod 700 "$alt"
   ln -sfn "$alt" "$want"
-  echo "$want"
+  echo "$alt"
 }
 
 pg_run() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /, since the postgres user may not be allowed into the current directory.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start_postgres() {
@@ -134,8 +138,10 @@ start_redis() {
 stop_all() {
   local bin
   if [ -f "$LOCAL/redis/redis.pid" ]; then redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; fi
-  if [ -d "$LOCAL/postgres/data" ] && bin="$(pg_bindir)"; then
-    pg_run "$bin/pg_ctl" -D "$LOCAL/postgres/data" -m fast stop >/dev/null 2>&1 || true
+  local dir
+  dir="$(readlink -f "$LOCAL/postgres" 2>/dev/null)"
+  if [ -n "$dir" ] && [ -d "$dir/data" ] && bin="$(pg_bindir)"; then
+    pg_run "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   fi
 }
 
