@@ -57,9 +57,8 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from a migrated template schema instead of running every
-# migration again; `migrate_schemas` keeps the template current.
-TENANT_BASE_SCHEMA = "tenant_template"
-TENANT_CREATION_FAKES_MIGRATIONS = True
+# migration again (tenants.schema_clone); `migrate_schemas` keeps the template current.
+TENANT_TEMPLATE_SCHEMA = "tenant_template"
 # Functions called, in order, inside a new tenant's schema to install its defaults.
 TENANT_PROVISIONING_HOOKS = [
     "issues.services.taxonomy_install_defaults",
@@ -193,6 +192,8 @@ CELERY_BEAT_SCHEDULER = "tenant_schemas_celery.db_scheduler:TenantAwareDatabaseS
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
+
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="civicpulse@localhost")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

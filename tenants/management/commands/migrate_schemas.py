@@ -14,7 +14,7 @@ class Command(MigrateSchemasCommand):
         if options.get("schema_name") or options.get("fake"):
             return
         if self.sync_tenant:
-            template = settings.TENANT_BASE_SCHEMA
+            template = settings.TENANT_TEMPLATE_SCHEMA
             with connection.cursor() as cursor:
                 cursor.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(template))
