@@ -1,6 +1,6 @@
 """URLs of a tenant's host (<slug>.localhost)."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from civicpulse import health
 from tenants import views
@@ -8,6 +8,7 @@ from tenants import views
 urlpatterns = [
     path("", views.tenant_home, name="home"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("reports.urls_api")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

@@ -3,6 +3,7 @@
 Each worker process writes a key with a short expiry every few seconds; a worker that
 dies simply stops renewing it.
 """
+import functools
 import json
 import socket
 import threading
@@ -15,10 +16,13 @@ _KEY_PREFIX = "civicpulse:worker:"
 
 
 def redis_client() -> redis.Redis:
-    timeout = settings.REDIS_SOCKET_TIMEOUT
-    return redis.Redis.from_url(
-        settings.CELERY_BROKER_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-    )
+    """A client for the broker's Redis, sharing one connection pool per process."""
+    return _client_for(settings.CELERY_BROKER_URL, settings.REDIS_SOCKET_TIMEOUT)
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def live_workers() -> dict[str, list[str]]:

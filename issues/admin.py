@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from civicpulse.admin import TenantAdmin
-from issues.models import Area, Category
+from issues.models import Area, Category, Issue, IssueEvent, IssueStatus
+from issues.services import TransitionError, issue_transition
 
 
 @admin.register(Area)
@@ -20,3 +23,65 @@ class CategoryAdmin(TenantAdmin):
     list_filter = ("active", "default_severity")
     list_editable = ("active",)
     search_fields = ("name", "code", "description")
+    filter_horizontal = ("related",)
+
+
+class IssueEventInline(admin.TabularInline):
+    model = IssueEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "actor", "actor_label", "data")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Issue)
+class IssueAdmin(TenantAdmin):
+    list_display = ("id", "title", "status", "category", "severity", "area", "report_count", "assignee", "created_at")
+    list_filter = ("status", "severity", "category", "area")
+    search_fields = ("title", "text")
+    list_select_related = ("category", "area", "assignee")
+    readonly_fields = (
+        "status", "report_count", "latitude", "longitude", "address_key", "created_at", "last_report_at",
+        "acknowledged_at", "resolved_at", "closed_at",
+    )
+    inlines = [IssueEventInline]
+    actions = ("acknowledge", "start", "resolve", "close", "reopen")
+
+    def _move(self, request: HttpRequest, queryset: QuerySet[Issue], to_status: str) -> None:
+        moved, refused = 0, []
+        for issue_id in queryset.values_list("pk", flat=True):
+            try:
+                issue_transition(issue_id=issue_id, to_status=to_status, actor=request.user)
+                moved += 1
+            except TransitionError as exc:
+                refused.append(f"#{issue_id}: {' '.join(exc.messages)}")
+        if moved:
+            self.message_user(request, f"{moved} issue(s) now {IssueStatus(to_status).label.lower()}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Acknowledge")
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        self._move(request, queryset, IssueStatus.ACKNOWLEDGED)
+
+    @admin.action(description="Start work")
+    def start(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        self._move(request, queryset, IssueStatus.IN_PROGRESS)
+
+    @admin.action(description="Resolve")
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        self._move(request, queryset, IssueStatus.RESOLVED)
+
+    @admin.action(description="Close")
+    def close(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        self._move(request, queryset, IssueStatus.CLOSED)
+
+    @admin.action(description="Reopen")
+    def reopen(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        self._move(request, queryset, IssueStatus.OPEN)

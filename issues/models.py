@@ -1,8 +1,10 @@
 """The tenant's taxonomy: where problems happen (Area) and what they are (Category)."""
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 code_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_]{0,49}$", "Use lower-case letters, digits and underscores."
@@ -76,6 +78,22 @@ class Category(models.Model):
         max_length=10, choices=Severity.choices, default=Severity.MEDIUM
     )
     active = models.BooleanField(default=True)
+    # How reports of this category are grouped into one issue.
+    related = models.ManyToManyField(
+        "self", blank=True, help_text="Categories whose issues reports of this one may join."
+    )
+    group_radius_m = models.PositiveIntegerField(
+        "grouping distance (m)", default=50, help_text="Reports farther apart are different problems."
+    )
+    group_window_hours = models.PositiveIntegerField(
+        "grouping window (hours)", default=168, help_text="How long after an issue's latest report another may join it."
+    )
+    group_min_similarity = models.FloatField(
+        "minimum text similarity",
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to join it.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -83,3 +101,97 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IssueStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    IN_PROGRESS = "in_progress", "In progress"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+# Reports are grouped only into issues in these states; Open311 calls them `open`.
+OPEN_STATUSES = (IssueStatus.OPEN, IssueStatus.ACKNOWLEDGED, IssueStatus.IN_PROGRESS)
+
+
+class Issue(models.Model):
+    """One problem in the world, reported by one or more residents."""
+
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True)
+    # The first report's text: what later reports are compared with.
+    text = models.TextField(blank=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="issues")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    status = models.CharField(max_length=20, choices=IssueStatus.choices, default=IssueStatus.OPEN)
+    area = models.ForeignKey(Area, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
+    # Centroid of the issue's located reports.
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    # For issues whose reports have an address and no point: the normalised address.
+    address_key = models.CharField(max_length=300, blank=True)
+    report_count = models.PositiveIntegerField(default=0)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_report_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="issue_status_created"),
+            models.Index(
+                fields=["address_key", "last_report_at"],
+                name="issue_open_address",
+                condition=models.Q(status__in=OPEN_STATUSES) & ~models.Q(address_key=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class IssueEvent(models.Model):
+    """The append-only trail of an issue: who did what, when, with which data."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        REPORT_LINKED = "report_linked", "Report linked"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        ASSIGNED = "assigned", "Assigned"
+        UPDATED = "updated", "Updated"
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who acted when it was no person: "pipeline", "api:<key name>", "import".
+    actor_label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "created_at"], name="issueevent_issue_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on issue {self.issue_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("Issue events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Issue events are append-only.")

@@ -1,8 +1,17 @@
-"""Writes on the taxonomy (and, later, on issues and their workflow)."""
-from django.db import transaction
+"""Writes on the taxonomy and on issues: grouping reports into issues, the workflow."""
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
 
 from issues.defaults import CATEGORIES_BY_KIND
-from issues.models import Area, Category
+from issues.geo import cells_within
+from issues.models import Area, Category, Issue, IssueEvent, IssueStatus, Severity
+from issues.selectors import Candidate, area_for_point, category_compatible_ids, issue_candidates
 
 
 @transaction.atomic
@@ -34,3 +43,239 @@ def area_upsert(*, code: str, name: str, boundary: dict | None = None) -> Area:
     area.full_clean()
     area.save()
     return area
+
+
+# ---------------------------------------------------------------------------
+# Grouping
+
+
+@dataclass(frozen=True)
+class GroupingResult:
+    issue: Issue
+    created: bool
+    match: dict
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def _lock_neighbourhood(*, latitude: float | None, longitude: float | None, address_key: str, radius_m: float) -> None:
+    """Serialise grouping per neighbourhood for the rest of the transaction, so two
+    near-identical reports processed at the same moment cannot both open an issue.
+    Locks are taken in sorted order, so two groupings never deadlock."""
+    space = _signed32(zlib.crc32(connection.schema_name.encode()))
+    if latitude is not None and longitude is not None:
+        keys = [_signed32(zlib.crc32(f"cell:{r}:{c}".encode())) for r, c in cells_within(latitude, longitude, radius_m)]
+    else:
+        keys = [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
+
+
+def _title_from(summary: str, text: str) -> str:
+    title = (summary or text).strip().splitlines()[0] if (summary or text).strip() else "Untitled"
+    return title[:197] + "…" if len(title) > 200 else title
+
+
+@transaction.atomic
+def issue_group_report(
+    *,
+    text: str,
+    summary: str,
+    category: Category | None,
+    severity: str,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    report_ref: str,
+    actor_label: str = "pipeline",
+) -> GroupingResult:
+    """Link a report (given by its fields; this app knows nothing of reports) to the best
+    matching open issue, or open a new issue for it. The returned `match` says why."""
+    radius = category.group_radius_m if category else 50
+    window = category.group_window_hours if category else 168
+    min_similarity = category.group_min_similarity if category else 0.1
+    _lock_neighbourhood(latitude=latitude, longitude=longitude, address_key=address_key, radius_m=radius)
+    candidates = issue_candidates(
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        text=text,
+        category_ids=category_compatible_ids(category),
+        radius_m=radius,
+        window_hours=window,
+        min_similarity=min_similarity,
+    )
+    thresholds = {"radius_m": radius, "window_hours": window, "min_similarity": min_similarity}
+    best = _best(candidates, radius, window)
+    method = "geo" if latitude is not None else "address"
+    if best is None:
+        issue = _issue_open(
+            text=text, summary=summary, category=category, severity=severity, latitude=latitude,
+            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label, report_ref=report_ref,
+        )
+        match = {"method": "new", "candidates": len(candidates), "thresholds": thresholds}
+        return GroupingResult(issue, True, match)
+
+    score = _score(best, radius, window)
+    match = {
+        "method": method,
+        "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
+        "time_gap_s": round(best.time_gap_s),
+        "similarity": round(best.similarity, 3),
+        "score": round(score, 3),
+        "candidates": len(candidates),
+        "thresholds": thresholds,
+    }
+    issue = _issue_attach(
+        issue_id=best.issue_id, latitude=latitude, longitude=longitude, severity=severity, at=at,
+        actor_label=actor_label, data={"report": report_ref, **match},
+    )
+    return GroupingResult(issue, False, match)
+
+
+def _score(c: Candidate, radius: float, window: int) -> float:
+    """Similarity counts most, then closeness in space and in time (each 0..1)."""
+    closeness = 1.0 - (c.distance_m or 0.0) / radius if radius else 1.0
+    recency = max(0.0, 1.0 - c.time_gap_s / (window * 3600)) if window else 1.0
+    return 0.5 * c.similarity + 0.3 * closeness + 0.2 * recency
+
+
+def _best(candidates: list[Candidate], radius: float, window: int) -> Candidate | None:
+    return max(candidates, key=lambda c: _score(c, radius, window), default=None)
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
+
+
+def _issue_open(
+    *, text: str, summary: str, category: Category | None, severity: str, latitude: float | None,
+    longitude: float | None, address_key: str, at: datetime, actor_label: str, report_ref: str,
+) -> Issue:
+    issue = Issue.objects.create(
+        title=_title_from(summary, text),
+        summary=summary,
+        text=text,
+        category=category,
+        severity=severity or (category.default_severity if category else Severity.MEDIUM),
+        area=area_for_point(latitude, longitude) if latitude is not None and longitude is not None else None,
+        latitude=latitude,
+        longitude=longitude,
+        address_key="" if latitude is not None else address_key,
+        report_count=1,
+        created_at=at,
+        last_report_at=at,
+    )
+    IssueEvent.objects.create(
+        issue=issue, kind=IssueEvent.Kind.CREATED, actor_label=actor_label, created_at=at,
+        data={"report": report_ref, "category": category.code if category else None, "severity": issue.severity},
+    )
+    return issue
+
+
+def _issue_attach(
+    *, issue_id: int, latitude: float | None, longitude: float | None, severity: str, at: datetime,
+    actor_label: str, data: dict,
+) -> Issue:
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    n = issue.report_count
+    if latitude is not None and issue.latitude is not None:
+        # Running mean: every report of a located issue has a point.
+        issue.latitude = (issue.latitude * n + latitude) / (n + 1)
+        issue.longitude = (issue.longitude * n + longitude) / (n + 1)
+    issue.report_count = n + 1
+    issue.last_report_at = max(issue.last_report_at, at)
+    # Several residents reporting a worse severity raises the issue's, never lowers it.
+    if severity and _SEVERITY_RANK.get(severity, 0) > _SEVERITY_RANK.get(issue.severity, 0):
+        issue.severity = severity
+    issue.save(update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"])
+    IssueEvent.objects.create(
+        issue=issue, kind=IssueEvent.Kind.REPORT_LINKED, actor_label=actor_label, created_at=at, data=data
+    )
+    return issue
+
+
+# ---------------------------------------------------------------------------
+# Workflow
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    IssueStatus.OPEN: frozenset({IssueStatus.ACKNOWLEDGED, IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.CLOSED}),
+    IssueStatus.ACKNOWLEDGED: frozenset({IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.CLOSED}),
+    IssueStatus.IN_PROGRESS: frozenset({IssueStatus.ACKNOWLEDGED, IssueStatus.RESOLVED, IssueStatus.CLOSED}),
+    # Reopening: a resolved or closed issue goes back to open.
+    IssueStatus.RESOLVED: frozenset({IssueStatus.CLOSED, IssueStatus.OPEN}),
+    IssueStatus.CLOSED: frozenset({IssueStatus.OPEN}),
+}
+
+
+class TransitionError(ValidationError):
+    pass
+
+
+@transaction.atomic
+def issue_transition(
+    *,
+    issue_id: int,
+    to_status: str,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+    note: str = "",
+    at: datetime | None = None,
+) -> Issue:
+    """Move an issue through its workflow, stamping the milestone times and recording
+    the change. Invalid moves raise TransitionError with a message fit for staff."""
+    at = at or timezone.now()
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    current = issue.status
+    if to_status not in IssueStatus.values:
+        raise TransitionError({"status": f"Unknown status {to_status!r}."})
+    if to_status not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(IssueStatus(s).label for s in TRANSITIONS[current]))
+        raise TransitionError(
+            {"status": f"An issue that is {IssueStatus(current).label.lower()} cannot become "
+                       f"{IssueStatus(to_status).label.lower()}; it can become: {allowed}."}
+        )
+    issue.status = to_status
+    if to_status in (IssueStatus.ACKNOWLEDGED, IssueStatus.IN_PROGRESS) and issue.acknowledged_at is None:
+        issue.acknowledged_at = at
+    if to_status == IssueStatus.RESOLVED:
+        issue.resolved_at = at
+    if to_status == IssueStatus.CLOSED:
+        issue.closed_at = at
+        if issue.resolved_at is None:
+            issue.resolved_at = at
+    if to_status == IssueStatus.OPEN:  # reopened: the clock of resolution starts again
+        issue.resolved_at = None
+        issue.closed_at = None
+    issue.save(update_fields=["status", "acknowledged_at", "resolved_at", "closed_at", "updated_at"])
+    IssueEvent.objects.create(
+        issue=issue,
+        kind=IssueEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        actor_label=actor_label or (actor.get_username() if actor else ""),
+        created_at=at,
+        data={"from": current, "to": to_status, **({"note": note} if note else {})},
+    )
+    return issue
+
+
+@transaction.atomic
+def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None = None) -> Issue:
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    previous = issue.assignee_id
+    issue.assignee = assignee
+    issue.save(update_fields=["assignee", "updated_at"])
+    IssueEvent.objects.create(
+        issue=issue,
+        kind=IssueEvent.Kind.ASSIGNED,
+        actor=actor,
+        actor_label=actor.get_username() if actor else "",
+        data={"from": previous, "to": assignee.pk if assignee else None},
+    )
+    return issue
+
+

@@ -1,1 +1,134 @@
-"""Report, intake and the processing pipeline arrive with the intake issue."""
+"""Reports (one resident submission each), the API keys that submit them, and known
+locations used to place address-only reports."""
+import secrets
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+from issues.models import Category, Issue, Severity
+
+# Crockford's base32 without I, L, O, U: easy to read out on a phone, no lookalikes.
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+TRACKING_LENGTH = 10  # 50 random bits
+
+
+def new_tracking_id() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+
+
+class ApiKey(models.Model):
+    class Scope(models.TextChoices):
+        SUBMIT = "submit", "Submit reports"
+        READ = "read", "Read"
+        STAFF = "staff", "Staff actions"
+
+    name = models.CharField(max_length=100)
+    # The first characters of the key, to recognise it in lists; the key itself is not kept.
+    prefix = models.CharField(max_length=12, db_index=True)
+    # SHA-256 of the whole key: keys are long random strings, so a fast digest is enough
+    # and keeps authentication cheap on the intake path.
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=10, choices=Scope.choices), default=list)
+    rate_per_minute = models.PositiveIntegerField(
+        default=6000, help_text="Requests a minute before answering 429; 0 means no limit."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Report(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    class Channel(models.TextChoices):
+        API = "api", "API"
+        WEB = "web", "Resident form"
+        OPEN311 = "open311", "Open311"
+        IMPORT = "import", "Import"
+
+    class CategorySource(models.TextChoices):
+        RESIDENT = "resident", "Chosen by the resident"
+        CLASSIFIER = "classifier", "Classifier"
+        STAFF = "staff", "Staff"
+
+    tracking_id = models.CharField(max_length=TRACKING_LENGTH, unique=True, default=new_tracking_id)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+
+    description = models.TextField()
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    address = models.CharField(max_length=500, blank=True)
+    address_key = models.CharField(max_length=300, blank=True, db_index=True)
+    # An address-only report no known location matched: staff should place it.
+    needs_placement = models.BooleanField(default=False)
+    email = models.EmailField(blank=True)
+
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+    category_source = models.CharField(max_length=10, choices=CategorySource.choices, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    classifier = models.CharField(max_length=50, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    # Delivery bookkeeping, so the sweeper re-sends only what is really stuck.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueue_count = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    # Why the report joined its issue: method, distance, time gap, similarity, thresholds.
+    match = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="report_unique_external_id_per_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["submitted_at"], name="report_submitted"),
+            models.Index(
+                fields=["enqueued_at"], name="report_received_queue", condition=models.Q(status="received")
+            ),
+            models.Index(fields=["issue", "submitted_at"], name="report_issue_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_id
+
+
+class Location(models.Model):
+    """A place known by its standardised address, with its point when one is known."""
+
+    address_key = models.CharField(max_length=300, unique=True)
+    address = models.CharField(max_length=500)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.address

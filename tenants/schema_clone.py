@@ -15,6 +15,42 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 
+def _restore_index_names(cursor: CursorWrapper, run, src: int, target: str) -> None:
+    """Give the copied indexes (and so their primary/unique constraints) the template's
+    names: migrations drop and rename them by name. LIKE copies a table's indexes in oid
+    order, so the n-th index of a copied table is the n-th of its template table."""
+    cursor.execute(
+        """
+        SELECT t.relname, array_agg(i.relname ORDER BY i.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relnamespace = %s GROUP BY t.relname
+        """,
+        [src],
+    )
+    wanted = dict(cursor.fetchall())
+    cursor.execute(
+        """
+        SELECT t.relname, array_agg(i.relname ORDER BY i.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        WHERE t.relnamespace = %s::regnamespace GROUP BY t.relname
+        """,
+        [sql.Identifier(target).as_string(cursor.connection)],
+    )
+    renames = [
+        (have, want)
+        for table, names in cursor.fetchall()
+        for have, want in zip(names, wanted.get(table, []), strict=True)
+        if have != want
+    ]
+    new = sql.Identifier(target)
+    # Two steps, so a generated name that happens to be another index's wanted name
+    # never collides.
+    for n, (have, _) in enumerate(renames):
+        run(sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(new, sql.Identifier(have), sql.Identifier(f"_clone_{n}")))
+    for n, (_, want) in enumerate(renames):
+        run(sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(new, sql.Identifier(f"_clone_{n}"), sql.Identifier(want)))
+
+
 def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:
     """Create `target` as a copy of `template`, inside the caller's transaction."""
     conn = cursor.connection
@@ -35,35 +71,20 @@ def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:
     )
     tables = [r[0] for r in cursor.fetchall()]
 
-    # Definitions are printed with the template first on the search path, so references
-    # to its own objects come out unqualified and resolve to the new schema's objects when
-    # replayed there; references elsewhere (public) stay as they were.
+    # Foreign keys and views are printed with the template first on the search path, so
+    # references to its own tables come out unqualified and resolve to the new schema's
+    # tables when replayed there; references elsewhere (public) stay as they were.
     run(sql.SQL("SET LOCAL search_path = {}, public").format(tpl))
     cursor.execute(
         """
-        SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
+        SELECT c.relname, con.conname, pg_get_constraintdef(con.oid)
         FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
-        WHERE c.relnamespace = %s AND con.contype IN ('p', 'u', 'x', 'f')
-        -- keys before the foreign keys that need them
-        ORDER BY con.contype = 'f', con.oid
+        WHERE c.relnamespace = %s AND con.contype = 'f'
+        ORDER BY con.oid
         """,
         [src],
     )
-    constraints = cursor.fetchall()
-    # pg_get_indexdef always names the table with its schema: swap that one for the new.
-    cursor.execute(
-        """
-        SELECT replace(pg_get_indexdef(i.indexrelid), ' ON ' || quote_ident(%s) || '.',
-                       ' ON ' || quote_ident(%s) || '.')
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-        WHERE c.relnamespace = %s
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid
-                          AND con.contype IN ('p', 'u', 'x'))
-        ORDER BY i.indexrelid
-        """,
-        [template, target, src],
-    )
-    indexes = [r[0] for r in cursor.fetchall()]
+    foreign_keys = cursor.fetchall()
     cursor.execute(
         "SELECT relname, pg_get_viewdef(oid) FROM pg_class WHERE relnamespace = %s AND relkind = 'v' ORDER BY oid",
         [src],
@@ -81,27 +102,26 @@ def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:
 
     run(sql.SQL("CREATE SCHEMA {}").format(new))
     for table in tables:
+        # LIKE copies index definitions structurally (no print-and-parse round trip, which
+        # can rewrite an expression), but under generated names: renamed below.
         run(
-            sql.SQL(
-                "CREATE TABLE {}.{} (LIKE {}.{} INCLUDING DEFAULTS INCLUDING IDENTITY "
-                "INCLUDING GENERATED INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)"
-            ).format(new, sql.Identifier(table), tpl, sql.Identifier(table))
+            sql.SQL("CREATE TABLE {}.{} (LIKE {}.{} INCLUDING ALL)").format(
+                new, sql.Identifier(table), tpl, sql.Identifier(table)
+            )
         )
-        # Copy rows before indexes exist: cheaper, and the same result.
         run(
             sql.SQL("INSERT INTO {}.{} SELECT * FROM {}.{}").format(
                 new, sql.Identifier(table), tpl, sql.Identifier(table)
             )
         )
+    _restore_index_names(cursor, run, src, target)
 
     run(sql.SQL("SET LOCAL search_path = {}, public").format(new))
-    for table, name, _kind, definition in constraints:
+    for table, name, definition in foreign_keys:
         run(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
             + sql.SQL(definition)
         )
-    for definition in indexes:
-        run(sql.SQL(definition))
     for name, definition in views:
         run(sql.SQL("CREATE VIEW {} AS ").format(sql.Identifier(name)) + sql.SQL(definition))
     for table, column in identities:

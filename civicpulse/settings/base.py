@@ -47,6 +47,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "django_celery_beat",
     "axes",
+    "rest_framework",
     "issues",
     "reports",
     "llm",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "civicpulse.middleware.RequestContextMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.TenantStatusMiddleware",
+    "civicpulse.api_errors.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -189,11 +191,27 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "tenant_schemas_celery.db_scheduler:TenantAwareDatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Entries without `tenant_schemas` run in every tenant's schema; editable in the
+# platform admin (django-celery-beat) once beat has installed them.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
+}
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="civicpulse@localhost")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["civicpulse.api.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["civicpulse.api.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["civicpulse.api.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "civicpulse.api_errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+# API bodies larger than this are refused with 413 before they are read.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

@@ -1,0 +1,54 @@
+"""One error shape for every API answer: {"code", "message", "fields"}."""
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError; it is the client's fault: 400.
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+        first = next(iter(fields.items()), ("", [""]))
+        message = f"{first[0]}: {first[1][0]}" if first[0] else "The request is invalid."
+        response.data = error_body("invalid", message, fields)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        response.data = error_body(code, str(getattr(exc, "detail", exc)))
+    return response
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 to an API body over the limit before anything reads it (Django alone
+    would answer 400, and only after buffering it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(("/api/", "/open311/")):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.API_MAX_BODY_BYTES:
+                return JsonResponse(
+                    error_body("body_too_large", f"Request bodies are limited to {settings.API_MAX_BODY_BYTES} bytes."),
+                    status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                )
+        return self.get_response(request)

@@ -1,0 +1,97 @@
+"""Reads on issues and the taxonomy."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from issues.geo import point_in_geojson
+from issues.models import OPEN_STATUSES, Area, Category
+
+
+def area_for_point(latitude: float, longitude: float) -> Area | None:
+    """The first area (by name) whose boundary holds the point."""
+    for area in Area.objects.exclude(boundary=None).order_by("name", "pk"):
+        if area.boundary and point_in_geojson(latitude, longitude, area.boundary):
+            return area
+    return None
+
+
+def category_compatible_ids(category: Category | None) -> list[int] | None:
+    """Categories whose issues a report of `category` may join: itself and its related
+    ones. None means any (an uncategorised report)."""
+    if category is None:
+        return None
+    return [category.pk, *category.related.values_list("pk", flat=True)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    issue_id: int
+    distance_m: float | None
+    time_gap_s: float
+    similarity: float
+
+
+_OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
+
+# One indexed query: the GiST index on open issues' points (earth_box) narrows to the
+# neighbourhood, then exact distance, the time window, the category and the text
+# similarity (pg_trgm) filter and rank what is left.
+_GEO_CANDIDATES = f"""
+    WITH here AS (SELECT public.ll_to_earth(%(lat)s, %(lon)s) AS point)
+    SELECT i.id,
+           public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
+           EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)) AS gap_s,
+           public.similarity(i.text, %(text)s) AS sim
+    FROM issues_issue i, here
+    WHERE i.status IN {_OPEN} AND i.latitude IS NOT NULL
+      AND public.earth_box(here.point, %(radius)s) @> public.ll_to_earth(i.latitude, i.longitude)
+      AND public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) <= %(radius)s
+      AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
+      AND i.created_at <= %(at)s
+      AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
+      AND public.similarity(i.text, %(text)s) >= %(min_similarity)s
+    ORDER BY sim DESC, distance_m
+    LIMIT 20
+"""
+_ADDRESS_CANDIDATES = f"""
+    SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s)
+    FROM issues_issue i
+    WHERE i.status IN {_OPEN} AND i.address_key = %(address_key)s AND i.latitude IS NULL
+      AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
+      AND i.created_at <= %(at)s
+      AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
+    ORDER BY i.last_report_at DESC
+    LIMIT 20
+"""
+
+
+def issue_candidates(
+    *,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    text: str,
+    category_ids: list[int] | None,
+    radius_m: float,
+    window_hours: int,
+    min_similarity: float,
+) -> list[Candidate]:
+    """Open issues a new report may belong to, best first."""
+    params = {
+        "lat": latitude,
+        "lon": longitude,
+        "at": at,
+        "text": text,
+        "radius": float(radius_m),
+        "window": int(window_hours),
+        "min_similarity": float(min_similarity),
+        "any_category": category_ids is None,
+        "categories": category_ids or [],
+        "address_key": address_key,
+    }
+    query = _GEO_CANDIDATES if latitude is not None and longitude is not None else _ADDRESS_CANDIDATES
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [Candidate(row[0], row[1], float(row[2]), float(row[3])) for row in cursor.fetchall()]

@@ -1,0 +1,18 @@
+"""Address normalisation: the same place written different ways gets the same key."""
+import re
+
+_ABBREVIATIONS = {
+    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "boulevard": "blvd",
+    "drive": "dr", "lane": "ln", "place": "pl", "court": "ct", "terrace": "ter", "highway": "hwy",
+    "parkway": "pkwy", "square": "sq", "circle": "cir", "north": "n", "south": "s", "east": "e",
+    "west": "w", "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+    "apartment": "apt", "suite": "ste", "floor": "fl", "room": "rm", "building": "bldg",
+}
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def normalise_address(address: str) -> str:
+    """Lower case, punctuation dropped, common words abbreviated, ordinals kept as is.
+    '12 North Main Street, Apt. 3' -> '12 n main st apt 3'."""
+    tokens = _TOKEN.findall(address.lower())
+    return " ".join(_ABBREVIATIONS.get(t, t) for t in tokens)[:300]

@@ -1,0 +1,61 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from civicpulse.admin import TenantAdmin
+from reports.models import ApiKey, Location, Report
+from reports.services import api_key_create, api_key_revoke, report_retry
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantAdmin):
+    list_display = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    fields = ("name", "scopes", "rate_per_minute", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke",)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created, key = api_key_create(name=obj.name, scopes=list(obj.scopes))
+        ApiKey.objects.filter(pk=created.pk).update(rate_per_minute=obj.rate_per_minute)
+        obj.pk, obj._state.adding = created.pk, False
+        # The key is shown this once; only its digest is stored.
+        self.message_user(request, f"New API key (copy it now, it will not be shown again): {key}", messages.WARNING)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # revoke instead: reports keep pointing at the key that sent them
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(Report)
+class ReportAdmin(TenantAdmin):
+    list_display = ("tracking_id", "submitted_at", "status", "category", "severity", "issue", "channel", "attempts")
+    list_filter = ("status", "channel", "needs_placement", "category")
+    search_fields = ("tracking_id", "description", "address", "external_id")
+    list_select_related = ("category", "issue")
+    raw_id_fields = ("issue", "api_key")
+    readonly_fields = (
+        "tracking_id", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
+        "attempts", "last_error", "processed_at", "match", "classifier", "confidence",
+    )
+    date_hierarchy = "submitted_at"
+    actions = ("retry",)
+
+    @admin.action(description="Retry processing of selected failed reports")
+    def retry(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        count = report_retry(report_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {count} failed report(s) again.", messages.SUCCESS)
+
+
+@admin.register(Location)
+class LocationAdmin(TenantAdmin):
+    list_display = ("address", "address_key", "latitude", "longitude", "created_at")
+    search_fields = ("address", "address_key")

@@ -1,0 +1,90 @@
+"""The intake API: POST /api/v1/reports/ and GET /api/v1/reports/<tracking_id>/."""
+from django.http import Http404
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reports.models import Report
+from reports.selectors import report_by_tracking_id
+from reports.services import report_submit
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    """Types only; the rules (ranges, what is required together) live in report_submit,
+    so every channel applies the same ones."""
+
+    description = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    latitude = serializers.FloatField(required=False, allow_null=True)
+    longitude = serializers.FloatField(required=False, allow_null=True)
+    address = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    category = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    email = serializers.CharField(required=False, allow_blank=True)
+    external_id = serializers.CharField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
+
+def report_body(report: Report) -> dict:
+    issue = report.issue
+    return {
+        "tracking_id": report.tracking_id,
+        "status": report.status,
+        "submitted_at": report.submitted_at.isoformat(),
+        "classification": None
+        if report.status != Report.Status.PROCESSED
+        else {
+            "category": report.category.code if report.category else None,
+            "severity": report.severity or None,
+            "summary": report.summary,
+            "confidence": report.confidence,
+            "classifier": report.classifier,
+        },
+        "issue": None
+        if issue is None
+        else {"id": issue.pk, "status": issue.status, "report_count": issue.report_count},
+    }
+
+
+class ReportCollection(APIView):
+    required_scopes = {"POST": "submit"}
+
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            return Response(
+                {"code": "invalid", "message": "Send a JSON object.", "fields": {}}, status=status.HTTP_400_BAD_REQUEST
+            )
+        serializer = ReportCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = report_submit(
+            description=data["description"],
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            address=data.get("address") or "",
+            category_code=data.get("category") or None,
+            email=data.get("email") or "",
+            external_id=data.get("external_id"),
+            api_key=request.auth,
+            channel=Report.Channel.API,
+        )
+        location = f"/api/v1/reports/{result.report.tracking_id}/"
+        return Response(
+            report_body(result.report),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+            headers={"Location": location},
+        )
+
+
+class ReportDetail(APIView):
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request, tracking_id: str) -> Response:
+        report = report_by_tracking_id(tracking_id)
+        if report is None:
+            raise Http404
+        return Response(report_body(report))

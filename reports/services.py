@@ -1,0 +1,324 @@
+"""Writes on reports: intake, processing, the sweeper, API keys.
+
+`report_submit` is the only way a live report enters, whatever the channel. It commits
+the report before anything else happens; processing is queued after commit and a
+sweeper re-queues whatever a lost message or a dead worker left behind.
+"""
+import hashlib
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from issues.models import Category
+from issues.services import issue_group_report
+from llm.services import classify_report
+from llm.types import CategoryInfo
+from reports.addresses import normalise_address
+from reports.models import ApiKey, Location, Report
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION_MAX = 4000
+MAX_ATTEMPTS = 5
+# A received report is re-queued once it has waited this long since it was last queued,
+# doubling with each re-queue, so a long backlog is not multiplied by the sweeper.
+STUCK_AFTER = timedelta(seconds=60)
+STUCK_AFTER_MAX = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    report: Report
+    created: bool  # False when external_id named a report this key already submitted
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validate(
+    *, description: object, latitude: object, longitude: object, address: str, email: str,
+    category_code: str | None, external_id: str | None,
+) -> tuple[dict[str, list[str]], Category | None]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(description, str) or not description.strip():
+        errors["description"] = ["Describe the problem (1 to 4,000 characters)."]
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = [f"Keep the description to {DESCRIPTION_MAX:,} characters (it has {len(description):,})."]
+    if (latitude is None) != (longitude is None):
+        errors["latitude" if latitude is None else "longitude"] = ["Give both latitude and longitude, or neither."]
+    if latitude is not None and not (_is_number(latitude) and -90 <= latitude <= 90):
+        errors["latitude"] = ["Latitude must be a number from -90 to 90."]
+    if longitude is not None and not (_is_number(longitude) and -180 <= longitude <= 180):
+        errors["longitude"] = ["Longitude must be a number from -180 to 180."]
+    if latitude is None and longitude is None and not address.strip():
+        errors["location"] = ["Give a point (latitude and longitude) or an address."]
+    if len(address) > 500:
+        errors["address"] = ["Keep the address to 500 characters."]
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = ["Enter a valid email address."]
+    if external_id is not None and not (0 < len(external_id) <= 100):
+        errors["external_id"] = ["external_id must be 1 to 100 characters."]
+    category = None
+    if category_code:
+        category = Category.objects.filter(code=category_code, active=True).first()
+        if category is None:
+            errors["category"] = [f"Unknown category {category_code!r}: use the code of one of this place's active categories."]
+    return errors, category
+
+
+def report_submit(
+    *,
+    description: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    address: str = "",
+    category_code: str | None = None,
+    email: str = "",
+    external_id: str | None = None,
+    api_key: ApiKey | None = None,
+    channel: str = Report.Channel.API,
+    submitted_at: datetime | None = None,
+) -> SubmitResult:
+    """Validate and store a report in the current tenant's schema. Returns once the report
+    is committed; its processing is queued after the commit. Raises ValidationError with a
+    message per field. With an external_id already used by this API key, returns that
+    report (created=False) and stores nothing."""
+    address = address or ""
+    errors, category = _validate(
+        description=description, latitude=latitude, longitude=longitude, address=address,
+        email=email or "", category_code=category_code, external_id=external_id,
+    )
+    if errors:
+        raise ValidationError(errors)
+
+    if external_id is not None and api_key is not None:
+        existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
+        if existing is not None:
+            return SubmitResult(existing, False)
+
+    address_key = normalise_address(address) if address.strip() else ""
+    needs_placement = False
+    if latitude is None and address_key:
+        located = Location.objects.filter(address_key=address_key).values_list("latitude", "longitude").first()
+        if located:
+            latitude, longitude = located
+        else:
+            needs_placement = True
+
+    now = timezone.now()
+    report = Report(
+        description=description,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        address_key=address_key,
+        needs_placement=needs_placement,
+        email=email or "",
+        category=category,
+        category_source=Report.CategorySource.RESIDENT if category else "",
+        api_key=api_key,
+        external_id=external_id,
+        channel=channel,
+        submitted_at=submitted_at or now,
+        enqueued_at=now,
+        enqueue_count=1,
+    )
+    try:
+        with transaction.atomic():
+            report.save(force_insert=True)
+            if address_key and latitude is not None and not needs_placement and report.address:
+                _location_remember(address_key=address_key, address=address, latitude=latitude, longitude=longitude)
+            transaction.on_commit(lambda: enqueue_processing([report.pk]))
+    except IntegrityError:
+        # The same external_id submitted twice at the same moment: the other one won.
+        if external_id is not None and api_key is not None:
+            existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
+            if existing is not None:
+                return SubmitResult(existing, False)
+        raise
+    return SubmitResult(report, True)
+
+
+def _location_remember(*, address_key: str, address: str, latitude: float, longitude: float) -> None:
+    """Remember where an address is, the first time a report gives both. Concurrency-safe:
+    insert and ignore a conflict, never update under another writer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reports_location (address_key, address, latitude, longitude, created_at)"
+            " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (address_key) DO NOTHING",
+            [address_key, address[:500], latitude, longitude],
+        )
+
+
+def enqueue_processing(report_ids: list[int]) -> int:
+    """Queue processing for these reports. Called after commit: if Redis is down the
+    reports are already safe, so a failure is logged and left to the sweeper."""
+    from reports.tasks import process_report
+
+    sent = 0
+    for report_id in report_ids:
+        try:
+            process_report.apply_async(args=[report_id], retry=False)
+            sent += 1
+        except Exception as exc:  # broker down or unreachable: the sweeper will catch up
+            logger.warning("could not queue report processing", extra={"report_id": report_id, "error": repr(exc)})
+            break
+    return sent
+
+
+def _categories() -> list[CategoryInfo]:
+    return [
+        CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity)
+        for c in Category.objects.filter(active=True).order_by("code")
+    ]
+
+
+def report_process(*, report_id: int) -> Report | None:
+    """Classify a received report and group it into an issue. Idempotent: a report that
+    is no longer `received` is left alone, and the row lock makes concurrent runs of the
+    same report wait for each other."""
+    claimed = Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(attempts=F("attempts") + 1)
+    if not claimed:
+        return None  # processed already, failed for good, or gone
+    report = Report.objects.select_related("category").get(pk=report_id)
+    try:
+        classification = classify_report(text=report.description, categories=_categories())
+        with transaction.atomic():
+            report = Report.objects.select_for_update().select_related("category").get(pk=report_id)
+            if report.status != Report.Status.RECEIVED:
+                return report
+            if report.category is None and classification.category:
+                report.category = Category.objects.filter(code=classification.category).first()
+                report.category_source = Report.CategorySource.CLASSIFIER if report.category else ""
+            report.severity = classification.severity
+            report.summary = classification.summary
+            report.confidence = classification.confidence
+            report.classifier = classification.classifier
+            grouping = issue_group_report(
+                text=report.description,
+                summary=report.summary,
+                category=report.category,
+                severity=report.severity,
+                latitude=report.latitude,
+                longitude=report.longitude,
+                address_key=report.address_key,
+                at=report.submitted_at,
+                report_ref=report.tracking_id,
+            )
+            report.issue = grouping.issue
+            report.match = grouping.match
+            report.status = Report.Status.PROCESSED
+            report.processed_at = timezone.now()
+            report.last_error = ""
+            report.save()
+        return report
+    except Exception as exc:
+        _record_failure(report_id, exc)
+        raise
+
+
+def _record_failure(report_id: int, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(last_error=error)
+    Report.objects.filter(
+        pk=report_id, status=Report.Status.RECEIVED, attempts__gte=MAX_ATTEMPTS
+    ).update(status=Report.Status.FAILED)
+    logger.exception("report processing failed", extra={"report_id": report_id})
+
+
+def report_sweep_stuck(*, limit: int = 5000, now: datetime | None = None) -> dict[str, int]:
+    """Re-queue reports left in `received` (a lost message, a dead worker, Redis down at
+    submission). Each report waits STUCK_AFTER since it was last queued, doubling with
+    every re-queue, so a backlog that is merely slow is not multiplied. Reports that used
+    up their attempts become `failed`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE reports_report SET status = 'failed',
+                       last_error = COALESCE(NULLIF(last_error, ''), 'processing did not finish')
+                WHERE status = 'received' AND attempts >= %s
+                  AND enqueued_at < %s
+                """,
+                [MAX_ATTEMPTS, now - STUCK_AFTER],
+            )
+            failed = cursor.rowcount
+            # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
+            cursor.execute(
+                """
+                UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1
+                WHERE r.id IN (
+                    SELECT id FROM reports_report
+                    WHERE status = 'received'
+                      AND (enqueued_at IS NULL OR enqueued_at < %(now)s - LEAST(
+                            %(base)s * power(2, GREATEST(enqueue_count - 1, 0)), %(cap)s) * interval '1 second')
+                    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                RETURNING r.id
+                """,
+                {"now": now, "base": STUCK_AFTER.total_seconds(), "cap": STUCK_AFTER_MAX.total_seconds(), "limit": limit},
+            )
+            ids = sorted(row[0] for row in cursor.fetchall())
+        transaction.on_commit(lambda: enqueue_processing(ids))
+    if ids or failed:
+        logger.info("sweeper re-queued reports", extra={"requeued": len(ids), "failed": failed})
+    return {"requeued": len(ids), "failed": failed}
+
+
+def report_retry(*, report_ids: list[int]) -> int:
+    """Staff asked to try failed reports again: back to `received` with fresh attempts."""
+    with transaction.atomic():
+        ids = list(
+            Report.objects.filter(pk__in=report_ids, status=Report.Status.FAILED).values_list("pk", flat=True)
+        )
+        Report.objects.filter(pk__in=ids).update(
+            status=Report.Status.RECEIVED, attempts=0, enqueued_at=timezone.now(), enqueue_count=F("enqueue_count") + 1
+        )
+        transaction.on_commit(lambda: enqueue_processing(ids))
+    return len(ids)
+
+
+# ---------------------------------------------------------------------------
+# API keys
+
+KEY_PREFIX_LENGTH = 8
+
+
+def api_key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the key itself, which is shown once and not kept."""
+    unknown = set(scopes) - set(ApiKey.Scope.values)
+    if unknown or not scopes:
+        raise ValidationError({"scopes": [f"Choose scopes among {', '.join(ApiKey.Scope.values)}."]})
+    key = "cp_" + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        name=name, prefix=key[: KEY_PREFIX_LENGTH + 3], digest=api_key_digest(key), scopes=sorted(set(scopes))
+    )
+    return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use at most once a minute per key, so the intake path rarely writes it."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
