@@ -35,8 +35,9 @@ class Candidate:
 _OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
 # One indexed query: the GiST index on open issues' points (earth_box) narrows to the
-# neighbourhood, then exact distance, the time window, the category and the text
-# similarity (pg_trgm) filter and rank what is left.
+# neighbourhood, then exact distance, the time window (either side: reports are not
+# always processed in the order they were sent), the category and the text similarity
+# (pg_trgm) filter and rank what is left.
 _GEO_CANDIDATES = f"""
     WITH here AS (SELECT public.ll_to_earth(%(lat)s, %(lon)s) AS point)
     SELECT i.id,
@@ -48,7 +49,7 @@ _GEO_CANDIDATES = f"""
       AND public.earth_box(here.point, %(radius)s) @> public.ll_to_earth(i.latitude, i.longitude)
       AND public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) <= %(radius)s
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
-      AND i.created_at <= %(at)s
+      AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
       AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
       AND public.similarity(i.text, %(text)s) >= %(min_similarity)s
     ORDER BY sim DESC, distance_m
@@ -59,7 +60,7 @@ _ADDRESS_CANDIDATES = f"""
     FROM issues_issue i
     WHERE i.status IN {_OPEN} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
-      AND i.created_at <= %(at)s
+      AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
       AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
     ORDER BY i.last_report_at DESC
     LIMIT 20

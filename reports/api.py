@@ -10,17 +10,26 @@ from reports.selectors import report_by_tracking_id
 from reports.services import report_submit
 
 
+class TextField(serializers.CharField):
+    """A JSON string, nothing else: a number where text belongs is a client bug to report."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ReportCreateSerializer(serializers.Serializer):
     """Types only; the rules (ranges, what is required together) live in report_submit,
     so every channel applies the same ones."""
 
-    description = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    description = TextField(trim_whitespace=False, allow_blank=True)
     latitude = serializers.FloatField(required=False, allow_null=True)
     longitude = serializers.FloatField(required=False, allow_null=True)
-    address = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    category = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    email = serializers.CharField(required=False, allow_blank=True)
-    external_id = serializers.CharField(required=False, allow_null=True)
+    address = TextField(required=False, allow_blank=True, trim_whitespace=False)
+    category = TextField(required=False, allow_null=True, allow_blank=True)
+    email = TextField(required=False, allow_blank=True)
+    external_id = TextField(required=False, allow_null=True)
 
     def validate(self, attrs: dict) -> dict:
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []

@@ -196,7 +196,7 @@ def report_process(*, report_id: int) -> Report | None:
     try:
         classification = classify_report(text=report.description, categories=_categories())
         with transaction.atomic():
-            report = Report.objects.select_for_update().select_related("category").get(pk=report_id)
+            report = Report.objects.select_for_update(of=("self",)).select_related("category").get(pk=report_id)
             if report.status != Report.Status.RECEIVED:
                 return report
             if report.category is None and classification.category:
@@ -225,8 +225,9 @@ def report_process(*, report_id: int) -> Report | None:
             report.save()
         return report
     except Exception as exc:
+        # Recorded on the report and logged once; the sweeper tries again later.
         _record_failure(report_id, exc)
-        raise
+        return None
 
 
 def _record_failure(report_id: int, exc: Exception) -> None:

@@ -12,9 +12,20 @@ from django.test import Client
 
 from tenants.models import Tenant
 from tenants.services import tenant_create
+from tests.services import RedisServer
 
 TENANT_A = {"slug": "alpha", "name": "Alpha City", "kind": "city", "timezone": "America/Chicago"}
 TENANT_B = {"slug": "beta-hotel", "name": "Beta Hotel", "kind": "hotel", "timezone": "Europe/London"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_redis() -> Iterator[RedisServer]:
+    """The suite's own Redis (broker, cache, heartbeats), so tests may stop and restart it."""
+    from django.conf import settings
+
+    server = RedisServer(port=settings.TEST_REDIS_PORT).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +82,27 @@ def public_client(db: None) -> Client:
     return Client(HTTP_HOST="localhost")
 
 
+
+
+@pytest.fixture
+def api_key_a(tenant_a: Tenant) -> str:
+    """A submit+read key of tenant A (the test runs in A's schema)."""
+    from reports.services import api_key_create
+
+    return api_key_create(name="test", scopes=["submit", "read"])[1]
+
+
+def api(client: Client, key: str | None):
+    """JSON helpers for the API with an `Authorization: Api-Key` header."""
+    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
+
+    class _Api:
+        @staticmethod
+        def post(path: str, body: object, **extra: object):
+            return client.post(path, body, content_type="application/json", **headers, **extra)
+
+        @staticmethod
+        def get(path: str, **extra: object):
+            return client.get(path, **headers, **extra)
+
+    return _Api

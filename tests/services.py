@@ -33,15 +33,16 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port, stopped at will."""
+    """A redis-server of the tests' own, stopped and restarted at will (on the same port)."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.mkdtemp(prefix="cp-redis-")
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
+        assert not self._answers(), f"something already answers on port {self.port}"
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (make test installs it)"
         self._proc = subprocess.Popen(
@@ -52,6 +53,10 @@ class RedisServer:
         wait_for(self._answers, 10, "redis-server")
         return self
 
+    def restart(self) -> None:
+        self.stop(keep_dir=True)
+        self.start()
+
     def _answers(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
@@ -60,15 +65,17 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
+    def stop(self, keep_dir: bool = False) -> None:
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(10)
             self._proc = None
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        wait_for(lambda: not self._answers(), 10, "redis-server to stop")
 
 
-def test_database_url() -> str:
+def child_database_url() -> str:
     """The URL of the database the test run uses (the test_ one), for child processes."""
     s = connection.settings_dict
     auth = quote(s["USER"] or "")
@@ -85,8 +92,7 @@ def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | 
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
-        "DATABASE_URL": test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_URL": child_database_url(),
         "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
         **(extra_env or {}),
     }

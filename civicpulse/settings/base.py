@@ -171,6 +171,11 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "io"
+# Network-bound work (the pipeline, sweeping) on `io`; aggregation (SLA, scores) on `cpu`.
+CELERY_TASK_ROUTES = {
+    "reports.*": {"queue": "io"},
+    "analytics.*": {"queue": "cpu"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A task is acknowledged only once it has finished, and re-queued when the process
