@@ -54,3 +54,8 @@ def grid_boundaries(
         ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
         polygons.append({"type": "Polygon", "coordinates": [ring]})
     return polygons
+
+
+# How many reports each demo tenant gets, spread over the last 90 days.
+REPORTS_PER_KIND = {"city": 400, "campus": 250, "hotel": 200}
+HISTORY_DAYS = 90

@@ -90,9 +90,11 @@ def report_submit(
     api_key: ApiKey | None = None,
     channel: str = Report.Channel.API,
     submitted_at: datetime | None = None,
+    enqueue: bool = True,
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
-    is committed; its processing is queued after the commit. Raises ValidationError with a
+    is committed; its processing is queued after the commit (unless `enqueue` is False:
+    the caller processes it itself, as demo seeding does). Raises ValidationError with a
     message per field. With an external_id already used by this API key, returns that
     report (created=False) and stores nothing."""
     address = address or ""
@@ -140,7 +142,8 @@ def report_submit(
             report.save(force_insert=True)
             if address_key and latitude is not None and not needs_placement and report.address:
                 _location_remember(address_key=address_key, address=address, latitude=latitude, longitude=longitude)
-            transaction.on_commit(lambda: enqueue_processing([report.pk]))
+            if enqueue:
+                transaction.on_commit(lambda: enqueue_processing([report.pk]))
     except IntegrityError:
         # The same external_id submitted twice at the same moment: the other one won.
         if external_id is not None and api_key is not None:

@@ -1,5 +1,6 @@
-"""Seed the demo: a platform operator, and three tenants with areas and a staff user.
-Idempotent: a second run only fills in what is missing."""
+"""Seed the demo: a platform operator, and three tenants with areas, a staff user and a
+few hundred reports processed through the real pipeline. Idempotent: a second run only
+fills in what is missing (a tenant that has reports is not given more)."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils.text import slugify
@@ -10,10 +11,13 @@ from civicpulse.demo import (
     DEMO_PASSWORD,
     DEMO_TENANTS,
     OPERATOR_USERNAME,
+    REPORTS_PER_KIND,
     STAFF_USERNAME,
     grid_boundaries,
 )
+from civicpulse.demo_seed import seed_reports
 from issues.services import area_upsert
+from reports.models import Report
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_create
 
@@ -46,4 +50,12 @@ class Command(BaseCommand):
                         boundary=boundaries[i] if boundaries else None,
                     )
                 _ensure_superuser(STAFF_USERNAME, f"staff@{demo.slug}.example.org")
+        for demo in DEMO_TENANTS:
+            tenant = Tenant.objects.get(schema_name=demo.slug)
+            with tenant_context(tenant):
+                if Report.objects.exists():
+                    continue
+                count = REPORTS_PER_KIND.get(demo.kind, 200)
+                with tqdm(total=count, desc=f"reports for {demo.slug}", unit="report", disable=None) as bar:
+                    seed_reports(demo, count, bar.update)
         self.stdout.write(self.style.SUCCESS("demo data ready"))
