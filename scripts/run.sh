@@ -3,8 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-PORT="${PORT:-8000}"
-WEB_CONCURRENCY="${WEB_CONCURRENCY:-4}"
+export PORT="${PORT:-8000}"
 BIN=.venv/bin
 
 pids=()
@@ -21,9 +20,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-start web "$BIN/gunicorn" civicpulse.wsgi:application --bind "0.0.0.0:$PORT" \
-  --workers "$WEB_CONCURRENCY" --worker-class gthread --threads 8 \
-  --graceful-timeout 5
+start web "$BIN/gunicorn" civicpulse.wsgi:application -c python:civicpulse.gunicorn_conf
 start io "$BIN/celery" -A civicpulse worker -Q io -P threads -c 16 -n "io@%h" --without-mingle --without-gossip -l INFO
 start cpu "$BIN/celery" -A civicpulse worker -Q cpu -P prefork -c 2 -n "cpu@%h" --without-mingle --without-gossip -l INFO
 start beat "$BIN/celery" -A civicpulse beat -l INFO
