@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from civicpulse.admin import TenantAdmin
 from issues.models import Area, Category, Issue, IssueEvent, IssueStatus
-from issues.services import TransitionError, issue_transition
+from issues.services import EDITABLE_FIELDS, TransitionError, issue_assign, issue_transition, issue_update
 
 
 @admin.register(Area)
@@ -46,12 +46,32 @@ class IssueAdmin(TenantAdmin):
     list_filter = ("status", "severity", "category", "area")
     search_fields = ("title", "text")
     list_select_related = ("category", "area", "assignee")
+    fields = (
+        "title", "summary", "category", "severity", "area", "assignee", "status", "report_count", "text",
+        "latitude", "longitude", "address_key", "created_at", "last_report_at", "acknowledged_at",
+        "resolved_at", "closed_at",
+    )
     readonly_fields = (
-        "status", "report_count", "latitude", "longitude", "address_key", "created_at", "last_report_at",
-        "acknowledged_at", "resolved_at", "closed_at",
+        "status", "report_count", "text", "latitude", "longitude", "address_key", "created_at",
+        "last_report_at", "acknowledged_at", "resolved_at", "closed_at",
     )
     inlines = [IssueEventInline]
     actions = ("acknowledge", "start", "resolve", "close", "reopen")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # issues are opened by the pipeline from reports
+
+    def has_delete_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
+        return False  # the trail must survive; close instead
+
+    def save_model(self, request: HttpRequest, obj: Issue, form, change: bool) -> None:
+        # Through the services, so every edit leaves an event with its actor.
+        changed = set(form.changed_data)
+        if "assignee" in changed:
+            issue_assign(issue_id=obj.pk, assignee=form.cleaned_data["assignee"], actor=request.user)
+        edits = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in changed}
+        if edits:
+            issue_update(issue_id=obj.pk, actor=request.user, **edits)
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Issue], to_status: str) -> None:
         moved, refused = 0, []

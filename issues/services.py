@@ -279,3 +279,43 @@ def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: Abs
     return issue
 
 
+
+
+# Fields staff may edit directly on an issue; status and assignment have their own services.
+EDITABLE_FIELDS = ("title", "summary", "category", "severity", "area")
+
+
+@transaction.atomic
+def issue_update(*, issue_id: int, actor: AbstractBaseUser | None, **changes: object) -> Issue:
+    """Change an issue's descriptive fields, recording old and new values in one event."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field is not edited here." for field in unknown})
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    recorded: dict[str, list[object]] = {}
+    for field, new in changes.items():
+        old = getattr(issue, field)
+        if old != new:
+            setattr(issue, field, new)
+            recorded[field] = [_event_value(old), _event_value(new)]
+    if not recorded:
+        return issue
+    issue.full_clean()
+    issue.save(update_fields=[*recorded, "updated_at"])
+    IssueEvent.objects.create(
+        issue=issue,
+        kind=IssueEvent.Kind.UPDATED,
+        actor=actor,
+        actor_label=actor.get_username() if actor else "",
+        data={"changes": recorded},
+    )
+    return issue
+
+
+def _event_value(value: object) -> object:
+    """Model instances are recorded by their code (categories, areas) or primary key."""
+    if hasattr(value, "code"):
+        return value.code
+    if hasattr(value, "pk"):
+        return value.pk
+    return value

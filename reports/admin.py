@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from civicpulse.admin import TenantAdmin
 from reports.models import ApiKey, Location, Report
-from reports.services import api_key_create, api_key_revoke, report_retry
+from reports.services import api_key_create, api_key_revoke, report_correct, report_retry
 
 
 @admin.register(ApiKey)
@@ -41,13 +41,22 @@ class ReportAdmin(TenantAdmin):
     list_filter = ("status", "channel", "needs_placement", "category")
     search_fields = ("tracking_id", "description", "address", "external_id")
     list_select_related = ("category", "issue")
-    raw_id_fields = ("issue", "api_key")
-    readonly_fields = (
-        "tracking_id", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
-        "attempts", "last_error", "processed_at", "match", "classifier", "confidence",
+    # Staff correct the category and severity; everything else is the record of what came in.
+    fields = (
+        "tracking_id", "status", "description", "category", "category_source", "severity", "summary",
+        "confidence", "classifier", "issue", "match", "latitude", "longitude", "address", "needs_placement",
+        "email", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
+        "attempts", "last_error", "processed_at",
     )
+    readonly_fields = tuple(f for f in fields if f not in ("category", "severity"))
     date_hierarchy = "submitted_at"
     actions = ("retry",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # reports arrive through the intake, never typed in here
+
+    def save_model(self, request: HttpRequest, obj: Report, form, change: bool) -> None:
+        report_correct(report_id=obj.pk, category=form.cleaned_data["category"], severity=form.cleaned_data["severity"])
 
     @admin.action(description="Retry processing of selected failed reports")
     def retry(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:

@@ -281,6 +281,24 @@ def report_sweep_stuck(*, limit: int = 5000, now: datetime | None = None) -> dic
     return {"requeued": len(ids), "failed": failed}
 
 
+@transaction.atomic
+def report_correct(*, report_id: int, category: Category | None, severity: str) -> Report:
+    """Staff correct a report's category or severity. The correction is the report's truth
+    from then on (and a labelled example for the classifier)."""
+    report = Report.objects.select_for_update(of=("self",)).get(pk=report_id)
+    update_fields = []
+    if category != report.category:
+        report.category = category
+        report.category_source = Report.CategorySource.STAFF
+        update_fields += ["category", "category_source"]
+    if severity != report.severity:
+        report.severity = severity
+        update_fields.append("severity")
+    if update_fields:
+        report.save(update_fields=update_fields)
+    return report
+
+
 def report_retry(*, report_ids: list[int]) -> int:
     """Staff asked to try failed reports again: back to `received` with fresh attempts."""
     with transaction.atomic():

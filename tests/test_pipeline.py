@@ -188,3 +188,14 @@ def test_offline_classifier_cases() -> None:
     assert injected.category == "street_lights" and injected.severity == "medium"
     assert summarise("First sentence here. Second one.") == "First sentence here."
     assert len(summarise("word " * 100)) <= 121
+
+
+def test_staff_correction_marks_the_category_as_staffs(tenant_a) -> None:
+    from reports.services import report_correct
+
+    report = process(submit("Street light out on Elm Street"))
+    graffiti = Category.objects.get(code="graffiti")
+    corrected = report_correct(report_id=report.pk, category=graffiti, severity="high")
+    assert (corrected.category, corrected.category_source, corrected.severity) == (graffiti, "staff", "high")
+    assert report_process(report_id=report.pk) is None  # processed reports are not reclassified
+    assert Report.objects.get(pk=report.pk).category == graffiti

@@ -74,3 +74,25 @@ def test_admin_bulk_actions_go_through_the_service(client_a, tenant_a, issue) ->
     assert issue.status == "in_progress" and issue.events.get().actor.username == "boss"
     assert closed.status == "closed"
     assert "cannot become" in response.content.decode()
+
+
+def test_admin_edits_go_through_services_and_leave_events(client_a, tenant_a, issue) -> None:
+    from issues.models import Category
+
+    boss = get_user_model().objects.create_superuser("editor", "e@example.org", "pw-editor-123456")
+    client_a.post("/admin/login/?next=/admin/", {"username": "editor", "password": "pw-editor-123456"})
+    potholes = Category.objects.get(code="potholes")
+    response = client_a.post(
+        f"/admin/issues/issue/{issue.pk}/change/",
+        {"title": "Pothole on Main", "summary": "", "category": potholes.pk, "severity": "high", "area": "",
+         "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0},
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    issue.refresh_from_db()
+    assert (issue.title, issue.category, issue.severity, issue.assignee) == ("Pothole on Main", potholes, "high", boss)
+    updated = issue.events.get(kind="updated")
+    assert updated.actor == boss
+    assert updated.data["changes"] == {
+        "title": ["Pothole", "Pothole on Main"], "category": [None, "potholes"], "severity": ["medium", "high"]
+    }
+    assert issue.events.get(kind="assigned").data == {"from": None, "to": boss.pk}
