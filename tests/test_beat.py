@@ -1,38 +1,61 @@
 """Beat runs django-celery-beat's database scheduler in its tenant-aware form: an entry
-of CELERY_BEAT_SCHEDULE without `tenant_schemas` is sent once into every tenant's schema."""
+without `tenant_schemas` is sent once into every tenant's schema, also after the schedule
+has been reloaded from the database (where it is editable in the platform admin)."""
+import json
 from types import SimpleNamespace
 
-from celery.beat import ScheduleEntry
 from django.conf import settings
 from django.db import connection
-from tenant_schemas_celery.db_scheduler import TenantAwareDatabaseScheduler
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from civicpulse.beat import TenantScheduler
 from civicpulse.celery import app
 
 
-def test_beat_uses_the_tenant_aware_database_scheduler() -> None:
-    assert app.conf.beat_scheduler == "tenant_schemas_celery.db_scheduler:TenantAwareDatabaseScheduler"
-    assert settings.CELERY_BEAT_SCHEDULE["reports-sweep-stuck"]["schedule"] == 60.0
-
-
-def test_sweeper_entry_is_sent_into_every_tenant_schema(public_schema, tenant_pair, monkeypatch) -> None:
+def _scheduler() -> TenantScheduler:
     # Built without __init__, which would start syncing with the database like a beat
-    # process does; the fan-out under test needs none of that.
-    scheduler = TenantAwareDatabaseScheduler.__new__(TenantAwareDatabaseScheduler)
+    # process does; what is under test needs none of that.
+    scheduler = TenantScheduler.__new__(TenantScheduler)
     scheduler.app = app
-    entries = scheduler._tenant_aware_beat_schedule_to_dict(app.conf.beat_schedule)
-    spec = entries["reports-sweep-stuck@__all_tenants_only__"]
-    assert spec["options"]["headers"] == {"_all_tenants_only": True}
+    return scheduler
+
+
+def _fan_out(scheduler: TenantScheduler, entry: object, monkeypatch) -> list[str]:
+    """Run the scheduler's send of a due entry; return the schema each message would carry."""
+    from tenant_schemas_celery.task import headers_with_schema
 
     sent: list[str] = []
 
-    def send(entry: ScheduleEntry, producer: object = None, advance: bool = True, **kwargs: object) -> SimpleNamespace:
-        # What the real send would stamp on the message: the schema it is sent from.
-        sent.append(connection.schema_name)
+    def send(entry: object, producer: object = None, advance: bool = True, **kwargs: object) -> SimpleNamespace:
+        # What the real send stamps on the message (TenantTask.apply_async does this).
+        sent.append(headers_with_schema(dict(entry.options.get("headers") or {}))["_schema_name"])
         return SimpleNamespace(id=f"task-{len(sent)}")
 
     monkeypatch.setattr(scheduler, "apply_async", send)
-    entry = ScheduleEntry(name="reports-sweep-stuck", task=spec["task"], schedule=spec["schedule"], options=spec["options"], app=app)
     scheduler.apply_entry(entry)
+    return sent
+
+
+def test_beat_uses_the_tenant_scheduler() -> None:
+    assert app.conf.beat_scheduler == "civicpulse.beat:TenantScheduler"
+    assert settings.CELERY_BEAT_SCHEDULE["reports-sweep-stuck"]["schedule"] == 60.0
+
+
+def test_sweeper_reaches_every_tenant_also_after_a_reload(public_schema, tenant_pair, monkeypatch) -> None:
+    scheduler = _scheduler()
+    spec = scheduler._tenant_aware_beat_schedule_to_dict(app.conf.beat_schedule)["reports-sweep-stuck@__all_tenants_only__"]
+    assert spec["options"]["headers"] == {"_all_tenants_only": True}
+    # As beat installs it in the public schema, then reads it back on a reload.
+    PeriodicTask.objects.create(
+        name="reports-sweep-stuck@__all_tenants_only__",
+        task=spec["task"],
+        interval=IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS),
+        headers=json.dumps(spec["options"]["headers"]),
+    )
+    reloaded = next(t for t in scheduler.enabled_models() if t.task == "reports.sweep_stuck")
+    assert "_schema_name" not in json.loads(reloaded.headers)
+
+    sent = _fan_out(scheduler, scheduler.Entry(reloaded, app=app), monkeypatch)
     assert {"alpha", "beta-hotel"} <= set(sent)
     assert "public" not in sent and len(sent) == len(set(sent))
+    assert connection.schema_name == "public"

@@ -195,7 +195,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULER = "tenant_schemas_celery.db_scheduler:TenantAwareDatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "civicpulse.beat:TenantScheduler"
 # Entries without `tenant_schemas` run in every tenant's schema; editable in the
 # platform admin (django-celery-beat) once beat has installed them.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
