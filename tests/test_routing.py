@@ -64,3 +64,26 @@ def test_suspended_tenant_answers_403_and_keeps_its_data(client_a, tenant_pair, 
     finally:
         tenant_set_suspended(tenant=a, suspended=False)
     assert client_a.get("/").status_code == 200
+
+
+def test_host_resolution_is_cached_per_process_for_a_few_seconds(client_a, tenant_pair, settings, django_assert_num_queries) -> None:
+    from tenants.middleware import CachedTenantMainMiddleware
+
+    settings.TENANT_CACHE_SECONDS = 60
+    CachedTenantMainMiddleware.forget()
+    try:
+        client_a.get("/healthz")
+        # healthz runs SELECT 1 (and its search_path); the host lookup is not repeated.
+        with django_assert_num_queries(2):
+            assert client_a.get("/healthz").status_code == 200
+        tenant_set_suspended(tenant=tenant_pair[0], suspended=True)
+        assert client_a.get("/").status_code == 200  # still cached: suspension lags up to the TTL
+        CachedTenantMainMiddleware.forget()
+        assert client_a.get("/").status_code == 403
+        from django.test import Client
+
+        assert Client(HTTP_HOST="nowhere.localhost").get("/").status_code == 404
+        assert "nowhere.localhost" not in CachedTenantMainMiddleware._cache  # misses are not cached
+    finally:
+        tenant_set_suspended(tenant=tenant_pair[0], suspended=False)
+        CachedTenantMainMiddleware.forget()

@@ -60,6 +60,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants are cloned from a migrated template schema instead of running every
 # migration again (tenants.schema_clone); `migrate_schemas` keeps the template current.
 TENANT_TEMPLATE_SCHEMA = "tenant_template"
+# Seconds each web process remembers which tenant a host belongs to (0: ask every time).
+TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
 # Functions called, in order, inside a new tenant's schema to install its defaults.
 TENANT_PROVISIONING_HOOKS = [
     "issues.services.taxonomy_install_defaults",
@@ -68,7 +70,7 @@ TENANT_PROVISIONING_HOOKS = [
 
 MIDDLEWARE = [
     "civicpulse.middleware.RequestContextMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "tenants.middleware.CachedTenantMainMiddleware",
     "tenants.middleware.TenantStatusMiddleware",
     "civicpulse.api_errors.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

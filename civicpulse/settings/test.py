@@ -3,6 +3,8 @@ from .dev import *  # noqa: F401,F403
 from .base import env
 
 DEBUG = False
+# Tests change tenants (suspension) between requests; the cache has a test of its own.
+TENANT_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]
