@@ -25,6 +25,14 @@ def _client_for(url: str, timeout: float) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
+def queue_depth(queue: str) -> int:
+    """Messages waiting in a Celery queue (a Redis list named after it); 0 if unknown."""
+    try:
+        return int(redis_client().llen(queue))
+    except redis.RedisError:
+        return 0
+
+
 def live_workers() -> dict[str, list[str]]:
     """Worker hostname -> the queues it consumes, for every worker seen recently."""
     client = redis_client()

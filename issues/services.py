@@ -79,7 +79,7 @@ def _title_from(summary: str, text: str) -> str:
     return title[:197] + "…" if len(title) > 200 else title
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the pipeline's transaction: no savepoint needed
 def issue_group_report(
     *,
     text: str,

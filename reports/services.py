@@ -225,7 +225,10 @@ def report_process(*, report_id: int) -> Report | None:
             report.status = Report.Status.PROCESSED
             report.processed_at = timezone.now()
             report.last_error = ""
-            report.save()
+            report.save(update_fields=[
+                "category", "category_source", "severity", "summary", "confidence", "classifier",
+                "issue", "match", "status", "processed_at", "last_error",
+            ])
         return report
     except Exception as exc:
         # Recorded on the report and logged once; the sweeper tries again later.
@@ -242,11 +245,13 @@ def _record_failure(report_id: int, exc: Exception) -> None:
     logger.exception("report processing failed", extra={"report_id": report_id})
 
 
-def report_sweep_stuck(*, limit: int = 5000, now: datetime | None = None) -> dict[str, int]:
+def report_sweep_stuck(*, queue_busy: bool = False, limit: int = 5000, now: datetime | None = None) -> dict[str, int]:
     """Re-queue reports left in `received` (a lost message, a dead worker, Redis down at
     submission). Each report waits STUCK_AFTER since it was last queued, doubling with
-    every re-queue, so a backlog that is merely slow is not multiplied. Reports that used
-    up their attempts become `failed`."""
+    every re-queue. While the queue is busy (`queue_busy`: a backlog is waiting), a report
+    no worker has started yet is most likely still in that backlog, so only reports a
+    worker started and did not finish are re-queued: a slow backlog is not multiplied.
+    Reports that used up their attempts become `failed`."""
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -266,13 +271,16 @@ def report_sweep_stuck(*, limit: int = 5000, now: datetime | None = None) -> dic
                 UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1
                 WHERE r.id IN (
                     SELECT id FROM reports_report
-                    WHERE status = 'received'
+                    WHERE status = 'received' AND (NOT %(busy)s OR attempts > 0)
                       AND (enqueued_at IS NULL OR enqueued_at < %(now)s - LEAST(
                             %(base)s * power(2, GREATEST(enqueue_count - 1, 0)), %(cap)s) * interval '1 second')
                     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
                 RETURNING r.id
                 """,
-                {"now": now, "base": STUCK_AFTER.total_seconds(), "cap": STUCK_AFTER_MAX.total_seconds(), "limit": limit},
+                {
+                    "now": now, "busy": queue_busy, "limit": limit,
+                    "base": STUCK_AFTER.total_seconds(), "cap": STUCK_AFTER_MAX.total_seconds(),
+                },
             )
             ids = sorted(row[0] for row in cursor.fetchall())
         transaction.on_commit(lambda: enqueue_processing(ids))

@@ -1,7 +1,11 @@
 """Thin task adapters for the pipeline. Ids in, the schema travels with the task."""
 from celery import shared_task
 
+from civicpulse.workers import queue_depth
 from reports.services import report_process, report_sweep_stuck
+
+# More messages than this waiting in the `io` queue means a backlog is being worked off.
+BUSY_QUEUE_DEPTH = 100
 
 
 @shared_task(name="reports.process_report", acks_late=True, ignore_result=True)
@@ -12,4 +16,4 @@ def process_report(report_id: int) -> None:
 
 @shared_task(name="reports.sweep_stuck", ignore_result=True)
 def sweep_stuck() -> dict[str, int]:
-    return report_sweep_stuck()
+    return report_sweep_stuck(queue_busy=queue_depth("io") > BUSY_QUEUE_DEPTH)

@@ -42,3 +42,16 @@ def test_readyz_is_200_with_database_redis_and_both_queues_served(tenant_pair, p
     queues = response.json()["workers"]["queues"]
     assert any(w.startswith("io-ready@") for w in queues["io"])
     assert any(w.startswith("cpu-ready@") for w in queues["cpu"])
+
+
+def test_queue_depth_reads_the_broker(test_redis) -> None:
+    from civicpulse.workers import queue_depth, redis_client
+
+    client = redis_client()
+    client.delete("depth-probe")
+    client.rpush("depth-probe", "a", "b", "c")
+    try:
+        assert queue_depth("depth-probe") == 3
+        assert queue_depth("no-such-queue") == 0
+    finally:
+        client.delete("depth-probe")

@@ -166,8 +166,31 @@ def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> N
     Report.objects.filter(pk=stuck.pk).update(attempts=MAX_ATTEMPTS)
     assert report_sweep_stuck(now=now + timedelta(hours=2)) == {"requeued": 0, "failed": 1}
     assert Report.objects.get(pk=stuck.pk).status == "failed"
-    # The ids really reach the queue function, after commit.
     assert queued == []  # on_commit does not fire inside the test's transaction
+
+
+def test_sweeper_leaves_a_waiting_backlog_alone(tenant_a) -> None:
+    waiting = submit("Waiting in a long queue")
+    started = submit("A worker died on this one")
+    Report.objects.filter(pk=started.pk).update(attempts=1)
+    later = timezone.now() + timedelta(minutes=5)
+    # With a backlog in the queue, only what a worker started and left is re-queued...
+    assert report_sweep_stuck(queue_busy=True, now=later) == {"requeued": 1, "failed": 0}
+    assert Report.objects.get(pk=waiting.pk).enqueue_count == 1
+    assert Report.objects.get(pk=started.pk).enqueue_count == 2
+    # ...and once the queue is drained, what is still waiting was lost: re-queued.
+    assert report_sweep_stuck(queue_busy=False, now=later) == {"requeued": 1, "failed": 0}
+    assert Report.objects.get(pk=waiting.pk).enqueue_count == 2
+
+
+def test_sweep_task_reads_the_queue_depth(tenant_a, monkeypatch) -> None:
+    import reports.tasks
+
+    seen: list[bool] = []
+    monkeypatch.setattr(reports.tasks, "queue_depth", lambda queue: 500 if queue == "io" else 0)
+    monkeypatch.setattr(reports.tasks, "report_sweep_stuck", lambda queue_busy: seen.append(queue_busy) or {})
+    reports.tasks.sweep_stuck()
+    assert seen == [True]
 
 
 def test_offline_classifier_cases() -> None:
