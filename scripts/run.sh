@@ -21,7 +21,10 @@ stop() {
 trap stop INT TERM EXIT
 
 start web "$BIN/gunicorn" civicpulse.wsgi:application -c python:civicpulse.gunicorn_conf
-start io "$BIN/celery" -A civicpulse worker -Q io -P threads -c 16 -n "io@%h" --without-mingle --without-gossip -l INFO
+# Two thread-pool processes for `io`: one Python process is held to one core by its GIL.
+for n in $(seq "${IO_WORKERS:-2}"); do
+  start "io$n" "$BIN/celery" -A civicpulse worker -Q io -P threads -c 8 -n "io$n@%h" --without-mingle --without-gossip -l INFO
+done
 start cpu "$BIN/celery" -A civicpulse worker -Q cpu -P prefork -c 2 -n "cpu@%h" --without-mingle --without-gossip -l INFO
 start beat "$BIN/celery" -A civicpulse beat -l INFO
 
