@@ -37,3 +37,13 @@ def _task_log_context(task: object = None, task_id: str = "", **kwargs: object) 
     headers = getattr(task.request, "headers", None) or {}
     tenant_var.set(headers.get("_schema_name") or task.request.get("_schema_name") or "public")
     request_id_var.set(task_id)
+
+
+@signals.task_prerun.connect
+def _drop_broken_connections(**kwargs: object) -> None:
+    """Connections are reused across tasks (CELERY_DB_REUSE_MAX); like Django does at the
+    start of each request, drop one that errored or outlived CONN_MAX_AGE first."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close_if_unusable_or_obsolete()
