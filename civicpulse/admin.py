@@ -14,8 +14,11 @@ def on_public_schema() -> bool:
     return connection.schema_name == get_public_schema_name()
 
 
-class _SchemaScopedAdmin(admin.ModelAdmin):
-    public_schema: bool  # True: platform admin only; False: tenant admins only.
+class SchemaScoped:
+    """Mixed into a ModelAdmin: shown and allowed only on the public schema
+    (`public_schema = True`) or only on tenant schemas (False)."""
+
+    public_schema: bool
 
     def _here(self) -> bool:
         return on_public_schema() is self.public_schema
@@ -36,9 +39,18 @@ class _SchemaScopedAdmin(admin.ModelAdmin):
         return self._here() and super().has_delete_permission(request, obj)
 
 
-class PlatformAdmin(_SchemaScopedAdmin):
+class PlatformAdmin(SchemaScoped, admin.ModelAdmin):
     public_schema = True
 
 
-class TenantAdmin(_SchemaScopedAdmin):
+class TenantAdmin(SchemaScoped, admin.ModelAdmin):
     public_schema = False
+
+
+def restrict_to_platform(*models: type) -> None:
+    """Re-register third-party admins (registered on every schema's site) for the
+    platform admin only."""
+    for model in models:
+        original = type(admin.site._registry[model])
+        admin.site.unregister(model)
+        admin.site.register(model, type(f"Platform{original.__name__}", (SchemaScoped, original), {"public_schema": True}))

@@ -53,7 +53,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasScope(BasePermission):
-    """The view names the scope each method needs in `required_scopes`."""
+    """The view names the scope each method needs in `required_scopes`; HEAD needs what
+    GET needs, OPTIONS none, and a method the view does not list is refused."""
 
     message = "This API key lacks the scope this request needs."
 
@@ -61,9 +62,15 @@ class HasScope(BasePermission):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return False
-        needed = getattr(view, "required_scopes", {}).get(request.method)
-        if needed is None:
+        if request.method == "OPTIONS":
             return True
+        scopes = getattr(view, "required_scopes", {})
+        needed = scopes.get("GET" if request.method == "HEAD" else request.method)
+        if needed is None:
+            # A method the view does not handle is left to DRF's 405; one it handles
+            # without naming a scope is refused rather than open to every key.
+            self.message = f"{request.method} is not allowed here."
+            return not hasattr(view, request.method.lower())
         if needed in api_key.scopes:
             return True
         self.message = f"This API key lacks the '{needed}' scope."

@@ -57,3 +57,12 @@ class BodySizeLimitMiddleware:
                     status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 )
         return self.get_response(request)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 for the whole site: in the API's error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

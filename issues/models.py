@@ -156,10 +156,6 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
 
 class IssueEvent(models.Model):
     """The append-only trail of an issue: who did what, when, with which data."""
@@ -167,6 +163,7 @@ class IssueEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
         REPORT_LINKED = "report_linked", "Report linked"
+        REPORT_CORRECTED = "report_corrected", "Report corrected"
         STATUS_CHANGED = "status_changed", "Status changed"
         ASSIGNED = "assigned", "Assigned"
         UPDATED = "updated", "Updated"

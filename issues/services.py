@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from issues.defaults import CATEGORIES_BY_KIND
 from issues.geo import cells_within
-from issues.models import Area, Category, Issue, IssueEvent, IssueStatus, Severity
+from issues.models import OPEN_STATUSES, Area, Category, Issue, IssueEvent, IssueStatus, Severity
 from issues.selectors import Candidate, area_for_point, category_compatible_ids, issue_candidates
 
 
@@ -135,6 +135,13 @@ def issue_group_report(
         issue_id=best.issue_id, latitude=latitude, longitude=longitude, severity=severity, at=at,
         actor_label=actor_label, data={"report": report_ref, **match},
     )
+    if issue is None:  # staff closed it since the candidate query: the report starts afresh
+        issue = _issue_open(
+            text=text, summary=summary, category=category, severity=severity, latitude=latitude,
+            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label, report_ref=report_ref,
+        )
+        match = {"method": "new", "candidates": len(candidates), "thresholds": thresholds}
+        return GroupingResult(issue, True, match)
     return GroupingResult(issue, False, match)
 
 
@@ -180,8 +187,11 @@ def _issue_open(
 def _issue_attach(
     *, issue_id: int, latitude: float | None, longitude: float | None, severity: str, at: datetime,
     actor_label: str, data: dict,
-) -> Issue:
+) -> Issue | None:
+    """Link to the issue, unless it stopped being open since it was found (None then)."""
     issue = Issue.objects.select_for_update().get(pk=issue_id)
+    if issue.status not in OPEN_STATUSES:
+        return None
     n = issue.report_count
     if latitude is not None and issue.latitude is not None:
         # Running mean: every report of a located issue has a point.
@@ -191,6 +201,7 @@ def _issue_attach(
     issue.last_report_at = max(issue.last_report_at, at)
     # Several residents reporting a worse severity raises the issue's, never lowers it.
     if severity and _SEVERITY_RANK.get(severity, 0) > _SEVERITY_RANK.get(issue.severity, 0):
+        data = {**data, "severity": [issue.severity, severity]}
         issue.severity = severity
     issue.save(update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"])
     IssueEvent.objects.create(
@@ -279,6 +290,16 @@ def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: Abs
     return issue
 
 
+
+
+def issue_event_record(
+    *, issue_id: int, kind: str, actor: AbstractBaseUser | None = None, actor_label: str = "", data: dict
+) -> IssueEvent:
+    """Add to an issue's trail what happened to it from elsewhere (a report corrected)."""
+    return IssueEvent.objects.create(
+        issue_id=issue_id, kind=kind, actor=actor,
+        actor_label=actor_label or (actor.get_username() if actor else ""), data=data,
+    )
 
 
 # Fields staff may edit directly on an issue; status and assignment have their own services.

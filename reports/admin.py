@@ -56,7 +56,10 @@ class ReportAdmin(TenantAdmin):
         return False  # reports arrive through the intake, never typed in here
 
     def save_model(self, request: HttpRequest, obj: Report, form, change: bool) -> None:
-        report_correct(report_id=obj.pk, category=form.cleaned_data["category"], severity=form.cleaned_data["severity"])
+        report_correct(
+            report_id=obj.pk, category=form.cleaned_data["category"], severity=form.cleaned_data["severity"],
+            actor=request.user,
+        )
 
     @admin.action(description="Retry processing of selected failed reports")
     def retry(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:

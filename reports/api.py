@@ -19,13 +19,22 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class NumberField(serializers.FloatField):
+    """A JSON number, nothing else: `true` or "39.8" where a coordinate belongs is refused."""
+
+    def to_internal_value(self, data: object) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ReportCreateSerializer(serializers.Serializer):
     """Types only; the rules (ranges, what is required together) live in report_submit,
     so every channel applies the same ones."""
 
     description = TextField(trim_whitespace=False, allow_blank=True)
-    latitude = serializers.FloatField(required=False, allow_null=True)
-    longitude = serializers.FloatField(required=False, allow_null=True)
+    latitude = NumberField(required=False, allow_null=True)
+    longitude = NumberField(required=False, allow_null=True)
     address = TextField(required=False, allow_blank=True, trim_whitespace=False)
     category = TextField(required=False, allow_null=True, allow_blank=True)
     email = TextField(required=False, allow_blank=True)

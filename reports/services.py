@@ -11,14 +11,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from issues.models import Category
-from issues.services import issue_group_report
+from issues.models import Category, IssueEvent
+from issues.services import issue_event_record, issue_group_report
 from llm.services import classify_report
 from llm.types import CategoryInfo
 from reports.addresses import normalise_address
@@ -59,7 +60,7 @@ def _validate(
         errors["latitude"] = ["Latitude must be a number from -90 to 90."]
     if longitude is not None and not (_is_number(longitude) and -180 <= longitude <= 180):
         errors["longitude"] = ["Longitude must be a number from -180 to 180."]
-    if latitude is None and longitude is None and not address.strip():
+    if latitude is None and longitude is None and not normalise_address(address):
         errors["location"] = ["Give a point (latitude and longitude) or an address."]
     if len(address) > 500:
         errors["address"] = ["Keep the address to 500 characters."]
@@ -110,9 +111,11 @@ def report_submit(
         if existing is not None:
             return SubmitResult(existing, False)
 
-    address_key = normalise_address(address) if address.strip() else ""
+    address_key = normalise_address(address)
+    # A point the resident gave teaches us where the address is; one we looked up does not.
+    learn_location = bool(address_key) and latitude is not None
     needs_placement = False
-    if latitude is None and address_key:
+    if latitude is None:
         located = Location.objects.filter(address_key=address_key).values_list("latitude", "longitude").first()
         if located:
             latitude, longitude = located
@@ -140,7 +143,7 @@ def report_submit(
     try:
         with transaction.atomic():
             report.save(force_insert=True)
-            if address_key and latitude is not None and not needs_placement and report.address:
+            if learn_location:
                 _location_remember(address_key=address_key, address=address, latitude=latitude, longitude=longitude)
             if enqueue:
                 transaction.on_commit(lambda: enqueue_processing([report.pk]))
@@ -181,11 +184,11 @@ def enqueue_processing(report_ids: list[int]) -> int:
     return sent
 
 
-def _categories() -> list[CategoryInfo]:
-    return [
-        CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity)
-        for c in Category.objects.filter(active=True).order_by("code")
-    ]
+def _categories(chosen: Category | None) -> list[CategoryInfo]:
+    """What the classifier may answer: the resident's category when one was chosen (it is
+    kept, so severity and confidence must be about it), else every active category."""
+    categories = [chosen] if chosen is not None else Category.objects.filter(active=True).order_by("code")
+    return [CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity) for c in categories]
 
 
 def report_process(*, report_id: int) -> Report | None:
@@ -197,7 +200,7 @@ def report_process(*, report_id: int) -> Report | None:
         return None  # processed already, failed for good, or gone
     report = Report.objects.select_related("category").get(pk=report_id)
     try:
-        classification = classify_report(text=report.description, categories=_categories())
+        classification = classify_report(text=report.description, categories=_categories(report.category))
         with transaction.atomic():
             report = Report.objects.select_for_update(of=("self",)).select_related("category").get(pk=report_id)
             if report.status != Report.Status.RECEIVED:
@@ -290,20 +293,29 @@ def report_sweep_stuck(*, queue_busy: bool = False, limit: int = 5000, now: date
 
 
 @transaction.atomic
-def report_correct(*, report_id: int, category: Category | None, severity: str) -> Report:
+def report_correct(
+    *, report_id: int, category: Category | None, severity: str, actor: AbstractBaseUser | None = None
+) -> Report:
     """Staff correct a report's category or severity. The correction is the report's truth
-    from then on (and a labelled example for the classifier)."""
-    report = Report.objects.select_for_update(of=("self",)).get(pk=report_id)
-    update_fields = []
+    from then on (and a labelled example for the classifier); it is recorded on the
+    trail of the report's issue."""
+    report = Report.objects.select_for_update(of=("self",)).select_related("category").get(pk=report_id)
+    changes: dict[str, list[object]] = {}
     if category != report.category:
+        changes["category"] = [report.category.code if report.category else None, category.code if category else None]
         report.category = category
         report.category_source = Report.CategorySource.STAFF
-        update_fields += ["category", "category_source"]
     if severity != report.severity:
+        changes["severity"] = [report.severity or None, severity or None]
         report.severity = severity
-        update_fields.append("severity")
-    if update_fields:
-        report.save(update_fields=update_fields)
+    if not changes:
+        return report
+    report.save(update_fields=["category", "category_source", "severity"])
+    if report.issue_id is not None:
+        issue_event_record(
+            issue_id=report.issue_id, kind=IssueEvent.Kind.REPORT_CORRECTED, actor=actor,
+            data={"report": report.tracking_id, "changes": changes},
+        )
     return report
 
 

@@ -8,7 +8,7 @@ from reports.services import report_process, report_sweep_stuck
 BUSY_QUEUE_DEPTH = 100
 
 
-@shared_task(name="reports.process_report", acks_late=True, ignore_result=True)
+@shared_task(name="reports.process_report", ignore_result=True)
 def process_report(report_id: int) -> None:
     # Failures are recorded on the report; the sweeper re-queues it (up to MAX_ATTEMPTS).
     report_process(report_id=report_id)

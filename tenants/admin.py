@@ -71,3 +71,4 @@ class TenantAdminPage(PlatformAdmin):
         for tenant in queryset:
             tenant_set_suspended(tenant=tenant, suspended=False)
         self.message_user(request, f"Reinstated {len(queryset)} tenant(s).", messages.SUCCESS)
+

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from civicpulse.api_errors import error_body
 from civicpulse.context import tenant_var
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
@@ -31,10 +32,7 @@ class TenantStatusMiddleware:
     @staticmethod
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
         if request.path.startswith(("/api/", "/open311/")):
-            return JsonResponse(
-                {"code": "tenant_suspended", "message": "This tenant is suspended."},
-                status=403,
-            )
+            return JsonResponse(error_body("tenant_suspended", "This tenant is suspended."), status=403)
         return render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)
 
 

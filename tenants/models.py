@@ -19,6 +19,11 @@ slug_validator = RegexValidator(
 RESERVED_SLUGS = frozenset({"public", "www", "admin", "api", "static", "media", "tenant_template"})
 
 
+def validate_not_reserved(value: str) -> None:
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"{value!r} is reserved.")
+
+
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"Unknown time zone: {value!r}.")
@@ -34,7 +39,7 @@ class Tenant(TenantMixin):
 
     # The slug is the schema name: one identifier for the host label, the schema and the CLI.
     schema_name = models.CharField(
-        "slug", max_length=50, unique=True, validators=[slug_validator]
+        "slug", max_length=50, unique=True, validators=[slug_validator, validate_not_reserved]
     )
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)

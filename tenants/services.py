@@ -3,12 +3,11 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from tenants.models import RESERVED_SLUGS, Domain, Tenant
+from tenants.models import Domain, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +29,6 @@ def tenant_create(
     """Create a tenant: its schema (cloned from the migrated template), its host and its
     default configuration for its kind. All or nothing: a failure leaves no trace."""
     started = time.monotonic()
-    if slug in RESERVED_SLUGS:
-        raise ValidationError({"schema_name": f"{slug!r} is reserved."})
     tenant = Tenant(
         schema_name=slug,
         name=name,

@@ -55,3 +55,18 @@ def test_repeated_failures_lock_the_login_on_that_tenant_only(client_a, client_b
     assert client_a.get("/admin/").status_code == 302
     # The lockout is recorded in A's schema: B's staff member can still sign in.
     assert _login(client_b).status_code == 302
+
+
+def test_tenant_staff_cannot_edit_beat_schedules(client_a, public_client, tenant_pair) -> None:
+    _staff(tenant_pair[0].schema_name)
+    _login(client_a)
+    assert "/admin/django_celery_beat/" not in client_a.get("/admin/").content.decode()
+    assert client_a.get("/admin/django_celery_beat/periodictask/").status_code == 403
+    assert client_a.get("/admin/django_celery_beat/periodictask/add/").status_code == 403
+    # Operators still edit them on the platform admin.
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        get_user_model().objects.create_superuser("platform-op", "p@example.org", PASSWORD)
+    _login(public_client, "platform-op")
+    assert public_client.get("/admin/django_celery_beat/periodictask/").status_code == 200

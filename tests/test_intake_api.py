@@ -1,4 +1,5 @@
 """POST /api/v1/reports/ and GET /api/v1/reports/<tracking_id>/ as the contract says."""
+import hashlib
 import json
 
 import pytest
@@ -54,6 +55,9 @@ def test_get_shows_classification_and_issue_once_processed(client_a, api_key_a) 
         ({"description": "x", "latitude": 91, "longitude": 0}, "latitude"),
         ({"description": "x", "latitude": 0, "longitude": -180.5}, "longitude"),
         ({"description": "x", "latitude": "north", "longitude": 0}, "latitude"),
+        ({"description": "x", "latitude": "39.8", "longitude": 0}, "latitude"),
+        ({"description": "x", "latitude": True, "longitude": 0}, "latitude"),
+        ({"description": "x", "address": "#---"}, "location"),
         ({"description": "x", "latitude": 10}, "longitude"),
         ({"description": "x", "longitude": 10}, "latitude"),
         ({"description": "x"}, "location"),
@@ -122,8 +126,14 @@ def test_missing_or_bad_key_is_401_and_missing_scope_is_403(client_a, tenant_a) 
     forbidden = api(client_a, read_only).post("/api/v1/reports/", GOOD)
     assert forbidden.status_code == 403 and "submit" in forbidden.json()["message"]
     tracking_id = api(client_a, submit_only).post("/api/v1/reports/", GOOD).json()["tracking_id"]
-    assert api(client_a, submit_only).get(f"/api/v1/reports/{tracking_id}/").status_code == 403
-    assert api(client_a, read_only).get(f"/api/v1/reports/{tracking_id}/").status_code == 200
+    path = f"/api/v1/reports/{tracking_id}/"
+    assert api(client_a, submit_only).get(path).status_code == 403
+    # HEAD needs what GET needs: a submit-only key cannot probe which ids exist.
+    assert client_a.head(path, HTTP_AUTHORIZATION=f"Api-Key {submit_only}").status_code == 403
+    assert api(client_a, read_only).get(path).status_code == 200
+    assert client_a.head(path, HTTP_AUTHORIZATION=f"Api-Key {read_only}").status_code == 200
+    # A method the endpoint does not have is a 405, whatever the key.
+    assert client_a.delete(path, HTTP_AUTHORIZATION=f"Api-Key {read_only}").status_code == 405
 
 
 def test_revoked_key_is_401_and_use_is_recorded(client_a, tenant_a) -> None:
@@ -191,14 +201,19 @@ def test_address_only_report_is_placed_from_known_locations(client_a, api_key_a)
     unknown = client.post("/api/v1/reports/", {"description": "Broken bench", "address": "1 Nowhere Lane"}).json()
     report = Report.objects.get(tracking_id=unknown["tracking_id"])
     assert report.latitude is None and report.needs_placement and report.address_key == "1 nowhere ln"
+    # Addresses in any script keep their words, so different places get different keys.
+    german = client.post("/api/v1/reports/", {"description": "Laterne aus", "address": "Müllerstraße 5"}).json()
+    tokyo = client.post("/api/v1/reports/", {"description": "街灯が消えている", "address": "東京都港区1-2"}).json()
+    assert Report.objects.get(tracking_id=german["tracking_id"]).address_key == "müllerstrasse 5"
+    assert Report.objects.get(tracking_id=tokyo["tracking_id"]).address_key == "東京都港区1 2"
 
 
-def test_post_query_count_is_pinned(client_a, api_key_a, django_assert_max_num_queries) -> None:
+def test_post_query_count_is_pinned(client_a, api_key_a, django_assert_num_queries) -> None:
     client = api(client_a, api_key_a)
     client.post("/api/v1/reports/", GOOD)  # first use records last_used_at
     # Tenant by host, key, insert (+ savepoint and release inside the test's transaction),
     # each after django-tenants' SET search_path; no per-request write to the key.
-    with django_assert_max_num_queries(10):
+    with django_assert_num_queries(10):
         assert client.post("/api/v1/reports/", GOOD).status_code == 201
 
 
@@ -213,8 +228,25 @@ def test_create_api_key_command_prints_only_the_key(tenant_pair, capsys, db) -> 
     with tenant_context(tenant_pair[0]):
         row = ApiKey.objects.get(name="cli")
         assert sorted(row.scopes) == ["read", "staff", "submit"]
-        assert key not in json.dumps([row.digest, row.prefix]) or row.prefix == key[: len(row.prefix)]
+        # Only a SHA-256 digest and a short prefix are kept, never the key.
+        assert row.digest == hashlib.sha256(key.encode()).hexdigest()
+        assert key.startswith(row.prefix) and len(row.prefix) < 16
+        assert key not in json.dumps(list(ApiKey.objects.filter(pk=row.pk).values()), default=str)
     with pytest.raises(CommandError):
         call_command("create_api_key", "alpha", "--name", "x", "--scopes", "admin")
     with pytest.raises(CommandError):
         call_command("create_api_key", "nope", "--name", "x")
+
+
+def test_unknown_api_paths_and_suspension_use_the_error_shape(client_a, api_key_a, tenant_pair) -> None:
+    from tenants.services import tenant_set_suspended
+
+    missing = api(client_a, api_key_a).get("/api/v1/nothing-here/")
+    assert missing.status_code == 404 and missing.json() == {"code": "not_found", "message": "No such endpoint.", "fields": {}}
+    tenant_set_suspended(tenant=tenant_pair[0], suspended=True)
+    try:
+        suspended = api(client_a, api_key_a).post("/api/v1/reports/", GOOD)
+    finally:
+        tenant_set_suspended(tenant=tenant_pair[0], suspended=False)
+    assert suspended.status_code == 403
+    assert set(suspended.json()) == {"code", "message", "fields"} and suspended.json()["code"] == "tenant_suspended"

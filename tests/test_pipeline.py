@@ -42,6 +42,9 @@ def test_resident_category_is_kept_but_severity_and_summary_filled(tenant_a) -> 
     assert report.category.code == "graffiti" and report.category_source == "resident"
     assert report.severity == "critical"  # "sparking" reads as danger whatever the category
     assert report.summary
+    # Severity is judged for the resident's category, not for what the text looked like.
+    calm = process(submit("Street light out on the corner", category_code="graffiti", lat=LAT + 0.01))
+    assert calm.category.code == "graffiti" and calm.severity == "low"  # graffiti's default
 
 
 def test_same_report_twice_a_second_apart_is_one_issue(tenant_a) -> None:
@@ -160,6 +163,7 @@ def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> N
     assert report_sweep_stuck(now=later + timedelta(seconds=61))["requeued"] == 0
     assert report_sweep_stuck(now=later + timedelta(seconds=121))["requeued"] == 1
     # Processed reports are never swept; out-of-attempts ones become failed.
+    # (Below, the queue function really receives the swept ids once the sweep commits.)
     process(report)
     assert report_sweep_stuck(now=now + timedelta(hours=2))["requeued"] == 0
     stuck = submit("Another one")
@@ -167,6 +171,17 @@ def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> N
     assert report_sweep_stuck(now=now + timedelta(hours=2)) == {"requeued": 0, "failed": 1}
     assert Report.objects.get(pk=stuck.pk).status == "failed"
     assert queued == []  # on_commit does not fire inside the test's transaction
+
+
+def test_swept_ids_are_queued_after_commit(tenant_a, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    import reports.services
+
+    queued: list[list[int]] = []
+    monkeypatch.setattr(reports.services, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    first, second = submit(), submit("Another", lat=LAT + 0.01)
+    with django_capture_on_commit_callbacks(execute=True):
+        report_sweep_stuck(now=timezone.now() + timedelta(minutes=2))
+    assert queued == [sorted([first.pk, second.pk])]
 
 
 def test_sweeper_leaves_a_waiting_backlog_alone(tenant_a) -> None:
@@ -222,3 +237,44 @@ def test_staff_correction_marks_the_category_as_staffs(tenant_a) -> None:
     assert (corrected.category, corrected.category_source, corrected.severity) == (graffiti, "staff", "high")
     assert report_process(report_id=report.pk) is None  # processed reports are not reclassified
     assert Report.objects.get(pk=report.pk).category == graffiti
+
+
+def test_a_report_never_joins_an_issue_closed_meanwhile(tenant_a, monkeypatch) -> None:
+    import issues.services
+    from issues.selectors import Candidate
+    from issues.services import issue_transition
+
+    first = process(submit())
+    issue_transition(issue_id=first.issue_id, to_status="closed")
+    # As if the candidate query ran just before staff closed the issue.
+    monkeypatch.setattr(
+        issues.services, "issue_candidates", lambda **kw: [Candidate(first.issue_id, 0.0, 1.0, 1.0)]
+    )
+    second = process(submit())
+    assert second.issue_id != first.issue_id and second.match["method"] == "new"
+    assert Issue.objects.get(pk=first.issue_id).report_count == 1
+
+
+def test_a_worse_severity_raises_the_issue_and_says_so(tenant_a) -> None:
+    first = process(submit("Street light out on Elm Street"))
+    second = process(submit("Street light out on Elm Street, sparking wires hanging"))
+    issue = Issue.objects.get(pk=first.issue_id)
+    assert second.issue_id == issue.pk and issue.severity == "critical"
+    linked = issue.events.get(kind="report_linked")
+    assert linked.data["severity"] == [first.severity, "critical"]
+
+
+def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
+    from django.contrib.auth import get_user_model
+
+    from reports.services import report_correct
+
+    staff = get_user_model().objects.create_user("fixer")
+    report = process(submit("Street light out on Elm Street"))
+    report_correct(report_id=report.pk, category=Category.objects.get(code="graffiti"), severity="high", actor=staff)
+    event = IssueEvent.objects.get(issue_id=report.issue_id, kind="report_corrected")
+    assert event.actor == staff
+    assert event.data == {
+        "report": report.tracking_id,
+        "changes": {"category": ["street_lights", "graffiti"], "severity": [report.severity, "high"]},
+    }
