@@ -68,7 +68,7 @@ _CITY = [
     ),
     CategoryDefault(
         "water_sewer", "Water and sewer", "Water main breaks, hydrants, flooding and sewers.",
-        ("water", "main", "hydrant", "sewer", "flood", "flooding", "manhole", "leak"), "high",
+        ("water", "water main", "hydrant", "sewer", "flood", "flooding", "manhole", "leak"), "high",
     ),
     CategoryDefault(
         "traffic_signals", "Traffic signals", "Traffic lights and pedestrian signals not working.",

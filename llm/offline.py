@@ -23,10 +23,14 @@ def _words(text: str) -> list[str]:
 
 
 def _stem(word: str) -> str:
-    """Enough stemming to match plurals and -ing forms (lights/light, leaking/leak)."""
-    for suffix in ("ing", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+    """Enough stemming to match plurals and -ing forms (potholes/pothole, leaking/leak,
+    bushes/bush), the same way for the report and for the category's words."""
+    if word.endswith("ing") and len(word) > 5:
+        return word[:-3]
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
     return word
 
 
@@ -68,8 +72,9 @@ def classify_offline(text: str, categories: list[CategoryInfo]) -> Classificatio
     else:
         top, second = ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0.0)
         category = ranked[0][0]
-        # A clear winner with several matching words is confident; a tie is not.
-        confidence = round(min(0.95, (top - second + 1) / (top + 2) + min(top, 4) / 10), 3)
+        # The winner's share of the evidence, with one unit of doubt: a single matching
+        # word is 0.5, a tie is below that, several words for one category approach 1.
+        confidence = round(min(0.95, top / (top + second + 1)), 3)
 
     severity = by_code[category].default_severity if category in by_code else "medium"
     word_set = set(words)
