@@ -170,18 +170,19 @@ def _location_remember(*, address_key: str, address: str, latitude: float, longi
 
 def enqueue_processing(report_ids: list[int]) -> int:
     """Queue processing for these reports. Called after commit: if Redis is down the
-    reports are already safe, so a failure is logged and left to the sweeper."""
+    reports are already safe, so a failure is logged and left to the sweeper. Reports not
+    sent lose their `enqueued_at`, so the next sweep takes them at once instead of waiting
+    for an interval meant for a message that was never sent."""
     from reports.tasks import process_report
 
-    sent = 0
-    for report_id in report_ids:
+    for sent, report_id in enumerate(report_ids):
         try:
             process_report.apply_async(args=[report_id], retry=False)
-            sent += 1
         except Exception as exc:  # broker down or unreachable: the sweeper will catch up
             logger.warning("could not queue report processing", extra={"report_id": report_id, "error": repr(exc)})
-            break
-    return sent
+            Report.objects.filter(pk__in=report_ids[sent:], status=Report.Status.RECEIVED).update(enqueued_at=None)
+            return sent
+    return len(report_ids)
 
 
 def _categories(chosen: Category | None) -> list[CategoryInfo]:

@@ -86,6 +86,10 @@ def test_grouping_respects_time_window_category_and_text(tenant_a) -> None:
 
 def test_per_category_radius_is_respected(tenant_a) -> None:
     Category.objects.filter(code="potholes").update(group_radius_m=200)
+    # A new category the tenant added keeps the default 50 m.
+    from tests.factories import CategoryFactory
+
+    assert CategoryFactory(code="bike_lanes").group_radius_m == 50
     first = process(submit(category_code="potholes"))
     # ~110 m away: beyond the default 50 m, within this category's 200 m.
     second = process(submit(lat=LAT + 0.001, category_code="potholes"))
@@ -117,6 +121,9 @@ def test_address_only_reports_group_by_normalised_address(tenant_a) -> None:
 
 
 def test_area_is_found_from_the_point(tenant_a) -> None:
+    from tests.factories import AreaFactory
+
+    AreaFactory(code="no_boundary")  # areas without a boundary are skipped
     from issues.services import area_upsert
 
     ring = [[LON - 0.01, LAT - 0.01], [LON + 0.01, LAT - 0.01], [LON + 0.01, LAT + 0.01], [LON - 0.01, LAT + 0.01], [LON - 0.01, LAT - 0.01]]
@@ -281,3 +288,27 @@ def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
         "report": report.tracking_id,
         "changes": {"category": ["street_lights", "graffiti"], "severity": [report.severity, "high"]},
     }
+
+
+def test_reports_not_sent_to_the_broker_are_swept_at_once(tenant_a, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from reports.services import enqueue_processing
+    from reports.tasks import process_report
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(process_report, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = submit()
+    report.refresh_from_db()
+    assert report.status == "received" and report.enqueued_at is None
+    assert enqueue_processing([report.pk]) == 0
+    monkeypatch.undo()
+    import reports.services
+
+    queued: list[list[int]] = []
+    monkeypatch.setattr(reports.services, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        # No waiting for an interval: nothing was ever sent.
+        assert report_sweep_stuck()["requeued"] == 1
+    assert queued == [[report.pk]]

@@ -4,15 +4,16 @@ from django.contrib.auth import get_user_model
 
 from issues.models import Issue, IssueEvent
 from issues.services import TransitionError, issue_assign, issue_transition
+from tests.factories import IssueFactory, UserFactory
 
 
 @pytest.fixture
 def issue(tenant_a) -> Issue:
-    return Issue.objects.create(title="Pothole", report_count=1)
+    return IssueFactory(title="Pothole", latitude=None, longitude=None)
 
 
 def test_full_lifecycle_stamps_times_and_writes_events(issue) -> None:
-    staff = get_user_model().objects.create_user("triage")
+    staff = UserFactory(username="triage")
     issue_transition(issue_id=issue.pk, to_status="acknowledged", actor=staff)
     issue_transition(issue_id=issue.pk, to_status="in_progress", actor=staff, note="crew sent")
     issue_transition(issue_id=issue.pk, to_status="resolved", actor=staff)
@@ -47,7 +48,7 @@ def test_invalid_transitions_are_refused_with_a_clear_message(issue, path: list[
 
 
 def test_assignment_is_recorded(issue) -> None:
-    staff = get_user_model().objects.create_user("ann")
+    staff = UserFactory(username="ann")
     issue_assign(issue_id=issue.pk, assignee=staff, actor=staff)
     event = issue.events.get(kind="assigned")
     assert event.data == {"from": None, "to": staff.pk}
@@ -65,7 +66,7 @@ def test_events_are_append_only(issue) -> None:
 def test_admin_bulk_actions_go_through_the_service(client_a, tenant_a, issue) -> None:
     get_user_model().objects.create_superuser("boss", "b@example.org", "pw-boss-123456")
     client_a.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw-boss-123456"})
-    closed = Issue.objects.create(title="Old", status="closed")
+    closed = IssueFactory(title="Old", status="closed")
     response = client_a.post(
         "/admin/issues/issue/", {"action": "start", "_selected_action": [issue.pk, closed.pk]}, follow=True
     )
