@@ -1,4 +1,5 @@
 """Reads on issues and the taxonomy."""
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -96,3 +97,34 @@ def issue_candidates(
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return [Candidate(row[0], row[1], float(row[2]), float(row[3])) for row in cursor.fetchall()]
+
+
+def area_map(width: int = 600) -> dict | None:
+    """The tenant's area boundaries as SVG paths, for a map drawn without tiles: the
+    resident clicks where the problem is and the page turns the click back into a
+    point with `bounds`. None when no area has a boundary."""
+    polygons = []
+    for area in Area.objects.exclude(boundary=None).order_by("name"):
+        rings = area.boundary["coordinates"] if area.boundary["type"] == "MultiPolygon" else [area.boundary["coordinates"]]
+        polygons.append((area.name, [ring for polygon in rings for ring in polygon[:1]]))
+    points = [p for _, rings in polygons for ring in rings for p in ring]
+    if not points:
+        return None
+    west, east = min(p[0] for p in points), max(p[0] for p in points)
+    south, north = min(p[1] for p in points), max(p[1] for p in points)
+    # Equirectangular, squeezed by the cosine of the latitude so shapes look right.
+    aspect = (north - south) / max((east - west) * math.cos(math.radians((north + south) / 2)), 1e-9)
+    height = max(1, round(width * aspect))
+
+    def xy(lon: float, lat: float) -> str:
+        return f"{(lon - west) / (east - west) * width:.1f},{(north - lat) / (north - south) * height:.1f}"
+
+    return {
+        "width": width,
+        "height": height,
+        "bounds": {"west": west, "east": east, "south": south, "north": north},
+        "areas": [
+            {"name": name, "path": " ".join("M" + " L".join(xy(*p[:2]) for p in ring) + " Z" for ring in rings)}
+            for name, rings in polygons
+        ],
+    }

@@ -75,6 +75,8 @@ class Report(models.Model):
     # An address-only report no known location matched: staff should place it.
     needs_placement = models.BooleanField(default=False)
     email = models.EmailField(blank=True)
+    # Stored re-encoded, without EXIF or location metadata (reports.photos).
+    photo = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
 
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
     category_source = models.CharField(max_length=10, choices=CategorySource.choices, blank=True)

@@ -1,4 +1,5 @@
 """Reads on reports and API keys."""
+from issues.models import IssueEvent
 from reports.models import TRACKING_ALPHABET, ApiKey, Report
 from reports.services import api_key_digest
 
@@ -21,3 +22,16 @@ def report_by_tracking_id(tracking_id: str) -> Report | None:
 def api_key_for(key: str) -> ApiKey | None:
     """The active key with this value, if any."""
     return ApiKey.objects.filter(digest=api_key_digest(key), revoked_at=None).first()
+
+
+def report_public_history(report: Report) -> dict:
+    """What a resident may see of the issue their report joined: its status changes over
+    time and how many others reported the same. Nothing staff-only."""
+    issue = report.issue
+    if issue is None:
+        return {"issue": None, "history": [], "others": 0}
+    history = [
+        {"at": event.created_at, "status": event.data.get("to")}
+        for event in issue.events.filter(kind=IssueEvent.Kind.STATUS_CHANGED).order_by("created_at", "id")
+    ]
+    return {"issue": issue, "history": history, "others": max(issue.report_count - 1, 0)}

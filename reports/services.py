@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -24,6 +25,7 @@ from llm.services import classify_report
 from llm.types import CategoryInfo
 from reports.addresses import normalise_address
 from reports.models import ApiKey, Location, Report
+from reports.photos import photo_clean
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ def report_submit(
     channel: str = Report.Channel.API,
     submitted_at: datetime | None = None,
     enqueue: bool = True,
+    photo: UploadedFile | None = None,
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
     is committed; its processing is queued after the commit (unless `enqueue` is False:
@@ -103,6 +106,12 @@ def report_submit(
         description=description, latitude=latitude, longitude=longitude, address=address,
         email=email or "", category_code=category_code, external_id=external_id,
     )
+    clean_photo = None
+    if photo is not None:
+        try:
+            clean_photo = photo_clean(photo)
+        except ValidationError as exc:
+            errors["photo"] = exc.messages
     if errors:
         raise ValidationError(errors)
 
@@ -140,6 +149,8 @@ def report_submit(
         enqueued_at=now,
         enqueue_count=1,
     )
+    if clean_photo is not None:
+        report.photo.save(clean_photo.name, clean_photo, save=False)
     try:
         with transaction.atomic():
             report.save(force_insert=True)

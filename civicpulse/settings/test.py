@@ -19,3 +19,8 @@ LOG_FORMAT = "text"
 LOGGING["handlers"]["console"]["formatter"] = "text"  # noqa: F405
 LOG_LEVEL = "WARNING"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Uploaded photos go to a throwaway folder.
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-media-")

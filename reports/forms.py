@@ -1,0 +1,38 @@
+"""The resident report form. Field rules live in report_submit; the form shapes input."""
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from issues.models import Category
+
+
+class ReportForm(forms.Form):
+    description = forms.CharField(
+        label=_("What is the problem?"),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 4000}),
+        max_length=4000,
+        strip=False,
+    )
+    category = forms.ModelChoiceField(
+        label=_("Category (optional)"),
+        queryset=Category.objects.none(),
+        required=False,
+        empty_label=_("Not sure — let us decide"),
+    )
+    address = forms.CharField(label=_("Address or place"), required=False, max_length=500)
+    latitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
+    longitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
+    email = forms.EmailField(
+        label=_("Email for updates (optional)"), required=False,
+        help_text=_("We write only when the problem's status changes. Every email has a one-click unsubscribe."),
+    )
+    photo = forms.ImageField(label=_("Photo (optional)"), required=False)
+    # Invisible to people (hidden by CSS, skipped by keyboards and screen readers); bots
+    # that fill every field fill this one.
+    website = forms.CharField(required=False, label=_("Leave this empty"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.filter(active=True).order_by("name")
+        self.fields["category"].label_from_instance = (
+            lambda c: f"{c.name} — {c.description}" if c.description else c.name
+        )
