@@ -124,7 +124,16 @@ def area_map(width: int = 600) -> dict | None:
         "height": height,
         "bounds": {"west": west, "east": east, "south": south, "north": north},
         "areas": [
-            {"name": name, "path": " ".join("M" + " L".join(xy(*p[:2]) for p in ring) + " Z" for ring in rings)}
+            {
+                "name": name,
+                "path": " ".join("M" + " L".join(xy(*p[:2]) for p in ring) + " Z" for ring in rings),
+                # The label sits at the mean of the outer ring's corners: enough for the
+                # simple shapes areas are drawn as.
+                "label": xy(
+                    sum(p[0] for p in rings[0][:-1]) / max(len(rings[0]) - 1, 1),
+                    sum(p[1] for p in rings[0][:-1]) / max(len(rings[0]) - 1, 1),
+                ).split(","),
+            }
             for name, rings in polygons
         ],
     }

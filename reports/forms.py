@@ -23,7 +23,7 @@ class ReportForm(forms.Form):
     longitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
     email = forms.EmailField(
         label=_("Email for updates (optional)"), required=False,
-        help_text=_("We write only when the problem's status changes. Every email has a one-click unsubscribe."),
+        help_text=_("Used only for updates about this report."),
     )
     photo = forms.ImageField(label=_("Photo (optional)"), required=False)
     # Invisible to people (hidden by CSS, skipped by keyboards and screen readers); bots
