@@ -3,8 +3,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from civicpulse.admin import TenantAdmin
-from issues.models import Area, Category, Issue, IssueEvent, IssueStatus
-from issues.services import EDITABLE_FIELDS, TransitionError, issue_assign, issue_transition, issue_update
+from issues.models import Area, Category, Department, Issue, IssueEvent, IssueNote, IssueStatus
+from issues.services import (
+    EDITABLE_FIELDS,
+    TransitionError,
+    issue_assign,
+    issue_note_add,
+    issue_transition,
+    issue_update,
+)
 
 
 @admin.register(Area)
@@ -19,11 +26,49 @@ class AreaAdmin(TenantAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(TenantAdmin):
-    list_display = ("name", "code", "default_severity", "active")
-    list_filter = ("active", "default_severity")
+    list_display = ("name", "code", "department", "default_severity", "active")
+    list_filter = ("active", "default_severity", "department")
+    list_select_related = ("department",)
     list_editable = ("active",)
     search_fields = ("name", "code", "description")
     filter_horizontal = ("related",)
+
+
+@admin.register(Department)
+class DepartmentAdmin(TenantAdmin):
+    list_display = ("name", "code", "email")
+    search_fields = ("name", "code")
+    filter_horizontal = ("members",)
+
+
+class MyDepartmentFilter(admin.SimpleListFilter):
+    title = "department"
+    parameter_name = "department_scope"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("mine", "My departments"), *((str(d.pk), d.name) for d in Department.objects.all())]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+        if self.value() == "mine":
+            return queryset.filter(department__members=request.user)
+        if self.value():
+            return queryset.filter(department_id=self.value())
+        return queryset
+
+
+class IssueNoteInline(admin.StackedInline):
+    """Notes are added here and never edited: what residents were told stays told."""
+
+    model = IssueNote
+    extra = 1
+    fields = ("visibility", "body", "author", "created_at")
+    readonly_fields = ("author", "created_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class IssueEventInline(admin.TabularInline):
@@ -42,12 +87,14 @@ class IssueEventInline(admin.TabularInline):
 
 @admin.register(Issue)
 class IssueAdmin(TenantAdmin):
-    list_display = ("id", "title", "status", "category", "severity", "area", "report_count", "assignee", "created_at")
-    list_filter = ("status", "severity", "category", "area")
+    list_display = (
+        "id", "title", "status", "category", "severity", "area", "department", "report_count", "assignee", "created_at",
+    )
+    list_filter = ("status", "severity", "category", "area", MyDepartmentFilter)
     search_fields = ("title", "text")
-    list_select_related = ("category", "area", "assignee")
+    list_select_related = ("category", "area", "department", "assignee")
     fields = (
-        "title", "summary", "category", "severity", "area", "assignee", "status", "report_count", "text",
+        "title", "summary", "category", "severity", "area", "department", "assignee", "status", "report_count", "text",
         "latitude", "longitude", "address_key", "created_at", "last_report_at", "acknowledged_at",
         "resolved_at", "closed_at",
     )
@@ -55,7 +102,7 @@ class IssueAdmin(TenantAdmin):
         "status", "report_count", "text", "latitude", "longitude", "address_key", "created_at",
         "last_report_at", "acknowledged_at", "resolved_at", "closed_at",
     )
-    inlines = [IssueEventInline]
+    inlines = [IssueNoteInline, IssueEventInline]
     actions = ("acknowledge", "start", "resolve", "close", "reopen")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -72,6 +119,18 @@ class IssueAdmin(TenantAdmin):
         edits = {f: form.cleaned_data[f] for f in EDITABLE_FIELDS if f in changed}
         if edits:
             issue_update(issue_id=obj.pk, actor=request.user, **edits)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not IssueNote:
+            return super().save_formset(request, form, formset, change)
+        # What the admin's change message reads from a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for note_form in formset.forms:
+            data = getattr(note_form, "cleaned_data", None)
+            if data and data.get("body") and not note_form.instance.pk:
+                formset.new_objects.append(issue_note_add(
+                    issue_id=form.instance.pk, body=data["body"], visibility=data["visibility"], author=request.user
+                ))
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Issue], to_status: str) -> None:
         moved, refused = 0, []

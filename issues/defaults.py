@@ -114,3 +114,36 @@ CATEGORIES_BY_KIND: dict[str, list[CategoryDefault]] = {
     "hotel": _BUILDING_KIND,
     "facility": _FACILITY,
 }
+
+
+class DepartmentDefault(NamedTuple):
+    code: str
+    name: str
+    categories: tuple[str, ...]
+
+
+_BUILDING_DEPARTMENTS = [
+    DepartmentDefault("maintenance", "Maintenance", ("plumbing", "electrical", "hvac", "elevators", "safety_hazard")),
+    DepartmentDefault("housekeeping", "Housekeeping", ("cleaning",)),
+    DepartmentDefault("security", "Security", ("security", "noise")),
+    DepartmentDefault("front_desk", "Front desk", ("other",)),
+]
+DEPARTMENTS_BY_KIND: dict[str, list[DepartmentDefault]] = {
+    "city": [
+        DepartmentDefault("public_works", "Public Works", ("potholes", "sidewalks", "street_lights", "traffic_signals")),
+        DepartmentDefault("sanitation", "Sanitation", ("sanitation", "graffiti")),
+        DepartmentDefault("parks", "Parks and Recreation", ("trees_parks",)),
+        DepartmentDefault("water", "Water and Sewer", ("water_sewer",)),
+        DepartmentDefault("code_enforcement", "Code Enforcement", ("noise", "abandoned_vehicles")),
+        DepartmentDefault("service_desk", "311 Service Desk", ("other",)),
+    ],
+    "campus": [
+        *_BUILDING_DEPARTMENTS[:3],
+        DepartmentDefault("grounds", "Grounds", ("grounds",)),
+        DepartmentDefault("it", "IT and AV", ("classroom_av",)),
+        DepartmentDefault("facilities_desk", "Facilities desk", ("other",)),
+    ],
+    "building": _BUILDING_DEPARTMENTS,
+    "hotel": _BUILDING_DEPARTMENTS,
+    "facility": _BUILDING_DEPARTMENTS,
+}

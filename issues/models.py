@@ -64,6 +64,21 @@ class Area(models.Model):
         return self.name
 
 
+class Department(models.Model):
+    """Who handles a category's issues. Staff belong to departments to filter their work."""
+
+    code = models.CharField(max_length=50, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True, help_text="Where the department's alerts go.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="departments")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Category(models.Model):
     code = models.CharField(max_length=50, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
@@ -78,6 +93,10 @@ class Category(models.Model):
         max_length=10, choices=Severity.choices, default=Severity.MEDIUM
     )
     active = models.BooleanField(default=True)
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="categories",
+        help_text="The department this category's issues are routed to.",
+    )
     # How reports of this category are grouped into one issue.
     related = models.ManyToManyField(
         "self", blank=True, help_text="Categories whose issues reports of this one may join."
@@ -126,6 +145,9 @@ class Issue(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     status = models.CharField(max_length=20, choices=IssueStatus.choices, default=IssueStatus.OPEN)
     area = models.ForeignKey(Area, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues"
+    )
     # Centroid of the issue's located reports.
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
@@ -167,6 +189,7 @@ class IssueEvent(models.Model):
         STATUS_CHANGED = "status_changed", "Status changed"
         ASSIGNED = "assigned", "Assigned"
         UPDATED = "updated", "Updated"
+        NOTE_ADDED = "note_added", "Note added"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -192,3 +215,25 @@ class IssueEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Issue events are append-only.")
+
+
+class IssueNote(models.Model):
+    """A note on an issue: public ones are shown to residents (and in Open311), internal
+    ones only to staff."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public (residents see it)"
+        INTERNAL = "internal", "Internal (staff only)"
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="notes")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL)
+    body = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "visibility", "created_at"], name="issuenote_issue_visible")]
+
+    def __str__(self) -> str:
+        return f"{self.get_visibility_display()} note on issue {self.issue_id}"

@@ -8,9 +8,19 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from issues.defaults import CATEGORIES_BY_KIND
+from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
 from issues.geo import cells_within
-from issues.models import OPEN_STATUSES, Area, Category, Issue, IssueEvent, IssueStatus, Severity
+from issues.models import (
+    OPEN_STATUSES,
+    Area,
+    Category,
+    Department,
+    Issue,
+    IssueEvent,
+    IssueNote,
+    IssueStatus,
+    Severity,
+)
 from issues.selectors import Candidate, area_for_point, category_compatible_ids, issue_candidates
 
 
@@ -32,7 +42,15 @@ def taxonomy_install_defaults(*, tenant: object) -> int:
         for d in defaults
         if d.code not in existing
     )
+    _departments_install_defaults(getattr(tenant, "kind", ""))
     return len(created)
+
+
+def _departments_install_defaults(kind: str) -> None:
+    """Departments of the kind, and the routing of categories that have none yet."""
+    for dept in DEPARTMENTS_BY_KIND.get(kind, DEPARTMENTS_BY_KIND["facility"]):
+        department, _ = Department.objects.get_or_create(code=dept.code, defaults={"name": dept.name})
+        Category.objects.filter(code__in=dept.categories, department=None).update(department=department)
 
 
 def area_upsert(*, code: str, name: str, boundary: dict | None = None) -> Area:
@@ -170,6 +188,7 @@ def _issue_open(
         category=category,
         severity=severity or (category.default_severity if category else Severity.MEDIUM),
         area=area_for_point(latitude, longitude) if latitude is not None and longitude is not None else None,
+        department_id=category.department_id if category else None,
         latitude=latitude,
         longitude=longitude,
         address_key="" if latitude is not None else address_key,
@@ -302,8 +321,23 @@ def issue_event_record(
     )
 
 
+@transaction.atomic
+def issue_note_add(*, issue_id: int, body: str, visibility: str, author: AbstractBaseUser | None) -> IssueNote:
+    """Add a public or internal note, and record it on the trail."""
+    if not body.strip():
+        raise ValidationError({"body": "Write something in the note."})
+    if visibility not in IssueNote.Visibility.values:
+        raise ValidationError({"visibility": f"Choose {' or '.join(IssueNote.Visibility.values)}."})
+    note = IssueNote.objects.create(issue_id=issue_id, body=body, visibility=visibility, author=author)
+    issue_event_record(
+        issue_id=issue_id, kind=IssueEvent.Kind.NOTE_ADDED, actor=author,
+        data={"note": note.pk, "visibility": visibility},
+    )
+    return note
+
+
 # Fields staff may edit directly on an issue; status and assignment have their own services.
-EDITABLE_FIELDS = ("title", "summary", "category", "severity", "area")
+EDITABLE_FIELDS = ("title", "summary", "category", "severity", "area", "department")
 
 
 @transaction.atomic
@@ -321,6 +355,12 @@ def issue_update(*, issue_id: int, actor: AbstractBaseUser | None, **changes: ob
             recorded[field] = [_event_value(old), _event_value(new)]
     if not recorded:
         return issue
+    routed = issue.category.department if issue.category is not None else None
+    if "category" in recorded and "department" not in changes and routed is not None and routed != issue.department:
+        # A new category routes the issue to that category's department, unless staff
+        # chose the department themselves in the same edit.
+        recorded["department"] = [_event_value(issue.department), _event_value(routed)]
+        issue.department = routed
     issue.full_clean()
     issue.save(update_fields=[*recorded, "updated_at"])
     IssueEvent.objects.create(

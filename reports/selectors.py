@@ -1,5 +1,5 @@
 """Reads on reports and API keys."""
-from issues.models import IssueEvent
+from issues.models import IssueEvent, IssueNote
 from reports.models import TRACKING_ALPHABET, ApiKey, Report
 from reports.services import api_key_digest
 
@@ -29,9 +29,10 @@ def report_public_history(report: Report) -> dict:
     time and how many others reported the same. Nothing staff-only."""
     issue = report.issue
     if issue is None:
-        return {"issue": None, "history": [], "others": 0}
+        return {"issue": None, "history": [], "notes": [], "others": 0}
     history = [
         {"at": event.created_at, "status": event.data.get("to")}
         for event in issue.events.filter(kind=IssueEvent.Kind.STATUS_CHANGED).order_by("created_at", "id")
     ]
-    return {"issue": issue, "history": history, "others": max(issue.report_count - 1, 0)}
+    notes = list(issue.notes.filter(visibility=IssueNote.Visibility.PUBLIC).order_by("created_at", "id"))
+    return {"issue": issue, "history": history, "notes": notes, "others": max(issue.report_count - 1, 0)}

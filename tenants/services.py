@@ -42,14 +42,20 @@ def tenant_create(
         domain = Domain(domain=host, tenant=tenant, is_primary=(i == 0))
         domain.full_clean()
         domain.save()
-    with tenant_context(tenant):
-        for hook in settings.TENANT_PROVISIONING_HOOKS:
-            import_string(hook)(tenant=tenant)
+    tenant_install_defaults(tenant=tenant)
     logger.info(
         "tenant created",
         extra={"slug": slug, "kind": kind, "seconds": round(time.monotonic() - started, 3)},
     )
     return tenant
+
+
+def tenant_install_defaults(*, tenant: Tenant) -> None:
+    """Run the provisioning hooks in the tenant's schema. Each is idempotent, so this also
+    brings an existing tenant up to date with defaults added since it was created."""
+    with tenant_context(tenant):
+        for hook in settings.TENANT_PROVISIONING_HOOKS:
+            import_string(hook)(tenant=tenant)
 
 
 def tenant_set_suspended(*, tenant: Tenant, suspended: bool) -> Tenant:

@@ -86,7 +86,8 @@ def test_admin_edits_go_through_services_and_leave_events(client_a, tenant_a, is
     response = client_a.post(
         f"/admin/issues/issue/{issue.pk}/change/",
         {"title": "Pothole on Main", "summary": "", "category": potholes.pk, "severity": "high", "area": "",
-         "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0},
+         "department": "", "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0,
+         "notes-TOTAL_FORMS": 0, "notes-INITIAL_FORMS": 0},
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     issue.refresh_from_db()
@@ -94,6 +95,7 @@ def test_admin_edits_go_through_services_and_leave_events(client_a, tenant_a, is
     updated = issue.events.get(kind="updated")
     assert updated.actor == boss
     assert updated.data["changes"] == {
-        "title": ["Pothole", "Pothole on Main"], "category": [None, "potholes"], "severity": ["medium", "high"]
+        "title": ["Pothole", "Pothole on Main"], "category": [None, "potholes"], "severity": ["medium", "high"],
+        "department": [None, "public_works"],  # routed by the new category
     }
     assert issue.events.get(kind="assigned").data == {"from": None, "to": boss.pk}

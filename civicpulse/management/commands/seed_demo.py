@@ -19,7 +19,7 @@ from civicpulse.demo_seed import seed_reports
 from issues.services import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
-from tenants.services import public_tenant_ensure, tenant_create
+from tenants.services import public_tenant_ensure, tenant_create, tenant_install_defaults
 
 
 def _ensure_superuser(username: str, email: str) -> None:
@@ -38,9 +38,11 @@ class Command(BaseCommand):
         steps = tqdm(DEMO_TENANTS, desc="seeding demo tenants", unit="tenant", disable=None)
         for demo in steps:
             steps.set_postfix_str(demo.slug)
-            tenant = Tenant.objects.filter(schema_name=demo.slug).first() or tenant_create(
-                slug=demo.slug, name=demo.name, kind=demo.kind, timezone=demo.timezone
-            )
+            tenant = Tenant.objects.filter(schema_name=demo.slug).first()
+            if tenant is None:
+                tenant = tenant_create(slug=demo.slug, name=demo.name, kind=demo.kind, timezone=demo.timezone)
+            else:
+                tenant_install_defaults(tenant=tenant)  # defaults added since it was seeded
             with tenant_context(tenant):
                 boundaries = grid_boundaries(demo.center, len(demo.areas)) if demo.grid else None
                 for i, area_name in enumerate(demo.areas):
