@@ -22,6 +22,7 @@ from issues.models import (
     Severity,
 )
 from issues.selectors import Candidate, area_for_point, category_compatible_ids, issue_candidates
+from issues.signals import issue_public_change
 
 
 @transaction.atomic
@@ -282,7 +283,7 @@ def issue_transition(
         issue.resolved_at = None
         issue.closed_at = None
     issue.save(update_fields=["status", "acknowledged_at", "resolved_at", "closed_at", "updated_at"])
-    IssueEvent.objects.create(
+    event = IssueEvent.objects.create(
         issue=issue,
         kind=IssueEvent.Kind.STATUS_CHANGED,
         actor=actor,
@@ -290,6 +291,7 @@ def issue_transition(
         created_at=at,
         data={"from": current, "to": to_status, **({"note": note} if note else {})},
     )
+    _announce(event)
     return issue
 
 
@@ -329,11 +331,18 @@ def issue_note_add(*, issue_id: int, body: str, visibility: str, author: Abstrac
     if visibility not in IssueNote.Visibility.values:
         raise ValidationError({"visibility": f"Choose {' or '.join(IssueNote.Visibility.values)}."})
     note = IssueNote.objects.create(issue_id=issue_id, body=body, visibility=visibility, author=author)
-    issue_event_record(
+    event = issue_event_record(
         issue_id=issue_id, kind=IssueEvent.Kind.NOTE_ADDED, actor=author,
         data={"note": note.pk, "visibility": visibility},
     )
+    if visibility == IssueNote.Visibility.PUBLIC:
+        _announce(event)
     return note
+
+
+def _announce(event: IssueEvent) -> None:
+    """Tell listeners (resident notifications) once the change is committed."""
+    transaction.on_commit(lambda: issue_public_change.send(sender=IssueEvent, event_id=event.pk))
 
 
 # Fields staff may edit directly on an issue; status and assignment have their own services.

@@ -75,6 +75,8 @@ class Report(models.Model):
     # An address-only report no known location matched: staff should place it.
     needs_placement = models.BooleanField(default=False)
     email = models.EmailField(blank=True)
+    # Cleared by the one-click unsubscribe link in every update email.
+    notify = models.BooleanField(default=True)
     # Stored re-encoded, without EXIF or location metadata (reports.photos).
     photo = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
 
@@ -130,3 +132,18 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+
+class Notification(models.Model):
+    """One email to one address about one issue event: the unique pair makes a change
+    notify each resident once, however often the task runs."""
+
+    event_id = models.BigIntegerField()
+    email = models.EmailField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event_id", "email"], name="notification_once_per_event")]
+
+    def __str__(self) -> str:
+        return f"{self.email} about event {self.event_id}"

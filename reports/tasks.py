@@ -2,6 +2,7 @@
 from celery import shared_task
 
 from civicpulse.workers import queue_depth
+from reports.notifications import notify_issue_event
 from reports.services import report_process, report_sweep_stuck
 
 # More messages than this waiting in the `io` queue means a backlog is being worked off.
@@ -17,3 +18,9 @@ def process_report(report_id: int) -> None:
 @shared_task(name="reports.sweep_stuck", ignore_result=True)
 def sweep_stuck() -> dict[str, int]:
     return report_sweep_stuck(queue_busy=queue_depth("io") > BUSY_QUEUE_DEPTH)
+
+
+@shared_task(name="reports.notify_event", ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_event(event_id: int) -> int:
+    # OSError covers an SMTP server that is down: retried with backoff; sent mail is not resent.
+    return notify_issue_event(event_id=event_id)

@@ -13,6 +13,7 @@ from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report
 from reports.selectors import normalise_tracking_id, report_by_tracking_id, report_public_history
+from reports.notifications import report_unsubscribe
 from reports.services import report_submit
 
 # Reports one client address may send in a window, against floods from one source.
@@ -89,3 +90,8 @@ def report_photo(request: HttpRequest, tracking_id: str) -> FileResponse:
     return FileResponse(report.photo.open("rb"), content_type=None)
 
 
+
+
+def report_unsubscribe_view(request: HttpRequest, tracking_id: str, token: str) -> HttpResponse:
+    done = report_unsubscribe(tracking_id=tracking_id, token=token)
+    return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "done": done}, status=200 if done else 404)

@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 WORKER_HEARTBEAT_TTL = 30
 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="civicpulse@localhost")
+# How links in emails reach a tenant's host ({host} is its primary domain).
+PUBLIC_URL_TEMPLATE = env.str("PUBLIC_URL_TEMPLATE", default="http://{host}:8000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["civicpulse.api.ApiKeyAuthentication"],
