@@ -1,13 +1,23 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from civicpulse.admin import TenantAdmin
+import math
+from datetime import timedelta
+
+from django.utils import timezone
+
+from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
 from issues.models import Area, Category, Department, Issue, IssueEvent, IssueNote, IssueStatus
+from reports.models import Report
 from issues.services import (
     EDITABLE_FIELDS,
     TransitionError,
     issue_assign,
+    issue_merge,
     issue_note_add,
     issue_transition,
     issue_update,
@@ -56,6 +66,65 @@ class MyDepartmentFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    BANDS = {"1d": (None, 1), "1-7d": (1, 7), "7-30d": (7, 30), "30d+": (30, None)}
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("1d", "Under a day"), ("1-7d", "1 to 7 days"), ("7-30d", "7 to 30 days"), ("30d+", "Over 30 days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Issue]) -> QuerySet[Issue]:
+        if self.value() not in self.BANDS:
+            return queryset
+        young, old = self.BANDS[self.value()]
+        now = timezone.now()
+        if young is not None:
+            queryset = queryset.filter(created_at__lte=now - timedelta(days=young))
+        if old is not None:
+            queryset = queryset.filter(created_at__gt=now - timedelta(days=old))
+        return queryset
+
+
+class ReportInline(admin.TabularInline):
+    """The issue's reports with why each joined it. Moving and splitting are actions on
+    the report list, through the services."""
+
+    model = Report
+    fk_name = "issue"
+    extra = 0
+    can_delete = False
+    fields = ("tracking", "submitted_at", "description", "category", "why", "photo_thumb")
+    readonly_fields = fields
+    ordering = ("submitted_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="report")
+    def tracking(self, report: Report) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:reports_report_change", args=[report.pk]), report.tracking_id)
+
+    @admin.display(description="why it joined")
+    def why(self, report: Report) -> str:
+        match = report.match or {}
+        if match.get("method") in (None, "new"):
+            return "opened the issue"
+        parts = [match["method"]]
+        if match.get("distance_m") is not None:
+            parts.append(f"{match['distance_m']} m")
+        parts.append(f"{round(match.get('time_gap_s', 0) / 3600, 1)} h apart")
+        parts.append(f"similarity {match.get('similarity')}")
+        return ", ".join(parts)
+
+    @admin.display(description="photo")
+    def photo_thumb(self, report: Report) -> str:
+        if not report.photo:
+            return "—"
+        url = reverse("report-photo", args=[report.tracking_id])
+        return format_html('<a href="{}"><img src="{}" alt="photo" style="max-height:60px"></a>', url, url)
+
+
 class IssueNoteInline(admin.StackedInline):
     """Notes are added here and never edited: what residents were told stays told."""
 
@@ -90,20 +159,71 @@ class IssueAdmin(TenantAdmin):
     list_display = (
         "id", "title", "status", "category", "severity", "area", "department", "report_count", "assignee", "created_at",
     )
-    list_filter = ("status", "severity", "category", "area", MyDepartmentFilter)
+    list_filter = ("status", "severity", "category", "area", MyDepartmentFilter, "assignee", AgeFilter)
     search_fields = ("title", "text")
     list_select_related = ("category", "area", "department", "assignee")
+    # Most-reported first: a problem many residents report outranks one reported once.
+    ordering = ("-report_count", "-created_at")
+    sortable_by = ("id", "status", "severity", "report_count", "created_at")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
     fields = (
         "title", "summary", "category", "severity", "area", "department", "assignee", "status", "report_count", "text",
-        "latitude", "longitude", "address_key", "created_at", "last_report_at", "acknowledged_at",
+        "reports_map", "latitude", "longitude", "address_key", "created_at", "last_report_at", "acknowledged_at",
         "resolved_at", "closed_at",
     )
     readonly_fields = (
-        "status", "report_count", "text", "latitude", "longitude", "address_key", "created_at",
+        "status", "report_count", "text", "reports_map", "latitude", "longitude", "address_key", "created_at",
         "last_report_at", "acknowledged_at", "resolved_at", "closed_at",
     )
-    inlines = [IssueNoteInline, IssueEventInline]
-    actions = ("acknowledge", "start", "resolve", "close", "reopen")
+    inlines = [ReportInline, IssueNoteInline, IssueEventInline]
+    actions = ("assign_to_me", "acknowledge", "start", "resolve", "close", "reopen", "merge")
+
+    @admin.display(description="map of the reports")
+    def reports_map(self, issue: Issue) -> str:
+        """The reports around the issue's centre, drawn to scale (no tiles): a glance shows
+        whether they really are one problem."""
+        points = list(issue.reports.exclude(latitude=None).values_list("latitude", "longitude"))
+        if not points or issue.latitude is None:
+            return "—"
+        metres = [((lat - issue.latitude) * 111_320, (lon - issue.longitude) * 111_320 * math.cos(math.radians(issue.latitude)))
+                  for lat, lon in points]
+        reach = max(25.0, *(max(abs(y), abs(x)) for y, x in metres))
+        dots = format_html_join(
+            "", '<circle cx="{}" cy="{}" r="4" fill="#a4161a"><title>{} m N, {} m E</title></circle>',
+            ((round(100 + x / reach * 90, 1), round(100 - y / reach * 90, 1), round(y), round(x)) for y, x in metres),
+        )
+        return format_html(
+            '<svg viewBox="0 0 200 200" width="200" height="200" role="img" aria-label="reports around the issue"'
+            ' style="background:#eef3f0;border:1px solid #ccc"><circle cx="100" cy="100" r="90" fill="none" stroke="#0b6e4f"'
+            ' stroke-dasharray="4"/><circle cx="100" cy="100" r="3" fill="#0b6e4f"/>{}</svg><br>{} report(s) within {} m',
+            dots, len(points), round(reach),
+        )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Issue], search_term: str):
+        """Text search, plus a tracking id finds the issue its report joined."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().upper().replace("-", "")
+        if len(term) == 10 and term.isalnum():
+            results = results | queryset.filter(reports__tracking_id=term)
+            duplicates = True
+        return results, duplicates
+
+    @admin.action(description="Assign to me")
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        for issue_id in queryset.values_list("pk", flat=True):
+            issue_assign(issue_id=issue_id, assignee=request.user, actor=request.user)
+        self.message_user(request, f"{queryset.count()} issue(s) assigned to you.", messages.SUCCESS)
+
+    @admin.action(description="Merge selected into one")
+    def merge(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
+        try:
+            target = issue_merge(issue_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"Merged into #{target.pk}, which now has {target.report_count} report(s).", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # issues are opened by the pipeline from reports

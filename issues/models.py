@@ -190,6 +190,8 @@ class IssueEvent(models.Model):
         ASSIGNED = "assigned", "Assigned"
         UPDATED = "updated", "Updated"
         NOTE_ADDED = "note_added", "Note added"
+        MERGED = "merged", "Merged"
+        REPORTS_MOVED = "reports_moved", "Reports moved"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

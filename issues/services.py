@@ -6,6 +6,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Avg, Count, Max, QuerySet
 from django.utils import timezone
 
 from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
@@ -389,3 +390,109 @@ def _event_value(value: object) -> object:
     if hasattr(value, "pk"):
         return value.pk
     return value
+
+
+# ---------------------------------------------------------------------------
+# Merge, move and split. Issues hold their reports through the reverse relation
+# `issue.reports` (this app never imports the reports app).
+
+
+def _issue_recount(issue: Issue) -> None:
+    """Report count, centroid and latest report time from the reports linked now."""
+    stats = issue.reports.aggregate(
+        n=Count("id"), lat=Avg("latitude"), lon=Avg("longitude"), last=Max("submitted_at")
+    )
+    issue.report_count = stats["n"]
+    if stats["lat"] is not None:
+        issue.latitude, issue.longitude = stats["lat"], stats["lon"]
+    if stats["last"] is not None:
+        issue.last_report_at = stats["last"]
+    issue.save(update_fields=["report_count", "latitude", "longitude", "last_report_at", "updated_at"])
+
+
+def _snapshot(issue: Issue) -> dict:
+    """The fields a merge or move changes, as they were: what an undo restores."""
+    return {
+        "status": issue.status, "report_count": issue.report_count, "latitude": issue.latitude,
+        "longitude": issue.longitude, "severity": issue.severity, "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
+    }
+
+
+@transaction.atomic
+def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issue:
+    """Merge issues into one: the one with most reports (then the oldest) keeps them all;
+    the others are closed, pointing at it. Every step is on both trails, with the
+    grouping as it was."""
+    issues = list(Issue.objects.select_for_update().filter(pk__in=issue_ids).order_by("pk"))
+    if len(issues) < 2:
+        raise ValidationError({"issues": "Select at least two issues to merge."})
+    target = max(issues, key=lambda i: (i.report_count, -i.created_at.timestamp(), -i.pk))
+    label = actor.get_username() if actor else ""
+    moved: dict[int, list[int]] = {}
+    for source in issues:
+        if source.pk == target.pk:
+            continue
+        moved[source.pk] = list(source.reports.values_list("pk", flat=True))
+        before = _snapshot(source)
+        source.reports.update(issue=target)
+        if _SEVERITY_RANK.get(source.severity, 0) > _SEVERITY_RANK.get(target.severity, 0):
+            target.severity = source.severity
+        source.status = IssueStatus.CLOSED
+        source.closed_at = timezone.now()
+        source.resolved_at = source.resolved_at or source.closed_at
+        source.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+        _issue_recount(source)
+        IssueEvent.objects.create(
+            issue=source, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
+            data={"into": target.pk, "reports": moved[source.pk], "before": before},
+        )
+    before = _snapshot(target)
+    target.save(update_fields=["severity", "updated_at"])
+    _issue_recount(target)
+    IssueEvent.objects.create(
+        issue=target, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
+        data={"from": sorted(moved), "reports": moved, "before": before},
+    )
+    return target
+
+
+@transaction.atomic
+def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: AbstractBaseUser | None) -> Issue:
+    """Move reports (a queryset the caller gives: this app knows no report model) to
+    another issue, or (to_issue_id None) split them out into a new issue made from the
+    first of them. Every issue touched is recounted, and its trail says so."""
+    reports = list(reports.select_for_update(of=("self",)).select_related("category").order_by("submitted_at", "pk"))
+    if not reports:
+        raise ValidationError({"reports": "Select the reports to move."})
+    sources = {r.issue_id for r in reports if r.issue_id}
+    if to_issue_id is None:
+        first = reports[0]
+        target = Issue.objects.create(
+            title=_title_from(first.summary, first.description), summary=first.summary, text=first.description,
+            category=first.category, severity=first.severity or Severity.MEDIUM,
+            department_id=first.category.department_id if first.category else None,
+            area=area_for_point(first.latitude, first.longitude) if first.latitude is not None else None,
+            latitude=first.latitude, longitude=first.longitude, address_key="" if first.latitude is not None else first.address_key,
+            created_at=first.submitted_at, last_report_at=first.submitted_at,
+        )
+        IssueEvent.objects.create(
+            issue=target, kind=IssueEvent.Kind.CREATED, actor=actor, actor_label=actor.get_username() if actor else "",
+            data={"split_from": sorted(sources), "reports": [r.pk for r in reports]},
+        )
+    else:
+        target = Issue.objects.select_for_update().get(pk=to_issue_id)
+        if target.pk in sources and len(sources) == 1:
+            raise ValidationError({"issue": "Those reports are already on that issue."})
+    for report in reports:
+        report.issue = target
+        report.save(update_fields=["issue"])
+    label = actor.get_username() if actor else ""
+    for issue in Issue.objects.select_for_update().filter(pk__in=sources | {target.pk}).order_by("pk"):
+        before = _snapshot(issue)
+        _issue_recount(issue)
+        IssueEvent.objects.create(
+            issue=issue, kind=IssueEvent.Kind.REPORTS_MOVED, actor=actor, actor_label=label,
+            data={"reports": [r.pk for r in reports], "from": sorted(sources), "to": target.pk, "before": before},
+        )
+    target.refresh_from_db()
+    return target

@@ -1,8 +1,13 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from civicpulse.admin import TenantAdmin
+from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
+from issues.models import Issue
+from issues.services import issue_move_reports
 from reports.models import ApiKey, Location, Report
 from reports.services import api_key_create, api_key_revoke, report_correct, report_retry
 
@@ -35,10 +40,38 @@ class ApiKeyAdmin(TenantAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
+class ReviewFilter(admin.SimpleListFilter):
+    """The review lists: what needs a person."""
+
+    title = "needs review"
+    parameter_name = "review"
+    LOW_CONFIDENCE = 0.4
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        return [("failed", "Processing failed"), ("placement", "No point: place it"),
+                ("confidence", "Low-confidence classification")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> QuerySet[Report]:
+        if self.value() == "failed":
+            return queryset.filter(status=Report.Status.FAILED)
+        if self.value() == "placement":
+            return queryset.filter(needs_placement=True, latitude=None)
+        if self.value() == "confidence":
+            return queryset.filter(
+                category_source=Report.CategorySource.CLASSIFIER, confidence__lt=self.LOW_CONFIDENCE
+            )
+        return queryset
+
+
+class MoveForm(ActionForm):
+    to_issue = forms.IntegerField(required=False, label="Issue #", help_text="for “Move to issue”")
+
+
 @admin.register(Report)
 class ReportAdmin(TenantAdmin):
     list_display = ("tracking_id", "submitted_at", "status", "category", "severity", "issue", "channel", "attempts")
-    list_filter = ("status", "channel", "needs_placement", "category")
+    list_filter = (ReviewFilter, "status", "channel", "category")
+    action_form = MoveForm
     search_fields = ("tracking_id", "description", "address", "external_id")
     list_select_related = ("category", "issue")
     # Staff correct the category and severity; everything else is the record of what came in.
@@ -50,7 +83,29 @@ class ReportAdmin(TenantAdmin):
     )
     readonly_fields = tuple(f for f in fields if f not in ("category", "severity"))
     date_hierarchy = "submitted_at"
-    actions = ("retry",)
+    actions = ("retry", "move_to_issue", "split_out")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    @admin.action(description="Move to issue #… (give the number above)")
+    def move_to_issue(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        to_issue = request.POST.get("to_issue", "").strip()
+        if not to_issue.isdigit() or not Issue.objects.filter(pk=int(to_issue)).exists():
+            self.message_user(request, "Give the number of an existing issue to move the reports to.", messages.ERROR)
+            return
+        self._move(request, queryset, int(to_issue))
+
+    @admin.action(description="Split out into a new issue")
+    def split_out(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        self._move(request, queryset, None)
+
+    def _move(self, request: HttpRequest, queryset: QuerySet[Report], to_issue: int | None) -> None:
+        try:
+            issue = issue_move_reports(reports=queryset, to_issue_id=to_issue, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"Reports now on issue #{issue.pk}.", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # reports arrive through the intake, never typed in here

@@ -80,7 +80,7 @@ def test_admin_adds_notes_through_the_service(client_a, tenant_a) -> None:
             "title": "Leak", "summary": "", "category": "", "severity": "medium", "area": "", "department": "",
             "assignee": "",
             "notes-TOTAL_FORMS": 1, "notes-INITIAL_FORMS": 0, "notes-0-visibility": "public", "notes-0-body": "On it.",
-            "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0,
+            "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0, "reports-TOTAL_FORMS": 0, "reports-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -86,7 +86,7 @@ def test_admin_edits_go_through_services_and_leave_events(client_a, tenant_a, is
     response = client_a.post(
         f"/admin/issues/issue/{issue.pk}/change/",
         {"title": "Pothole on Main", "summary": "", "category": potholes.pk, "severity": "high", "area": "",
-         "department": "", "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0,
+         "department": "", "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0, "reports-TOTAL_FORMS": 0, "reports-INITIAL_FORMS": 0,
          "notes-TOTAL_FORMS": 0, "notes-INITIAL_FORMS": 0},
     )
     assert response.status_code == 302, response.content.decode()[:3000]
