@@ -1,0 +1,124 @@
+"""The staff console: bulk actions, merge/move/split through services with events, the
+review lists, search by tracking id, and a change list whose query count does not grow."""
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from issues.models import Issue, IssueEvent
+from reports.models import Report
+from reports.services import report_process, report_submit
+from tests.factories import IssueFactory
+
+PASSWORD = "pw-console-123456"
+
+
+@pytest.fixture
+def staff_client(client_a, tenant_a):
+    get_user_model().objects.create_superuser("console", "c@example.org", PASSWORD)
+    assert client_a.post("/admin/login/?next=/admin/", {"username": "console", "password": PASSWORD}).status_code == 302
+    return client_a
+
+
+def _report(text: str, lat: float = 39.8, **kwargs) -> Report:
+    report = report_submit(description=text, latitude=lat, longitude=-89.64, **kwargs).report
+    report_process(report_id=report.pk)
+    return Report.objects.get(pk=report.pk)
+
+
+def test_merge_selected_keeps_the_most_reported_and_records_it(staff_client) -> None:
+    a = _report("Pothole outside the school")
+    a2 = _report("Pothole outside the school again")
+    b = _report("Water leaking from the hydrant", lat=39.81)
+    assert a.issue_id == a2.issue_id != b.issue_id
+    response = staff_client.post(
+        "/admin/issues/issue/", {"action": "merge", "_selected_action": [a.issue_id, b.issue_id]}, follow=True
+    )
+    assert f"Merged into #{a.issue_id}" in response.content.decode()
+    target, source = Issue.objects.get(pk=a.issue_id), Issue.objects.get(pk=b.issue_id)
+    assert target.report_count == 3 and source.report_count == 0 and source.status == "closed"
+    assert Report.objects.get(pk=b.pk).issue_id == target.pk
+    merged = IssueEvent.objects.get(issue=source, kind="merged")
+    assert merged.data["into"] == target.pk and merged.data["reports"] == [b.pk]
+    assert merged.data["before"]["status"] == "open" and merged.actor.username == "console"
+    assert IssueEvent.objects.get(issue=target, kind="merged").data["from"] == [source.pk]
+
+
+def test_split_out_and_move_reports(staff_client) -> None:
+    first = _report("Street light out on Elm Street")
+    second = _report("Street light out on Elm Street tonight")
+    assert first.issue_id == second.issue_id
+    staff_client.post("/admin/reports/report/", {"action": "split_out", "_selected_action": [second.pk], "to_issue": ""})
+    second.refresh_from_db()
+    assert second.issue_id != first.issue_id
+    assert Issue.objects.get(pk=first.issue_id).report_count == 1
+    assert Issue.objects.get(pk=second.issue_id).report_count == 1
+    assert IssueEvent.objects.filter(issue_id=first.issue_id, kind="reports_moved").exists()
+    # And back again with "move to issue".
+    staff_client.post(
+        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": first.issue_id}
+    )
+    second.refresh_from_db()
+    assert second.issue_id == first.issue_id and Issue.objects.get(pk=first.issue_id).report_count == 2
+    refused = staff_client.post(
+        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": "999999"},
+        follow=True,
+    )
+    assert "existing issue" in refused.content.decode()
+
+
+def test_assign_to_me_and_bulk_workflow(staff_client) -> None:
+    issues = [IssueFactory() for _ in range(3)]
+    ids = [i.pk for i in issues]
+    staff_client.post("/admin/issues/issue/", {"action": "assign_to_me", "_selected_action": ids})
+    staff_client.post("/admin/issues/issue/", {"action": "acknowledge", "_selected_action": ids})
+    for issue in Issue.objects.filter(pk__in=ids):
+        assert issue.assignee.username == "console" and issue.status == "acknowledged"
+        assert set(issue.events.values_list("kind", flat=True)) == {"assigned", "status_changed"}
+
+
+def test_search_by_tracking_id_and_filters(staff_client) -> None:
+    report = _report("Graffiti on the bridge wall")
+    old = IssueFactory(title="Ancient problem", created_at=timezone.now() - timedelta(days=40))
+    page = staff_client.get("/admin/issues/issue/", {"q": report.tracking_id.lower()}).content.decode()
+    assert "Graffiti on the bridge wall" in page and "Ancient problem" not in page
+    aged = staff_client.get("/admin/issues/issue/", {"age": "30d+"}).content.decode()
+    assert "Ancient problem" in aged and "Graffiti on the bridge wall" not in aged
+    assert old.pk
+
+
+def test_review_lists(staff_client) -> None:
+    unsure = _report("Something odd is going on")  # no category word: low confidence
+    placed = _report("Broken bench", category_code="trees_parks")
+    unplaced = report_submit(description="Bench broken", address="7 Unknown Road").report
+    page = staff_client.get("/admin/reports/report/", {"review": "confidence"}).content.decode()
+    assert unsure.tracking_id in page and placed.tracking_id not in page
+    page = staff_client.get("/admin/reports/report/", {"review": "placement"}).content.decode()
+    assert unplaced.tracking_id in page and placed.tracking_id not in page
+
+
+def test_issue_page_shows_reports_with_reasons_and_map(staff_client) -> None:
+    first = _report("Pothole outside the school")
+    second = _report("Pothole outside the school again", lat=39.8001)
+    page = staff_client.get(f"/admin/issues/issue/{first.issue_id}/change/").content.decode()
+    assert first.tracking_id in page and second.tracking_id in page
+    assert "opened the issue" in page and "similarity" in page
+    assert "<svg" in page and "2 report(s) within" in page
+
+
+def test_issue_list_query_count_does_not_grow_with_rows(staff_client, django_assert_max_num_queries) -> None:
+    def count_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert staff_client.get("/admin/issues/issue/").status_code == 200
+        return len(ctx.captured_queries)
+
+    IssueFactory.create_batch(3)
+    few = count_queries()
+    IssueFactory.create_batch(30)
+    assert count_queries() == few
+    with django_assert_max_num_queries(few):
+        staff_client.get("/admin/issues/issue/")
