@@ -58,6 +58,8 @@ install_system() {
   local pkgs=()
   if [ -z "${DATABASE_URL:-}" ] && ! pg_bindir >/dev/null; then pkgs+=(postgresql postgresql-contrib); fi
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
+  # Headless Chromium and its driver for the end-to-end tests.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then pkgs+=(chromium chromium-driver); fi
   if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
 }
 

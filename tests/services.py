@@ -89,13 +89,7 @@ def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | 
     """A real `celery worker` process serving one queue against the test database."""
     from civicpulse.workers import live_workers
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
-        "DATABASE_URL": child_database_url(),
-        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
-        **(extra_env or {}),
-    }
+    env = _child_env(extra_env)
     hostname = f"{name}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "civicpulse", "worker", "-Q", queue, "-P", pool,
@@ -114,3 +108,40 @@ def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
+        "DATABASE_URL": child_database_url(),
+        "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+        **(extra_env or {}),
+    }
+
+
+@contextmanager
+def web_server() -> Iterator[int]:
+    """A real gunicorn serving the test database; yields its port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "civicpulse.wsgi:application", "-c", "python:civicpulse.gunicorn_conf",
+         "--workers", "1", "--threads", "4"],
+        cwd=ROOT,
+        env=_child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT}),
+    )
+
+    def answers() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return proc.poll() is not None
+
+    try:
+        wait_for(answers, 60, "gunicorn")
+        assert proc.poll() is None, f"gunicorn exited with {proc.returncode}"
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(20)
