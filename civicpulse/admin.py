@@ -63,6 +63,9 @@ class EstimatedCountPaginator(Paginator):
     part of the page. Unfiltered, take PostgreSQL's estimate (pg_class.reltuples, kept
     by autovacuum); filtered, count for real."""
 
+    # Below this many rows a real count is cheap and exact.
+    estimate_above = 10_000
+
     @cached_property
     def count(self) -> int:
         query = getattr(self.object_list, "query", None)
@@ -73,6 +76,6 @@ class EstimatedCountPaginator(Paginator):
                     [self.object_list.model._meta.db_table],
                 )
                 row = cursor.fetchone()
-            if row and row[0] and row[0] > 10_000:
+            if row and row[0] is not None and row[0] > self.estimate_above:
                 return int(row[0])
         return super().count

@@ -122,3 +122,26 @@ def test_issue_list_query_count_does_not_grow_with_rows(staff_client, django_ass
     assert count_queries() == few
     with django_assert_max_num_queries(few):
         staff_client.get("/admin/issues/issue/")
+
+
+def test_unfiltered_issue_list_uses_the_planner_estimate(tenant_a, django_assert_num_queries) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicpulse.admin import EstimatedCountPaginator
+
+    IssueFactory.create_batch(4)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE issues_issue")
+    paginator = EstimatedCountPaginator(Issue.objects.order_by("pk"), 50)
+    paginator.estimate_above = 0  # as if the table were large
+    with CaptureQueriesContext(connection) as ctx:
+        assert paginator.count == 4  # ANALYZE made the estimate exact here
+    assert not any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+    assert any("reltuples" in q["sql"] for q in ctx.captured_queries)
+    # Filtered lists are counted for real.
+    filtered = EstimatedCountPaginator(Issue.objects.filter(status="open").order_by("pk"), 50)
+    filtered.estimate_above = 0
+    with CaptureQueriesContext(connection) as ctx:
+        assert filtered.count == 4
+    assert any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
