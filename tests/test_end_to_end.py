@@ -99,11 +99,14 @@ def test_report_then_resolve_then_see_it_resolved(e2e_tenant, browser, django_db
         browser.find_element(By.NAME, "username").send_keys("resolver")
         browser.find_element(By.NAME, "password").send_keys(STAFF_PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        # The click returns before the sign-in has landed: wait for it, or the next page
+        # would open signed out.
+        wait_for(lambda: "/admin/login/" not in browser.current_url, 20, "the sign-in")
         browser.get(f"{base}/admin/issues/issue/")
         browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{issue_id}']").click()
         browser.find_element(By.CSS_SELECTOR, "select[name=action] option[value=resolve]").click()
         browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
-        assert "now resolved" in browser.page_source
+        wait_for(lambda: "now resolved" in browser.page_source, 20, "the resolve action")
         _shot(browser, "3-admin-resolved")
 
         # The resident again.
