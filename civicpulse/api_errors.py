@@ -39,23 +39,24 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 to an API body over the limit before anything reads it (Django alone
-    would answer 400, and only after buffering it)."""
+    """Answer 413 to a body over the limit before anything reads it (Django alone would
+    answer 400 for a form, and only after spooling the whole upload to disk)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(("/api/", "/open311/")):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > settings.API_MAX_BODY_BYTES:
-                return JsonResponse(
-                    error_body("body_too_large", f"Request bodies are limited to {settings.API_MAX_BODY_BYTES} bytes."),
-                    status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                )
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        api = request.path.startswith(("/api/", "/open311/"))
+        limit = settings.API_MAX_BODY_BYTES if api else settings.FORM_MAX_BODY_BYTES
+        if length > limit:
+            message = f"Request bodies are limited to {limit} bytes."
+            if api:
+                return JsonResponse(error_body("body_too_large", message), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return HttpResponse(message, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, content_type="text/plain")
         return self.get_response(request)
 
 

@@ -110,6 +110,8 @@ class ReportInline(admin.TabularInline):
         match = report.match or {}
         if match.get("method") in (None, "new"):
             return "opened the issue"
+        if match.get("method") == "moved":
+            return f"moved here by {match.get('by') or 'staff'}"
         parts = [match["method"]]
         if match.get("distance_m") is not None:
             parts.append(f"{match['distance_m']} m")
@@ -170,15 +172,20 @@ class IssueAdmin(TenantAdmin):
     list_per_page = 50
     fields = (
         "title", "summary", "category", "severity", "area", "department", "assignee", "status", "report_count", "text",
-        "reports_map", "latitude", "longitude", "address_key", "created_at", "last_report_at", "acknowledged_at",
-        "resolved_at", "closed_at",
+        "reports_map", "move_reports", "latitude", "longitude", "address_key", "created_at", "last_report_at",
+        "acknowledged_at", "resolved_at", "closed_at",
     )
     readonly_fields = (
-        "status", "report_count", "text", "reports_map", "latitude", "longitude", "address_key", "created_at",
+        "status", "report_count", "text", "reports_map", "move_reports", "latitude", "longitude", "address_key", "created_at",
         "last_report_at", "acknowledged_at", "resolved_at", "closed_at",
     )
     inlines = [ReportInline, IssueNoteInline, IssueEventInline]
     actions = ("assign_to_me", "acknowledge", "start", "resolve", "close", "reopen", "merge")
+
+    @admin.display(description="move or split reports")
+    def move_reports(self, issue: Issue) -> str:
+        url = reverse("admin:reports_report_changelist") + f"?issue__id__exact={issue.pk}"
+        return format_html('<a href="{}">Select this issue\'s reports to move them or split them out</a>', url)
 
     @admin.display(description="map of the reports")
     def reports_map(self, issue: Issue) -> str:

@@ -168,6 +168,8 @@ class Issue(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "created_at"], name="issue_status_created"),
+            # The triage list's order: most reported first, then newest.
+            models.Index(fields=["-report_count", "-created_at", "-id"], name="issue_triage_order"),
             models.Index(
                 fields=["address_key", "last_report_at"],
                 name="issue_open_address",

@@ -420,38 +420,40 @@ def _snapshot(issue: Issue) -> dict:
 
 @transaction.atomic
 def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issue:
-    """Merge issues into one: the one with most reports (then the oldest) keeps them all;
-    the others are closed, pointing at it. Every step is on both trails, with the
-    grouping as it was."""
+    """Merge issues into one: an open one if any, the most reported (then the oldest),
+    keeps every report; open others are closed, pointing at it. Both trails record the
+    reports moved and each issue as it was, for an undo."""
     issues = list(Issue.objects.select_for_update().filter(pk__in=issue_ids).order_by("pk"))
     if len(issues) < 2:
         raise ValidationError({"issues": "Select at least two issues to merge."})
-    target = max(issues, key=lambda i: (i.report_count, -i.created_at.timestamp(), -i.pk))
+    target = max(issues, key=lambda i: (i.status in OPEN_STATUSES, i.report_count, -i.created_at.timestamp(), -i.pk))
+    target_before = _snapshot(target)
     label = actor.get_username() if actor else ""
+    now = timezone.now()
     moved: dict[int, list[int]] = {}
     for source in issues:
         if source.pk == target.pk:
             continue
-        moved[source.pk] = list(source.reports.values_list("pk", flat=True))
         before = _snapshot(source)
+        moved[source.pk] = list(source.reports.values_list("pk", flat=True))
         source.reports.update(issue=target)
         if _SEVERITY_RANK.get(source.severity, 0) > _SEVERITY_RANK.get(target.severity, 0):
             target.severity = source.severity
-        source.status = IssueStatus.CLOSED
-        source.closed_at = timezone.now()
-        source.resolved_at = source.resolved_at or source.closed_at
-        source.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+        if source.status in OPEN_STATUSES:  # closed ones keep their own closing time
+            source.status = IssueStatus.CLOSED
+            source.closed_at = now
+            source.resolved_at = source.resolved_at or now
+            source.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
         _issue_recount(source)
         IssueEvent.objects.create(
             issue=source, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
             data={"into": target.pk, "reports": moved[source.pk], "before": before},
         )
-    before = _snapshot(target)
     target.save(update_fields=["severity", "updated_at"])
     _issue_recount(target)
     IssueEvent.objects.create(
         issue=target, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
-        data={"from": sorted(moved), "reports": moved, "before": before},
+        data={"from": sorted(moved), "reports": moved, "before": target_before},
     )
     return target
 
@@ -460,11 +462,15 @@ def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issu
 def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: AbstractBaseUser | None) -> Issue:
     """Move reports (a queryset the caller gives: this app knows no report model) to
     another issue, or (to_issue_id None) split them out into a new issue made from the
-    first of them. Every issue touched is recounted, and its trail says so."""
+    first of them. Every issue touched is recounted and its trail says so; an open issue
+    left without reports is closed."""
     reports = list(reports.select_for_update(of=("self",)).select_related("category").order_by("submitted_at", "pk"))
     if not reports:
         raise ValidationError({"reports": "Select the reports to move."})
     sources = {r.issue_id for r in reports if r.issue_id}
+    # Every existing issue involved is locked at once, in pk order, as merges lock them.
+    locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
+    label = actor.get_username() if actor else ""
     if to_issue_id is None:
         first = reports[0]
         target = Issue.objects.create(
@@ -476,20 +482,28 @@ def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abs
             created_at=first.submitted_at, last_report_at=first.submitted_at,
         )
         IssueEvent.objects.create(
-            issue=target, kind=IssueEvent.Kind.CREATED, actor=actor, actor_label=actor.get_username() if actor else "",
+            issue=target, kind=IssueEvent.Kind.CREATED, actor=actor, actor_label=label,
             data={"split_from": sorted(sources), "reports": [r.pk for r in reports]},
         )
     else:
-        target = Issue.objects.select_for_update().get(pk=to_issue_id)
-        if target.pk in sources and len(sources) == 1:
+        if to_issue_id not in locked:
+            raise ValidationError({"issue": f"There is no issue #{to_issue_id}."})
+        target = locked[to_issue_id]
+        if sources == {target.pk}:
             raise ValidationError({"issue": "Those reports are already on that issue."})
     for report in reports:
         report.issue = target
-        report.save(update_fields=["issue"])
-    label = actor.get_username() if actor else ""
-    for issue in Issue.objects.select_for_update().filter(pk__in=sources | {target.pk}).order_by("pk"):
+        # Staff placed it: the pipeline's reasons no longer apply.
+        report.match = {"method": "moved", "by": label, "from": report.match}
+        report.save(update_fields=["issue", "match"])
+    now = timezone.now()
+    for issue in sorted({*locked.values(), target}, key=lambda i: i.pk):
         before = _snapshot(issue)
         _issue_recount(issue)
+        if issue.report_count == 0 and issue.status in OPEN_STATUSES:
+            issue.status, issue.closed_at = IssueStatus.CLOSED, now
+            issue.resolved_at = issue.resolved_at or now
+            issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
         IssueEvent.objects.create(
             issue=issue, kind=IssueEvent.Kind.REPORTS_MOVED, actor=actor, actor_label=label,
             data={"reports": [r.pk for r in reports], "from": sorted(sources), "to": target.pk, "before": before},

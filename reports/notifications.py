@@ -1,6 +1,7 @@
 """Tell residents what happened to the issue their report joined: once per change and
 address, with a link to the tracking page and a one-click unsubscribe."""
 import logging
+import smtplib
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -67,13 +68,22 @@ def notify_issue_event(*, event_id: int) -> int:
             sent += 1
         except IntegrityError:
             continue  # told already
+        except smtplib.SMTPRecipientsRefused:
+            # This address is refused for good; the others must still be told. (Other
+            # SMTP failures raise, and the task retries: sent mail is not sent twice.)
+            logger.warning("notification address refused", extra={"event_id": event.pk})
+            continue
     logger.info("residents notified", extra={"event_id": event.pk, "sent": sent})
     return sent
 
 
+def unsubscribe_token_valid(*, tracking_id: str, token: str) -> bool:
+    return constant_time_compare(token, unsubscribe_token(tracking_id))
+
+
 def report_unsubscribe(*, tracking_id: str, token: str) -> bool:
     """Stop update emails to this report's address about its issue."""
-    if not constant_time_compare(token, unsubscribe_token(tracking_id)):
+    if not unsubscribe_token_valid(tracking_id=tracking_id, token=token):
         return False
     report = Report.objects.filter(tracking_id=tracking_id).first()
     if report is None:

@@ -1,5 +1,5 @@
 """Reads on reports and API keys."""
-from issues.models import IssueEvent, IssueNote
+from issues.models import IssueEvent, IssueNote, IssueStatus
 from reports.models import TRACKING_ALPHABET, ApiKey, Report
 from reports.services import api_key_digest
 
@@ -31,7 +31,7 @@ def report_public_history(report: Report) -> dict:
     if issue is None:
         return {"issue": None, "history": [], "notes": [], "others": 0}
     history = [
-        {"at": event.created_at, "status": event.data.get("to")}
+        {"at": event.created_at, "status": IssueStatus(event.data["to"]).label}
         for event in issue.events.filter(kind=IssueEvent.Kind.STATUS_CHANGED).order_by("created_at", "id")
     ]
     notes = list(issue.notes.filter(visibility=IssueNote.Visibility.PUBLIC).order_by("created_at", "id"))

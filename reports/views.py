@@ -1,6 +1,7 @@
 """Resident pages: report a problem, then follow it by tracking id. No account needed."""
 import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -13,23 +14,44 @@ from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report
 from reports.selectors import normalise_tracking_id, report_by_tracking_id, report_public_history
-from reports.notifications import report_unsubscribe
+from reports.notifications import report_unsubscribe, unsubscribe_token_valid
 from reports.services import report_submit
 
 # Reports one client address may send in a window, against floods from one source.
 FORM_RATE = (5, 600)  # reports, seconds
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_HOPS proxies the entry
+    they appended to X-Forwarded-For (entries further left are the client's to forge)."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _rate_key(request: HttpRequest) -> str:
+    window = FORM_RATE[1]
+    return f"cp:{connection.schema_name}:form-rate:{client_address(request)}:{int(time.time() // window)}"
+
+
 def _over_rate(request: HttpRequest) -> bool:
-    limit, window = FORM_RATE
-    key = f"cp:{connection.schema_name}:form-rate:{request.META.get('REMOTE_ADDR', '')}:{int(time.time() // window)}"
     try:
-        pipe = redis_client().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, window)
-        return pipe.execute()[0] > limit
+        return int(redis_client().get(_rate_key(request)) or 0) >= FORM_RATE[0]
     except Exception:
         return False  # Redis down: better a few extra reports than none
+
+
+def _count_report(request: HttpRequest) -> None:
+    """Only accepted reports count: a resident who forgot the location is not penalised."""
+    try:
+        pipe = redis_client().pipeline()
+        pipe.incr(_rate_key(request))
+        pipe.expire(_rate_key(request), FORM_RATE[1])
+        pipe.execute()
+    except Exception:
+        pass
 
 
 @require_http_methods(["GET", "POST"])
@@ -62,6 +84,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
                         form.add_error(field if field in form.fields else None, messages)
                     status = 400
                 else:
+                    _count_report(request)
                     return redirect("report-track", tracking_id=result.report.tracking_id)
         else:
             status = 400
@@ -92,6 +115,11 @@ def report_photo(request: HttpRequest, tracking_id: str) -> FileResponse:
 
 
 
+@require_http_methods(["GET", "POST"])
 def report_unsubscribe_view(request: HttpRequest, tracking_id: str, token: str) -> HttpResponse:
-    done = report_unsubscribe(tracking_id=tracking_id, token=token)
-    return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "done": done}, status=200 if done else 404)
+    """GET shows one button; the POST unsubscribes. Mail scanners open links (GET) on
+    their own, and must not unsubscribe anyone by doing so."""
+    if not unsubscribe_token_valid(tracking_id=tracking_id, token=token):
+        return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "valid": False}, status=404)
+    done = request.method == "POST" and report_unsubscribe(tracking_id=tracking_id, token=token)
+    return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "valid": True, "done": done})

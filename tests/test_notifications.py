@@ -72,7 +72,12 @@ def test_unsubscribing_stops_the_emails(issue_with_reporters, deliver, client_a,
     ann = next(m for m in mail.outbox if m.to == ["ann@example.org"])
     link = re.search(r"http://alpha\.localhost:8000(/track/\S+/unsubscribe/\S+)", ann.body).group(1)
     assert client_a.get(link.replace(link[-4:], "0000")).status_code == 404  # a forged token does nothing
-    page = client_a.get(link)
+    assert client_a.post(link.replace(link[-4:], "0000")).status_code == 404
+    # Opening the link (as mail scanners do) only asks; the button unsubscribes.
+    asked = client_a.get(link)
+    assert asked.status_code == 200 and b"Stop the emails" in asked.content
+    assert Report.objects.filter(issue_id=issue_id, email="ann@example.org", notify=True).exists()
+    page = client_a.post(link)
     assert page.status_code == 200 and b"no more emails" in page.content
     assert not Report.objects.filter(issue_id=issue_id, email="ann@example.org", notify=True).exists()
     mail.outbox.clear()

@@ -15,6 +15,16 @@ from reports.services import report_process
 POINT = {"latitude": "39.8", "longitude": "-89.64"}
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with no reports counted against its client address."""
+    from civicpulse.workers import redis_client
+
+    client = redis_client()
+    for key in client.scan_iter(match="cp:*:form-rate:*"):
+        client.delete(key)
+
+
 def _jpeg_with_gps() -> bytes:
     image = Image.new("RGB", (64, 48), (200, 30, 30))
     exif = Image.Exif()
@@ -132,7 +142,7 @@ def test_tracking_page_shows_the_issue_history_and_how_many_reported_it(client_a
     page = client_a.get(f"/track/{reports[0].tracking_id.lower()}/").content.decode()
     assert "Status: Resolved" in page
     assert "One other person reported the same problem." in page
-    assert "acknowledged" in page and "resolved" in page
+    assert "<td>Acknowledged</td>" in page and "<td>Resolved</td>" in page
     # Another resident's text is never shown on my page.
     assert "again" not in page
 
@@ -144,3 +154,61 @@ def test_tracking_search_and_unknown_ids(client_a, tenant_a, client_b) -> None:
     assert found.status_code == 302 and found["Location"] == f"/track/{tracking_id}/"
     assert client_a.get("/track/ZZZZZZZZZZ/").status_code == 404
     assert client_b.get(f"/track/{tracking_id}/").status_code == 404  # another tenant's id
+
+
+def test_palette_and_multi_picture_photos_are_kept(client_a, tenant_a) -> None:
+    palette = Image.new("P", (10, 10))
+    palette.putpalette([255, 0, 0] * 256)
+    out = io.BytesIO()
+    palette.save(out, format="PNG")
+    mpo = io.BytesIO()
+    Image.new("RGB", (20, 10), (0, 0, 255)).save(
+        mpo, format="MPO", save_all=True, append_images=[Image.new("RGB", (20, 10), (0, 255, 0))]
+    )
+    for name, content in (("red.png", out.getvalue()), ("phone.jpg", mpo.getvalue())):
+        response = client_a.post("/report/", {"description": name, "photo": SimpleUploadedFile(name, content), **POINT})
+        assert response.status_code == 302, response.content.decode()[:500]
+    red, phone = (Image.open(r.photo) for r in Report.objects.order_by("id"))
+    assert red.convert("RGB").getpixel((5, 5)) == (255, 0, 0)  # colours survive the re-encoding
+    assert phone.format == "JPEG" and phone.size == (20, 10)
+
+
+def test_oversized_uploads_are_refused_before_they_are_read(client_a, tenant_a, settings) -> None:
+    from django.core.exceptions import ValidationError
+
+    from reports.photos import MAX_PHOTO_BYTES, photo_clean
+
+    settings.FORM_MAX_BODY_BYTES = 50_000
+    big = SimpleUploadedFile("big.jpg", b"0" * 60_000, content_type="image/jpeg")
+    assert client_a.post("/report/", {"description": "Huge", "photo": big, **POINT}).status_code == 413
+    with pytest.raises(ValidationError, match="up to 8 MB"):
+        photo_clean(SimpleUploadedFile("big.jpg", b"0" * (MAX_PHOTO_BYTES + 1)))
+    assert Report.objects.count() == 0
+
+
+def test_rejected_forms_do_not_use_up_the_rate_limit(client_a, tenant_a) -> None:
+    for _ in range(6):
+        assert client_a.post("/report/", {"description": "No place given"}, REMOTE_ADDR="203.0.113.9").status_code == 400
+    assert client_a.post("/report/", {"description": "Now with a place", **POINT}, REMOTE_ADDR="203.0.113.9").status_code == 302
+
+
+def test_rate_limit_uses_the_proxy_supplied_address(client_a, tenant_a, settings) -> None:
+    settings.TRUSTED_PROXY_HOPS = 1
+    for n in range(5):
+        response = client_a.post(
+            "/report/", {"description": f"Via proxy {n}", **POINT},
+            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, 198.51.100.{n}",
+        )
+        assert response.status_code == 302  # five residents behind one proxy, each under the limit
+    assert Report.objects.count() == 5
+
+
+def test_photos_and_unsubscribe_links_are_not_reachable_from_another_tenant(client_a, client_b, tenant_a) -> None:
+    from reports.notifications import unsubscribe_token
+
+    upload = SimpleUploadedFile("p.jpg", _jpeg_with_gps(), content_type="image/jpeg")
+    client_a.post("/report/", {"description": "Pothole", "photo": upload, **POINT})
+    report = Report.objects.get()
+    token = unsubscribe_token(report.tracking_id)
+    assert client_b.get(f"/track/{report.tracking_id}/photo").status_code == 404
+    assert client_b.get(f"/track/{report.tracking_id}/unsubscribe/{token}").status_code == 404

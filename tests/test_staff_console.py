@@ -76,6 +76,10 @@ def test_assign_to_me_and_bulk_workflow(staff_client) -> None:
     for issue in Issue.objects.filter(pk__in=ids):
         assert issue.assignee.username == "console" and issue.status == "acknowledged"
         assert set(issue.events.values_list("kind", flat=True)) == {"assigned", "status_changed"}
+    staff_client.post("/admin/issues/issue/", {"action": "start", "_selected_action": ids[:1]})
+    staff_client.post("/admin/issues/issue/", {"action": "close", "_selected_action": ids[1:]})
+    assert Issue.objects.get(pk=ids[0]).status == "in_progress"
+    assert set(Issue.objects.filter(pk__in=ids[1:]).values_list("status", flat=True)) == {"closed"}
 
 
 def test_search_by_tracking_id_and_filters(staff_client) -> None:
@@ -85,7 +89,38 @@ def test_search_by_tracking_id_and_filters(staff_client) -> None:
     assert "Graffiti on the bridge wall" in page and "Ancient problem" not in page
     aged = staff_client.get("/admin/issues/issue/", {"age": "30d+"}).content.decode()
     assert "Ancient problem" in aged and "Graffiti on the bridge wall" not in aged
-    assert old.pk
+    assert f">{old.pk}<" in aged
+
+
+def test_merge_prefers_an_open_issue_and_keeps_closing_times(staff_client) -> None:
+    from issues.services import issue_merge, issue_transition
+
+    closed = IssueFactory(report_count=5, status="open")
+    issue_transition(issue_id=closed.pk, to_status="closed")
+    closed.refresh_from_db()
+    closed_at = closed.closed_at
+    open_one = IssueFactory(report_count=1)
+    target = issue_merge(issue_ids=[closed.pk, open_one.pk], actor=None)
+    assert target.pk == open_one.pk and target.status == "open"
+    closed.refresh_from_db()
+    assert closed.closed_at == closed_at
+
+
+def test_moved_reports_say_so_and_an_emptied_issue_is_closed(staff_client) -> None:
+    lone = _report("Graffiti on the bridge wall")
+    other = _report("Street light out on Elm Street", lat=39.81)
+    lone_issue = lone.issue_id
+    staff_client.post(
+        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [lone.pk], "to_issue": other.issue_id}
+    )
+    lone.refresh_from_db()
+    assert lone.match["method"] == "moved" and lone.match["by"] == "console"
+    emptied = Issue.objects.get(pk=lone_issue)
+    assert emptied.report_count == 0 and emptied.status == "closed"
+    assert emptied.events.get(kind="reports_moved").data["before"]["status"] == "open"
+    page = staff_client.get(f"/admin/issues/issue/{other.issue_id}/change/").content.decode()
+    assert "moved here by console" in page
+    assert f"?issue__id__exact={other.issue_id}" in page  # the way to move or split from the issue page
 
 
 def test_review_lists(staff_client) -> None:
@@ -96,6 +131,9 @@ def test_review_lists(staff_client) -> None:
     assert unsure.tracking_id in page and placed.tracking_id not in page
     page = staff_client.get("/admin/reports/report/", {"review": "placement"}).content.decode()
     assert unplaced.tracking_id in page and placed.tracking_id not in page
+    Report.objects.filter(pk=placed.pk).update(status="failed", last_error="boom")
+    page = staff_client.get("/admin/reports/report/", {"review": "failed"}).content.decode()
+    assert placed.tracking_id in page and unsure.tracking_id not in page
 
 
 def test_issue_page_shows_reports_with_reasons_and_map(staff_client) -> None:
@@ -120,8 +158,9 @@ def test_issue_list_query_count_does_not_grow_with_rows(staff_client, django_ass
     few = count_queries()
     IssueFactory.create_batch(30)
     assert count_queries() == few
-    with django_assert_max_num_queries(few):
-        staff_client.get("/admin/issues/issue/")
+    # Pinned at what it takes today (session, user, rows, the filters' choices, search
+    # paths), so a new per-page query is noticed, not only a per-row one.
+    assert few == 20
 
 
 def test_unfiltered_issue_list_uses_the_planner_estimate(tenant_a, django_assert_num_queries) -> None:

@@ -232,6 +232,11 @@ REST_FRAMEWORK = {
 }
 # API bodies larger than this are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+# Any other body (the report form with its photo) is refused above this.
+FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# Proxies in front of the web servers that append to X-Forwarded-For: the client's
+# address for rate limits is that many entries from the right. 0: REMOTE_ADDR.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
