@@ -346,6 +346,25 @@ def _announce(event: IssueEvent) -> None:
     transaction.on_commit(lambda: issue_public_change.send(sender=IssueEvent, event_id=event.pk))
 
 
+@transaction.atomic
+def issue_place(
+    *, issue_id: int, latitude: float, longitude: float, actor: AbstractBaseUser | None, data: dict
+) -> Issue:
+    """Give an issue that had no point (address-only reports) the point staff found; an
+    issue that has one keeps it. Recorded either way."""
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    placed = issue.latitude is None
+    if placed:
+        issue.latitude, issue.longitude, issue.address_key = latitude, longitude, ""
+        issue.area = area_for_point(latitude, longitude)
+        issue.save(update_fields=["latitude", "longitude", "address_key", "area", "updated_at"])
+    issue_event_record(
+        issue_id=issue.pk, kind=IssueEvent.Kind.UPDATED, actor=actor,
+        data={**data, "placed": placed, "point": [latitude, longitude]},
+    )
+    return issue
+
+
 # Fields staff may edit directly on an issue; status and assignment have their own services.
 EDITABLE_FIELDS = ("title", "summary", "category", "severity", "area", "department")
 

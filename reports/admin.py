@@ -9,7 +9,7 @@ from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
 from issues.models import Issue
 from issues.services import issue_move_reports
 from reports.models import ApiKey, Location, Report
-from reports.services import api_key_create, api_key_revoke, report_correct, report_retry
+from reports.services import api_key_create, api_key_revoke, report_correct, report_place, report_retry
 
 
 @admin.register(ApiKey)
@@ -81,7 +81,13 @@ class ReportAdmin(TenantAdmin):
         "email", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
         "attempts", "last_error", "processed_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in ("category", "severity"))
+    readonly_fields = tuple(f for f in fields if f not in ("category", "severity", "latitude", "longitude"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Report | None = None) -> tuple:
+        # The point is set by staff only for a report that has none ("needs placement").
+        if obj is not None and obj.needs_placement:
+            return self.readonly_fields
+        return (*self.readonly_fields, "latitude", "longitude")
     date_hierarchy = "submitted_at"
     actions = ("retry", "move_to_issue", "split_out")
     paginator = EstimatedCountPaginator
@@ -111,6 +117,9 @@ class ReportAdmin(TenantAdmin):
         return False  # reports arrive through the intake, never typed in here
 
     def save_model(self, request: HttpRequest, obj: Report, form, change: bool) -> None:
+        data = form.cleaned_data
+        if data.get("latitude") is not None and data.get("longitude") is not None and "latitude" in form.changed_data:
+            report_place(report_id=obj.pk, latitude=data["latitude"], longitude=data["longitude"], actor=request.user)
         report_correct(
             report_id=obj.pk, category=form.cleaned_data["category"], severity=form.cleaned_data["severity"],
             actor=request.user,

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from issues.models import Category, IssueEvent
-from issues.services import issue_event_record, issue_group_report
+from issues.services import issue_event_record, issue_group_report, issue_place
 from llm.services import classify_report
 from llm.types import CategoryInfo
 from reports.addresses import normalise_address
@@ -328,6 +328,27 @@ def report_correct(
             issue_id=report.issue_id, kind=IssueEvent.Kind.REPORT_CORRECTED, actor=actor,
             data={"report": report.tracking_id, "changes": changes},
         )
+    return report
+
+
+@transaction.atomic
+def report_place(*, report_id: int, latitude: float, longitude: float, actor: AbstractBaseUser | None = None) -> Report:
+    """Staff put an address-only report on the map. The address learns its point (so the
+    next report of it is placed by itself), and an issue that had no point takes it."""
+    errors, _ = _validate(
+        description="placed", latitude=latitude, longitude=longitude, address="", email="",
+        category_code=None, external_id=None,
+    )
+    if errors:
+        raise ValidationError(errors)
+    report = Report.objects.select_for_update(of=("self",)).get(pk=report_id)
+    report.latitude, report.longitude, report.needs_placement = latitude, longitude, False
+    report.save(update_fields=["latitude", "longitude", "needs_placement"])
+    if report.address_key:
+        _location_remember(address_key=report.address_key, address=report.address, latitude=latitude, longitude=longitude)
+    if report.issue_id is not None:
+        issue_place(issue_id=report.issue_id, latitude=latitude, longitude=longitude, actor=actor,
+                    data={"report": report.tracking_id})
     return report
 
 

@@ -184,3 +184,30 @@ def test_unfiltered_issue_list_uses_the_planner_estimate(tenant_a, django_assert
     with CaptureQueriesContext(connection) as ctx:
         assert filtered.count == 4
     assert any("COUNT(" in q["sql"].upper() for q in ctx.captured_queries)
+
+
+def test_staff_place_an_address_only_report(staff_client) -> None:
+    from reports.models import Location
+
+    unplaced = report_submit(description="Bench broken by the fountain", address="7 Fountain Square").report
+    report_process(report_id=unplaced.pk)
+    unplaced.refresh_from_db()
+    assert unplaced.needs_placement and unplaced.issue.latitude is None
+    form = staff_client.get(f"/admin/reports/report/{unplaced.pk}/change/").content.decode()
+    assert 'name="latitude"' in form
+    response = staff_client.post(
+        f"/admin/reports/report/{unplaced.pk}/change/",
+        {"category": unplaced.category_id or "", "severity": unplaced.severity, "latitude": "39.801", "longitude": "-89.641"},
+    )
+    assert response.status_code == 302, response.content.decode()[:1500]
+    unplaced.refresh_from_db()
+    assert (unplaced.latitude, unplaced.longitude, unplaced.needs_placement) == (39.801, -89.641, False)
+    issue = Issue.objects.get(pk=unplaced.issue_id)
+    assert (issue.latitude, issue.longitude, issue.address_key) == (39.801, -89.641, "")
+    assert issue.events.get(kind="updated").data["placed"] is True
+    assert Location.objects.get(address_key="7 fountain sq").latitude == 39.801
+    # The next report of that address is placed by itself.
+    assert report_submit(description="Bench still broken", address="7 Fountain Sq.").report.latitude == 39.801
+    # A report that has its point cannot be moved around from here.
+    placed_form = staff_client.get(f"/admin/reports/report/{unplaced.pk}/change/").content.decode()
+    assert 'name="latitude"' not in placed_form
