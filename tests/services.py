@@ -9,10 +9,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +149,24 @@ def web_server() -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@contextmanager
+def committed_tenant(slug: str, name: str, kind: str) -> Iterator["Tenant"]:
+    """A tenant created for real (committed, so other processes see it) and dropped after.
+    Call with the database unblocked and outside any test transaction."""
+    from psycopg import sql
+
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+
+    tenant = tenant_create(slug=slug, name=name, kind=kind)
+    connection.set_schema_to_public()
+    try:
+        yield tenant
+    finally:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection))
+        tenant.domains.all().delete()
+        Tenant.objects.filter(pk=tenant.pk).delete()

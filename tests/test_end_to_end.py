@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django_tenants.utils import tenant_context
-from psycopg import sql
 
 from issues.services import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
-from tenants.services import tenant_create
-from tests.services import ROOT, celery_worker, wait_for, web_server
+from tests.services import ROOT, celery_worker, committed_tenant, wait_for, web_server
 
 pytestmark = pytest.mark.worker
 SLUG = "e2e-city"
@@ -26,21 +23,12 @@ STAFF_PASSWORD = "pw-e2e-staff-123456"
 
 @pytest.fixture(scope="module")
 def e2e_tenant(django_db_setup, django_db_blocker) -> Iterator[Tenant]:
-    with django_db_blocker.unblock():
-        tenant = tenant_create(slug=SLUG, name="E2E City", kind="city")
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "E2E City", "city") as tenant:
         with tenant_context(tenant):
             ring = [[-89.70, 39.75], [-89.60, 39.75], [-89.60, 39.85], [-89.70, 39.85], [-89.70, 39.75]]
             area_upsert(code="downtown", name="Downtown", boundary={"type": "Polygon", "coordinates": [ring]})
             get_user_model().objects.create_superuser("resolver", "r@example.org", STAFF_PASSWORD)
-        connection.set_schema_to_public()
-        try:
-            yield tenant
-        finally:
-            connection.set_schema_to_public()
-            with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SLUG)).as_string(cursor.connection))
-            tenant.domains.all().delete()
-            Tenant.objects.filter(pk=tenant.pk).delete()
+        yield tenant
 
 
 @pytest.fixture(scope="module")

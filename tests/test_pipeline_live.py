@@ -14,15 +14,13 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from psycopg import sql
 
 from issues.geo import cells_within
 from issues.models import Issue, IssueEvent
 from reports.models import Report
 from reports.services import api_key_create, report_process, report_submit, report_sweep_stuck
 from tenants.models import Tenant
-from tenants.services import tenant_create
-from tests.services import celery_worker, child_database_url, wait_for
+from tests.services import celery_worker, child_database_url, committed_tenant, wait_for
 
 pytestmark = pytest.mark.worker
 SLUG = "live-pipeline"
@@ -31,17 +29,8 @@ SLUG = "live-pipeline"
 @pytest.fixture(scope="module")
 def live(django_db_setup, django_db_blocker) -> Iterator[Tenant]:
     """A committed tenant; every test here runs with the database unblocked, no transaction."""
-    with django_db_blocker.unblock():
-        tenant = tenant_create(slug=SLUG, name="Live Pipeline", kind="city")
-        connection.set_schema_to_public()
-        try:
-            yield tenant
-        finally:
-            connection.set_schema_to_public()
-            with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SLUG)).as_string(cursor.connection))
-            tenant.domains.all().delete()
-            Tenant.objects.filter(pk=tenant.pk).delete()
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Live Pipeline", "city") as tenant:
+        yield tenant
 
 
 @pytest.fixture
