@@ -2,10 +2,12 @@
 address, with a link to the tracking page and a one-click unsubscribe."""
 import logging
 import smtplib
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
@@ -75,6 +77,18 @@ def notify_issue_event(*, event_id: int) -> int:
             continue
     logger.info("residents notified", extra={"event_id": event.pk, "sent": sent})
     return sent
+
+
+def notify_sweep(*, since: timedelta = timedelta(hours=2), settle: timedelta = timedelta(minutes=1)) -> int:
+    """Catch up on changes whose notification was never queued (Redis down at the
+    moment of the change) or never finished. Sending is idempotent per address, so
+    going over recent changes again only sends what is missing. Returns emails sent."""
+    now = timezone.now()
+    events = IssueEvent.objects.filter(
+        created_at__gte=now - since, created_at__lte=now - settle,
+        kind__in=[IssueEvent.Kind.STATUS_CHANGED, IssueEvent.Kind.NOTE_ADDED],
+    ).values_list("pk", flat=True)
+    return sum(notify_issue_event(event_id=event_id) for event_id in events)
 
 
 def unsubscribe_token_valid(*, tracking_id: str, token: str) -> bool:

@@ -2,7 +2,7 @@
 from celery import shared_task
 
 from civicpulse.workers import queue_depth
-from reports.notifications import notify_issue_event
+from reports.notifications import notify_issue_event, notify_sweep
 from reports.services import report_process, report_sweep_stuck
 
 # More messages than this waiting in the `io` queue means a backlog is being worked off.
@@ -24,3 +24,8 @@ def sweep_stuck() -> dict[str, int]:
 def notify_event(event_id: int) -> int:
     # OSError covers an SMTP server that is down: retried with backoff; sent mail is not resent.
     return notify_issue_event(event_id=event_id)
+
+
+@shared_task(name="reports.notify_sweep", ignore_result=True)
+def sweep_notifications() -> int:
+    return notify_sweep()

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from issues.services import issue_note_add, issue_transition
 from reports.models import Report
@@ -84,3 +85,24 @@ def test_unsubscribing_stops_the_emails(issue_with_reporters, deliver, client_a,
     with django_capture_on_commit_callbacks(execute=True):
         issue_transition(issue_id=issue_id, to_status="resolved")
     assert [m.to for m in mail.outbox] == [["BOB@example.org".lower()]]
+
+
+def test_a_change_whose_notification_was_never_queued_is_caught_up(issue_with_reporters, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    from datetime import timedelta
+
+    from issues.models import IssueEvent
+    from reports.notifications import notify_sweep
+    from reports.tasks import notify_event
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(notify_event, "apply_async", broker_down)
+    issue_id = issue_with_reporters[0].issue_id
+    with django_capture_on_commit_callbacks(execute=True):
+        issue_transition(issue_id=issue_id, to_status="in_progress")  # the change stands
+    assert mail.outbox == []
+    IssueEvent.objects.filter(kind="status_changed").update(created_at=timezone.now() - timedelta(minutes=5))
+    assert notify_sweep() == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["ann@example.org", "bob@example.org"]
+    assert notify_sweep() == 0  # nothing is sent twice

@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULER = "civicpulse.beat:TenantScheduler"
 # platform admin (django-celery-beat) once beat has installed them.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
+    "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
 }
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
