@@ -1,14 +1,19 @@
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
 from issues.models import Issue
 from issues.services import issue_move_reports
-from reports.models import ApiKey, Location, Report
+from reports.models import ApiKey, ImportBatch, Location, Report
 from reports.services import api_key_create, api_key_revoke, report_correct, report_place, report_retry
 
 
@@ -135,3 +140,51 @@ class ReportAdmin(TenantAdmin):
 class LocationAdmin(TenantAdmin):
     list_display = ("address", "address_key", "latitude", "longitude", "created_at")
     search_fields = ("address", "address_key")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(TenantAdmin):
+    """Read-only record of each import, with its rejected rows as a CSV download."""
+
+    list_display = ("started_at", "source_format", "file_name", "status", "rows_read", "rows_loaded",
+                    "rows_rejected", "rows_skipped", "rejected_csv")
+    list_filter = ("source_format", "status")
+    readonly_fields = ("source_format", "file_name", "checksum", "started_at", "finished_at", "rows_read",
+                       "rows_loaded", "rows_rejected", "rows_skipped", "status", "error", "rejected_csv")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # batches come from `manage.py import_reports`
+
+    def has_change_permission(self, request: HttpRequest, obj: ImportBatch | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ImportBatch | None = None) -> bool:
+        return False  # imported reports point at their batch
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:batch_id>/rejected.csv", self.admin_site.admin_view(self.rejected_download),
+                 name="reports_importbatch_rejected"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="rejected rows")
+    def rejected_csv(self, batch: ImportBatch) -> str:
+        if not batch.rows_rejected:
+            return "—"
+        url = reverse("admin:reports_importbatch_rejected", args=[batch.pk])
+        return format_html('<a href="{}">{} rows (CSV)</a>', url, batch.rows_rejected)
+
+    def rejected_download(self, request: HttpRequest, batch_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(ImportBatch, pk=batch_id)
+        rows = list(batch.rejected.order_by("line").values_list("line", "source_id", "reason", "raw"))
+        columns = list(dict.fromkeys(key for *_, raw in rows for key in raw))
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-rejected.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["line", "source_id", "reason", *columns])
+        for line, source_id, reason, raw in rows:
+            writer.writerow([line, source_id, reason, *(raw.get(c, "") for c in columns)])
+        return response

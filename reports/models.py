@@ -45,6 +45,46 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
 
+class ImportBatch(models.Model):
+    """One run of `import_reports`: what was read, from where, and what became of it.
+    Every imported report keeps its batch, so each figure traces back to its file."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    source_format = models.CharField(max_length=20)
+    file_name = models.CharField(max_length=500)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file as read.")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_loaded = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0, help_text="Already imported by an earlier batch.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.source_format}: {self.file_name} ({self.started_at:%Y-%m-%d %H:%M})"
+
+
+class RejectedRow(models.Model):
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="rejected")
+    line = models.PositiveIntegerField(help_text="Line in the file (the header is line 1).")
+    source_id = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=300)
+    raw = models.JSONField()
+
+    class Meta:
+        ordering = ["batch", "line"]
+
+
 class Report(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -97,6 +137,10 @@ class Report(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    # Imported history: the batch it came in and its id in the source system.
+    import_batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+    source = models.CharField(max_length=20, blank=True, help_text="The source system of an imported report.")
+    source_id = models.CharField(max_length=100, null=True, blank=True)
     # Why the report joined its issue: method, distance, time gap, similarity, thresholds.
     match = models.JSONField(null=True, blank=True)
 
@@ -107,7 +151,13 @@ class Report(models.Model):
                 fields=["api_key", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="report_unique_external_id_per_key",
-            )
+            ),
+            # Re-importing a file loads nothing twice.
+            models.UniqueConstraint(
+                fields=["source", "source_id"],
+                condition=models.Q(source_id__isnull=False),
+                name="report_unique_source_id",
+            ),
         ]
         indexes = [
             models.Index(fields=["submitted_at"], name="report_submitted"),

@@ -1,0 +1,33 @@
+"""Load a 311 export (CSV, optionally gzip-compressed) into a tenant as historical reports."""
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import get_tenant_model, tenant_context
+from tqdm import tqdm
+
+from reports.imports import FORMATS, import_reports
+
+
+class Command(BaseCommand):
+    help = "Import historical reports from a 311 export; ends with one line of counts."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("slug")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--format", dest="fmt", choices=sorted(FORMATS), default="publicstuff")
+
+    def handle(self, slug: str, file: Path, fmt: str, **options: object) -> None:
+        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
+        if tenant is None or tenant.schema_name == "public":
+            raise CommandError(f"No tenant {slug!r}.")
+        if not file.is_file():
+            raise CommandError(f"No file {file}.")
+        with tenant_context(tenant), tqdm(desc="rows", unit=" rows", file=sys.stderr, disable=None) as bar:
+            try:
+                result = import_reports(path=file, fmt=fmt, progress=bar.update)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CommandError(str(exc)) from exc
+        if result.unknown_categories:
+            self.stderr.write(f"{result.unknown_categories} source categories matched none of the tenant's: loaded as 'other'")
+        self.stdout.write(result.summary())

@@ -1,0 +1,151 @@
+"""Bulk import of 311 exports: formats, rejected rows with reasons, both Chicago date
+forms, re-import idempotence, PARENT_SR_NUMBER grouping, provenance, and imported rows
+left alone by the live pipeline."""
+import csv
+import gzip
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from issues.models import Issue
+from reports.imports import import_reports
+from reports.models import RejectedRow, Report
+from reports.services import report_sweep_stuck
+
+HOBOKEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "hoboken_publicstuff_311.csv"
+PUBLICSTUFF_HEADER = ["Attachment URL", "ID", "Title", "Description", "Status", "Address", "Location", "Zip Code",
+                      "Date Created", "Num Of Comments", "Num Of Followers", "Num Of Supporters", "Latitude",
+                      "Longitude", "Rank", "User"]
+CHICAGO_HEADER = ["SR_NUMBER", "SR_TYPE", "SR_SHORT_CODE", "STATUS", "CREATED_DATE", "CLOSED_DATE", "STREET_ADDRESS",
+                  "CITY", "ZIP_CODE", "DUPLICATE", "PARENT_SR_NUMBER", "LATITUDE", "LONGITUDE"]
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]], gzipped: bool = False) -> Path:
+    opener = gzip.open if gzipped else open
+    with opener(path, "wt", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _publicstuff(tmp_path: Path) -> Path:
+    row = lambda i, title, status, ts, lat="40.745", lon="-74.03": [  # noqa: E731
+        "", str(i), title, f"{title} near {i} Washington St", status, f"{i} Washington St", "", "07030", str(ts),
+        "0", "0", "0", lat, lon, "1", "1"]
+    return _write(tmp_path / "publicstuff.csv", PUBLICSTUFF_HEADER, [
+        row(1, "Pothole", "completed", 1538492521),
+        row(1, "Pothole", "completed", 1538492521),  # the export repeats rows
+        row(2, "Street Light or Lamp", "in progress", 1538492600),
+        row(3, "Graffiti - Public or Private Property", "received", 1538492700),
+        row(4, "Pothole", "received", "yesterday"),  # rejected: unreadable date
+        row(5, "Pothole", "received", 1538492800, lat="95.0"),  # rejected: out of range
+        row(6, "Alien landing", "received", 1538492900),  # unknown category: other
+    ])
+
+
+def test_publicstuff_import_with_repeats_rejects_and_idempotence(tenant_a, tmp_path) -> None:
+    path = _publicstuff(tmp_path)
+    result = import_reports(path=path, fmt="publicstuff")
+    batch = result.batch
+    assert result.summary() == "read 7, loaded 4, rejected 2, skipped 1 (already imported)"
+    assert (batch.status, batch.checksum) == ("done", hashlib.sha256(path.read_bytes()).hexdigest())
+    reasons = dict(RejectedRow.objects.filter(batch=batch).values_list("source_id", "reason"))
+    assert reasons["4"].startswith("unreadable creation date") and reasons["5"] == "coordinates out of range"
+    assert RejectedRow.objects.get(source_id="4").raw["title"] == "Pothole"  # the row as it came, for download
+    assert result.unknown_categories == 1
+    assert Report.objects.get(source_id="6").category.code == "other"
+    pothole = Report.objects.select_related("issue", "category").get(source_id="1")
+    assert pothole.category.code == "potholes" and pothole.status == "processed" and pothole.channel == "import"
+    assert pothole.submitted_at == datetime.fromtimestamp(1538492521, tz=ZoneInfo("UTC"))
+    # Completed without a closing time: resolved, but no made-up resolution time.
+    assert pothole.issue.status == "resolved" and pothole.issue.resolved_at is None
+    assert Report.objects.get(source_id="2").issue.status == "in_progress"
+    # Again: nothing loaded twice.
+    again = import_reports(path=path, fmt="publicstuff")
+    assert again.summary() == "read 7, loaded 0, rejected 2, skipped 5 (already imported)"
+    assert Report.objects.count() == 4 and Issue.objects.count() == 4
+
+
+def test_chicago_dates_parents_and_gzip(tenant_a, tmp_path) -> None:
+    # Tenant A's time zone is America/Chicago: dates without an offset are local time.
+    path = _write(tmp_path / "chicago.csv.gz", [h.lower() if i % 2 else h for i, h in enumerate(CHICAGO_HEADER)], [
+        ["SR1", "Pothole in Street Complaint", "PHF", "Completed", "01/15/2024 09:30:00 AM", "01/17/2024 04:00:00 PM",
+         "100 N STATE ST", "CHICAGO", "60602", "false", "", "41.88", "-87.63"],
+        ["SR2", "Pothole in Street Complaint", "PHF", "Completed - Dup", "2024-01-15T10:00:00", "2024-01-15T11:00:00",
+         "102 N STATE ST", "CHICAGO", "60602", "true", "SR1", "41.8801", "-87.6301"],
+        ["SR3", "Street Light Out Complaint", "SLA", "Open", "2024-02-01T20:15:00-06:00", "", "5 W MADISON ST",
+         "CHICAGO", "60602", "false", "", "41.88", "-87.628"],
+        ["SR4", "Graffiti Removal Request", "GRAF", "Open", "13/45/2024 09:00:00 AM", "", "1 X ST", "CHICAGO", "",
+         "false", "", "41.9", "-87.6"],
+        ["", "Graffiti Removal Request", "GRAF", "Open", "2024-02-01T20:15:00", "", "1 X ST", "CHICAGO", "",
+         "false", "", "41.9", "-87.6"],
+    ], gzipped=True)
+    result = import_reports(path=path, fmt="chicago311")
+    assert result.summary() == "read 5, loaded 3, rejected 2, skipped 0 (already imported)"
+    reasons = sorted(RejectedRow.objects.values_list("reason", flat=True))
+    assert reasons == ["no source id", "unreadable creation date: 13/45/2024 09:00:00 AM"]
+    chicago = ZoneInfo("America/Chicago")
+    sr1 = Report.objects.select_related("issue").get(source_id="SR1")
+    assert sr1.submitted_at == datetime(2024, 1, 15, 9, 30, tzinfo=chicago)
+    assert sr1.issue.resolved_at == datetime(2024, 1, 17, 16, 0, tzinfo=chicago)
+    assert Report.objects.get(source_id="SR2").submitted_at == datetime(2024, 1, 15, 10, 0, tzinfo=chicago)
+    assert Report.objects.get(source_id="SR3").submitted_at == datetime(2024, 2, 2, 2, 15, tzinfo=ZoneInfo("UTC"))
+    # The duplicate joined its parent's issue.
+    sr2 = Report.objects.get(source_id="SR2")
+    assert sr2.issue_id == sr1.issue_id and sr2.match == {"method": "source_parent"}
+    assert Issue.objects.get(pk=sr1.issue_id).report_count == 2 and Issue.objects.count() == 2
+
+
+def test_a_parent_loaded_earlier_is_joined_later(tenant_a, tmp_path) -> None:
+    first = _write(tmp_path / "a.csv", CHICAGO_HEADER, [
+        ["SR10", "Pothole in Street Complaint", "PHF", "Open", "2024-03-01T08:00:00", "", "1 A ST", "CHICAGO", "", "false", "", "41.8", "-87.6"],
+    ])
+    second = _write(tmp_path / "b.csv", CHICAGO_HEADER, [
+        ["SR11", "Pothole in Street Complaint", "PHF", "Open", "2024-03-02T08:00:00", "", "1 A ST", "CHICAGO", "", "true", "SR10", "41.8", "-87.6"],
+    ])
+    import_reports(path=first, fmt="chicago311")
+    import_reports(path=second, fmt="chicago311")
+    sr10, sr11 = (Report.objects.get(source_id=s) for s in ("SR10", "SR11"))
+    assert sr11.issue_id == sr10.issue_id and Issue.objects.get(pk=sr10.issue_id).report_count == 2
+
+
+def test_imported_rows_are_traced_and_left_alone_by_the_sweeper(tenant_a, tmp_path) -> None:
+    import_reports(path=_publicstuff(tmp_path), fmt="publicstuff")
+    issue = Issue.objects.get(reports__source_id="3")
+    batch = issue.reports.get().import_batch
+    assert (batch.file_name, batch.source_format) == ("publicstuff.csv", "publicstuff")
+    assert report_sweep_stuck(now=timezone.now() + timedelta(days=1)) == {"requeued": 0, "failed": 0}
+
+
+def test_import_command_prints_one_line(tenant_pair, tmp_path, capsys, db) -> None:
+    call_command("import_reports", "alpha", str(_publicstuff(tmp_path)), "--format", "publicstuff")
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "read 7, loaded 4, rejected 2, skipped 1 (already imported)"
+
+
+@pytest.mark.skipif(not HOBOKEN.exists(), reason="the shared Hoboken export is not beside this checkout")
+def test_the_hoboken_export(tenant_a) -> None:
+    result = import_reports(path=HOBOKEN, fmt="publicstuff")
+    assert result.summary() == "read 91, loaded 46, rejected 0, skipped 45 (already imported)"
+    assert not Report.objects.filter(category=None).exists()
+
+
+def test_rejected_rows_download_as_csv_from_the_batch_page(client_a, tenant_a, tmp_path) -> None:
+    from django.contrib.auth import get_user_model
+
+    batch = import_reports(path=_publicstuff(tmp_path), fmt="publicstuff").batch
+    get_user_model().objects.create_superuser("importer", "i@example.org", "pw-import-123456")
+    client_a.post("/admin/login/?next=/admin/", {"username": "importer", "password": "pw-import-123456"})
+    listing = client_a.get("/admin/reports/importbatch/").content.decode()
+    assert "2 rows (CSV)" in listing
+    response = client_a.get(f"/admin/reports/importbatch/{batch.pk}/rejected.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(response.content.decode().splitlines()))
+    assert rows[0][:3] == ["line", "source_id", "reason"] and "title" in rows[0]
+    assert [r[1] for r in rows[1:]] == ["4", "5"]
+    assert rows[1][2].startswith("unreadable creation date")
