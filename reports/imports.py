@@ -54,6 +54,53 @@ FORMATS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
     "publicstuff": _publicstuff,
     "chicago311": _chicago311,
 }
+MAPPED = "mapped"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A YAML file mapping any CSV to the report fields:
+
+        columns:            # report field: the file's column (case does not matter)
+          source_id: Request ID
+          created: Opened
+          closed: Closed          # optional
+          status: State           # optional
+          category: Type          # optional
+          description: Details    # or the category column again
+          address: Location       # address, or latitude + longitude, or all three
+          latitude: Lat
+          longitude: Lon
+          parent_id: Duplicate Of # optional
+        categories:         # optional: the file's values to the tenant's category codes
+          Pothole: potholes
+    """
+
+    columns: dict[str, str]
+    categories: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> "Mapping":
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name}: not valid YAML ({exc})") from exc
+        columns = {str(k): str(v).strip().lower() for k, v in (data.get("columns") or {}).items()}
+        unknown = sorted(set(columns) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"{path.name}: unknown report fields {', '.join(unknown)}; use {', '.join(COLUMNS)}")
+        missing = [f for f in ("source_id", "created", "description") if f not in columns]
+        if missing:
+            raise ValueError(f"{path.name}: map {', '.join(missing)} to a column")
+        if "address" not in columns and not {"latitude", "longitude"} <= set(columns):
+            raise ValueError(f"{path.name}: map address, or latitude and longitude")
+        categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
+        return cls(columns, categories)
+
+    def row(self, row: dict[str, str]) -> dict[str, str]:
+        return {field: row.get(self.columns[field], "") if field in self.columns else "" for field in COLUMNS}
 # Source statuses (lower case) to issue statuses; anything else is open.
 STATUSES = {
     "received": "open", "open": "open", "in progress": "in_progress", "completed": "resolved",
@@ -86,8 +133,9 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _staged_rows(path: Path, fmt: str, progress: Callable[[int], None]) -> Iterator[tuple]:
-    mapper = FORMATS[fmt]
+def _staged_rows(
+    path: Path, mapper: Callable[[dict[str, str]], dict[str, str]], progress: Callable[[int], None]
+) -> Iterator[tuple]:
     with _open(path) as handle:
         reader = csv.reader(handle)
         header = [h.strip().lower() for h in next(reader, [])]
@@ -99,9 +147,10 @@ def _staged_rows(path: Path, fmt: str, progress: Callable[[int], None]) -> Itera
                 progress(10_000)
 
 
-def _category_map(raw_values: list[str]) -> tuple[dict[str, int], int]:
-    """Each distinct source category to one of the tenant's: by code or name, else by the
-    offline classifier on the source's wording; what matches nothing becomes `other`."""
+def _category_map(raw_values: list[str], explicit: dict[str, str]) -> tuple[dict[str, int], int]:
+    """Each distinct source category to one of the tenant's: as the mapping file says, by
+    code or name, else by the offline classifier on the source's wording; what matches
+    nothing becomes `other` (and is counted)."""
     categories = list(Category.objects.filter(active=True))
     infos = [CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity) for c in categories]
     by_code = {c.code: c for c in categories}
@@ -109,7 +158,7 @@ def _category_map(raw_values: list[str]) -> tuple[dict[str, int], int]:
     other = by_code.get("other")
     mapping, unknown = {}, 0
     for raw in raw_values:
-        hit = by_code.get(raw.lower().replace(" ", "_")) or by_name.get(raw.lower())
+        hit = by_code.get(explicit.get(raw, "")) or by_code.get(raw.lower().replace(" ", "_")) or by_name.get(raw.lower())
         if hit is None:
             guess = classify_offline(raw, infos)
             hit = by_code.get(guess.category) if guess.confidence > 0.1 else None
@@ -161,14 +210,23 @@ ANALYZE import_rows;
 """
 
 
-def import_reports(*, path: Path, fmt: str, progress: Callable[[int], None] = lambda n: None) -> ImportResult:
-    """Import one file into the current tenant's schema as a new batch."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+def import_reports(
+    *, path: Path, fmt: str, mapping: Mapping | None = None, progress: Callable[[int], None] = lambda n: None
+) -> ImportResult:
+    """Import one file into the current tenant's schema as a new batch. `mapped` needs a
+    Mapping; its source ids share one id space per mapping file name."""
+    if fmt == MAPPED:
+        if mapping is None:
+            raise ValueError("the mapped format needs a mapping file (--mapping FILE.yaml)")
+        mapper, explicit = mapping.row, mapping.categories
+    elif fmt in FORMATS:
+        mapper, explicit = FORMATS[fmt], {}
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join([*FORMATS, MAPPED])}")
     batch = ImportBatch.objects.create(source_format=fmt, file_name=path.name, checksum=_checksum(path))
     try:
         with transaction.atomic():
-            unknown = _load(batch, path, fmt, progress)
+            unknown = _load(batch, path, fmt, mapper, explicit, progress)
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
@@ -178,7 +236,10 @@ def import_reports(*, path: Path, fmt: str, progress: Callable[[int], None] = la
     return ImportResult(batch, unknown)
 
 
-def _load(batch: ImportBatch, path: Path, fmt: str, progress: Callable[[int], None]) -> int:
+def _load(
+    batch: ImportBatch, path: Path, fmt: str, mapper: Callable[[dict[str, str]], dict[str, str]],
+    explicit: dict[str, str], progress: Callable[[int], None],
+) -> int:
     tz = connection.tenant.timezone  # dates without an offset are the tenant's local time
     with connection.cursor() as cursor:
         # Temporary tables go at commit; dropped here too, for an import inside a larger
@@ -191,7 +252,7 @@ def _load(batch: ImportBatch, path: Path, fmt: str, progress: Callable[[int], No
         with cursor.cursor.copy(
             "COPY import_staging (line, " + ", ".join(COLUMNS) + ", tracking_id, raw) FROM STDIN"
         ) as copy:
-            for row in _staged_rows(path, fmt, progress):
+            for row in _staged_rows(path, mapper, progress):
                 copy.write_row(row)
         cursor.execute(_PARSE_SQL, {"tz": tz})
         cursor.execute("SELECT count(*) FROM import_rows")
@@ -218,7 +279,7 @@ def _load(batch: ImportBatch, path: Path, fmt: str, progress: Callable[[int], No
         cursor.execute("DELETE FROM import_rows WHERE reason IS NOT NULL")
 
         cursor.execute("SELECT DISTINCT category FROM import_rows")
-        mapping, unknown = _category_map([r[0] for r in cursor.fetchall()])
+        mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
         cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
         cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
 

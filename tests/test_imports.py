@@ -149,3 +149,44 @@ def test_rejected_rows_download_as_csv_from_the_batch_page(client_a, tenant_a, t
     assert rows[0][:3] == ["line", "source_id", "reason"] and "title" in rows[0]
     assert [r[1] for r in rows[1:]] == ["4", "5"]
     assert rows[1][2].startswith("unreadable creation date")
+
+
+def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
+    from reports.imports import Mapping
+
+    mapping_file = tmp_path / "ourcity.yaml"
+    mapping_file.write_text(
+        "columns:\n  source_id: Ticket\n  created: Opened\n  status: State\n  category: Kind\n"
+        "  description: Notes\n  address: Where\n"
+        "categories:\n  Road hole: potholes\n  Lamp: street_lights\n"
+    )
+    data = _write(tmp_path / "ourcity.csv", ["Ticket", "Opened", "State", "Kind", "Notes", "Where"], [
+        ["T-1", "2024-05-01T10:00:00", "open", "Road hole", "Big one by the bakery", "12 Main St"],
+        ["T-2", "2024-05-02T10:00:00", "closed", "Lamp", "Dark corner", "3 Oak Ave"],
+        ["T-3", "2024-05-03T10:00:00", "open", "Lamp", "", "3 Oak Ave"],
+    ])
+    result = import_reports(path=data, fmt="mapped", mapping=Mapping.load(mapping_file))
+    assert result.summary() == "read 3, loaded 2, rejected 1, skipped 0 (already imported)"
+    assert Report.objects.get(source_id="T-1").category.code == "potholes"
+    assert Report.objects.get(source_id="T-2").category.code == "street_lights"
+    assert RejectedRow.objects.get().reason == "no description"
+    # Address-only rows keep no point and are grouped by address.
+    assert Report.objects.get(source_id="T-1").issue.address_key == "12 main st"
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("columns:\n  source_id: A\n  created: B\n", "map description"),
+        ("columns:\n  source_id: A\n  created: B\n  description: C\n", "map address, or latitude and longitude"),
+        ("columns:\n  ticket: A\n", "unknown report fields ticket"),
+        ("columns: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_mappings_are_explained(tmp_path, yaml_text: str, message: str) -> None:
+    from reports.imports import Mapping
+
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ValueError, match=message):
+        Mapping.load(path)

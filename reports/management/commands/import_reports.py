@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_tenant_model, tenant_context
 from tqdm import tqdm
 
-from reports.imports import FORMATS, import_reports
+from reports.imports import FORMATS, MAPPED, Mapping, import_reports
 
 
 class Command(BaseCommand):
@@ -15,17 +15,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", dest="fmt", choices=sorted(FORMATS), default="publicstuff")
+        parser.add_argument("--format", dest="fmt", choices=[*sorted(FORMATS), MAPPED], default="publicstuff")
+        parser.add_argument("--mapping", type=Path, help="YAML column (and category) mapping, for --format mapped")
 
-    def handle(self, slug: str, file: Path, fmt: str, **options: object) -> None:
+    def handle(self, slug: str, file: Path, fmt: str, mapping: Path | None, **options: object) -> None:
         tenant = get_tenant_model().objects.filter(schema_name=slug).first()
         if tenant is None or tenant.schema_name == "public":
             raise CommandError(f"No tenant {slug!r}.")
         if not file.is_file():
             raise CommandError(f"No file {file}.")
+        try:
+            columns = Mapping.load(mapping) if mapping else None
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
         with tenant_context(tenant), tqdm(desc="rows", unit=" rows", file=sys.stderr, disable=None) as bar:
             try:
-                result = import_reports(path=file, fmt=fmt, progress=bar.update)
+                result = import_reports(path=file, fmt=fmt, mapping=columns, progress=bar.update)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise CommandError(str(exc)) from exc
         if result.unknown_categories:
