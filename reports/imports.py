@@ -283,21 +283,7 @@ def _load(
         cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
         cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
 
-        # A row naming a parent (or flagged duplicate with one) joins the parent's issue:
-        # in this file, or loaded before. Every other row opens its own issue.
-        cursor.execute(
-            """UPDATE import_rows c SET issue_id = p.issue_id
-               FROM reports_report p WHERE c.parent_id <> '' AND p.source = %s AND p.source_id = c.parent_id""",
-            [fmt],
-        )
-        cursor.execute(
-            """UPDATE import_rows SET issue_id = nextval(pg_get_serial_sequence('issues_issue', 'id'))
-               WHERE issue_id IS NULL AND (parent_id = '' OR parent_id NOT IN (SELECT source_id FROM import_rows))"""
-        )
-        cursor.execute(
-            """UPDATE import_rows c SET issue_id = p.issue_id FROM import_rows p
-               WHERE c.issue_id IS NULL AND p.source_id = c.parent_id AND p.issue_id IS NOT NULL"""
-        )
+        _group(cursor, fmt)
         statuses = sql.SQL(" ").join(
             sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in STATUSES.items()
         )
@@ -320,8 +306,7 @@ def _load(
                    -- Counted here, so new issues are written once, not inserted then updated.
                    JOIN (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_rows GROUP BY issue_id) k
                      ON k.issue_id = r.issue_id
-                   WHERE r.issue_id NOT IN (SELECT id FROM issues_issue)
-                     AND (r.parent_id = '' OR r.parent_id NOT IN (SELECT source_id FROM import_rows))"""
+                   WHERE r.root = r.source_id AND r.issue_id NOT IN (SELECT id FROM issues_issue)"""
             ).format(statuses).as_string(cursor.connection)
         )
         cursor.execute(
@@ -332,7 +317,7 @@ def _load(
                SELECT r.tracking_id, 'import', r.description, r.lat, r.lon, r.address, lower(left(r.address, 300)),
                    false, '', false, '', m.category_id, 'resident', '', left(r.description, 300), 'import',
                    'processed', r.created_at, 0, 0, '', now(), r.issue_id,
-                   jsonb_build_object('method', CASE WHEN r.parent_id <> '' THEN 'source_parent' ELSE 'import' END),
+                   jsonb_build_object('method', r.link),
                    %s, %s, r.source_id
                FROM import_rows r LEFT JOIN import_categories m ON m.raw = r.category""",
             [batch.pk, fmt],
@@ -342,7 +327,7 @@ def _load(
         cursor.execute(
             """UPDATE issues_issue i SET report_count = t.n, last_report_at = GREATEST(i.last_report_at, t.last)
                FROM (SELECT issue_id, count(*) AS n, max(submitted_at) AS last FROM reports_report
-                     WHERE issue_id IN (SELECT issue_id FROM import_rows WHERE parent_id <> '') GROUP BY issue_id) t
+                     WHERE issue_id IN (SELECT issue_id FROM import_rows WHERE link <> 'import') GROUP BY issue_id) t
                WHERE i.id = t.issue_id AND i.report_count <> t.n"""
         )
     ImportBatch.objects.filter(pk=batch.pk).update(
@@ -350,3 +335,59 @@ def _load(
         status=ImportBatch.Status.DONE, finished_at=timezone.now(),
     )
     return unknown
+
+
+def _group(cursor: object, fmt: str) -> None:
+    """Give every row its issue, set-based.
+
+    1. A row naming a parent (PARENT_SR_NUMBER) joins the parent's issue.
+    2. Any other located row joins the earliest earlier row of the same category within
+       that category's grouping distance and time window: the live pipeline's rules.
+    3. Links are followed to their root row: a root whose parent an earlier batch loaded
+       takes that report's issue; every other root opens one; the rest join their root's.
+    """
+    cursor.execute(
+        """ALTER TABLE import_rows ADD COLUMN category_id bigint, ADD COLUMN radius float8,
+               ADD COLUMN window_hours int, ADD COLUMN root text,
+               ADD COLUMN link text NOT NULL DEFAULT 'import';
+           UPDATE import_rows r SET category_id = c.id, radius = c.group_radius_m, window_hours = c.group_window_hours
+           FROM import_categories m JOIN issues_category c ON c.id = m.category_id WHERE m.raw = r.category;
+           UPDATE import_rows SET link = 'source_parent' WHERE parent_id <> '';
+           CREATE INDEX ON import_rows USING gist (public.ll_to_earth(lat, lon)) WHERE lat IS NOT NULL;
+           ANALYZE import_rows;
+           UPDATE import_rows r SET parent_id = near.source_id, link = 'import_grouped'
+           FROM (
+               SELECT r2.source_id AS child, (
+                   SELECT e.source_id FROM import_rows e
+                   WHERE e.lat IS NOT NULL AND e.category_id = r2.category_id
+                     AND public.earth_box(public.ll_to_earth(r2.lat, r2.lon), r2.radius) @> public.ll_to_earth(e.lat, e.lon)
+                     AND public.earth_distance(public.ll_to_earth(r2.lat, r2.lon), public.ll_to_earth(e.lat, e.lon)) <= r2.radius
+                     AND e.created_at < r2.created_at
+                     AND e.created_at >= r2.created_at - make_interval(hours => r2.window_hours)
+                   ORDER BY e.created_at, e.line LIMIT 1
+               ) AS source_id
+               FROM import_rows r2 WHERE r2.parent_id = '' AND r2.lat IS NOT NULL AND r2.category_id IS NOT NULL
+           ) near
+           WHERE near.source_id IS NOT NULL AND r.source_id = near.child;"""
+    )
+    cursor.execute(
+        """WITH RECURSIVE chain (source_id, root, depth) AS (
+               SELECT source_id, source_id, 0 FROM import_rows
+               WHERE parent_id = '' OR parent_id NOT IN (SELECT source_id FROM import_rows)
+               UNION ALL
+               SELECT r.source_id, c.root, c.depth + 1 FROM import_rows r JOIN chain c ON r.parent_id = c.source_id
+               WHERE c.depth < 10000
+           )
+           UPDATE import_rows r SET root = chain.root FROM chain WHERE chain.source_id = r.source_id;
+           -- A cycle of parents in the source has no root: its rows stand on their own.
+           UPDATE import_rows SET root = source_id, link = 'import' WHERE root IS NULL;"""
+    )
+    cursor.execute(
+        """UPDATE import_rows r SET issue_id = p.issue_id
+           FROM reports_report p WHERE r.root = r.source_id AND r.parent_id <> '' AND p.source = %s AND p.source_id = r.parent_id;
+           UPDATE import_rows SET issue_id = nextval(pg_get_serial_sequence('issues_issue', 'id'))
+           WHERE root = source_id AND issue_id IS NULL;
+           UPDATE import_rows c SET issue_id = p.issue_id FROM import_rows p
+           WHERE c.root <> c.source_id AND p.source_id = c.root;""",
+        [fmt],
+    )

@@ -190,3 +190,28 @@ def test_bad_mappings_are_explained(tmp_path, yaml_text: str, message: str) -> N
     path.write_text(yaml_text)
     with pytest.raises(ValueError, match=message):
         Mapping.load(path)
+
+
+def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path) -> None:
+    row = lambda sr, when, lat, lon, kind="Pothole in Street Complaint", parent="": [  # noqa: E731
+        sr, kind, "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
+    path = _write(tmp_path / "grouping.csv", CHICAGO_HEADER, [
+        row("G1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+        row("G2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),  # 10 m, an hour later: same problem
+        row("G3", "2024-04-02T09:00:00", "41.880000", "-87.630100"),  # 8 m, next day: same problem
+        row("G4", "2024-04-01T10:00:00", "41.884500", "-87.630000"),  # 500 m away: another
+        row("G5", "2024-04-20T08:00:00", "41.880000", "-87.630000"),  # weeks later: another
+        row("G6", "2024-04-01T11:00:00", "41.880000", "-87.630000", kind="Street Light Out Complaint"),  # other kind
+        row("G7", "2024-04-03T09:00:00", "41.900000", "-87.600000", parent="G8"),  # a chain of parents...
+        row("G8", "2024-04-03T08:00:00", "41.900000", "-87.600000", parent="G9"),
+        row("G9", "2024-04-03T07:00:00", "41.950000", "-87.650000"),  # ...to its root
+    ])
+    assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 9
+    issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
+    assert issue_of["G1"] == issue_of["G2"] == issue_of["G3"]
+    assert len({issue_of[s] for s in ("G1", "G4", "G5", "G6")}) == 4
+    assert issue_of["G7"] == issue_of["G8"] == issue_of["G9"]
+    assert Report.objects.get(source_id="G2").match == {"method": "import_grouped"}
+    assert Report.objects.get(source_id="G7").match == {"method": "source_parent"}
+    assert Issue.objects.get(pk=issue_of["G1"]).report_count == 3
+    assert Issue.objects.count() == 5
