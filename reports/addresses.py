@@ -1,5 +1,14 @@
-"""Address normalisation: the same place written different ways gets the same key."""
+"""Addresses: the same place written different ways gets the same key.
+
+US-style addresses (starting with a house number) are parsed with usaddress into house
+number, direction, street name, type, unit and zip; the key is built from the first
+five, abbreviated and lower-cased, so "12 North Main Street, Apt. 3, Hoboken NJ 07030"
+and "12 N Main St apt 3" are one place. Anything else keeps its words, in any script.
+"""
 import re
+from dataclasses import dataclass
+
+import usaddress
 
 _ABBREVIATIONS = {
     "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "boulevard": "blvd",
@@ -12,8 +21,45 @@ _ABBREVIATIONS = {
 _TOKEN = re.compile(r"\w+")
 
 
+def _words(text: str) -> list[str]:
+    return [_ABBREVIATIONS.get(t, t) for t in _TOKEN.findall(text.casefold()) if t != "_"]
+
+
+@dataclass(frozen=True)
+class StandardAddress:
+    number: str = ""
+    direction: str = ""
+    street: str = ""
+    street_type: str = ""
+    unit: str = ""
+    zip: str = ""
+    key: str = ""
+
+
+def standardise_address(address: str) -> StandardAddress:
+    words = _words(address)
+    if not words:
+        return StandardAddress()
+    if words[0][0].isdigit() and address.isascii():
+        try:
+            tags, _ = usaddress.tag(address)
+        except usaddress.RepeatedLabelError:
+            tags = {}
+        if tags.get("AddressNumber") and tags.get("StreetName"):
+            part = lambda *labels: " ".join(" ".join(_words(tags.get(label, ""))) for label in labels).strip()  # noqa: E731
+            std = StandardAddress(
+                number=part("AddressNumber"),
+                direction=part("StreetNamePreDirectional"),
+                street=part("StreetNamePreType", "StreetName"),
+                street_type=part("StreetNamePostType", "StreetNamePostDirectional"),
+                unit=part("OccupancyType", "OccupancyIdentifier"),
+                zip=part("ZipCode"),
+            )
+            key = " ".join(p for p in (std.number, std.direction, std.street, std.street_type, std.unit) if p)
+            return StandardAddress(**{**std.__dict__, "key": key[:300]})
+    return StandardAddress(key=" ".join(words)[:300])
+
+
 def normalise_address(address: str) -> str:
-    """Lower case, punctuation dropped, common words abbreviated, ordinals kept as is.
-    '12 North Main Street, Apt. 3' -> '12 n main st apt 3'."""
-    tokens = [t for t in _TOKEN.findall(address.casefold()) if t != "_"]
-    return " ".join(_ABBREVIATIONS.get(t, t) for t in tokens)[:300]
+    """The key under which a place is known ('' when there is nothing to go on)."""
+    return standardise_address(address).key

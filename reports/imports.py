@@ -22,6 +22,7 @@ from psycopg import sql
 from issues.models import Category
 from llm.offline import classify_offline
 from llm.types import CategoryInfo
+from reports.addresses import standardise_address
 from reports.models import ImportBatch, new_tracking_id
 
 # Canonical staging columns every format is mapped to (all text until SQL parses them).
@@ -244,7 +245,7 @@ def _load(
     with connection.cursor() as cursor:
         # Temporary tables go at commit; dropped here too, for an import inside a larger
         # transaction (or a second one in it).
-        cursor.execute("DROP TABLE IF EXISTS import_staging, import_rows, import_categories")
+        cursor.execute("DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_addresses")
         cursor.execute(
             "CREATE TEMP TABLE import_staging (line int, " + ", ".join(f"{c} text" for c in COLUMNS)
             + ", tracking_id text, raw jsonb) ON COMMIT DROP"
@@ -278,6 +279,7 @@ def _load(
         skipped = cursor.rowcount + duplicates
         cursor.execute("DELETE FROM import_rows WHERE reason IS NOT NULL")
 
+        _standardise_addresses(cursor)
         cursor.execute("SELECT DISTINCT category FROM import_rows")
         mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
         cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
@@ -294,7 +296,7 @@ def _load(
                        acknowledged_at, resolved_at, closed_at, updated_at)
                    SELECT r.issue_id, left(r.description, 200), left(r.description, 300), r.description,
                        c.id, c.department_id, COALESCE(c.default_severity, 'medium'), s.status,
-                       r.lat, r.lon, CASE WHEN r.lat IS NULL THEN lower(left(r.address, 300)) ELSE '' END,
+                       r.lat, r.lon, CASE WHEN r.lat IS NULL THEN r.address_key ELSE '' END,
                        k.n, r.created_at, k.last, NULL,
                        -- A closing time only where the source has one: never a made-up one.
                        CASE WHEN s.status IN ('resolved', 'closed') THEN r.closed_at END,
@@ -314,7 +316,7 @@ def _load(
                    needs_placement, email, notify, photo, category_id, category_source, severity, summary, classifier,
                    status, submitted_at, enqueue_count, attempts, last_error, processed_at, issue_id, match,
                    import_batch_id, source, source_id)
-               SELECT r.tracking_id, 'import', r.description, r.lat, r.lon, r.address, lower(left(r.address, 300)),
+               SELECT r.tracking_id, 'import', r.description, r.lat, r.lon, r.address, r.address_key,
                    false, '', false, '', m.category_id, 'resident', '', left(r.description, 300), 'import',
                    'processed', r.created_at, 0, 0, '', now(), r.issue_id,
                    jsonb_build_object('method', r.link),
@@ -323,6 +325,19 @@ def _load(
             [batch.pk, fmt],
         )
         loaded = cursor.rowcount
+        # Where each address is: the first located row of each, unless known already.
+        # Keys are inserted in order and conflicts are ignored, so two imports sharing
+        # addresses wait for each other at most, never deadlock, never duplicate.
+        cursor.execute(
+            """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
+                   latitude, longitude, created_at)
+               SELECT DISTINCT ON (a.key) a.key, left(r.address, 500), a.number, a.direction, a.street, a.street_type,
+                   a.unit, a.zip, r.lat, r.lon, now()
+               FROM import_rows r JOIN import_addresses a ON a.address = r.address
+               WHERE r.lat IS NOT NULL AND a.key <> ''
+               ORDER BY a.key, r.created_at, r.line
+               ON CONFLICT (address_key) DO NOTHING"""
+        )
         # Issues of earlier batches that gained reports from this one.
         cursor.execute(
             """UPDATE issues_issue i SET report_count = t.n, last_report_at = GREATEST(i.last_report_at, t.last)
@@ -390,4 +405,25 @@ def _group(cursor: object, fmt: str) -> None:
            UPDATE import_rows c SET issue_id = p.issue_id FROM import_rows p
            WHERE c.root <> c.source_id AND p.source_id = c.root;""",
         [fmt],
+    )
+
+
+def _standardise_addresses(cursor: object) -> None:
+    """Standardise each distinct address once (311 data repeats them), set-based after."""
+    cursor.execute("SELECT DISTINCT address FROM import_rows WHERE address <> ''")
+    parsed = []
+    for (address,) in cursor.fetchall():
+        std = standardise_address(address)
+        parsed.append((address, std.key, std.number[:20], std.direction[:10], std.street[:200],
+                       std.street_type[:20], std.unit[:50], std.zip[:10]))
+    cursor.execute(
+        """CREATE TEMP TABLE import_addresses (address text PRIMARY KEY, key text, number text, direction text,
+               street text, street_type text, unit text, zip text) ON COMMIT DROP"""
+    )
+    with cursor.cursor.copy("COPY import_addresses FROM STDIN") as copy:
+        for row in parsed:
+            copy.write_row(row)
+    cursor.execute(
+        """ALTER TABLE import_rows ADD COLUMN address_key text NOT NULL DEFAULT '';
+           UPDATE import_rows r SET address_key = a.key FROM import_addresses a WHERE a.address = r.address;"""
     )

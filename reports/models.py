@@ -176,6 +176,13 @@ class Location(models.Model):
 
     address_key = models.CharField(max_length=300, unique=True)
     address = models.CharField(max_length=500)
+    # The standardised parts (reports.addresses), empty where the address is not US-style.
+    number = models.CharField(max_length=20, blank=True)
+    direction = models.CharField(max_length=10, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    street_type = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=50, blank=True)
+    zip = models.CharField(max_length=10, blank=True)
     latitude = models.FloatField()
     longitude = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now)

@@ -23,7 +23,7 @@ from issues.models import Category, IssueEvent
 from issues.services import issue_event_record, issue_group_report, issue_place
 from llm.services import classify_report
 from llm.types import CategoryInfo
-from reports.addresses import normalise_address
+from reports.addresses import normalise_address, standardise_address
 from reports.models import ApiKey, Location, Report
 from reports.photos import photo_clean
 
@@ -171,11 +171,14 @@ def report_submit(
 def _location_remember(*, address_key: str, address: str, latitude: float, longitude: float) -> None:
     """Remember where an address is, the first time a report gives both. Concurrency-safe:
     insert and ignore a conflict, never update under another writer."""
+    std = standardise_address(address)
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO reports_location (address_key, address, latitude, longitude, created_at)"
-            " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (address_key) DO NOTHING",
-            [address_key, address[:500], latitude, longitude],
+            "INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,"
+            " latitude, longitude, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+            " ON CONFLICT (address_key) DO NOTHING",
+            [address_key, address[:500], std.number[:20], std.direction[:10], std.street[:200], std.street_type[:20],
+             std.unit[:50], std.zip[:10], latitude, longitude],
         )
 
 

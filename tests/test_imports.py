@@ -215,3 +215,80 @@ def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path)
     assert Report.objects.get(source_id="G7").match == {"method": "source_parent"}
     assert Issue.objects.get(pk=issue_of["G1"]).report_count == 3
     assert Issue.objects.count() == 5
+
+
+@pytest.mark.parametrize(
+    "address, key, parts",
+    [
+        ("12 North Main Street, Apt. 3, Hoboken NJ 07030", "12 n main st apt 3",
+         {"number": "12", "direction": "n", "street": "main", "street_type": "st", "unit": "apt 3", "zip": "07030"}),
+        ("12 N. Main St", "12 n main st", {"number": "12", "direction": "n", "street": "main", "street_type": "st"}),
+        ("100 N STATE ST, CHICAGO, 60602", "100 n state st", {"zip": "60602"}),
+        ("845  Bloomfield St", "845 bloomfield st", {"street": "bloomfield"}),
+        ("Müllerstraße 5", "müllerstrasse 5", {"number": ""}),  # not US-style: words kept
+        ("#---", "", {}),
+    ],
+)
+def test_address_standardisation(address: str, key: str, parts: dict) -> None:
+    from reports.addresses import standardise_address
+
+    std = standardise_address(address)
+    assert std.key == key
+    for name, value in parts.items():
+        assert getattr(std, name) == value
+
+
+def test_imported_addresses_fill_locations_that_place_later_reports(tenant_a, tmp_path) -> None:
+    from reports.models import Location
+    from reports.services import report_submit
+
+    path = _write(tmp_path / "loc.csv", CHICAGO_HEADER, [
+        ["L1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "100 N STATE ST", "CHICAGO", "60602", "false", "", "41.883", "-87.628"],
+        ["L2", "Graffiti Removal Request", "", "Open", "2024-06-02T08:00:00", "", "100 N State Street", "CHICAGO", "60602", "false", "", "41.884", "-87.629"],
+    ])
+    import_reports(path=path, fmt="chicago311")
+    location = Location.objects.get()
+    assert (location.address_key, location.street, location.zip) == ("100 n state st", "state", "60602")
+    assert (location.latitude, location.longitude) == (41.883, -87.628)  # the first report's point
+    placed = report_submit(description="Another pothole", address="100 North State St").report
+    assert (placed.latitude, placed.longitude, placed.needs_placement) == (41.883, -87.628, False)
+
+
+@pytest.mark.worker
+def test_two_concurrent_imports_sharing_addresses(django_db_setup, django_db_blocker, tmp_path) -> None:
+    import threading
+
+    from django.db import connection, connections
+    from django_tenants.utils import tenant_context
+
+    from reports.models import Location
+    from tests.services import committed_tenant
+
+    files = []
+    for n in range(2):
+        rows = [[f"C{n}-{i}", "Pothole in Street Complaint", "", "Open", f"2024-07-0{1 + n}T08:00:00", "",
+                 f"{i} N STATE ST", "CHICAGO", "", "false", "", f"{41.8 + i / 1000:.4f}", "-87.6"] for i in range(1, 200)]
+        files.append(_write(tmp_path / f"c{n}.csv", CHICAGO_HEADER, rows))
+    errors: list[BaseException] = []
+    with django_db_blocker.unblock(), committed_tenant("import-race", "Import race", "city") as tenant:
+        barrier = threading.Barrier(2)
+
+        def run(path: Path) -> None:
+            try:
+                connection.set_tenant(tenant)
+                barrier.wait(10)
+                import_reports(path=path, fmt="chicago311")
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in files]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        with tenant_context(tenant):
+            assert Location.objects.count() == 199  # each shared address once
+            assert Report.objects.count() == 398
