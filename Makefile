@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test bootstrap services migrate seed stop bench-tenants clean
+.PHONY: run test bootstrap services migrate seed seed-history stop bench-tenants clean
 
 bootstrap:
 	@scripts/services.sh install
@@ -23,6 +23,10 @@ migrate: bootstrap
 
 seed: migrate
 	@$(PY) manage.py seed_demo
+
+## make seed-history: a year of generated 311 history for springfield, through the bulk import.
+seed-history: seed
+	@$(PY) manage.py seed_history springfield
 
 ## Benchmarks drive a bootstrapped instance; see bench/README.md.
 bench-tenants: migrate

@@ -9,54 +9,14 @@ text columns, measured in the same run) and `share_of_copy`. The tenant (`bench-
 and the file are removed unless --keep.
 """
 import argparse
-import csv
-import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from _setup import django_setup, figure
 
 SLUG = "bench-import"
-HEADER = ["SR_NUMBER", "SR_TYPE", "SR_SHORT_CODE", "CREATED_DEPARTMENT", "OWNER_DEPARTMENT", "STATUS", "ORIGIN",
-          "CREATED_DATE", "LAST_MODIFIED_DATE", "CLOSED_DATE", "STREET_ADDRESS", "CITY", "STATE", "ZIP_CODE",
-          "STREET_NUMBER", "STREET_DIRECTION", "STREET_NAME", "STREET_TYPE", "DUPLICATE", "LEGACY_RECORD",
-          "LEGACY_SR_NUMBER", "PARENT_SR_NUMBER", "COMMUNITY_AREA", "WARD", "ELECTRICAL_DISTRICT", "ELECTRICITY_GRID",
-          "POLICE_SECTOR", "POLICE_DISTRICT", "POLICE_BEAT", "PRECINCT", "SANITATION_DIVISION_DAYS", "CREATED_HOUR",
-          "CREATED_DAY_OF_WEEK", "CREATED_MONTH", "X_COORDINATE", "Y_COORDINATE", "LATITUDE", "LONGITUDE", "LOCATION"]
-TYPES = [("Pothole in Street Complaint", "PHF"), ("Street Light Out Complaint", "SLA"),
-         ("Graffiti Removal Request", "GRAF"), ("Garbage Cart Maintenance", "SGA"),
-         ("Abandoned Vehicle Complaint", "SKA"), ("Tree Debris Clean-Up", "SEE"), ("Water On Street Complaint", "AAF"),
-         ("Traffic Signal Out Complaint", "SFD"), ("Sidewalk Inspection Request", "CSF"), ("Noise Complaint", "NOI")]
-STREETS = ["STATE", "MADISON", "CLARK", "HALSTED", "ASHLAND", "WESTERN", "PULASKI", "CICERO", "ARCHER", "MILWAUKEE"]
-
-
-def generate(path: Path, rows: int) -> None:
-    """A year of requests over the city, about 5 % duplicates of an earlier request."""
-    rng = random.Random(311)
-    start = datetime(2024, 1, 1)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(HEADER)
-        for n in range(rows):
-            created = start + timedelta(seconds=int(n * 31_536_000 / rows))
-            sr_type, code = TYPES[n % len(TYPES)]
-            status = "Completed" if rng.random() < 0.8 else "Open"
-            closed = (created + timedelta(hours=rng.randint(1, 400))).strftime("%m/%d/%Y %I:%M:%S %p") if status == "Completed" else ""
-            parent = f"SR{rng.randint(max(0, n - 500), n - 1):08d}" if n and rng.random() < 0.05 else ""
-            number, street = rng.randint(1, 9999), rng.choice(STREETS)
-            lat, lon = 41.65 + rng.random() * 0.35, -87.85 + rng.random() * 0.33
-            writer.writerow([
-                f"SR{n:08d}", sr_type, code, "", "", "Completed - Dup" if parent else status, "Phone Call",
-                created.strftime("%m/%d/%Y %I:%M:%S %p"), "", closed, f"{number} N {street} ST", "CHICAGO", "IL",
-                "60602", number, "N", street, "ST", "true" if parent else "false", "false", "", parent, "", "", "", "",
-                "", "", "", "", "", created.hour, created.weekday(), created.month, "", "", f"{lat:.6f}", f"{lon:.6f}",
-                f"({lat:.6f}, {lon:.6f})",
-            ])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -64,6 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
 
+    from civicpulse.history import HEADER, generate_chicago311
     from django.db import connection
     from django_tenants.utils import tenant_context
     from tqdm import tqdm
@@ -74,7 +35,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="civicpulse-bench-import-"))
     path = workdir / "chicago311.csv"
-    generate(path, args.rows)
+    generate_chicago311(path, args.rows)
     figure("rows", args.rows)
     figure("file_mb", round(path.stat().st_size / 1e6, 1))
 

@@ -292,3 +292,16 @@ def test_two_concurrent_imports_sharing_addresses(django_db_setup, django_db_blo
         with tenant_context(tenant):
             assert Location.objects.count() == 199  # each shared address once
             assert Report.objects.count() == 398
+
+
+def test_seed_history_generates_and_imports_once(tenant_pair, db, capsys) -> None:
+    from django_tenants.utils import tenant_context
+
+    call_command("seed_history", "alpha", "--rows", "300")
+    assert capsys.readouterr().out.strip() == "read 300, loaded 300, rejected 0, skipped 0 (already imported)"
+    with tenant_context(tenant_pair[0]):
+        assert Report.objects.filter(channel="import").count() == 300
+        assert Report.objects.filter(match__method="source_parent").exists()  # about 5 % name a parent
+        assert Issue.objects.filter(status="closed").exists() or Issue.objects.filter(status="resolved").exists()
+    call_command("seed_history", "alpha", "--rows", "300")
+    assert capsys.readouterr().out.strip() == "read 300, loaded 0, rejected 0, skipped 300 (already imported)"

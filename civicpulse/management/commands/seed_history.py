@@ -1,0 +1,34 @@
+"""Give a tenant a year of generated 311 history through the bulk import (`make
+seed-history` for springfield). Re-running loads nothing twice: the file is the same."""
+import sys
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import get_tenant_model, tenant_context
+from tqdm import tqdm
+
+from civicpulse.demo import DEMO_TENANTS
+from civicpulse.history import generate_chicago311
+from reports.imports import import_reports
+
+
+class Command(BaseCommand):
+    help = "Generate a year of Chicago-layout 311 history around the tenant and import it."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("slug", nargs="?", default="springfield")
+        parser.add_argument("--rows", type=int, default=50_000)
+
+    def handle(self, slug: str, rows: int, **options: object) -> None:
+        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
+        if tenant is None or tenant.schema_name == "public":
+            raise CommandError(f"No tenant {slug!r} (run `make run` or `manage.py seed_demo` first).")
+        demo = next((d for d in DEMO_TENANTS if d.slug == slug), None)
+        with tempfile.TemporaryDirectory(prefix="civicpulse-history-") as workdir:
+            path = Path(workdir) / f"{slug}-history.csv"
+            self.stderr.write(f"generating {rows} requests of history")
+            generate_chicago311(path, rows, **({"center": demo.center} if demo else {}))
+            with tenant_context(tenant), tqdm(total=rows, unit=" rows", file=sys.stderr, disable=None) as bar:
+                result = import_reports(path=path, fmt="chicago311", progress=bar.update)
+        self.stdout.write(result.summary())
