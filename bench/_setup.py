@@ -17,3 +17,19 @@ def django_setup() -> None:
 def figure(name: str, value: object) -> None:
     """One `name: value` line per figure, the format every benchmark prints."""
     print(f"{name}: {value}", flush=True)
+
+
+def drop_tenant(slug: str) -> None:
+    """Remove a benchmark's tenant: its schema, hosts and row."""
+    from django.db import connection, transaction
+    from psycopg import sql
+
+    from tenants.models import Tenant
+
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection)
+            )
+        Tenant.objects.filter(schema_name=slug).delete()

@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from _setup import django_setup, figure
+from _setup import django_setup, drop_tenant, figure
 
 SLUG = "bench-admin"
 
@@ -78,13 +78,7 @@ def main() -> None:
             assert response.status_code == 200, response.status_code
         figure(name, round(statistics.median(times), 1))
     if not args.keep:
-        from psycopg import sql
-
-        connection.set_schema_to_public()
-        with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SLUG)).as_string(cursor.connection))
-        tenant.domains.all().delete()
-        Tenant.objects.filter(pk=tenant.pk).delete()
+        drop_tenant(SLUG)
 
 
 def _count() -> int:

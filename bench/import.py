@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _setup import django_setup, figure
+from _setup import django_setup, drop_tenant, figure
 
 SLUG = "bench-import"
 def main() -> None:
@@ -30,7 +30,6 @@ def main() -> None:
     from tqdm import tqdm
 
     from reports.imports import import_reports
-    from tenants.models import Tenant
     from tenants.services import tenant_create
 
     workdir = Path(tempfile.mkdtemp(prefix="civicpulse-bench-import-"))
@@ -49,8 +48,7 @@ def main() -> None:
         copy_s = time.perf_counter() - started
         cursor.execute("DROP TABLE copy_ceiling")
 
-    if existing := Tenant.objects.filter(schema_name=SLUG).first():
-        _drop(existing)
+    drop_tenant(SLUG)
     tenant = tenant_create(slug=SLUG, name="Import benchmark", kind="city", timezone="America/Chicago")
     with tenant_context(tenant), tqdm(total=args.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
         started = time.perf_counter()
@@ -62,22 +60,9 @@ def main() -> None:
     figure("copy_rows_per_s", round(args.rows / copy_s))
     figure("share_of_copy", round(copy_s / import_s, 3))
     if not args.keep:
-        _drop(tenant)
+        drop_tenant(SLUG)
         path.unlink()
         workdir.rmdir()
-
-
-def _drop(tenant: object) -> None:
-    from django.db import connection
-    from psycopg import sql
-
-    from tenants.models import Tenant
-
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(tenant.schema_name)).as_string(cursor.connection))
-    tenant.domains.all().delete()
-    Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 if __name__ == "__main__":

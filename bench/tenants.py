@@ -12,7 +12,7 @@ import statistics
 import sys
 import time
 
-from _setup import django_setup, figure
+from _setup import django_setup, drop_tenant, figure
 
 
 def main() -> None:
@@ -53,17 +53,10 @@ def main() -> None:
 
 
 def _drop(prefix: str) -> None:
-    from django.db import connection, transaction
-    from psycopg import sql
-
     from tenants.models import Tenant
 
-    for tenant in Tenant.objects.filter(schema_name__startswith=prefix):
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(tenant.schema_name)))
-            tenant.domains.all().delete()
-            Tenant.objects.filter(pk=tenant.pk).delete()
+    for slug in Tenant.objects.filter(schema_name__startswith=prefix).values_list("schema_name", flat=True):
+        drop_tenant(slug)
 
 
 if __name__ == "__main__":

@@ -132,36 +132,28 @@ def issue_group_report(
     )
     thresholds = {"radius_m": radius, "window_hours": window, "min_similarity": min_similarity}
     best = _best(candidates, radius, window)
-    method = "geo" if latitude is not None else "address"
-    if best is None:
+    issue = None
+    if best is not None:
+        match = {
+            "method": "geo" if latitude is not None else "address",
+            "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
+            "time_gap_s": round(best.time_gap_s),
+            "similarity": round(best.similarity, 3),
+            "score": round(_score(best, radius, window), 3),
+            "candidates": len(candidates),
+            "thresholds": thresholds,
+        }
+        issue = _issue_attach(
+            issue_id=best.issue_id, latitude=latitude, longitude=longitude, severity=severity, at=at,
+            actor_label=actor_label, data={"report": report_ref, **match},
+        )
+    if issue is None:  # nothing matched, or staff closed the match since the candidate query
         issue = _issue_open(
             text=text, summary=summary, category=category, severity=severity, latitude=latitude,
-            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label, report_ref=report_ref,
+            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label,
+            data={"report": report_ref},
         )
-        match = {"method": "new", "candidates": len(candidates), "thresholds": thresholds}
-        return GroupingResult(issue, True, match)
-
-    score = _score(best, radius, window)
-    match = {
-        "method": method,
-        "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
-        "time_gap_s": round(best.time_gap_s),
-        "similarity": round(best.similarity, 3),
-        "score": round(score, 3),
-        "candidates": len(candidates),
-        "thresholds": thresholds,
-    }
-    issue = _issue_attach(
-        issue_id=best.issue_id, latitude=latitude, longitude=longitude, severity=severity, at=at,
-        actor_label=actor_label, data={"report": report_ref, **match},
-    )
-    if issue is None:  # staff closed it since the candidate query: the report starts afresh
-        issue = _issue_open(
-            text=text, summary=summary, category=category, severity=severity, latitude=latitude,
-            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label, report_ref=report_ref,
-        )
-        match = {"method": "new", "candidates": len(candidates), "thresholds": thresholds}
-        return GroupingResult(issue, True, match)
+        return GroupingResult(issue, True, {"method": "new", "candidates": len(candidates), "thresholds": thresholds})
     return GroupingResult(issue, False, match)
 
 
@@ -181,8 +173,11 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
 
 def _issue_open(
     *, text: str, summary: str, category: Category | None, severity: str, latitude: float | None,
-    longitude: float | None, address_key: str, at: datetime, actor_label: str, report_ref: str,
+    longitude: float | None, address_key: str, at: datetime, actor_label: str, data: dict,
+    actor: AbstractBaseUser | None = None, report_count: int = 1,
 ) -> Issue:
+    """A new open issue from its first report's fields, routed to the category's
+    department and placed in its area; `data` goes on the CREATED event."""
     issue = Issue.objects.create(
         title=_title_from(summary, text),
         summary=summary,
@@ -194,13 +189,13 @@ def _issue_open(
         latitude=latitude,
         longitude=longitude,
         address_key="" if latitude is not None else address_key,
-        report_count=1,
+        report_count=report_count,
         created_at=at,
         last_report_at=at,
     )
     IssueEvent.objects.create(
-        issue=issue, kind=IssueEvent.Kind.CREATED, actor_label=actor_label, created_at=at,
-        data={"report": report_ref, "category": category.code if category else None, "severity": issue.severity},
+        issue=issue, kind=IssueEvent.Kind.CREATED, actor=actor, actor_label=actor_label, created_at=at,
+        data={**data, "category": category.code if category else None, "severity": issue.severity},
     )
     return issue
 
@@ -492,16 +487,11 @@ def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abs
     label = actor.get_username() if actor else ""
     if to_issue_id is None:
         first = reports[0]
-        target = Issue.objects.create(
-            title=_title_from(first.summary, first.description), summary=first.summary, text=first.description,
-            category=first.category, severity=first.severity or Severity.MEDIUM,
-            department_id=first.category.department_id if first.category else None,
-            area=area_for_point(first.latitude, first.longitude) if first.latitude is not None else None,
-            latitude=first.latitude, longitude=first.longitude, address_key="" if first.latitude is not None else first.address_key,
-            created_at=first.submitted_at, last_report_at=first.submitted_at,
-        )
-        IssueEvent.objects.create(
-            issue=target, kind=IssueEvent.Kind.CREATED, actor=actor, actor_label=label,
+        # Recounted below with the rest, like every issue the move touches.
+        target = _issue_open(
+            text=first.description, summary=first.summary, category=first.category, severity=first.severity,
+            latitude=first.latitude, longitude=first.longitude, address_key=first.address_key,
+            at=first.submitted_at, actor=actor, actor_label=label, report_count=0,
             data={"split_from": sorted(sources), "reports": [r.pk for r in reports]},
         )
     else:
