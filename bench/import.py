@@ -5,7 +5,8 @@ and compare with the raw COPY rate of the same file into an empty table.
 
 Prints `rows`, `file_mb`, `import_s`, `rows_per_s` (end to end: read, stage, validate,
 load issues and reports), `copy_rows_per_s` (COPY of the same CSV into a plain table of
-text columns, measured in the same run) and `share_of_copy`. The tenant (`bench-import`)
+text columns, measured in the same run), `share_of_copy`, and the seconds of each step
+(`reading_s`, `checking_s`, `standardising_s`, `grouping_s`, `writing_s`, `indexing_s`). The tenant (`bench-import`)
 and the file are removed unless --keep.
 """
 import argparse
@@ -50,15 +51,27 @@ def main() -> None:
 
     drop_tenant(SLUG)
     tenant = tenant_create(slug=SLUG, name="Import benchmark", kind="city", timezone="America/Chicago")
+    phases: dict[str, float] = {}
     with tenant_context(tenant), tqdm(total=args.rows, unit=" rows", file=sys.stderr, disable=None) as bar:
-        started = time.perf_counter()
-        result = import_reports(path=path, fmt="chicago311", progress=bar.update)
+        started = mark = time.perf_counter()
+        current = "setup"
+
+        def phase(name: str) -> None:
+            nonlocal mark, current
+            now = time.perf_counter()
+            phases[current], mark, current = now - mark, now, name
+            bar.set_description(name)
+
+        result = import_reports(path=path, fmt="chicago311", progress=bar.update, phase=phase)
         import_s = time.perf_counter() - started
+        phases[current] = time.perf_counter() - mark
     figure("import_s", round(import_s, 1))
     figure("loaded", result.batch.rows_loaded)
     figure("rows_per_s", round(args.rows / import_s))
     figure("copy_rows_per_s", round(args.rows / copy_s))
     figure("share_of_copy", round(copy_s / import_s, 3))
+    for name, seconds in phases.items():
+        figure(f"{name}_s", round(seconds, 1))
     if not args.keep:
         drop_tenant(SLUG)
         path.unlink()

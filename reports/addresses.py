@@ -36,6 +36,18 @@ class StandardAddress:
     key: str = ""
 
 
+def standardise_parts(
+    *, number: str, direction: str = "", street: str, street_type: str = "", unit: str = "", zip: str = ""
+) -> StandardAddress:
+    """An address that arrives already split (the Chicago export's STREET_NUMBER,
+    STREET_DIRECTION, STREET_NAME, STREET_TYPE): the same words and key as if parsed."""
+    clean = lambda text: " ".join(_words(text))  # noqa: E731
+    std = StandardAddress(number=clean(number), direction=clean(direction), street=clean(street),
+                          street_type=clean(street_type), unit=clean(unit), zip=clean(zip))
+    key = " ".join(p for p in (std.number, std.direction, std.street, std.street_type, std.unit) if p)
+    return StandardAddress(**{**std.__dict__, "key": key[:300]})
+
+
 def standardise_address(address: str) -> StandardAddress:
     words = _words(address)
     if not words:
@@ -46,8 +58,8 @@ def standardise_address(address: str) -> StandardAddress:
         except usaddress.RepeatedLabelError:
             tags = {}
         if tags.get("AddressNumber") and tags.get("StreetName"):
-            part = lambda *labels: " ".join(" ".join(_words(tags.get(label, ""))) for label in labels).strip()  # noqa: E731
-            std = StandardAddress(
+            part = lambda *labels: " ".join(tags.get(label, "") for label in labels)  # noqa: E731
+            return standardise_parts(
                 number=part("AddressNumber"),
                 direction=part("StreetNamePreDirectional"),
                 street=part("StreetNamePreType", "StreetName"),
@@ -55,8 +67,6 @@ def standardise_address(address: str) -> StandardAddress:
                 unit=part("OccupancyType", "OccupancyIdentifier"),
                 zip=part("ZipCode"),
             )
-            key = " ".join(p for p in (std.number, std.direction, std.street, std.street_type, std.unit) if p)
-            return StandardAddress(**{**std.__dict__, "key": key[:300]})
     return StandardAddress(key=" ".join(words)[:300])
 
 

@@ -1,57 +1,70 @@
-"""Bulk import of open-data 311 exports: COPY into a staging table, then set-based SQL
-with the intake's rules. Imported reports are born `processed` with their issues; the
-live pipeline and the sweeper never see them.
+"""Bulk import of open-data 311 exports: the file goes through PostgreSQL COPY into a
+staging table as it is, then set-based SQL applies the intake's rules. Imported reports
+are born `processed` with their issues; the live pipeline and the sweeper never see them.
 
-Formats: `publicstuff` (PublicStuff export: Unix-second dates, no closing time) and
+Formats: `publicstuff` (PublicStuff export: Unix-second dates, no closing time),
 `chicago311` (City of Chicago "311 Service Requests": `MM/DD/YYYY hh:mm:ss AM` or ISO
-8601 dates in the tenant's time zone, PARENT_SR_NUMBER / DUPLICATE grouping).
+8601 dates in the tenant's time zone, PARENT_SR_NUMBER grouping, split address columns)
+and `mapped` (any CSV, through a YAML mapping).
 """
 import csv
 import gzip
 import hashlib
 import io
-import json
+import math
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from issues.models import Category
+from issues.models import OPEN_STATUSES, Category
 from llm.offline import classify_offline
 from llm.types import CategoryInfo
-from reports.addresses import standardise_address
-from reports.models import ImportBatch, new_tracking_id
+from reports.addresses import standardise_address, standardise_parts
+from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH, ImportBatch, new_tracking_id
 
-# Canonical staging columns every format is mapped to (all text until SQL parses them).
+# The report fields every format is mapped to (text until SQL parses them).
 COLUMNS = ("source_id", "created", "closed", "status", "category", "description", "address",
-           "latitude", "longitude", "parent_id", "duplicate")
+           "latitude", "longitude", "parent_id", "street_number", "street_direction", "street_name",
+           "street_type", "zip")
+
+# A format: given a way to name a column of the file (its lower-case header), the SQL
+# expression of each report field; fields left out are empty.
+Column = Callable[[str], sql.Composable]
+Fields = dict[str, sql.Composable]
 
 
-def _publicstuff(row: dict[str, str]) -> dict[str, str]:
+def _publicstuff(col: Column) -> Fields:
     return {
-        "source_id": row.get("id", ""), "created": row.get("date created", ""), "closed": "",
-        "status": row.get("status", ""), "category": row.get("title", ""),
-        "description": row.get("description", "") or row.get("title", ""), "address": row.get("address", ""),
-        "latitude": row.get("latitude", ""), "longitude": row.get("longitude", ""), "parent_id": "", "duplicate": "",
+        "source_id": col("id"), "created": col("date created"), "status": col("status"), "category": col("title"),
+        # A resident may leave the description empty: the category they picked says it.
+        "description": sql.SQL("COALESCE(NULLIF({}, ''), {})").format(col("description"), col("title")),
+        "address": col("address"), "latitude": col("latitude"), "longitude": col("longitude"), "zip": col("zip code"),
     }
 
 
-def _chicago311(row: dict[str, str]) -> dict[str, str]:
-    address = ", ".join(p for p in (row.get("street_address", ""), row.get("city", ""), row.get("zip_code", "")) if p)
+def _chicago311(col: Column) -> Fields:
     return {
-        "source_id": row.get("sr_number", ""), "created": row.get("created_date", ""),
-        "closed": row.get("closed_date", ""), "status": row.get("status", ""), "category": row.get("sr_type", ""),
+        "source_id": col("sr_number"), "created": col("created_date"), "closed": col("closed_date"),
+        "status": col("status"), "category": col("sr_type"),
         # The portal has no free text: the request type is what the resident asked for.
-        "description": row.get("sr_type", ""), "address": address,
-        "latitude": row.get("latitude", ""), "longitude": row.get("longitude", ""),
-        "parent_id": row.get("parent_sr_number", ""), "duplicate": row.get("duplicate", ""),
+        "description": col("sr_type"),
+        "address": sql.SQL("concat_ws(', ', NULLIF({}, ''), NULLIF({}, ''), NULLIF({}, ''))").format(
+            col("street_address"), col("city"), col("zip_code")),
+        "latitude": col("latitude"), "longitude": col("longitude"), "parent_id": col("parent_sr_number"),
+        "street_number": col("street_number"), "street_direction": col("street_direction"),
+        "street_name": col("street_name"), "street_type": col("street_type"), "zip": col("zip_code"),
     }
 
 
-FORMATS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
+FORMATS: dict[str, Callable[[Column], Fields]] = {
     "publicstuff": _publicstuff,
     "chicago311": _chicago311,
 }
@@ -62,6 +75,8 @@ MAPPED = "mapped"
 class Mapping:
     """A YAML file mapping any CSV to the report fields:
 
+        source: ourcity     # optional: the source system's name, its own id space
+                            # (default: the mapping file's name without .yaml)
         columns:            # report field: the file's column (case does not matter)
           source_id: Request ID
           created: Opened
@@ -73,10 +88,13 @@ class Mapping:
           latitude: Lat
           longitude: Lon
           parent_id: Duplicate Of # optional
+          street_number: No       # optional split address: number, direction,
+          street_name: Street     #   name, type, zip
         categories:         # optional: the file's values to the tenant's category codes
           Pothole: potholes
     """
 
+    source: str
     columns: dict[str, str]
     categories: dict[str, str]
 
@@ -95,13 +113,18 @@ class Mapping:
         missing = [f for f in ("source_id", "created", "description") if f not in columns]
         if missing:
             raise ValueError(f"{path.name}: map {', '.join(missing)} to a column")
-        if "address" not in columns and not {"latitude", "longitude"} <= set(columns):
+        if "address" not in columns and "street_name" not in columns and not {"latitude", "longitude"} <= set(columns):
             raise ValueError(f"{path.name}: map address, or latitude and longitude")
+        source = str(data.get("source") or path.stem)
+        if len(source) > 20:
+            raise ValueError(f"{path.name}: source {source!r} is longer than 20 characters; set a shorter `source:`")
         categories = {str(k): str(v) for k, v in (data.get("categories") or {}).items()}
-        return cls(columns, categories)
+        return cls(source, columns, categories)
 
-    def row(self, row: dict[str, str]) -> dict[str, str]:
-        return {field: row.get(self.columns[field], "") if field in self.columns else "" for field in COLUMNS}
+    def fields(self, col: Column) -> Fields:
+        return {field: col(column) for field, column in self.columns.items()}
+
+
 # Source statuses (lower case) to issue statuses; anything else is open.
 STATUSES = {
     "received": "open", "open": "open", "in progress": "in_progress", "completed": "resolved",
@@ -119,11 +142,10 @@ class ImportResult:
         return f"read {b.rows_read}, loaded {b.rows_loaded}, rejected {b.rows_rejected}, skipped {b.rows_skipped} (already imported)"
 
 
-def _open(path: Path) -> io.TextIOBase:
+def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gzipped else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    return gzip.open(path, "rb") if gzipped else path.open("rb")
 
 
 def _checksum(path: Path) -> str:
@@ -134,18 +156,12 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _staged_rows(
-    path: Path, mapper: Callable[[dict[str, str]], dict[str, str]], progress: Callable[[int], None]
-) -> Iterator[tuple]:
-    with _open(path) as handle:
-        reader = csv.reader(handle)
-        header = [h.strip().lower() for h in next(reader, [])]
-        for line, values in enumerate(reader, start=2):
-            row = dict(zip(header, values))
-            canon = mapper(row)
-            yield (line, *(canon[c].strip() for c in COLUMNS), new_tracking_id(), json.dumps(row))
-            if line % 10_000 == 0:
-                progress(10_000)
+def _header(path: Path) -> list[str]:
+    with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        header = next(csv.reader(text), [])
+    if not header:
+        raise ValueError(f"{path.name}: empty file, no header line")
+    return [h.strip().lower() for h in header]
 
 
 def _category_map(raw_values: list[str], explicit: dict[str, str]) -> tuple[dict[str, int], int]:
@@ -170,64 +186,89 @@ def _category_map(raw_values: list[str], explicit: dict[str, str]) -> tuple[dict
     return mapping, unknown
 
 
-_PARSE_SQL = """
-CREATE OR REPLACE FUNCTION pg_temp.try_ts(value text, tz text) RETURNS timestamptz LANGUAGE plpgsql AS $$
-BEGIN
-    -- Unix seconds (PublicStuff).
-    IF value ~ '^\\d{9,11}$' THEN RETURN to_timestamp(value::bigint); END IF;
-    -- The Chicago portal's CSV: local wall-clock time in the tenant's zone.
-    IF value ~ '^\\d{1,2}/\\d{1,2}/\\d{4} \\d{1,2}:\\d{2}:\\d{2} [AaPp][Mm]$' THEN
-        RETURN to_timestamp(value, 'MM/DD/YYYY HH12:MI:SS AM')::timestamp AT TIME ZONE tz;
-    END IF;
-    -- ISO 8601: with an offset as written, without one in the tenant's zone.
-    IF value ~ '^\\d{4}-\\d{2}-\\d{2}' THEN
-        IF value ~ '(Z|[+-]\\d{2}(:?\\d{2})?)$' THEN RETURN value::timestamptz; END IF;
-        RETURN value::timestamp AT TIME ZONE tz;
-    END IF;
-    RETURN NULL;
-EXCEPTION WHEN others THEN RETURN NULL;  -- 13/45/2024 and the like: rejected, not fatal
-END $$;
+# Columns a format cannot do without: a file lacking them is the wrong format.
+REQUIRED = {"publicstuff": ("id", "date created", "title"), "chicago311": ("sr_number", "sr_type", "created_date")}
+
+# Dates: Unix seconds (PublicStuff); `MM/DD/YYYY hh:mm:ss AM` (the Chicago portal's CSV)
+# and ISO 8601 without an offset (its API), both the tenant's wall-clock time; ISO 8601
+# with an offset as written. Anything else, or a day the month lacks, is NULL (the row is
+# rejected) rather than an error that would end the whole import. A plain SQL function,
+# so PostgreSQL inlines it: no function call, no subtransaction per row.
+_DATE_SQL = r"""
+CREATE OR REPLACE FUNCTION pg_temp.import_ts(v text, tz text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
+SELECT CASE
+    WHEN v ~ '^[0-9]{9,11}$' THEN to_timestamp(v::bigint)
+    WHEN v ~ '^(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[1-9][0-9]{3} (0?[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AaPp][Mm]$' THEN
+        CASE WHEN split_part(v, '/', 2)::int <= 28
+               OR date_part('month', make_date(left(split_part(v, '/', 3), 4)::int, split_part(v, '/', 1)::int, 1)
+                                     + (split_part(v, '/', 2)::int - 1)) = split_part(v, '/', 1)::int
+             THEN v::timestamp AT TIME ZONE tz END
+    WHEN v ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)?)?$' THEN
+        CASE WHEN substr(v, 9, 2)::int <= 28
+               OR date_part('month', make_date(left(v, 4)::int, substr(v, 6, 2)::int, 1)
+                                     + (substr(v, 9, 2)::int - 1)) = substr(v, 6, 2)::int
+             THEN CASE WHEN v ~ ':[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN v::timestamptz
+                       ELSE v::timestamp AT TIME ZONE tz END
+        END
+END
+$$
+"""
+_NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
+# Three layers, each computed once per row (OFFSET 0 keeps PostgreSQL from folding them
+# together and evaluating the same expression several times): the format's fields, then
+# the parsed values, then the reason a row cannot be loaded, if any.
+_ROWS_SQL = """
 CREATE TEMP TABLE import_rows ON COMMIT DROP AS
-SELECT s.*, pg_temp.try_ts(s.created, %(tz)s) AS created_at,
-       CASE WHEN s.closed = '' THEN NULL ELSE pg_temp.try_ts(s.closed, %(tz)s) END AS closed_at,
-       CASE WHEN s.latitude ~ '^-?\\d+(\\.\\d+)?$' THEN s.latitude::float8 END AS lat,
-       CASE WHEN s.longitude ~ '^-?\\d+(\\.\\d+)?$' THEN s.longitude::float8 END AS lon,
-       NULL::text AS reason, NULL::bigint AS issue_id
-FROM import_staging s;
-UPDATE import_rows SET reason = CASE
-    WHEN source_id = '' THEN 'no source id'
-    WHEN created_at IS NULL THEN 'unreadable creation date: ' || left(created, 40)
-    WHEN closed <> '' AND closed_at IS NULL THEN 'unreadable closing date: ' || left(closed, 40)
-    WHEN description = '' THEN 'no description'
-    WHEN (latitude <> '' AND (lat IS NULL OR lat NOT BETWEEN -90 AND 90))
-      OR (longitude <> '' AND (lon IS NULL OR lon NOT BETWEEN -180 AND 180)) THEN 'coordinates out of range'
-    WHEN (lat IS NULL) <> (lon IS NULL) THEN 'latitude and longitude must come together'
-    WHEN lat IS NULL AND address = '' THEN 'no point and no address'
-END;
-CREATE INDEX ON import_rows (source_id);
--- Temporary tables are never analysed on their own: without statistics the planner
--- picks nested loops over a million rows.
-ANALYZE import_rows;
+SELECT p.*, CASE
+    WHEN p.problem IS NOT NULL THEN p.problem
+    WHEN p.source_id = '' THEN 'no source id'
+    WHEN length(p.source_id) > 100 THEN 'source id longer than 100 characters'
+    WHEN p.created_at IS NULL THEN 'unreadable creation date: ' || left(p.created, 40)
+    WHEN p.created_at > now() + interval '1 day' THEN 'creation date in the future: ' || left(p.created, 40)
+    WHEN p.closed <> '' AND p.closed_at IS NULL THEN 'unreadable closing date: ' || left(p.closed, 40)
+    WHEN p.description = '' THEN 'no description'
+    WHEN (p.latitude <> '' AND p.lat IS NULL) OR (p.longitude <> '' AND p.lon IS NULL)
+        THEN 'unreadable coordinates: ' || left(p.latitude || ' ' || p.longitude, 40)
+    WHEN p.lat NOT BETWEEN -90 AND 90 OR p.lon NOT BETWEEN -180 AND 180 THEN 'coordinates out of range'
+    WHEN (p.lat IS NULL) <> (p.lon IS NULL) THEN 'latitude and longitude must come together'
+    WHEN p.lat IS NULL AND p.address = '' AND p.street_name = '' THEN 'no point and no address'
+END AS reason
+FROM (
+    SELECT f.*, pg_temp.import_ts(f.created, %(tz)s) AS created_at,
+           CASE WHEN f.closed <> '' THEN pg_temp.import_ts(f.closed, %(tz)s) END AS closed_at,
+           CASE WHEN f.latitude ~ {number} THEN f.latitude::float8 END AS lat,
+           CASE WHEN f.longitude ~ {number} THEN f.longitude::float8 END AS lon
+    FROM (SELECT s.line, s.problem, {fields} FROM import_staging s OFFSET 0) f
+    OFFSET 0
+) p
 """
 
 
 def import_reports(
-    *, path: Path, fmt: str, mapping: Mapping | None = None, progress: Callable[[int], None] = lambda n: None
+    *, path: Path, fmt: str, mapping: Mapping | None = None,
+    progress: Callable[[int], None] = lambda n: None, phase: Callable[[str], None] = lambda name: None,
 ) -> ImportResult:
-    """Import one file into the current tenant's schema as a new batch. `mapped` needs a
-    Mapping; its source ids share one id space per mapping file name."""
+    """Import one file into the current tenant's schema as a new batch. `progress` hears
+    of rows as they are read, `phase` of each step after that."""
     if fmt == MAPPED:
         if mapping is None:
             raise ValueError("the mapped format needs a mapping file (--mapping FILE.yaml)")
-        mapper, explicit = mapping.row, mapping.categories
+        fields_of, explicit, source = mapping.fields, mapping.categories, mapping.source
+        required = tuple(mapping.columns[f] for f in ("source_id", "created", "description"))
     elif fmt in FORMATS:
-        mapper, explicit = FORMATS[fmt], {}
+        fields_of, explicit, source, required = FORMATS[fmt], {}, fmt, REQUIRED[fmt]
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join([*FORMATS, MAPPED])}")
+    header = _header(path)
+    absent = [c for c in required if c not in header]
+    if absent:
+        raise ValueError(
+            f"{path.name} has no column {', '.join(absent)}: is it a {fmt} file? Its columns: {', '.join(header)[:300]}"
+        )
     batch = ImportBatch.objects.create(source_format=fmt, file_name=path.name, checksum=_checksum(path))
     try:
         with transaction.atomic():
-            unknown = _load(batch, path, fmt, mapper, explicit, progress)
+            unknown = _load(batch, path, header, fields_of(_columns(header)), source, explicit, progress, phase)
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
@@ -237,193 +278,466 @@ def import_reports(
     return ImportResult(batch, unknown)
 
 
+def _staging_names(header: list[str]) -> list[str]:
+    # Positional names: headers may repeat, be empty or exceed PostgreSQL's 63 characters.
+    return [f"c{i}" for i in range(len(header))]
+
+
+def _columns(header: list[str]) -> Column:
+    position: dict[str, int] = {}
+    for i, name in enumerate(header):
+        position.setdefault(name, i)  # a repeated header: its first column
+    names = _staging_names(header)
+
+    def col(name: str) -> sql.Composable:
+        if name not in position:
+            return sql.SQL("''")
+        return sql.SQL("btrim(s.{})").format(sql.Identifier(names[position[name]]))
+
+    return col
+
+
+def _tracking_sql(uuid_bytes: str) -> sql.Composable:
+    """A tracking id from a random UUID's bytes: five random bits per character (the
+    alphabet has 32), from bytes whose low five bits carry no version or variant."""
+    assert len(TRACKING_ALPHABET) == 32
+    random_bytes = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15][:TRACKING_LENGTH]
+    return sql.SQL(" || ").join(
+        sql.SQL("substr({}, (get_byte({}, {}) & 31) + 1, 1)").format(
+            sql.Literal(TRACKING_ALPHABET), sql.SQL(uuid_bytes), sql.Literal(n))
+        for n in random_bytes
+    )
+
+
 def _load(
-    batch: ImportBatch, path: Path, fmt: str, mapper: Callable[[dict[str, str]], dict[str, str]],
-    explicit: dict[str, str], progress: Callable[[int], None],
+    batch: ImportBatch, path: Path, header: list[str], fields: Fields, source: str, explicit: dict[str, str],
+    progress: Callable[[int], None], phase: Callable[[str], None],
 ) -> int:
     tz = connection.tenant.timezone  # dates without an offset are the tenant's local time
+    names = _staging_names(header)
     with connection.cursor() as cursor:
+        # Hash joins and sorts of a million rows stay in memory; no JIT compilation
+        # (it costs more than it saves on these one-off statements); `MM/DD/YYYY` is
+        # month first. Merge joins are off: the planner's guesses about freshly made
+        # temporary tables lead it to sort millions of rows on disk instead of hashing.
+        cursor.execute(
+            "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'; SET LOCAL jit = off; "
+            "SET LOCAL enable_mergejoin = off; SET LOCAL datestyle = 'ISO, MDY'"
+        )
         # Temporary tables go at commit; dropped here too, for an import inside a larger
         # transaction (or a second one in it).
-        cursor.execute("DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_addresses")
         cursor.execute(
-            "CREATE TEMP TABLE import_staging (line int, " + ", ".join(f"{c} text" for c in COLUMNS)
-            + ", tracking_id text, raw jsonb) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy(
-            "COPY import_staging (line, " + ", ".join(COLUMNS) + ", tracking_id, raw) FROM STDIN"
-        ) as copy:
-            for row in _staged_rows(path, mapper, progress):
-                copy.write_row(row)
-        cursor.execute(_PARSE_SQL, {"tz": tz})
-        cursor.execute("SELECT count(*) FROM import_rows")
-        read = cursor.fetchone()[0]
-        cursor.execute(
-            """INSERT INTO reports_rejectedrow (batch_id, line, source_id, reason, raw)
-               SELECT %s, line, source_id, reason, raw FROM import_rows WHERE reason IS NOT NULL""",
-            [batch.pk],
-        )
-        rejected = cursor.rowcount
-        # One row per source id (exports repeat rows), then leave out what earlier
-        # batches loaded.
-        cursor.execute(
-            """DELETE FROM import_rows r USING import_rows d
-               WHERE r.reason IS NULL AND d.reason IS NULL AND r.source_id = d.source_id AND r.line > d.line"""
-        )
-        duplicates = cursor.rowcount
-        cursor.execute(
-            """DELETE FROM import_rows r USING reports_report p
-               WHERE r.reason IS NULL AND p.source = %s AND p.source_id = r.source_id""",
-            [fmt],
-        )
-        skipped = cursor.rowcount + duplicates
-        cursor.execute("DELETE FROM import_rows WHERE reason IS NOT NULL")
-
-        _standardise_addresses(cursor)
-        cursor.execute("SELECT DISTINCT category FROM import_rows")
-        mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
-        cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
-        cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
-
-        _group(cursor, fmt)
-        statuses = sql.SQL(" ").join(
-            sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in STATUSES.items()
+            "DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_addresses, import_valid, "
+            "import_links, import_points, import_roots, import_assign"
         )
         cursor.execute(
             sql.SQL(
-                """INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
-                       latitude, longitude, address_key, report_count, created_at, last_report_at,
-                       acknowledged_at, resolved_at, closed_at, updated_at)
-                   SELECT r.issue_id, left(r.description, 200), left(r.description, 300), r.description,
-                       c.id, c.department_id, COALESCE(c.default_severity, 'medium'), s.status,
-                       r.lat, r.lon, CASE WHEN r.lat IS NULL THEN r.address_key ELSE '' END,
-                       k.n, r.created_at, k.last, NULL,
-                       -- A closing time only where the source has one: never a made-up one.
-                       CASE WHEN s.status IN ('resolved', 'closed') THEN r.closed_at END,
-                       CASE WHEN s.status = 'closed' THEN r.closed_at END, now()
-                   FROM import_rows r
-                   LEFT JOIN import_categories m ON m.raw = r.category
-                   LEFT JOIN issues_category c ON c.id = m.category_id
-                   CROSS JOIN LATERAL (SELECT CASE lower(r.status) {} ELSE 'open' END AS status) s
-                   -- Counted here, so new issues are written once, not inserted then updated.
-                   JOIN (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_rows GROUP BY issue_id) k
-                     ON k.issue_id = r.issue_id
-                   WHERE r.root = r.source_id AND r.issue_id NOT IN (SELECT id FROM issues_issue)"""
-            ).format(statuses).as_string(cursor.connection)
+                "CREATE TEMP TABLE import_staging (line bigint GENERATED BY DEFAULT AS IDENTITY (START WITH 2), "
+                "problem text, {}) ON COMMIT DROP"
+            ).format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names))
+            .as_string(cursor.connection)
         )
-        cursor.execute(
-            """INSERT INTO reports_report (tracking_id, channel, description, latitude, longitude, address, address_key,
-                   needs_placement, email, notify, photo, category_id, category_source, severity, summary, classifier,
-                   status, submitted_at, enqueue_count, attempts, last_error, processed_at, issue_id, match,
-                   import_batch_id, source, source_id)
-               SELECT r.tracking_id, 'import', r.description, r.lat, r.lon, r.address, r.address_key,
-                   false, '', false, '', m.category_id, 'resident', '', left(r.description, 300), 'import',
-                   'processed', r.created_at, 0, 0, '', now(), r.issue_id,
-                   jsonb_build_object('method', r.link),
-                   %s, %s, r.source_id
-               FROM import_rows r LEFT JOIN import_categories m ON m.raw = r.category""",
-            [batch.pk, fmt],
-        )
-        loaded = cursor.rowcount
-        # Where each address is: the first located row of each, unless known already.
-        # Keys are inserted in order and conflicts are ignored, so two imports sharing
-        # addresses wait for each other at most, never deadlock, never duplicate.
-        cursor.execute(
-            """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
-                   latitude, longitude, created_at)
-               SELECT DISTINCT ON (a.key) a.key, left(r.address, 500), a.number, a.direction, a.street, a.street_type,
-                   a.unit, a.zip, r.lat, r.lon, now()
-               FROM import_rows r JOIN import_addresses a ON a.address = r.address
-               WHERE r.lat IS NOT NULL AND a.key <> ''
-               ORDER BY a.key, r.created_at, r.line
-               ON CONFLICT (address_key) DO NOTHING"""
-        )
-        # Issues of earlier batches that gained reports from this one.
-        cursor.execute(
-            """UPDATE issues_issue i SET report_count = t.n, last_report_at = GREATEST(i.last_report_at, t.last)
-               FROM (SELECT issue_id, count(*) AS n, max(submitted_at) AS last FROM reports_report
-                     WHERE issue_id IN (SELECT issue_id FROM import_rows WHERE link <> 'import') GROUP BY issue_id) t
-               WHERE i.id = t.issue_id AND i.report_count <> t.n"""
-        )
+        phase("reading")
+        _copy(cursor, path, names, progress)
+        with _bulk_load(cursor, _is_bulk(cursor)) as bulk:
+            phase("checking")
+            cursor.execute(_DATE_SQL)
+            field_list = sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(fields.get(f, sql.SQL("''")), sql.Identifier(f)) for f in COLUMNS
+            )
+            cursor.execute(
+                _ROWS_SQL.replace("{number}", _NUMBER).replace("{fields}", field_list.as_string(cursor.connection)),
+                {"tz": tz},
+            )
+            # Temporary tables are never analysed on their own: without statistics the
+            # planner picks nested loops over a million rows.
+            cursor.execute("ANALYZE import_rows")
+            cursor.execute("SELECT count(*) FROM import_rows")
+            read = cursor.fetchone()[0]
+            cursor.execute(
+                sql.SQL(
+                    """INSERT INTO reports_rejectedrow (batch_id, line, source_id, reason, raw)
+                       SELECT %s, r.line, left(r.source_id, 100), r.reason, jsonb_object(%s::text[], ARRAY[{}])
+                       FROM import_rows r JOIN import_staging s ON s.line = r.line WHERE r.reason IS NOT NULL"""
+                ).format(sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in names))
+                .as_string(cursor.connection),
+                [batch.pk, header],
+            )
+            rejected = cursor.rowcount
+            cursor.execute("DROP TABLE import_staging")
+
+            phase("standardising")
+            cursor.execute("SELECT DISTINCT category FROM import_rows WHERE reason IS NULL")
+            mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
+            cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
+            cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
+            _standardise_addresses(cursor)
+            _valid_rows(cursor, source)
+            cursor.execute("SELECT count(*), min(created_at), max(created_at), max(abs(lat)) FROM import_valid")
+            valid, first, last, max_lat = cursor.fetchone()
+
+            phase("grouping")
+            _group(cursor, source, first, last, max_lat, bulk)
+
+            phase("writing")
+            _write_issues(cursor)
+            loaded = _write_reports(cursor, batch, source, valid)
+            _write_locations(cursor)
+            if bulk:
+                phase("indexing")
     ImportBatch.objects.filter(pk=batch.pk).update(
-        rows_read=read, rows_loaded=loaded, rows_rejected=rejected, rows_skipped=skipped,
+        rows_read=read, rows_loaded=loaded, rows_rejected=rejected, rows_skipped=read - rejected - loaded,
         status=ImportBatch.Status.DONE, finished_at=timezone.now(),
     )
     return unknown
 
 
-def _group(cursor: object, fmt: str) -> None:
-    """Give every row its issue, set-based.
+_BULK_TABLES = ("reports_report", "issues_issue")
 
-    1. A row naming a parent (PARENT_SR_NUMBER) joins the parent's issue.
-    2. Any other located row joins the earliest earlier row of the same category within
-       that category's grouping distance and time window: the live pipeline's rules.
-    3. Links are followed to their root row: a root whose parent an earlier batch loaded
-       takes that report's issue; every other root opens one; the rest join their root's.
+
+def _is_bulk(cursor: object) -> bool:
+    """A file larger than the threshold and than the reports already loaded: onboarding
+    a city's history, when no one is using the tenant yet."""
+    cursor.execute("SELECT count(*) FROM import_staging")
+    rows = cursor.fetchone()[0]
+    # The planner's estimate, read from the catalogue: counting the table would take a
+    # lock before the exclusive one below (and a lock upgrade invites deadlocks).
+    cursor.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'reports_report'::regclass")
+    return rows >= settings.IMPORT_BULK_MIN_ROWS and rows > cursor.fetchone()[0]
+
+
+@contextmanager
+def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
+    """PostgreSQL's advice for populating a table ("Populating a Database" in its
+    manual): drop the indexes and foreign keys, load, build them again. One build is
+    far cheaper than a million index insertions and deferred key checks. Both tables
+    are locked first, before this transaction touches them, so the lock is never an
+    upgrade and cannot deadlock; a failed import rolls the drops back with the rest.
+
+    Otherwise the tables are still locked in the order the live pipeline takes them,
+    so two imports, or an import and a worker, never wait for each other in a circle.
     """
+    tables = ", ".join(_BULK_TABLES)
+    if not bulk:
+        cursor.execute(f"LOCK TABLE {tables} IN ROW EXCLUSIVE MODE")
+        yield False
+        return
+    cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+    oids = "(" + ", ".join(f"'{t}'::regclass" for t in _BULK_TABLES) + ")"
     cursor.execute(
-        """ALTER TABLE import_rows ADD COLUMN category_id bigint, ADD COLUMN radius float8,
-               ADD COLUMN window_hours int, ADD COLUMN root text,
-               ADD COLUMN link text NOT NULL DEFAULT 'import';
-           UPDATE import_rows r SET category_id = c.id, radius = c.group_radius_m, window_hours = c.group_window_hours
-           FROM import_categories m JOIN issues_category c ON c.id = m.category_id WHERE m.raw = r.category;
-           UPDATE import_rows SET link = 'source_parent' WHERE parent_id <> '';
-           CREATE INDEX ON import_rows USING gist (public.ll_to_earth(lat, lon)) WHERE lat IS NOT NULL;
-           ANALYZE import_rows;
-           UPDATE import_rows r SET parent_id = near.source_id, link = 'import_grouped'
-           FROM (
-               SELECT r2.source_id AS child, (
-                   SELECT e.source_id FROM import_rows e
-                   WHERE e.lat IS NOT NULL AND e.category_id = r2.category_id
-                     AND public.earth_box(public.ll_to_earth(r2.lat, r2.lon), r2.radius) @> public.ll_to_earth(e.lat, e.lon)
-                     AND public.earth_distance(public.ll_to_earth(r2.lat, r2.lon), public.ll_to_earth(e.lat, e.lon)) <= r2.radius
-                     AND e.created_at < r2.created_at
-                     AND e.created_at >= r2.created_at - make_interval(hours => r2.window_hours)
-                   ORDER BY e.created_at, e.line LIMIT 1
-               ) AS source_id
-               FROM import_rows r2 WHERE r2.parent_id = '' AND r2.lat IS NOT NULL AND r2.category_id IS NOT NULL
-           ) near
-           WHERE near.source_id IS NOT NULL AND r.source_id = near.child;"""
+        f"""SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.indrelid IN {oids} AND NOT i.indisunique AND NOT i.indisprimary"""
     )
+    indexes = cursor.fetchall()
     cursor.execute(
-        """WITH RECURSIVE chain (source_id, root, depth) AS (
-               SELECT source_id, source_id, 0 FROM import_rows
-               WHERE parent_id = '' OR parent_id NOT IN (SELECT source_id FROM import_rows)
-               UNION ALL
-               SELECT r.source_id, c.root, c.depth + 1 FROM import_rows r JOIN chain c ON r.parent_id = c.source_id
-               WHERE c.depth < 10000
-           )
-           UPDATE import_rows r SET root = chain.root FROM chain WHERE chain.source_id = r.source_id;
-           -- A cycle of parents in the source has no root: its rows stand on their own.
-           UPDATE import_rows SET root = source_id, link = 'import' WHERE root IS NULL;"""
+        f"""SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid)
+            FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid IN {oids}"""
     )
-    cursor.execute(
-        """UPDATE import_rows r SET issue_id = p.issue_id
-           FROM reports_report p WHERE r.root = r.source_id AND r.parent_id <> '' AND p.source = %s AND p.source_id = r.parent_id;
-           UPDATE import_rows SET issue_id = nextval(pg_get_serial_sequence('issues_issue', 'id'))
-           WHERE root = source_id AND issue_id IS NULL;
-           UPDATE import_rows c SET issue_id = p.issue_id FROM import_rows p
-           WHERE c.root <> c.source_id AND p.source_id = c.root;""",
-        [fmt],
-    )
+    keys = cursor.fetchall()
+    for table, name, _ in keys:
+        cursor.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(table), sql.Identifier(name))
+                       .as_string(cursor.connection))
+    for schema, name, _ in indexes:
+        cursor.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)).as_string(cursor.connection))
+    yield True
+    for _, _, definition in indexes:
+        cursor.execute(definition)
+    for table, name, definition in keys:
+        # Added unchecked, then checked in one pass over the table rather than per row.
+        cursor.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID; ALTER TABLE {} VALIDATE CONSTRAINT {}")
+                       .format(sql.SQL(table), sql.Identifier(name), sql.SQL(definition), sql.SQL(table),
+                               sql.Identifier(name)).as_string(cursor.connection))
+
+
+def _copy(cursor: object, path: Path, names: list[str], progress: Callable[[int], None]) -> None:
+    """The file into the staging table as it is, by COPY. A file COPY cannot read (a row
+    with too many or too few fields) is read again row by row, such rows marked."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, names))
+    counted = 0
+    try:
+        with transaction.atomic():  # a savepoint: the second reading starts clean
+            with _open(path) as f, cursor.cursor.copy(
+                sql.SQL("COPY import_staging ({}) FROM STDIN (FORMAT csv, HEADER true, FORCE_NOT_NULL ({}))")
+                .format(columns, columns)
+            ) as copy:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+                    lines = chunk.count(b"\n")
+                    counted += lines
+                    progress(lines)
+        return
+    except psycopg.errors.BadCopyFileFormat:
+        progress(-counted)
+    except psycopg.errors.CharacterNotInRepertoire as exc:
+        raise ValueError(f"{path.name} is not UTF-8 text: {exc}") from exc
+    expected = len(names)
+    with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text, cursor.cursor.copy(
+        sql.SQL("COPY import_staging (line, problem, {}) FROM STDIN").format(columns)
+    ) as copy:
+        reader = csv.reader(text)
+        next(reader, None)
+        for n, values in enumerate(reader, start=1):
+            if not values:
+                continue  # a blank line
+            problem = None if len(values) == expected else f"expected {expected} fields, found {len(values)}"
+            copy.write_row((reader.line_num, problem, *(values + [""] * expected)[:expected]))
+            if n % 10_000 == 0:
+                progress(10_000)
 
 
 def _standardise_addresses(cursor: object) -> None:
-    """Standardise each distinct address once (311 data repeats them), set-based after."""
-    cursor.execute("SELECT DISTINCT address FROM import_rows WHERE address <> ''")
-    parsed = []
-    for (address,) in cursor.fetchall():
-        std = standardise_address(address)
-        parsed.append((address, std.key, std.number[:20], std.direction[:10], std.street[:200],
-                       std.street_type[:20], std.unit[:50], std.zip[:10]))
+    """Standardise each distinct address once (311 data repeats them): from the split
+    columns when the file has them, else parsed from the one-line address."""
+    parts = ("address", "street_number", "street_direction", "street_name", "street_type", "zip")
     cursor.execute(
-        """CREATE TEMP TABLE import_addresses (address text PRIMARY KEY, key text, number text, direction text,
-               street text, street_type text, unit text, zip text) ON COMMIT DROP"""
+        f"SELECT DISTINCT {', '.join(parts)} FROM import_rows "
+        "WHERE reason IS NULL AND (address <> '' OR street_name <> '')"
+    )
+    rows = cursor.fetchall()
+    cursor.execute(
+        """CREATE TEMP TABLE import_addresses (id int PRIMARY KEY, address text, street_number text,
+               street_direction text, street_name text, street_type text, zip_in text, key text, number text,
+               direction text, street text, std_type text, unit text, zip text) ON COMMIT DROP"""
     )
     with cursor.cursor.copy("COPY import_addresses FROM STDIN") as copy:
-        for row in parsed:
-            copy.write_row(row)
+        for n, (address, number, direction, name, street_type, zip_code) in enumerate(rows):
+            if number and name:
+                std = standardise_parts(number=number, direction=direction, street=name, street_type=street_type,
+                                        zip=zip_code)
+            else:
+                std = standardise_address(address)
+            copy.write_row((n, address, number, direction, name, street_type, zip_code, std.key, std.number[:20],
+                            std.direction[:10], std.street[:200], std.street_type[:20], std.unit[:50],
+                            (std.zip or zip_code)[:10]))
+    cursor.execute("ANALYZE import_addresses")
+
+
+def _valid_rows(cursor: object, source: str) -> None:
+    """The rows to load: one per source id (exports repeat rows), none an earlier batch
+    loaded, with their category, address key and a tracking id."""
+    statuses = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in STATUSES.items()
+    )
     cursor.execute(
-        """ALTER TABLE import_rows ADD COLUMN address_key text NOT NULL DEFAULT '';
-           UPDATE import_rows r SET address_key = a.key FROM import_addresses a WHERE a.address = r.address;"""
+        sql.SQL(
+            """CREATE TEMP TABLE import_valid ON COMMIT DROP AS
+               SELECT t.*, {tracking} AS tracking_id FROM (
+                   SELECT r.line, r.source_id, r.created_at,
+                          -- A closing time before the opening one is unusable: unknown, not made up.
+                          CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
+                          CASE lower(r.status) {statuses} ELSE 'open' END AS status,
+                          m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
+                          c.group_radius_m AS radius, c.group_window_hours AS window_hours,
+                          r.description, left(r.address, 500) AS address, a.id AS address_ref,
+                          COALESCE(a.key, '') AS address_key, r.lat, r.lon, r.parent_id,
+                          uuid_send(gen_random_uuid()) AS u
+                   FROM import_rows r
+                   LEFT JOIN import_categories m ON m.raw = r.category
+                   LEFT JOIN issues_category c ON c.id = m.category_id
+                   LEFT JOIN import_addresses a
+                     ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
+                      = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
+                   WHERE r.line IN (SELECT min(line) FROM import_rows WHERE reason IS NULL GROUP BY source_id)
+                     AND NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)
+                   OFFSET 0
+               ) t"""
+        ).format(tracking=_tracking_sql("t.u"), statuses=statuses, source=sql.Literal(source))
+        .as_string(cursor.connection)
+    )
+    cursor.execute("ALTER TABLE import_valid DROP COLUMN u; DROP TABLE import_rows; ANALYZE import_valid")
+
+
+_NEIGHBOURS = "(VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)) AS d (dy, dx)"
+_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+
+
+def _group(cursor: object, source: str, first: object, last: object, max_lat: float | None, bulk: bool) -> None:
+    """Give every row its issue, set-based.
+
+    1. A row naming a parent (PARENT_SR_NUMBER) joins the parent's issue: the parent's
+       row in this file, or the issue of the report an earlier batch loaded.
+    2. Any other located row joins the earliest earlier row of the same category within
+       that category's grouping distance and time window, or an issue already in the
+       tenant that was open then and had a report within the window: the live
+       pipeline's rules. Points are bucketed into cells as wide as the category's
+       distance, so each row is compared with its own and the eight neighbouring cells
+       through a hash join, never with the whole file.
+    3. Links are followed to their root: a root row opens an issue, the rest join it.
+       Rows caught in a cycle of parents stand on their own.
+    """
+    if bulk:
+        # No one else can insert issues while the table is locked: take the new ids as
+        # one block of the sequence instead of a million calls to nextval().
+        new_ids = """SELECT v.line, %(base)s + row_number() OVER (ORDER BY v.line) - 1 AS issue_id
+                     FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)"""
+    else:
+        new_ids = """SELECT v.line, nextval(pg_get_serial_sequence('issues_issue', 'id')) AS issue_id
+                     FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)"""
+    cursor.execute(
+        f"""CREATE TEMP TABLE import_links ON COMMIT DROP AS
+            SELECT v.line, p.line AS parent_line, NULL::bigint AS issue_id, 'source_parent' AS method
+            FROM import_valid v JOIN import_valid p ON p.source_id = v.parent_id
+            WHERE v.parent_id <> '' AND v.parent_id <> v.source_id
+            UNION ALL
+            SELECT v.line, NULL, r.issue_id, 'source_parent'
+            FROM import_valid v JOIN reports_report r ON r.source = %(source)s AND r.source_id = v.parent_id
+            WHERE v.parent_id <> '' AND r.issue_id IS NOT NULL;
+            ANALYZE import_links;""",
+        {"source": source},
+    )
+    if first is not None and max_lat is not None:
+        # Cells at least the category's distance wide everywhere in the file: the
+        # longitude scale of its latitude farthest from the equator.
+        xscale = 111_320 * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
+        cursor.execute(
+            f"""CREATE TEMP TABLE import_points ON COMMIT DROP AS
+                SELECT v.line, NULL::bigint AS issue_id, v.category_id, v.radius, v.window_hours, v.lat, v.lon,
+                       v.created_at, v.created_at AS last_at, 'infinity'::timestamptz AS open_until,
+                       floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx
+                FROM import_valid v WHERE v.lat IS NOT NULL AND v.radius > 0
+                UNION ALL
+                SELECT NULL, i.id, i.category_id, c.group_radius_m, c.group_window_hours, i.latitude, i.longitude,
+                       i.created_at, i.last_report_at,
+                       CASE WHEN i.status IN ({_OPEN}) THEN 'infinity'
+                            ELSE COALESCE(i.resolved_at, i.closed_at, '-infinity') END,
+                       floor(i.latitude * 111320 / c.group_radius_m)::bigint,
+                       floor(i.longitude * %(xscale)s / c.group_radius_m)::bigint
+                FROM issues_issue i JOIN issues_category c ON c.id = i.category_id
+                WHERE i.latitude IS NOT NULL AND c.group_radius_m > 0 AND i.created_at <= %(last)s
+                  AND i.last_report_at >= %(first)s - make_interval(hours => c.group_window_hours);
+                ANALYZE import_points;
+                INSERT INTO import_links
+                SELECT DISTINCT ON (r.line) r.line, e.line, e.issue_id, 'import_grouped'
+                FROM import_points r
+                CROSS JOIN {_NEIGHBOURS}
+                JOIN import_points e ON e.category_id = r.category_id AND e.cy = r.cy + d.dy AND e.cx = r.cx + d.dx
+                WHERE r.line IS NOT NULL AND r.line NOT IN (SELECT line FROM import_links)
+                  -- Earlier rows (the file's order breaks ties), or an issue already open then.
+                  AND CASE WHEN e.issue_id IS NULL THEN (e.created_at, e.line) < (r.created_at, r.line)
+                           ELSE e.created_at <= r.created_at AND e.open_until > r.created_at END
+                  AND e.last_at >= r.created_at - make_interval(hours => r.window_hours)
+                  AND public.earth_distance(public.ll_to_earth(r.lat, r.lon), public.ll_to_earth(e.lat, e.lon))
+                      <= r.radius
+                ORDER BY r.line, e.created_at, e.issue_id NULLS LAST, e.line;
+                DROP TABLE import_points;""",
+            {"xscale": xscale, "first": first, "last": last},
+        )
+    cursor.execute(
+        """CREATE INDEX ON import_links (parent_line);
+           ANALYZE import_links;
+           CREATE TEMP TABLE import_roots ON COMMIT DROP AS
+           WITH RECURSIVE up (line, root_line, issue_id, method, depth) AS (
+               SELECT l.line, l.parent_line, l.issue_id, l.method, 1 FROM import_links l
+               WHERE l.issue_id IS NOT NULL OR l.parent_line NOT IN (SELECT line FROM import_links)
+               UNION ALL
+               SELECT l.line, up.root_line, up.issue_id, l.method, up.depth + 1
+               FROM up JOIN import_links l ON l.parent_line = up.line
+               WHERE up.depth < 1000000
+           )
+           SELECT line, root_line, issue_id, method FROM up;
+           ANALYZE import_roots;"""
+    )
+    params = {}
+    if bulk:
+        cursor.execute("SELECT count(*) FROM import_valid WHERE line NOT IN (SELECT line FROM import_roots)")
+        opening = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('issues_issue', 'id'))")
+        params["base"] = cursor.fetchone()[0]
+        cursor.execute("SELECT setval(pg_get_serial_sequence('issues_issue', 'id'), %s)",
+                       [params["base"] + max(opening - 1, 0)])
+    cursor.execute(
+        f"""CREATE TEMP TABLE import_assign ON COMMIT DROP AS
+           WITH new AS MATERIALIZED ({new_ids})
+           SELECT v.line, v.created_at, COALESCE(ro.issue_id, n.issue_id) AS issue_id,
+                  COALESCE(ro.method, 'import') AS method, ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
+           FROM import_valid v
+           LEFT JOIN import_roots ro ON ro.line = v.line
+           LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line);
+           ANALYZE import_assign;""",
+        params,
+    )
+
+
+def _write_issues(cursor: object) -> None:
+    cursor.execute(
+        """INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
+               latitude, longitude, address_key, report_count, created_at, last_report_at,
+               acknowledged_at, resolved_at, closed_at, updated_at)
+           SELECT a.issue_id, left(v.description, 200), left(v.description, 300), v.description,
+               v.category_id, v.department_id, v.severity, v.status,
+               v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END,
+               k.n, v.created_at, k.last, NULL,
+               -- A closing time only where the source has one: never a made-up one.
+               CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
+               CASE WHEN v.status = 'closed' THEN v.closed_at END, now()
+           FROM import_assign a
+           JOIN import_valid v ON v.line = a.line
+           -- Counted here, so new issues are written once, not inserted then updated.
+           JOIN (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_assign GROUP BY issue_id) k
+             ON k.issue_id = a.issue_id
+           WHERE a.opens;
+           -- Issues already in the tenant that gained reports from this file.
+           UPDATE issues_issue i SET report_count = i.report_count + t.n, last_report_at = GREATEST(i.last_report_at, t.last)
+           FROM (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_assign WHERE existing
+                 GROUP BY issue_id) t
+           WHERE i.id = t.issue_id;"""
+    )
+
+
+_REPORTS_SQL = """
+INSERT INTO reports_report (tracking_id, channel, description, latitude, longitude, address, address_key,
+    needs_placement, email, notify, photo, category_id, category_source, severity, summary, classifier,
+    status, submitted_at, enqueue_count, attempts, last_error, processed_at, issue_id, match,
+    import_batch_id, source, source_id)
+SELECT v.tracking_id, 'import', v.description, v.lat, v.lon, v.address, v.address_key,
+    false, '', false, '', v.category_id, 'resident', '', left(v.description, 300), 'import',
+    'processed', v.created_at, 0, 0, '', now(), a.issue_id, jsonb_build_object('method', a.method),
+    %(batch)s, %(source)s, v.source_id
+FROM import_valid v JOIN import_assign a ON a.line = v.line
+{only}
+ON CONFLICT (tracking_id) DO NOTHING
+"""
+
+
+def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: int) -> int:
+    params = {"batch": batch.pk, "source": source}
+    cursor.execute(_REPORTS_SQL.replace("{only}", ""), params)
+    loaded = cursor.rowcount
+    # Fifty random bits make a clash with an existing tracking id rare, not impossible:
+    # the few rows that met one are given new ids and written again.
+    for _ in range(5):
+        if loaded >= expected:
+            break
+        missing = "WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = %(source)s AND p.source_id = v.source_id)"
+        cursor.execute(f"SELECT line FROM import_valid v {missing}", params)
+        cursor.executemany(
+            "UPDATE import_valid SET tracking_id = %s WHERE line = %s",
+            [(new_tracking_id(), line) for (line,) in cursor.fetchall()],
+        )
+        cursor.execute(_REPORTS_SQL.replace("{only}", missing), params)
+        loaded += cursor.rowcount
+    if loaded < expected:
+        raise RuntimeError(f"{expected - loaded} rows could not be written (tracking ids kept clashing)")
+    return loaded
+
+
+def _write_locations(cursor: object) -> None:
+    # Where each address is: the first located row of each, unless known already. Keys
+    # are inserted in order and conflicts are ignored, so two imports sharing addresses
+    # wait for each other at most, never deadlock, never duplicate.
+    cursor.execute(
+        """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
+               latitude, longitude, created_at)
+           SELECT DISTINCT ON (a.key) a.key, v.address, a.number, a.direction, a.street, a.std_type,
+               a.unit, a.zip, v.lat, v.lon, now()
+           -- The first located row of each way of writing the address, then of each key:
+           -- two small sorts instead of one over every row.
+           FROM (SELECT DISTINCT ON (address_ref) address_ref, address, lat, lon, created_at, line
+                 FROM import_valid WHERE lat IS NOT NULL AND address_ref IS NOT NULL
+                 ORDER BY address_ref, created_at, line) v
+           JOIN import_addresses a ON a.id = v.address_ref
+           WHERE a.key <> ''
+           ORDER BY a.key, v.created_at, v.line
+           ON CONFLICT (address_key) DO NOTHING"""
     )

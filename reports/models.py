@@ -102,7 +102,9 @@ class Report(models.Model):
         CLASSIFIER = "classifier", "Classifier"
         STAFF = "staff", "Staff"
 
-    tracking_id = models.CharField(max_length=TRACKING_LENGTH, unique=True, default=new_tracking_id)
+    # Unique through a constraint (Meta), not unique=True: that would add a second,
+    # pattern-matching index no query uses, paid for on every insert.
+    tracking_id = models.CharField(max_length=TRACKING_LENGTH, default=new_tracking_id)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
     api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
     external_id = models.CharField(max_length=100, null=True, blank=True)
@@ -111,7 +113,7 @@ class Report(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     address = models.CharField(max_length=500, blank=True)
-    address_key = models.CharField(max_length=300, blank=True, db_index=True)
+    address_key = models.CharField(max_length=300, blank=True)
     # An address-only report no known location matched: staff should place it.
     needs_placement = models.BooleanField(default=False)
     email = models.EmailField(blank=True)
@@ -136,7 +138,10 @@ class Report(models.Model):
     last_error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
-    issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
+    # Indexed by report_issue_time (issue, submitted_at), which serves both.
+    issue = models.ForeignKey(
+        Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports", db_index=False
+    )
     # Imported history: the batch it came in and its id in the source system.
     import_batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
     source = models.CharField(max_length=20, blank=True, help_text="The source system of an imported report.")
@@ -147,6 +152,7 @@ class Report(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         constraints = [
+            models.UniqueConstraint(fields=["tracking_id"], name="report_unique_tracking_id"),
             models.UniqueConstraint(
                 fields=["api_key", "external_id"],
                 condition=models.Q(external_id__isnull=False),
@@ -165,6 +171,7 @@ class Report(models.Model):
                 fields=["enqueued_at"], name="report_received_queue", condition=models.Q(status="received")
             ),
             models.Index(fields=["issue", "submitted_at"], name="report_issue_time"),
+            models.Index(fields=["address_key"], name="report_address_key"),
         ]
 
     def __str__(self) -> str:
@@ -174,7 +181,7 @@ class Report(models.Model):
 class Location(models.Model):
     """A place known by its standardised address, with its point when one is known."""
 
-    address_key = models.CharField(max_length=300, unique=True)
+    address_key = models.CharField(max_length=300)
     address = models.CharField(max_length=500)
     # The standardised parts (reports.addresses), empty where the address is not US-style.
     number = models.CharField(max_length=20, blank=True)
@@ -186,6 +193,9 @@ class Location(models.Model):
     latitude = models.FloatField()
     longitude = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["address_key"], name="location_unique_address_key")]
 
     def __str__(self) -> str:
         return self.address

@@ -238,6 +238,10 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 # Proxies in front of the web servers that append to X-Forwarded-For: the client's
 # address for rate limits is that many entries from the right. 0: REMOTE_ADDR.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# An import of at least this many rows, and more than the tenant already has, rebuilds
+# the report and issue tables' indexes and foreign keys once instead of row by row,
+# holding those tables for its duration (live intake of that tenant waits).
+IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

@@ -30,5 +30,5 @@ class Command(BaseCommand):
             self.stderr.write(f"generating {rows} requests of history")
             generate_chicago311(path, rows, **({"center": demo.center} if demo else {}))
             with tenant_context(tenant), tqdm(total=rows, unit=" rows", file=sys.stderr, disable=None) as bar:
-                result = import_reports(path=path, fmt="chicago311", progress=bar.update)
+                result = import_reports(path=path, fmt="chicago311", progress=bar.update, phase=bar.set_description)
         self.stdout.write(result.summary())

@@ -30,7 +30,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         with tenant_context(tenant), tqdm(desc="rows", unit=" rows", file=sys.stderr, disable=None) as bar:
             try:
-                result = import_reports(path=file, fmt=fmt, mapping=columns, progress=bar.update)
+                result = import_reports(
+                    path=file, fmt=fmt, mapping=columns, progress=bar.update, phase=bar.set_description
+                )
             except (ValueError, UnicodeDecodeError) as exc:
                 raise CommandError(str(exc)) from exc
         if result.unknown_categories:
