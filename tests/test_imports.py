@@ -169,6 +169,7 @@ def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
     assert result.summary() == "read 3, loaded 2, rejected 1, skipped 0 (already imported)"
     assert Report.objects.get(source_id="T-1").category.code == "potholes"
     assert Report.objects.get(source_id="T-2").category.code == "street_lights"
+    assert Report.objects.get(source_id="T-1").source == "ourcity"  # the mapping file names the source
     assert RejectedRow.objects.get().reason == "no description"
     # Address-only rows keep no point and are grouped by address.
     assert Report.objects.get(source_id="T-1").issue.address_key == "12 main st"
@@ -305,3 +306,131 @@ def test_seed_history_generates_and_imports_once(tenant_pair, db, capsys) -> Non
         assert Issue.objects.filter(status="resolved").exclude(resolved_at=None).exists()  # "Completed" with a closing time
     call_command("seed_history", "alpha", "--rows", "300")
     assert capsys.readouterr().out.strip() == "read 300, loaded 0, rejected 0, skipped 300 (already imported)"
+
+
+def _grouping_file(tmp_path: Path) -> Path:
+    row = lambda sr, when, lat, lon, parent="": [  # noqa: E731
+        sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
+    return _write(tmp_path / "bulk.csv", CHICAGO_HEADER, [
+        row("B1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+        row("B2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),
+        row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
+        row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
+    ])
+
+
+def _table_shape() -> set[tuple]:
+    """The indexes and foreign keys of the two bulk-loaded tables, as the catalogue has
+    them (a rebuilt partial index may print its predicate differently)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, a.amname, i.indkey::text, i.indisunique, pg_get_expr(i.indexprs, i.indrelid),
+                      i.indpred IS NOT NULL
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+               WHERE i.indrelid IN ('reports_report'::regclass, 'issues_issue'::regclass)
+               UNION ALL
+               SELECT conname, contype::text, conkey::text, convalidated, confrelid::regclass::text,
+                      condeferrable AND condeferred
+               FROM pg_constraint WHERE conrelid IN ('reports_report'::regclass, 'issues_issue'::regclass)"""
+        )
+        return set(cursor.fetchall())
+
+
+def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, settings) -> None:
+    from tests.factories import IssueFactory
+
+    settings.IMPORT_BULK_MIN_ROWS = 1  # this small file counts as an onboarding load
+    before = _table_shape()
+    assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
+    assert _table_shape() == before
+    issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
+    assert issue_of["B1"] == issue_of["B2"] == issue_of["B3"] != issue_of["B4"]
+    assert sorted(Issue.objects.values_list("report_count", flat=True)) == [1, 3]
+    # The ids taken as one block leave the sequence past them: the next issue fits.
+    assert IssueFactory().pk > max(issue_of.values())
+
+
+def test_rows_join_an_issue_already_in_the_tenant_when_it_was_open(tenant_a, tmp_path) -> None:
+    from issues.models import Category
+    from tests.factories import IssueFactory
+
+    potholes = Category.objects.get(code="potholes")
+    at = datetime(2024, 5, 1, 8, 0, tzinfo=ZoneInfo("America/Chicago"))
+    live = IssueFactory(category=potholes, latitude=41.88, longitude=-87.63, created_at=at, last_report_at=at)
+    resolved = IssueFactory(category=potholes, latitude=41.90, longitude=-87.63, created_at=at, last_report_at=at,
+                            status="resolved", resolved_at=at + timedelta(minutes=30))
+    row = lambda sr, when, lat: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
+                                 "false", "", lat, "-87.630000"]
+    path = _write(tmp_path / "later.csv", CHICAGO_HEADER, [
+        row("E1", "2024-05-01T09:00:00", "41.880050"),  # 6 m from the open issue, an hour later: joins it
+        row("E2", "2024-03-01T07:00:00", "41.880050"),  # before that issue existed: its own
+        row("E3", "2024-05-01T09:00:00", "41.900050"),  # near the other, but it was resolved by then: its own
+    ])
+    import_reports(path=path, fmt="chicago311")
+    issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
+    assert issue_of["E1"] == live.pk and issue_of["E2"] != live.pk and issue_of["E3"] != resolved.pk
+    live.refresh_from_db()
+    assert live.report_count == 2 and live.last_report_at == at + timedelta(hours=1)
+    assert Report.objects.get(source_id="E1").match == {"method": "import_grouped"}
+
+
+def test_chicago_split_address_columns_are_used(tenant_a, tmp_path) -> None:
+    from reports.models import Location
+
+    header = [*CHICAGO_HEADER, "STREET_NUMBER", "STREET_DIRECTION", "STREET_NAME", "STREET_TYPE"]
+    path = _write(tmp_path / "split.csv", header, [
+        # The one-line address says "Street", the split columns "ST": one place, from the columns.
+        ["S1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "2111 N. Clark Street",
+         "CHICAGO", "60614", "false", "", "41.92", "-87.64", "2111", "N", "CLARK", "ST"],
+        ["S2", "Pothole in Street Complaint", "", "Open", "2024-06-09T08:00:00", "", "2111 N CLARK ST",
+         "CHICAGO", "60614", "false", "", "41.92", "-87.64", "2111", "N", "CLARK", "ST"],
+    ])
+    import_reports(path=path, fmt="chicago311")
+    location = Location.objects.get()
+    assert (location.address_key, location.number, location.direction, location.street, location.street_type,
+            location.zip) == ("2111 n clark st", "2111", "n", "clark", "st", "60614")
+    assert set(Report.objects.values_list("address_key", flat=True)) == {"2111 n clark st"}
+
+
+def test_a_malformed_file_is_read_row_by_row_and_bad_dates_are_rejected(tenant_a, tmp_path) -> None:
+    ok = lambda sr, when: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
+                           "false", "", "41.8", "-87.6"]
+    path = _write(tmp_path / "ragged.csv", CHICAGO_HEADER, [
+        ok("R1", "02/29/2024 11:59:59 PM"),  # a leap day
+        [*ok("R2", "2024-03-01T08:00:00"), "an extra field"],
+        ok("R3", "02/30/2024 08:00:00 AM"),  # no such day
+        ok("R4", "2023-02-29T08:00:00"),  # not a leap year
+        ok("R5", "2099-01-01T08:00:00"),
+        ok("R6", "2024-03-01"),  # a day without a time: midnight, local
+        ok("R7", "1709280000"),  # Unix seconds
+    ])
+    result = import_reports(path=path, fmt="chicago311")
+    assert result.summary() == "read 7, loaded 3, rejected 4, skipped 0 (already imported)"
+    reasons = dict(RejectedRow.objects.values_list("source_id", "reason"))
+    assert reasons == {
+        "R2": "expected 13 fields, found 14",
+        "R3": "unreadable creation date: 02/30/2024 08:00:00 AM",
+        "R4": "unreadable creation date: 2023-02-29T08:00:00",
+        "R5": "creation date in the future: 2099-01-01T08:00:00",
+    }
+    assert RejectedRow.objects.get(source_id="R2").line == 3
+    chicago = ZoneInfo("America/Chicago")
+    submitted = dict(Report.objects.values_list("source_id", "submitted_at"))
+    assert submitted["R1"] == datetime(2024, 2, 29, 23, 59, 59, tzinfo=chicago)
+    assert submitted["R6"] == datetime(2024, 3, 1, tzinfo=chicago)
+    assert submitted["R7"] == datetime.fromtimestamp(1709280000, tz=ZoneInfo("UTC"))
+
+
+def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a, tmp_path) -> None:
+    from reports.models import ImportBatch
+
+    with pytest.raises(ValueError, match="has no column sr_number, sr_type, created_date: is it a chicago311 file"):
+        import_reports(path=_publicstuff(tmp_path), fmt="chicago311")
+    assert not ImportBatch.objects.exists() and not Report.objects.exists()
+
+
+def test_a_file_with_only_its_header_loads_nothing(tenant_a, tmp_path) -> None:
+    path = _write(tmp_path / "empty.csv", CHICAGO_HEADER, [])
+    assert import_reports(path=path, fmt="chicago311").summary() == "read 0, loaded 0, rejected 0, skipped 0 (already imported)"
