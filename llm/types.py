@@ -2,6 +2,13 @@
 from dataclasses import dataclass, field
 
 SEVERITIES = ("low", "medium", "high", "critical")
+# What each severity means, in the words a model is given with every classification.
+SEVERITY_DEFINITIONS = {
+    "low": "a nuisance or cosmetic problem; no risk to anyone",
+    "medium": "a problem that degrades a service or could get worse; no immediate danger",
+    "high": "a hazard that could hurt someone or cause damage soon",
+    "critical": "immediate danger to people (fire, gas, live wires, collapse, injury)",
+}
 
 
 @dataclass(frozen=True)
@@ -19,4 +26,8 @@ class Classification:
     severity: str
     summary: str
     confidence: float
+    # Which classifier answered, with its version: "offline-keywords-v1",
+    # "offline-learned-v3", "llm:<model>".
     classifier: str
+    # Why a model's answer was not used, when it was not ("timeout", "invalid: ...").
+    note: str = ""

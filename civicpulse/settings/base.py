@@ -243,6 +243,28 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # holding those tables for its duration (live intake of that tenant waits).
 IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
 
+# Language models (llm.client). No base URL: the offline classifier only.
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=10.0)
+# Tenants may bring their own endpoint only under one of these URL prefixes (scheme, host
+# and port exact, path a prefix), so no tenant can point the server at internal addresses.
+LLM_ALLOWED_BASE_URLS = env.list("LLM_ALLOWED_BASE_URLS", default=[])
+# Model calls in flight at once, across every worker process (a Redis semaphore per
+# endpoint), and how long a call may wait for a slot before the offline classifier answers.
+LLM_MAX_CONCURRENCY = env.int("LLM_MAX_CONCURRENCY", default=4)
+LLM_SLOT_WAIT = env.float("LLM_SLOT_WAIT", default=5.0)
+# Retries after a timeout, a 429, a 5xx or a dropped connection, backing off from this
+# many seconds, doubling (a Retry-After header is honoured up to LLM_RETRY_MAX_WAIT).
+LLM_RETRIES = env.int("LLM_RETRIES", default=2)
+LLM_RETRY_BACKOFF = env.float("LLM_RETRY_BACKOFF", default=0.5)
+LLM_RETRY_MAX_WAIT = env.float("LLM_RETRY_MAX_WAIT", default=10.0)
+# Encrypts tenants' own API keys (a Fernet key); empty: derived from SECRET_KEY.
+LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
+# The offline classifier retrains once a tenant has this many staff corrections.
+CLASSIFIER_MIN_EXAMPLES = env.int("CLASSIFIER_MIN_EXAMPLES", default=20)
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {

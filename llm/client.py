@@ -1,0 +1,187 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp's server), asked
+for one JSON object that must validate against a JSON schema.
+
+Which endpoint: the tenant's own when it chose one (on the operator's allow-list), else
+the operator's (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY, LLM_TIMEOUT), else none. Every call
+is audited in the tenant's schema (ModelCall); at most LLM_MAX_CONCURRENCY calls per
+endpoint are in flight across all workers; timeouts, 429s, 5xx and dropped connections
+are retried with backoff, then reported as a ModelFault for the caller to fall back.
+"""
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jsonschema
+import openai
+from django.conf import settings
+
+from llm.limiter import NoSlot, model_slot
+from llm.models import Endpoint, ModelCall
+from llm.secrets import secret_decrypt
+
+logger = logging.getLogger(__name__)
+Outcome = ModelCall.Outcome
+
+
+class ModelFault(Exception):
+    def __init__(self, outcome: str, detail: str = "") -> None:
+        super().__init__(f"{outcome}: {detail}" if detail else outcome)
+        self.outcome = outcome
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    base_url: str
+    model: str
+    api_key: str
+    timeout: float
+    source: str  # "operator" or "tenant"
+
+    @property
+    def endpoint(self) -> str:
+        """Scheme, host and port: what the audit log and the concurrency limit key on."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.hostname}:{parts.port or _DEFAULT_PORTS.get(parts.scheme, '')}"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None, str] | None:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        return None
+    return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
+
+
+def base_url_allowed(url: str) -> bool:
+    """Whether a tenant may use this base URL: scheme, host and port equal to an entry of
+    LLM_ALLOWED_BASE_URLS and its path under that entry's path. No user-info tricks."""
+    wanted = _origin(url)
+    if wanted is None:
+        return False
+    for allowed in settings.LLM_ALLOWED_BASE_URLS:
+        entry = _origin(allowed)
+        if entry is None or wanted[:3] != entry[:3]:
+            continue
+        if wanted[3] == entry[3] or wanted[3].startswith(entry[3] + "/"):
+            return True
+    return False
+
+
+def endpoint_config(purpose: str) -> EndpointConfig | None:
+    """The endpoint to ask for `purpose` (a ModelCall.Purpose) in the current tenant, or
+    None: the offline classifier answers alone."""
+    choice = Endpoint.objects.first()
+    if choice is not None:
+        if choice.mode == Endpoint.Mode.OFF:
+            return None
+        if not (choice.classify if purpose == ModelCall.Purpose.CLASSIFY else choice.adjudicate):
+            return None
+        if choice.mode == Endpoint.Mode.OWN:
+            # Checked again at every call: the operator may have narrowed the list since.
+            if not base_url_allowed(choice.base_url):
+                logger.warning("tenant model endpoint not on the allow-list", extra={"endpoint": choice.base_url})
+                return None
+            return EndpointConfig(
+                choice.base_url, choice.model, secret_decrypt(choice.api_key_encrypted),
+                choice.timeout_s or settings.LLM_TIMEOUT, "tenant",
+            )
+    if settings.LLM_BASE_URL and settings.LLM_MODEL:
+        return EndpointConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT, "operator")
+    return None
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    try:
+        return float(exc.response.headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def _answer(response: object, schema: dict) -> dict:
+    try:
+        content = (response.choices[0].message.content or "").strip()
+    except (AttributeError, IndexError) as exc:
+        raise ModelFault(Outcome.INVALID, "no message in the answer") from exc
+    # Some local models wrap the object in a Markdown code fence even when asked not to.
+    if content.startswith("```"):
+        content = content.strip("`").removeprefix("json").strip()
+    try:
+        answer = json.loads(content)
+    except ValueError as exc:
+        raise ModelFault(Outcome.INVALID, f"not JSON: {content[:80]!r}") from exc
+    try:
+        jsonschema.validate(answer, schema)
+    except jsonschema.ValidationError as exc:
+        raise ModelFault(Outcome.INVALID, f"outside the schema: {exc.message[:200]}") from exc
+    return answer
+
+
+def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, schema: dict, max_tokens: int = 300) -> dict:
+    """Ask once (retrying transient faults) for a JSON object matching `schema`; return it
+    or raise ModelFault. The call is recorded in ModelCall either way."""
+    prompt_sha256 = hashlib.sha256(json.dumps([config.model, system, user]).encode()).hexdigest()
+    client = openai.OpenAI(
+        base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0
+    )
+    started = time.monotonic()
+    attempts, usage = 0, None
+    fault: ModelFault | None = ModelFault(Outcome.UNAVAILABLE)
+    try:
+        for attempt in range(settings.LLM_RETRIES + 1):
+            attempts += 1
+            wait = settings.LLM_RETRY_BACKOFF * 2**attempt * (1 + random.random() / 4)
+            try:
+                with model_slot(config.endpoint, limit=settings.LLM_MAX_CONCURRENCY, hold_s=config.timeout + 5,
+                                wait_s=settings.LLM_SLOT_WAIT):
+                    response = client.chat.completions.create(
+                        model=config.model,
+                        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                        temperature=0,
+                        max_tokens=max_tokens,
+                        response_format={"type": "json_object"},
+                    )
+            except NoSlot as exc:
+                fault = ModelFault(Outcome.BUSY, str(exc))
+                break  # the slots are taken by calls that will take a while: do not queue up
+            except openai.APITimeoutError:
+                fault = ModelFault(Outcome.TIMEOUT, f"no answer within {config.timeout:g} s")
+            except openai.APIConnectionError as exc:
+                fault = ModelFault(Outcome.UNAVAILABLE, str(exc)[:200])
+            except openai.RateLimitError as exc:
+                fault = ModelFault(Outcome.RATE_LIMITED, "429")
+                wait = max(wait, min(_retry_after(exc) or 0.0, settings.LLM_RETRY_MAX_WAIT))
+            except openai.APIStatusError as exc:
+                if exc.status_code < 500:
+                    fault = ModelFault(Outcome.REFUSED, f"{exc.status_code}: {str(exc)[:200]}")
+                    break  # a 4xx will not change by asking again
+                fault = ModelFault(Outcome.SERVER_ERROR, str(exc.status_code))
+            else:
+                usage = getattr(response, "usage", None)
+                answer = _answer(response, schema)
+                fault = None
+                return answer
+            if attempt < settings.LLM_RETRIES:
+                time.sleep(wait)
+        raise fault
+    except ModelFault as exc:
+        fault = exc
+        raise
+    finally:
+        ModelCall.objects.create(
+            purpose=purpose, endpoint=config.endpoint[:200], model=config.model[:200],
+            latency_ms=round((time.monotonic() - started) * 1000), attempts=attempts,
+            prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None),
+            outcome=fault.outcome if fault else Outcome.OK, detail=(fault.detail if fault else "")[:300],
+            prompt_sha256=prompt_sha256,
+        )
