@@ -1,9 +1,105 @@
-"""The one entry point other apps call to classify a report's text."""
+"""The entry points other apps call: classify a report's text, ask whether a report and an
+issue describe the same problem, record a staff correction.
+
+A language model only suggests. Its category must be one of the tenant's codes (the JSON
+schema says so), its severity may differ from the rules' by one step at most, and any
+fault (timeout, 429, 5xx, garbage, no free slot) hands the report to the offline
+classifier, with the reason kept beside the answer.
+"""
+from dataclasses import replace
+
+from django.db import connection, transaction
+
+from llm.client import ModelFault, chat_json, endpoint_config
+from llm.learning import classify_learned, training_example_record
+from llm.models import Endpoint, ModelCall
 from llm.offline import classify_offline
-from llm.types import CategoryInfo, Classification
+from llm.prompts import ADJUDICATION_SCHEMA, adjudication_messages, classification_messages, classification_schema
+from llm.secrets import secret_encrypt
+from llm.types import SEVERITIES, CategoryInfo, Classification
+
+__all__ = [
+    "adjudicate_same_problem", "classify_offline_best", "classify_report", "endpoint_save", "training_example_record",
+]
+
+
+def _place() -> str:
+    tenant = getattr(connection, "tenant", None)
+    return getattr(tenant, "name", "") or ""
+
+
+def classify_offline_best(text: str, categories: list[CategoryInfo]) -> Classification:
+    """The tenant's learned model once it has one that knows these categories, else the
+    categories' names, descriptions and keywords."""
+    return classify_learned(text, categories) or classify_offline(text, categories)
+
+
+def _bounded_severity(suggested: str, ruled: str) -> str:
+    """The model's severity, at most one step from the rules' (category default raised by
+    danger words), and never below the rules' when they say high or critical: a text
+    cannot talk its way to critical, nor a gas leak down to low."""
+    rank, rule = SEVERITIES.index(suggested), SEVERITIES.index(ruled)
+    floor = rule if rule >= SEVERITIES.index("high") else max(rule - 1, 0)
+    return SEVERITIES[min(max(rank, floor), min(rule + 1, len(SEVERITIES) - 1))]
 
 
 def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classification:
-    """Classify with the configured classifier. Today that is the offline one; a language
-    model plugs in here, its answer validated against `categories`, with this as fallback."""
-    return classify_offline(text, categories)
+    """Classify with the tenant's language model when it has one, else (or when the model
+    fails or answers outside the rules) with the offline classifier."""
+    offline = classify_offline_best(text, categories)
+    config = endpoint_config(ModelCall.Purpose.CLASSIFY)
+    if config is None or not categories:
+        return offline
+    system, user = classification_messages(text=text, categories=categories, place=_place())
+    try:
+        answer = chat_json(
+            config, purpose=ModelCall.Purpose.CLASSIFY, system=system, user=user,
+            schema=classification_schema([c.code for c in categories]),
+        )
+    except ModelFault as fault:
+        return replace(offline, note=f"model not used: {fault}"[:200])
+    chosen = next(c for c in categories if c.code == answer["category"])  # the schema holds it to the list
+    return Classification(
+        category=chosen.code,
+        severity=_bounded_severity(answer["severity"], classify_offline(text, [chosen]).severity),
+        summary=" ".join(answer["summary"].split())[:300],
+        confidence=round(float(answer["confidence"]), 3),
+        classifier=f"llm:{config.model}"[:50],
+    )
+
+
+def adjudicate_same_problem(report_text: str, issue_text: str) -> dict | None:
+    """The model's view on whether a borderline report and issue are one problem:
+    {"same", "confidence", "reason", "model"}, or None without a model or when it failed
+    (the grouping then decides on its other signals alone)."""
+    config = endpoint_config(ModelCall.Purpose.ADJUDICATE)
+    if config is None:
+        return None
+    system, user = adjudication_messages(report_text=report_text, issue_text=issue_text, place=_place())
+    try:
+        answer = chat_json(
+            config, purpose=ModelCall.Purpose.ADJUDICATE, system=system, user=user, schema=ADJUDICATION_SCHEMA,
+            max_tokens=150,
+        )
+    except ModelFault:
+        return None
+    return {
+        "same": answer["same"],
+        "confidence": round(float(answer["confidence"]), 3),
+        "reason": str(answer.get("reason", ""))[:200],
+        "model": config.model,
+    }
+
+
+@transaction.atomic
+def endpoint_save(*, endpoint: Endpoint, api_key: str = "", clear_api_key: bool = False) -> Endpoint:
+    """Save the tenant's model endpoint (validated: an own base URL must be on the
+    operator's allow-list). A new key replaces the stored one, encrypted; an empty one
+    keeps it."""
+    endpoint.full_clean()
+    if clear_api_key:
+        endpoint.api_key_encrypted = ""
+    elif api_key:
+        endpoint.api_key_encrypted = secret_encrypt(api_key)
+    endpoint.save()
+    return endpoint

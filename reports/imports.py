@@ -688,11 +688,11 @@ def _write_issues(cursor: object) -> None:
 _REPORTS_SQL = """
 INSERT INTO reports_report (tracking_id, channel, description, latitude, longitude, address, address_key,
     needs_placement, email, notify, photo, category_id, category_source, severity, summary, classifier,
-    status, submitted_at, enqueue_count, attempts, last_error, processed_at, issue_id, match,
+    classifier_note, status, submitted_at, enqueue_count, attempts, last_error, processed_at, issue_id, match,
     import_batch_id, source, source_id)
 SELECT v.tracking_id, 'import', v.description, v.lat, v.lon, v.address, v.address_key,
     false, '', false, '', v.category_id, 'resident', '', left(v.description, 300), 'import',
-    'processed', v.created_at, 0, 0, '', now(), a.issue_id, jsonb_build_object('method', a.method),
+    '', 'processed', v.created_at, 0, 0, '', now(), a.issue_id, jsonb_build_object('method', a.method),
     %(batch)s, %(source)s, v.source_id
 FROM import_valid v JOIN import_assign a ON a.line = v.line
 {only}

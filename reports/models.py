@@ -128,6 +128,8 @@ class Report(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     classifier = models.CharField(max_length=50, blank=True)
+    # Why the language model's answer was not used, when one was asked ("model not used: timeout").
+    classifier_note = models.CharField(max_length=200, blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
     submitted_at = models.DateTimeField(default=timezone.now)

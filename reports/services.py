@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from issues.models import Category, IssueEvent
 from issues.services import issue_event_record, issue_group_report, issue_place
-from llm.services import classify_report
+from llm.services import classify_report, training_example_record
 from llm.types import CategoryInfo
 from reports.addresses import normalise_address, standardise_address
 from reports.models import ApiKey, Location, Report
@@ -227,6 +227,7 @@ def report_process(*, report_id: int) -> Report | None:
             report.summary = classification.summary
             report.confidence = classification.confidence
             report.classifier = classification.classifier
+            report.classifier_note = classification.note
             grouping = issue_group_report(
                 text=report.description,
                 summary=report.summary,
@@ -244,7 +245,7 @@ def report_process(*, report_id: int) -> Report | None:
             report.processed_at = timezone.now()
             report.last_error = ""
             report.save(update_fields=[
-                "category", "category_source", "severity", "summary", "confidence", "classifier",
+                "category", "category_source", "severity", "summary", "confidence", "classifier", "classifier_note",
                 "issue", "match", "status", "processed_at", "last_error",
             ])
         return report
@@ -326,6 +327,10 @@ def report_correct(
     if not changes:
         return report
     report.save(update_fields=["category", "category_source", "severity"])
+    training_example_record(
+        ref=report.tracking_id, text=report.description, category=report.category.code if report.category else "",
+        severity=report.severity,
+    )
     if report.issue_id is not None:
         issue_event_record(
             issue_id=report.issue_id, kind=IssueEvent.Kind.REPORT_CORRECTED, actor=actor,
