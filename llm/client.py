@@ -19,7 +19,7 @@ import jsonschema
 import openai
 from django.conf import settings
 
-from llm.limiter import NoSlot, model_slot
+from llm.limiter import NoSlot, circuit_open, circuit_record_fault, model_slot
 from llm.models import Endpoint, ModelCall
 from llm.secrets import secret_decrypt
 
@@ -50,6 +50,8 @@ class EndpointConfig:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Faults that say the endpoint is down or overloaded (not that this request was wrong).
+_TRANSIENT = frozenset({Outcome.TIMEOUT, Outcome.SERVER_ERROR, Outcome.UNAVAILABLE})
 
 
 def _origin(url: str) -> tuple[str, str, int | None, str] | None:
@@ -134,6 +136,9 @@ def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, s
     client = openai.OpenAI(
         base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0
     )
+    if circuit_open(config.endpoint):
+        # Not a call: nothing to audit. The report's note says why the model was not used.
+        raise ModelFault(Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly")
     started = time.monotonic()
     attempts, usage = 0, None
     fault: ModelFault | None = ModelFault(Outcome.UNAVAILABLE)
@@ -171,6 +176,8 @@ def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, s
                 answer = _answer(response, schema)
                 fault = None
                 return answer
+            if fault.outcome in _TRANSIENT and circuit_record_fault(config.endpoint):
+                break  # the endpoint is down: no more retries either
             if attempt < settings.LLM_RETRIES:
                 time.sleep(wait)
         raise fault

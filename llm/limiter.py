@@ -53,3 +53,36 @@ def model_slot(endpoint: str, *, limit: int, hold_s: float, wait_s: float) -> It
             client.zrem(key, token)
         except redis.RedisError:
             pass  # the claim lapses by itself
+
+
+# A circuit breaker per endpoint: after this many transient faults within the window, the
+# endpoint is left alone for the cool-down, so a model that is down costs each report no
+# time instead of every retry's timeout.
+BREAKER_FAULTS = 5
+BREAKER_WINDOW_S = 60
+BREAKER_COOLDOWN_S = 30
+
+
+def circuit_open(endpoint: str) -> bool:
+    try:
+        return bool(redis_client().exists(f"civicpulse:llm:open:{endpoint}"))
+    except redis.RedisError:
+        return False  # without Redis the slot limiter refuses anyway
+
+
+def circuit_record_fault(endpoint: str) -> bool:
+    """Count a transient fault (timeout, 5xx, unreachable); enough of them open the
+    circuit. True when this one did."""
+    key = f"civicpulse:llm:faults:{endpoint}"
+    try:
+        client = redis_client()
+        faults = client.incr(key)
+        if faults == 1:
+            client.expire(key, BREAKER_WINDOW_S)
+        if faults >= BREAKER_FAULTS:
+            client.set(f"civicpulse:llm:open:{endpoint}", 1, ex=BREAKER_COOLDOWN_S)
+            client.delete(key)
+            return True
+    except redis.RedisError:
+        pass
+    return False

@@ -249,3 +249,16 @@ def test_the_audit_log_is_read_only_with_daily_totals(client_a, tenant_a, operat
     assert client_a.get(f"/admin/llm/modelcall/{call.pk}/change/").status_code == 200  # viewable
     assert client_a.post(f"/admin/llm/modelcall/{call.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client_a.get("/admin/llm/modelcall/add/").status_code == 403
+
+
+def test_a_model_that_keeps_failing_is_left_alone_for_a_while(tenant_a, operator_model: FakeModel) -> None:
+    from llm.services import classify_report
+
+    operator_model.mode = "500"
+    for _ in range(3):  # two attempts each: the fifth fault opens the circuit
+        classify_report(text="Pothole", categories=CATEGORIES)
+    asked = len(operator_model.requests)
+    assert asked == 5
+    result = classify_report(text="Pothole", categories=CATEGORIES)
+    assert result.classifier.startswith("offline-") and "circuit open" in result.note
+    assert len(operator_model.requests) == asked  # not asked at all
