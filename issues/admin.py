@@ -1,27 +1,31 @@
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-
 import math
 from datetime import timedelta
 
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
-from issues.models import Area, Category, Department, Issue, IssueEvent, IssueNote, IssueStatus
-from reports.models import Report
+from issues.models import Area, Category, Department, GroupingPolicy, Issue, IssueEvent, IssueNote, IssueStatus
+from issues.selectors import grouping_policy_get
 from issues.services import (
     EDITABLE_FIELDS,
     TransitionError,
     issue_assign,
+    issue_event_undo,
+    issue_event_undoable,
     issue_merge,
     issue_note_add,
     issue_transition,
     issue_update,
 )
+from reports.models import Report
 
 
 @admin.register(Area)
@@ -42,6 +46,45 @@ class CategoryAdmin(TenantAdmin):
     list_editable = ("active",)
     search_fields = ("name", "code", "description")
     filter_horizontal = ("related",)
+    fieldsets = (
+        (None, {"fields": ("name", "code", "description", "keywords", "default_severity", "active", "department")}),
+        ("Grouping reports into issues", {
+            "description": "Empty values follow the tenant's grouping policy. How the score is made: docs/grouping.md.",
+            "fields": ("related", ("group_radius_m", "group_window_hours", "group_min_similarity"),
+                       ("group_borderline_low", "group_join_score", "group_borderline_high")),
+        }),
+    )
+
+
+@admin.register(GroupingPolicy)
+class GroupingPolicyAdmin(TenantAdmin):
+    """The tenant's one grouping policy: the values every category without its own uses."""
+
+    list_display = ("__str__", "radius_m", "window_hours", "min_similarity", "borderline_low", "join_score",
+                    "borderline_high")
+    fieldsets = (
+        ("Candidates", {"fields": ("radius_m", "window_hours", "min_similarity")}),
+        ("Score (0 to 1)", {
+            "description": "A candidate's score combines text similarity, closeness, time gap and category "
+                           "relation. Below “borderline from” a report opens its own issue; from “borderline to” up "
+                           "it joins; in between, a language model (when configured) is asked, and without an "
+                           "answer the join score decides.",
+            "fields": ("borderline_low", "join_score", "borderline_high"),
+        }),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # provisioning makes the one row (and the list below, if it is missing)
+
+    def has_delete_permission(self, request: HttpRequest, obj: GroupingPolicy | None = None) -> bool:
+        return False  # grouping always has a policy; edit it instead
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # One row per tenant: straight to it, saved with the defaults if it is missing.
+        policy = grouping_policy_get()
+        if policy._state.adding and self.has_change_permission(request):
+            policy.save()
+        return HttpResponseRedirect(reverse("admin:issues_groupingpolicy_change", args=[policy.pk]))
 
 
 @admin.register(Department)
@@ -107,17 +150,7 @@ class ReportInline(admin.TabularInline):
 
     @admin.display(description="why it joined")
     def why(self, report: Report) -> str:
-        match = report.match or {}
-        if match.get("method") in (None, "new"):
-            return "opened the issue"
-        if match.get("method") == "moved":
-            return f"moved here by {match.get('by') or 'staff'}"
-        parts = [match["method"]]
-        if match.get("distance_m") is not None:
-            parts.append(f"{match['distance_m']} m")
-        parts.append(f"{round(match.get('time_gap_s', 0) / 3600, 1)} h apart")
-        parts.append(f"similarity {match.get('similarity')}")
-        return ", ".join(parts)
+        return explain_match(report.match or {})
 
     @admin.display(description="photo")
     def photo_thumb(self, report: Report) -> str:
@@ -146,8 +179,19 @@ class IssueEventInline(admin.TabularInline):
     model = IssueEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "kind", "actor", "actor_label", "data")
+    fields = ("created_at", "kind", "actor", "actor_label", "data", "undo")
     readonly_fields = fields
+
+    @admin.display(description="undo")
+    def undo(self, event: IssueEvent) -> str:
+        if not issue_event_undoable(event):
+            return ""
+        if IssueEvent.objects.filter(
+            issue_id=event.issue_id, kind=IssueEvent.Kind.UNDONE, data__operation=event.data["undo"]["operation"]
+        ).exists():
+            return "undone"
+        url = reverse("admin:issues_issue_undo", args=[event.issue_id, event.pk])
+        return format_html('<a class="button" href="{}">Undo…</a>', url)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -168,6 +212,8 @@ class IssueAdmin(TenantAdmin):
     # page off the `issue_triage_order` index (480 ms against 1 million issues).
     list_select_related = ()
     # Most-reported first: a problem many residents report outranks one reported once.
+    # The change list adds "-pk" to make the order total, which is then exactly the
+    # `issue_triage_order` index (report_count DESC, created_at DESC, id DESC).
     ordering = ("-report_count", "-created_at")
     sortable_by = ("id", "status", "severity", "report_count", "created_at")
     paginator = EstimatedCountPaginator
@@ -184,6 +230,46 @@ class IssueAdmin(TenantAdmin):
     )
     inlines = [ReportInline, IssueNoteInline, IssueEventInline]
     actions = ("assign_to_me", "acknowledge", "start", "resolve", "close", "reopen", "merge")
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:issue_id>/undo/<int:event_id>/", self.admin_site.admin_view(self.undo_view),
+                 name="issues_issue_undo"),
+            *super().get_urls(),
+        ]
+
+    def undo_view(self, request: HttpRequest, issue_id: int, event_id: int) -> HttpResponse:
+        """GET: what the undo would restore, with a button; POST: undo through the service."""
+        issue = get_object_or_404(Issue, pk=issue_id)
+        event = get_object_or_404(IssueEvent, pk=event_id, issue=issue)
+        if not self.has_change_permission(request, issue):
+            raise PermissionDenied
+        back = reverse("admin:issues_issue_change", args=[issue.pk])
+        if request.method == "POST":
+            try:
+                issue_event_undo(event_id=event.pk, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, f"{event.get_kind_display()} of {event.created_at:%Y-%m-%d %H:%M} undone.",
+                                  messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        record = (event.data or {}).get("undo") or {}
+        moves: dict[tuple[int | None, int], int] = {}
+        for source, target in record.get("reports", {}).values():
+            moves[(target, source)] = moves.get((target, source), 0) + 1
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Undo: {event.get_kind_display().lower()}",
+            "opts": self.opts,
+            "issue": issue,
+            "event": event,
+            "undoable": issue_event_undoable(event),
+            "moves": sorted(moves.items(), key=lambda item: (item[0][0], item[0][1] or 0)),
+            "restored": sorted((int(pk), states["before"]) for pk, states in record.get("issues", {}).items()),
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/issues/issue/undo_confirmation.html", context)
 
     @admin.display(description="move or split reports")
     def move_reports(self, issue: Issue) -> str:
@@ -297,3 +383,48 @@ class IssueAdmin(TenantAdmin):
     @admin.action(description="Reopen")
     def reopen(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.OPEN)
+
+
+def explain_match(match: dict) -> str:
+    """Why a report is on its issue, in one line for staff, from its stored `match`."""
+    method = match.get("method")
+    if method == "moved":
+        return f"moved here by {match.get('by') or 'staff'}"
+    if method in (None, "new"):
+        best = match.get("best")
+        if not best:
+            return "opened the issue"
+        if best.get("closed_meanwhile"):
+            return f"opened the issue: the match, #{best.get('issue')}, was closed meanwhile"
+        needed = (match.get("thresholds") or {}).get("join_score")
+        return f"opened the issue: the closest candidate, #{best.get('issue')}, scored {best.get('score')}" + (
+            f" (joining needs {needed}{_adjudication_words(match)})" if needed is not None else ""
+        )
+    parts = [method]
+    if match.get("distance_m") is not None:
+        parts.append(f"{match['distance_m']} m")
+    parts.append(f"{round(match.get('time_gap_s', 0) / 3600, 1)} h apart")
+    parts.append(f"similarity {match.get('similarity')}")
+    if match.get("category_relation"):
+        parts.append(f"{match['category_relation']} category")
+    line = ", ".join(parts)
+    if match.get("score") is not None and match.get("thresholds", {}).get("join_score") is not None:
+        high = (match["thresholds"].get("borderline") or [None, None])[1]
+        line += f"; score {match['score']}"
+        if match.get("decision") == "above_band":
+            line += f" ≥ {high}"
+        elif match.get("decision") == "join_score":
+            line += f" ≥ join score {match['thresholds']['join_score']} (borderline)"
+        line += _adjudication_words(match)
+    return line
+
+
+def _adjudication_words(match: dict) -> str:
+    if "adjudication" not in match:
+        return ""
+    answer = match["adjudication"]
+    if not isinstance(answer, dict) or not isinstance(answer.get("same"), bool):
+        return "; the language model gave no answer"
+    said = "same problem" if answer["same"] else "different problems"
+    confidence = answer.get("confidence")
+    return f"; the language model said {said}" + (f" ({confidence})" if confidence is not None else "")

@@ -97,21 +97,38 @@ class Category(models.Model):
         Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="categories",
         help_text="The department this category's issues are routed to.",
     )
-    # How reports of this category are grouped into one issue.
+    # How reports of this category are grouped into one issue. Every value left empty
+    # follows the tenant's GroupingPolicy, so one change there moves every category
+    # staff did not tune.
     related = models.ManyToManyField(
         "self", blank=True, help_text="Categories whose issues reports of this one may join."
     )
     group_radius_m = models.PositiveIntegerField(
-        "grouping distance (m)", default=50, help_text="Reports farther apart are different problems."
+        "grouping distance (m)", null=True, blank=True,
+        help_text="Reports farther apart are different problems. Empty: the tenant's default.",
     )
     group_window_hours = models.PositiveIntegerField(
-        "grouping window (hours)", default=168, help_text="How long after an issue's latest report another may join it."
+        "grouping window (hours)", null=True, blank=True,
+        help_text="How long after an issue's latest report another may join it. Empty: the tenant's default.",
     )
     group_min_similarity = models.FloatField(
-        "minimum text similarity",
-        default=0.1,
+        "minimum text similarity", null=True, blank=True,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to join it.",
+        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate. "
+                  "Empty: the tenant's default.",
+    )
+    group_join_score = models.FloatField(
+        "join score", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Grouping score (0 to 1) a candidate needs to be joined. Empty: the tenant's default.",
+    )
+    group_borderline_low = models.FloatField(
+        "borderline from", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Scores from here up to “borderline to” are borderline: a language model, when configured, "
+                  "may be asked. Empty: the tenant's default.",
+    )
+    group_borderline_high = models.FloatField(
+        "borderline to", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Scores from here up join without asking. Empty: the tenant's default.",
     )
 
     class Meta:
@@ -120,6 +137,71 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The score bounds must nest (borderline from <= join score <= borderline to)
+        once the empty ones are filled from the tenant's policy."""
+        policy = GroupingPolicy.objects.first() or GroupingPolicy()
+        low = policy.borderline_low if self.group_borderline_low is None else self.group_borderline_low
+        join = policy.join_score if self.group_join_score is None else self.group_join_score
+        high = policy.borderline_high if self.group_borderline_high is None else self.group_borderline_high
+        _validate_score_bounds(low, join, high, prefix="group_")
+
+
+def _validate_score_bounds(low: float, join: float, high: float, *, prefix: str) -> None:
+    if low > join:
+        raise ValidationError({f"{prefix}borderline_low": f"Borderline from ({low}) must not exceed the join score ({join})."})
+    if join > high:
+        raise ValidationError({f"{prefix}borderline_high": f"Borderline to ({high}) must not be below the join score ({join})."})
+
+
+class GroupingPolicy(models.Model):
+    """The tenant's grouping defaults: one row per tenant schema, used for every value a
+    category leaves empty. How the score is made: docs/grouping.md."""
+
+    # Always 1: a tenant has one policy (a check constraint holds it).
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    radius_m = models.PositiveIntegerField(
+        "grouping distance (m)", default=50, help_text="Reports farther apart are different problems."
+    )
+    window_hours = models.PositiveIntegerField(
+        "grouping window (hours)", default=168, help_text="How long after an issue's latest report another may join it."
+    )
+    min_similarity = models.FloatField(
+        "minimum text similarity", default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate at all.",
+    )
+    join_score = models.FloatField(
+        default=0.55, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Grouping score (0 to 1) the best candidate needs to be joined.",
+    )
+    borderline_low = models.FloatField(
+        "borderline from", default=0.45, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Below this score a report never joins. From here up to “borderline to” a language model, "
+                  "when configured, is asked; without an answer the join score decides.",
+    )
+    borderline_high = models.FloatField(
+        "borderline to", default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="From this score up a report joins without asking.",
+    )
+
+    class Meta:
+        verbose_name = "grouping policy"
+        verbose_name_plural = "grouping policy"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="groupingpolicy_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(borderline_low__lte=models.F("join_score"))
+                & models.Q(join_score__lte=models.F("borderline_high")),
+                name="groupingpolicy_bounds_nest",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Grouping policy"
+
+    def clean(self) -> None:
+        _validate_score_bounds(self.borderline_low, self.join_score, self.borderline_high, prefix="")
 
 
 class IssueStatus(models.TextChoices):
@@ -194,6 +276,8 @@ class IssueEvent(models.Model):
         NOTE_ADDED = "note_added", "Note added"
         MERGED = "merged", "Merged"
         REPORTS_MOVED = "reports_moved", "Reports moved"
+        # A merge or move taken back; `data["undoes"]` is the event staff undid.
+        UNDONE = "undone", "Undone"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -6,7 +6,8 @@ from datetime import datetime
 from django.db import connection
 
 from issues.geo import point_in_geojson
-from issues.models import OPEN_STATUSES, Area, Category
+from issues.grouping import Thresholds
+from issues.models import OPEN_STATUSES, Area, Category, GroupingPolicy
 
 
 def area_for_point(latitude: float, longitude: float) -> Area | None:
@@ -25,12 +26,42 @@ def category_compatible_ids(category: Category | None) -> list[int] | None:
     return [category.pk, *category.related.values_list("pk", flat=True)]
 
 
+def grouping_policy_get() -> GroupingPolicy:
+    """The tenant's grouping defaults; the built-in ones (unsaved) if the row is missing."""
+    return GroupingPolicy.objects.filter(pk=1).first() or GroupingPolicy()
+
+
+# Category field -> policy field, for every grouping value a category may leave empty.
+_THRESHOLD_FIELDS = {
+    "group_radius_m": "radius_m",
+    "group_window_hours": "window_hours",
+    "group_min_similarity": "min_similarity",
+    "group_join_score": "join_score",
+    "group_borderline_low": "borderline_low",
+    "group_borderline_high": "borderline_high",
+}
+
+
+def grouping_thresholds(category: Category | None, policy: GroupingPolicy | None = None) -> Thresholds:
+    """The values in force for reports of `category` (None: uncategorised, the tenant's
+    values). The policy is read only when the category leaves something empty."""
+    own = {name: getattr(category, field) for field, name in _THRESHOLD_FIELDS.items()} if category else {}
+    if policy is None and (category is None or None in own.values()):
+        policy = grouping_policy_get()
+    values = {
+        name: own[name] if own.get(name) is not None else getattr(policy, name)
+        for name in _THRESHOLD_FIELDS.values()
+    }
+    return Thresholds(**values, from_category=tuple(name for name, value in own.items() if value is not None))
+
+
 @dataclass(frozen=True)
 class Candidate:
     issue_id: int
     distance_m: float | None
     time_gap_s: float
     similarity: float
+    category_id: int | None = None
 
 
 _OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
@@ -44,7 +75,8 @@ _GEO_CANDIDATES = f"""
     SELECT i.id,
            public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
            EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)) AS gap_s,
-           public.similarity(i.text, %(text)s) AS sim
+           public.similarity(i.text, %(text)s) AS sim,
+           i.category_id
     FROM issues_issue i, here
     WHERE i.status IN {_OPEN} AND i.latitude IS NOT NULL
       AND public.earth_box(here.point, %(radius)s) @> public.ll_to_earth(i.latitude, i.longitude)
@@ -57,7 +89,8 @@ _GEO_CANDIDATES = f"""
     LIMIT 20
 """
 _ADDRESS_CANDIDATES = f"""
-    SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s)
+    SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
+           i.category_id
     FROM issues_issue i
     WHERE i.status IN {_OPEN} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
@@ -96,7 +129,7 @@ def issue_candidates(
     query = _GEO_CANDIDATES if latitude is not None and longitude is not None else _ADDRESS_CANDIDATES
     with connection.cursor() as cursor:
         cursor.execute(query, params)
-        return [Candidate(row[0], row[1], float(row[2]), float(row[3])) for row in cursor.fetchall()]
+        return [Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4]) for row in cursor.fetchall()]
 
 
 def area_map(width: int = 600) -> dict | None:

@@ -1,7 +1,12 @@
 """Writes on the taxonomy and on issues: grouping reports into issues, the workflow."""
+import json
+import logging
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timezone as dt_timezone
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -9,28 +14,33 @@ from django.db import connection, transaction
 from django.db.models import Avg, Count, Max, QuerySet
 from django.utils import timezone
 
+from issues import grouping
 from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
 from issues.geo import cells_within
+from issues.grouping import Adjudicator
 from issues.models import (
     OPEN_STATUSES,
     Area,
     Category,
     Department,
+    GroupingPolicy,
     Issue,
     IssueEvent,
     IssueNote,
     IssueStatus,
     Severity,
 )
-from issues.selectors import Candidate, area_for_point, category_compatible_ids, issue_candidates
+from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
 from issues.signals import issue_public_change
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
 def taxonomy_install_defaults(*, tenant: object) -> int:
-    """Give a new tenant the categories of its kind, in the current schema. Idempotent:
-    categories that exist (by code) are left as staff edited them. Returns how many
-    were created."""
+    """Give a new tenant the categories of its kind, their departments and the grouping
+    policy, in the current schema. Idempotent: what exists is left as staff edited it.
+    Returns how many categories were created."""
     defaults = CATEGORIES_BY_KIND.get(getattr(tenant, "kind", ""), CATEGORIES_BY_KIND["facility"])
     existing = set(Category.objects.values_list("code", flat=True))
     created = Category.objects.bulk_create(
@@ -45,6 +55,7 @@ def taxonomy_install_defaults(*, tenant: object) -> int:
         if d.code not in existing
     )
     _departments_install_defaults(getattr(tenant, "kind", ""))
+    GroupingPolicy.objects.get_or_create(pk=1)
     return len(created)
 
 
@@ -112,13 +123,19 @@ def issue_group_report(
     at: datetime,
     report_ref: str,
     actor_label: str = "pipeline",
+    adjudicate: Adjudicator | None = None,
 ) -> GroupingResult:
     """Link a report (given by its fields; this app knows nothing of reports) to the best
-    matching open issue, or open a new issue for it. The returned `match` says why."""
-    radius = category.group_radius_m if category else 50
-    window = category.group_window_hours if category else 168
-    min_similarity = category.group_min_similarity if category else 0.1
-    _lock_neighbourhood(latitude=latitude, longitude=longitude, address_key=address_key, radius_m=radius)
+    matching open issue, or open a new issue for it. The returned `match` says why: the
+    score of the best candidate, its parts and the thresholds in force (docs/grouping.md).
+
+    `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
+    only when its score is borderline; it answers `{"same": bool, ...}` or None. It runs
+    while the neighbourhood is locked, so it must answer quickly or give up."""
+    thresholds = grouping_thresholds(category)
+    _lock_neighbourhood(
+        latitude=latitude, longitude=longitude, address_key=address_key, radius_m=thresholds.radius_m
+    )
     candidates = issue_candidates(
         latitude=latitude,
         longitude=longitude,
@@ -126,46 +143,82 @@ def issue_group_report(
         at=at,
         text=text,
         category_ids=category_compatible_ids(category),
-        radius_m=radius,
-        window_hours=window,
-        min_similarity=min_similarity,
+        radius_m=thresholds.radius_m,
+        window_hours=thresholds.window_hours,
+        min_similarity=thresholds.min_similarity,
     )
-    thresholds = {"radius_m": radius, "window_hours": window, "min_similarity": min_similarity}
-    best = _best(candidates, radius, window)
-    issue = None
-    if best is not None:
-        match = {
-            "method": "geo" if latitude is not None else "address",
-            "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
-            "time_gap_s": round(best.time_gap_s),
-            "similarity": round(best.similarity, 3),
-            "score": round(_score(best, radius, window), 3),
-            "candidates": len(candidates),
-            "thresholds": thresholds,
-        }
+    base = {"candidates": len(candidates), "thresholds": thresholds.as_record()}
+    scored = [
+        (c, grouping.score(
+            similarity=c.similarity, distance_m=c.distance_m, time_gap_s=c.time_gap_s,
+            relation=grouping.category_relation(category.pk if category else None, c.category_id),
+            thresholds=thresholds,
+        ))
+        for c in candidates
+    ]
+    # Ties go to the candidate the query ranked first (more similar text, then nearer).
+    best, best_score = max(scored, key=lambda pair: pair[1].value, default=(None, None))
+    if best is None:
+        return _group_into_new(
+            text=text, summary=summary, category=category, severity=severity, latitude=latitude,
+            longitude=longitude, address_key=address_key, at=at, report_ref=report_ref,
+            actor_label=actor_label, match={"method": "new", **base},
+        )
+    ask = partial(_adjudicate, adjudicate, text, best.issue_id) if adjudicate is not None else None
+    decision = grouping.decide(best_score.value, thresholds, ask)
+    about_best = {
+        "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
+        "time_gap_s": round(best.time_gap_s),
+        "similarity": round(best.similarity, 3),
+        **best_score.as_record(),
+        "decision": decision.reason,
+    }
+    adjudication = {"adjudication": decision.answer} if decision.asked else {}
+    if decision.joins:
+        match = {"method": "geo" if latitude is not None else "address", **about_best, **base, **adjudication}
         issue = _issue_attach(
             issue_id=best.issue_id, latitude=latitude, longitude=longitude, severity=severity, at=at,
             actor_label=actor_label, data={"report": report_ref, **match},
         )
-    if issue is None:  # nothing matched, or staff closed the match since the candidate query
-        issue = _issue_open(
-            text=text, summary=summary, category=category, severity=severity, latitude=latitude,
-            longitude=longitude, address_key=address_key, at=at, actor_label=actor_label,
-            data={"report": report_ref},
-        )
-        return GroupingResult(issue, True, {"method": "new", "candidates": len(candidates), "thresholds": thresholds})
-    return GroupingResult(issue, False, match)
+        if issue is not None:
+            return GroupingResult(issue, False, match)
+        # Staff closed the match since the candidate query: a new issue, and the record says so.
+        about_best["closed_meanwhile"] = True
+    return _group_into_new(
+        text=text, summary=summary, category=category, severity=severity, latitude=latitude,
+        longitude=longitude, address_key=address_key, at=at, report_ref=report_ref, actor_label=actor_label,
+        match={"method": "new", **base, "best": {"issue": best.issue_id, **about_best}, **adjudication},
+    )
 
 
-def _score(c: Candidate, radius: float, window: int) -> float:
-    """Similarity counts most, then closeness in space and in time (each 0..1)."""
-    closeness = 1.0 - (c.distance_m or 0.0) / radius if radius else 1.0
-    recency = max(0.0, 1.0 - c.time_gap_s / (window * 3600)) if window else 1.0
-    return 0.5 * c.similarity + 0.3 * closeness + 0.2 * recency
+def _group_into_new(
+    *, text: str, summary: str, category: Category | None, severity: str, latitude: float | None,
+    longitude: float | None, address_key: str, at: datetime, report_ref: str, actor_label: str, match: dict,
+) -> GroupingResult:
+    issue = _issue_open(
+        text=text, summary=summary, category=category, severity=severity, latitude=latitude,
+        longitude=longitude, address_key=address_key, at=at, actor_label=actor_label,
+        data={"report": report_ref},
+    )
+    return GroupingResult(issue, True, match)
 
 
-def _best(candidates: list[Candidate], radius: float, window: int) -> Candidate | None:
-    return max(candidates, key=lambda c: _score(c, radius, window), default=None)
+def _adjudicate(adjudicate: Adjudicator, report_text: str, issue_id: int) -> dict | None:
+    """Ask about one borderline pair. The answer is stored in JSON, so it is reduced to
+    what JSON holds; an adjudicator that raises counts as no answer: grouping never
+    depends on a language model being up."""
+    issue_text = Issue.objects.filter(pk=issue_id).values_list("text", flat=True).first() or ""
+    try:
+        answer = adjudicate(report_text, issue_text)
+    except Exception as exc:
+        logger.warning("grouping adjudicator failed", extra={"issue_id": issue_id, "error": repr(exc)})
+        return None
+    if answer is None:
+        return None
+    try:
+        return json.loads(json.dumps(answer, default=str))
+    except (TypeError, ValueError):
+        return {"unreadable": repr(answer)[:200]}
 
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity.values)}
@@ -409,6 +462,11 @@ def _event_value(value: object) -> object:
 # ---------------------------------------------------------------------------
 # Merge, move and split. Issues hold their reports through the reverse relation
 # `issue.reports` (this app never imports the reports app).
+#
+# Each merge or move is one operation: every issue it touches gets an event, and each of
+# those events carries the whole operation under `data["undo"]` (its id, which report went
+# from which issue to which, every issue's fields before and after), so staff can undo it
+# from any of the issues' pages and the undo can tell whether anything moved on since.
 
 
 def _issue_recount(issue: Issue) -> None:
@@ -424,32 +482,51 @@ def _issue_recount(issue: Issue) -> None:
     issue.save(update_fields=["report_count", "latitude", "longitude", "last_report_at", "updated_at"])
 
 
+# The fields a merge or move changes: what an undo checks and restores.
+_SNAPSHOT_FIELDS = ("status", "severity", "report_count", "latitude", "longitude")
+_SNAPSHOT_TIMES = ("last_report_at", "acknowledged_at", "resolved_at", "closed_at")
+
+
 def _snapshot(issue: Issue) -> dict:
-    """The fields a merge or move changes, as they were: what an undo restores."""
+    """The fields a merge or move changes, as JSON (times in UTC, so two snapshots of
+    the same state compare equal)."""
     return {
-        "status": issue.status, "report_count": issue.report_count, "latitude": issue.latitude,
-        "longitude": issue.longitude, "severity": issue.severity, "closed_at": issue.closed_at.isoformat() if issue.closed_at else None,
+        **{field: getattr(issue, field) for field in _SNAPSHOT_FIELDS},
+        **{
+            field: getattr(issue, field).astimezone(dt_timezone.utc).isoformat() if getattr(issue, field) else None
+            for field in _SNAPSHOT_TIMES
+        },
+    }
+
+
+def _undo_record(
+    *, before: dict[int, dict | None], after: dict[int, dict], reports: dict[int, tuple[int | None, int]]
+) -> dict:
+    """What `issue_event_undo` needs. `before` is None for an issue the operation opened."""
+    return {
+        "operation": uuid.uuid4().hex,
+        "issues": {str(pk): {"before": before[pk], "after": after[pk]} for pk in sorted(after)},
+        "reports": {str(pk): [source, target] for pk, (source, target) in sorted(reports.items())},
     }
 
 
 @transaction.atomic
 def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issue:
     """Merge issues into one: an open one if any, the most reported (then the oldest),
-    keeps every report; open others are closed, pointing at it. Both trails record the
+    keeps every report; open others are closed, pointing at it. Every trail records the
     reports moved and each issue as it was, for an undo."""
     issues = list(Issue.objects.select_for_update().filter(pk__in=issue_ids).order_by("pk"))
     if len(issues) < 2:
         raise ValidationError({"issues": "Select at least two issues to merge."})
     target = max(issues, key=lambda i: (i.status in OPEN_STATUSES, i.report_count, -i.created_at.timestamp(), -i.pk))
-    target_before = _snapshot(target)
+    before = {issue.pk: _snapshot(issue) for issue in issues}
     label = actor.get_username() if actor else ""
     now = timezone.now()
     moved: dict[int, list[int]] = {}
     for source in issues:
         if source.pk == target.pk:
             continue
-        before = _snapshot(source)
-        moved[source.pk] = list(source.reports.values_list("pk", flat=True))
+        moved[source.pk] = list(source.reports.order_by("pk").values_list("pk", flat=True))
         source.reports.update(issue=target)
         if _SEVERITY_RANK.get(source.severity, 0) > _SEVERITY_RANK.get(target.severity, 0):
             target.severity = source.severity
@@ -459,15 +536,22 @@ def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issu
             source.resolved_at = source.resolved_at or now
             source.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
         _issue_recount(source)
-        IssueEvent.objects.create(
-            issue=source, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
-            data={"into": target.pk, "reports": moved[source.pk], "before": before},
-        )
     target.save(update_fields=["severity", "updated_at"])
     _issue_recount(target)
+    undo = _undo_record(
+        before=before,
+        after={issue.pk: _snapshot(issue) for issue in issues},
+        reports={pk: (source_pk, target.pk) for source_pk, pks in moved.items() for pk in pks},
+    )
+    for source in issues:
+        if source.pk != target.pk:
+            IssueEvent.objects.create(
+                issue=source, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label, created_at=now,
+                data={"into": target.pk, "reports": moved[source.pk], "before": before[source.pk], "undo": undo},
+            )
     IssueEvent.objects.create(
-        issue=target, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label,
-        data={"from": sorted(moved), "reports": moved, "before": target_before},
+        issue=target, kind=IssueEvent.Kind.MERGED, actor=actor, actor_label=label, created_at=now,
+        data={"from": sorted(moved), "reports": moved, "before": before[target.pk], "undo": undo},
     )
     return target
 
@@ -476,14 +560,15 @@ def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issu
 def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: AbstractBaseUser | None) -> Issue:
     """Move reports (a queryset the caller gives: this app knows no report model) to
     another issue, or (to_issue_id None) split them out into a new issue made from the
-    first of them. Every issue touched is recounted and its trail says so; an open issue
-    left without reports is closed."""
+    first of them. Every issue touched is recounted and its trail says so, with what an
+    undo needs; an open issue left without reports is closed."""
     reports = list(reports.select_for_update(of=("self",)).select_related("category").order_by("submitted_at", "pk"))
     if not reports:
         raise ValidationError({"reports": "Select the reports to move."})
     sources = {r.issue_id for r in reports if r.issue_id}
     # Every existing issue involved is locked at once, in pk order, as merges lock them.
     locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
+    before: dict[int, dict | None] = {pk: _snapshot(issue) for pk, issue in locked.items()}
     label = actor.get_username() if actor else ""
     if to_issue_id is None:
         first = reports[0]
@@ -494,28 +579,155 @@ def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abs
             at=first.submitted_at, actor=actor, actor_label=label, report_count=0,
             data={"split_from": sorted(sources), "reports": [r.pk for r in reports]},
         )
+        before[target.pk] = None  # it did not exist: an undo closes it
     else:
         if to_issue_id not in locked:
             raise ValidationError({"issue": f"There is no issue #{to_issue_id}."})
         target = locked[to_issue_id]
         if sources == {target.pk}:
             raise ValidationError({"issue": "Those reports are already on that issue."})
+    came_from = {report.pk: report.issue_id for report in reports}
     for report in reports:
         report.issue = target
-        # Staff placed it: the pipeline's reasons no longer apply.
+        # Staff placed it: the pipeline's reasons no longer apply (kept under "from").
         report.match = {"method": "moved", "by": label, "from": report.match}
         report.save(update_fields=["issue", "match"])
     now = timezone.now()
-    for issue in sorted({*locked.values(), target}, key=lambda i: i.pk):
-        before = _snapshot(issue)
+    touched = sorted({*locked.values(), target}, key=lambda i: i.pk)
+    for issue in touched:
         _issue_recount(issue)
         if issue.report_count == 0 and issue.status in OPEN_STATUSES:
             issue.status, issue.closed_at = IssueStatus.CLOSED, now
             issue.resolved_at = issue.resolved_at or now
             issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+    undo = _undo_record(
+        before=before,
+        after={issue.pk: _snapshot(issue) for issue in touched},
+        reports={pk: (source, target.pk) for pk, source in came_from.items()},
+    )
+    for issue in touched:
         IssueEvent.objects.create(
-            issue=issue, kind=IssueEvent.Kind.REPORTS_MOVED, actor=actor, actor_label=label,
-            data={"reports": [r.pk for r in reports], "from": sorted(sources), "to": target.pk, "before": before},
+            issue=issue, kind=IssueEvent.Kind.REPORTS_MOVED, actor=actor, actor_label=label, created_at=now,
+            data={"reports": [r.pk for r in reports], "from": sorted(sources), "to": target.pk,
+                  "before": before[issue.pk], "undo": undo},
         )
     target.refresh_from_db()
     return target
+
+
+# Events that change which reports an issue holds: one of them after an operation, unless
+# itself undone, means the operation's state has moved on.
+_GROUPING_KINDS = (
+    IssueEvent.Kind.REPORT_LINKED, IssueEvent.Kind.MERGED, IssueEvent.Kind.REPORTS_MOVED, IssueEvent.Kind.UNDONE,
+)
+
+
+def issue_event_undoable(event: IssueEvent) -> bool:
+    """Whether an event is a merge or move recorded with what an undo needs (events from
+    before undo existed are not)."""
+    return event.kind in (IssueEvent.Kind.MERGED, IssueEvent.Kind.REPORTS_MOVED) and bool(
+        (event.data or {}).get("undo")
+    )
+
+
+@transaction.atomic
+def issue_event_undo(*, event_id: int, actor: AbstractBaseUser | None) -> IssueEvent:
+    """Undo the merge or move an event records: every report goes back to the issue it
+    came from and every issue gets back the fields it had (status, severity, report
+    count, centroid, times); an issue the operation opened (a split) is left closed and
+    empty, its trail intact. Each issue touched gets an `undone` event pointing at the
+    undone one; the one on `event_id`'s issue is returned.
+
+    Refused (ValidationError) when the event is not an undoable merge or move, when the
+    operation was undone already, or when anything it touched has moved on since: a
+    report moved or linked, an issue's status or counts changed. Later merges and moves
+    that were themselves undone do not count, so operations undo in reverse order."""
+    event = IssueEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        raise ValidationError({"event": f"There is no event #{event_id}."})
+    if event.kind not in (IssueEvent.Kind.MERGED, IssueEvent.Kind.REPORTS_MOVED):
+        raise ValidationError({"event": "Only merges and moves of reports can be undone."})
+    if not issue_event_undoable(event):
+        raise ValidationError({"event": "This change was recorded before changes could be undone: move the reports back by hand."})
+    record = event.data["undo"]
+    operation = record["operation"]
+    plan = {int(pk): states for pk, states in record["issues"].items()}
+    moves = {int(pk): (source, target) for pk, (source, target) in record["reports"].items()}
+    issues = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=plan).order_by("pk")}
+    Report = Issue._meta.get_field("reports").related_model
+    reports = {r.pk: r for r in Report.objects.select_for_update(of=("self",)).filter(pk__in=moves).order_by("pk")}
+
+    if IssueEvent.objects.filter(issue_id__in=plan, kind=IssueEvent.Kind.UNDONE, data__operation=operation).exists():
+        raise ValidationError({"event": "This change was undone already."})
+    problems = _undo_obstacles(event=event, operation=operation, plan=plan, issues=issues, moves=moves, reports=reports)
+    if problems:
+        raise ValidationError({"event": "It cannot be undone: things moved on since. " + " ".join(problems)})
+
+    for pk, (source, _) in moves.items():
+        report = reports[pk]
+        report.issue_id = source
+        if event.kind == IssueEvent.Kind.REPORTS_MOVED and (report.match or {}).get("method") == "moved":
+            report.match = report.match.get("from")
+    Report.objects.bulk_update(list(reports.values()), ["issue", "match"])
+
+    label = actor.get_username() if actor else ""
+    now = timezone.now()
+    answer = None
+    for pk, issue in sorted(issues.items()):
+        restored = plan[pk]["before"]
+        if restored is None:
+            # Opened by the operation, empty now: closed, not deleted, so its trail stays.
+            _issue_recount(issue)
+            issue.status, issue.closed_at = IssueStatus.CLOSED, now
+            issue.resolved_at = issue.resolved_at or now
+            issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+        else:
+            for field in _SNAPSHOT_FIELDS:
+                setattr(issue, field, restored[field])
+            for field in _SNAPSHOT_TIMES:
+                setattr(issue, field, datetime.fromisoformat(restored[field]) if restored[field] else None)
+            issue.save(update_fields=[*_SNAPSHOT_FIELDS, *_SNAPSHOT_TIMES, "updated_at"])
+        undone = IssueEvent.objects.create(
+            issue=issue, kind=IssueEvent.Kind.UNDONE, actor=actor, actor_label=label, created_at=now,
+            data={
+                "undoes": event.pk, "undoes_kind": event.kind, "operation": operation,
+                "reports": {str(r): [target, source] for r, (source, target) in moves.items()
+                            if pk in (source, target)},
+                "restored": restored,
+            },
+        )
+        if pk == event.issue_id:
+            answer = undone
+    return answer
+
+
+def _undo_obstacles(
+    *, event: IssueEvent, operation: str, plan: dict[int, dict], issues: dict[int, Issue],
+    moves: dict[int, tuple[int | None, int]], reports: dict[int, object],
+) -> list[str]:
+    """What changed since the operation, in words for staff; empty when nothing did."""
+    problems = []
+    for pk in sorted(set(plan) - set(issues)):
+        problems.append(f"Issue #{pk} no longer exists.")
+    for pk, issue in sorted(issues.items()):
+        current = _snapshot(issue)
+        changed = [field for field, value in plan[pk]["after"].items() if current.get(field) != value]
+        if changed:
+            problems.append(f"Issue #{pk} changed since ({', '.join(changed)}).")
+    for pk, (_, target) in sorted(moves.items()):
+        report = reports.get(pk)
+        if report is None:
+            problems.append(f"A report it moved (id {pk}) no longer exists.")
+        elif report.issue_id != target:
+            problems.append(f"Report {report} is on issue #{report.issue_id} now, not #{target}.")
+    later = IssueEvent.objects.filter(issue_id__in=plan, pk__gt=event.pk, kind__in=_GROUPING_KINDS).order_by("pk")
+    undone_since = {e.data.get("operation") for e in later if e.kind == IssueEvent.Kind.UNDONE}
+    for other in later:
+        if other.kind == IssueEvent.Kind.UNDONE:
+            continue
+        other_operation = ((other.data or {}).get("undo") or {}).get("operation")
+        if other_operation == operation or (other_operation and other_operation in undone_since):
+            continue
+        problems.append(f"Issue #{other.issue_id}: {other.get_kind_display().lower()} on "
+                        f"{other.created_at:%Y-%m-%d %H:%M} (undo that first, if it was a merge or move).")
+    return list(dict.fromkeys(problems))

@@ -25,6 +25,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from issues.models import OPEN_STATUSES, Category
+from issues.selectors import grouping_policy_get
 from llm.offline import classify_offline
 from llm.types import CategoryInfo
 from reports.addresses import standardise_address, standardise_parts
@@ -327,8 +328,8 @@ def _load(
         # Temporary tables go at commit; dropped here too, for an import inside a larger
         # transaction (or a second one in it).
         cursor.execute(
-            "DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_addresses, import_valid, "
-            "import_links, import_points, import_roots, import_assign"
+            "DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_grouping, import_addresses, "
+            "import_valid, import_links, import_points, import_roots, import_assign"
         )
         cursor.execute(
             sql.SQL(
@@ -371,6 +372,14 @@ def _load(
             mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
             cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
             cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
+            # Each category's grouping distance and window, the tenant's where it sets none.
+            policy = grouping_policy_get()
+            cursor.execute(
+                """CREATE TEMP TABLE import_grouping ON COMMIT DROP AS
+                   SELECT id, COALESCE(group_radius_m, %s) AS radius, COALESCE(group_window_hours, %s) AS window_hours
+                   FROM issues_category""",
+                [policy.radius_m, policy.window_hours],
+            )
             _standardise_addresses(cursor)
             _valid_rows(cursor, source)
             cursor.execute("SELECT count(*), min(created_at), max(created_at), max(abs(lat)) FROM import_valid")
@@ -528,13 +537,14 @@ def _valid_rows(cursor: object, source: str) -> None:
                           CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
                           CASE lower(r.status) {statuses} ELSE 'open' END AS status,
                           m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
-                          c.group_radius_m AS radius, c.group_window_hours AS window_hours,
+                          g.radius, g.window_hours,
                           r.description, left(r.address, 500) AS address, a.id AS address_ref,
                           COALESCE(a.key, '') AS address_key, r.lat, r.lon, r.parent_id,
                           uuid_send(gen_random_uuid()) AS u
                    FROM import_rows r
                    LEFT JOIN import_categories m ON m.raw = r.category
                    LEFT JOIN issues_category c ON c.id = m.category_id
+                   LEFT JOIN import_grouping g ON g.id = m.category_id
                    LEFT JOIN import_addresses a
                      ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
                       = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
@@ -597,15 +607,15 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
                        floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx
                 FROM import_valid v WHERE v.lat IS NOT NULL AND v.radius > 0
                 UNION ALL
-                SELECT NULL, i.id, i.category_id, c.group_radius_m, c.group_window_hours, i.latitude, i.longitude,
+                SELECT NULL, i.id, i.category_id, g.radius, g.window_hours, i.latitude, i.longitude,
                        i.created_at, i.last_report_at,
                        CASE WHEN i.status IN ({_OPEN}) THEN 'infinity'
                             ELSE COALESCE(i.resolved_at, i.closed_at, '-infinity') END,
-                       floor(i.latitude * 111320 / c.group_radius_m)::bigint,
-                       floor(i.longitude * %(xscale)s / c.group_radius_m)::bigint
-                FROM issues_issue i JOIN issues_category c ON c.id = i.category_id
-                WHERE i.latitude IS NOT NULL AND c.group_radius_m > 0 AND i.created_at <= %(last)s
-                  AND i.last_report_at >= %(first)s - make_interval(hours => c.group_window_hours);
+                       floor(i.latitude * 111320 / g.radius)::bigint,
+                       floor(i.longitude * %(xscale)s / g.radius)::bigint
+                FROM issues_issue i JOIN import_grouping g ON g.id = i.category_id
+                WHERE i.latitude IS NOT NULL AND g.radius > 0 AND i.created_at <= %(last)s
+                  AND i.last_report_at >= %(first)s - make_interval(hours => g.window_hours);
                 ANALYZE import_points;
                 INSERT INTO import_links
                 SELECT DISTINCT ON (r.line) r.line, e.line, e.issue_id, 'import_grouped'

@@ -33,7 +33,10 @@ def test_processing_classifies_and_opens_an_issue(tenant_a) -> None:
     assert issue.report_count == 1 and issue.status == "open" and issue.category == report.category
     assert (issue.latitude, issue.longitude) == (LAT, LON)
     assert report.match["method"] == "new"
-    assert report.match["thresholds"] == {"radius_m": 50, "window_hours": 168, "min_similarity": 0.1}
+    assert report.match["thresholds"] == {
+        "radius_m": 50, "window_hours": 168, "min_similarity": 0.1, "join_score": 0.55, "borderline": [0.45, 0.7],
+        "from_category": [],  # every value is the tenant's default
+    }
     assert list(issue.events.values_list("kind", flat=True)) == ["created"]
 
 
@@ -86,15 +89,18 @@ def test_grouping_respects_time_window_category_and_text(tenant_a) -> None:
 
 def test_per_category_radius_is_respected(tenant_a) -> None:
     Category.objects.filter(code="potholes").update(group_radius_m=200)
-    # A new category the tenant added keeps the default 50 m.
+    # A new category the tenant added follows the tenant's default, 50 m.
+    from issues.selectors import grouping_thresholds
     from tests.factories import CategoryFactory
 
-    assert CategoryFactory(code="bike_lanes").group_radius_m == 50
+    bike_lanes = CategoryFactory(code="bike_lanes")
+    assert bike_lanes.group_radius_m is None and grouping_thresholds(bike_lanes).radius_m == 50
     first = process(submit(category_code="potholes"))
     # ~110 m away: beyond the default 50 m, within this category's 200 m.
     second = process(submit(lat=LAT + 0.001, category_code="potholes"))
     assert second.issue_id == first.issue_id
     assert second.match["thresholds"]["radius_m"] == 200
+    assert second.match["thresholds"]["from_category"] == ["radius_m"]
     assert 100 < second.match["distance_m"] < 120
 
 

@@ -214,6 +214,7 @@ CELERY_BEAT_SCHEDULER = "civicpulse.beat:TenantScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
     "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
+    "llm-retrain-classifier": {"task": "llm.retrain_classifier", "schedule": 3600.0, "options": {"queue": "cpu"}},
 }
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30

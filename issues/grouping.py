@@ -1,0 +1,117 @@
+"""The grouping score: one number in [0, 1] saying how likely a report and an open issue
+are the same problem, made of four parts a person can check by hand. Pure functions, no
+database: the thresholds come from issues.selectors.grouping_thresholds, the candidates
+from issues.selectors.issue_candidates. docs/grouping.md explains the choices.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# How much each part counts. Text counts most: two reports of one problem usually
+# describe it alike. Distance and time only rank candidates that already passed the
+# hard radius and window; the category relation keeps a related category's issue
+# behind one of the report's own category.
+WEIGHTS: dict[str, float] = {"text": 0.40, "distance": 0.25, "time": 0.15, "category": 0.20}
+
+# The category part by relation. A related category is a declared link between two
+# categories, so it says more than not knowing one side's category at all.
+RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised": 0.4}
+
+# What a borderline candidate's adjudicator is: (report text, issue text) -> answer or None.
+Adjudicator = Callable[[str, str], dict | None]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The grouping values in force for one category: its own where set, else the tenant's."""
+
+    radius_m: int
+    window_hours: int
+    min_similarity: float
+    join_score: float
+    borderline_low: float
+    borderline_high: float
+    # Which of the values the category set itself; the rest came from the tenant's policy.
+    from_category: tuple[str, ...] = ()
+
+    def as_record(self) -> dict:
+        return {
+            "radius_m": self.radius_m,
+            "window_hours": self.window_hours,
+            "min_similarity": self.min_similarity,
+            "join_score": self.join_score,
+            "borderline": [self.borderline_low, self.borderline_high],
+            "from_category": list(self.from_category),
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    relation: str
+    parts: dict[str, float]
+    value: float
+
+    def as_record(self) -> dict:
+        return {"category_relation": self.relation, "parts": self.parts, "weights": WEIGHTS, "score": self.value}
+
+
+def category_relation(report_category_id: int | None, issue_category_id: int | None) -> str:
+    """Candidates were already limited to compatible categories, so two different known
+    categories are related ones."""
+    if report_category_id is None or issue_category_id is None:
+        return "uncategorised"
+    return "same" if report_category_id == issue_category_id else "related"
+
+
+def score(
+    *,
+    similarity: float,
+    distance_m: float | None,
+    time_gap_s: float,
+    relation: str,
+    thresholds: Thresholds,
+) -> Score:
+    """Each part in [0, 1]: text is the trigram similarity; distance falls linearly from 1
+    at the same point to 0 at the radius (a shared address, with no point, counts as the
+    same place); time falls from 1 at the same moment to 0 at the window's edge, either
+    side (reports are not always processed in the order they were sent). Parts and the
+    score are rounded to three decimals before the score is compared with a threshold,
+    so the record reproduces the decision exactly."""
+    radius, window_s = thresholds.radius_m, thresholds.window_hours * 3600
+    distance = 1.0 if distance_m is None or not radius else 1.0 - min(distance_m, radius) / radius
+    time = 1.0 if not window_s else 1.0 - min(abs(time_gap_s), window_s) / window_s
+    parts = {
+        "text": round(min(max(similarity, 0.0), 1.0), 3),
+        "distance": round(distance, 3),
+        "time": round(time, 3),
+        "category": RELATION_VALUES[relation],
+    }
+    return Score(relation, parts, round(sum(WEIGHTS[k] * v for k, v in parts.items()), 3))
+
+
+@dataclass(frozen=True)
+class Decision:
+    joins: bool
+    # above_band: joined without asking; below_band: never joins; adjudicated: in the
+    # band, the adjudicator's answer decided; join_score: in the band, no usable answer,
+    # the plain join threshold decided.
+    reason: str
+    asked: bool = False
+    answer: dict | None = None
+
+
+def decide(value: float, thresholds: Thresholds, ask: Callable[[], dict | None] | None) -> Decision:
+    """Join or not. Outside the borderline band the score alone decides; inside it an
+    adjudicator's "same" or "different" decides, and with no adjudicator or no usable
+    answer the join score does. `ask` is called at most once."""
+    low = min(thresholds.borderline_low, thresholds.join_score)
+    high = max(thresholds.borderline_high, thresholds.join_score)
+    if value >= high:
+        return Decision(True, "above_band")
+    if value < low:
+        return Decision(False, "below_band")
+    if ask is None:
+        return Decision(value >= thresholds.join_score, "join_score")
+    answer = ask()
+    if isinstance(answer, dict) and isinstance(answer.get("same"), bool):
+        return Decision(answer["same"], "adjudicated", asked=True, answer=answer)
+    return Decision(value >= thresholds.join_score, "join_score", asked=True, answer=answer)
