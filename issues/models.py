@@ -278,6 +278,12 @@ class IssueEvent(models.Model):
         REPORTS_MOVED = "reports_moved", "Reports moved"
         # A merge or move taken back; `data["undoes"]` is the event staff undid.
         UNDONE = "undone", "Undone"
+        # The SLA clocks stopped and started again (analytics records them).
+        PAUSED = "paused", "Clock paused"
+        RESUMED = "resumed", "Clock resumed"
+        # A share of an SLA target used up; `data` names the target and the threshold.
+        SLA_AT_RISK = "sla_at_risk", "SLA at risk"
+        SLA_BREACHED = "sla_breached", "SLA breached"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

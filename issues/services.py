@@ -363,12 +363,15 @@ def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: Abs
 
 
 def issue_event_record(
-    *, issue_id: int, kind: str, actor: AbstractBaseUser | None = None, actor_label: str = "", data: dict
+    *, issue_id: int, kind: str, actor: AbstractBaseUser | None = None, actor_label: str = "", data: dict,
+    at: datetime | None = None,
 ) -> IssueEvent:
-    """Add to an issue's trail what happened to it from elsewhere (a report corrected)."""
+    """Add to an issue's trail what happened to it from elsewhere (a report corrected, a
+    clock paused); `at` when it happened earlier than now."""
     return IssueEvent.objects.create(
         issue_id=issue_id, kind=kind, actor=actor,
         actor_label=actor_label or (actor.get_username() if actor else ""), data=data,
+        created_at=at or timezone.now(),
     )
 
 
