@@ -20,6 +20,7 @@ from llm.learning import (
     classify_learned,
     text_features,
     text_model_estimators,
+    text_model_fit,
     training_example_record,
 )
 from llm.models import TrainedClassifier, TrainingExample
@@ -131,7 +132,8 @@ def test_too_few_examples_or_a_single_category_trains_nothing(tenant_a, settings
     settings.CLASSIFIER_MIN_EXAMPLES = 12
     _record(_corrections()[:11])
     assert classifier_train() is None  # 11 < 12
-    _record([(t, "") for t in POTHOLE_TEXTS], prefix="uncategorised")  # a severity-only correction is no category
+    # Severity-only corrections (a report without a category) are no category examples.
+    _record([(t, "") for t in POTHOLE_TEXTS], prefix="uncategorised", severity="high")
     assert classifier_train() is None
     assert classifier_train(min_examples=5) is not None
     TrainedClassifier.objects.all().delete()
@@ -159,13 +161,11 @@ def test_the_stored_model_is_plain_json_and_predicts_like_scikit_learn(tenant_a)
 
     # Two classes: scikit-learn keeps a single row of weights; the same probabilities.
     pairs = _corrections()[: len(SIGNAL_TEXTS) + len(STREETLIGHT_TEXTS)]
-    vectorizer, model = text_model_estimators([t for t, _ in pairs], [c for _, c in pairs])
-    from llm.learning import text_model_fit
-
-    binary = TextModel.from_parameters(json.loads(json.dumps(text_model_fit([t for t, _ in pairs], [c for _, c in pairs]))))
-    np.testing.assert_allclose(
-        np.array([binary.probabilities(t) for t in unseen]), model.predict_proba(vectorizer.transform(unseen)), atol=1e-4
-    )
+    two_texts, two_labels = [t for t, _ in pairs], [c for _, c in pairs]
+    vectorizer, model = text_model_estimators(two_texts, two_labels)
+    binary = TextModel.from_parameters(json.loads(json.dumps(text_model_fit(two_texts, two_labels))))
+    expected = model.predict_proba(vectorizer.transform(unseen))
+    np.testing.assert_allclose(np.array([binary.probabilities(t) for t in unseen]), expected, atol=1e-4)
 
 
 def test_the_analyzer_is_scikit_learns_word_unigrams_and_bigrams() -> None:
