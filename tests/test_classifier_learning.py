@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from civicpulse.celery import app
 from llm.learning import (
+    MAX_FEATURES,
     TextModel,
     classifier_train,
     classify_learned,
@@ -166,6 +167,18 @@ def test_the_stored_model_is_plain_json_and_predicts_like_scikit_learn(tenant_a)
     binary = TextModel.from_parameters(json.loads(json.dumps(text_model_fit(two_texts, two_labels))))
     expected = model.predict_proba(vectorizer.transform(unseen))
     np.testing.assert_allclose(np.array([binary.probabilities(t) for t in unseen]), expected, atol=1e-4)
+
+
+def test_enough_examples_are_cross_validated_and_the_model_stays_small(tenant_a) -> None:
+    rows = _generator().labelled_rows(400, seed=5)
+    for row in rows:
+        training_example_record(ref=row["id"], text=row["text"], category=row["category"], severity="")
+    trained = classifier_train(min_examples=30)
+    metrics = trained.metrics["category"]
+    assert metrics["method"] == "5-fold cross-validation" and 0.6 < metrics["accuracy"] <= 1
+    assert 0 < metrics["macro_f1"] <= 1 and trained.metrics["severity_examples"] == 0
+    assert len(trained.parameters["category"]["terms"]) <= MAX_FEATURES
+    assert len(json.dumps(trained.parameters)) < 400_000
 
 
 def test_the_analyzer_is_scikit_learns_word_unigrams_and_bigrams() -> None:

@@ -4,6 +4,8 @@ classifier (and the tenant's language model, when it has one).
 
 The throwaway model is fitted and used in memory by the same code as the stored one
 (llm.learning) and never written: the tenant's own model and examples are left alone.
+The language model is asked through the pipeline's entry point, one call per scored
+row, and those calls are audited in the tenant (ModelCall) like any other.
 The labels are the file's own values; each one becomes a category named after itself,
 so the keyword classifier is judged on the names alone.
 """
