@@ -1,0 +1,21 @@
+"""Thin task adapters for the SLA engine. The schema travels with the task."""
+from celery import shared_task
+
+from analytics.services import sla_evaluate, sla_notify_pending
+
+
+@shared_task(name="analytics.sla_evaluate", queue="cpu", ignore_result=True, acks_late=True, max_retries=0)
+def evaluate_sla() -> dict[str, int]:
+    # No retry: the next pass, 15 minutes later, does the whole work again.
+    result = sla_evaluate()
+    return {"evaluated": result.evaluated, "crossings": result.crossings, "metrics": result.metrics}
+
+
+@shared_task(
+    name="analytics.sla_notify", queue="io", ignore_result=True,
+    autoretry_for=(OSError,), retry_backoff=True, max_retries=5,
+)
+def notify_sla() -> int:
+    # Sends every pending crossing: a message lost with Redis is caught up by the next
+    # pass's. OSError covers an SMTP server that is down; sent mail is not resent.
+    return sla_notify_pending()
