@@ -274,8 +274,9 @@ def sla_evaluate(*, now: datetime | None = None) -> EvaluationResult:
     now = now or timezone.now()
     with transaction.atomic():
         _lock_tenant_pass()
-        oldest_open = Issue.objects.filter(status__in=OPEN_STATUSES).aggregate(at=Min("created_at"))["at"]
-        calendar_ensure(since=oldest_open)
+        # The calendar must reach back to every issue measured: open ones and those
+        # resolved since the last pass, which may be older than any open one.
+        calendar_ensure(since=Issue.objects.aggregate(at=Min("created_at"))["at"])
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM analytics_issuesla s USING issues_issue i "
@@ -364,10 +365,10 @@ def sla_metrics_recompute(
 
 
 def _queue_notifications() -> None:
-    from analytics.tasks import sla_notify
+    from analytics.tasks import notify_sla
 
     try:
-        sla_notify.apply_async(retry=False)
+        notify_sla.apply_async(retry=False)
     except Exception as exc:  # broker down: the next pass queues the pending ones again
         logger.warning("could not queue sla notifications", extra={"error": repr(exc)})
 

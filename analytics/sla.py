@@ -178,7 +178,7 @@ def metrics_sql() -> str:
                           "AND (%(since)s::timestamptz IS NULL OR i.resolved_at >= %(since)s) "
                           "AND (%(until)s::timestamptz IS NULL OR i.resolved_at < %(until)s) "
                           "AND (%(changed_since)s::timestamptz IS NULL OR i.updated_at >= %(changed_since)s)",
-                    ack_end=ack_end, res_end="i.resolved_at", now="i.resolved_at")}
+                    ack_end=ack_end, res_end="i.resolved_at", now="b.resolved_at")}
     INSERT INTO analytics_slametric AS s (issue_id, policy_id, clock, category_id, severity, created_at, resolved_at,
         ack_seconds, resolve_seconds, ack_target_seconds, resolve_target_seconds, ack_met, resolve_met,
         paused_seconds, computed_at)
