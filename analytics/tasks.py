@@ -4,7 +4,8 @@ from celery import shared_task
 from analytics.services import sla_evaluate, sla_notify_pending
 
 
-@shared_task(name="analytics.sla_evaluate", queue="cpu", ignore_result=True, acks_late=True, max_retries=0)
+# Queues come from CELERY_TASK_ROUTES: evaluation on `cpu`, sending mail on `io`.
+@shared_task(name="analytics.sla_evaluate", ignore_result=True, acks_late=True, max_retries=0)
 def evaluate_sla() -> dict[str, int]:
     # No retry: the next pass, 15 minutes later, does the whole work again.
     result = sla_evaluate()
@@ -12,7 +13,7 @@ def evaluate_sla() -> dict[str, int]:
 
 
 @shared_task(
-    name="analytics.sla_notify", queue="io", ignore_result=True,
+    name="analytics.sla_notify", ignore_result=True,
     autoretry_for=(OSError,), retry_backoff=True, max_retries=5,
 )
 def notify_sla() -> int:

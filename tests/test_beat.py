@@ -59,3 +59,14 @@ def test_sweeper_reaches_every_tenant_also_after_a_reload(public_schema, tenant_
     assert {"alpha", "beta-hotel"} <= set(sent)
     assert "public" not in sent and len(sent) == len(set(sent))
     assert connection.schema_name == "public"
+
+
+def test_sla_is_evaluated_every_quarter_hour_on_the_cpu_queue_in_every_tenant() -> None:
+    from celery import current_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["analytics-sla-evaluate"]
+    assert entry == {"task": "analytics.sla_evaluate", "schedule": 900.0, "options": {"queue": "cpu"}}
+    assert "tenant_schemas" not in entry
+    router = current_app.amqp.router
+    assert router.route({}, "analytics.sla_evaluate")["queue"].name == "cpu"
+    assert router.route({}, "analytics.sla_notify")["queue"].name == "io"

@@ -182,6 +182,8 @@ CELERY_TASK_DEFAULT_QUEUE = "io"
 # Network-bound work (the pipeline, sweeping) on `io`; aggregation (SLA, scores) on `cpu`.
 CELERY_TASK_ROUTES = {
     "reports.*": {"queue": "io"},
+    # Sending SLA emails waits on the mail server: network-bound, so before the glob.
+    "analytics.sla_notify": {"queue": "io"},
     "analytics.*": {"queue": "cpu"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -215,6 +217,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
     "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
     "llm-retrain-classifier": {"task": "llm.retrain_classifier", "schedule": 3600.0, "options": {"queue": "cpu"}},
+    "analytics-sla-evaluate": {"task": "analytics.sla_evaluate", "schedule": 900.0, "options": {"queue": "cpu"}},
 }
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
