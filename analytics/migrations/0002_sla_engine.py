@@ -163,13 +163,21 @@ class Migration(migrations.Migration):
             name='slapolicy',
             options={'ordering': ['category__name', 'severity', '-version'], 'verbose_name': 'SLA policy', 'verbose_name_plural': 'SLA policies'},
         ),
-        migrations.RemoveConstraint(
-            model_name='slapolicy',
-            name='sla_policy_unique_category_severity',
-        ),
-        migrations.RemoveConstraint(
-            model_name='slapolicy',
-            name='sla_policy_unique_default_severity',
+        # Schemas cloned by an earlier version of the template copy carry the first
+        # constraint under PostgreSQL's default name; drop whichever is there.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveConstraint(model_name='slapolicy', name='sla_policy_unique_category_severity'),
+                migrations.RemoveConstraint(model_name='slapolicy', name='sla_policy_unique_default_severity'),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    "ALTER TABLE analytics_slapolicy DROP CONSTRAINT IF EXISTS sla_policy_unique_category_severity;"
+                    "ALTER TABLE analytics_slapolicy DROP CONSTRAINT IF EXISTS analytics_slapolicy_category_id_severity_key;"
+                    "DROP INDEX IF EXISTS sla_policy_unique_default_severity;",
+                    migrations.RunSQL.noop,
+                ),
+            ],
         ),
         migrations.AddField(
             model_name='slapolicy',
