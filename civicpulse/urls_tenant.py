@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.tenant_home, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reports.urls_api")),
+    path("api/v1/", include("analytics.urls_api")),
     path("", include("reports.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

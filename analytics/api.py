@@ -1,0 +1,123 @@
+"""The SLA API (scope `read`): current policies, one issue's SLA, resolved issues' metrics."""
+from datetime import date
+
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.models import SlaMetric, SlaPolicy
+from analytics.selectors import issue_paused_seconds, issue_sla, sla_metrics, sla_policies_current
+from issues.models import Issue
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 3)
+
+
+def policy_body(policy: SlaPolicy) -> dict:
+    return {
+        "id": policy.pk,
+        "category": policy.category.code if policy.category_id else None,
+        "severity": policy.severity,
+        "acknowledge_hours": float(policy.acknowledge_hours),
+        "resolve_hours": float(policy.resolve_hours),
+        "clock": policy.clock,
+        "version": policy.version,
+        "effective_from": policy.effective_from.isoformat() if policy.effective_from else None,
+        "superseded_at": policy.superseded_at.isoformat() if policy.superseded_at else None,
+    }
+
+
+def metric_body(metric: SlaMetric) -> dict:
+    return {
+        "issue": metric.issue_id,
+        "category": metric.category.code if metric.category_id else None,
+        "severity": metric.severity,
+        "created_at": metric.created_at.isoformat(),
+        "resolved_at": metric.resolved_at.isoformat(),
+        "clock": metric.clock,
+        "acknowledge_hours": _hours(metric.ack_seconds),
+        "resolve_hours": _hours(metric.resolve_seconds),
+        "acknowledge_target_hours": _hours(metric.ack_target_seconds),
+        "resolve_target_hours": _hours(metric.resolve_target_seconds),
+        "acknowledge_met": metric.ack_met,
+        "resolve_met": metric.resolve_met,
+        "paused_hours": _hours(metric.paused_seconds),
+        "policy": {"id": metric.policy_id, "version": metric.policy.version},
+    }
+
+
+class SlaPolicyList(APIView):
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        return Response({"results": [policy_body(p) for p in sla_policies_current()]})
+
+
+class IssueSlaDetail(APIView):
+    """An open issue's state as of the last evaluation pass; a resolved one's metric."""
+
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request, issue_id: int) -> Response:
+        issue = Issue.objects.filter(pk=issue_id).first()
+        if issue is None:
+            raise Http404
+        now = timezone.now()
+        body: dict = {"issue": issue.pk, "status": issue.status,
+                      "paused_hours": _hours(issue_paused_seconds(issue=issue, now=now))}
+        sla = issue_sla(issue_id=issue.pk)
+        metric = SlaMetric.objects.select_related("policy", "category").filter(issue_id=issue.pk).first()
+        if sla is not None:
+            body |= {
+                "state": sla.state,
+                "paused": sla.paused,
+                "acknowledge_due_at": sla.ack_due_at.isoformat() if sla.ack_due_at else None,
+                "resolve_due_at": sla.resolve_due_at.isoformat() if sla.resolve_due_at else None,
+                "time_left_hours": _hours((sla.next_due_at - now).total_seconds()) if sla.next_due_at else None,
+                "acknowledge_used": round(sla.ack_used, 4),
+                "resolve_used": round(sla.resolve_used, 4),
+                "evaluated_at": sla.evaluated_at.isoformat(),
+                "policy": policy_body(sla.policy),
+                "metric": None,
+            }
+        elif metric is not None:
+            body |= {"state": "met" if metric.resolve_met else "missed", "paused": False,
+                     "policy": policy_body(metric.policy), "metric": metric_body(metric)}
+        else:
+            body |= {"state": None, "paused": False, "policy": None, "metric": None}
+        return Response(body)
+
+
+class MetricPages(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class MetricFilters(serializers.Serializer):
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    category = serializers.CharField(required=False, max_length=50)
+
+    def validate(self, attrs: dict) -> dict:
+        since: date | None = attrs.get("since")
+        until: date | None = attrs.get("until")
+        if since and until and since > until:
+            raise serializers.ValidationError({"since": ["Comes after until."]})
+        return attrs
+
+
+class SlaMetricList(APIView):
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        filters = MetricFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = MetricPages()
+        page = paginator.paginate_queryset(sla_metrics(**filters.validated_data), request, view=self)
+        return paginator.get_paginated_response([metric_body(m) for m in page])
