@@ -1,0 +1,84 @@
+"""Measure duplicate grouping on labelled reports: pairwise precision, recall, F1 and the
+share of mixed issues, with the tenant's categories and grouping policy, in a throwaway
+schema (the tenant's data is only read)."""
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import get_tenant_model
+from tqdm import tqdm
+
+from reports.dedup_evaluation import (
+    Columns,
+    dedup_evaluate,
+    labelled_reports_generate,
+    labelled_reports_read,
+    labelled_reports_write,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay labelled reports (--csv FILE, or --generate N made-up ones) through the real grouping in a "
+        "throwaway schema and print precision, recall, f1 and mixed_issue_share, one `name: value` per line."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("slug", help="the tenant whose categories and grouping policy are used")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--csv", type=Path, help="labelled reports, one row each")
+        source.add_argument("--generate", type=int, metavar="N", help="make N labelled reports instead")
+        parser.add_argument("--seed", type=int, default=7, help="for --generate: the same seed gives the same rows")
+        parser.add_argument("--save", type=Path, help="for --generate: also write the rows to this CSV")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+        columns = parser.add_argument_group("columns of --csv")
+        columns.add_argument("--id-column", default=Columns.id)
+        columns.add_argument("--text-column", default=Columns.text)
+        columns.add_argument("--latitude-column", default=Columns.latitude)
+        columns.add_argument("--longitude-column", default=Columns.longitude)
+        columns.add_argument("--time-column", default=Columns.time, help="Unix seconds or ISO 8601 (UTC if no zone)")
+        columns.add_argument(
+            "--duplicate-column", default=Columns.duplicate_of,
+            help="the id of the report a row duplicates; may be absent (rows sharing an id are duplicates anyway)",
+        )
+        columns.add_argument(
+            "--category-column", default="",
+            help="use this column's category (a code or name of the tenant's) instead of the offline classifier's",
+        )
+        columns.add_argument("--address-column", default="", help="groups rows that have no point by address")
+
+    def handle(self, *args: object, **options: object) -> None:
+        tenant = get_tenant_model().objects.filter(schema_name=options["slug"]).first()
+        if tenant is None or tenant.schema_name == "public":
+            raise CommandError(f"No tenant {options['slug']!r}.")
+        if options["generate"] is not None:
+            if options["generate"] < 1:
+                raise CommandError("--generate needs a positive number of rows.")
+            rows = labelled_reports_generate(options["generate"], seed=options["seed"])
+            if options["save"]:
+                labelled_reports_write(rows, options["save"])
+        else:
+            if options["save"]:
+                raise CommandError("--save writes generated rows: use it with --generate.")
+            if not options["csv"].is_file():
+                raise CommandError(f"No file {options['csv']}.")
+            columns = Columns(
+                id=options["id_column"], text=options["text_column"], latitude=options["latitude_column"],
+                longitude=options["longitude_column"], time=options["time_column"],
+                duplicate_of=options["duplicate_column"], category=options["category_column"],
+                address=options["address_column"],
+            )
+            try:
+                rows = labelled_reports_read(options["csv"], columns)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise CommandError(str(exc)) from exc
+        with tqdm(total=len(rows), desc="grouping", unit=" rows", file=sys.stderr, disable=None) as bar:
+            figures = dedup_evaluate(
+                tenant=tenant, rows=rows, use_category=bool(options["category_column"]), progress=bar.update
+            )
+        if options["json"]:
+            self.stdout.write(json.dumps(figures))
+            return
+        for name, value in figures.items():
+            self.stdout.write(f"{name}: {value}")
