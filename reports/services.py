@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from issues.models import Category, IssueEvent
 from issues.services import issue_event_record, issue_group_report, issue_place
-from llm.services import classify_report, training_example_record
+from llm.services import adjudicate_same_problem, classify_report, training_example_record
 from llm.types import CategoryInfo
 from reports.addresses import normalise_address, standardise_address
 from reports.models import ApiKey, Location, Report
@@ -238,6 +238,9 @@ def report_process(*, report_id: int) -> Report | None:
                 address_key=report.address_key,
                 at=report.submitted_at,
                 report_ref=report.tracking_id,
+                # A borderline candidate may be put to the tenant's language model; its
+                # answer is one recorded signal (issues.grouping decides).
+                adjudicate=adjudicate_same_problem,
             )
             report.issue = grouping.issue
             report.match = grouping.match

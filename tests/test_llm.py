@@ -262,3 +262,31 @@ def test_a_model_that_keeps_failing_is_left_alone_for_a_while(tenant_a, operator
     result = classify_report(text="Pothole", categories=CATEGORIES)
     assert result.classifier.startswith("offline-") and "circuit open" in result.note
     assert len(operator_model.requests) == asked  # not asked at all
+
+
+def test_the_pipeline_asks_the_model_about_a_borderline_candidate(tenant_a, operator_model: FakeModel) -> None:
+    from issues.models import Category
+    from reports.services import report_process, report_submit
+
+    # Every candidate of this category is borderline: the model's answer decides.
+    Category.objects.filter(code="potholes").update(
+        group_borderline_low=0.0, group_join_score=0.5, group_borderline_high=1.0, group_min_similarity=0.0)
+    operator_model.answer = lambda request: (
+        {"same": False, "confidence": 0.7, "reason": "Different holes."} if "issue" in request["messages"][1]["content"]
+        else _answer())
+    first = report_submit(description="Pothole outside the bakery", latitude=39.8, longitude=-89.6).report
+    second = report_submit(description="Pothole outside the bakery again", latitude=39.8001, longitude=-89.6).report
+    report_process(report_id=first.pk)
+    processed = report_process(report_id=second.pk)
+    first.refresh_from_db()
+    assert processed.issue_id != first.issue_id
+    assert processed.match["adjudication"] == {
+        "same": False, "confidence": 0.7, "reason": "Different holes.", "model": "test-model"}
+    assert ModelCall.objects.filter(purpose="adjudicate", outcome="ok").count() == 1
+    # The same pair, with the model saying "same": one issue.
+    operator_model.answer = lambda request: (
+        {"same": True, "confidence": 0.9, "reason": "One hole."} if "issue" in request["messages"][1]["content"]
+        else _answer())
+    third = report_submit(description="Pothole outside the bakery, third time", latitude=39.8, longitude=-89.6).report
+    joined = report_process(report_id=third.pk)
+    assert joined.issue_id in {first.issue_id, processed.issue_id} and joined.match["adjudication"]["same"] is True
