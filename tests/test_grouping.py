@@ -53,9 +53,12 @@ def test_the_score_is_its_weighted_parts_and_the_record_explains_it(tenant_a) ->
         "radius_m": 50, "window_hours": 168, "min_similarity": 0.1, "join_score": 0.55, "borderline": [0.45, 0.7],
         "from_category": [],
     }
-    # The trail of the issue carries the same reasons.
+    # The trail of the issue carries the same reasons, and the issue page says them in words.
     linked = first.issue.events.get(kind="report_linked")
     assert linked.data["score"] == match["score"] and linked.data["parts"] == parts
+    from issues.admin import explain_match
+
+    assert f"same category; score {match['score']}" in explain_match(match)
 
 
 def test_category_relation_is_a_part_of_the_score(tenant_a) -> None:
@@ -120,6 +123,11 @@ def test_a_score_below_the_join_threshold_opens_a_new_issue_and_says_why(tenant_
     best = second.match["best"]
     assert second.match["method"] == "new" and best["issue"] == first.issue.pk
     assert best["decision"] == "below_band" and best["score"] < 0.99 and "parts" in best
+    from issues.admin import explain_match
+
+    assert explain_match(second.match) == (
+        f"opened the issue: the closest candidate, #{first.issue.pk}, scored {best['score']} (joining needs 0.99)"
+    )
 
 
 class Adjudicator:
@@ -210,3 +218,20 @@ def test_triage_list_puts_the_most_reported_first(client_a, tenant_a) -> None:
     assert order_by == '"issues_issue"."report_count" DESC, "issues_issue"."created_at" DESC, "issues_issue"."id" DESC'
     index = next(i for i in Issue._meta.indexes if i.name == "issue_triage_order")
     assert list(index.fields) == ["-report_count", "-created_at", "-id"]
+
+
+def test_staff_edit_the_grouping_policy_and_a_category_override(client_a, tenant_a) -> None:
+    client_a.force_login(get_user_model().objects.create_superuser("policy", "p@example.org", "pw-policy-123456"))
+    response = client_a.get("/admin/issues/groupingpolicy/")
+    assert response.status_code == 302 and response["Location"].endswith("/admin/issues/groupingpolicy/1/change/")
+    form = {"radius_m": 80, "window_hours": 72, "min_similarity": 0.15, "borderline_low": 0.4, "join_score": 0.5,
+            "borderline_high": 0.65}
+    assert client_a.post("/admin/issues/groupingpolicy/1/change/", form).status_code == 302
+    assert grouping_thresholds(None) == grouping_thresholds(None, GroupingPolicy.objects.get())
+    assert (grouping_thresholds(None).radius_m, grouping_thresholds(None).join_score) == (80, 0.5)
+    refused = client_a.post("/admin/issues/groupingpolicy/1/change/", {**form, "borderline_low": 0.6})
+    assert refused.status_code == 200 and "must not exceed the join score" in refused.content.decode()
+    assert GroupingPolicy.objects.get().borderline_low == 0.4
+    potholes = Category.objects.get(code="potholes")
+    page = client_a.get(f"/admin/issues/category/{potholes.pk}/change/").content.decode()
+    assert "Grouping reports into issues" in page and 'name="group_join_score"' in page
