@@ -149,7 +149,8 @@ class BusinessCalendarAdmin(TenantAdmin):
         self.message_user(request, f"Calendar rebuilt: {intervals} working intervals.", messages.INFO)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) and not BusinessCalendar.objects.exists()
+        # One per tenant, installed with it (and by the migration for older tenants).
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: BusinessCalendar | None = None) -> bool:
         return False
