@@ -241,11 +241,14 @@ class LearnedClassifier:
     version: int
     category: TextModel
     severity: TextModel | None
+    # Cross-validated accuracy of the category model; None when it had too few examples.
+    accuracy: float | None = None
 
     @classmethod
-    def from_parameters(cls, parameters: dict, version: int) -> "LearnedClassifier":
+    def from_parameters(cls, parameters: dict, version: int, accuracy: float | None = None) -> "LearnedClassifier":
         severity = parameters.get("severity")
         return cls(
+            accuracy=accuracy,
             version=version,
             category=TextModel.from_parameters(parameters["category"]),
             severity=TextModel.from_parameters(severity) if severity else None,
@@ -296,29 +299,39 @@ def _latest_model() -> LearnedClassifier | None:
     """The current schema's latest model: one query for which row that is, and its
     parameters only the first time this process sees that row."""
     schema = connection.schema_name
-    latest = TrainedClassifier.objects.order_by("-version").values_list("pk", "created_at", "version").first()
+    latest = (
+        TrainedClassifier.objects.order_by("-version").values_list("pk", "created_at", "version", "metrics").first()
+    )
     if latest is None:
         return None
-    pk, created_at, version = latest
+    pk, created_at, version, metrics = latest
     cached = _models.get(schema)
     if cached is not None and cached[0] == (pk, created_at):
         return cached[1]
     parameters = TrainedClassifier.objects.filter(pk=pk).values_list("parameters", flat=True).first()
     if parameters is None:
         return None  # deleted in between
-    learned = LearnedClassifier.from_parameters(parameters, version)
+    learned = LearnedClassifier.from_parameters(parameters, version, (metrics.get("category") or {}).get("accuracy"))
     _models[schema] = ((pk, created_at), learned)
     return learned
 
 
 def classify_learned(text: str, categories: list[CategoryInfo]) -> Classification | None:
     """Classify with the current tenant's latest learned model, among `categories` only.
-    None when the tenant has no model yet, when it knows none of these categories, or when
+    None when the tenant has no model yet, when its cross-validated accuracy is below
+    CLASSIFIER_MIN_ACCURACY (or unknown), when it knows none of these categories, or when
     the text has no word it has seen: the keyword classifier answers then."""
     if not categories:
         return None
     learned = _latest_model()
-    return learned.classify(text, categories) if learned is not None else None
+    if learned is None:
+        return None
+    # A model is trusted only once it has shown, on corrections it was not fitted on, that
+    # it does well: a few dozen examples can do worse than the categories' own keywords.
+    minimum = settings.CLASSIFIER_MIN_ACCURACY
+    if minimum > 0 and (learned.accuracy is None or learned.accuracy < minimum):
+        return None
+    return learned.classify(text, categories)
 
 
 @transaction.atomic

@@ -185,6 +185,7 @@ CELERY_TASK_ROUTES = {
     # Sending SLA emails waits on the mail server: network-bound, so before the glob.
     "analytics.sla_notify": {"queue": "io"},
     "analytics.*": {"queue": "cpu"},
+    "llm.*": {"queue": "cpu"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -268,6 +269,9 @@ LLM_RETRY_MAX_WAIT = env.float("LLM_RETRY_MAX_WAIT", default=10.0)
 LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
 # The offline classifier retrains once a tenant has this many staff corrections.
 CLASSIFIER_MIN_EXAMPLES = env.int("CLASSIFIER_MIN_EXAMPLES", default=20)
+# ...and uses it only once its cross-validated accuracy (measured from 30 corrections on)
+# reaches this; 0 uses every trained model.
+CLASSIFIER_MIN_ACCURACY = env.float("CLASSIFIER_MIN_ACCURACY", default=0.7)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
