@@ -242,7 +242,11 @@ class SlaCrossing(models.Model):
     threshold = models.PositiveSmallIntegerField(help_text="Percent of the target: 50, 75 or 100 (breach).")
     crossed_at = models.DateTimeField(help_text="When the threshold was reached.")
     recorded_at = models.DateTimeField(default=timezone.now)
-    event = models.ForeignKey(IssueEvent, on_delete=models.CASCADE, null=True, related_name="+")
+    # No database constraint: a first pass over a tenant's backlog records hundreds of
+    # thousands of crossings, each of whose key checks at commit cost more than the
+    # insert. Both rows are written by the same statement and neither is ever deleted on
+    # its own (an issue's deletion takes both).
+    event = models.ForeignKey(IssueEvent, on_delete=models.CASCADE, null=True, related_name="+", db_constraint=False)
     # Empty when nobody is to be told (50 %, a stopped clock, or no address).
     recipient = models.EmailField(blank=True)
     notified_at = models.DateTimeField(null=True)
