@@ -3,7 +3,7 @@ materialised working intervals), pauses, the state of open issues and the metric
 resolved ones. How the figures are computed: analytics/sla.py and docs/sla.md."""
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -284,3 +284,233 @@ class SlaMetric(models.Model):
     class Meta:
         verbose_name = "SLA metric"
         indexes = [models.Index(fields=["resolved_at"], name="slametric_resolved")]
+
+
+# ---------------------------------------------------------------------------
+# Scores: how SLA figures are summed up per tenant, area and category, hourly.
+# How they are computed: analytics/scoring.py and docs/scores.md.
+
+
+class ScoreSettings(models.Model):
+    """The tenant's scoring choices. One row per tenant schema; the admin edits it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    compliance_weight = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of the score given to SLA compliance (0 to 1); resolution speed gets the rest.",
+    )
+    min_resolved = models.PositiveIntegerField(
+        "minimum resolved issues", default=10,
+        help_text="An area or category with fewer resolved issues in the window gets no score: "
+                  "a handful of issues would make a misleading one.",
+    )
+    window_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Days each computation looks back.",
+    )
+    public_rankings = models.BooleanField(
+        "show area rankings publicly", default=True,
+        help_text="Show the ranking of areas on the public accountability page.",
+    )
+
+    class Meta:
+        verbose_name = "score settings"
+        verbose_name_plural = "score settings"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="scoresettings_single_row")]
+
+    def __str__(self) -> str:
+        return "Score settings"
+
+    @property
+    def speed_weight(self) -> float:
+        return round(1 - self.compliance_weight, 4)
+
+
+class ScoreRun(models.Model):
+    """One computation: the window it covered and the settings it used, so every
+    snapshot can be reproduced and explained."""
+
+    computed_at = models.DateTimeField(db_index=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    compliance_weight = models.FloatField()
+    min_resolved = models.PositiveIntegerField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        get_latest_by = "computed_at"
+
+    def __str__(self) -> str:
+        return f"Scores of {self.window_end:%Y-%m-%d %H:%M}"
+
+
+class ScoreScope(models.TextChoices):
+    TENANT = "tenant", "Whole tenant"
+    AREA = "area", "Area"
+    CATEGORY = "category", "Category"
+
+
+class ScoreSnapshot(models.Model):
+    """The figures of the tenant, one area or one category over one run's window. Kept
+    as history: trends are drawn from these rows."""
+
+    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="snapshots")
+    computed_at = models.DateTimeField(help_text="The run's window end, repeated for trend queries.")
+    scope = models.CharField(max_length=10, choices=ScoreScope.choices)
+    area = models.ForeignKey("issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reported = models.PositiveIntegerField(help_text="Issues created in the window.")
+    resolved = models.PositiveIntegerField(help_text="Issues resolved in the window.")
+    met = models.PositiveIntegerField(help_text="Of those, resolved within their target.")
+    open_count = models.PositiveIntegerField(help_text="Issues open at the window's end.")
+    compliance = models.FloatField(null=True, help_text="met / resolved.")
+    median_hours = models.FloatField(null=True, help_text="Median hours from creation to resolution.")
+    p90_hours = models.FloatField(null=True)
+    backlog_median_hours = models.FloatField(null=True, help_text="Median age of the open issues.")
+    backlog_max_hours = models.FloatField(null=True)
+    speed = models.FloatField(null=True, help_text="1 − median share of the resolution target used ÷ 2, within 0 and 1.")
+    score = models.FloatField(null=True, help_text="0 to 100; empty below the minimum of resolved issues.")
+    rank = models.PositiveIntegerField(null=True, help_text="Rank among the run's scored areas (or categories).")
+
+    class Meta:
+        ordering = ["-computed_at", "scope", "rank"]
+        indexes = [
+            models.Index(fields=["scope", "computed_at"], name="scoresnapshot_scope_time"),
+            models.Index(fields=["area", "computed_at"], name="scoresnapshot_area_time"),
+            models.Index(fields=["category", "computed_at"], name="scoresnapshot_category_time"),
+        ]
+
+
+# ---------------------------------------------------------------------------
+# Rules and flags. Each rule is a SQL view over the issue data (migration
+# 0003_scores_rules) reading its parameters from its row, so an admin edit changes what
+# it finds without a deployment.
+
+
+class RuleConcern(models.TextChoices):
+    LOCATION = "location", "A place keeps having problems"
+    SLA = "sla", "Targets are missed"
+    BACKLOG = "backlog", "Issues wait too long"
+    QUALITY = "quality", "Fixes do not hold"
+    DEMAND = "demand", "Demand is unusual"
+
+
+# What each rule's view reads from `params`: name -> (default, meaning). The views are
+# written for exactly these codes; a rule of any other code finds nothing.
+RULE_DEFINITIONS: dict[str, dict] = {
+    "repeat_location": {
+        "concern": RuleConcern.LOCATION,
+        "description": "At least `count` issues within `radius_m` metres of each other, created in the last `days` days.",
+        "params": {"count": (3, "issues"), "radius_m": (50, "metres"), "days": (30, "days")},
+    },
+    "chronic_breach": {
+        "concern": RuleConcern.SLA,
+        "description": "An area where at least `share` of the issues resolved in the last `days` days missed "
+                       "their resolution target, out of at least `min_resolved`.",
+        "params": {"share": (0.3, "share, 0 to 1"), "min_resolved": (10, "issues"), "days": (30, "days")},
+    },
+    "aging_open": {
+        "concern": RuleConcern.BACKLOG,
+        "description": "An area with at least `count` open issues older than `days` days.",
+        "params": {"count": (5, "issues"), "days": (30, "days")},
+    },
+    "reopened": {
+        "concern": RuleConcern.QUALITY,
+        "description": "An issue reopened at least `count` times in the last `days` days.",
+        "params": {"count": (1, "reopenings"), "days": (30, "days")},
+    },
+    "category_surge": {
+        "concern": RuleConcern.DEMAND,
+        "description": "A category with at least `min_count` issues in the last `days` days and at least `ratio` "
+                       "times its usual rate over the `baseline_days` before.",
+        "params": {"days": (7, "days"), "baseline_days": (56, "days"), "ratio": (2.0, "times"),
+                   "min_count": (5, "issues")},
+    },
+}
+
+
+class Rule(models.Model):
+    """A deterministic check over the tenant's issues. Edits of what it checks (its
+    parameters, weight or activity) are new versions: each flag names the version that
+    raised it, and RuleVersion keeps what every version said."""
+
+    code = models.SlugField(max_length=50, unique=True, choices=[(c, c) for c in RULE_DEFINITIONS])
+    description = models.TextField()
+    concern = models.CharField(max_length=10, choices=RuleConcern.choices)
+    params = models.JSONField(default=dict, help_text="Thresholds; see the description for their meaning.")
+    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)],
+                               help_text="How much a flag of this rule counts when flags are weighed together.")
+    active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} (v{self.version})"
+
+    def clean(self) -> None:
+        definition = RULE_DEFINITIONS.get(self.code)
+        if definition is None:
+            return
+        if not isinstance(self.params, dict):
+            raise ValidationError({"params": "Give the parameters as a JSON object."})
+        wanted = set(definition["params"])
+        if set(self.params) != wanted:
+            raise ValidationError({"params": f"Give exactly these parameters: {', '.join(sorted(wanted))}."})
+        for name, value in self.params.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValidationError({"params": f"{name} must be a number, at least 0."})
+        if "share" in self.params and self.params["share"] > 1:
+            raise ValidationError({"params": "share is at most 1."})
+
+
+class RuleVersion(models.Model):
+    """What a rule said at one version (append-only): the audit trail of rule edits."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    params = models.JSONField()
+    weight = models.FloatField()
+    active = models.BooleanField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["rule", "-version"]
+        constraints = [models.UniqueConstraint(fields=["rule", "version"], name="ruleversion_unique")]
+
+
+class Flag(models.Model):
+    """A rule that fired on one subject (an issue, an area or a category), with the count
+    that supports it. Active while the rule keeps firing at the same version; cleared
+    when it stops (or the rule changes: the new version raises its own flags)."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="flags")
+    rule_version = models.PositiveIntegerField()
+    params = models.JSONField(help_text="The parameters of that version.")
+    weight = models.FloatField()
+    # `issue:12`, `area:3`, `area:none`, `category:7`: what the rule fired on.
+    subject = models.CharField(max_length=100)
+    area = models.ForeignKey("issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    support = models.PositiveIntegerField(help_text="The count that made the rule fire.")
+    detail = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "subject"], condition=models.Q(cleared_at__isnull=True),
+                                    name="flag_one_active_per_subject"),
+        ]
+        indexes = [models.Index(fields=["cleared_at", "rule"], name="flag_active")]
+
+    def __str__(self) -> str:
+        return f"{self.rule.code} on {self.subject}"

@@ -101,3 +101,28 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class LeaderboardEntry(models.Model):
+    """A tenant's whole-tenant score at one moment, copied into the public schema by its
+    hourly computation so the public site can compare tenants without entering their
+    schemas. Copied only while the tenant takes part; read only for tenants that still
+    do (an opt-out hides the history too)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="leaderboard_entries")
+    kind = models.CharField(max_length=20, choices=Tenant.Kind.choices)
+    computed_at = models.DateTimeField()
+    window_days = models.PositiveSmallIntegerField()
+    reported = models.PositiveIntegerField()
+    resolved = models.PositiveIntegerField()
+    compliance = models.FloatField(null=True)
+    median_hours = models.FloatField(null=True)
+    score = models.FloatField(null=True, help_text="Empty below the tenant's minimum of resolved issues.")
+
+    class Meta:
+        ordering = ["-computed_at"]
+        verbose_name_plural = "leaderboard entries"
+        indexes = [models.Index(fields=["tenant", "-computed_at"], name="leaderboard_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} at {self.computed_at:%Y-%m-%d %H:%M}"
