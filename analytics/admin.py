@@ -1,6 +1,8 @@
 """The staff console's SLA pages: policies (editing makes a new version), the business
 calendar, pause reasons, read-only metrics with a summary chart, and the SLA columns,
-filters, deadlines and pause/resume buttons of the issue pages."""
+filters, deadlines and pause/resume buttons of the issue pages. Then scores: settings,
+the history of runs with the accountability dashboard, rules (edits are versions) and
+their flags."""
 from datetime import timedelta
 
 from django import forms
@@ -17,15 +19,28 @@ from django.utils.html import format_html, format_html_join
 
 from analytics.models import (
     BusinessCalendar,
+    Flag,
     Holiday,
     OpeningHours,
     PauseReason,
+    Rule,
+    RuleVersion,
+    ScoreRun,
+    ScoreSettings,
     SlaMetric,
     SlaPolicy,
     SlaState,
 )
 from analytics.selectors import issue_paused_seconds, sla_met_share_by_category
-from analytics.services import calendar_materialise, issue_pause, issue_resume, sla_policy_create, sla_policy_revise
+from analytics.services import (
+    calendar_materialise,
+    issue_pause,
+    issue_resume,
+    rule_revise,
+    sla_policy_create,
+    sla_policy_revise,
+)
+from analytics.views import staff_dashboard
 from civicpulse.admin import TenantAdmin
 from civicpulse.charts import stacked_bars_svg
 from issues.admin import IssueAdmin
@@ -367,3 +382,104 @@ class SlaIssueAdmin(IssueAdmin):
 
 admin.site.unregister(Issue)
 admin.site.register(Issue, SlaIssueAdmin)
+
+
+# ---------------------------------------------------------------------------
+# Scores, rules, flags and the dashboard
+
+
+@admin.register(ScoreSettings)
+class ScoreSettingsAdmin(TenantAdmin):
+    list_display = ("__str__", "compliance_weight", "speed_weight", "min_resolved", "window_days", "public_rankings")
+    readonly_fields = ("speed_weight",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # one per tenant, installed with it
+
+    def has_delete_permission(self, request: HttpRequest, obj: ScoreSettings | None = None) -> bool:
+        return False
+
+
+@admin.register(ScoreRun)
+class ScoreRunAdmin(TenantAdmin):
+    """The history of computations (read-only), and the staff dashboard under it."""
+
+    list_display = ("window_end", "window_start", "compliance_weight", "min_resolved", "duration_ms")
+    date_hierarchy = "window_end"
+
+    def get_urls(self) -> list:
+        return [
+            path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="analytics_dashboard"),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return staff_dashboard(request, self.admin_site.each_context(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ScoreRun | None = None) -> bool:
+        return False
+
+
+class RuleVersionInline(admin.TabularInline):
+    model = RuleVersion
+    fields = ("version", "params", "weight", "active", "created_at", "created_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Rule | None = None) -> bool:
+        return False
+
+
+@admin.register(Rule)
+class RuleAdmin(TenantAdmin):
+    list_display = ("code", "concern", "params", "weight", "active", "version", "updated_at")
+    list_filter = ("active", "concern")
+    readonly_fields = ("code", "concern", "version", "updated_at")
+    fields = ("code", "concern", "description", "params", "weight", "active", "version", "updated_at")
+    inlines = [RuleVersionInline]
+
+    def save_model(self, request: HttpRequest, obj: Rule, form: forms.ModelForm, change: bool) -> None:
+        # Through the service: a changed threshold, weight or activity is a new version.
+        changes = {f: form.cleaned_data[f] for f in ("description", "params", "weight", "active")
+                   if f in form.changed_data}
+        before = obj.version
+        rule = rule_revise(rule_id=obj.pk, actor=request.user, **changes)
+        if rule.version != before:
+            self.message_user(request, f"Saved as version {rule.version}; flags raised by version {before} keep it "
+                                       "and are cleared at the next evaluation.", messages.INFO)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a rule is a SQL view; its row only tunes it
+
+    def has_delete_permission(self, request: HttpRequest, obj: Rule | None = None) -> bool:
+        return False  # flags point at it; deactivate it instead
+
+
+@admin.register(Flag)
+class FlagAdmin(TenantAdmin):
+    list_display = ("rule", "rule_version", "subject", "area", "category", "issue_link", "support", "weight",
+                    "first_seen_at", "last_seen_at", "cleared_at")
+    list_filter = (("cleared_at", admin.EmptyFieldListFilter), "rule", "area", "category")
+    list_select_related = ("rule", "area", "category")
+
+    @admin.display(description="issue")
+    def issue_link(self, flag: Flag) -> str:
+        if not flag.issue_id:
+            return "—"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:issues_issue_change", args=[flag.issue_id]),
+                           flag.issue_id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Flag | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Flag | None = None) -> bool:
+        return False

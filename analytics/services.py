@@ -1,5 +1,6 @@
 """Writes on SLA configuration, pauses, the evaluation pass and metrics."""
 import logging
+import time as clock
 import zlib
 import zoneinfo
 from collections.abc import Callable
@@ -15,12 +16,19 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from analytics import sla
+from analytics import scoring, sla
 from analytics.models import (
+    RULE_DEFINITIONS,
     BusinessCalendar,
     IssuePause,
     OpeningHours,
     PauseReason,
+    Rule,
+    RuleVersion,
+    ScoreRun,
+    ScoreScope,
+    ScoreSettings,
+    ScoreSnapshot,
     SlaClock,
     SlaCrossing,
     SlaMetric,
@@ -28,6 +36,7 @@ from analytics.models import (
 )
 from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
 from issues.services import issue_event_record
+from tenants.services import leaderboard_record
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +70,9 @@ HORIZON_MARGIN = timedelta(days=7)
 
 @transaction.atomic
 def sla_policies_install_defaults(*, tenant: object) -> int:
-    """Give a new tenant default SLA targets, pause reasons and a business calendar in
-    the current schema. Idempotent. Returns how many policies were created."""
+    """Give a new tenant default SLA targets, pause reasons, a business calendar, score
+    settings and rules in the current schema. Idempotent. Returns how many policies were
+    created."""
     wanted: list[SlaPolicy] = [
         SlaPolicy(severity=sev, acknowledge_hours=Decimal(ack), resolve_hours=Decimal(res))
         for sev, (ack, res) in DEFAULT_TARGETS.items()
@@ -83,6 +93,8 @@ def sla_policies_install_defaults(*, tenant: object) -> int:
     )
     pause_reasons_install_defaults()
     calendar_install_default()
+    ScoreSettings.objects.get_or_create(id=1)
+    rules_install_defaults()
     return len(created)
 
 
@@ -408,3 +420,149 @@ def sla_notify_pending() -> int:
             sent += 1
         SlaCrossing.objects.filter(pk__in=[c.pk for c in crossings]).update(notified_at=timezone.now())
     return sent
+
+
+# ---------------------------------------------------------------------------
+# Scores (how: analytics/scoring.py)
+
+
+def _lock(name: str) -> None:
+    """Serialise one kind of pass per tenant (an advisory lock held to commit)."""
+    key = zlib.crc32(f"{name}:{connection.schema_name}".encode()) & 0x7FFFFFFF
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def scores_compute(*, now: datetime | None = None, publish: bool = True) -> ScoreRun:
+    """One computation over the window ending at `now`: the figures and scores of the
+    tenant, every area and every category, stored as a run's snapshots (history). The
+    tenant's figures are copied to the public leaderboard when `publish` and the tenant
+    takes part."""
+    now = now or timezone.now()
+    settings_row, _ = ScoreSettings.objects.get_or_create(id=1)
+    started = clock.perf_counter()
+    with transaction.atomic():
+        _lock("scores")
+        run = ScoreRun.objects.create(
+            computed_at=timezone.now(), window_start=now - timedelta(days=settings_row.window_days), window_end=now,
+            compliance_weight=settings_row.compliance_weight, min_resolved=settings_row.min_resolved,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(scoring.SNAPSHOT_SQL, {
+                "run": run.pk, "start": run.window_start, "end": now,
+                "weight": float(settings_row.compliance_weight), "min_resolved": settings_row.min_resolved,
+            })
+        run.duration_ms = round((clock.perf_counter() - started) * 1000)
+        run.save(update_fields=["duration_ms"])
+        whole = ScoreSnapshot.objects.get(run=run, scope=ScoreScope.TENANT)
+        if publish and getattr(connection, "tenant", None) is not None:
+            leaderboard_record(
+                tenant_id=connection.tenant.pk, computed_at=now, window_days=settings_row.window_days,
+                reported=whole.reported, resolved=whole.resolved, compliance=whole.compliance,
+                median_hours=whole.median_hours, score=whole.score,
+            )
+    logger.info("scores computed", extra={"run": run.pk, "duration_ms": run.duration_ms})
+    return run
+
+
+def scores_backfill(
+    *, days: int, step_hours: int = 24, progress: Callable[[int], None] | None = None, publish: bool = False,
+) -> int:
+    """Compute runs as of every `step_hours` over the last `days` days, oldest first, so
+    trends can be drawn from the start (the open counts of a past moment are those not
+    resolved by then). Returns how many runs were stored."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    moments = [now - timedelta(hours=h) for h in range(days * 24, 0, -step_hours)]
+    for moment in moments:
+        scores_compute(now=moment, publish=publish)
+        if progress:
+            progress(1)
+    return len(moments)
+
+
+# ---------------------------------------------------------------------------
+# Rules and flags (the rules themselves: the views of migration 0005_rule_views)
+
+
+def rules_install_defaults() -> int:
+    """Install each rule the views know, at version 1 with its default thresholds.
+    Idempotent; returns how many were created."""
+    existing = set(Rule.objects.values_list("code", flat=True))
+    created = 0
+    for code, definition in RULE_DEFINITIONS.items():
+        if code in existing:
+            continue
+        params = {name: default for name, (default, _) in definition["params"].items()}
+        rule = Rule.objects.create(code=code, description=definition["description"], concern=definition["concern"],
+                                   params=params)
+        RuleVersion.objects.create(rule=rule, version=1, params=params, weight=rule.weight, active=True)
+        created += 1
+    return created
+
+
+@transaction.atomic
+def rule_revise(*, rule_id: int, actor: AbstractBaseUser | None = None, **changes: object) -> Rule:
+    """Change what a rule checks (params, weight, active) as its next version, kept in
+    RuleVersion; flags already raised keep the version that raised them. A description
+    alone changes no version."""
+    allowed = {"params", "weight", "active", "description"}
+    if set(changes) - allowed:
+        raise ValidationError(f"Only {', '.join(sorted(allowed))} can change.")
+    rule = Rule.objects.select_for_update().get(pk=rule_id)
+    before = (rule.params, rule.weight, rule.active)
+    for field, value in changes.items():
+        setattr(rule, field, value)
+    rule.full_clean()
+    if (rule.params, rule.weight, rule.active) != before:
+        rule.version += 1
+        rule.updated_at = timezone.now()
+        RuleVersion.objects.create(rule=rule, version=rule.version, params=rule.params, weight=rule.weight,
+                                   active=rule.active, created_by=actor)
+    rule.save()
+    return rule
+
+
+@dataclass(frozen=True)
+class RulesResult:
+    raised: int
+    kept: int
+    cleared: int
+
+
+def rules_evaluate(*, now: datetime | None = None) -> RulesResult:
+    """Evaluate every active rule's view once and reconcile the flags: a subject still
+    firing at the same rule version keeps its flag (count refreshed), a new one raises a
+    flag, and a flag whose rule no longer fires (or changed version) is cleared."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock("rules")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE rule_firing ON COMMIT DROP AS "
+            "SELECT f.*, r.version, r.params, r.weight FROM analytics_rule_firing f "
+            "JOIN analytics_rule r ON r.id = f.rule_id"
+        )
+        cursor.execute(
+            "UPDATE analytics_flag fl SET cleared_at = %(now)s WHERE fl.cleared_at IS NULL AND NOT EXISTS ("
+            "  SELECT 1 FROM rule_firing f WHERE f.rule_id = fl.rule_id AND f.subject = fl.subject"
+            "  AND f.version = fl.rule_version)",
+            {"now": now},
+        )
+        cleared = cursor.rowcount
+        cursor.execute(
+            "UPDATE analytics_flag fl SET support = f.support, detail = f.detail, last_seen_at = %(now)s "
+            "FROM rule_firing f WHERE fl.cleared_at IS NULL AND f.rule_id = fl.rule_id AND f.subject = fl.subject",
+            {"now": now},
+        )
+        kept = cursor.rowcount
+        cursor.execute(
+            "INSERT INTO analytics_flag (rule_id, rule_version, params, weight, subject, area_id, category_id, "
+            "  issue_id, support, detail, first_seen_at, last_seen_at) "
+            "SELECT f.rule_id, f.version, f.params, f.weight, f.subject, f.area_id, f.category_id, f.issue_id, "
+            "  f.support, f.detail, %(now)s, %(now)s FROM rule_firing f "
+            "WHERE NOT EXISTS (SELECT 1 FROM analytics_flag fl WHERE fl.cleared_at IS NULL "
+            "  AND fl.rule_id = f.rule_id AND fl.subject = f.subject)",
+            {"now": now},
+        )
+        raised = cursor.rowcount
+    logger.info("rules evaluated", extra={"raised": raised, "kept": kept, "cleared": cleared})
+    return RulesResult(raised, kept, cleared)

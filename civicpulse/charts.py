@@ -1,5 +1,7 @@
 """Charts drawn on the server as SVG (no JavaScript, no CDN): every page that sums up
 numbers shows them as a chart beside its table."""
+import math
+
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -42,4 +44,120 @@ def stacked_bars_svg(
         '<title>{t}</title><text x="0" y="10" font-size="9">{top}</text>'
         '<line x1="{l}" y1="{p}" x2="{w}" y2="{p}" stroke="#999"/>{bars}{legend}</svg>',
         w=width, h=height, t=title, top=f"{top:g}", l=left, p=plot_h, bars=SafeString("".join(bars)), legend=legend,
+    )
+
+
+def hbars_svg(
+    rows: list[tuple[str, float | None]], *, title: str, unit: str = "", maximum: float | None = None,
+    width: int = 640, marker: float | None = None,
+) -> SafeString:
+    """One horizontal bar per row, its value written beside it: readable on a phone,
+    where vertical bars' labels collide. An empty value (too few to judge) is drawn as a
+    dash. `marker` draws a vertical line at a value (a target)."""
+    top = maximum or max((v for _, v in rows if v is not None), default=0) or 1
+    label_w, bar_h, gap = 150, 16, 6
+    height = max(len(rows), 1) * (bar_h + gap) + 8
+    plot_w = width - label_w - 70
+    parts = []
+    for i, (label, value) in enumerate(rows):
+        y = 4 + i * (bar_h + gap)
+        parts.append(format_html('<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
+                                 label_w - 6, _n(y + bar_h - 4), label[:28]))
+        if value is None:
+            parts.append(format_html('<text x="{}" y="{}" font-size="11" fill="#5b6673">—</text>', label_w + 2,
+                                     _n(y + bar_h - 4)))
+            continue
+        w = max(value, 0) / top * plot_w
+        text = f"{value:.0%}" if unit == "%" else f"{value:,.1f} {unit}" if unit else f"{value:,.0f}"
+        parts.append(format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
+            '<text x="{}" y="{}" font-size="11">{}</text>',
+            label_w, _n(y), _n(w), bar_h, _COLOURS[0], label, text, _n(label_w + w + 4), _n(y + bar_h - 4), text,
+        ))
+    if marker is not None:
+        x = label_w + marker / top * plot_w
+        parts.append(format_html('<line x1="{}" y1="0" x2="{}" y2="{}" stroke="{}" stroke-dasharray="4 3"/>',
+                                 _n(x), _n(x), height, _COLOURS[1]))
+    return format_html(
+        '<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px" role="img" aria-label="{t}">'
+        '<title>{t}</title>{parts}</svg>',
+        w=width, h=height, t=title, parts=SafeString("".join(parts)),
+    )
+
+
+def line_svg(
+    points: list[tuple[str, float | None]], *, title: str, maximum: float | None = None, percent: bool = False,
+    width: int = 640, height: int = 180,
+) -> SafeString:
+    """A line over labelled points in order (gaps where a value is empty), with the
+    first, middle and last labels under it and the top value on the axis."""
+    values = [v for _, v in points if v is not None]
+    top = maximum or max(values, default=0) or 1
+    left, plot_h = 40, height - 24
+    step = (width - left - 10) / max(len(points) - 1, 1)
+    segments: list[list[str]] = [[]]
+    dots = []
+    for i, (label, value) in enumerate(points):
+        if value is None:
+            segments.append([])
+            continue
+        x, y = left + i * step, plot_h - value / top * (plot_h - 10)
+        segments[-1].append(f"{x:.1f},{y:.1f}")
+        shown = f"{value:.0%}" if percent else f"{value:g}"
+        dots.append(format_html('<circle cx="{}" cy="{}" r="2.5" fill="{}"><title>{}: {}</title></circle>',
+                                _n(x), _n(y), _COLOURS[2], label, shown))
+    lines = format_html_join("", '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>',
+                             ((" ".join(seg), _COLOURS[2]) for seg in segments if seg))
+    ticks = format_html_join(
+        "", '<text x="{}" y="{}" font-size="9" text-anchor="{}">{}</text>',
+        ((_n(left + i * step), height - 6, anchor, points[i][0])
+         for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end"))
+         if points and i < len(points)),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px" role="img" aria-label="{t}">'
+        '<title>{t}</title><text x="0" y="12" font-size="9">{top}</text>'
+        '<line x1="{l}" y1="{p}" x2="{w}" y2="{p}" stroke="#999"/>{lines}{dots}{ticks}</svg>',
+        w=width, h=height, t=title, top=f"{top:.0%}" if percent else f"{top:g}", l=left, p=plot_h,
+        lines=lines, dots=SafeString("".join(dots)), ticks=ticks,
+    )
+
+
+def points_map_svg(
+    boundaries: list[tuple[str, dict]], points: list[tuple[float, float, str]], *, title: str,
+    width: int = 640, height: int = 420,
+) -> SafeString:
+    """Points (latitude, longitude, label) drawn over area boundaries (name, GeoJSON
+    Polygon or MultiPolygon): a map without tiles, which cannot be fetched here. The
+    view fits the boundaries and points (equirectangular, scaled by the cosine of the
+    middle latitude so distances look right)."""
+    rings = []
+    for name, geometry in boundaries:
+        polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
+        rings.extend((name, ring) for polygon in polygons for ring in polygon)
+    lons = [p[0] for _, ring in rings for p in ring] + [lon for _, lon, _ in points]
+    lats = [p[1] for _, ring in rings for p in ring] + [lat for lat, _, _ in points]
+    if not lons:
+        return format_html('<svg viewBox="0 0 {} 40" role="img" aria-label="{}"><title>{}</title>'
+                           '<text x="4" y="20" font-size="12">Nothing to map.</text></svg>', width, title, title)
+    kx = math.cos(math.radians((min(lats) + max(lats)) / 2))
+    span_x = max((max(lons) - min(lons)) * kx, 1e-6)
+    span_y = max(max(lats) - min(lats), 1e-6)
+    scale = min((width - 20) / span_x, (height - 20) / span_y)
+
+    def xy(lon: float, lat: float) -> tuple[str, str]:
+        return _n(10 + (lon - min(lons)) * kx * scale), _n(height - 10 - (lat - min(lats)) * scale)
+
+    shapes = format_html_join(
+        "", '<polygon points="{}" fill="#eef3f7" stroke="#5b6673" stroke-width="1"><title>{}</title></polygon>',
+        ((" ".join(",".join(xy(p[0], p[1])) for p in ring), name) for name, ring in rings),
+    )
+    dots = format_html_join(
+        "", '<circle cx="{}" cy="{}" r="3" fill="{}" fill-opacity="0.7"><title>{}</title></circle>',
+        ((*xy(lon, lat), _COLOURS[1], label) for lat, lon, label in points),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px;background:#fff" role="img" aria-label="{t}">'
+        '<title>{t}</title>{shapes}{dots}</svg>',
+        w=width, h=height, t=title, shapes=shapes, dots=dots,
     )

@@ -1,13 +1,14 @@
 """Writes on the platform: provisioning tenants and keeping the public site's hosts."""
 import logging
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, LeaderboardEntry, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +80,20 @@ def public_tenant_ensure() -> Tenant:
             domain=host, defaults={"tenant": public, "is_primary": host == settings.PUBLIC_HOSTS[0]}
         )
     return public
+
+
+def leaderboard_record(
+    *, tenant_id: int, computed_at: datetime, window_days: int, reported: int, resolved: int,
+    compliance: float | None, median_hours: float | None, score: float | None,
+) -> LeaderboardEntry | None:
+    """Copy a tenant's whole-tenant score into the public schema for the cross-tenant
+    leaderboard, unless the tenant opted out (or is suspended): then nothing leaves its
+    schema. Called from inside the tenant's schema; the table is found in `public` on
+    the search path."""
+    tenant = Tenant.objects.filter(pk=tenant_id).only("kind", "leaderboard_enabled", "suspended").first()
+    if tenant is None or not tenant.leaderboard_enabled or tenant.suspended:
+        return None
+    return LeaderboardEntry.objects.create(
+        tenant_id=tenant_id, kind=tenant.kind, computed_at=computed_at, window_days=window_days, reported=reported,
+        resolved=resolved, compliance=compliance, median_hours=median_hours, score=score,
+    )
