@@ -3,6 +3,7 @@ from datetime import date
 
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -51,9 +52,53 @@ def metric_body(metric: SlaMetric) -> dict:
     }
 
 
+# The bodies above, for the OpenAPI schema.
+PolicySerializer = inline_serializer(name="SlaPolicy", fields={
+    "id": serializers.IntegerField(),
+    "category": serializers.CharField(allow_null=True),
+    "severity": serializers.CharField(allow_null=True),
+    "acknowledge_hours": serializers.FloatField(),
+    "resolve_hours": serializers.FloatField(),
+    "clock": serializers.CharField(),
+    "version": serializers.IntegerField(),
+    "effective_from": serializers.DateTimeField(allow_null=True),
+    "superseded_at": serializers.DateTimeField(allow_null=True),
+})
+MetricSerializer = inline_serializer(name="SlaMetric", fields={
+    "issue": serializers.IntegerField(),
+    "category": serializers.CharField(allow_null=True),
+    "severity": serializers.CharField(allow_null=True),
+    "created_at": serializers.DateTimeField(),
+    "resolved_at": serializers.DateTimeField(),
+    "clock": serializers.CharField(),
+    **{name: serializers.FloatField(allow_null=True) for name in (
+        "acknowledge_hours", "resolve_hours", "acknowledge_target_hours", "resolve_target_hours", "paused_hours")},
+    "acknowledge_met": serializers.BooleanField(allow_null=True),
+    "resolve_met": serializers.BooleanField(allow_null=True),
+    "policy": inline_serializer(name="SlaMetricPolicy", fields={
+        "id": serializers.IntegerField(), "version": serializers.IntegerField()}),
+})
+IssueSlaSerializer = inline_serializer(name="IssueSla", fields={
+    "issue": serializers.IntegerField(),
+    "status": serializers.CharField(),
+    "paused_hours": serializers.FloatField(allow_null=True),
+    "state": serializers.CharField(allow_null=True, help_text="on_track, at_risk, breached, ...; met or missed once resolved"),
+    "paused": serializers.BooleanField(),
+    "acknowledge_due_at": serializers.DateTimeField(allow_null=True, required=False),
+    "resolve_due_at": serializers.DateTimeField(allow_null=True, required=False),
+    "time_left_hours": serializers.FloatField(allow_null=True, required=False),
+    "acknowledge_used": serializers.FloatField(required=False),
+    "resolve_used": serializers.FloatField(required=False),
+    "evaluated_at": serializers.DateTimeField(required=False),
+    "policy": PolicySerializer.__class__(allow_null=True),
+    "metric": MetricSerializer.__class__(allow_null=True),
+})
+
+
 class SlaPolicyList(APIView):
     required_scopes = {"GET": "read"}
 
+    @extend_schema(responses=inline_serializer(name="SlaPolicies", fields={"results": PolicySerializer.__class__(many=True)}))
     def get(self, request: Request) -> Response:
         return Response({"results": [policy_body(p) for p in sla_policies_current()]})
 
@@ -63,6 +108,7 @@ class IssueSlaDetail(APIView):
 
     required_scopes = {"GET": "read"}
 
+    @extend_schema(responses=IssueSlaSerializer)
     def get(self, request: Request, issue_id: int) -> Response:
         issue = Issue.objects.filter(pk=issue_id).first()
         if issue is None:
@@ -115,6 +161,12 @@ class MetricFilters(serializers.Serializer):
 class SlaMetricList(APIView):
     required_scopes = {"GET": "read"}
 
+    @extend_schema(parameters=[MetricFilters], responses=inline_serializer(name="SlaMetricPage", fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": MetricSerializer.__class__(many=True),
+    }))
     def get(self, request: Request) -> Response:
         filters = MetricFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)

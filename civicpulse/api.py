@@ -1,8 +1,10 @@
 """API plumbing shared by every endpoint: API-key authentication, scopes and throttling
-per key. (The error shape is in civicpulse.api_errors.)"""
+per key and per anonymous client. (The error shape is in civicpulse.api_errors.)"""
 import time
 
+from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -77,28 +79,56 @@ class HasScope(BasePermission):
         return False
 
 
+def rate_limit_wait(who: str, per_minute: int) -> float | None:
+    """Count one request of `who` in a fixed one-minute window in Redis (one INCR); the
+    seconds to wait once over `per_minute`, else None. If Redis is down the request is
+    let through: throttling must not take intake down."""
+    if per_minute <= 0:
+        return None
+    key = f"cp:{connection.schema_name}:throttle:{who}:{int(time.time() // 60)}"
+    try:
+        pipe = redis_client().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count = pipe.execute()[0]
+    except Exception:
+        return None
+    return 60 - time.time() % 60 if count > per_minute else None
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_HOPS proxies the entry
+    they appended to X-Forwarded-For (entries further left are the client's to forge)."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 class ApiKeyRateThrottle(BaseThrottle):
-    """A fixed one-minute window per key, counted in Redis (one INCR a request). If
-    Redis is down the request is let through: throttling must not take intake down."""
+    """Per key, at the key's own rate_per_minute (0: no limit)."""
 
     def allow_request(self, request: Request, view: object) -> bool:
         api_key = request.auth
-        if not isinstance(api_key, ApiKey) or api_key.rate_per_minute == 0:
+        if not isinstance(api_key, ApiKey):
             return True
-        window = int(time.time() // 60)
-        key = f"cp:{connection.schema_name}:throttle:{api_key.pk}:{window}"
-        try:
-            client = redis_client()
-            pipe = client.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count = pipe.execute()[0]
-        except Exception:
-            return True
-        if count > api_key.rate_per_minute:
-            self._wait = 60 - time.time() % 60
-            return False
-        return True
+        self._wait = rate_limit_wait(f"key:{api_key.pk}", api_key.rate_per_minute)
+        return self._wait is None
 
     def wait(self) -> float:
-        return getattr(self, "_wait", 60.0)
+        return self._wait or 60.0
+
+
+class AnonymousRateThrottle(BaseThrottle):
+    """Per client address for requests without a key (API_ANON_RATE_PER_MINUTE), so
+    unauthenticated probing and public Open311 reads cannot flood a tenant."""
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return True
+        self._wait = rate_limit_wait(f"anon:{client_address(request)}", settings.API_ANON_RATE_PER_MINUTE)
+        return self._wait is None
+
+    def wait(self) -> float:
+        return self._wait or 60.0

@@ -8,6 +8,8 @@ class CategoryDefault(NamedTuple):
     description: str
     keywords: tuple[str, ...]
     severity: str = "medium"
+    # Optional extra questions (Open311 service attributes); see Category.questions.
+    questions: tuple[dict, ...] = ()
 
 
 _OTHER = CategoryDefault("other", "Other", "Anything that fits no other category.", ())
@@ -48,10 +50,19 @@ _CITY = [
     CategoryDefault(
         "potholes", "Potholes", "Holes and damage in the road surface.",
         ("pothole", "hole", "road", "asphalt", "crack", "street damage"),
+        questions=(
+            {"code": "size", "description": "About how big is it?", "datatype": "singlevaluelist", "required": False,
+             "values": [{"key": "small", "name": "Smaller than a plate"}, {"key": "medium", "name": "Up to a tyre"},
+                        {"key": "large", "name": "Larger than a tyre"}]},
+        ),
     ),
     CategoryDefault(
         "street_lights", "Street lights", "Street lights that are out, flickering or damaged.",
         ("street light", "streetlight", "lamp", "light out", "dark", "flickering"),
+        questions=(
+            {"code": "pole_number", "description": "The number on the pole, if you can see it.",
+             "datatype": "string", "required": False},
+        ),
     ),
     CategoryDefault(
         "graffiti", "Graffiti", "Graffiti and vandalism on public or private property.",

@@ -1,4 +1,6 @@
 """The tenant's taxonomy: where problems happen (Area) and what they are (Category)."""
+import re
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -47,6 +49,40 @@ def validate_geojson_boundary(value: object) -> None:
                 raise ValidationError("Each ring must end where it starts.")
 
 
+QUESTION_DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+def validate_category_questions(value: object) -> None:
+    """A category's extra questions, as Open311 service attributes: a list of
+    {"code", "description", "datatype", "required", "values": [{"key", "name"}]}."""
+    if value in (None, []):
+        return
+    if not isinstance(value, list):
+        raise ValidationError("Questions must be a list.")
+    codes: set[str] = set()
+    for question in value:
+        if not isinstance(question, dict):
+            raise ValidationError("Each question must be an object.")
+        code = question.get("code")
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_]{0,49}", code) or code in codes:
+            raise ValidationError(f"Question code {code!r}: use a unique code of lower-case letters, digits and underscores.")
+        codes.add(code)
+        if question.get("datatype") not in QUESTION_DATATYPES:
+            raise ValidationError(f"Question {code}: datatype must be one of {', '.join(QUESTION_DATATYPES)}.")
+        if not isinstance(question.get("description"), str) or not question["description"].strip():
+            raise ValidationError(f"Question {code}: write the question in `description`.")
+        if not isinstance(question.get("required", False), bool):
+            raise ValidationError(f"Question {code}: `required` is true or false.")
+        values = question.get("values", [])
+        if question["datatype"].endswith("valuelist"):
+            if not isinstance(values, list) or not values or not all(
+                isinstance(v, dict) and isinstance(v.get("key"), str) and isinstance(v.get("name"), str) for v in values
+            ):
+                raise ValidationError(f"Question {code}: a list question needs values, each {{\"key\", \"name\"}}.")
+        elif values:
+            raise ValidationError(f"Question {code}: only list questions have values.")
+
+
 class Area(models.Model):
     name = models.CharField(max_length=200)
     code = models.CharField(max_length=50, unique=True, validators=[code_validator])
@@ -93,6 +129,12 @@ class Category(models.Model):
         max_length=10, choices=Severity.choices, default=Severity.MEDIUM
     )
     active = models.BooleanField(default=True)
+    questions = models.JSONField(
+        default=list, blank=True, validators=[validate_category_questions],
+        help_text='Optional extra questions for reporters (Open311 service attributes): a list of '
+                  '{"code", "description", "datatype", "required", "values": [{"key", "name"}]}; '
+                  f"datatypes: {', '.join(QUESTION_DATATYPES)}.",
+    )
     department = models.ForeignKey(
         Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="categories",
         help_text="The department this category's issues are routed to.",

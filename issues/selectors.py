@@ -3,11 +3,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.db.models import QuerySet
 
 from issues.geo import point_in_geojson
 from issues.grouping import Thresholds
-from issues.models import OPEN_STATUSES, Area, Category, GroupingPolicy
+from issues.models import OPEN_STATUSES, Area, Category, GroupingPolicy, Issue, IssueNote
 
 
 def area_for_point(latitude: float, longitude: float) -> Area | None:
@@ -170,3 +173,19 @@ def area_map(width: int = 600) -> dict | None:
             for name, rings in polygons
         ],
     }
+
+
+def issue_list_for_api() -> QuerySet[Issue]:
+    """Issues with what the API shows of them, in one query."""
+    return Issue.objects.select_related("category", "area", "department", "assignee")
+
+
+def issue_notes_visible(*, issue_id: int, internal: bool) -> QuerySet[IssueNote]:
+    """An issue's notes, oldest first: public ones only, unless `internal` (staff)."""
+    notes = IssueNote.objects.filter(issue_id=issue_id).order_by("created_at", "id")
+    return notes if internal else notes.filter(visibility=IssueNote.Visibility.PUBLIC)
+
+
+def staff_member_by_username(username: str) -> AbstractBaseUser | None:
+    """An active staff account of this tenant, the only kind an issue can be assigned to."""
+    return get_user_model().objects.filter(username=username, is_active=True, is_staff=True).first()

@@ -50,6 +50,7 @@ def taxonomy_install_defaults(*, tenant: object) -> int:
             description=d.description,
             keywords=list(d.keywords),
             default_severity=d.severity,
+            questions=[dict(q) for q in d.questions],
         )
         for d in defaults
         if d.code not in existing
@@ -345,7 +346,9 @@ def issue_transition(
 
 
 @transaction.atomic
-def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None = None) -> Issue:
+def issue_assign(
+    *, issue_id: int, assignee: AbstractBaseUser | None, actor: AbstractBaseUser | None = None, actor_label: str = "",
+) -> Issue:
     issue = Issue.objects.select_for_update().get(pk=issue_id)
     previous = issue.assignee_id
     issue.assignee = assignee
@@ -354,7 +357,7 @@ def issue_assign(*, issue_id: int, assignee: AbstractBaseUser | None, actor: Abs
         issue=issue,
         kind=IssueEvent.Kind.ASSIGNED,
         actor=actor,
-        actor_label=actor.get_username() if actor else "",
+        actor_label=actor_label or (actor.get_username() if actor else ""),
         data={"from": previous, "to": assignee.pk if assignee else None},
     )
     return issue
@@ -376,7 +379,9 @@ def issue_event_record(
 
 
 @transaction.atomic
-def issue_note_add(*, issue_id: int, body: str, visibility: str, author: AbstractBaseUser | None) -> IssueNote:
+def issue_note_add(
+    *, issue_id: int, body: str, visibility: str, author: AbstractBaseUser | None, actor_label: str = "",
+) -> IssueNote:
     """Add a public or internal note, and record it on the trail."""
     if not body.strip():
         raise ValidationError({"body": "Write something in the note."})
@@ -384,7 +389,7 @@ def issue_note_add(*, issue_id: int, body: str, visibility: str, author: Abstrac
         raise ValidationError({"visibility": f"Choose {' or '.join(IssueNote.Visibility.values)}."})
     note = IssueNote.objects.create(issue_id=issue_id, body=body, visibility=visibility, author=author)
     event = issue_event_record(
-        issue_id=issue_id, kind=IssueEvent.Kind.NOTE_ADDED, actor=author,
+        issue_id=issue_id, kind=IssueEvent.Kind.NOTE_ADDED, actor=author, actor_label=actor_label,
         data={"note": note.pk, "visibility": visibility},
     )
     if visibility == IssueNote.Visibility.PUBLIC:

@@ -1,5 +1,6 @@
 """The intake API: POST /api/v1/reports/ and GET /api/v1/reports/<tracking_id>/."""
 from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,6 +48,34 @@ class ReportCreateSerializer(serializers.Serializer):
         return attrs
 
 
+# What report_body answers, for the OpenAPI schema.
+ReportBodySerializer = inline_serializer(
+    name="Report",
+    fields={
+        "tracking_id": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=Report.Status.choices),
+        "submitted_at": serializers.DateTimeField(),
+        "classification": inline_serializer(
+            name="Classification",
+            fields={
+                "category": serializers.CharField(allow_null=True),
+                "severity": serializers.CharField(allow_null=True),
+                "summary": serializers.CharField(allow_blank=True),
+                "confidence": serializers.FloatField(allow_null=True),
+                "classifier": serializers.CharField(allow_blank=True),
+            },
+            allow_null=True,
+        ),
+        "issue": inline_serializer(
+            name="ReportIssue",
+            fields={"id": serializers.IntegerField(), "status": serializers.CharField(),
+                    "report_count": serializers.IntegerField()},
+            allow_null=True,
+        ),
+    },
+)
+
+
 def report_body(report: Report) -> dict:
     issue = report.issue
     return {
@@ -71,6 +100,8 @@ def report_body(report: Report) -> dict:
 class ReportCollection(APIView):
     required_scopes = {"POST": "submit"}
 
+    @extend_schema(request=ReportCreateSerializer, responses={201: ReportBodySerializer, 200: ReportBodySerializer},
+                   description="Submit a report (scope submit). A repeated external_id answers 200 with the same report.")
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             return Response(
@@ -101,6 +132,7 @@ class ReportCollection(APIView):
 class ReportDetail(APIView):
     required_scopes = {"GET": "read"}
 
+    @extend_schema(responses=ReportBodySerializer, description="A report by its tracking id (scope read).")
     def get(self, request: Request, tracking_id: str) -> Response:
         report = report_by_tracking_id(tracking_id)
         if report is None:

@@ -117,6 +117,8 @@ class Report(models.Model):
     # An address-only report no known location matched: staff should place it.
     needs_placement = models.BooleanField(default=False)
     email = models.EmailField(blank=True)
+    # Answers to the category's extra questions, by question code (Open311 attributes).
+    attributes = models.JSONField(default=dict, blank=True)
     # Cleared by the one-click unsubscribe link in every update email.
     notify = models.BooleanField(default=True)
     # Stored re-encoded, without EXIF or location metadata (reports.photos).

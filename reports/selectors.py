@@ -1,6 +1,8 @@
 """Reads on reports and API keys."""
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
 from issues.models import IssueEvent, IssueNote, IssueStatus
-from reports.models import TRACKING_ALPHABET, ApiKey, Report
+from reports.models import TRACKING_ALPHABET, ApiKey, Location, Report
 from reports.services import api_key_digest
 
 # Crockford decoding: what people mistype for what they meant.
@@ -36,3 +38,46 @@ def report_public_history(report: Report) -> dict:
     ]
     notes = list(issue.notes.filter(visibility=IssueNote.Visibility.PUBLIC).order_by("created_at", "id"))
     return {"issue": issue, "history": history, "notes": notes, "others": max(issue.report_count - 1, 0)}
+
+
+def reports_for_open311() -> QuerySet[Report]:
+    """Reports with what an Open311 service request shows, in one query: the category,
+    the issue with its department and SLA state, and the issue's latest public note
+    (never an internal one)."""
+    latest_public_note = (
+        IssueNote.objects.filter(issue_id=OuterRef("issue_id"), visibility=IssueNote.Visibility.PUBLIC)
+        .order_by("-created_at", "-id")
+        .values("body")[:1]
+    )
+    return Report.objects.select_related(
+        "category__department", "issue__department", "issue__category", "issue__sla",
+    ).annotate(status_note=Subquery(latest_public_note))
+
+
+def with_public_trail(reports: QuerySet[Report]) -> QuerySet[Report]:
+    """Prefetch what report_public_trail reads, two queries for a whole page."""
+    return reports.prefetch_related(
+        Prefetch("issue__events", queryset=IssueEvent.objects.filter(kind=IssueEvent.Kind.STATUS_CHANGED)
+                 .order_by("created_at", "id"), to_attr="public_status_events"),
+        Prefetch("issue__notes", queryset=IssueNote.objects.filter(visibility=IssueNote.Visibility.PUBLIC)
+                 .order_by("created_at", "id"), to_attr="public_notes"),
+    )
+
+
+def report_public_trail(report: Report) -> list[dict]:
+    """A report's public history, oldest first, as Open311's `notes` extension shows it:
+    submitted, each status change of its issue, and each public note (never an internal
+    one). The report must come through with_public_trail."""
+    trail: list[dict] = [{"datetime": report.submitted_at, "type": "submitted", "description": "Submitted"}]
+    issue = report.issue
+    if issue is not None:
+        for event in issue.public_status_events:
+            trail.append({"datetime": event.created_at, "type": event.data["to"],
+                          "description": IssueStatus(event.data["to"]).label})
+        for note in issue.public_notes:
+            trail.append({"datetime": note.created_at, "type": "note", "description": note.body})
+    return sorted(trail, key=lambda entry: entry["datetime"])
+
+
+def location_by_id(location_id: int) -> Location | None:
+    return Location.objects.filter(pk=location_id).first()

@@ -49,7 +49,7 @@ def _is_number(value: object) -> bool:
 
 def _validate(
     *, description: object, latitude: object, longitude: object, address: str, email: str,
-    category_code: str | None, external_id: str | None,
+    category_code: str | None, external_id: str | None, attributes: dict | None = None,
 ) -> tuple[dict[str, list[str]], Category | None]:
     errors: dict[str, list[str]] = {}
     if not isinstance(description, str) or not description.strip():
@@ -78,7 +78,48 @@ def _validate(
         category = Category.objects.filter(code=category_code, active=True).first()
         if category is None:
             errors["category"] = [f"Unknown category {category_code!r}: use the code of one of this place's active categories."]
+    if attributes is not None and not errors.get("category"):
+        errors.update(_attribute_errors(category, attributes))
     return errors, category
+
+
+def _attribute_errors(category: Category | None, attributes: dict) -> dict[str, list[str]]:
+    """Answers checked against the category's questions: known codes, the datatype, a
+    listed value, and every required question answered."""
+    questions = {q["code"]: q for q in (category.questions if category else [])}
+    errors: dict[str, list[str]] = {}
+    for code, value in attributes.items():
+        question = questions.get(code)
+        if question is None:
+            errors[f"attribute[{code}]"] = ["This category asks no such question."]
+            continue
+        datatype = question["datatype"]
+        allowed = {v["key"] for v in question.get("values", [])}
+        values = value if isinstance(value, list) else [value]
+        if datatype != "multivaluelist" and isinstance(value, list):
+            errors[f"attribute[{code}]"] = ["Give one answer."]
+        elif not all(isinstance(v, str) for v in values):
+            errors[f"attribute[{code}]"] = ["Answers are text."]
+        elif datatype.endswith("valuelist") and not set(values) <= allowed:
+            errors[f"attribute[{code}]"] = [f"Choose from: {', '.join(sorted(allowed))}."]
+        elif datatype == "number" and not _parses(float, values[0]):
+            errors[f"attribute[{code}]"] = ["Give a number."]
+        elif datatype == "datetime" and not _parses(datetime.fromisoformat, values[0]):
+            errors[f"attribute[{code}]"] = ["Give a date and time (ISO 8601)."]
+        elif any(len(v) > 1000 for v in values):
+            errors[f"attribute[{code}]"] = ["Keep answers to 1,000 characters."]
+    for code, question in questions.items():
+        if question.get("required") and code not in attributes:
+            errors[f"attribute[{code}]"] = ["This question must be answered."]
+    return errors
+
+
+def _parses(parse: object, text: str) -> bool:
+    try:
+        value = parse(text)  # type: ignore[operator]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def report_submit(
@@ -95,16 +136,19 @@ def report_submit(
     submitted_at: datetime | None = None,
     enqueue: bool = True,
     photo: UploadedFile | None = None,
+    attributes: dict[str, str | list[str]] | None = None,
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
     is committed; its processing is queued after the commit (unless `enqueue` is False:
     the caller processes it itself, as demo seeding does). Raises ValidationError with a
-    message per field. With an external_id already used by this API key, returns that
+    message per field; `attributes` (answers to the category's questions, by code) are
+    checked only when given, so channels without the questions are not held to them.
+    With an external_id already used by this API key, returns that
     report (created=False) and stores nothing."""
     address = address or ""
     errors, category = _validate(
         description=description, latitude=latitude, longitude=longitude, address=address,
-        email=email or "", category_code=category_code, external_id=external_id,
+        email=email or "", category_code=category_code, external_id=external_id, attributes=attributes,
     )
     clean_photo = None
     if photo is not None:
@@ -140,6 +184,7 @@ def report_submit(
         address_key=address_key,
         needs_placement=needs_placement,
         email=email or "",
+        attributes=attributes or {},
         category=category,
         category_source=Report.CategorySource.RESIDENT if category else "",
         api_key=api_key,

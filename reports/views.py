@@ -1,7 +1,6 @@
 """Resident pages: report a problem, then follow it by tracking id. No account needed."""
 import time
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -9,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from civicpulse.api import client_address
 from civicpulse.workers import redis_client
 from issues.selectors import area_map
 from reports.forms import ReportForm
@@ -19,16 +19,6 @@ from reports.services import report_submit
 
 # Reports one client address may send in a window, against floods from one source.
 FORM_RATE = (5, 600)  # reports, seconds
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_HOPS proxies the entry
-    they appended to X-Forwarded-For (entries further left are the client's to forge)."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _rate_key(request: HttpRequest) -> str:

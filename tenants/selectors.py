@@ -2,7 +2,7 @@
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
-from tenants.models import Tenant
+from tenants.models import LeaderboardEntry, Tenant
 
 
 def tenant_directory() -> QuerySet[Tenant]:
@@ -24,3 +24,23 @@ def tenant_primary_host(tenant: Tenant) -> str | None:
 
 
 
+
+
+def tenant_by_jurisdiction(jurisdiction_id: str) -> Tenant | None:
+    """The tenant an Open311 jurisdiction_id names on the public host."""
+    return Tenant.objects.filter(open311_jurisdiction_id=jurisdiction_id).first()
+
+
+def leaderboard_latest() -> dict[str, list[LeaderboardEntry]]:
+    """Per kind of tenant, each taking part tenant's latest entry, best score first
+    (unscored ones last). Tenants that opted out (or are suspended) are left out, also
+    with the entries copied before they opted out."""
+    entries = (
+        LeaderboardEntry.objects.filter(tenant__leaderboard_enabled=True, tenant__suspended=False)
+        .exclude(tenant__schema_name=get_public_schema_name())
+        .select_related("tenant").order_by("tenant_id", "-computed_at").distinct("tenant_id")
+    )
+    by_kind: dict[str, list[LeaderboardEntry]] = {}
+    for entry in sorted(entries, key=lambda e: (e.score is None, -(e.score or 0), e.tenant.name)):
+        by_kind.setdefault(entry.tenant.kind, []).append(entry)
+    return by_kind

@@ -36,6 +36,10 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "axes",
+    # The API's OpenAPI schema and its Swagger UI / Redoc assets, served from here (no CDN).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
 ]
 # Users, sessions, admin and lockouts exist per schema: a login on one tenant is worthless
 # on another, and platform operators live in the public schema.
@@ -230,12 +234,33 @@ PUBLIC_URL_TEMPLATE = env.str("PUBLIC_URL_TEMPLATE", default="http://{host}:8000
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["civicpulse.api.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["civicpulse.api.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["civicpulse.api.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["civicpulse.api.ApiKeyRateThrottle", "civicpulse.api.AnonymousRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "civicpulse.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "civicpulse.api_schema.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "rest_framework.filters.OrderingFilter"],
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CivicPulse API",
+    "DESCRIPTION": "The integrator API of one CivicPulse tenant (served on the tenant's host). "
+                   "Authenticate with `Authorization: Api-Key <key>`. Errors: {code, message, fields}.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IssueStatusEnum": "issues.models.IssueStatus",
+        "SeverityEnum": "issues.models.Severity",
+    },
+}
+# Requests a minute from one client address without an API key (0: no limit).
+API_ANON_RATE_PER_MINUTE = env.int("API_ANON_RATE_PER_MINUTE", default=120)
 # API bodies larger than this are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 # Any other body (the report form with its photo) is refused above this.
