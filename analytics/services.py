@@ -564,5 +564,7 @@ def rules_evaluate(*, now: datetime | None = None) -> RulesResult:
             {"now": now},
         )
         raised = cursor.rowcount
+        # Dropped now, not only at commit: an enclosing transaction may evaluate again.
+        cursor.execute("DROP TABLE rule_firing")
     logger.info("rules evaluated", extra={"raised": raised, "kept": kept, "cleared": cleared})
     return RulesResult(raised, kept, cleared)
