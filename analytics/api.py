@@ -1,5 +1,7 @@
-"""The SLA API (scope `read`): current policies, one issue's SLA, resolved issues' metrics."""
-from datetime import date
+"""The analytics API (scope `read`): current SLA policies, one issue's SLA, resolved
+issues' metrics; scores, their trends and rankings, and the rules' flags."""
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 from django.http import Http404
 from django.utils import timezone
@@ -10,9 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.models import SlaMetric, SlaPolicy
-from analytics.selectors import issue_paused_seconds, issue_sla, sla_metrics, sla_policies_current
-from issues.models import Issue
+from analytics.models import Flag, ScoreRun, ScoreScope, ScoreSnapshot, SlaMetric, SlaPolicy
+from analytics.selectors import (
+    issue_paused_seconds,
+    issue_sla,
+    score_run_latest,
+    score_snapshots,
+    score_trend,
+    sla_metrics,
+    sla_policies_current,
+)
+from issues.models import Area, Category, Issue
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -173,3 +183,160 @@ class SlaMetricList(APIView):
         paginator = MetricPages()
         page = paginator.paginate_queryset(sla_metrics(**filters.validated_data), request, view=self)
         return paginator.get_paginated_response([metric_body(m) for m in page])
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def snapshot_body(snapshot: ScoreSnapshot) -> dict:
+    return {
+        "scope": snapshot.scope,
+        "area": snapshot.area.code if snapshot.area_id else None,
+        "category": snapshot.category.code if snapshot.category_id else None,
+        "computed_at": snapshot.computed_at.isoformat(),
+        "reported": snapshot.reported,
+        "resolved": snapshot.resolved,
+        "met": snapshot.met,
+        "open": snapshot.open_count,
+        "compliance": _round(snapshot.compliance),
+        "median_resolve_hours": _round(snapshot.median_hours, 2),
+        "p90_resolve_hours": _round(snapshot.p90_hours, 2),
+        "backlog_median_age_hours": _round(snapshot.backlog_median_hours, 2),
+        "backlog_max_age_hours": _round(snapshot.backlog_max_hours, 2),
+        "speed": _round(snapshot.speed),
+        "score": snapshot.score,
+        "rank": snapshot.rank,
+    }
+
+
+def _latest_run() -> ScoreRun:
+    run = score_run_latest()
+    if run is None:
+        raise Http404("No scores have been computed yet.")
+    return run
+
+
+class ScoreLatest(APIView):
+    """The latest run: the tenant's figures, every area's and every category's."""
+
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        run = _latest_run()
+        whole = score_snapshots(run=run, scope=ScoreScope.TENANT)
+        return Response({
+            "computed_at": run.window_end.isoformat(),
+            "window_start": run.window_start.isoformat(),
+            "weights": {"compliance": run.compliance_weight, "speed": round(1 - run.compliance_weight, 4)},
+            "min_resolved": run.min_resolved,
+            "tenant": snapshot_body(whole[0]) if whole else None,
+            "areas": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.AREA)],
+            "categories": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.CATEGORY)],
+        })
+
+
+class TrendFilters(MetricFilters):
+    scope = serializers.ChoiceField(choices=ScoreScope.choices, default=ScoreScope.TENANT)
+    area = serializers.CharField(required=False, max_length=50)
+    daily = serializers.BooleanField(default=True)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        if attrs["scope"] == ScoreScope.AREA and not attrs.get("area"):
+            raise serializers.ValidationError({"area": ["Name the area (its code) for scope=area."]})
+        if attrs["scope"] == ScoreScope.CATEGORY and not attrs.get("category"):
+            raise serializers.ValidationError({"category": ["Name the category (its code) for scope=category."]})
+        return attrs
+
+
+class ScoreTrend(APIView):
+    """Snapshots over time, oldest first: the tenant's, one area's or one category's;
+    by default the last of each day."""
+
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        filters = TrendFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        area_id = category_id = None
+        if data["scope"] == ScoreScope.AREA:
+            area_id = Area.objects.filter(code=data["area"]).values_list("pk", flat=True).first()
+            if area_id is None:
+                raise Http404("No such area.")
+        if data["scope"] == ScoreScope.CATEGORY:
+            category_id = Category.objects.filter(code=data["category"]).values_list("pk", flat=True).first()
+            if category_id is None:
+                raise Http404("No such category.")
+        since = datetime.combine(data["since"], time(0), tzinfo=dt_timezone.utc) if data.get("since") else None
+        until = (datetime.combine(data["until"] + timedelta(days=1), time(0), tzinfo=dt_timezone.utc)
+                 if data.get("until") else None)
+        rows = score_trend(scope=data["scope"], area_id=area_id, category_id=category_id, since=since, until=until,
+                           daily=data["daily"]).select_related("area", "category")
+        paginator = MetricPages()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response([snapshot_body(s) for s in page])
+
+
+class RankingFilters(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=[ScoreScope.AREA, ScoreScope.CATEGORY], default=ScoreScope.AREA)
+
+
+class ScoreRankings(APIView):
+    """The latest run's ranking of areas (or categories), best first; those below the
+    minimum of resolved issues follow unranked."""
+
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        filters = RankingFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        run = _latest_run()
+        return Response({
+            "computed_at": run.window_end.isoformat(),
+            "min_resolved": run.min_resolved,
+            "results": [snapshot_body(s) for s in score_snapshots(run=run, scope=filters.validated_data["scope"])],
+        })
+
+
+def flag_body(flag: Flag) -> dict:
+    return {
+        "id": flag.pk,
+        "rule": flag.rule.code,
+        "rule_version": flag.rule_version,
+        "concern": flag.rule.concern,
+        "params": flag.params,
+        "weight": flag.weight,
+        "subject": flag.subject,
+        "area": flag.area.code if flag.area_id else None,
+        "category": flag.category.code if flag.category_id else None,
+        "issue": flag.issue_id,
+        "count": flag.support,
+        "detail": flag.detail,
+        "first_seen_at": flag.first_seen_at.isoformat(),
+        "last_seen_at": flag.last_seen_at.isoformat(),
+        "cleared_at": flag.cleared_at.isoformat() if flag.cleared_at else None,
+    }
+
+
+class FlagFilters(serializers.Serializer):
+    active = serializers.BooleanField(default=True)
+    rule = serializers.CharField(required=False, max_length=50)
+
+
+class FlagList(APIView):
+    """Flags raised by the rules: active ones by default, `active=false` for cleared."""
+
+    required_scopes = {"GET": "read"}
+
+    def get(self, request: Request) -> Response:
+        filters = FlagFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        flags = Flag.objects.select_related("rule", "area", "category").filter(cleared_at__isnull=data["active"])
+        if data.get("rule"):
+            flags = flags.filter(rule__code=data["rule"])
+        paginator = MetricPages()
+        page = paginator.paginate_queryset(flags.order_by("-last_seen_at", "-id"), request, view=self)
+        return paginator.get_paginated_response([flag_body(f) for f in page])

@@ -6,4 +6,8 @@ urlpatterns = [
     path("sla/policies/", api.SlaPolicyList.as_view(), name="api-sla-policies"),
     path("sla/metrics/", api.SlaMetricList.as_view(), name="api-sla-metrics"),
     path("issues/<int:issue_id>/sla/", api.IssueSlaDetail.as_view(), name="api-issue-sla"),
+    path("scores/", api.ScoreLatest.as_view(), name="api-scores"),
+    path("scores/trend/", api.ScoreTrend.as_view(), name="api-scores-trend"),
+    path("scores/rankings/", api.ScoreRankings.as_view(), name="api-scores-rankings"),
+    path("flags/", api.FlagList.as_view(), name="api-flags"),
 ]

@@ -1,7 +1,9 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tenants.selectors import tenant_directory, tenant_primary_host
+from civicpulse.charts import hbars_svg
+from tenants.models import Tenant
+from tenants.selectors import leaderboard_latest, tenant_directory, tenant_primary_host
 
 
 def directory(request: HttpRequest) -> HttpResponse:
@@ -20,3 +22,19 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 def tenant_home(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/home.html", {"tenant": request.tenant})
+
+
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    """Tenants of the same kind compared by their latest hourly score (copied into the
+    public schema by each tenant's computation), as a chart and a table per kind."""
+    kinds = []
+    for kind, entries in leaderboard_latest().items():
+        label = Tenant.Kind(kind).label
+        kinds.append({
+            "label": label,
+            "entries": entries,
+            "chart": hbars_svg([(e.tenant.name, e.score) for e in entries], title=f"Scores, {label.lower()} (0–100)",
+                               maximum=100),
+        })
+    kinds.sort(key=lambda k: k["label"])
+    return render(request, "tenants/leaderboard.html", {"kinds": kinds})

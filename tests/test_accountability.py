@@ -1,0 +1,118 @@
+"""The public accountability page (no login) and the staff dashboard, through Django's
+client: what each shows, what a tenant switched off, the minimum-sample rule, CSV
+downloads, and the read-scope API of scores, trends, rankings and flags."""
+import csv
+import io
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from analytics.models import Flag, Rule, ScoreSettings
+from analytics.services import rules_evaluate, scores_compute
+from reports.services import api_key_create
+from tenants.models import Tenant
+from tests.conftest import api
+from tests.factories import AreaFactory, CategoryFactory, IssueFactory
+from tests.scoring_helpers import resolved_issue
+
+
+def _seed() -> tuple:
+    roads = CategoryFactory(code="roads_acc", name="Roads")
+    parks = CategoryFactory(code="parks_acc", name="Parks")
+    ring = [[-87.70, 41.80], [-87.60, 41.80], [-87.60, 41.90], [-87.70, 41.90], [-87.70, 41.80]]
+    north = AreaFactory(code="north_acc", name="Northside", boundary={"type": "Polygon", "coordinates": [ring]})
+    south = AreaFactory(code="south_acc", name="Southside")
+    for n in range(12):
+        resolved_issue(area=north, category=roads, used=0.4 if n % 4 else 1.5)
+    for _ in range(3):
+        resolved_issue(area=south, category=parks, used=0.2)
+    IssueFactory(area=north, category=roads, latitude=41.85, longitude=-87.65,
+                 created_at=timezone.now() - timedelta(hours=1))
+    return roads, parks, north, south
+
+
+def test_public_page_shows_figures_targets_rankings_and_withholds_small_samples(client_a, tenant_a) -> None:
+    _seed()
+    scores_compute()
+    page = client_a.get("/accountability/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.count("<svg") >= 6  # trend, reported and compliance per category and area, rankings
+    assert "Northside" in html and "Southside" in html and "Roads" in html
+    assert "too few fixed to judge" in html  # Southside and Parks: three fixes, fewer than ten
+    assert "Areas ranked" in html and "Our published targets" in html
+    assert 'name="viewport"' in html
+
+
+def test_public_page_hides_what_the_tenant_switched_off(client_a, tenant_a) -> None:
+    _seed()
+    scores_compute()
+    ScoreSettings.objects.filter(id=1).update(public_rankings=False)
+    html = client_a.get("/accountability/").content.decode()
+    assert "Areas ranked" not in html and "By area" in html
+    Tenant.objects.filter(pk=tenant_a.pk).update(public_page_enabled=False)
+    assert client_a.get("/accountability/").status_code == 404
+    assert "How we are doing" not in client_a.get("/").content.decode()
+
+
+def test_public_page_before_any_computation(client_a, tenant_a) -> None:
+    html = client_a.get("/accountability/").content.decode()
+    assert "after the first hourly computation" in html and "Our published targets" in html
+
+
+def test_staff_dashboard_charts_tables_filters_and_csv(client_a, tenant_a) -> None:
+    roads, _, north, _ = _seed()
+    IssueFactory(area=north, category=roads, latitude=41.85, longitude=-87.65, status="in_progress",
+                 created_at=timezone.now() - timedelta(hours=1))
+    Rule.objects.filter(code="aging_open").update(params={"count": 1, "days": 0})
+    rules_evaluate()
+    get_user_model().objects.create_superuser("dash", "d@example.org", "pw-dash-123456")
+    client_a.post("/admin/login/", {"username": "dash", "password": "pw-dash-123456"})
+    url = "/admin/analytics/scorerun/dashboard/"
+    html = client_a.get(url, {"period": 30, "area": north.pk}).content.decode()
+    for title in ("Open issues by status and age", "SLA compliance per week", "Breaches by category",
+                  "Breaches by area", "Active flags", "Open issues on the map"):
+        assert title in html
+    assert html.count('role="img"') == 6 and "<polygon" in html and "<circle" in html
+    rows = list(csv.reader(io.StringIO(client_a.get(url, {"area": north.pk, "csv": "backlog"}).content.decode())))
+    assert rows[0][0] == "Status" and rows[1][0] == "Open" and rows[1][-1] == "1" and rows[3][-1] == "1"
+    trend = client_a.get(url, {"csv": "trend"})
+    assert trend["Content-Type"].startswith("text/csv") and "Compliance" in trend.content.decode()
+    flags = list(csv.reader(io.StringIO(client_a.get(url, {"csv": "flags"}).content.decode())))
+    assert any(row[0] == "aging_open" for row in flags[1:])
+    client_a.logout()
+    assert client_a.get(url).status_code == 302  # staff only
+
+
+def test_api_scores_trend_rankings_and_flags(client_a, tenant_a) -> None:
+    _, _, north, south = _seed()
+    scores_compute()
+    scores_compute()
+    Rule.objects.filter(code="aging_open").update(params={"count": 1, "days": 0})
+    rules_evaluate()
+    key = api_key_create(name="scores", scopes=["read"])[1]
+    client = api(client_a, key)
+    latest = client.get("/api/v1/scores/").json()
+    assert latest["weights"] == {"compliance": 0.7, "speed": 0.3} and latest["min_resolved"] == 10
+    areas = {a["area"]: a for a in latest["areas"]}
+    assert areas["north_acc"]["resolved"] == 12 and areas["north_acc"]["score"] is not None
+    assert areas["south_acc"]["score"] is None and areas["south_acc"]["rank"] is None
+    trend = client.get("/api/v1/scores/trend/?scope=area&area=north_acc&daily=false").json()
+    assert trend["count"] == 2 and trend["results"][0]["area"] == "north_acc"
+    assert client.get("/api/v1/scores/trend/?scope=area").status_code == 400
+    assert client.get("/api/v1/scores/trend/?scope=area&area=nowhere").status_code == 404
+    ranks = client.get("/api/v1/scores/rankings/").json()["results"]
+    assert [r["area"] for r in ranks][:1] == ["north_acc"] and ranks[0]["rank"] == 1
+    flags = client.get("/api/v1/flags/?rule=aging_open").json()
+    assert flags["count"] >= 1 and flags["results"][0]["rule_version"] == 1
+    assert flags["results"][0]["count"] == Flag.objects.filter(rule__code="aging_open").first().support
+    submit_only = api_key_create(name="submitter", scopes=["submit"])[1]
+    assert api(client_a, submit_only).get("/api/v1/scores/").status_code == 403
+    assert api(client_a, None).get("/api/v1/flags/").status_code == 401
+
+
+def test_api_scores_before_any_computation_is_404(client_a, tenant_a) -> None:
+    key = api_key_create(name="scores", scopes=["read"])[1]
+    response = api(client_a, key).get("/api/v1/scores/")
+    assert response.status_code == 404 and "code" in response.json()
