@@ -129,3 +129,23 @@ def test_leaderboard_compares_tenants_of_the_same_kind(tenant_a, tenant_pair) ->
 
     page = Client(HTTP_HOST="localhost").get("/leaderboard/").content.decode()
     assert page.count("<svg") == 2 and "Beta Hotel" in page and "Alpha City" in page
+
+
+def test_scores_and_rules_run_hourly_on_the_cpu_queue() -> None:
+    from django.conf import settings
+
+    from civicpulse.celery import app
+
+    for name, task in (("analytics-scores-compute", "analytics.scores_compute"),
+                       ("analytics-rules-evaluate", "analytics.rules_evaluate")):
+        assert settings.CELERY_BEAT_SCHEDULE[name] == {"task": task, "schedule": 3600.0, "options": {"queue": "cpu"}}
+        assert app.amqp.router.route({}, task)["queue"].name == "cpu"
+        assert task in app.tasks
+
+
+def test_the_tasks_call_their_services(tenant_a) -> None:
+    from analytics.tasks import compute_scores, evaluate_rules
+
+    run_id = compute_scores.run()
+    assert ScoreRun.objects.filter(pk=run_id).exists()
+    assert set(evaluate_rules.run()) == {"raised", "kept", "cleared"}

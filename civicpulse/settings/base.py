@@ -223,6 +223,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
     "llm-retrain-classifier": {"task": "llm.retrain_classifier", "schedule": 3600.0, "options": {"queue": "cpu"}},
     "analytics-sla-evaluate": {"task": "analytics.sla_evaluate", "schedule": 900.0, "options": {"queue": "cpu"}},
+    "analytics-scores-compute": {"task": "analytics.scores_compute", "schedule": 3600.0, "options": {"queue": "cpu"}},
+    "analytics-rules-evaluate": {"task": "analytics.rules_evaluate", "schedule": 3600.0, "options": {"queue": "cpu"}},
 }
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
