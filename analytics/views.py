@@ -28,6 +28,8 @@ from analytics.selectors import (
 from civicpulse.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
 from issues.models import Area, Category
 
+# The public page's charts are drawn this wide so their text stays legible on a phone.
+PHONE_WIDTH = 400
 PERIODS = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (365, "Last year")]
 
 
@@ -128,10 +130,10 @@ def accountability(request: HttpRequest) -> HttpResponse:
         context["sections"].append({
             "key": label,
             "reported_chart": hbars_svg([(name, s.reported) for name, s in named],
-                                        title=f"Issues reported per {label}"),
+                                        title=f"Issues reported per {label}", width=PHONE_WIDTH),
             "compliance_chart": hbars_svg(
                 [(name, s.compliance if s.resolved >= enough else None) for name, s in named],
-                title=f"Share fixed within target per {label}", unit="%", maximum=1,
+                title=f"Share fixed within target per {label}", unit="%", maximum=1, width=PHONE_WIDTH,
             ),
             "rows": [{"name": name, "snap": s, "judged": s.resolved >= enough and s.resolved > 0,
                       "median": _hours(s.median_hours), "p90": _hours(s.p90_hours)} for name, s in named],
@@ -140,11 +142,11 @@ def accountability(request: HttpRequest) -> HttpResponse:
         ranked = [s for s in score_snapshots(run=run, scope=ScoreScope.AREA) if s.rank is not None]
         context["rankings"] = ranked
         context["rankings_chart"] = hbars_svg([(str(s.area), s.score) for s in ranked], title="Area scores (0–100)",
-                                              maximum=100)
+                                              maximum=100, width=PHONE_WIDTH)
     trend = list(score_trend(since=run.window_end - timedelta(days=90)))
     context["trend"] = [{"day": s.computed_at.date(), "compliance": s.compliance, "resolved": s.resolved,
                          "score": s.score} for s in trend]
     context["trend_chart"] = line_svg([(t["day"].isoformat(), t["compliance"]) for t in context["trend"]],
                                       title="Share fixed within target, over the last 90 days", maximum=1,
-                                      percent=True)
+                                      percent=True, width=PHONE_WIDTH, height=160)
     return render(request, "analytics/accountability.html", context)
