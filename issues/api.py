@@ -1,9 +1,14 @@
 """The integrator API on issues and the taxonomy: lists and reads with scope `read`;
 status changes, assignment and notes with scope `staff`. Writes go through
 issues.services, as the staff console's do."""
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -100,15 +105,39 @@ class IssueNoteSerializer(serializers.ModelSerializer):
         fields = ["id", "visibility", "body", "created_at"]
 
 
+@extend_schema_field({"type": "string", "pattern": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
+                      "example": "-89.7,39.7,-89.6,39.9"})
+class BboxFilter(filters.CharFilter):
+    """min_longitude,min_latitude,max_longitude,max_latitude."""
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time moved to UTC: PostgreSQL refuses offsets beyond ±15:59 that
+    Python accepts, and a time near year 1 or 9999 may not survive the move at all."""
+
+    def to_python(self, value: object) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt_timezone.utc)
+        except OverflowError:
+            raise ValidationError("This time is out of range.", code="invalid")
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class IssueFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=IssueStatus.choices)
     category = filters.CharFilter(field_name="category__code", help_text="A category code.")
     area = filters.CharFilter(field_name="area__code", help_text="An area code.")
     department = filters.CharFilter(field_name="department__code", help_text="A department code.")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    bbox = filters.CharFilter(
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    bbox = BboxFilter(
         method="filter_bbox",
         help_text="min_longitude,min_latitude,max_longitude,max_latitude (WGS84): issues located inside.",
     )
