@@ -406,6 +406,7 @@ class ScoreRunAdmin(TenantAdmin):
 
     list_display = ("window_end", "window_start", "compliance_weight", "min_resolved", "duration_ms")
     date_hierarchy = "window_end"
+    change_list_template = "admin/analytics/scorerun/change_list.html"
 
     def get_urls(self) -> list:
         return [

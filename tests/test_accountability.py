@@ -116,3 +116,11 @@ def test_api_scores_before_any_computation_is_404(client_a, tenant_a) -> None:
     key = api_key_create(name="scores", scopes=["read"])[1]
     response = api(client_a, key).get("/api/v1/scores/")
     assert response.status_code == 404 and "code" in response.json()
+
+
+def test_the_runs_list_links_to_the_dashboard(client_a, tenant_a) -> None:
+    scores_compute()
+    get_user_model().objects.create_superuser("runs", "r@example.org", "pw-runs-123456")
+    client_a.post("/admin/login/", {"username": "runs", "password": "pw-runs-123456"})
+    html = client_a.get("/admin/analytics/scorerun/").content.decode()
+    assert "/admin/analytics/scorerun/dashboard/" in html
