@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from functools import wraps
 from zoneinfo import ZoneInfo
 
@@ -339,7 +340,11 @@ def _when(request: HttpRequest, name: str, zone: ZoneInfo) -> datetime | None:
         parsed = None
     if parsed is None or timezone.is_naive(parsed):
         raise Open311Error(400, f"{name} must be a W3C datetime with a time zone, e.g. 2010-01-01T00:00:00Z.")
-    return parsed
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise Open311Error(400, f"{name} is out of range.")
 
 
 def _positive(request: HttpRequest, name: str, default: int, maximum: int) -> int:
@@ -369,10 +374,13 @@ def _request_search(request: HttpRequest, fmt: str) -> HttpResponse:
         start, end = _when(request, "start_date", zone), _when(request, "end_date", zone)
         if start is None and end is None:
             end = timezone.now()
-        if start is None:
-            start = end - DEFAULT_WINDOW
-        elif end is None:
-            end = start + DEFAULT_WINDOW
+        try:
+            if start is None:
+                start = end - DEFAULT_WINDOW
+            elif end is None:
+                end = start + DEFAULT_WINDOW
+        except OverflowError:
+            raise Open311Error(400, "start_date or end_date is out of range.")
         if start > end:
             raise Open311Error(400, "start_date comes after end_date.")
         if end - start > DEFAULT_WINDOW:

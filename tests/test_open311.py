@@ -262,10 +262,13 @@ def test_get_requests_filters_window_and_paging(client_a, tenant_a) -> None:
         ("?start_date=2020-01-01T00:00:00Z&end_date=2020-06-01T00:00:00Z", "90 days"),
         ("?page_size=1001", "page_size"),
         ("?page=0", "page"),
+        ("?end_date=0001-01-01T00:00:00Z", "out of range"),
     ]:
         response = client_a.get(f"{BASE}/requests.json{query}")
         assert response.status_code == 400 and words in response.json()[0]["description"], (query, response.content)
     assert xml(client_a.get(f"{BASE}/requests.xml?status=pending")).findtext("error/code") == "400"
+    # An offset PostgreSQL would refuse is taken as the instant it names.
+    assert client_a.get(f"{BASE}/requests.json?start_date=1365-10-26T08:06:02-21:55").json() == []
 
 
 def test_unknown_request_token_and_paths_are_404(client_a, tenant_a) -> None:
