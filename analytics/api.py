@@ -217,11 +217,62 @@ def _latest_run() -> ScoreRun:
     return run
 
 
+# The bodies above, for the OpenAPI schema.
+SnapshotSerializer = inline_serializer(name="ScoreSnapshot", fields={
+    "scope": serializers.ChoiceField(choices=ScoreScope.choices),
+    "area": serializers.CharField(allow_null=True),
+    "category": serializers.CharField(allow_null=True),
+    "computed_at": serializers.DateTimeField(),
+    **{name: serializers.IntegerField() for name in ("reported", "resolved", "met", "open")},
+    **{name: serializers.FloatField(allow_null=True) for name in (
+        "compliance", "median_resolve_hours", "p90_resolve_hours", "backlog_median_age_hours",
+        "backlog_max_age_hours", "speed")},
+    "score": serializers.FloatField(allow_null=True, help_text="0 to 100; null below the minimum of resolved issues"),
+    "rank": serializers.IntegerField(allow_null=True),
+})
+FlagSerializer = inline_serializer(name="Flag", fields={
+    "id": serializers.IntegerField(),
+    "rule": serializers.CharField(),
+    "rule_version": serializers.IntegerField(),
+    "concern": serializers.CharField(),
+    "params": serializers.DictField(),
+    "weight": serializers.FloatField(),
+    "subject": serializers.CharField(help_text="issue:<id>, area:<id>, area:none or category:<id>"),
+    "area": serializers.CharField(allow_null=True),
+    "category": serializers.CharField(allow_null=True),
+    "issue": serializers.IntegerField(allow_null=True),
+    "count": serializers.IntegerField(),
+    "detail": serializers.DictField(),
+    "first_seen_at": serializers.DateTimeField(),
+    "last_seen_at": serializers.DateTimeField(),
+    "cleared_at": serializers.DateTimeField(allow_null=True),
+})
+
+
+def _page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
+    return inline_serializer(name=name, fields={
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item.__class__(many=True),
+    })
+
+
 class ScoreLatest(APIView):
     """The latest run: the tenant's figures, every area's and every category's."""
 
     required_scopes = {"GET": "read"}
 
+    @extend_schema(responses=inline_serializer(name="ScoresLatest", fields={
+        "computed_at": serializers.DateTimeField(),
+        "window_start": serializers.DateTimeField(),
+        "weights": inline_serializer(name="ScoreWeights", fields={
+            "compliance": serializers.FloatField(), "speed": serializers.FloatField()}),
+        "min_resolved": serializers.IntegerField(),
+        "tenant": SnapshotSerializer.__class__(allow_null=True),
+        "areas": SnapshotSerializer.__class__(many=True),
+        "categories": SnapshotSerializer.__class__(many=True),
+    }))
     def get(self, request: Request) -> Response:
         run = _latest_run()
         whole = score_snapshots(run=run, scope=ScoreScope.TENANT)
@@ -256,6 +307,7 @@ class ScoreTrend(APIView):
 
     required_scopes = {"GET": "read"}
 
+    @extend_schema(parameters=[TrendFilters], responses=_page_of("ScoreTrendPage", SnapshotSerializer))
     def get(self, request: Request) -> Response:
         filters = TrendFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -289,6 +341,11 @@ class ScoreRankings(APIView):
 
     required_scopes = {"GET": "read"}
 
+    @extend_schema(parameters=[RankingFilters], responses=inline_serializer(name="ScoreRankings", fields={
+        "computed_at": serializers.DateTimeField(),
+        "min_resolved": serializers.IntegerField(),
+        "results": SnapshotSerializer.__class__(many=True),
+    }))
     def get(self, request: Request) -> Response:
         filters = RankingFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -330,6 +387,7 @@ class FlagList(APIView):
 
     required_scopes = {"GET": "read"}
 
+    @extend_schema(parameters=[FlagFilters], responses=_page_of("FlagPage", FlagSerializer))
     def get(self, request: Request) -> Response:
         filters = FlagFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
