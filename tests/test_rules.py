@@ -31,6 +31,8 @@ def _only(code: str) -> None:
     ((0, 20, 40), True),     # three issues within 50 m of the first
     ((0, 20), False),        # two are fewer than three
     ((0, 20, 80), False),    # the third is too far
+    ((0, 25, 49), True),     # just inside the radius
+    ((0, 25, 51), False),    # just outside it
 ])
 def test_repeat_location(tenant_a, offsets_m, fires) -> None:
     _only("repeat_location")
