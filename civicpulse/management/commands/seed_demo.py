@@ -1,5 +1,6 @@
 """Seed the demo: a platform operator, and three tenants with areas, a staff user and a
-few hundred reports processed through the real pipeline. Idempotent: a second run only
+few hundred reports processed through the real pipeline, and four weeks of scores.
+Idempotent: a second run only
 fills in what is missing (a tenant that has reports is not given more)."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -7,6 +8,8 @@ from django.utils.text import slugify
 from django_tenants.utils import schema_context, tenant_context
 from tqdm import tqdm
 
+from analytics.models import ScoreRun
+from analytics.services import rules_evaluate, scores_backfill, scores_compute, sla_evaluate
 from civicpulse.demo import (
     DEMO_PASSWORD,
     DEMO_TENANTS,
@@ -60,4 +63,16 @@ class Command(BaseCommand):
                 count = REPORTS_PER_KIND.get(demo.kind, 200)
                 with tqdm(total=count, desc=f"reports for {demo.slug}", unit="report", disable=None) as bar:
                     seed_reports(demo, count, bar.update)
+        for demo in DEMO_TENANTS:
+            with tenant_context(Tenant.objects.get(schema_name=demo.slug)):
+                # The accountability pages start with four weeks of history instead of
+                # waiting for beat's first hourly run.
+                if ScoreRun.objects.exists():
+                    continue
+                with tqdm(total=29, desc=f"scores for {demo.slug}", unit="run", disable=None) as bar:
+                    sla_evaluate()
+                    scores_backfill(days=28, progress=bar.update)
+                    scores_compute()
+                    bar.update(1)
+                    rules_evaluate()
         self.stdout.write(self.style.SUCCESS("demo data ready"))
