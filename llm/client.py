@@ -87,7 +87,10 @@ def endpoint_config(purpose: str) -> EndpointConfig | None:
     if choice is not None:
         if choice.mode == Endpoint.Mode.OFF:
             return None
-        if not (choice.classify if purpose == ModelCall.Purpose.CLASSIFY else choice.adjudicate):
+        # Classification and adjudication can each be switched off; the narrative of a
+        # location report follows the mode alone.
+        switches = {ModelCall.Purpose.CLASSIFY: choice.classify, ModelCall.Purpose.ADJUDICATE: choice.adjudicate}
+        if not switches.get(purpose, True):
             return None
         if choice.mode == Endpoint.Mode.OWN:
             # Checked again at every call: the operator may have narrowed the list since.

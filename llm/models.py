@@ -54,6 +54,7 @@ class ModelCall(models.Model):
     class Purpose(models.TextChoices):
         CLASSIFY = "classify", "Classification"
         ADJUDICATE = "adjudicate", "Same-problem check"
+        NARRATIVE = "narrative", "Location report narrative"
 
     class Outcome(models.TextChoices):
         OK = "ok", "Answered"
