@@ -123,8 +123,9 @@ def accountability(request: HttpRequest) -> HttpResponse:
     whole = score_snapshots(run=run, scope=ScoreScope.TENANT)
     context["whole"] = whole[0] if whole else None
     enough = run.min_resolved
+    by_scope = {scope: score_snapshots(run=run, scope=scope) for scope in (ScoreScope.CATEGORY, ScoreScope.AREA)}
     for scope, label in ((ScoreScope.CATEGORY, "category"), (ScoreScope.AREA, "area")):
-        rows = score_snapshots(run=run, scope=scope)
+        rows = by_scope[scope]
         named = [(str(s.category if scope == ScoreScope.CATEGORY else s.area), s) for s in rows]
         named.sort(key=lambda pair: pair[0])
         context["sections"].append({
@@ -139,7 +140,7 @@ def accountability(request: HttpRequest) -> HttpResponse:
                       "median": _hours(s.median_hours), "p90": _hours(s.p90_hours)} for name, s in named],
         })
     if settings_row.public_rankings:
-        ranked = [s for s in score_snapshots(run=run, scope=ScoreScope.AREA) if s.rank is not None]
+        ranked = [s for s in by_scope[ScoreScope.AREA] if s.rank is not None]
         context["rankings"] = ranked
         context["rankings_chart"] = hbars_svg([(str(s.area), s.score) for s in ranked], title="Area scores (0–100)",
                                               maximum=100, width=PHONE_WIDTH)

@@ -124,3 +124,31 @@ def test_the_runs_list_links_to_the_dashboard(client_a, tenant_a) -> None:
     client_a.post("/admin/login/", {"username": "runs", "password": "pw-runs-123456"})
     html = client_a.get("/admin/analytics/scorerun/").content.decode()
     assert "/admin/analytics/scorerun/dashboard/" in html
+
+
+def test_public_page_query_count_is_pinned(client_a, tenant_a, django_assert_num_queries) -> None:
+    # The tenant by host, then settings, latest run, policies, the tenant's, categories'
+    # and areas' snapshots and the trend (8 queries, each after its search_path): however
+    # many issues and areas.
+    _seed()
+    scores_compute()
+    client_a.get("/accountability/")
+    with django_assert_num_queries(16):
+        assert client_a.get("/accountability/").status_code == 200
+    for _ in range(30):
+        resolved_issue(used=0.5)
+    scores_compute()
+    with django_assert_num_queries(16):
+        client_a.get("/accountability/")
+
+
+def test_compute_scores_command_backfills_and_evaluates(tenant_a, capsys) -> None:
+    from django.core.management import call_command
+
+    from analytics.models import ScoreRun
+
+    _seed()
+    call_command("compute_scores", "alpha", "--backfill-days", "3")
+    out = capsys.readouterr().out
+    assert "runs: 4" in out and "flags_raised:" in out
+    assert ScoreRun.objects.count() == 4
