@@ -118,7 +118,8 @@ class Report(models.Model):
     needs_placement = models.BooleanField(default=False)
     email = models.EmailField(blank=True)
     # Answers to the category's extra questions, by question code (Open311 attributes).
-    attributes = models.JSONField(default=dict, blank=True)
+    # The database default serves the bulk import, which inserts with SQL of its own.
+    attributes = models.JSONField(default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True)
     # Cleared by the one-click unsubscribe link in every update email.
     notify = models.BooleanField(default=True)
     # Stored re-encoded, without EXIF or location metadata (reports.photos).

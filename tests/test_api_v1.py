@@ -167,3 +167,15 @@ def test_schema_and_docs_are_served_without_a_cdn(client_a, tenant_a) -> None:
     page = docs.content.decode()
     assert "swagger-ui" in page and "cdn" not in page.lower() and "unpkg" not in page
     assert client_a.get("/api/v1/redoc/").status_code == 200
+
+
+def test_issue_list_query_count_is_pinned(client_a, api_key_a, django_assert_num_queries) -> None:
+    potholes = Category.objects.get(code="potholes")
+    for _ in range(5):
+        IssueFactory(category=potholes, area=AreaFactory())
+    client = api(client_a, api_key_a)
+    client.get("/api/v1/issues/")  # first use records last_used_at
+    # Tenant by host, key, the page's count and its rows with category, area, department
+    # and assignee joined: four, each after django-tenants' SET search_path.
+    with django_assert_num_queries(8):
+        assert len(client.get("/api/v1/issues/").json()["results"]) == 5

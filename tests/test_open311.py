@@ -356,3 +356,23 @@ def test_throttling_answers_429_with_retry_after(client_a, tenant_a, settings) -
     if posts[1].status_code != 429:
         posts = [post(client_a, {**POTHOLE, "api_key": key}) for _ in range(2)]
     assert posts[1].status_code == 429 and posts[1]["Retry-After"]
+
+
+def test_request_search_query_count_does_not_grow_with_rows(client_a, tenant_a, django_assert_num_queries) -> None:
+    key = submit_key()
+    for _ in range(3):
+        _processed(client_a, key)
+
+    def count(query: str) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert client_a.get(f"{BASE}/requests.json{query}").status_code == 200
+        return len(captured)
+
+    few = count("?extensions=true")
+    for _ in range(3):
+        _processed(client_a, key)
+    assert count("?extensions=true") == few
+    assert count("") <= few
