@@ -484,3 +484,7 @@ class FlagAdmin(TenantAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Flag | None = None) -> bool:
         return False
+
+
+# Location reports and the issue page's button (registered on import).
+from analytics import admin_location_reports  # noqa: E402,F401

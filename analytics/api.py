@@ -1,27 +1,35 @@
 """The analytics API (scope `read`): current SLA policies, one issue's SLA, resolved
-issues' metrics; scores, their trends and rankings, and the rules' flags."""
+issues' metrics; scores, their trends and rankings, and the rules' flags; location
+accountability reports (generated, fetched again, and as PDF)."""
+import json
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.models import Flag, ScoreRun, ScoreScope, ScoreSnapshot, SlaMetric, SlaPolicy
+from analytics.location_report_pdf import location_report_pdf
+from analytics.models import Flag, LocationReport, ScoreRun, ScoreScope, ScoreSnapshot, SlaMetric, SlaPolicy
 from analytics.selectors import (
     issue_paused_seconds,
     issue_sla,
+    location_report_by_id,
     score_run_latest,
     score_snapshots,
     score_trend,
     sla_metrics,
     sla_policies_current,
 )
+from analytics.services import location_report_create
 from issues.models import Area, Category, Issue
 
 
@@ -398,3 +406,110 @@ class FlagList(APIView):
         paginator = MetricPages()
         page = paginator.paginate_queryset(flags.order_by("-last_seen_at", "-id"), request, view=self)
         return paginator.get_paginated_response([flag_body(f) for f in page])
+
+
+# ---------------------------------------------------------------------------
+# Location accountability reports
+
+
+class LocationReportRequest(serializers.Serializer):
+    """One of: an address, a point, an area code."""
+
+    address = serializers.CharField(required=False, max_length=500,
+                                    help_text="Standardised, then matched against the known locations.")
+    latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    area = serializers.CharField(required=False, max_length=50, help_text="An area's code.")
+
+    def validate(self, attrs: dict) -> dict:
+        point = "latitude" in attrs or "longitude" in attrs
+        if point and not ("latitude" in attrs and "longitude" in attrs):
+            raise serializers.ValidationError({"longitude" if "latitude" in attrs else "latitude": [
+                "Give latitude and longitude together."]})
+        given = [name for name, present in (("address", bool(attrs.get("address", "").strip())), ("point", point),
+                                             ("area", bool(attrs.get("area")))) if present]
+        if len(given) != 1:
+            raise serializers.ValidationError({"non_field_errors": [
+                "Give exactly one of: address, latitude and longitude, area."]})
+        return attrs
+
+
+LocationReportSerializer = inline_serializer(name="LocationReport", fields={
+    "id": serializers.IntegerField(),
+    "generated_at": serializers.DateTimeField(),
+    "requested_by": serializers.CharField(),
+    "request": serializers.DictField(),
+    "resolved": serializers.BooleanField(),
+    "reason": serializers.CharField(help_text="Why nothing matched; empty when resolved."),
+    "subject": serializers.DictField(allow_null=True, help_text=(
+        "kind=location: id, address, address_key, latitude, longitude, radius_m, distance_m; "
+        "kind=area: id, code, name")),
+    "findings": serializers.DictField(allow_null=True, help_text=(
+        "issues, reports, timeline, sla, flags, area_score, freshness (docs/location-reports.md)")),
+    "narrative": serializers.CharField(),
+    "narrative_source": inline_serializer(name="NarrativeSource", fields={
+        "source": serializers.ChoiceField(choices=["model", "deterministic"]),
+        "why": serializers.CharField(),
+    }),
+})
+
+
+class PdfRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/pdf`; the PDF itself is returned as is,
+    and an error under that Accept is written as the usual JSON error body."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: object, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
+        return data if isinstance(data, bytes) else json.dumps(data).encode()
+
+
+def _location_report(report_id: int) -> LocationReport:
+    report = location_report_by_id(report_id=report_id)
+    if report is None:
+        raise Http404
+    return report
+
+
+class LocationReportCreate(APIView):
+    """Generate a location accountability report for an address, a point (the nearest
+    known location within 50 m) or an area, and store it. No match is an answer too:
+    `resolved` false with the reason (still 201: the request is stored)."""
+
+    required_scopes = {"POST": "read"}
+
+    @extend_schema(request=LocationReportRequest, responses={201: LocationReportSerializer})
+    def post(self, request: Request) -> Response:
+        data = LocationReportRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        asked = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.validated_data.items()}
+        report = location_report_create(request=asked, actor_label=f"api:{request.auth.name}")
+        return Response(report.body, status=201,
+                        headers={"Location": reverse("api-location-report", args=[report.pk])})
+
+
+class LocationReportDetail(APIView):
+    """A stored report, exactly as it was generated."""
+
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(responses=LocationReportSerializer)
+    def get(self, request: Request, report_id: int) -> Response:
+        return Response(_location_report(report_id).body)
+
+
+class LocationReportPdf(APIView):
+    """A stored report as PDF, rendered again from its stored JSON."""
+
+    required_scopes = {"GET": "read"}
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, report_id: int) -> HttpResponse:
+        report = _location_report(report_id)
+        response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
+        return response

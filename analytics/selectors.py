@@ -7,7 +7,17 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 
 from analytics import sla
-from analytics.models import Flag, IssuePause, IssueSla, ScoreRun, ScoreScope, ScoreSnapshot, SlaMetric, SlaPolicy
+from analytics.models import (
+    Flag,
+    IssuePause,
+    IssueSla,
+    LocationReport,
+    ScoreRun,
+    ScoreScope,
+    ScoreSnapshot,
+    SlaMetric,
+    SlaPolicy,
+)
 from issues.models import OPEN_STATUSES, Area, Issue, IssueStatus
 
 
@@ -227,3 +237,7 @@ def area_boundaries(*, area_id: int | None = None) -> list[tuple[str, dict]]:
     if area_id:
         areas = areas.filter(pk=area_id)
     return [(a.name, a.boundary) for a in areas.only("name", "boundary")]
+
+
+def location_report_by_id(*, report_id: int) -> LocationReport | None:
+    return LocationReport.objects.filter(pk=report_id).first()

@@ -10,4 +10,7 @@ urlpatterns = [
     path("scores/trend/", api.ScoreTrend.as_view(), name="api-scores-trend"),
     path("scores/rankings/", api.ScoreRankings.as_view(), name="api-scores-rankings"),
     path("flags/", api.FlagList.as_view(), name="api-flags"),
+    path("location-reports/", api.LocationReportCreate.as_view(), name="api-location-reports"),
+    path("location-reports/<int:report_id>/", api.LocationReportDetail.as_view(), name="api-location-report"),
+    path("location-reports/<int:report_id>/pdf/", api.LocationReportPdf.as_view(), name="api-location-report-pdf"),
 ]

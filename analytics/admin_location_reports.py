@@ -1,0 +1,128 @@
+"""The staff console's location reports: a read-only list of stored reports, each with
+its figures (charts and a table) and its PDF, and the issue page's "Location report"
+button, which generates one for the issue's location. Composed here, so `issues` never
+imports `analytics`."""
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from analytics.admin import SlaIssueAdmin
+from analytics.location_report_pdf import location_report_charts, location_report_pdf
+from analytics.location_reports import location_of_issue
+from analytics.models import LocationReport
+from analytics.services import location_report_create
+from civicpulse.admin import TenantAdmin
+from issues.models import Issue
+
+
+@admin.register(LocationReport)
+class LocationReportAdmin(TenantAdmin):
+    list_display = ("id", "created_at", "requested_by_label", "place", "resolved", "narrative_source")
+    list_filter = ("resolved", "narrative_source")
+    fields = ("created_at", "requested_by_label", "request", "resolved", "place", "figures", "pdf", "stored_json")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LocationReport | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LocationReport | None = None) -> bool:
+        # Stored reports are the record of what was said: they are kept.
+        return False
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:report_id>/pdf/", self.admin_site.admin_view(self.pdf_view),
+                 name="analytics_locationreport_pdf"),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request: HttpRequest, report_id: int) -> HttpResponse:
+        report = get_object_or_404(LocationReport, pk=report_id)
+        if not self.has_view_permission(request, report):
+            raise PermissionDenied
+        response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
+        return response
+
+    @admin.display(description="place")
+    def place(self, report: LocationReport) -> str:
+        subject = report.body.get("subject")
+        if not subject:
+            return report.body.get("reason", "")
+        return subject["address"] if subject["kind"] == "location" else f"Area: {subject['name']}"
+
+    @admin.display(description="figures")
+    def figures(self, report: LocationReport) -> str:
+        findings = report.body.get("findings")
+        if not findings:
+            return report.body.get("narrative", "")
+        charts = location_report_charts(report.body)
+        issues, sla = findings["issues"], findings["sla"]
+        rows = [("Issues", issues["total"]), ("Open", issues["open"]), ("Resolved", issues["resolved"]),
+                ("Closed", issues["closed"]), ("Reports", findings["reports"]["total"]),
+                ("Resolved within target", f"{sla['resolve_met']} of {sla['resolved_measured']}"),
+                ("Median hours to resolve", sla["median_resolve_hours"] if sla["median_resolve_hours"] is not None else "—"),
+                ("Open and breached", sla["open_breached"]), ("Active flags", len(findings["flags"]))]
+        return format_html(
+            "<p>{}</p><p><small>Narrative: {} ({})</small></p>{}{}<table>{}</table>",
+            report.body["narrative"], report.body["narrative_source"]["source"], report.body["narrative_source"]["why"],
+            charts["timeline"], charts["sla"], format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description="PDF")
+    def pdf(self, report: LocationReport) -> str:
+        return format_html('<a href="{}">Download the PDF</a> (rendered from the stored JSON below)',
+                           reverse("admin:analytics_locationreport_pdf", args=[report.pk]))
+
+    @admin.display(description="stored JSON")
+    def stored_json(self, report: LocationReport) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(report.body, indent=2))
+
+
+class LocationReportIssueAdmin(SlaIssueAdmin):
+    """The issue pages with a button that reports on the issue's location."""
+
+    fields = (*SlaIssueAdmin.fields, "location_report")
+    readonly_fields = (*SlaIssueAdmin.readonly_fields, "location_report")
+
+    def get_urls(self) -> list:
+        return [
+            path("<int:issue_id>/location-report/", self.admin_site.admin_view(self.location_report_view),
+                 name="issues_issue_location_report"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="location report")
+    def location_report(self, issue: Issue) -> str:
+        # A button of the page's form pointed at its own URL, so no form is nested.
+        return format_html(
+            '<button type="submit" formaction="{}" formmethod="post" name="_location_report" value="1">'
+            "Location report</button> <small>The record of this issue's address: issues, reports, SLA, flags and "
+            "the area's score, stored, with its PDF.</small>",
+            reverse("admin:issues_issue_location_report", args=[issue.pk]),
+        )
+
+    def location_report_view(self, request: HttpRequest, issue_id: int) -> HttpResponse:
+        issue = get_object_or_404(Issue, pk=issue_id)
+        if request.method != "POST" or not self.has_view_permission(request, issue):
+            raise PermissionDenied
+        location = location_of_issue(issue=issue)
+        if location is None:
+            self.message_user(request, "This issue has no known location: no address on record and no known "
+                                       "location within 50 m of its point.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:issues_issue_change", args=[issue.pk]))
+        report = location_report_create(request={"location": location.pk, "issue": issue.pk}, actor=request.user)
+        self.message_user(request, f"Location report {report.pk} generated for {location.address}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:analytics_locationreport_change", args=[report.pk]))
+
+
+admin.site.unregister(Issue)
+admin.site.register(Issue, LocationReportIssueAdmin)

@@ -1,0 +1,281 @@
+"""Reads behind a location accountability report: which place was asked for (an address,
+a point or an area), and the findings about it, every figure from SQL over the tenant's
+issues, reports, SLA metrics, flags and scores. The narrative is written from these
+findings afterwards (analytics/narrative.py); nothing here asks a language model.
+How the figures are defined: docs/location-reports.md."""
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Aggregate, Count, FloatField, Max, Min, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncMonth
+
+from analytics.models import Flag, IssueSla, ScoreScope, ScoreSnapshot, SlaMetric
+from analytics.selectors import score_run_latest
+from issues.geo import EARTH_RADIUS_M, point_in_geojson
+from issues.models import OPEN_STATUSES, Area, Issue, IssueStatus
+from reports.addresses import standardise_address
+from reports.models import ImportBatch, Location, Report
+
+# A point finds the nearest known location this close; a location's reports and issues
+# are those at its address or this close to its point (the grouping default, so one
+# report's neighbours are the same problem's).
+RADIUS_M = 50.0
+# The findings list this many issues one by one (newest first); the counts cover all.
+ISSUE_LIST_LIMIT = 50
+_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180
+
+
+class Median(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+@dataclass
+class Resolution:
+    """What a request resolved to: a location, an area, or nothing (with the reason)."""
+
+    request: dict
+    location: Location | None = None
+    area: Area | None = None
+    distance_m: float | None = None
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def resolved(self) -> bool:
+        return self.location is not None or self.area is not None
+
+
+def _near_sql(table: str, *, lat: float, lon: float, radius_m: float) -> tuple[str, list[float]]:
+    """Ids of `table`'s rows within `radius_m` of the point: a box on latitude and
+    longitude, then planar distance (exact enough at tens of metres), as one statement."""
+    dlat = radius_m / _M_PER_DEG
+    m_per_deg_lon = _M_PER_DEG * max(math.cos(math.radians(lat)), 0.01)
+    dlon = radius_m / m_per_deg_lon
+    sql = (
+        f"SELECT id FROM {table} WHERE latitude BETWEEN %s AND %s AND longitude BETWEEN %s AND %s"
+        " AND sqrt(power((latitude - %s) * %s, 2) + power((longitude - %s) * %s, 2)) <= %s"
+    )
+    return sql, [lat - dlat, lat + dlat, lon - dlon, lon + dlon, lat, _M_PER_DEG, lon, m_per_deg_lon, radius_m]
+
+
+def _planar_m(lat: float, lon: float, lat2: float, lon2: float) -> float:
+    return math.hypot((lat2 - lat) * _M_PER_DEG, (lon2 - lon) * _M_PER_DEG * math.cos(math.radians(lat)))
+
+
+def location_resolve(*, request: dict) -> Resolution:
+    """`request` holds one of: {"address"}, {"latitude", "longitude"}, {"area"} (a code);
+    the staff console names a known location by id ({"location"}, from an issue page)."""
+    if request.get("location"):
+        location = Location.objects.filter(pk=request["location"]).first()
+        if location is None:
+            return Resolution(request, reason="That location is no longer known.")
+        return Resolution(request, location=location)
+    if request.get("address"):
+        key = standardise_address(request["address"]).key
+        if not key:
+            return Resolution(request, reason="The address has no words or numbers to match.")
+        location = Location.objects.filter(address_key=key).first()
+        if location is None:
+            return Resolution(request, reason=f"No known location has the standardised address '{key}'.",
+                              extra={"address_key": key})
+        return Resolution(request, location=location, extra={"address_key": key})
+    if request.get("area"):
+        area = Area.objects.filter(code=request["area"]).first()
+        if area is None:
+            return Resolution(request, reason=f"No area has the code '{request['area']}'.")
+        return Resolution(request, area=area)
+    lat, lon = float(request["latitude"]), float(request["longitude"])
+    sql, params = _near_sql("reports_location", lat=lat, lon=lon, radius_m=RADIUS_M)
+    nearby = list(Location.objects.filter(pk__in=RawSQL(sql, params)))
+    if not nearby:
+        return Resolution(request, reason=f"No known location lies within {RADIUS_M:g} m of the point.")
+    location = min(nearby, key=lambda loc: (_planar_m(lat, lon, loc.latitude, loc.longitude), loc.pk))
+    return Resolution(request, location=location, distance_m=round(_planar_m(lat, lon, location.latitude,
+                                                                                location.longitude), 1))
+
+
+def location_of_issue(*, issue: Issue) -> Location | None:
+    """The known location of an issue: its address, else its reports' address, else the
+    nearest one to its point within the radius."""
+    keys = [issue.address_key] if issue.address_key else []
+    keys += list(issue.reports.exclude(address_key="").values_list("address_key", flat=True).distinct()[:5])
+    for key in keys:
+        location = Location.objects.filter(address_key=key).first()
+        if location is not None:
+            return location
+    if issue.latitude is None or issue.longitude is None:
+        return None
+    return location_resolve(request={"latitude": issue.latitude, "longitude": issue.longitude}).location
+
+
+def _place_querysets(resolution: Resolution) -> tuple[QuerySet[Issue], QuerySet[Report]]:
+    if resolution.area is not None:
+        issues = Issue.objects.filter(area=resolution.area)
+        return issues, Report.objects.filter(issue__area=resolution.area)
+    location = resolution.location
+    report_sql, report_params = _near_sql("reports_report", lat=location.latitude, lon=location.longitude,
+                                          radius_m=RADIUS_M)
+    reports = Report.objects.filter(Q(address_key=location.address_key) | Q(pk__in=RawSQL(report_sql, report_params)))
+    issue_sql, issue_params = _near_sql("issues_issue", lat=location.latitude, lon=location.longitude, radius_m=RADIUS_M)
+    issues = Issue.objects.filter(
+        Q(pk__in=reports.exclude(issue=None).values("issue_id")) | Q(address_key=location.address_key)
+        | Q(pk__in=RawSQL(issue_sql, issue_params))
+    )
+    return issues, reports
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: datetime | None) -> str | None:
+    return value.date().isoformat() if value else None
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _area_of(resolution: Resolution, issues: QuerySet[Issue]) -> Area | None:
+    """The area whose score the report shows: the one asked for; for a location, the area
+    whose boundary holds its point, else the area most of its issues are in."""
+    if resolution.area is not None:
+        return resolution.area
+    location = resolution.location
+    for area in Area.objects.exclude(boundary=None).order_by("pk"):
+        if point_in_geojson(location.latitude, location.longitude, area.boundary):
+            return area
+    top = issues.exclude(area=None).order_by().values("area_id").annotate(n=Count("pk")).order_by("-n", "area_id").first()
+    return Area.objects.filter(pk=top["area_id"]).first() if top else None
+
+
+def _issue_findings(issues: QuerySet[Issue]) -> dict:
+    by_status = dict(issues.order_by().values_list("status").annotate(n=Count("pk")))
+    categories = (issues.order_by().values("category__name").annotate(n=Count("pk"))
+                  .order_by("-n", "category__name"))
+    listed = issues.select_related("category").order_by("-created_at", "-id")[:ISSUE_LIST_LIMIT]
+    return {
+        "total": sum(by_status.values()),
+        "open": sum(by_status.get(s, 0) for s in OPEN_STATUSES),
+        "resolved": by_status.get(IssueStatus.RESOLVED, 0),
+        "closed": by_status.get(IssueStatus.CLOSED, 0),
+        "by_status": {s.value: by_status.get(s, 0) for s in IssueStatus},
+        "by_category": [{"category": c["category__name"] or "Uncategorised", "issues": c["n"]} for c in categories],
+        "listed": [
+            {"id": i.pk, "title": i.title, "category": i.category.name if i.category_id else None, "status": i.status,
+             "severity": i.severity, "reports": i.report_count, "created": _day(i.created_at),
+             "resolved": _day(i.resolved_at)}
+            for i in listed
+        ],
+    }
+
+
+def _timeline(issues: QuerySet[Issue], reports: QuerySet[Report]) -> list[dict]:
+    """Per month: reports submitted and issues created, oldest month first."""
+    months: dict[str, dict] = {}
+    for row in reports.order_by().annotate(m=TruncMonth("submitted_at")).values("m").annotate(n=Count("pk")):
+        months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["reports"] = row["n"]
+    for row in issues.order_by().annotate(m=TruncMonth("created_at")).values("m").annotate(n=Count("pk")):
+        months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["issues"] = row["n"]
+    return [{"month": m, **counts} for m, counts in sorted(months.items())]
+
+
+def _sla_findings(issues: QuerySet[Issue]) -> dict:
+    metrics = SlaMetric.objects.filter(issue__in=issues.order_by().values("pk"))
+    figures = metrics.aggregate(
+        measured=Count("pk"), met=Count("pk", filter=Q(resolve_met=True)),
+        ack_met=Count("pk", filter=Q(ack_met=True)), median_s=Median(RawSQL(
+            "EXTRACT(EPOCH FROM analytics_slametric.resolved_at - analytics_slametric.created_at)", [])),
+    )
+    states = dict(IssueSla.objects.filter(issue__in=issues.order_by().values("pk")).order_by()
+                  .values_list("state").annotate(n=Count("pk")))
+    measured, met = figures["measured"], figures["met"]
+    return {
+        "resolved_measured": measured,
+        "resolve_met": met,
+        "resolve_missed": measured - met,
+        "resolve_met_percent": _percent(met, measured),
+        "acknowledge_met": figures["ack_met"],
+        "median_resolve_hours": round(figures["median_s"] / 3600, 1) if figures["median_s"] is not None else None,
+        "open_on_track": states.get("on_track", 0),
+        "open_at_risk": states.get("at_risk", 0),
+        "open_breached": states.get("breached", 0),
+    }
+
+
+def _flag_findings(issues: QuerySet[Issue], area: Area | None) -> list[dict]:
+    """Active flags on the place's issues and on its area: each rule's version and the
+    count that made it fire."""
+    where = Q(issue__in=issues.order_by().values("pk"))
+    if area is not None:
+        where |= Q(area=area, issue=None)
+    flags = Flag.objects.filter(where, cleared_at=None).select_related("rule").order_by("rule__code", "-support", "id")
+    return [
+        {"rule": f.rule.code, "version": f.rule_version, "concern": f.rule.get_concern_display(), "subject": f.subject,
+         "issue": f.issue_id, "support": f.support, "first_seen": _day(f.first_seen_at)}
+        for f in flags
+    ]
+
+
+def _score_findings(area: Area | None) -> dict | None:
+    if area is None:
+        return None
+    run = score_run_latest()
+    snapshot = (ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA, area=area).first()
+                if run is not None else None)
+    ranked = (ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA).exclude(rank=None).count()
+              if snapshot is not None else 0)
+    return {
+        "area": area.name,
+        "area_code": area.code,
+        "computed": _day(run.window_end) if run else None,
+        "score": snapshot.score if snapshot else None,
+        "rank": snapshot.rank if snapshot else None,
+        "ranked_areas": ranked,
+        "resolved_in_window": snapshot.resolved if snapshot else None,
+        "met_percent": round(100 * snapshot.compliance, 1) if snapshot and snapshot.compliance is not None else None,
+    }
+
+
+def _freshness(reports: QuerySet[Report]) -> dict:
+    batch = ImportBatch.objects.filter(status=ImportBatch.Status.DONE).order_by("-finished_at", "-id").first()
+    newest = Report.objects.aggregate(at=Max("submitted_at"))["at"]
+    return {
+        "newest_import": None if batch is None else {
+            "id": batch.pk, "file": batch.file_name, "format": batch.source_format,
+            "finished": _iso(batch.finished_at), "rows_loaded": batch.rows_loaded,
+        },
+        "newest_report": _iso(newest),
+        "newest_report_here": _iso(reports.aggregate(at=Max("submitted_at"))["at"]),
+    }
+
+
+def location_findings(resolution: Resolution) -> dict:
+    """The findings about a resolved place, as plain JSON values."""
+    issues, reports = _place_querysets(resolution)
+    span = reports.aggregate(first=Min("submitted_at"), last=Max("submitted_at"))
+    area = _area_of(resolution, issues)
+    return {
+        "issues": _issue_findings(issues),
+        "reports": {"total": reports.count(), "first": _day(span["first"]), "last": _day(span["last"])},
+        "timeline": _timeline(issues, reports),
+        "sla": _sla_findings(issues),
+        "flags": _flag_findings(issues, area),
+        "area_score": _score_findings(area),
+        "freshness": _freshness(reports),
+    }
+
+
+def location_subject(resolution: Resolution) -> dict | None:
+    if resolution.location is not None:
+        loc = resolution.location
+        return {"kind": "location", "id": loc.pk, "address": loc.address, "address_key": loc.address_key,
+                "latitude": loc.latitude, "longitude": loc.longitude, "radius_m": RADIUS_M,
+                "distance_m": resolution.distance_m}
+    if resolution.area is not None:
+        return {"kind": "area", "id": resolution.area.pk, "code": resolution.area.code, "name": resolution.area.name}
+    return None
