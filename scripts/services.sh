@@ -60,6 +60,10 @@ install_system() {
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
   # Headless Chromium and its driver for the end-to-end tests.
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then pkgs+=(chromium chromium-driver); fi
+  # Pango and a font for WeasyPrint (location reports as PDF).
+  if ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null 2>&1; then
+    pkgs+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+  fi
   if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
 }
 
