@@ -6,6 +6,7 @@ How the figures are defined: docs/location-reports.md."""
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db.models import Aggregate, Count, FloatField, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -116,16 +117,19 @@ def _place_querysets(resolution: Resolution) -> tuple[QuerySet[Issue], QuerySet[
     if resolution.area is not None:
         issues = Issue.objects.filter(area=resolution.area)
         return issues, Report.objects.filter(issue__area=resolution.area)
+    # A location has tens or hundreds of rows, found by one scan of each table: their ids
+    # are fetched once, so every figure after that is an index lookup, not another scan.
     location = resolution.location
     report_sql, report_params = _near_sql("reports_report", lat=location.latitude, lon=location.longitude,
                                           radius_m=RADIUS_M)
-    reports = Report.objects.filter(Q(address_key=location.address_key) | Q(pk__in=RawSQL(report_sql, report_params)))
+    report_ids = list(Report.objects.filter(Q(address_key=location.address_key)
+                                            | Q(pk__in=RawSQL(report_sql, report_params))).values_list("pk", flat=True))
     issue_sql, issue_params = _near_sql("issues_issue", lat=location.latitude, lon=location.longitude, radius_m=RADIUS_M)
-    issues = Issue.objects.filter(
-        Q(pk__in=reports.exclude(issue=None).values("issue_id")) | Q(address_key=location.address_key)
-        | Q(pk__in=RawSQL(issue_sql, issue_params))
-    )
-    return issues, reports
+    issue_ids = list(Issue.objects.filter(
+        Q(pk__in=Report.objects.filter(pk__in=report_ids).exclude(issue=None).values("issue_id"))
+        | Q(address_key=location.address_key) | Q(pk__in=RawSQL(issue_sql, issue_params))
+    ).values_list("pk", flat=True))
+    return Issue.objects.filter(pk__in=issue_ids), Report.objects.filter(pk__in=report_ids)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -175,11 +179,11 @@ def _issue_findings(issues: QuerySet[Issue]) -> dict:
 
 
 def _timeline(issues: QuerySet[Issue], reports: QuerySet[Report]) -> list[dict]:
-    """Per month: reports submitted and issues created, oldest month first."""
+    """Per month (UTC): reports submitted and issues created, oldest month first."""
     months: dict[str, dict] = {}
-    for row in reports.order_by().annotate(m=TruncMonth("submitted_at")).values("m").annotate(n=Count("pk")):
+    for row in reports.order_by().annotate(m=TruncMonth("submitted_at", tzinfo=dt_timezone.utc)).values("m").annotate(n=Count("pk")):
         months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["reports"] = row["n"]
-    for row in issues.order_by().annotate(m=TruncMonth("created_at")).values("m").annotate(n=Count("pk")):
+    for row in issues.order_by().annotate(m=TruncMonth("created_at", tzinfo=dt_timezone.utc)).values("m").annotate(n=Count("pk")):
         months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["issues"] = row["n"]
     return [{"month": m, **counts} for m, counts in sorted(months.items())]
 
