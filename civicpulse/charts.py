@@ -130,7 +130,7 @@ def points_map_svg(
     """Points (latitude, longitude, label) drawn over area boundaries (name, GeoJSON
     Polygon or MultiPolygon): a map without tiles, which cannot be fetched here. The
     view fits the boundaries and points (equirectangular, scaled by the cosine of the
-    middle latitude so distances look right)."""
+    middle latitude so distances look right), each area named at its middle."""
     rings = []
     for name, geometry in boundaries:
         polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
@@ -138,12 +138,13 @@ def points_map_svg(
     lons = [p[0] for _, ring in rings for p in ring] + [lon for _, lon, _ in points]
     lats = [p[1] for _, ring in rings for p in ring] + [lat for lat, _, _ in points]
     if not lons:
-        return format_html('<svg viewBox="0 0 {} 40" role="img" aria-label="{}"><title>{}</title>'
+        return format_html('<svg viewBox="0 0 {} 40" width="100%" role="img" aria-label="{}"><title>{}</title>'
                            '<text x="4" y="20" font-size="12">Nothing to map.</text></svg>', width, title, title)
     kx = math.cos(math.radians((min(lats) + max(lats)) / 2))
     span_x = max((max(lons) - min(lons)) * kx, 1e-6)
     span_y = max(max(lats) - min(lats), 1e-6)
     scale = min((width - 20) / span_x, (height - 20) / span_y)
+    height = round(span_y * scale + 20)  # no blank band where the places are wider than tall
 
     def xy(lon: float, lat: float) -> tuple[str, str]:
         return _n(10 + (lon - min(lons)) * kx * scale), _n(height - 10 - (lat - min(lats)) * scale)
@@ -152,12 +153,18 @@ def points_map_svg(
         "", '<polygon points="{}" fill="#eef3f7" stroke="#5b6673" stroke-width="1"><title>{}</title></polygon>',
         ((" ".join(",".join(xy(p[0], p[1])) for p in ring), name) for name, ring in rings),
     )
+    names = format_html_join(
+        "", '<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#5b6673">{}</text>',
+        # The mean of a ring's corners (its closing point repeats the first one).
+        ((*xy(sum(p[0] for p in ring[:-1]) / (len(ring) - 1), sum(p[1] for p in ring[:-1]) / (len(ring) - 1)), name)
+         for name, ring in {name: ring for name, ring in rings}.items()),
+    )
     dots = format_html_join(
         "", '<circle cx="{}" cy="{}" r="3" fill="{}" fill-opacity="0.7"><title>{}</title></circle>',
         ((*xy(lon, lat), _COLOURS[1], label) for lat, lon, label in points),
     )
     return format_html(
         '<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px;background:#fff" role="img" aria-label="{t}">'
-        '<title>{t}</title>{shapes}{dots}</svg>',
-        w=width, h=height, t=title, shapes=shapes, dots=dots,
+        '<title>{t}</title>{shapes}{names}{dots}</svg>',
+        w=width, h=height, t=title, shapes=shapes, names=names, dots=dots,
     )
