@@ -4,7 +4,7 @@ issues, reports, SLA metrics, flags and scores. The narrative is written from th
 findings afterwards (analytics/narrative.py); nothing here asks a language model.
 How the figures are defined: docs/location-reports.md."""
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
@@ -43,7 +43,6 @@ class Resolution:
     area: Area | None = None
     distance_m: float | None = None
     reason: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
@@ -81,9 +80,8 @@ def location_resolve(*, request: dict) -> Resolution:
             return Resolution(request, reason="The address has no words or numbers to match.")
         location = Location.objects.filter(address_key=key).first()
         if location is None:
-            return Resolution(request, reason=f"No known location has the standardised address '{key}'.",
-                              extra={"address_key": key})
-        return Resolution(request, location=location, extra={"address_key": key})
+            return Resolution(request, reason=f"No known location has the standardised address '{key}'.")
+        return Resolution(request, location=location)
     if request.get("area"):
         area = Area.objects.filter(code=request["area"]).first()
         if area is None:

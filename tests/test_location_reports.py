@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from django.utils import timezone
 from pypdf import PdfReader
 
 from analytics.models import Flag, IssueSla, LocationReport, Rule, ScoreRun, ScoreSnapshot, SlaPolicy
