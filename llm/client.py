@@ -62,6 +62,10 @@ def _origin(url: str) -> tuple[str, str, int | None, str] | None:
         return None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
         return None
+    # "/v1/../admin" starts with "/v1/" but the HTTP client resolves it to "/admin": refuse
+    # dot segments, plain or percent-encoded, and anything else encoded in the path.
+    if "%" in parts.path or any(segment in (".", "..") for segment in parts.path.split("/")):
+        return None
     return parts.scheme, parts.hostname.lower(), port, parts.path.rstrip("/")
 
 
@@ -132,12 +136,19 @@ def _answer(response: object, schema: dict) -> dict:
     return answer
 
 
-def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, schema: dict, max_tokens: int = 300) -> dict:
-    """Ask once (retrying transient faults) for a JSON object matching `schema`; return it
-    or raise ModelFault. The call is recorded in ModelCall either way."""
+def chat_json(
+    config: EndpointConfig, *, purpose: str, system: str, user: str, schema: dict, max_tokens: int = 300,
+    retries: int | None = None, slot_wait: float | None = None,
+) -> dict:
+    """Ask once (retrying transient faults up to `retries`, default LLM_RETRIES) for a JSON
+    object matching `schema`; return it or raise ModelFault. The call is recorded in
+    ModelCall either way."""
     prompt_sha256 = hashlib.sha256(json.dumps([config.model, system, user]).encode()).hexdigest()
+    retries = settings.LLM_RETRIES if retries is None else retries
     client = openai.OpenAI(
-        base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0
+        base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0,
+        # A redirect could lead anywhere: only the allowed address is ever asked.
+        http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
     if circuit_open(config.endpoint):
         # Not a call: nothing to audit. The report's note says why the model was not used.
@@ -146,12 +157,12 @@ def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, s
     attempts, usage = 0, None
     fault: ModelFault | None = ModelFault(Outcome.UNAVAILABLE)
     try:
-        for attempt in range(settings.LLM_RETRIES + 1):
+        for attempt in range(retries + 1):
             attempts += 1
             wait = settings.LLM_RETRY_BACKOFF * 2**attempt * (1 + random.random() / 4)
             try:
                 with model_slot(config.endpoint, limit=settings.LLM_MAX_CONCURRENCY, hold_s=config.timeout + 5,
-                                wait_s=settings.LLM_SLOT_WAIT):
+                                wait_s=settings.LLM_SLOT_WAIT if slot_wait is None else slot_wait):
                     response = client.chat.completions.create(
                         model=config.model,
                         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -164,16 +175,20 @@ def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, s
                 break  # the slots are taken by calls that will take a while: do not queue up
             except openai.APITimeoutError:
                 fault = ModelFault(Outcome.TIMEOUT, f"no answer within {config.timeout:g} s")
-            except openai.APIConnectionError as exc:
-                fault = ModelFault(Outcome.UNAVAILABLE, str(exc)[:200])
+            except openai.APIConnectionError:
+                fault = ModelFault(Outcome.UNAVAILABLE, "connection failed")
             except openai.RateLimitError as exc:
                 fault = ModelFault(Outcome.RATE_LIMITED, "429")
                 wait = max(wait, min(_retry_after(exc) or 0.0, settings.LLM_RETRY_MAX_WAIT))
             except openai.APIStatusError as exc:
                 if exc.status_code < 500:
-                    fault = ModelFault(Outcome.REFUSED, f"{exc.status_code}: {str(exc)[:200]}")
+                    # The status only: the server's text may echo the prompt or the key's account.
+                    fault = ModelFault(Outcome.REFUSED, str(exc.status_code))
                     break  # a 4xx will not change by asking again
                 fault = ModelFault(Outcome.SERVER_ERROR, str(exc.status_code))
+            except openai.OpenAIError as exc:
+                fault = ModelFault(Outcome.INVALID, type(exc).__name__)
+                break  # an answer the client could not read: asking again gives the same
             else:
                 usage = getattr(response, "usage", None)
                 answer = _answer(response, schema)
@@ -181,7 +196,7 @@ def chat_json(config: EndpointConfig, *, purpose: str, system: str, user: str, s
                 return answer
             if fault.outcome in _TRANSIENT and circuit_record_fault(config.endpoint):
                 break  # the endpoint is down: no more retries either
-            if attempt < settings.LLM_RETRIES:
+            if attempt < retries:
                 time.sleep(wait)
         raise fault
     except ModelFault as exc:

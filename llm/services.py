@@ -8,6 +8,7 @@ classifier, with the reason kept beside the answer.
 """
 from dataclasses import replace
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from llm.client import ModelFault, chat_json, endpoint_config
@@ -77,9 +78,12 @@ def adjudicate_same_problem(report_text: str, issue_text: str) -> dict | None:
         return None
     system, user = adjudication_messages(report_text=report_text, issue_text=issue_text, place=_place())
     try:
+        # Asked while the grouping holds its neighbourhood lock: one quick try, no queueing
+        # for a slot, no retries. Without a quick answer the other signals decide.
         answer = chat_json(
-            config, purpose=ModelCall.Purpose.ADJUDICATE, system=system, user=user, schema=ADJUDICATION_SCHEMA,
-            max_tokens=150,
+            replace(config, timeout=min(config.timeout, settings.LLM_ADJUDICATE_TIMEOUT)),
+            purpose=ModelCall.Purpose.ADJUDICATE, system=system, user=user, schema=ADJUDICATION_SCHEMA,
+            max_tokens=150, retries=0, slot_wait=0,
         )
     except ModelFault:
         return None

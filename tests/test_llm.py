@@ -153,6 +153,8 @@ def test_a_tenant_can_turn_the_model_off(tenant_a, operator_model: FakeModel) ->
         ("https://llm.example.org/v1/deployments/a", True),
         ("http://127.0.0.1:11434/v1", True),
         ("https://llm.example.org/v10", False),  # a prefix of the text, not of the path
+        ("https://llm.example.org/v1/../admin", False),  # the HTTP client would resolve it to /admin
+        ("https://llm.example.org/v1/%2e%2e/admin", False),
         ("https://llm.example.org.attacker.net/v1", False),
         ("https://user:pw@llm.example.org/v1", False),
         ("http://llm.example.org/v1", False),  # another scheme

@@ -292,6 +292,9 @@ LLM_SLOT_WAIT = env.float("LLM_SLOT_WAIT", default=5.0)
 LLM_RETRIES = env.int("LLM_RETRIES", default=2)
 LLM_RETRY_BACKOFF = env.float("LLM_RETRY_BACKOFF", default=0.5)
 LLM_RETRY_MAX_WAIT = env.float("LLM_RETRY_MAX_WAIT", default=10.0)
+# The same-problem check is asked while grouping holds its neighbourhood lock: one try,
+# this many seconds at most, no waiting for a slot.
+LLM_ADJUDICATE_TIMEOUT = env.float("LLM_ADJUDICATE_TIMEOUT", default=3.0)
 # Encrypts tenants' own API keys (a Fernet key); empty: derived from SECRET_KEY.
 LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
 # The offline classifier retrains once a tenant has this many staff corrections.
