@@ -70,6 +70,8 @@ def test_reported_open_and_backlog_age_and_the_window(tenant_a) -> None:
     IssueFactory(category=roads, created_at=now - timedelta(days=3))
     IssueFactory(category=roads, created_at=now - timedelta(days=40))  # open, reported before the window
     resolved_issue(category=roads, resolved_ago=timedelta(days=45))  # resolved before the window: not counted
+    # Imported history resolved at an unknown time: neither open nor resolved in the window.
+    IssueFactory(category=roads, created_at=now - timedelta(days=50), status="resolved", resolved_at=None)
     run = scores_compute(now=now)
     snap = _snap(run, scope=ScoreScope.CATEGORY, category=roads)
     assert (snap.reported, snap.open_count, snap.resolved) == (1, 2, 0)
