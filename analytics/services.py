@@ -391,21 +391,25 @@ def _queue_notifications() -> None:
 
 def sla_notify_pending() -> int:
     """Email each recipient the thresholds its issues crossed (75 % and breach), one
-    email per recipient and pass. Claimed and sent in one transaction: a failed send
-    rolls the claim back for a retry; once committed, nothing is sent twice."""
+    email per recipient and pass. Each recipient is claimed, sent and stamped in its own
+    transaction: a failed send rolls back only that recipient's claim (the task retries
+    it), and a recipient already sent to is never sent to again. Only the crossing rows
+    are locked, never the issues, so the pipeline and staff are not held up by the mail
+    server."""
     sent = 0
-    with transaction.atomic():
-        crossings = list(
-            SlaCrossing.objects.select_for_update(skip_locked=True)
-            .filter(notified_at=None).exclude(recipient="")
-            .select_related("issue").order_by("recipient", "issue_id", "target")
-        )
-        if not crossings:
-            return 0
-        by_recipient: dict[str, list[SlaCrossing]] = {}
-        for crossing in crossings:
-            by_recipient.setdefault(crossing.recipient, []).append(crossing)
-        for recipient, items in by_recipient.items():
+    recipients = list(
+        SlaCrossing.objects.filter(notified_at=None).exclude(recipient="")
+        .order_by("recipient").values_list("recipient", flat=True).distinct()
+    )
+    for recipient in recipients:
+        with transaction.atomic():
+            items = list(
+                SlaCrossing.objects.select_for_update(of=("self",), skip_locked=True)
+                .filter(notified_at=None, recipient=recipient)
+                .select_related("issue").order_by("issue_id", "target", "threshold")
+            )
+            if not items:
+                continue  # another worker has it
             lines = [
                 f"- #{c.issue_id} {c.issue.title}: {c.get_target_display().lower()} "
                 f"{'target breached' if c.threshold == 100 else f'{c.threshold}% of the target used'}"
@@ -421,8 +425,8 @@ def sla_notify_pending() -> int:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=[recipient],
             )
+            SlaCrossing.objects.filter(pk__in=[c.pk for c in items]).update(notified_at=timezone.now())
             sent += 1
-        SlaCrossing.objects.filter(pk__in=[c.pk for c in crossings]).update(notified_at=timezone.now())
     return sent
 
 

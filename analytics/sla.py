@@ -141,7 +141,10 @@ def evaluate_sql() -> str:
         SELECT r.*, nextval(pg_get_serial_sequence('issues_issueevent', 'id')) AS event_id,
                -- Told: 75 %% and breach, for a clock still running, at the level reached now
                -- (a first pass finding a breach says so once, not three times).
+               -- Only news is told: a threshold crossed more than a day ago (a backlog of
+               -- imported history, a tenant's first pass) is recorded, not mailed.
                CASE WHEN r.running AND r.threshold >= 75 AND r.threshold = r.level
+                         AND COALESCE(r.crossed_at, %(now)s) >= %(now)s - interval '1 day'
                     THEN COALESCE(NULLIF(u.email, ''), NULLIF(d.email, ''), '') ELSE '' END AS recipient
         FROM reached r
         LEFT JOIN auth_user u ON u.id = r.assignee_id

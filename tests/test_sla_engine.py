@@ -95,6 +95,41 @@ def test_a_first_pass_finding_a_breach_records_every_threshold_but_tells_once(
     assert "target breached" in mail.outbox[0].body and "75%" not in mail.outbox[0].body
 
 
+def test_old_news_is_recorded_but_not_mailed(tenant_a, deliver, django_capture_on_commit_callbacks) -> None:
+    """Imported history, or a tenant's first pass: breaches long past are on the trail,
+    not in anyone's inbox."""
+    roads = Department.objects.create(code="roads_old", name="Roads", email="roads@example.org")
+    issue = IssueFactory(severity=Severity.HIGH, created_at=at(2026, 3, 2, 9), department=roads)
+    _evaluate(at(2026, 5, 5, 9), django_capture_on_commit_callbacks)
+    assert [t for _, target, t in sla_events(issue) if target == "resolve"] == [50, 75, 100]
+    assert mail.outbox == []
+
+
+def test_a_failed_send_is_retried_without_mailing_anyone_twice(
+    tenant_a, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from analytics import services
+
+    for code in ("a_dept", "b_dept"):
+        department = Department.objects.create(code=code, name=code, email=f"{code}@example.org")
+        IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 4, 9), department=department)
+    _evaluate(at(2026, 5, 4, 13, 30), django_capture_on_commit_callbacks)  # the task is not run here
+
+    real_send = services.send_mail
+
+    def flaky(**kwargs: object) -> int:
+        if kwargs["recipient_list"] == ["b_dept@example.org"]:
+            raise OSError("mail server gone")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(services, "send_mail", flaky)
+    with pytest.raises(OSError):
+        services.sla_notify_pending()
+    monkeypatch.setattr(services, "send_mail", real_send)
+    assert services.sla_notify_pending() == 1  # the retry: only the one that failed
+    assert sorted(m.to[0] for m in mail.outbox) == ["a_dept@example.org", "b_dept@example.org"]
+
+
 def test_nobody_to_tell_sends_nothing_and_acknowledging_stops_the_first_clock(
     tenant_a, deliver, django_capture_on_commit_callbacks
 ) -> None:
