@@ -70,6 +70,9 @@ class Open311Error(Exception):
         self.headers = headers or {}
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _w3c(value: datetime, zone: ZoneInfo) -> str:
     return value.astimezone(zone).isoformat(timespec="seconds")
 
@@ -92,7 +95,9 @@ def _xml_fill(element: ET.Element, value: object, zone: ZoneInfo) -> None:
         for item in value:
             _xml_fill(ET.SubElement(element, ITEM_ELEMENTS[element.tag]), item, zone)
     else:
-        element.text = _text(value, zone)
+        # Control characters XML 1.0 cannot carry (a resident's text may hold them) are
+        # dropped, so one report never makes the whole feed ill-formed.
+        element.text = _XML_ILLEGAL.sub("", _text(value, zone))
 
 
 def render(fmt: str, root: str, body: object, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -161,6 +166,10 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
                 if request.method not in allowed:
                     raise Open311Error(405, f"{request.method} is not allowed here; use {' or '.join(methods)}.",
                                        headers={"Allow": ", ".join(methods)})
+                # PostgreSQL cannot store a NUL character: refuse it here, not with a 500 later.
+                for name, values in (*request.GET.lists(), *(request.POST.lists() if request.method == "POST" else ())):
+                    if "\x00" in name or any("\x00" in value for value in values):
+                        raise Open311Error(400, f"{name.replace(chr(0), '')}: NUL characters are not allowed.")
                 with _jurisdiction(request, required=tenant_required):
                     if request.method != "POST":  # a POST is throttled by its api_key instead
                         _throttle(f"anon:{client_address(request)}", settings.API_ANON_RATE_PER_MINUTE)

@@ -376,3 +376,14 @@ def test_request_search_query_count_does_not_grow_with_rows(client_a, tenant_a, 
         _processed(client_a, key)
     assert count("?extensions=true") == few
     assert count("") <= few
+
+
+def test_nul_characters_are_refused_and_control_characters_never_break_the_xml(client_a, tenant_a) -> None:
+    key = submit_key()
+    refused = post(client_a, {**POTHOLE, "api_key": key, "description": "hole\x00"})
+    assert refused.status_code == 400 and "NUL" in refused.json()[0]["description"]
+    assert client_a.get(f"{BASE}/requests.json", {"service_code": "pot\x00holes"}).status_code == 400
+    accepted = post(client_a, {**POTHOLE, "api_key": key, "description": "Pothole \x07\x1b here"})
+    tracking_id = accepted.json()[0]["service_request_id"]
+    root = xml(client_a.get(f"{BASE}/requests/{tracking_id}.xml"))  # parses: the feed stays well-formed
+    assert root.find("request/description").text == "Pothole  here"
