@@ -15,7 +15,7 @@ from analytics.admin import SlaIssueAdmin
 from analytics.location_report_pdf import location_report_charts, location_report_pdf
 from analytics.location_reports import location_of_issue
 from analytics.models import LocationReport
-from analytics.services import location_report_create
+from analytics.location_report_services import location_report_create
 from civicpulse.admin import TenantAdmin
 from issues.models import Issue
 

@@ -29,7 +29,7 @@ from analytics.selectors import (
     sla_metrics,
     sla_policies_current,
 )
-from analytics.services import location_report_create
+from analytics.location_report_services import location_report_create
 from issues.models import Area, Category, Issue
 
 

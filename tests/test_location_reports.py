@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from analytics.models import Flag, IssueSla, LocationReport, Rule, ScoreRun, ScoreSnapshot, SlaPolicy
 from analytics.narrative import DISCLAIMER, deterministic_summary, numbers_in_text, unsupported_numbers
-from analytics.services import location_report_create
+from analytics.location_report_services import location_report_create
 from issues.models import IssueStatus
 from llm.models import ModelCall
 from reports.addresses import normalise_address
