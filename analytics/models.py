@@ -211,12 +211,20 @@ class SlaTarget(models.TextChoices):
     RESOLVE = "resolve", "Resolution"
 
 
+# The SLA state, crossings and metrics are derived: one SQL pass writes hundreds of
+# thousands of them at a time from the issues and policies, and recompute_sla rebuilds
+# them. Their keys are not enforced by PostgreSQL (db_constraint=False): deferred key
+# checks cost a third of a first pass over a million issues, and these rows are only
+# ever written by that pass from rows that exist. Deleting an issue or a category through
+# Django still cascades to them as declared.
 class IssueSla(models.Model):
     """Where an open issue stands, as of the last evaluation pass. Rows of issues that
     are no longer open are removed by the pass."""
 
-    issue = models.OneToOneField(Issue, on_delete=models.CASCADE, primary_key=True, related_name="sla")
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="+")
+    issue = models.OneToOneField(
+        Issue, on_delete=models.CASCADE, primary_key=True, related_name="sla", db_constraint=False
+    )
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     ack_due_at = models.DateTimeField(null=True)
     resolve_due_at = models.DateTimeField(null=True)
     # The deadline that matters next: acknowledgement until acknowledged, then resolution.
@@ -237,7 +245,7 @@ class SlaCrossing(models.Model):
     """A threshold (50 %, 75 %, breach) of one target crossed by an issue: recorded once,
     with its IssueEvent, and notified (75 % and breach) once."""
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sla_crossings")
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sla_crossings", db_constraint=False)
     target = models.CharField(max_length=12, choices=SlaTarget.choices)
     threshold = models.PositiveSmallIntegerField(help_text="Percent of the target: 50, 75 or 100 (breach).")
     crossed_at = models.DateTimeField(help_text="When the threshold was reached.")
@@ -264,10 +272,12 @@ class SlaMetric(models.Model):
     """How a resolved issue did against its targets, measured with the policy version in
     effect when it was created. Rebuilt idempotently (recompute_sla)."""
 
-    issue = models.OneToOneField(Issue, on_delete=models.CASCADE, primary_key=True, related_name="sla_metric")
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="metrics")
+    issue = models.OneToOneField(
+        Issue, on_delete=models.CASCADE, primary_key=True, related_name="sla_metric", db_constraint=False
+    )
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="metrics", db_constraint=False)
     clock = models.CharField(max_length=10, choices=SlaClock.choices)
-    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField()
