@@ -570,7 +570,8 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
     2. Any other located row joins the earliest earlier row of the same category within
        that category's grouping distance and time window, or an issue already in the
        tenant that was open then and had a report within the window: the live
-       pipeline's rules. Points are bucketed into cells as wide as the category's
+       pipeline's distance, time and category rules (its text score is not applied:
+       exports such as Chicago's carry no free text to compare). Points are bucketed into cells as wide as the category's
        distance, so each row is compared with its own and the eight neighbouring cells
        through a hash join, never with the whole file.
     3. Links are followed to their root: a root row opens an issue, the rest join it.
