@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from issues.models import OPEN_STATUSES, Category
+from issues.models import OPEN_STATUSES, Area, Category
 from issues.selectors import grouping_policy_get
 from llm.offline import classify_offline
 from llm.types import CategoryInfo
@@ -329,7 +329,7 @@ def _load(
         # transaction (or a second one in it).
         cursor.execute(
             "DROP TABLE IF EXISTS import_staging, import_rows, import_categories, import_grouping, import_addresses, "
-            "import_valid, import_links, import_points, import_roots, import_assign"
+            "import_valid, import_links, import_points, import_roots, import_assign, import_area_parts"
         )
         cursor.execute(
             sql.SQL(
@@ -670,14 +670,40 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
     )
 
 
+def _area_parts(cursor: object) -> None:
+    """The tenant's areas as PostgreSQL polygons, one row per ring (outer or hole), in the
+    order the live pipeline tries them (issues.selectors.area_for_point: by name), so
+    imported issues get the area a live report at the same point would."""
+    cursor.execute(
+        """CREATE TEMP TABLE import_area_parts (area_id bigint, ord int, part int, hole boolean, poly polygon,
+               bbox box) ON COMMIT DROP"""
+    )
+    rows = []
+    areas = Area.objects.exclude(boundary=None).order_by("name", "pk").values_list("pk", "boundary")
+    for order, (area_id, geometry) in enumerate(areas):
+        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            continue
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        for part, rings in enumerate(polygons):
+            for k, ring in enumerate(rings):
+                if len(ring) >= 3:
+                    points = ",".join(f"({float(x)!r},{float(y)!r})" for x, y, *_ in ring)
+                    rows.append((area_id, order, part, k > 0, f"({points})"))
+    with cursor.cursor.copy("COPY import_area_parts (area_id, ord, part, hole, poly) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute("UPDATE import_area_parts SET bbox = box(poly); ANALYZE import_area_parts")
+
+
 def _write_issues(cursor: object) -> None:
+    _area_parts(cursor)
     cursor.execute(
         """INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
-               latitude, longitude, address_key, report_count, created_at, last_report_at,
+               latitude, longitude, address_key, area_id, report_count, created_at, last_report_at,
                acknowledged_at, resolved_at, closed_at, updated_at)
            SELECT a.issue_id, left(v.description, 200), left(v.description, 300), v.description,
                v.category_id, v.department_id, v.severity, v.status,
-               v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END,
+               v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END, ar.area_id,
                k.n, v.created_at, k.last, NULL,
                -- A closing time only where the source has one: never a made-up one.
                CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
@@ -687,6 +713,17 @@ def _write_issues(cursor: object) -> None:
            -- Counted here, so new issues are written once, not inserted then updated.
            JOIN (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_assign GROUP BY issue_id) k
              ON k.issue_id = a.issue_id
+           -- The first area (by name) whose outer ring holds the point and none of whose
+           -- holes in that polygon do; the box first, as it is cheap.
+           LEFT JOIN LATERAL (
+               SELECT o.area_id FROM import_area_parts o
+               WHERE v.lat IS NOT NULL AND NOT o.hole
+                 AND o.bbox @> point(v.lon, v.lat) AND o.poly @> point(v.lon, v.lat)
+                 AND NOT EXISTS (SELECT 1 FROM import_area_parts h
+                                 WHERE h.hole AND h.area_id = o.area_id AND h.part = o.part
+                                   AND h.bbox @> point(v.lon, v.lat) AND h.poly @> point(v.lon, v.lat))
+               ORDER BY o.ord LIMIT 1
+           ) ar ON true
            WHERE a.opens;
            -- Issues already in the tenant that gained reports from this file.
            UPDATE issues_issue i SET report_count = i.report_count + t.n, last_report_at = GREATEST(i.last_report_at, t.last)

@@ -434,3 +434,24 @@ def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a,
 def test_a_file_with_only_its_header_loads_nothing(tenant_a, tmp_path) -> None:
     path = _write(tmp_path / "empty.csv", CHICAGO_HEADER, [])
     assert import_reports(path=path, fmt="chicago311").summary() == "read 0, loaded 0, rejected 0, skipped 0 (already imported)"
+
+
+def test_imported_issues_get_the_area_a_live_report_would(tenant_a, tmp_path) -> None:
+    from issues.selectors import area_for_point
+    from issues.services import area_upsert
+
+    square = lambda x0, y0, x1, y1: [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]  # noqa: E731
+    # Downtown with a hole (a park, not downtown), and a two-part Riverside further east.
+    downtown = area_upsert(code="downtown", name="Downtown", boundary={
+        "type": "Polygon", "coordinates": [square(-87.70, 41.80, -87.60, 41.90), square(-87.66, 41.84, -87.64, 41.86)]})
+    riverside = area_upsert(code="riverside", name="Riverside", boundary={
+        "type": "MultiPolygon", "coordinates": [[square(-87.55, 41.80, -87.50, 41.85)], [square(-87.45, 41.80, -87.40, 41.85)]]})
+    points = {"A1": ("41.82", "-87.68"), "A2": ("41.85", "-87.65"), "A3": ("41.82", "-87.42"), "A4": ("41.95", "-87.20")}
+    rows = [[sr, "Graffiti Removal Request", "", "Open", f"2024-0{n + 1}-01T08:00:00", "", "1 A ST", "CHICAGO", "",
+             "false", "", lat, lon] for n, (sr, (lat, lon)) in enumerate(points.items())]
+    import_reports(path=_write(tmp_path / "areas.csv", CHICAGO_HEADER, rows), fmt="chicago311")
+    area_of = dict(Issue.objects.filter(reports__source_id__in=points).values_list("reports__source_id", "area_id"))
+    assert area_of == {"A1": downtown.pk, "A2": None, "A3": riverside.pk, "A4": None}  # A2: in the park
+    for sr, (lat, lon) in points.items():
+        live = area_for_point(float(lat), float(lon))
+        assert area_of[sr] == (live.pk if live else None)
