@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -41,7 +40,7 @@ from analytics.services import (
     sla_policy_revise,
 )
 from analytics.views import staff_dashboard
-from civicpulse.admin import TenantAdmin
+from civicpulse.admin import ReadOnlyTenantAdmin, TenantAdmin
 from civicpulse.charts import stacked_bars_svg
 from issues.admin import IssueAdmin
 from issues.models import Issue
@@ -185,7 +184,7 @@ class PauseReasonAdmin(TenantAdmin):
 
 
 @admin.register(SlaMetric)
-class SlaMetricAdmin(TenantAdmin):
+class SlaMetricAdmin(ReadOnlyTenantAdmin):
     list_display = ("issue_id", "category", "severity", "resolved_at", "ack_hours", "ack_met", "resolve_hours",
                     "resolve_met", "paused_hours", "policy")
     list_filter = ("resolve_met", "ack_met", "severity", "clock", "category")
@@ -219,16 +218,6 @@ class SlaMetricAdmin(TenantAdmin):
                 ["met", "missed"], title="Resolution target met and missed, per category",
             )
         return response
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: SlaMetric | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: SlaMetric | None = None) -> bool:
-        return False
-
 
 # ---------------------------------------------------------------------------
 # The issue pages
@@ -463,7 +452,7 @@ class RuleAdmin(TenantAdmin):
 
 
 @admin.register(Flag)
-class FlagAdmin(TenantAdmin):
+class FlagAdmin(ReadOnlyTenantAdmin):
     list_display = ("rule", "rule_version", "subject", "area", "category", "issue_link", "support", "weight",
                     "first_seen_at", "last_seen_at", "cleared_at")
     list_filter = (("cleared_at", admin.EmptyFieldListFilter), "rule", "area", "category")
@@ -476,15 +465,7 @@ class FlagAdmin(TenantAdmin):
         return format_html('<a href="{}">#{}</a>', reverse("admin:issues_issue_change", args=[flag.issue_id]),
                            flag.issue_id)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Flag | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Flag | None = None) -> bool:
-        return False
-
-
 # Location reports and the issue page's button (registered on import).
 from analytics import admin_location_reports  # noqa: E402,F401
+
+

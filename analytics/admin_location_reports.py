@@ -16,26 +16,18 @@ from analytics.location_report_pdf import location_report_charts, location_repor
 from analytics.location_reports import location_of_issue
 from analytics.models import LocationReport
 from analytics.location_report_services import location_report_create
-from civicpulse.admin import TenantAdmin
+from civicpulse.admin import ReadOnlyTenantAdmin
 from issues.models import Issue
 
 
 @admin.register(LocationReport)
-class LocationReportAdmin(TenantAdmin):
+class LocationReportAdmin(ReadOnlyTenantAdmin):
+    """Stored reports are the record of what was said: read-only, and kept."""
+
     list_display = ("id", "created_at", "requested_by_label", "place", "resolved", "narrative_source")
     list_filter = ("resolved", "narrative_source")
     fields = ("created_at", "requested_by_label", "request", "resolved", "place", "figures", "pdf", "stored_json")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: LocationReport | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: LocationReport | None = None) -> bool:
-        # Stored reports are the record of what was said: they are kept.
-        return False
 
     def get_urls(self) -> list:
         return [

@@ -33,3 +33,20 @@ def drop_tenant(slug: str) -> None:
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection)
             )
         Tenant.objects.filter(schema_name=slug).delete()
+
+
+def kept_or_new_tenant(slug: str, name: str) -> tuple[object, int]:
+    """The benchmark's tenant as a previous `--keep` run left it, or a new city; with the
+    number of issues it already holds (0: fill it). Call inside no tenant context."""
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+
+    tenant = Tenant.objects.filter(schema_name=slug).first() or tenant_create(
+        slug=slug, name=name, kind="city", timezone="America/Chicago"
+    )
+    with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM issues_issue")
+        return tenant, cursor.fetchone()[0]

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from _setup import django_setup, drop_tenant, figure
+from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant
 
 SLUG = "bench-dedup"
 CENTRE = (39.80, -89.64)
@@ -55,17 +55,10 @@ def main() -> None:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from tenants.models import Tenant
-    from tenants.services import tenant_create
 
-    tenant = Tenant.objects.filter(schema_name=SLUG).first() or tenant_create(
-        slug=SLUG, name="Grouping benchmark", kind="city", timezone="America/Chicago"
-    )
+    tenant, existing = kept_or_new_tenant(SLUG, "Grouping benchmark")
     rng = random.Random(args.seed)
     with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM issues_issue")
-            existing = cursor.fetchone()[0]
         if existing < args.issues:
             started = time.perf_counter()
             _fill(existing, args.issues, args.seed)

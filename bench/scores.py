@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 
-from _setup import django_setup, drop_tenant, figure
+from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant
 
 SLUG = "bench-scores"
 CHUNK = 100_000
@@ -57,16 +57,9 @@ def main() -> None:
     from analytics.models import Flag, ScoreSnapshot
     from analytics.services import rules_evaluate, scores_compute, sla_metrics_recompute
     from issues.services import area_upsert
-    from tenants.models import Tenant
-    from tenants.services import tenant_create
 
-    tenant = Tenant.objects.filter(schema_name=SLUG).first() or tenant_create(
-        slug=SLUG, name="Scores benchmark", kind="city", timezone="America/Chicago"
-    )
+    tenant, existing = kept_or_new_tenant(SLUG, "Scores benchmark")
     with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM issues_issue")
-            existing = cursor.fetchone()[0]
         if not existing:
             started = time.perf_counter()
             dlat, dlon = SPAN / ROWS, SPAN / COLS

@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from _setup import django_setup, drop_tenant, figure
+from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant
 
 SLUG = "bench-sla"
 CHUNK = 100_000
@@ -74,16 +74,9 @@ def main() -> None:
     from tqdm import tqdm
 
     from analytics.services import sla_evaluate, sla_metrics_recompute
-    from tenants.models import Tenant
-    from tenants.services import tenant_create
 
-    tenant = Tenant.objects.filter(schema_name=SLUG).first() or tenant_create(
-        slug=SLUG, name="SLA benchmark", kind="city", timezone="America/Chicago"
-    )
+    tenant, existing = kept_or_new_tenant(SLUG, "SLA benchmark")
     with tenant_context(tenant):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM issues_issue")
-            existing = cursor.fetchone()[0]
         if not existing:
             started = time.perf_counter()
             with connection.cursor() as cursor, tqdm(

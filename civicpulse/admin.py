@@ -49,6 +49,20 @@ class TenantAdmin(SchemaScoped, admin.ModelAdmin):
     public_schema = False
 
 
+class ReadOnlyTenantAdmin(TenantAdmin):
+    """A record staff may look at but never add, change or delete here: audit logs,
+    derived figures, import batches, stored reports."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 def restrict_to_platform(*models: type) -> None:
     """Re-register third-party admins (registered on every schema's site) for the
     platform admin only."""

@@ -19,7 +19,7 @@ def stacked_bars_svg(
     """One bar per row (label, values per series), stacked, with a legend. Labels are
     escaped; the chart has a text title for screen readers."""
     top = max((sum(values) for _, values in rows), default=0) or 1
-    plot_h, left, bottom = height - 40, 36, 24
+    plot_h, left = height - 40, 36
     step = (width - left - 8) / max(len(rows), 1)
     bars = []
     for i, (label, values) in enumerate(rows):

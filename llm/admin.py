@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from civicpulse.admin import TenantAdmin
+from civicpulse.admin import ReadOnlyTenantAdmin, TenantAdmin
 from civicpulse.charts import stacked_bars_svg
 from llm.models import Endpoint, ModelCall, TrainedClassifier, TrainingExample
 from llm.selectors import model_call_daily_totals
@@ -40,19 +40,8 @@ class EndpointAdmin(TenantAdmin):
         endpoint_save(endpoint=obj, api_key=form.cleaned_data["api_key"], clear_api_key=form.cleaned_data["clear_api_key"])
 
 
-class ReadOnlyAdmin(TenantAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(ModelCall)
-class ModelCallAdmin(ReadOnlyAdmin):
+class ModelCallAdmin(ReadOnlyTenantAdmin):
     """The audit log: read-only, with the last 30 days' totals as a chart and a table."""
 
     change_list_template = "admin/llm/modelcall/change_list.html"
@@ -71,13 +60,13 @@ class ModelCallAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrainingExample)
-class TrainingExampleAdmin(ReadOnlyAdmin):
+class TrainingExampleAdmin(ReadOnlyTenantAdmin):
     list_display = ("ref", "category", "severity", "updated_at", "text")
     list_filter = ("category", "severity")
     search_fields = ("ref", "text")
 
 
 @admin.register(TrainedClassifier)
-class TrainedClassifierAdmin(ReadOnlyAdmin):
+class TrainedClassifierAdmin(ReadOnlyTenantAdmin):
     list_display = ("version", "created_at", "examples", "labels", "metrics")
     exclude = ("parameters",)

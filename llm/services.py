@@ -47,10 +47,9 @@ def _bounded_severity(suggested: str, ruled: str) -> str:
 def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classification:
     """Classify with the tenant's language model when it has one, else (or when the model
     fails or answers outside the rules) with the offline classifier."""
-    offline = classify_offline_best(text, categories)
     config = endpoint_config(ModelCall.Purpose.CLASSIFY)
     if config is None or not categories:
-        return offline
+        return classify_offline_best(text, categories)
     system, user = classification_messages(text=text, categories=categories, place=_place())
     try:
         answer = chat_json(
@@ -58,7 +57,8 @@ def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classificat
             schema=classification_schema([c.code for c in categories]),
         )
     except ModelFault as fault:
-        return replace(offline, note=f"model not used: {fault}"[:200])
+        # Only now: when the model answers, the offline classifier's work would be wasted.
+        return replace(classify_offline_best(text, categories), note=f"model not used: {fault}"[:200])
     chosen = next(c for c in categories if c.code == answer["category"])  # the schema holds it to the list
     return Classification(
         category=chosen.code,

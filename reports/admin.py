@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
+from civicpulse.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin
 from issues.models import Issue
 from issues.services import issue_move_reports
 from reports.models import ApiKey, ImportBatch, Location, Report
@@ -143,23 +143,15 @@ class LocationAdmin(TenantAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(TenantAdmin):
-    """Read-only record of each import, with its rejected rows as a CSV download."""
+class ImportBatchAdmin(ReadOnlyTenantAdmin):
+    """Read-only record of each import, with its rejected rows as a CSV download. Batches
+    come from `manage.py import_reports`, and are kept: imported reports point at them."""
 
     list_display = ("started_at", "source_format", "file_name", "status", "rows_read", "rows_loaded",
                     "rows_rejected", "rows_skipped", "rejected_csv")
     list_filter = ("source_format", "status")
     readonly_fields = ("source_format", "file_name", "checksum", "started_at", "finished_at", "rows_read",
                        "rows_loaded", "rows_rejected", "rows_skipped", "status", "error", "rejected_csv")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # batches come from `manage.py import_reports`
-
-    def has_change_permission(self, request: HttpRequest, obj: ImportBatch | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: ImportBatch | None = None) -> bool:
-        return False  # imported reports point at their batch
 
     def get_urls(self) -> list:
         return [

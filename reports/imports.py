@@ -577,16 +577,8 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
     3. Links are followed to their root: a root row opens an issue, the rest join it.
        Rows caught in a cycle of parents stand on their own.
     """
-    if bulk:
-        # No one else can insert issues while the table is locked: take the new ids as
-        # one block of the sequence instead of a million calls to nextval().
-        new_ids = """SELECT v.line, %(base)s + row_number() OVER (ORDER BY v.line) - 1 AS issue_id
-                     FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)"""
-    else:
-        new_ids = """SELECT v.line, nextval(pg_get_serial_sequence('issues_issue', 'id')) AS issue_id
-                     FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)"""
     cursor.execute(
-        f"""CREATE TEMP TABLE import_links ON COMMIT DROP AS
+        """CREATE TEMP TABLE import_links ON COMMIT DROP AS
             SELECT v.line, p.line AS parent_line, NULL::bigint AS issue_id, 'source_parent' AS method
             FROM import_valid v JOIN import_valid p ON p.source_id = v.parent_id
             WHERE v.parent_id <> '' AND v.parent_id <> v.source_id
@@ -649,17 +641,24 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
            SELECT line, root_line, issue_id, method FROM up;
            ANALYZE import_roots;"""
     )
-    params = {}
+    params: dict[str, int] = {}
+    new_id = "nextval(pg_get_serial_sequence('issues_issue', 'id'))"
     if bulk:
+        # No one else can insert issues while the table is locked: take the new ids as
+        # one block of the sequence instead of a million calls to nextval().
         cursor.execute("SELECT count(*) FROM import_valid WHERE line NOT IN (SELECT line FROM import_roots)")
         opening = cursor.fetchone()[0]
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('issues_issue', 'id'))")
+        cursor.execute(f"SELECT {new_id}")
         params["base"] = cursor.fetchone()[0]
         cursor.execute("SELECT setval(pg_get_serial_sequence('issues_issue', 'id'), %s)",
                        [params["base"] + max(opening - 1, 0)])
+        new_id = "%(base)s + row_number() OVER (ORDER BY v.line) - 1"
     cursor.execute(
         f"""CREATE TEMP TABLE import_assign ON COMMIT DROP AS
-           WITH new AS MATERIALIZED ({new_ids})
+           WITH new AS MATERIALIZED (
+               SELECT v.line, {new_id} AS issue_id
+               FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)
+           )
            SELECT v.line, v.created_at, COALESCE(ro.issue_id, n.issue_id) AS issue_id,
                   COALESCE(ro.method, 'import') AS method, ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
            FROM import_valid v

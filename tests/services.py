@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
     from tenants.models import Tenant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | 
     """A real `celery worker` process serving one queue against the test database."""
     from civicpulse.workers import live_workers
 
-    env = _child_env(extra_env)
+    env = child_env(extra_env)
     hostname = f"{name}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "civicpulse", "worker", "-Q", queue, "-P", pool,
@@ -114,7 +115,7 @@ def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | 
             proc.wait()
 
 
-def _child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+def child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
@@ -132,7 +133,7 @@ def web_server() -> Iterator[int]:
         [sys.executable, "-m", "gunicorn", "civicpulse.wsgi:application", "-c", "python:civicpulse.gunicorn_conf",
          "--workers", "1", "--threads", "4"],
         cwd=ROOT,
-        env=_child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT}),
+        env=child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT}),
     )
 
     def answers() -> bool:
@@ -170,3 +171,28 @@ def committed_tenant(slug: str, name: str, kind: str) -> Iterator["Tenant"]:
             cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection))
         tenant.domains.all().delete()
         Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+@contextmanager
+def headless_chromium(*, window: str, artifacts: Path) -> Iterator["WebDriver"]:
+    """Debian's chromium, headless, through its chromedriver. The flags keep it from
+    reaching for the network this machine does not have; *.localhost resolves to this
+    machine (Python's resolver here does not know it; Chromium is told directly)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "chromium and chromium-driver are installed by `make test`"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", f"--window-size={window}", "--host-resolver-rules=MAP *.localhost 127.0.0.1"):
+        options.add_argument(flag)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    browser = webdriver.Chrome(options=options, service=Service(driver))
+    browser.implicitly_wait(5)
+    try:
+        yield browser
+    finally:
+        browser.quit()

@@ -1,7 +1,6 @@
 """The staff dashboard and the public accountability page in a real headless Chromium,
 served by real gunicorn from committed rows in a tenant of its own: every chart is
 drawn and visible. Screenshots are kept in test-artifacts/dashboards/."""
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ from issues.services import area_upsert
 from tenants.models import Tenant
 from tests.factories import CategoryFactory, IssueFactory
 from tests.scoring_helpers import resolved_issue
-from tests.services import ROOT, committed_tenant, wait_for, web_server
+from tests.services import ROOT, committed_tenant, headless_chromium, wait_for, web_server
 
 # Asks pytest-django for the test database (the rows themselves are committed by the
 # module's fixture, outside the test's transaction).
@@ -65,23 +64,8 @@ def _seed() -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium and chromium-driver are installed by `make test`"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,2400",
-                 "--host-resolver-rules=MAP *.localhost 127.0.0.1"):
-        options.add_argument(flag)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    drv = webdriver.Chrome(options=options, service=Service(driver))
-    drv.implicitly_wait(5)
-    yield drv
-    drv.quit()
+    with headless_chromium(window="1280,2400", artifacts=ARTIFACTS) as chromium:
+        yield chromium
 
 
 def _charts_visible(browser, at_least: int) -> int:

@@ -2,7 +2,6 @@
 on the tracking page; a staff member resolves the issue in the admin; the tracking page
 then says so. Against real gunicorn, a real worker and committed rows, in a tenant of its
 own. Screenshots are kept in test-artifacts/e2e/."""
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from django_tenants.utils import tenant_context
 from issues.services import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
-from tests.services import ROOT, celery_worker, committed_tenant, wait_for, web_server
+from tests.services import ROOT, celery_worker, committed_tenant, headless_chromium, wait_for, web_server
 
 pytestmark = pytest.mark.worker
 SLUG = "e2e-city"
@@ -33,24 +32,8 @@ def e2e_tenant(django_db_setup, django_db_blocker) -> Iterator[Tenant]:
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "chromium and chromium-driver are installed by `make test`"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=430,1200",
-                 # Python's resolver here does not know *.localhost; Chromium is told directly.
-                 "--host-resolver-rules=MAP *.localhost 127.0.0.1"):
-        options.add_argument(flag)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    drv = webdriver.Chrome(options=options, service=Service(driver))
-    drv.implicitly_wait(5)
-    yield drv
-    drv.quit()
+    with headless_chromium(window="430,1200", artifacts=ARTIFACTS) as chromium:
+        yield chromium
 
 
 def _shot(browser, name: str) -> Path:

@@ -234,6 +234,38 @@ def test_a_burst_never_exceeds_the_concurrency_limit(django_db_setup, django_db_
     assert server.max_in_flight == 2  # the burst reached the limit and never passed it
 
 
+def test_a_slot_held_by_another_process_is_not_given_twice(settings) -> None:
+    """The limit is shared by every worker process: a slot another process holds is not
+    free here until that process lets it go."""
+    import subprocess
+    import sys
+
+    from llm.limiter import NoSlot, model_slot
+    from tests.services import ROOT, child_env
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, django; django.setup()\n"
+         "from llm.limiter import model_slot\n"
+         "with model_slot('http://model.test:80', limit=1, hold_s=30, wait_s=5):\n"
+         "    print('held', flush=True); sys.stdin.readline()\n"],
+        cwd=ROOT, env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(NoSlot):
+            with model_slot("http://model.test:80", limit=1, hold_s=30, wait_s=0.2):
+                pass
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+        with model_slot("http://model.test:80", limit=1, hold_s=30, wait_s=0.2):
+            pass  # released by the other process: free again
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
 def test_the_audit_log_is_read_only_with_daily_totals(client_a, tenant_a, operator_model: FakeModel) -> None:
     from django.contrib.auth import get_user_model
 
