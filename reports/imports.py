@@ -20,7 +20,7 @@ from typing import IO
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -199,7 +199,7 @@ _DATE_SQL = r"""
 CREATE OR REPLACE FUNCTION pg_temp.import_ts(v text, tz text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
 SELECT CASE
     WHEN v ~ '^[0-9]{9,11}$' THEN to_timestamp(v::bigint)
-    WHEN v ~ '^(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[1-9][0-9]{3} (0?[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AaPp][Mm]$' THEN
+    WHEN v ~ '^(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[1-9][0-9]{3} (0?[0-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AaPp][Mm]$' THEN
         CASE WHEN split_part(v, '/', 2)::int <= 28
                OR date_part('month', make_date(left(split_part(v, '/', 3), 4)::int, split_part(v, '/', 1)::int, 1)
                                      + (split_part(v, '/', 2)::int - 1)) = split_part(v, '/', 1)::int
@@ -212,6 +212,12 @@ SELECT CASE
                        ELSE v::timestamp AT TIME ZONE tz END
         END
 END
+$$;
+-- The portal's CSV form, read by PostgreSQL's own timestamp input: a fraction of the
+-- cost of the checks above. It raises an error on an impossible date instead of giving
+-- NULL, so it is only tried on a whole file at once; see `_check_rows`.
+CREATE OR REPLACE FUNCTION pg_temp.import_ts_fast(v text, tz text) RETURNS timestamptz LANGUAGE sql STABLE AS $$
+SELECT CASE WHEN v LIKE '__/__/____ __:__:__ _M' THEN v::timestamp AT TIME ZONE tz ELSE pg_temp.import_ts(v, tz) END
 $$
 """
 _NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
@@ -235,8 +241,8 @@ SELECT p.*, CASE
     WHEN p.lat IS NULL AND p.address = '' AND p.street_name = '' THEN 'no point and no address'
 END AS reason
 FROM (
-    SELECT f.*, pg_temp.import_ts(f.created, %(tz)s) AS created_at,
-           CASE WHEN f.closed <> '' THEN pg_temp.import_ts(f.closed, %(tz)s) END AS closed_at,
+    SELECT f.*, pg_temp.{ts}(f.created, %(tz)s) AS created_at,
+           CASE WHEN f.closed <> '' THEN pg_temp.{ts}(f.closed, %(tz)s) END AS closed_at,
            CASE WHEN f.latitude ~ {number} THEN f.latitude::float8 END AS lat,
            CASE WHEN f.longitude ~ {number} THEN f.longitude::float8 END AS lon
     FROM (SELECT s.line, s.problem, {fields} FROM import_staging s OFFSET 0) f
@@ -346,10 +352,8 @@ def _load(
             field_list = sql.SQL(", ").join(
                 sql.SQL("{} AS {}").format(fields.get(f, sql.SQL("''")), sql.Identifier(f)) for f in COLUMNS
             )
-            cursor.execute(
-                _ROWS_SQL.replace("{number}", _NUMBER).replace("{fields}", field_list.as_string(cursor.connection)),
-                {"tz": tz},
-            )
+            _check_rows(cursor, _ROWS_SQL.replace("{number}", _NUMBER)
+                        .replace("{fields}", field_list.as_string(cursor.connection)), tz)
             # Temporary tables are never analysed on their own: without statistics the
             # planner picks nested loops over a million rows.
             cursor.execute("ANALYZE import_rows")
@@ -390,7 +394,7 @@ def _load(
 
             phase("writing")
             _write_issues(cursor)
-            loaded = _write_reports(cursor, batch, source, valid)
+            loaded = _write_reports(cursor, batch, source, valid, bulk)
             _write_locations(cursor)
             if bulk:
                 phase("indexing")
@@ -399,6 +403,19 @@ def _load(
         status=ImportBatch.Status.DONE, finished_at=timezone.now(),
     )
     return unknown
+
+
+def _check_rows(cursor: object, statement: str, tz: str) -> None:
+    """Parse and check every row. A file of Chicago portal CSV dates is read the fast
+    way first; an impossible date among them (an error there) sends the whole file
+    through the strict checks, which reject such rows one by one instead."""
+    try:
+        with transaction.atomic():
+            cursor.execute(statement.replace("{ts}", "import_ts_fast"), {"tz": tz})
+        return
+    except DataError:
+        pass
+    cursor.execute(statement.replace("{ts}", "import_ts"), {"tz": tz})
 
 
 _BULK_TABLES = ("reports_report", "issues_issue")
@@ -419,9 +436,12 @@ def _is_bulk(cursor: object) -> bool:
 def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     """PostgreSQL's advice for populating a table ("Populating a Database" in its
     manual): drop the indexes and foreign keys, load, build them again. One build is
-    far cheaper than a million index insertions and deferred key checks. Both tables
-    are locked first, before this transaction touches them, so the lock is never an
-    upgrade and cannot deadlock; a failed import rolls the drops back with the rest.
+    far cheaper than a million index insertions and deferred key checks. Unique
+    indexes go too (the rows to load are checked against them set-based first, see
+    `_valid_rows`); only the primary keys, which other tables' keys point at, stay.
+    Both tables are locked first, before this transaction touches them, so the lock is
+    never an upgrade and cannot deadlock; a failed import rolls the drops back with
+    the rest.
 
     Otherwise the tables are still locked in the order the live pipeline takes them,
     so two imports, or an import and a worker, never wait for each other in a circle.
@@ -433,18 +453,24 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
         return
     cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
     oids = "(" + ", ".join(f"'{t}'::regclass" for t in _BULK_TABLES) + ")"
+    # Indexes of their own (a unique constraint's index goes with its constraint).
     cursor.execute(
         f"""SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE i.indrelid IN {oids} AND NOT i.indisunique AND NOT i.indisprimary"""
+            WHERE i.indrelid IN {oids} AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"""
     )
     indexes = cursor.fetchall()
+    # Unique constraints no foreign key depends on, then foreign keys (re-added last).
     cursor.execute(
-        f"""SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid IN {oids}"""
+        f"""SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid), k.contype = 'f'
+            FROM pg_constraint k
+            WHERE k.conrelid IN {oids} AND (k.contype = 'f' OR (k.contype = 'u' AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)))
+            ORDER BY k.contype = 'f', k.conname"""
     )
-    keys = cursor.fetchall()
-    for table, name, _ in keys:
+    constraints = cursor.fetchall()
+    for table, name, _, _ in reversed(constraints):
         cursor.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(table), sql.Identifier(name))
                        .as_string(cursor.connection))
     for schema, name, _ in indexes:
@@ -452,11 +478,13 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     yield True
     for _, _, definition in indexes:
         cursor.execute(definition)
-    for table, name, definition in keys:
-        # Added unchecked, then checked in one pass over the table rather than per row.
-        cursor.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} NOT VALID; ALTER TABLE {} VALIDATE CONSTRAINT {}")
-                       .format(sql.SQL(table), sql.Identifier(name), sql.SQL(definition), sql.SQL(table),
-                               sql.Identifier(name)).as_string(cursor.connection))
+    for table, name, definition, foreign in constraints:
+        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(sql.SQL(table), sql.Identifier(name), sql.SQL(definition))
+        if foreign:
+            # Added unchecked, then checked in one pass over the table rather than per row.
+            add = sql.SQL("{} NOT VALID; ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+                add, sql.SQL(table), sql.Identifier(name))
+        cursor.execute(add.as_string(cursor.connection))
 
 
 def _copy(cursor: object, path: Path, names: list[str], progress: Callable[[int], None]) -> None:
@@ -548,7 +576,10 @@ def _valid_rows(cursor: object, source: str) -> None:
                    LEFT JOIN import_addresses a
                      ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
                       = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
-                   WHERE r.line IN (SELECT min(line) FROM import_rows WHERE reason IS NULL GROUP BY source_id)
+                   WHERE r.reason IS NULL
+                     -- The first good row of each source id (one hash pass, no aggregate).
+                     AND NOT EXISTS (SELECT 1 FROM import_rows e
+                                     WHERE e.source_id = r.source_id AND e.reason IS NULL AND e.line < r.line)
                      AND NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)
                    OFFSET 0
                ) t"""
@@ -593,11 +624,20 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
         # Cells at least the category's distance wide everywhere in the file: the
         # longitude scale of its latitude farthest from the equator.
         xscale = 111_320 * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
+        # Each point as a unit vector, once: within the distance means within the chord
+        # that distance subtends on earthdistance's sphere (public.earth()), so pairs are
+        # compared with a few multiplications instead of earth_distance(ll_to_earth()).
+        xyz = ("cos(radians({lat})) * cos(radians({lon})) AS x, cos(radians({lat})) * sin(radians({lon})) AS y, "
+               "sin(radians({lat})) AS z")
+        xyz_rows, xyz_issue = xyz.format(lat="v.lat", lon="v.lon"), xyz.format(lat="i.latitude", lon="i.longitude")
+        chord = ("(2 * sin(v.radius / (2 * public.earth()))) ^ 2 AS chord2, "
+                 "v.created_at - make_interval(hours => v.window_hours) AS since")
         cursor.execute(
             f"""CREATE TEMP TABLE import_points ON COMMIT DROP AS
                 SELECT v.line, NULL::bigint AS issue_id, v.category_id, v.radius, v.window_hours, v.lat, v.lon,
                        v.created_at, v.created_at AS last_at, 'infinity'::timestamptz AS open_until,
-                       floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx
+                       floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx,
+                       {xyz_rows}, {chord}
                 FROM import_valid v WHERE v.lat IS NOT NULL AND v.radius > 0
                 UNION ALL
                 SELECT NULL, i.id, i.category_id, g.radius, g.window_hours, i.latitude, i.longitude,
@@ -605,7 +645,7 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
                        CASE WHEN i.status IN ({_OPEN}) THEN 'infinity'
                             ELSE COALESCE(i.resolved_at, i.closed_at, '-infinity') END,
                        floor(i.latitude * 111320 / g.radius)::bigint,
-                       floor(i.longitude * %(xscale)s / g.radius)::bigint
+                       floor(i.longitude * %(xscale)s / g.radius)::bigint, {xyz_issue}, NULL, NULL
                 FROM issues_issue i JOIN import_grouping g ON g.id = i.category_id
                 WHERE i.latitude IS NOT NULL AND g.radius > 0 AND i.created_at <= %(last)s
                   AND i.last_report_at >= %(first)s - make_interval(hours => g.window_hours);
@@ -619,9 +659,8 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
                   -- Earlier rows (the file's order breaks ties), or an issue already open then.
                   AND CASE WHEN e.issue_id IS NULL THEN (e.created_at, e.line) < (r.created_at, r.line)
                            ELSE e.created_at <= r.created_at AND e.open_until > r.created_at END
-                  AND e.last_at >= r.created_at - make_interval(hours => r.window_hours)
-                  AND public.earth_distance(public.ll_to_earth(r.lat, r.lon), public.ll_to_earth(e.lat, e.lon))
-                      <= r.radius
+                  AND e.last_at >= r.since
+                  AND (r.x - e.x) ^ 2 + (r.y - e.y) ^ 2 + (r.z - e.z) ^ 2 <= r.chord2
                 ORDER BY r.line, e.created_at, e.issue_id NULLS LAST, e.line;
                 DROP TABLE import_points;""",
             {"xscale": xscale, "first": first, "last": last},
@@ -669,7 +708,7 @@ def _group(cursor: object, source: str, first: object, last: object, max_lat: fl
     )
 
 
-def _area_parts(cursor: object) -> None:
+def _area_parts(cursor: object) -> int:
     """The tenant's areas as PostgreSQL polygons, one row per ring (outer or hole), in the
     order the live pipeline tries them (issues.selectors.area_for_point: by name), so
     imported issues get the area a live report at the same point would."""
@@ -692,37 +731,40 @@ def _area_parts(cursor: object) -> None:
         for row in rows:
             copy.write_row(row)
     cursor.execute("UPDATE import_area_parts SET bbox = box(poly); ANALYZE import_area_parts")
+    return len(rows)
+
+
+# The first area (by name) whose outer ring holds the point and none of whose holes in
+# that polygon do; the box first, as it is cheap.
+_AREA_SQL = """
+    (SELECT o.area_id FROM import_area_parts o
+     WHERE v.lat IS NOT NULL AND NOT o.hole AND o.bbox @> point(v.lon, v.lat) AND o.poly @> point(v.lon, v.lat)
+       AND NOT EXISTS (SELECT 1 FROM import_area_parts h
+                       WHERE h.hole AND h.area_id = o.area_id AND h.part = o.part
+                         AND h.bbox @> point(v.lon, v.lat) AND h.poly @> point(v.lon, v.lat))
+     ORDER BY o.ord LIMIT 1)"""
 
 
 def _write_issues(cursor: object) -> None:
-    _area_parts(cursor)
+    area = _AREA_SQL if _area_parts(cursor) else "NULL::bigint"
     cursor.execute(
-        """INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
+        f"""INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
                latitude, longitude, address_key, area_id, report_count, created_at, last_report_at,
                acknowledged_at, resolved_at, closed_at, updated_at)
            SELECT a.issue_id, left(v.description, 200), left(v.description, 300), v.description,
                v.category_id, v.department_id, v.severity, v.status,
-               v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END, ar.area_id,
-               k.n, v.created_at, k.last, NULL,
+               v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END, {area},
+               1 + COALESCE(k.n, 0), v.created_at, GREATEST(v.created_at, k.last), NULL,
                -- A closing time only where the source has one: never a made-up one.
                CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
                CASE WHEN v.status = 'closed' THEN v.closed_at END, now()
            FROM import_assign a
            JOIN import_valid v ON v.line = a.line
-           -- Counted here, so new issues are written once, not inserted then updated.
-           JOIN (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_assign GROUP BY issue_id) k
-             ON k.issue_id = a.issue_id
-           -- The first area (by name) whose outer ring holds the point and none of whose
-           -- holes in that polygon do; the box first, as it is cheap.
-           LEFT JOIN LATERAL (
-               SELECT o.area_id FROM import_area_parts o
-               WHERE v.lat IS NOT NULL AND NOT o.hole
-                 AND o.bbox @> point(v.lon, v.lat) AND o.poly @> point(v.lon, v.lat)
-                 AND NOT EXISTS (SELECT 1 FROM import_area_parts h
-                                 WHERE h.hole AND h.area_id = o.area_id AND h.part = o.part
-                                   AND h.bbox @> point(v.lon, v.lat) AND h.poly @> point(v.lon, v.lat))
-               ORDER BY o.ord LIMIT 1
-           ) ar ON true
+           -- The rows joining each new issue, counted here (few: most rows open their
+           -- own), so new issues are written once, not inserted then updated.
+           LEFT JOIN (SELECT ro.root_line, count(*) AS n, max(j.created_at) AS last
+                      FROM import_roots ro JOIN import_assign j ON j.line = ro.line
+                      WHERE ro.issue_id IS NULL GROUP BY ro.root_line) k ON k.root_line = a.line
            WHERE a.opens;
            -- Issues already in the tenant that gained reports from this file.
            UPDATE issues_issue i SET report_count = i.report_count + t.n, last_report_at = GREATEST(i.last_report_at, t.last)
@@ -743,13 +785,20 @@ SELECT v.tracking_id, 'import', v.description, v.lat, v.lon, v.address, v.addres
     %(batch)s, %(source)s, v.source_id
 FROM import_valid v JOIN import_assign a ON a.line = v.line
 {only}
-ON CONFLICT (tracking_id) DO NOTHING
 """
+# Outside a bulk load the unique index settles tracking-id clashes as rows are written.
+_ON_CONFLICT = "ON CONFLICT (tracking_id) DO NOTHING"
 
 
-def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: int) -> int:
+def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: int, bulk: bool) -> int:
     params = {"batch": batch.pk, "source": source}
-    cursor.execute(_REPORTS_SQL.replace("{only}", ""), params)
+    if bulk:
+        # No unique index to arbitrate while the table is being filled: clashes are
+        # settled beforehand, and no one else can write under the lock.
+        _settle_tracking_clashes(cursor)
+        cursor.execute(_REPORTS_SQL.replace("{only}", ""), params)
+        return cursor.rowcount
+    cursor.execute(_REPORTS_SQL.replace("{only}", "") + _ON_CONFLICT, params)
     loaded = cursor.rowcount
     # Fifty random bits make a clash with an existing tracking id rare, not impossible:
     # the few rows that met one are given new ids and written again.
@@ -762,11 +811,31 @@ def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: in
             "UPDATE import_valid SET tracking_id = %s WHERE line = %s",
             [(new_tracking_id(), line) for (line,) in cursor.fetchall()],
         )
-        cursor.execute(_REPORTS_SQL.replace("{only}", missing), params)
+        cursor.execute(_REPORTS_SQL.replace("{only}", missing) + _ON_CONFLICT, params)
         loaded += cursor.rowcount
     if loaded < expected:
         raise RuntimeError(f"{expected - loaded} rows could not be written (tracking ids kept clashing)")
     return loaded
+
+
+def _settle_tracking_clashes(cursor: object) -> None:
+    """New tracking ids for the rows whose id an earlier row of the file or a report
+    already holds, until none does (two hash passes; almost always nothing to do)."""
+    for _ in range(5):
+        cursor.execute(
+            sql.SQL(
+                """UPDATE import_valid v SET tracking_id = {tracking}
+                   WHERE v.line IN (
+                       SELECT x.line FROM import_valid x
+                       JOIN (SELECT tracking_id, min(line) AS first FROM import_valid GROUP BY tracking_id
+                             HAVING count(*) > 1) d ON d.tracking_id = x.tracking_id AND x.line <> d.first
+                       UNION ALL
+                       SELECT x.line FROM import_valid x JOIN reports_report p ON p.tracking_id = x.tracking_id)"""
+            ).format(tracking=_tracking_sql("uuid_send(gen_random_uuid())")).as_string(cursor.connection)
+        )
+        if cursor.rowcount == 0:
+            return
+    raise RuntimeError("tracking ids kept clashing")
 
 
 def _write_locations(cursor: object) -> None:
