@@ -423,6 +423,29 @@ def test_a_malformed_file_is_read_row_by_row_and_bad_dates_are_rejected(tenant_a
     assert submitted["R7"] == datetime.fromtimestamp(1709280000, tz=ZoneInfo("UTC"))
 
 
+def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_path) -> None:
+    # A file whose every date is in the portal's CSV form is read by PostgreSQL's own
+    # timestamp input; one impossible date sends a file through the strict checks.
+    # Both ways must give the same instants.
+    dates = ["03/10/2024 01:59:59 AM", "03/10/2024 03:00:00 AM", "11/03/2024 12:00:00 AM", "12/31/2024 12:30:00 PM",
+             "02/29/2024 11:59:59 PM"]
+    row = lambda sr, when: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
+                            "false", "", "41.8", "-87.6"]
+    fast = _write(tmp_path / "fast.csv", CHICAGO_HEADER, [row(f"F{i}", d) for i, d in enumerate(dates)])
+    strict = _write(tmp_path / "strict.csv", CHICAGO_HEADER,
+                    [row(f"S{i}", d) for i, d in enumerate(dates)] + [row("S9", "02/30/2024 08:00:00 AM")])
+    assert import_reports(path=fast, fmt="chicago311").batch.rows_rejected == 0
+    assert import_reports(path=strict, fmt="chicago311").batch.rows_rejected == 1
+    submitted = dict(Report.objects.values_list("source_id", "submitted_at"))
+    chicago = ZoneInfo("America/Chicago")
+    expected = [datetime(2024, 3, 10, 1, 59, 59, tzinfo=chicago), datetime(2024, 3, 10, 3, 0, tzinfo=chicago),
+                datetime(2024, 11, 3, 0, 0, tzinfo=chicago), datetime(2024, 12, 31, 12, 30, tzinfo=chicago),
+                datetime(2024, 2, 29, 23, 59, 59, tzinfo=chicago)]
+    assert [submitted[f"F{i}"] for i in range(5)] == [submitted[f"S{i}"] for i in range(5)] == expected
+    # 01:59:59 and 03:00:00 on the night the clocks spring forward are one second apart.
+    assert submitted["F1"] - submitted["F0"] == timedelta(seconds=1)
+
+
 def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a, tmp_path) -> None:
     from reports.models import ImportBatch
 
