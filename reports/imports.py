@@ -199,7 +199,7 @@ _DATE_SQL = r"""
 CREATE FUNCTION {work}.import_ts(v text, tz text) RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT CASE
     WHEN v ~ '^[0-9]{9,11}$' THEN to_timestamp(v::bigint)
-    WHEN v ~ '^(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[1-9][0-9]{3} (0?[0-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AaPp][Mm]$' THEN
+    WHEN v ~ '^(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[1-9][0-9]{3} (0?[1-9]|1[0-2]):[0-5][0-9]:[0-5][0-9] [AaPp][Mm]$' THEN
         CASE WHEN split_part(v, '/', 2)::int <= 28
                OR date_part('month', make_date(left(split_part(v, '/', 3), 4)::int, split_part(v, '/', 1)::int, 1)
                                      + (split_part(v, '/', 2)::int - 1)) = split_part(v, '/', 1)::int
@@ -215,9 +215,12 @@ END
 $$;
 -- The portal's CSV form, read by PostgreSQL's own timestamp input: a fraction of the
 -- cost of the checks above. It raises an error on an impossible date instead of giving
--- NULL, so it is only tried on a whole file at once; see `_check_rows`.
+-- NULL, so it is only tried on a whole file at once; see `_check_rows`. What that input
+-- takes and the checks above do not (hour 00, second 60, a year before 1000) goes to them.
 CREATE FUNCTION {work}.import_ts_fast(v text, tz text) RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT CASE WHEN v LIKE '__/__/____ __:__:__ _M' THEN v::timestamp AT TIME ZONE tz ELSE {work}.import_ts(v, tz) END
+SELECT CASE WHEN v LIKE '__/__/____ __:__:__ _M' AND substr(v, 12, 2) <> '00' AND substr(v, 18, 2) <> '60'
+                 AND substr(v, 7, 1) <> '0'
+            THEN v::timestamp AT TIME ZONE tz ELSE {work}.import_ts(v, tz) END
 $$
 """
 _NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
@@ -361,7 +364,7 @@ def _load(
             )
             _check_rows(cursor, _ROWS_SQL.replace("{number}", _NUMBER).replace("{work}", work)
                         .replace("{fields}", field_list.as_string(cursor.connection)), tz)
-            # Tables made here are not analysed until autovacuum comes by: without
+            # Autovacuum never sees tables that live and die in one transaction: without
             # statistics the planner picks nested loops over a million rows.
             cursor.execute(f"ANALYZE {work}.rows")
             cursor.execute(f"SELECT count(*) FROM {work}.rows")
@@ -422,8 +425,9 @@ def _check_rows(cursor: object, statement: str, tz: str) -> None:
         with transaction.atomic():
             cursor.execute(statement.replace("{ts}", "import_ts_fast"), {"tz": tz})
         return
-    except DataError:
-        pass
+    except DataError as exc:
+        if not isinstance(exc.__cause__, (psycopg.errors.InvalidDatetimeFormat, psycopg.errors.DatetimeFieldOverflow)):
+            raise
     cursor.execute(statement.replace("{ts}", "import_ts"), {"tz": tz})
 
 
@@ -451,8 +455,10 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     """PostgreSQL's advice for populating a table ("Populating a Database" in its
     manual): drop the indexes and foreign keys, load, build them again. One build is
     far cheaper than a million index insertions and deferred key checks. Unique
-    indexes go too (the rows to load are checked against them set-based first, see
-    `_valid_rows`); only the primary keys, which other tables' keys point at, stay.
+    indexes go too, as the rows to load are checked against them set-based first:
+    source ids in `_valid_rows`, tracking ids in `_settle_tracking_clashes`; imported
+    rows have no external id. Only the primary keys, which other tables' keys point
+    at, stay.
     Both tables are locked first, before this transaction touches them, so the lock is
     never an upgrade and cannot deadlock; a failed import rolls the drops back with
     the rest.
@@ -590,11 +596,10 @@ def _valid_rows(cursor: object, work: str, source: str) -> None:
                    LEFT JOIN import_addresses a
                      ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
                       = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
-                   WHERE r.reason IS NULL
-                     -- The first good row of each source id (one hash pass, no aggregate).
-                     AND NOT EXISTS (SELECT 1 FROM {work}.rows e
-                                     WHERE e.source_id = r.source_id AND e.reason IS NULL AND e.line < r.line)
-                     AND NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)
+                   -- The first good row of each source id: its line, joined on its own.
+                   JOIN (SELECT min(line) AS line FROM {work}.rows WHERE reason IS NULL GROUP BY source_id) f
+                     ON f.line = r.line
+                   WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)
                    OFFSET 0
                ) t"""
         ).format(tracking=_tracking_sql("t.u"), statuses=statuses, source=sql.Literal(source), work=sql.Identifier(work))

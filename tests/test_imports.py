@@ -431,11 +431,16 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
              "02/29/2024 11:59:59 PM"]
     row = lambda sr, when: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
                             "false", "", "41.8", "-87.6"]
-    fast = _write(tmp_path / "fast.csv", CHICAGO_HEADER, [row(f"F{i}", d) for i, d in enumerate(dates)])
+    # What PostgreSQL's input takes but the strict checks do not is rejected both ways.
+    odd = ["01/02/2024 00:15:00 AM", "01/02/2024 10:30:60 AM", "01/02/0999 10:00:00 AM"]
+    fast = _write(tmp_path / "fast.csv", CHICAGO_HEADER,
+                  [row(f"F{i}", d) for i, d in enumerate(dates)] + [row(f"FX{i}", d) for i, d in enumerate(odd)])
     strict = _write(tmp_path / "strict.csv", CHICAGO_HEADER,
-                    [row(f"S{i}", d) for i, d in enumerate(dates)] + [row("S9", "02/30/2024 08:00:00 AM")])
-    assert import_reports(path=fast, fmt="chicago311").batch.rows_rejected == 0
-    assert import_reports(path=strict, fmt="chicago311").batch.rows_rejected == 1
+                    [row(f"S{i}", d) for i, d in enumerate(dates)] + [row(f"SX{i}", d) for i, d in enumerate(odd)]
+                    + [row("S9", "02/30/2024 08:00:00 AM")])
+    assert import_reports(path=fast, fmt="chicago311").batch.rows_rejected == 3
+    assert import_reports(path=strict, fmt="chicago311").batch.rows_rejected == 4
+    assert set(RejectedRow.objects.values_list("source_id", flat=True)) == {"FX0", "FX1", "FX2", "SX0", "SX1", "SX2", "S9"}
     submitted = dict(Report.objects.values_list("source_id", "submitted_at"))
     chicago = ZoneInfo("America/Chicago")
     expected = [datetime(2024, 3, 10, 1, 59, 59, tzinfo=chicago), datetime(2024, 3, 10, 3, 0, tzinfo=chicago),
@@ -444,6 +449,47 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
     assert [submitted[f"F{i}"] for i in range(5)] == [submitted[f"S{i}"] for i in range(5)] == expected
     # 01:59:59 and 03:00:00 on the night the clocks spring forward are one second apart.
     assert submitted["F1"] - submitted["F0"] == timedelta(seconds=1)
+
+
+def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_path, settings, monkeypatch) -> None:
+    from psycopg import sql
+
+    from reports import imports
+
+    settings.IMPORT_BULK_MIN_ROWS = 1  # no unique index while the rows are written
+    Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
+    # Every row drawn the same tracking id, one a report already has.
+    drawn = imports._tracking_sql
+    monkeypatch.setattr(imports, "_tracking_sql",
+                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "t.u" else drawn(expr))
+    assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
+    ids = list(Report.objects.values_list("tracking_id", flat=True))
+    assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
+
+
+def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -> None:
+    from django.db import connection
+
+    from reports import imports
+
+    def work_schemas() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'import_work%%'")
+            return [name for (name,) in cursor.fetchall()]
+
+    import_reports(path=_grouping_file(tmp_path), fmt="chicago311")
+    assert work_schemas() == []
+    # A failure at the last step, while the work schema still exists: it goes with the rest.
+    def fail(cursor: object) -> None:
+        assert work_schemas() != []
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports, "_write_locations", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_reports(path=_write(tmp_path / "more.csv", CHICAGO_HEADER, [
+            ["M1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "1 A ST", "CHICAGO", "",
+             "false", "", "41.8", "-87.6"]]), fmt="chicago311")
+    assert work_schemas() == [] and not Report.objects.filter(source_id="M1").exists()
 
 
 def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a, tmp_path) -> None:
