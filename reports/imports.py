@@ -224,12 +224,14 @@ SELECT CASE WHEN v LIKE '__/__/____ __:__:__ _M' AND substr(v, 12, 2) <> '00' AN
 $$
 """
 _NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
-# Three layers, each computed once per row (OFFSET 0 keeps PostgreSQL from folding them
-# together and evaluating the same expression several times): the format's fields, then
-# the parsed values, then the reason a row cannot be loaded, if any.
+# Two layers: the format's fields and their parsed values, then the reason a row cannot
+# be loaded, if any, and its tracking id. The inner layer draws the row's random bytes
+# `u`; a layer calling a volatile function is never folded into the one around it, so
+# each date is parsed once however often the outer layer looks at it. No OFFSET 0 to
+# the same end: it would keep the parsing out of parallel workers.
 _ROWS_SQL = """
 CREATE UNLOGGED TABLE {work}.rows AS
-SELECT p.*, CASE
+SELECT p.*, {tracking} AS tracking_id, CASE
     WHEN p.problem IS NOT NULL THEN p.problem
     WHEN p.source_id = '' THEN 'no source id'
     WHEN length(p.source_id) > 100 THEN 'source id longer than 100 characters'
@@ -247,9 +249,9 @@ FROM (
     SELECT f.*, {work}.{ts}(f.created, %(tz)s) AS created_at,
            CASE WHEN f.closed <> '' THEN {work}.{ts}(f.closed, %(tz)s) END AS closed_at,
            CASE WHEN f.latitude ~ {number} THEN f.latitude::float8 END AS lat,
-           CASE WHEN f.longitude ~ {number} THEN f.longitude::float8 END AS lon
-    FROM (SELECT s.line, s.problem, {fields} FROM {work}.staging s OFFSET 0) f
-    OFFSET 0
+           CASE WHEN f.longitude ~ {number} THEN f.longitude::float8 END AS lon,
+           uuid_send(gen_random_uuid()) AS u
+    FROM (SELECT s.line, s.problem, {fields} FROM {work}.staging s) f
 ) p
 """
 
@@ -329,22 +331,18 @@ def _load(
         # Hash joins and sorts of a million rows stay in memory; no JIT compilation
         # (it costs more than it saves on these one-off statements); `MM/DD/YYYY` is
         # month first. Merge joins are off: the planner's guesses about freshly made
-        # temporary tables lead it to sort millions of rows on disk instead of hashing.
+        # tables lead it to sort millions of rows on disk instead of hashing. Parallel
+        # plans are made cheaper than by default: the planner underrates the per-row
+        # parsing that workers share.
         cursor.execute(
             "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'; SET LOCAL jit = off; "
             "SET LOCAL enable_mergejoin = off; SET LOCAL datestyle = 'ISO, MDY'; "
             "SET LOCAL parallel_setup_cost = 100; SET LOCAL parallel_tuple_cost = 0.01"
         )
-        # Temporary tables go at commit; dropped here too, for an import inside a larger
-        # transaction (or a second one in it).
-        cursor.execute(
-            "DROP TABLE IF EXISTS import_categories, import_grouping, import_addresses, import_valid, import_links, "
-            "import_near, import_roots, import_assign, import_area_parts"
-        )
-        # The tables the heaviest statements read (the file, the checked rows, the points
-        # to group) are unlogged tables in a schema of this batch's own instead: parallel
-        # workers cannot read temporary tables. Created in this transaction, they vanish
-        # with it if it fails, and are dropped before it commits.
+        # The import's own tables (the file, the checked rows, the points, the links...)
+        # are unlogged tables in a schema of this batch's own, not temporary tables:
+        # parallel workers cannot read temporary tables. Created in this transaction,
+        # they vanish with it if it fails, and are dropped before it commits.
         work = _work_schema(batch)
         cursor.execute(f"CREATE SCHEMA {work}")
         cursor.execute(
@@ -363,6 +361,7 @@ def _load(
                 sql.SQL("{} AS {}").format(fields.get(f, sql.SQL("''")), sql.Identifier(f)) for f in COLUMNS
             )
             _check_rows(cursor, _ROWS_SQL.replace("{number}", _NUMBER).replace("{work}", work)
+                        .replace("{tracking}", _tracking_sql("p.u").as_string(cursor.connection))
                         .replace("{fields}", field_list.as_string(cursor.connection)), tz)
             # Autovacuum never sees tables that live and die in one transaction: without
             # statistics the planner picks nested loops over a million rows.
@@ -385,28 +384,28 @@ def _load(
             phase("standardising")
             cursor.execute(f"SELECT DISTINCT category FROM {work}.rows WHERE reason IS NULL")
             mapping, unknown = _category_map([r[0] for r in cursor.fetchall()], explicit)
-            cursor.execute("CREATE TEMP TABLE import_categories (raw text, category_id bigint) ON COMMIT DROP")
-            cursor.executemany("INSERT INTO import_categories VALUES (%s, %s)", list(mapping.items()))
+            cursor.execute(f"CREATE UNLOGGED TABLE {work}.categories (raw text, category_id bigint)")
+            cursor.executemany(f"INSERT INTO {work}.categories VALUES (%s, %s)", list(mapping.items()))
             # Each category's grouping distance and window, the tenant's where it sets none.
             policy = grouping_policy_get()
             cursor.execute(
-                """CREATE TEMP TABLE import_grouping ON COMMIT DROP AS
+                f"""CREATE UNLOGGED TABLE {work}.grouping AS
                    SELECT id, COALESCE(group_radius_m, %s) AS radius, COALESCE(group_window_hours, %s) AS window_hours
                    FROM issues_category""",
                 [policy.radius_m, policy.window_hours],
             )
             _standardise_addresses(cursor, work)
             _valid_rows(cursor, work, source)
-            cursor.execute("SELECT count(*), min(created_at), max(created_at), max(abs(lat)) FROM import_valid")
+            cursor.execute(f"SELECT count(*), min(created_at), max(created_at), max(abs(lat)) FROM {work}.valid")
             valid, first, last, max_lat = cursor.fetchone()
 
             phase("grouping")
             _group(cursor, work, source, first, last, max_lat, bulk)
 
             phase("writing")
-            _write_issues(cursor)
-            loaded = _write_reports(cursor, batch, source, valid, bulk)
-            _write_locations(cursor)
+            _write_issues(cursor, work)
+            loaded = _write_reports(cursor, work, batch, source, valid, bulk)
+            _write_locations(cursor, work)
             cursor.execute(f"DROP SCHEMA {work} CASCADE")
             if bulk:
                 phase("indexing")
@@ -553,11 +552,11 @@ def _standardise_addresses(cursor: object, work: str) -> None:
     )
     rows = cursor.fetchall()
     cursor.execute(
-        """CREATE TEMP TABLE import_addresses (id int PRIMARY KEY, address text, street_number text,
+        f"""CREATE UNLOGGED TABLE {work}.addresses (id int PRIMARY KEY, address text, street_number text,
                street_direction text, street_name text, street_type text, zip_in text, key text, number text,
-               direction text, street text, std_type text, unit text, zip text) ON COMMIT DROP"""
+               direction text, street text, std_type text, unit text, zip text)"""
     )
-    with cursor.cursor.copy("COPY import_addresses FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {work}.addresses FROM STDIN") as copy:
         for n, (address, number, direction, name, street_type, zip_code) in enumerate(rows):
             if number and name:
                 std = standardise_parts(number=number, direction=direction, street=name, street_type=street_type,
@@ -567,45 +566,41 @@ def _standardise_addresses(cursor: object, work: str) -> None:
             copy.write_row((n, address, number, direction, name, street_type, zip_code, std.key, std.number[:20],
                             std.direction[:10], std.street[:200], std.street_type[:20], std.unit[:50],
                             (std.zip or zip_code)[:10]))
-    cursor.execute("ANALYZE import_addresses")
+    cursor.execute(f"ANALYZE {work}.addresses")
 
 
 def _valid_rows(cursor: object, work: str, source: str) -> None:
     """The rows to load: one per source id (exports repeat rows), none an earlier batch
-    loaded, with their category, address key and a tracking id."""
+    loaded, with their category and address key."""
     statuses = sql.SQL(" ").join(
         sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in STATUSES.items()
     )
     cursor.execute(
         sql.SQL(
-            """CREATE TEMP TABLE import_valid ON COMMIT DROP AS
-               SELECT t.*, {tracking} AS tracking_id FROM (
-                   SELECT r.line, r.source_id, r.created_at,
-                          -- A closing time before the opening one is unusable: unknown, not made up.
-                          CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
-                          CASE lower(r.status) {statuses} ELSE 'open' END AS status,
-                          m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
-                          g.radius, g.window_hours,
-                          r.description, left(r.address, 500) AS address, a.id AS address_ref,
-                          COALESCE(a.key, '') AS address_key, r.lat, r.lon, r.parent_id,
-                          uuid_send(gen_random_uuid()) AS u
-                   FROM {work}.rows r
-                   LEFT JOIN import_categories m ON m.raw = r.category
-                   LEFT JOIN issues_category c ON c.id = m.category_id
-                   LEFT JOIN import_grouping g ON g.id = m.category_id
-                   LEFT JOIN import_addresses a
-                     ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
-                      = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
-                   -- The first good row of each source id: its line, joined on its own.
-                   JOIN (SELECT min(line) AS line FROM {work}.rows WHERE reason IS NULL GROUP BY source_id) f
-                     ON f.line = r.line
-                   WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)
-                   OFFSET 0
-               ) t"""
-        ).format(tracking=_tracking_sql("t.u"), statuses=statuses, source=sql.Literal(source), work=sql.Identifier(work))
+            """CREATE UNLOGGED TABLE {work}.valid AS
+               SELECT r.line, r.source_id, r.created_at,
+                      -- A closing time before the opening one is unusable: unknown, not made up.
+                      CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
+                      CASE lower(r.status) {statuses} ELSE 'open' END AS status,
+                      m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
+                      g.radius, g.window_hours,
+                      r.description, left(r.address, 500) AS address, a.id AS address_ref,
+                      COALESCE(a.key, '') AS address_key, r.lat, r.lon, r.parent_id, r.tracking_id
+               FROM {work}.rows r
+               LEFT JOIN {work}.categories m ON m.raw = r.category
+               LEFT JOIN issues_category c ON c.id = m.category_id
+               LEFT JOIN {work}.grouping g ON g.id = m.category_id
+               LEFT JOIN {work}.addresses a
+                 ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
+                  = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
+               -- The first good row of each source id: its line, joined on its own.
+               JOIN (SELECT min(line) AS line FROM {work}.rows WHERE reason IS NULL GROUP BY source_id) f
+                 ON f.line = r.line
+               WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)"""
+        ).format(statuses=statuses, source=sql.Literal(source), work=sql.Identifier(work))
         .as_string(cursor.connection)
     )
-    cursor.execute(f"ALTER TABLE import_valid DROP COLUMN u; DROP TABLE {work}.rows; ANALYZE import_valid")
+    cursor.execute(f"DROP TABLE {work}.rows; ANALYZE {work}.valid")
 
 
 _NEIGHBOURS = "(VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)) AS d (dy, dx)"
@@ -630,15 +625,15 @@ def _group(
        Rows caught in a cycle of parents stand on their own.
     """
     cursor.execute(
-        """CREATE TEMP TABLE import_links ON COMMIT DROP AS
+        f"""CREATE UNLOGGED TABLE {work}.links AS
             SELECT v.line, p.line AS parent_line, NULL::bigint AS issue_id, 'source_parent' AS method
-            FROM import_valid v JOIN import_valid p ON p.source_id = v.parent_id
+            FROM {work}.valid v JOIN {work}.valid p ON p.source_id = v.parent_id
             WHERE v.parent_id <> '' AND v.parent_id <> v.source_id
             UNION ALL
             SELECT v.line, NULL, r.issue_id, 'source_parent'
-            FROM import_valid v JOIN reports_report r ON r.source = %(source)s AND r.source_id = v.parent_id
+            FROM {work}.valid v JOIN reports_report r ON r.source = %(source)s AND r.source_id = v.parent_id
             WHERE v.parent_id <> '' AND r.issue_id IS NOT NULL;
-            ANALYZE import_links;""",
+            ANALYZE {work}.links;""",
         {"source": source},
     )
     if first is not None and max_lat is not None:
@@ -655,12 +650,12 @@ def _group(
                  "v.created_at - make_interval(hours => v.window_hours) AS since")
         cursor.execute(
             f"""CREATE UNLOGGED TABLE {work}.points AS
-                SELECT v.line, v.line IN (SELECT line FROM import_links) AS linked,
+                SELECT v.line, v.line IN (SELECT line FROM {work}.links) AS linked,
                        NULL::bigint AS issue_id, v.category_id, v.radius, v.window_hours, v.lat, v.lon,
                        v.created_at, v.created_at AS last_at, 'infinity'::timestamptz AS open_until,
                        floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx,
                        {xyz_rows}, {chord}
-                FROM import_valid v WHERE v.lat IS NOT NULL AND v.radius > 0
+                FROM {work}.valid v WHERE v.lat IS NOT NULL AND v.radius > 0
                 UNION ALL
                 SELECT NULL, true, i.id, i.category_id, g.radius, g.window_hours, i.latitude, i.longitude,
                        i.created_at, i.last_report_at,
@@ -668,13 +663,13 @@ def _group(
                             ELSE COALESCE(i.resolved_at, i.closed_at, '-infinity') END,
                        floor(i.latitude * 111320 / g.radius)::bigint,
                        floor(i.longitude * %(xscale)s / g.radius)::bigint, {xyz_issue}, NULL, NULL
-                FROM issues_issue i JOIN import_grouping g ON g.id = i.category_id
+                FROM issues_issue i JOIN {work}.grouping g ON g.id = i.category_id
                 WHERE i.latitude IS NOT NULL AND g.radius > 0 AND i.created_at <= %(last)s
                   AND i.last_report_at >= %(first)s - make_interval(hours => g.window_hours);
                 ANALYZE {work}.points;
                 -- A table of its own first, not INSERT ... SELECT: only the former may
                 -- share the join among parallel workers.
-                CREATE TEMP TABLE import_near ON COMMIT DROP AS
+                CREATE UNLOGGED TABLE {work}.near AS
                 SELECT DISTINCT ON (r.line) r.line, e.line AS parent_line, e.issue_id, 'import_grouped' AS method
                 FROM {work}.points r
                 CROSS JOIN {_NEIGHBOURS}
@@ -686,31 +681,31 @@ def _group(
                   AND e.last_at >= r.since
                   AND (r.x - e.x) ^ 2 + (r.y - e.y) ^ 2 + (r.z - e.z) ^ 2 <= r.chord2
                 ORDER BY r.line, e.created_at, e.issue_id NULLS LAST, e.line;
-                INSERT INTO import_links SELECT * FROM import_near;
-                DROP TABLE {work}.points, import_near;""",
+                INSERT INTO {work}.links SELECT * FROM {work}.near;
+                DROP TABLE {work}.points, {work}.near;""",
             {"xscale": xscale, "first": first, "last": last},
         )
     cursor.execute(
-        """CREATE INDEX ON import_links (parent_line);
-           ANALYZE import_links;
-           CREATE TEMP TABLE import_roots ON COMMIT DROP AS
+        f"""CREATE INDEX ON {work}.links (parent_line);
+           ANALYZE {work}.links;
+           CREATE UNLOGGED TABLE {work}.roots AS
            WITH RECURSIVE up (line, root_line, issue_id, method, depth) AS (
-               SELECT l.line, l.parent_line, l.issue_id, l.method, 1 FROM import_links l
-               WHERE l.issue_id IS NOT NULL OR l.parent_line NOT IN (SELECT line FROM import_links)
+               SELECT l.line, l.parent_line, l.issue_id, l.method, 1 FROM {work}.links l
+               WHERE l.issue_id IS NOT NULL OR l.parent_line NOT IN (SELECT line FROM {work}.links)
                UNION ALL
                SELECT l.line, up.root_line, up.issue_id, l.method, up.depth + 1
-               FROM up JOIN import_links l ON l.parent_line = up.line
+               FROM up JOIN {work}.links l ON l.parent_line = up.line
                WHERE up.depth < 1000000
            )
            SELECT line, root_line, issue_id, method FROM up;
-           ANALYZE import_roots;"""
+           ANALYZE {work}.roots;"""
     )
     params: dict[str, int] = {}
     new_id = "nextval(pg_get_serial_sequence('issues_issue', 'id'))"
     if bulk:
         # No one else can insert issues while the table is locked: take the new ids as
         # one block of the sequence instead of a million calls to nextval().
-        cursor.execute("SELECT count(*) FROM import_valid WHERE line NOT IN (SELECT line FROM import_roots)")
+        cursor.execute(f"SELECT count(*) FROM {work}.valid WHERE line NOT IN (SELECT line FROM {work}.roots)")
         opening = cursor.fetchone()[0]
         cursor.execute(f"SELECT {new_id}")
         params["base"] = cursor.fetchone()[0]
@@ -718,28 +713,28 @@ def _group(
                        [params["base"] + max(opening - 1, 0)])
         new_id = "%(base)s + row_number() OVER (ORDER BY v.line) - 1"
     cursor.execute(
-        f"""CREATE TEMP TABLE import_assign ON COMMIT DROP AS
+        f"""CREATE UNLOGGED TABLE {work}.assign AS
            WITH new AS MATERIALIZED (
                SELECT v.line, {new_id} AS issue_id
-               FROM import_valid v WHERE v.line NOT IN (SELECT line FROM import_roots)
+               FROM {work}.valid v WHERE v.line NOT IN (SELECT line FROM {work}.roots)
            )
            SELECT v.line, v.created_at, COALESCE(ro.issue_id, n.issue_id) AS issue_id,
                   COALESCE(ro.method, 'import') AS method, ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
-           FROM import_valid v
-           LEFT JOIN import_roots ro ON ro.line = v.line
+           FROM {work}.valid v
+           LEFT JOIN {work}.roots ro ON ro.line = v.line
            LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line);
-           ANALYZE import_assign;""",
+           ANALYZE {work}.assign;""",
         params,
     )
 
 
-def _area_parts(cursor: object) -> int:
+def _area_parts(cursor: object, work: str) -> int:
     """The tenant's areas as PostgreSQL polygons, one row per ring (outer or hole), in the
     order the live pipeline tries them (issues.selectors.area_for_point: by name), so
     imported issues get the area a live report at the same point would."""
     cursor.execute(
-        """CREATE TEMP TABLE import_area_parts (area_id bigint, ord int, part int, hole boolean, poly polygon,
-               bbox box) ON COMMIT DROP"""
+        f"""CREATE UNLOGGED TABLE {work}.area_parts (area_id bigint, ord int, part int, hole boolean, poly polygon,
+               bbox box)"""
     )
     rows = []
     areas = Area.objects.exclude(boundary=None).order_by("name", "pk").values_list("pk", "boundary")
@@ -752,26 +747,26 @@ def _area_parts(cursor: object) -> int:
                 if len(ring) >= 3:
                     points = ",".join(f"({float(x)!r},{float(y)!r})" for x, y, *_ in ring)
                     rows.append((area_id, order, part, k > 0, f"({points})"))
-    with cursor.cursor.copy("COPY import_area_parts (area_id, ord, part, hole, poly) FROM STDIN") as copy:
+    with cursor.cursor.copy(f"COPY {work}.area_parts (area_id, ord, part, hole, poly) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    cursor.execute("UPDATE import_area_parts SET bbox = box(poly); ANALYZE import_area_parts")
+    cursor.execute(f"UPDATE {work}.area_parts SET bbox = box(poly); ANALYZE {work}.area_parts")
     return len(rows)
 
 
 # The first area (by name) whose outer ring holds the point and none of whose holes in
 # that polygon do; the box first, as it is cheap.
 _AREA_SQL = """
-    (SELECT o.area_id FROM import_area_parts o
+    (SELECT o.area_id FROM {work}.area_parts o
      WHERE v.lat IS NOT NULL AND NOT o.hole AND o.bbox @> point(v.lon, v.lat) AND o.poly @> point(v.lon, v.lat)
-       AND NOT EXISTS (SELECT 1 FROM import_area_parts h
+       AND NOT EXISTS (SELECT 1 FROM {work}.area_parts h
                        WHERE h.hole AND h.area_id = o.area_id AND h.part = o.part
                          AND h.bbox @> point(v.lon, v.lat) AND h.poly @> point(v.lon, v.lat))
      ORDER BY o.ord LIMIT 1)"""
 
 
-def _write_issues(cursor: object) -> None:
-    area = _AREA_SQL if _area_parts(cursor) else "NULL::bigint"
+def _write_issues(cursor: object, work: str) -> None:
+    area = _AREA_SQL.replace("{work}", work) if _area_parts(cursor, work) else "NULL::bigint"
     cursor.execute(
         f"""INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
                latitude, longitude, address_key, area_id, report_count, created_at, last_report_at,
@@ -783,17 +778,17 @@ def _write_issues(cursor: object) -> None:
                -- A closing time only where the source has one: never a made-up one.
                CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
                CASE WHEN v.status = 'closed' THEN v.closed_at END, now()
-           FROM import_assign a
-           JOIN import_valid v ON v.line = a.line
+           FROM {work}.assign a
+           JOIN {work}.valid v ON v.line = a.line
            -- The rows joining each new issue, counted here (few: most rows open their
            -- own), so new issues are written once, not inserted then updated.
            LEFT JOIN (SELECT ro.root_line, count(*) AS n, max(j.created_at) AS last
-                      FROM import_roots ro JOIN import_assign j ON j.line = ro.line
+                      FROM {work}.roots ro JOIN {work}.assign j ON j.line = ro.line
                       WHERE ro.issue_id IS NULL GROUP BY ro.root_line) k ON k.root_line = a.line
            WHERE a.opens;
            -- Issues already in the tenant that gained reports from this file.
            UPDATE issues_issue i SET report_count = i.report_count + t.n, last_report_at = GREATEST(i.last_report_at, t.last)
-           FROM (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM import_assign WHERE existing
+           FROM (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM {work}.assign WHERE existing
                  GROUP BY issue_id) t
            WHERE i.id = t.issue_id;"""
     )
@@ -808,22 +803,23 @@ SELECT v.tracking_id, 'import', v.description, v.lat, v.lon, v.address, v.addres
     false, '', false, '', v.category_id, 'resident', '', left(v.description, 300), 'import',
     '', 'processed', v.created_at, 0, 0, '', now(), a.issue_id, jsonb_build_object('method', a.method),
     %(batch)s, %(source)s, v.source_id
-FROM import_valid v JOIN import_assign a ON a.line = v.line
+FROM {work}.valid v JOIN {work}.assign a ON a.line = v.line
 {only}
 """
 # Outside a bulk load the unique index settles tracking-id clashes as rows are written.
 _ON_CONFLICT = "ON CONFLICT (tracking_id) DO NOTHING"
 
 
-def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: int, bulk: bool) -> int:
+def _write_reports(cursor: object, work: str, batch: ImportBatch, source: str, expected: int, bulk: bool) -> int:
     params = {"batch": batch.pk, "source": source}
+    statement = _REPORTS_SQL.replace("{work}", work)
     if bulk:
         # No unique index to arbitrate while the table is being filled: clashes are
         # settled beforehand, and no one else can write under the lock.
-        _settle_tracking_clashes(cursor)
-        cursor.execute(_REPORTS_SQL.replace("{only}", ""), params)
+        _settle_tracking_clashes(cursor, work)
+        cursor.execute(statement.replace("{only}", ""), params)
         return cursor.rowcount
-    cursor.execute(_REPORTS_SQL.replace("{only}", "") + _ON_CONFLICT, params)
+    cursor.execute(statement.replace("{only}", "") + _ON_CONFLICT, params)
     loaded = cursor.rowcount
     # Fifty random bits make a clash with an existing tracking id rare, not impossible:
     # the few rows that met one are given new ids and written again.
@@ -831,53 +827,54 @@ def _write_reports(cursor: object, batch: ImportBatch, source: str, expected: in
         if loaded >= expected:
             break
         missing = "WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = %(source)s AND p.source_id = v.source_id)"
-        cursor.execute(f"SELECT line FROM import_valid v {missing}", params)
+        cursor.execute(f"SELECT line FROM {work}.valid v {missing}", params)
         cursor.executemany(
-            "UPDATE import_valid SET tracking_id = %s WHERE line = %s",
+            f"UPDATE {work}.valid SET tracking_id = %s WHERE line = %s",
             [(new_tracking_id(), line) for (line,) in cursor.fetchall()],
         )
-        cursor.execute(_REPORTS_SQL.replace("{only}", missing) + _ON_CONFLICT, params)
+        cursor.execute(statement.replace("{only}", missing) + _ON_CONFLICT, params)
         loaded += cursor.rowcount
     if loaded < expected:
         raise RuntimeError(f"{expected - loaded} rows could not be written (tracking ids kept clashing)")
     return loaded
 
 
-def _settle_tracking_clashes(cursor: object) -> None:
+def _settle_tracking_clashes(cursor: object, work: str) -> None:
     """New tracking ids for the rows whose id an earlier row of the file or a report
     already holds, until none does (two hash passes; almost always nothing to do)."""
     for _ in range(5):
         cursor.execute(
             sql.SQL(
-                """UPDATE import_valid v SET tracking_id = {tracking}
+                """UPDATE {work}.valid v SET tracking_id = {tracking}
                    WHERE v.line IN (
-                       SELECT x.line FROM import_valid x
-                       JOIN (SELECT tracking_id, min(line) AS first FROM import_valid GROUP BY tracking_id
+                       SELECT x.line FROM {work}.valid x
+                       JOIN (SELECT tracking_id, min(line) AS first FROM {work}.valid GROUP BY tracking_id
                              HAVING count(*) > 1) d ON d.tracking_id = x.tracking_id AND x.line <> d.first
                        UNION ALL
-                       SELECT x.line FROM import_valid x JOIN reports_report p ON p.tracking_id = x.tracking_id)"""
-            ).format(tracking=_tracking_sql("uuid_send(gen_random_uuid())")).as_string(cursor.connection)
+                       SELECT x.line FROM {work}.valid x JOIN reports_report p ON p.tracking_id = x.tracking_id)"""
+            ).format(tracking=_tracking_sql("uuid_send(gen_random_uuid())"), work=sql.Identifier(work))
+            .as_string(cursor.connection)
         )
         if cursor.rowcount == 0:
             return
     raise RuntimeError("tracking ids kept clashing")
 
 
-def _write_locations(cursor: object) -> None:
+def _write_locations(cursor: object, work: str) -> None:
     # Where each address is: the first located row of each, unless known already. Keys
     # are inserted in order and conflicts are ignored, so two imports sharing addresses
     # wait for each other at most, never deadlock, never duplicate.
     cursor.execute(
-        """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
+        f"""INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
                latitude, longitude, created_at)
            SELECT DISTINCT ON (a.key) a.key, v.address, a.number, a.direction, a.street, a.std_type,
                a.unit, a.zip, v.lat, v.lon, now()
            -- The first located row of each way of writing the address, then of each key:
            -- two small sorts instead of one over every row.
            FROM (SELECT DISTINCT ON (address_ref) address_ref, address, lat, lon, created_at, line
-                 FROM import_valid WHERE lat IS NOT NULL AND address_ref IS NOT NULL
+                 FROM {work}.valid WHERE lat IS NOT NULL AND address_ref IS NOT NULL
                  ORDER BY address_ref, created_at, line) v
-           JOIN import_addresses a ON a.id = v.address_ref
+           JOIN {work}.addresses a ON a.id = v.address_ref
            WHERE a.key <> ''
            ORDER BY a.key, v.created_at, v.line
            ON CONFLICT (address_key) DO NOTHING"""

@@ -461,7 +461,7 @@ def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_pa
     # Every row drawn the same tracking id, one a report already has.
     drawn = imports._tracking_sql
     monkeypatch.setattr(imports, "_tracking_sql",
-                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "t.u" else drawn(expr))
+                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "p.u" else drawn(expr))
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     ids = list(Report.objects.values_list("tracking_id", flat=True))
     assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
@@ -480,7 +480,7 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
     import_reports(path=_grouping_file(tmp_path), fmt="chicago311")
     assert work_schemas() == []
     # A failure at the last step, while the work schema still exists: it goes with the rest.
-    def fail(cursor: object) -> None:
+    def fail(cursor: object, work: str) -> None:
         assert work_schemas() != []
         raise RuntimeError("disk full")
 
