@@ -471,6 +471,9 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
         yield False
         return
     cursor.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+    # Key checks this transaction deferred (rows written before the import began) must
+    # run before the tables can be altered; every key here is deferred by default again after.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
     oids = "(" + ", ".join(f"'{t}'::regclass" for t in _BULK_TABLES) + ")"
     # Indexes of their own (a unique constraint's index goes with its constraint).
     cursor.execute(

@@ -338,10 +338,12 @@ def _table_shape() -> set[tuple]:
         return set(cursor.fetchall())
 
 
-def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, settings) -> None:
+def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, monkeypatch) -> None:
+    from reports import imports
     from tests.factories import IssueFactory
 
-    settings.IMPORT_BULK_MIN_ROWS = 1  # this small file counts as an onboarding load
+    # This small file counts as an onboarding load, whatever the table's statistics say.
+    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
     before = _table_shape()
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     assert _table_shape() == before
@@ -451,12 +453,13 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
     assert submitted["F1"] - submitted["F0"] == timedelta(seconds=1)
 
 
-def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_path, settings, monkeypatch) -> None:
+def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_path, monkeypatch) -> None:
     from psycopg import sql
 
     from reports import imports
 
-    settings.IMPORT_BULK_MIN_ROWS = 1  # no unique index while the rows are written
+    # A bulk load whatever the table's statistics say: no unique index while rows are written.
+    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
     Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
     # Every row drawn the same tracking id, one a report already has.
     drawn = imports._tracking_sql
@@ -465,6 +468,20 @@ def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_pa
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     ids = list(Report.objects.values_list("tracking_id", flat=True))
     assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
+
+
+def test_a_small_import_writes_again_the_rows_whose_tracking_id_clashed(tenant_a, tmp_path, monkeypatch) -> None:
+    from psycopg import sql
+
+    from reports import imports
+
+    Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
+    drawn = imports._tracking_sql
+    monkeypatch.setattr(imports, "_tracking_sql",
+                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "p.u" else drawn(expr))
+    assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
+    ids = list(Report.objects.values_list("tracking_id", flat=True))
+    assert len(ids) == len(set(ids)) == 5
 
 
 def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -> None:
