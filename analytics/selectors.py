@@ -1,6 +1,7 @@
 """Reads of SLA configuration, state and metrics; of scores, flags and the dashboards."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
@@ -19,6 +20,7 @@ from analytics.models import (
     SlaPolicy,
 )
 from issues.models import OPEN_STATUSES, Area, Issue, IssueStatus
+from tenants.selectors import current_timezone_name
 
 
 def working_seconds(*, start: datetime, end: datetime) -> float:
@@ -106,7 +108,9 @@ def score_trend(
     if until:
         rows = rows.filter(computed_at__lt=until)
     if daily:
-        return rows.annotate(day=TruncDate("computed_at")).order_by("day", "-computed_at").distinct("day")
+        # The tenant's days, not UTC's: an evening run belongs to the day it was run in.
+        day = TruncDate("computed_at", tzinfo=ZoneInfo(current_timezone_name()))
+        return rows.annotate(day=day).order_by("day", "-computed_at").distinct("day")
     return rows.order_by("computed_at", "id")
 
 
@@ -168,7 +172,9 @@ def dashboard_compliance_trend(
     if category_id:
         metrics = metrics.filter(issue__category_id=category_id)
     weeks = (
-        metrics.order_by().annotate(week=TruncWeek("resolved_at")).values("week")
+        # Weeks start on the tenant's Monday, not UTC's.
+        metrics.order_by().annotate(week=TruncWeek("resolved_at", tzinfo=ZoneInfo(current_timezone_name())))
+        .values("week")
         .annotate(resolved=Count("pk"), met=Count("pk", filter=Q(resolve_met=True))).order_by("week")
     )
     table = Table("trend", "SLA compliance per week", ["Week of", "Resolved", "Met target", "Compliance"])

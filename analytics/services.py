@@ -36,6 +36,7 @@ from analytics.models import (
 )
 from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
 from issues.services import issue_event_record
+from tenants.selectors import current_timezone_name
 from tenants.services import leaderboard_record
 
 logger = logging.getLogger(__name__)
@@ -166,10 +167,6 @@ def sla_policy_create(
 # Calendar
 
 
-def _tenant_timezone() -> str:
-    return getattr(connection.tenant, "timezone", None) or "UTC"
-
-
 @transaction.atomic
 def calendar_materialise(*, start: date | None = None, end: date | None = None) -> int:
     """Rebuild the working intervals of the tenant's calendar for [start, end] (local
@@ -182,7 +179,7 @@ def calendar_materialise(*, start: date | None = None, end: date | None = None) 
         d for d in (calendar.horizon_start, (oldest.date() if oldest else today) - HORIZON_MARGIN) if d is not None
     )
     end = end or max(d for d in (calendar.horizon_end, today + HORIZON_AHEAD) if d is not None)
-    tz = _tenant_timezone()
+    tz = current_timezone_name()
     with connection.cursor() as cursor:
         cursor.execute(sla.materialise_sql(), {"start": start, "end": end, "tz": tz})
         cursor.execute("SELECT count(*) FROM analytics_calendarinterval")
@@ -201,7 +198,7 @@ def calendar_ensure(*, since: datetime | None = None) -> None:
     needed_start = (since.date() if since else today) - timedelta(days=1)
     if (
         calendar.horizon_start is None
-        or calendar.materialised_timezone != _tenant_timezone()
+        or calendar.materialised_timezone != current_timezone_name()
         or calendar.horizon_start > needed_start
         or calendar.horizon_end < today + HORIZON_AHEAD - timedelta(days=30)
     ):
@@ -350,7 +347,7 @@ def sla_metrics_recompute(
     dates, both ends included; without them: everything), in id-range chunks so the
     caller can show progress. Returns how many metrics were written."""
     calendar_ensure(since=Issue.objects.aggregate(at=Min("created_at"))["at"])
-    zone = zoneinfo.ZoneInfo(_tenant_timezone())
+    zone = zoneinfo.ZoneInfo(current_timezone_name())
     start = datetime.combine(since, time(0), tzinfo=zone) if since else None
     end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone) if until else None
     with connection.cursor() as cursor:

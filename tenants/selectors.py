@@ -1,4 +1,5 @@
 """Reads on the platform."""
+from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
@@ -14,6 +15,12 @@ def tenant_directory() -> QuerySet[Tenant]:
         .prefetch_related("domains")
         .order_by("kind", "name")
     )
+
+
+def current_timezone_name() -> str:
+    """The time zone of the tenant being served: where its days and weeks begin (UTC on
+    the public schema)."""
+    return getattr(connection.tenant, "timezone", None) or "UTC"
 
 
 def tenant_primary_host(tenant: Tenant) -> str | None:

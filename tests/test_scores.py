@@ -151,3 +151,30 @@ def test_the_tasks_call_their_services(tenant_a) -> None:
     run_id = compute_scores.run()
     assert ScoreRun.objects.filter(pk=run_id).exists()
     assert set(evaluate_rules.run()) == {"raised", "kept", "cleared"}
+
+
+def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from analytics.models import SlaMetric
+    from analytics.selectors import dashboard_compliance_trend
+
+    # Tenant A keeps Chicago time. Sunday 10 March 2024 at 15:00 and at 22:00 there are
+    # one local day, though 22:00 is Monday 03:00 in UTC.
+    utc = ZoneInfo("UTC")
+    afternoon, evening = datetime(2024, 3, 10, 20, tzinfo=utc), datetime(2024, 3, 11, 3, tzinfo=utc)
+    scores_compute(now=afternoon)
+    latest = scores_compute(now=evening)
+    daily = list(score_trend(scope=ScoreScope.TENANT, since=afternoon - timedelta(hours=1), daily=True))
+    assert [s.run_id for s in daily] == [latest.pk]
+
+    # The same evening closes the local week that began on Monday 4 March.
+    for issue_id, resolved_at in ((900001, evening), (900002, evening + timedelta(hours=12))):
+        SlaMetric.objects.create(
+            issue_id=issue_id, policy_id=1, clock="business", severity="medium", created_at=resolved_at,
+            resolved_at=resolved_at, ack_seconds=0, resolve_seconds=0, ack_target_seconds=1,
+            resolve_target_seconds=1, ack_met=True, resolve_met=True, paused_seconds=0, computed_at=resolved_at,
+        )
+    trend = dashboard_compliance_trend(since=afternoon, until=evening + timedelta(days=1))
+    assert [row[:2] for row in trend.rows] == [["2024-03-04", 1], ["2024-03-11", 1]]
