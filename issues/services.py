@@ -570,12 +570,15 @@ def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abs
     another issue, or (to_issue_id None) split them out into a new issue made from the
     first of them. Every issue touched is recounted and its trail says so, with what an
     undo needs; an open issue left without reports is closed."""
+    # Issues first, then their reports, in the order merges and undos take them: two staff
+    # members moving and merging the same issues wait for each other, never deadlock.
+    sources = {issue_id for issue_id in reports.values_list("issue_id", flat=True) if issue_id}
+    locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
     reports = list(reports.select_for_update(of=("self",)).select_related("category").order_by("submitted_at", "pk"))
     if not reports:
         raise ValidationError({"reports": "Select the reports to move."})
-    sources = {r.issue_id for r in reports if r.issue_id}
-    # Every existing issue involved is locked at once, in pk order, as merges lock them.
-    locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
+    if {r.issue_id for r in reports if r.issue_id} != sources:
+        raise ValidationError({"reports": "Those reports changed issue meanwhile: look again and repeat the move."})
     before: dict[int, dict | None] = {pk: _snapshot(issue) for pk, issue in locked.items()}
     label = actor.get_username() if actor else ""
     if to_issue_id is None:

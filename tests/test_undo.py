@@ -180,3 +180,63 @@ def test_staff_undo_a_merge_from_the_issue_page(client_a, three_issues, staff) -
     # A second try says why nothing happens.
     refused = client_a.post(undo_url, follow=True).content.decode()
     assert "undone already" in refused
+
+
+def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup, django_db_blocker) -> None:
+    """A merge locks issues, then their reports; a move takes them in the same order, so
+    one moving a report of an issue being merged waits, then sees the report has moved."""
+    import threading
+
+    from django.db import connection, connections, transaction
+    from django_tenants.utils import tenant_context
+
+    from tests.factories import IssueFactory
+    from tests.services import committed_tenant
+
+    outcome: dict[str, BaseException | None] = {}
+    with django_db_blocker.unblock(), committed_tenant("move-race", "Move race", "city") as tenant:
+        with tenant_context(tenant):
+            a, b, c = IssueFactory(), IssueFactory(), IssueFactory()
+            report = Report.objects.create(description="Pothole", latitude=LAT, longitude=LON, issue=b,
+                                           status="processed")
+        locked = threading.Event()
+
+        def merger() -> None:  # a merge of B into A, paused between its two steps
+            try:
+                connection.set_tenant(tenant)
+                with transaction.atomic():
+                    list(Issue.objects.select_for_update().filter(pk__in=[a.pk, b.pk]).order_by("pk"))
+                    locked.set()
+                    with connection.cursor() as cursor:  # until the move waits for a lock
+                        for _ in range(100):
+                            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                            if cursor.fetchone()[0]:
+                                break
+                            threading.Event().wait(0.05)
+                    Report.objects.filter(pk=report.pk).update(issue=a)
+                outcome["merge"] = None
+            except BaseException as exc:
+                outcome["merge"] = exc
+            finally:
+                connections.close_all()
+
+        def mover() -> None:
+            try:
+                connection.set_tenant(tenant)
+                locked.wait(10)
+                issue_move_reports(reports=Report.objects.filter(pk=report.pk), to_issue_id=c.pk, actor=None)
+                outcome["move"] = None
+            except BaseException as exc:
+                outcome["move"] = exc
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=merger), threading.Thread(target=mover)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert outcome["merge"] is None
+        assert isinstance(outcome["move"], ValidationError) and "changed issue meanwhile" in str(outcome["move"])
+        with tenant_context(tenant):
+            assert Report.objects.get(pk=report.pk).issue_id == a.pk
