@@ -9,6 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from reports.open311 import error_response as open311_error
+
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
@@ -50,10 +52,13 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        api = request.path.startswith(("/api/", "/open311/"))
+        open311 = request.path.startswith("/open311/")
+        api = open311 or request.path.startswith("/api/")
         limit = settings.API_MAX_BODY_BYTES if api else settings.FORM_MAX_BODY_BYTES
         if length > limit:
             message = f"Request bodies are limited to {limit} bytes."
+            if open311:  # in the spec's error shape
+                return open311_error(request, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message)
             if api:
                 return JsonResponse(error_body("body_too_large", message), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
             return HttpResponse(message, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, content_type="text/plain")

@@ -121,6 +121,12 @@ def _errors(fmt: str, error: Open311Error) -> HttpResponse:
     return render(fmt, "errors", body, status=error.status, headers=error.headers)
 
 
+def error_response(request: HttpRequest, status: int, description: str) -> HttpResponse:
+    """An error in the spec's shape for a request no Open311 view handled (an unknown
+    path, a body refused before any view reads it): JSON for a .json path, else XML."""
+    return _errors("json" if request.path.endswith(".json") else "xml", Open311Error(status, description))
+
+
 def _param(request: HttpRequest, name: str) -> str:
     """An argument from the query string, or from the form body of a POST. An empty one
     is the same as one not sent (the spec's "Optional Arguments")."""
@@ -135,6 +141,8 @@ def _jurisdiction(request: HttpRequest, *, required: bool) -> Iterator[Tenant | 
     jurisdiction_id = _param(request, "jurisdiction_id")
     host_tenant = request.tenant
     if host_tenant.schema_name != get_public_schema_name():
+        if host_tenant.suspended:  # the tenant middleware leaves this answer to Open311
+            raise Open311Error(403, "This jurisdiction is suspended.")
         if jurisdiction_id and jurisdiction_id not in (host_tenant.open311_jurisdiction_id, host_tenant.schema_name):
             raise Open311Error(404, f"jurisdiction_id {jurisdiction_id!r} was not found on this host.")
         yield host_tenant
@@ -426,8 +434,7 @@ def token(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 @csrf_exempt
 def unknown(request: HttpRequest) -> HttpResponse:
     """Anything else under /open311/v2/: a 404 in the spec's shape (XML unless .json)."""
-    fmt = "json" if request.path.endswith(".json") else "xml"
-    return _errors(fmt, Open311Error(404, "No such Open311 resource; see discovery.xml."))
+    return error_response(request, 404, "No such Open311 resource; see discovery.xml.")
 
 
 def _request_body(report: Report, extensions: bool) -> dict:

@@ -11,8 +11,10 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from civicpulse.api_errors import error_body
 from civicpulse.context import tenant_var
 
-# Paths a suspended tenant still answers: operators' probes must keep working.
-_ALWAYS_OPEN = ("/healthz", "/readyz")
+# Paths a suspended tenant still answers: operators' probes must keep working. Open311
+# answers for itself, in its own error shape (it refuses every request of a suspended
+# tenant before reading anything).
+_ALWAYS_OPEN = ("/healthz", "/readyz", "/open311/")
 
 
 class TenantStatusMiddleware:
@@ -31,7 +33,7 @@ class TenantStatusMiddleware:
 
     @staticmethod
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
-        if request.path.startswith(("/api/", "/open311/")):
+        if request.path.startswith("/api/"):
             return JsonResponse(error_body("tenant_suspended", "This tenant is suspended."), status=403)
         return render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)
 

@@ -387,3 +387,25 @@ def test_nul_characters_are_refused_and_control_characters_never_break_the_xml(c
     tracking_id = accepted.json()[0]["service_request_id"]
     root = xml(client_a.get(f"{BASE}/requests/{tracking_id}.xml"))  # parses: the feed stays well-formed
     assert root.find("request/description").text == "Pothole  here"
+
+
+def test_a_suspended_jurisdiction_and_an_oversized_body_answer_in_the_specs_shape(
+    client_a, tenant_pair, settings,
+) -> None:
+    from tenants.services import tenant_set_suspended
+
+    settings.API_MAX_BODY_BYTES = 100
+    too_large = post(client_a, {**POTHOLE, "description": "x" * 500})
+    assert too_large.status_code == 413
+    assert too_large.json() == [{"code": 413, "description": "Request bodies are limited to 100 bytes."}]
+    tenant_set_suspended(tenant=tenant_pair[0], suspended=True)
+    try:
+        as_json = client_a.get(f"{BASE}/services.json")
+        as_xml = client_a.get(f"{BASE}/requests.xml")
+    finally:
+        tenant_set_suspended(tenant=tenant_pair[0], suspended=False)
+    assert as_json.status_code == 403
+    assert as_json.json() == [{"code": 403, "description": "This jurisdiction is suspended."}]
+    error = xml(as_xml).find("error")
+    assert as_xml.status_code == 403 and error.findtext("code") == "403"
+    assert error.findtext("description") == "This jurisdiction is suspended."
