@@ -83,7 +83,7 @@ class ReportAdmin(TenantAdmin):
     fields = (
         "tracking_id", "status", "description", "category", "category_source", "severity", "summary",
         "confidence", "classifier", "issue", "match", "latitude", "longitude", "address", "needs_placement",
-        "email", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
+        "media_url", "email", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
         "attempts", "last_error", "processed_at",
     )
     readonly_fields = tuple(f for f in fields if f not in ("category", "severity", "latitude", "longitude"))

@@ -124,6 +124,8 @@ class Report(models.Model):
     notify = models.BooleanField(default=True)
     # Stored re-encoded, without EXIF or location metadata (reports.photos).
     photo = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
+    # A picture the reporting system keeps itself (Open311 `media_url`): linked, not fetched.
+    media_url = models.URLField(max_length=500, blank=True, default="", db_default="")
 
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
     category_source = models.CharField(max_length=10, choices=CategorySource.choices, blank=True)

@@ -329,6 +329,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             api_key=api_key,
             channel=Report.Channel.OPEN311,
             attributes=_attributes(form),
+            media_url=form.get("media_url", "").strip(),
         )
     except ValidationError as exc:
         raise Open311Error(400, *(
@@ -463,7 +464,7 @@ def _request_body(report: Report, extensions: bool) -> dict:
         "zipcode": None,
         "lat": report.latitude,
         "long": report.longitude,
-        "media_url": None,
+        "media_url": report.media_url or None,
     }
     if extensions:
         body["notes"] = report_public_trail(report)

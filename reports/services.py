@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -49,7 +49,7 @@ def _is_number(value: object) -> bool:
 
 def _validate(
     *, description: object, latitude: object, longitude: object, address: str, email: str,
-    category_code: str | None, external_id: str | None, attributes: dict | None = None,
+    category_code: str | None, external_id: str | None, attributes: dict | None = None, media_url: str = "",
 ) -> tuple[dict[str, list[str]], Category | None]:
     errors: dict[str, list[str]] = {}
     if not isinstance(description, str) or not description.strip():
@@ -73,6 +73,13 @@ def _validate(
             errors["email"] = ["Enter a valid email address."]
     if external_id is not None and not (0 < len(external_id) <= 100):
         errors["external_id"] = ["external_id must be 1 to 100 characters."]
+    if media_url:
+        try:
+            URLValidator(schemes=["http", "https"])(media_url)
+            if len(media_url) > 500:
+                raise ValidationError("too long")
+        except ValidationError:
+            errors["media_url"] = ["Give the address (http or https, up to 500 characters) of the picture."]
     category = None
     if category_code:
         category = Category.objects.filter(code=category_code, active=True).first()
@@ -137,6 +144,7 @@ def report_submit(
     enqueue: bool = True,
     photo: UploadedFile | None = None,
     attributes: dict[str, str | list[str]] | None = None,
+    media_url: str = "",
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
     is committed; its processing is queued after the commit (unless `enqueue` is False:
@@ -149,6 +157,7 @@ def report_submit(
     errors, category = _validate(
         description=description, latitude=latitude, longitude=longitude, address=address,
         email=email or "", category_code=category_code, external_id=external_id, attributes=attributes,
+        media_url=media_url,
     )
     clean_photo = None
     if photo is not None:
@@ -185,6 +194,7 @@ def report_submit(
         needs_placement=needs_placement,
         email=email or "",
         attributes=attributes or {},
+        media_url=media_url,
         category=category,
         category_source=Report.CategorySource.RESIDENT if category else "",
         api_key=api_key,

@@ -409,3 +409,18 @@ def test_a_suspended_jurisdiction_and_an_oversized_body_answer_in_the_specs_shap
     error = xml(as_xml).find("error")
     assert as_xml.status_code == 403 and error.findtext("code") == "403"
     assert error.findtext("description") == "This jurisdiction is suspended."
+
+
+def test_media_url_is_kept_and_shown_and_a_bad_one_refused(client_a, tenant_a) -> None:
+    key = submit_key()
+    photo = "https://photos.example.org/pothole/1.jpg"
+    [created] = post(client_a, {**POTHOLE, "api_key": key, "media_url": photo}).json()
+    assert Report.objects.get(tracking_id=created["service_request_id"]).media_url == photo
+    [found] = client_a.get(f"{BASE}/requests/{created['service_request_id']}.json").json()
+    assert found["media_url"] == photo
+    refused = post(client_a, {**POTHOLE, "api_key": key, "media_url": "javascript:alert(1)"})
+    assert refused.status_code == 400
+    assert refused.json() == [{"code": 400, "description": "media_url: Give the address (http or https, up to 500 "
+                                                          "characters) of the picture."}]
+    [plain] = post(client_a, {**POTHOLE, "api_key": key}).json()
+    assert client_a.get(f"{BASE}/requests/{plain['service_request_id']}.json").json()[0]["media_url"] is None
