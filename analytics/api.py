@@ -3,7 +3,7 @@ issues' metrics; scores, their trends and rankings, and the rules' flags; locati
 accountability reports (generated, fetched again, and as PDF)."""
 import json
 from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpResponse
 from django.urls import reverse
@@ -31,6 +31,7 @@ from analytics.selectors import (
 )
 from analytics.location_report_services import location_report_create
 from issues.models import Area, Category, Issue
+from tenants.selectors import current_timezone_name
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -329,8 +330,9 @@ class ScoreTrend(APIView):
             category_id = Category.objects.filter(code=data["category"]).values_list("pk", flat=True).first()
             if category_id is None:
                 raise Http404("No such category.")
-        since = datetime.combine(data["since"], time(0), tzinfo=dt_timezone.utc) if data.get("since") else None
-        until = (datetime.combine(data["until"] + timedelta(days=1), time(0), tzinfo=dt_timezone.utc)
+        zone = ZoneInfo(current_timezone_name())  # whole days of the tenant, as the trend counts them
+        since = datetime.combine(data["since"], time(0), tzinfo=zone) if data.get("since") else None
+        until = (datetime.combine(data["until"] + timedelta(days=1), time(0), tzinfo=zone)
                  if data.get("until") else None)
         rows = score_trend(scope=data["scope"], area_id=area_id, category_id=category_id, since=since, until=until,
                            daily=data["daily"]).select_related("area", "category")

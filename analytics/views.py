@@ -145,7 +145,7 @@ def accountability(request: HttpRequest) -> HttpResponse:
         context["rankings_chart"] = hbars_svg([(str(s.area), s.score) for s in ranked], title="Area scores (0–100)",
                                               maximum=100, width=PHONE_WIDTH)
     trend = list(score_trend(since=run.window_end - timedelta(days=90)))
-    context["trend"] = [{"day": s.computed_at.date(), "compliance": s.compliance, "resolved": s.resolved,
+    context["trend"] = [{"day": s.day, "compliance": s.compliance, "resolved": s.resolved,
                          "score": s.score} for s in trend]
     context["trend_chart"] = line_svg([(t["day"].isoformat(), t["compliance"]) for t in context["trend"]],
                                       title="Share fixed within target, over the last 90 days", maximum=1,

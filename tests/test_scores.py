@@ -153,7 +153,7 @@ def test_the_tasks_call_their_services(tenant_a) -> None:
     assert set(evaluate_rules.run()) == {"raised", "kept", "cleared"}
 
 
-def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a) -> None:
+def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -168,6 +168,13 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a) -> None:
     latest = scores_compute(now=evening)
     daily = list(score_trend(scope=ScoreScope.TENANT, since=afternoon - timedelta(hours=1), daily=True))
     assert [s.run_id for s in daily] == [latest.pk]
+    # The API's dates are the tenant's days too: 10 March holds the evening run.
+    from reports.services import api_key_create
+    from tests.conftest import api
+
+    reader = api(client_a, api_key_create(name="trend", scopes=["read"])[1])
+    sunday = reader.get("/api/v1/scores/trend/?scope=tenant&since=2024-03-10&until=2024-03-10").json()["results"]
+    assert [row["computed_at"] for row in sunday] == [evening.isoformat()]
 
     # The same evening closes the local week that began on Monday 4 March.
     for issue_id, resolved_at in ((900001, evening), (900002, evening + timedelta(hours=12))):
