@@ -570,14 +570,18 @@ def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abs
     another issue, or (to_issue_id None) split them out into a new issue made from the
     first of them. Every issue touched is recounted and its trail says so, with what an
     undo needs; an open issue left without reports is closed."""
-    # Issues first, then their reports, in the order merges and undos take them: two staff
-    # members moving and merging the same issues wait for each other, never deadlock.
-    sources = {issue_id for issue_id in reports.values_list("issue_id", flat=True) if issue_id}
-    locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
-    reports = list(reports.select_for_update(of=("self",)).select_related("category").order_by("submitted_at", "pk"))
-    if not reports:
+    # Issues first, then their reports, in the order merges and undos take them, so a move
+    # beside a merge or an undo of the same issues waits for it instead of deadlocking.
+    # The reports are read twice: which ones and where they were, then locked by id; if
+    # any moved in between, staff are asked to look again.
+    seen = dict(reports.values_list("pk", "issue_id"))
+    if not seen:
         raise ValidationError({"reports": "Select the reports to move."})
-    if {r.issue_id for r in reports if r.issue_id} != sources:
+    sources = {issue_id for issue_id in seen.values() if issue_id}
+    locked = {i.pk: i for i in Issue.objects.select_for_update().filter(pk__in=sources | {to_issue_id}).order_by("pk")}
+    reports = list(reports.model.objects.filter(pk__in=seen).select_for_update(of=("self",))
+                   .select_related("category").order_by("submitted_at", "pk"))
+    if {r.pk: r.issue_id for r in reports} != seen:
         raise ValidationError({"reports": "Those reports changed issue meanwhile: look again and repeat the move."})
     before: dict[int, dict | None] = {pk: _snapshot(issue) for pk, issue in locked.items()}
     label = actor.get_username() if actor else ""

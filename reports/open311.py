@@ -127,6 +127,13 @@ def error_response(request: HttpRequest, status: int, description: str) -> HttpR
     return _errors("json" if request.path.endswith(".json") else "xml", Open311Error(status, description))
 
 
+def _refuse_if_suspended(request: HttpRequest) -> None:
+    """A suspended tenant's host answers nothing else (the tenant middleware leaves this
+    answer to Open311, in the spec's shape); checked before the request is read."""
+    if request.tenant.schema_name != get_public_schema_name() and request.tenant.suspended:
+        raise Open311Error(403, "This jurisdiction is suspended.")
+
+
 def _param(request: HttpRequest, name: str) -> str:
     """An argument from the query string, or from the form body of a POST. An empty one
     is the same as one not sent (the spec's "Optional Arguments")."""
@@ -141,8 +148,6 @@ def _jurisdiction(request: HttpRequest, *, required: bool) -> Iterator[Tenant | 
     jurisdiction_id = _param(request, "jurisdiction_id")
     host_tenant = request.tenant
     if host_tenant.schema_name != get_public_schema_name():
-        if host_tenant.suspended:  # the tenant middleware leaves this answer to Open311
-            raise Open311Error(403, "This jurisdiction is suspended.")
         if jurisdiction_id and jurisdiction_id not in (host_tenant.open311_jurisdiction_id, host_tenant.schema_name):
             raise Open311Error(404, f"jurisdiction_id {jurisdiction_id!r} was not found on this host.")
         yield host_tenant
@@ -170,6 +175,7 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, fmt: str, **kwargs: str) -> HttpResponse:
             try:
+                _refuse_if_suspended(request)
                 allowed = (*methods, "HEAD") if "GET" in methods else methods
                 if request.method not in allowed:
                     raise Open311Error(405, f"{request.method} is not allowed here; use {' or '.join(methods)}.",
@@ -435,6 +441,10 @@ def token(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 @csrf_exempt
 def unknown(request: HttpRequest) -> HttpResponse:
     """Anything else under /open311/v2/: a 404 in the spec's shape (XML unless .json)."""
+    try:
+        _refuse_if_suspended(request)
+    except Open311Error as error:
+        return error_response(request, error.status, error.descriptions[0])
     return error_response(request, 404, "No such Open311 resource; see discovery.xml.")
 
 

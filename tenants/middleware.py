@@ -12,8 +12,8 @@ from civicpulse.api_errors import error_body
 from civicpulse.context import tenant_var
 
 # Paths a suspended tenant still answers: operators' probes must keep working. Open311
-# answers for itself, in its own error shape (it refuses every request of a suspended
-# tenant before reading anything).
+# answers for itself, in its own error shape: every Open311 view refuses a suspended
+# tenant's requests before reading them.
 _ALWAYS_OPEN = ("/healthz", "/readyz", "/open311/")
 
 

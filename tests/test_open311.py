@@ -402,6 +402,8 @@ def test_a_suspended_jurisdiction_and_an_oversized_body_answer_in_the_specs_shap
     try:
         as_json = client_a.get(f"{BASE}/services.json")
         as_xml = client_a.get(f"{BASE}/requests.xml")
+        other_method = client_a.delete(f"{BASE}/services.json")
+        unknown = client_a.get(f"{BASE}/nothing.json")
     finally:
         tenant_set_suspended(tenant=tenant_pair[0], suspended=False)
     assert as_json.status_code == 403
@@ -409,6 +411,7 @@ def test_a_suspended_jurisdiction_and_an_oversized_body_answer_in_the_specs_shap
     error = xml(as_xml).find("error")
     assert as_xml.status_code == 403 and error.findtext("code") == "403"
     assert error.findtext("description") == "This jurisdiction is suspended."
+    assert other_method.status_code == unknown.status_code == 403
 
 
 def test_media_url_is_kept_and_shown_and_a_bad_one_refused(client_a, tenant_a) -> None:

@@ -68,6 +68,28 @@ def test_split_out_and_move_reports(staff_client) -> None:
     assert "existing issue" in refused.content.decode()
 
 
+def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, monkeypatch) -> None:
+    import psycopg
+    from django.db import OperationalError
+
+    from reports import admin as reports_admin
+
+    report = _report("Street light out on Oak Street")
+
+    def deadlocked(**kwargs: object) -> None:
+        try:
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+        except psycopg.errors.DeadlockDetected as cause:
+            raise OperationalError("deadlock detected") from cause
+
+    monkeypatch.setattr(reports_admin, "issue_move_reports", deadlocked)
+    answer = staff_client.post(
+        "/admin/reports/report/", {"action": "split_out", "_selected_action": [report.pk], "to_issue": ""}, follow=True,
+    )
+    assert answer.status_code == 200 and "nothing was moved" in answer.content.decode()
+    assert Report.objects.get(pk=report.pk).issue_id == report.issue_id
+
+
 def test_assign_to_me_and_bulk_workflow(staff_client) -> None:
     issues = [IssueFactory() for _ in range(3)]
     ids = [i.pk for i in issues]

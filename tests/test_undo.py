@@ -199,17 +199,19 @@ def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup,
             a, b, c = IssueFactory(), IssueFactory(), IssueFactory()
             report = Report.objects.create(description="Pothole", latitude=LAT, longitude=LON, issue=b,
                                            status="processed")
-        locked = threading.Event()
+        locked, mover_ready = threading.Event(), threading.Event()
+        mover_pid: list[int] = []
 
         def merger() -> None:  # a merge of B into A, paused between its two steps
             try:
                 connection.set_tenant(tenant)
+                mover_ready.wait(10)
                 with transaction.atomic():
                     list(Issue.objects.select_for_update().filter(pk__in=[a.pk, b.pk]).order_by("pk"))
                     locked.set()
-                    with connection.cursor() as cursor:  # until the move waits for a lock
-                        for _ in range(100):
-                            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    with connection.cursor() as cursor:  # until the move waits for this very transaction
+                        for _ in range(200):
+                            cursor.execute("SELECT pg_backend_pid() = ANY(pg_blocking_pids(%s))", mover_pid)
                             if cursor.fetchone()[0]:
                                 break
                             threading.Event().wait(0.05)
@@ -223,6 +225,10 @@ def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup,
         def mover() -> None:
             try:
                 connection.set_tenant(tenant)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    mover_pid.append(cursor.fetchone()[0])
+                mover_ready.set()
                 locked.wait(10)
                 issue_move_reports(reports=Report.objects.filter(pk=report.pk), to_issue_id=c.pk, actor=None)
                 outcome["move"] = None
