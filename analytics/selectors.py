@@ -221,6 +221,21 @@ def dashboard_flags(*, area_id: int | None = None, category_id: int | None = Non
     return table
 
 
+def dashboard_concern_by_area(*, area_id: int | None = None, category_id: int | None = None) -> Table:
+    """Active flags weighed together per area (a flag on an issue counts for the issue's
+    area): the sum of their rules' weights, heaviest first. Re-weighting a rule in the
+    admin changes what its new flags add here."""
+    table = Table("concern", "Weighted concern by area", ["Area", "Active flags", "Weighted concern"])
+    rows = (
+        flags_active(area_id=area_id, category_id=category_id).order_by()
+        .annotate(place=Coalesce("area__name", "issue__area__name", Value("Not tied to an area")))
+        .values("place").annotate(n=Count("id"), weighed=Sum("weight"))
+    )
+    for row in sorted(rows, key=lambda r: (-r["weighed"], r["place"])):
+        table.rows.append([row["place"], row["n"], round(row["weighed"], 2)])
+    return table
+
+
 def flags_count_by_rule(*, area_id: int | None = None, category_id: int | None = None) -> list[tuple[str, int]]:
     rows = flags_active(area_id=area_id, category_id=category_id).order_by().values("rule__code").annotate(n=Count("id"))
     return sorted(((r["rule__code"], r["n"]) for r in rows), key=lambda r: r[0])

@@ -17,6 +17,7 @@ from analytics.selectors import (
     dashboard_backlog,
     dashboard_breaches,
     dashboard_compliance_trend,
+    dashboard_concern_by_area,
     dashboard_flags,
     dashboard_open_points,
     flags_count_by_rule,
@@ -65,8 +66,9 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
     by_category = dashboard_breaches(by="category", since=since, until=now, area_id=area_id, category_id=category_id)
     by_area = dashboard_breaches(by="area", since=since, until=now, area_id=area_id, category_id=category_id)
     flags = dashboard_flags(area_id=area_id, category_id=category_id)
+    concern = dashboard_concern_by_area(area_id=area_id, category_id=category_id)
     points = dashboard_open_points(area_id=area_id, category_id=category_id)
-    tables = {t.key: t for t in (backlog, trend, by_category, by_area, flags, points)}
+    tables = {t.key: t for t in (backlog, trend, by_category, by_area, flags, concern, points)}
     if request.GET.get("csv") in tables:
         return _csv(tables[request.GET["csv"]])
     band_names = backlog.columns[1:-1]
@@ -81,6 +83,8 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
                                    ["resolved late", "open and breached"], title="Breaches by area")),
         (flags, hbars_svg(flags_count_by_rule(area_id=area_id, category_id=category_id),
                           title="Active flags per rule")),
+        (concern, hbars_svg([(row[0], row[2]) for row in concern.rows[:12]],
+                            title="Weighted concern by area (the sum of active flags' rule weights)")),
         (points, points_map_svg(area_boundaries(area_id=area_id),
                                 [(row[1], row[2], f"{row[0]} {row[4]}") for row in points.rows],
                                 title="Open issues over the area boundaries")),

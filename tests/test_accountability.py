@@ -72,9 +72,9 @@ def test_staff_dashboard_charts_tables_filters_and_csv(client_a, tenant_a) -> No
     url = "/admin/analytics/scorerun/dashboard/"
     html = client_a.get(url, {"period": 30, "area": north.pk}).content.decode()
     for title in ("Open issues by status and age", "SLA compliance per week", "Breaches by category",
-                  "Breaches by area", "Active flags", "Open issues on the map"):
+                  "Breaches by area", "Active flags", "Weighted concern by area", "Open issues on the map"):
         assert title in html
-    assert html.count('role="img"') == 6 and "<polygon" in html and "<circle" in html
+    assert html.count('role="img"') == 7 and "<polygon" in html and "<circle" in html
     rows = list(csv.reader(io.StringIO(client_a.get(url, {"area": north.pk, "csv": "backlog"}).content.decode())))
     assert rows[0][0] == "Status" and rows[1][0] == "Open" and rows[1][-1] == "1" and rows[3][-1] == "1"
     trend = client_a.get(url, {"csv": "trend"})

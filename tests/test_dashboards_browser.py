@@ -93,7 +93,7 @@ def test_dashboard_and_public_page_draw_their_charts(dash_tenant, browser, djang
         browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
         wait_for(lambda: "/admin/login/" not in browser.current_url, 20, "the sign-in")
         browser.get(f"{base}/admin/analytics/scorerun/dashboard/?period=30")
-        assert _charts_visible(browser, 6) == 6
+        assert _charts_visible(browser, 7) == 7
         assert browser.find_elements(By.CSS_SELECTOR, "#map svg circle") and browser.find_elements(
             By.CSS_SELECTOR, "#map svg polygon")
         assert browser.find_elements(By.CSS_SELECTOR, "#trend svg polyline")

@@ -143,3 +143,23 @@ def test_deactivating_and_reweighting_is_an_admin_edit(client_a, tenant_a) -> No
     rule.refresh_from_db()
     assert (rule.weight, rule.active, rule.version) == (2.5, False, 2)
     assert client_a.get(f"/admin/analytics/rule/{rule.pk}/change/").status_code == 200
+
+
+def test_flags_are_weighed_together_per_area_with_their_rules_weights(tenant_a, client_a) -> None:
+    from analytics.selectors import dashboard_concern_by_area
+
+    _only("aging_open")
+    rule = Rule.objects.get(code="aging_open")
+    rule_revise(rule_id=rule.pk, params={"count": 3, "days": 30}, weight=2.5)
+    alder, birch = AreaFactory(code="alder", name="Alder"), AreaFactory(code="birch", name="Birch")
+    for area in (alder, birch):
+        for _ in range(3):
+            IssueFactory(area=area, created_at=timezone.now() - timedelta(days=40))
+    assert len(_active("aging_open")) == 2
+    # A flag on one issue counts for the issue's area.
+    now = timezone.now()
+    Flag.objects.create(rule=Rule.objects.get(code="reopened"), rule_version=1, params={}, weight=1.0,
+                        subject="issue:alder", issue=IssueFactory(area=alder), support=2, first_seen_at=now,
+                        last_seen_at=now)
+    assert dashboard_concern_by_area().rows == [["Alder", 2, 3.5], ["Birch", 1, 2.5]]
+    assert dashboard_concern_by_area(area_id=birch.pk).rows == [["Birch", 1, 2.5]]
