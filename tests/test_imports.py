@@ -453,13 +453,16 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
     assert submitted["F1"] - submitted["F0"] == timedelta(seconds=1)
 
 
-def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("bulk", [True, False])
+def test_tracking_id_clashes_are_settled(tenant_a, tmp_path, monkeypatch, bulk: bool) -> None:
+    """In a bulk load (no unique index while rows are written) clashes are settled before
+    writing; in a small one the rows that met one are written again with new ids."""
     from psycopg import sql
 
     from reports import imports
 
-    # A bulk load whatever the table's statistics say: no unique index while rows are written.
-    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
+    # Either road, whatever the table's statistics say.
+    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: bulk)
     Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
     # Every row drawn the same tracking id, one a report already has.
     drawn = imports._tracking_sql
@@ -468,20 +471,6 @@ def test_a_bulk_load_settles_tracking_id_clashes_before_writing(tenant_a, tmp_pa
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     ids = list(Report.objects.values_list("tracking_id", flat=True))
     assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
-
-
-def test_a_small_import_writes_again_the_rows_whose_tracking_id_clashed(tenant_a, tmp_path, monkeypatch) -> None:
-    from psycopg import sql
-
-    from reports import imports
-
-    Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
-    drawn = imports._tracking_sql
-    monkeypatch.setattr(imports, "_tracking_sql",
-                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "p.u" else drawn(expr))
-    assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
-    ids = list(Report.objects.values_list("tracking_id", flat=True))
-    assert len(ids) == len(set(ids)) == 5
 
 
 def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -> None:
