@@ -30,6 +30,7 @@ from llm.offline import classify_offline
 from llm.types import CategoryInfo
 from reports.addresses import standardise_address, standardise_parts
 from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH, ImportBatch, new_tracking_id
+from tenants.selectors import current_timezone_name
 
 # The report fields every format is mapped to (text until SQL parses them).
 COLUMNS = ("source_id", "created", "closed", "status", "category", "description", "address",
@@ -325,7 +326,7 @@ def _load(
     batch: ImportBatch, path: Path, header: list[str], fields: Fields, source: str, explicit: dict[str, str],
     progress: Callable[[int], None], phase: Callable[[str], None],
 ) -> int:
-    tz = connection.tenant.timezone  # dates without an offset are the tenant's local time
+    tz = current_timezone_name()  # dates without an offset are the tenant's local time
     names = _staging_names(header)
     with connection.cursor() as cursor:
         # Hash joins and sorts of a million rows stay in memory; no JIT compilation

@@ -42,7 +42,7 @@ from reports.selectors import (
 )
 from reports.services import api_key_touch, report_submit
 from tenants.models import Tenant
-from tenants.selectors import tenant_by_jurisdiction
+from tenants.selectors import current_timezone_name, tenant_by_jurisdiction
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this endpoint's service list or definitions last changed shape (discovery's
@@ -102,8 +102,7 @@ def _xml_fill(element: ET.Element, value: object, zone: ZoneInfo) -> None:
 
 def render(fmt: str, root: str, body: object, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     """`body` as JSON, or as XML under `root`, datetimes in the tenant's zone with offset."""
-    tenant = getattr(connection, "tenant", None)
-    zone = ZoneInfo(getattr(tenant, "timezone", "UTC") or "UTC")
+    zone = ZoneInfo(current_timezone_name())
     if fmt == "json":
         content = json.dumps(body, ensure_ascii=False, default=lambda v: _text(v, zone))
     else:
@@ -379,7 +378,7 @@ def _positive(request: HttpRequest, name: str, default: int, maximum: int) -> in
 
 
 def _request_search(request: HttpRequest, fmt: str) -> HttpResponse:
-    zone = ZoneInfo(connection.tenant.timezone or "UTC")
+    zone = ZoneInfo(current_timezone_name())
     reports = reports_for_open311()
     ids = [normalise_tracking_id(value) for value in _split(_param(request, "service_request_id"))]
     if ids:  # the spec: this overrides all other arguments

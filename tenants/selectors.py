@@ -20,7 +20,7 @@ def tenant_directory() -> QuerySet[Tenant]:
 def current_timezone_name() -> str:
     """The time zone of the tenant being served: where its days and weeks begin (UTC on
     the public schema)."""
-    return getattr(connection.tenant, "timezone", None) or "UTC"
+    return getattr(getattr(connection, "tenant", None), "timezone", None) or "UTC"
 
 
 def tenant_primary_host(tenant: Tenant) -> str | None:
