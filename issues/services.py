@@ -8,9 +8,10 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import partial
 
+import psycopg
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Avg, Count, Max, QuerySet
 from django.utils import timezone
 
@@ -564,12 +565,26 @@ def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issu
     return target
 
 
-@transaction.atomic
 def issue_move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: AbstractBaseUser | None) -> Issue:
     """Move reports (a queryset the caller gives: this app knows no report model) to
     another issue, or (to_issue_id None) split them out into a new issue made from the
     first of them. Every issue touched is recounted and its trail says so, with what an
-    undo needs; an open issue left without reports is closed."""
+    undo needs; an open issue left without reports is closed.
+
+    The pipeline and report edits lock a report before its issue, a move the other way
+    round (as merges do): the rare clash between them ends in a deadlock PostgreSQL
+    breaks by failing one side. Then nothing was moved, and the caller is told so."""
+    try:
+        return _move_reports(reports=reports, to_issue_id=to_issue_id, actor=actor)
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
+            raise
+        raise ValidationError({"reports": "Those reports were being changed at the same moment: nothing was moved. "
+                                          "Look again and repeat the move."}) from exc
+
+
+@transaction.atomic
+def _move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: AbstractBaseUser | None) -> Issue:
     # Issues first, then their reports, in the order merges and undos take them, so a move
     # beside a merge or an undo of the same issues waits for it instead of deadlocking.
     # The reports are read twice: which ones and where they were, then locked by id; if

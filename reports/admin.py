@@ -1,11 +1,9 @@
 import csv
 
-import psycopg
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -117,15 +115,6 @@ class ReportAdmin(TenantAdmin):
             issue = issue_move_reports(reports=queryset, to_issue_id=to_issue, actor=request.user)
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
-            return
-        except OperationalError as exc:
-            # The pipeline and report edits lock a report before its issue, a move the
-            # other way round (as merges do): the rare clash between them ends in a
-            # deadlock PostgreSQL breaks by failing one side. Nothing was changed.
-            if not isinstance(exc.__cause__, psycopg.errors.DeadlockDetected):
-                raise
-            self.message_user(request, "Those reports were being changed at the same moment: nothing was moved. "
-                                       "Look again and repeat the move.", messages.ERROR)
             return
         self.message_user(request, f"Reports now on issue #{issue.pk}.", messages.SUCCESS)
 

@@ -126,13 +126,6 @@ def error_response(request: HttpRequest, status: int, description: str) -> HttpR
     return _errors("json" if request.path.endswith(".json") else "xml", Open311Error(status, description))
 
 
-def _refuse_if_suspended(request: HttpRequest) -> None:
-    """A suspended tenant's host answers nothing else (the tenant middleware leaves this
-    answer to Open311, in the spec's shape); checked before the request is read."""
-    if request.tenant.schema_name != get_public_schema_name() and request.tenant.suspended:
-        raise Open311Error(403, "This jurisdiction is suspended.")
-
-
 def _param(request: HttpRequest, name: str) -> str:
     """An argument from the query string, or from the form body of a POST. An empty one
     is the same as one not sent (the spec's "Optional Arguments")."""
@@ -174,7 +167,6 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, fmt: str, **kwargs: str) -> HttpResponse:
             try:
-                _refuse_if_suspended(request)
                 allowed = (*methods, "HEAD") if "GET" in methods else methods
                 if request.method not in allowed:
                     raise Open311Error(405, f"{request.method} is not allowed here; use {' or '.join(methods)}.",
@@ -440,10 +432,6 @@ def token(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 @csrf_exempt
 def unknown(request: HttpRequest) -> HttpResponse:
     """Anything else under /open311/v2/: a 404 in the spec's shape (XML unless .json)."""
-    try:
-        _refuse_if_suspended(request)
-    except Open311Error as error:
-        return error_response(request, error.status, error.descriptions[0])
     return error_response(request, 404, "No such Open311 resource; see discovery.xml.")
 
 

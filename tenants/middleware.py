@@ -8,13 +8,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from civicpulse.api_errors import error_body
+from civicpulse.api_errors import error_body, open311_error
 from civicpulse.context import tenant_var
 
-# Paths a suspended tenant still answers: operators' probes must keep working. Open311
-# answers for itself, in its own error shape: every Open311 view refuses a suspended
-# tenant's requests before reading them.
-_ALWAYS_OPEN = ("/healthz", "/readyz", "/open311/")
+# Paths a suspended tenant still answers: operators' probes must keep working.
+_ALWAYS_OPEN = ("/healthz", "/readyz")
 
 
 class TenantStatusMiddleware:
@@ -33,6 +31,8 @@ class TenantStatusMiddleware:
 
     @staticmethod
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
+        if request.path.startswith("/open311/"):  # in the specification's error shape
+            return open311_error(request, 403, "This jurisdiction is suspended.")
         if request.path.startswith("/api/"):
             return JsonResponse(error_body("tenant_suspended", "This tenant is suspended."), status=403)
         return render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)

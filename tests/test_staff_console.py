@@ -72,7 +72,7 @@ def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, m
     import psycopg
     from django.db import OperationalError
 
-    from reports import admin as reports_admin
+    from issues import services
 
     report = _report("Street light out on Oak Street")
 
@@ -82,7 +82,7 @@ def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, m
         except psycopg.errors.DeadlockDetected as cause:
             raise OperationalError("deadlock detected") from cause
 
-    monkeypatch.setattr(reports_admin, "issue_move_reports", deadlocked)
+    monkeypatch.setattr(services, "_move_reports", deadlocked)
     answer = staff_client.post(
         "/admin/reports/report/", {"action": "split_out", "_selected_action": [report.pk], "to_issue": ""}, follow=True,
     )
