@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -182,13 +182,18 @@ class IssueEventInline(admin.TabularInline):
     fields = ("created_at", "kind", "actor", "actor_label", "data", "undo")
     readonly_fields = fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[IssueEvent]:
+        # Whether each operation was undone, in the same query as the trail itself.
+        undone = IssueEvent.objects.filter(
+            issue_id=OuterRef("issue_id"), kind=IssueEvent.Kind.UNDONE, data__operation=OuterRef("data__undo__operation")
+        )
+        return super().get_queryset(request).annotate(undone=Exists(undone))
+
     @admin.display(description="undo")
     def undo(self, event: IssueEvent) -> str:
         if not issue_event_undoable(event):
             return ""
-        if IssueEvent.objects.filter(
-            issue_id=event.issue_id, kind=IssueEvent.Kind.UNDONE, data__operation=event.data["undo"]["operation"]
-        ).exists():
+        if event.undone:
             return "undone"
         url = reverse("admin:issues_issue_undo", args=[event.issue_id, event.pk])
         return format_html('<a class="button" href="{}">Undo…</a>', url)

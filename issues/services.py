@@ -519,6 +519,14 @@ def _undo_record(
     }
 
 
+def _issue_close_emptied(issue: Issue, now: datetime) -> None:
+    """Close an issue whose reports went elsewhere (a merge, a move, an undo): closed,
+    not deleted, so its trail stays; a resolution time it had is kept."""
+    issue.status, issue.closed_at = IssueStatus.CLOSED, now
+    issue.resolved_at = issue.resolved_at or now
+    issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+
+
 @transaction.atomic
 def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issue:
     """Merge issues into one: an open one if any, the most reported (then the oldest),
@@ -540,10 +548,7 @@ def issue_merge(*, issue_ids: list[int], actor: AbstractBaseUser | None) -> Issu
         if _SEVERITY_RANK.get(source.severity, 0) > _SEVERITY_RANK.get(target.severity, 0):
             target.severity = source.severity
         if source.status in OPEN_STATUSES:  # closed ones keep their own closing time
-            source.status = IssueStatus.CLOSED
-            source.closed_at = now
-            source.resolved_at = source.resolved_at or now
-            source.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+            _issue_close_emptied(source, now)
         _issue_recount(source)
     target.save(update_fields=["severity", "updated_at"])
     _issue_recount(target)
@@ -627,9 +632,7 @@ def _move_reports(*, reports: QuerySet, to_issue_id: int | None, actor: Abstract
     for issue in touched:
         _issue_recount(issue)
         if issue.report_count == 0 and issue.status in OPEN_STATUSES:
-            issue.status, issue.closed_at = IssueStatus.CLOSED, now
-            issue.resolved_at = issue.resolved_at or now
-            issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+            _issue_close_emptied(issue, now)
     undo = _undo_record(
         before=before,
         after={issue.pk: _snapshot(issue) for issue in touched},
@@ -708,9 +711,7 @@ def issue_event_undo(*, event_id: int, actor: AbstractBaseUser | None) -> IssueE
         if restored is None:
             # Opened by the operation, empty now: closed, not deleted, so its trail stays.
             _issue_recount(issue)
-            issue.status, issue.closed_at = IssueStatus.CLOSED, now
-            issue.resolved_at = issue.resolved_at or now
-            issue.save(update_fields=["status", "closed_at", "resolved_at", "updated_at"])
+            _issue_close_emptied(issue, now)
         else:
             for field in _SNAPSHOT_FIELDS:
                 setattr(issue, field, restored[field])

@@ -233,3 +233,15 @@ def test_staff_place_an_address_only_report(staff_client) -> None:
     # A report that has its point cannot be moved around from here.
     placed_form = staff_client.get(f"/admin/reports/report/{unplaced.pk}/change/").content.decode()
     assert 'name="latitude"' not in placed_form
+
+
+def test_the_trail_offers_undo_until_the_operation_is_undone(staff_client) -> None:
+    from issues.services import issue_event_undo, issue_merge
+
+    a, b = _report("Broken bench in the park"), _report("Fallen tree on Main Street", lat=39.9)
+    target = issue_merge(issue_ids=[a.issue_id, b.issue_id], actor=None)
+    page = f"/admin/issues/issue/{target.pk}/change/"
+    assert "Undo…" in staff_client.get(page).content.decode()
+    issue_event_undo(event_id=IssueEvent.objects.get(issue=target, kind="merged").pk, actor=None)
+    html = staff_client.get(page).content.decode()
+    assert "Undo…" not in html and ">undone<" in html
