@@ -145,14 +145,14 @@ def chat_json(
     ModelCall either way."""
     prompt_sha256 = hashlib.sha256(json.dumps([config.model, system, user]).encode()).hexdigest()
     retries = settings.LLM_RETRIES if retries is None else retries
+    if circuit_open(config.endpoint):
+        # Not a call: nothing to audit. The report's note says why the model was not used.
+        raise ModelFault(Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly")
     client = openai.OpenAI(
         base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0,
         # A redirect could lead anywhere: only the allowed address is ever asked.
         http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
-    if circuit_open(config.endpoint):
-        # Not a call: nothing to audit. The report's note says why the model was not used.
-        raise ModelFault(Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly")
     started = time.monotonic()
     attempts, usage = 0, None
     fault: ModelFault | None = ModelFault(Outcome.UNAVAILABLE)
@@ -203,6 +203,7 @@ def chat_json(
         fault = exc
         raise
     finally:
+        client.close()  # its connection pool, not kept from one call to the next
         ModelCall.objects.create(
             purpose=purpose, endpoint=config.endpoint[:200], model=config.model[:200],
             latency_ms=round((time.monotonic() - started) * 1000), attempts=attempts,

@@ -1,12 +1,14 @@
 """Reads on the classification app."""
 from dataclasses import dataclass
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from llm.models import ModelCall
+from tenants.selectors import current_timezone_name
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,10 @@ class DailyCalls:
 
 def model_call_daily_totals(*, days: int = 30) -> list[DailyCalls]:
     """Model calls per day over the last `days` days (the tenant's time zone), oldest first."""
-    since = timezone.localdate() - timedelta(days=days - 1)
+    zone = ZoneInfo(current_timezone_name())
+    since = timezone.localdate(timezone=zone) - timedelta(days=days - 1)
     rows = (
-        ModelCall.objects.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        ModelCall.objects.annotate(day=TruncDate("created_at", tzinfo=zone))
         .filter(day__gte=since)
         .values("day")
         .annotate(
