@@ -136,7 +136,6 @@ class IssueSlaDetail(APIView):
         body: dict = {"issue": issue.pk, "status": issue.status,
                       "paused_hours": _hours(issue_paused_seconds(issue=issue, now=now))}
         sla = issue_sla(issue_id=issue.pk)
-        metric = SlaMetric.objects.select_related("policy", "category").filter(issue_id=issue.pk).first()
         if sla is not None:
             body |= {
                 "state": sla.state,
@@ -150,7 +149,7 @@ class IssueSlaDetail(APIView):
                 "policy": policy_body(sla.policy),
                 "metric": None,
             }
-        elif metric is not None:
+        elif (metric := SlaMetric.objects.select_related("policy", "category").filter(issue_id=issue.pk).first()):
             body |= {"state": "met" if metric.resolve_met else "missed", "paused": False,
                      "policy": policy_body(metric.policy), "metric": metric_body(metric)}
         else:

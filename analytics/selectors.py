@@ -115,7 +115,8 @@ def score_trend(
 
 
 def flags_active(*, area_id: int | None = None, category_id: int | None = None) -> QuerySet[Flag]:
-    flags = Flag.objects.filter(cleared_at=None).select_related("rule", "area", "category", "issue")
+    flags = Flag.objects.filter(cleared_at=None).select_related(
+        "rule", "area", "category", "issue", "issue__area", "issue__category")
     if area_id:
         flags = flags.filter(Q(area_id=area_id) | Q(issue__area_id=area_id))
     if category_id:

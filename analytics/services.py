@@ -268,13 +268,6 @@ class EvaluationResult:
     metrics: int
 
 
-def _lock_tenant_pass() -> None:
-    """One pass per tenant at a time: two would race on the same crossings."""
-    key = zlib.crc32(f"sla:{connection.schema_name}".encode()) & 0x7FFFFFFF
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
 def sla_evaluate(*, now: datetime | None = None) -> EvaluationResult:
     """Evaluate every open issue of the current tenant in one statement: deadlines, used
     shares and states, each threshold crossing recorded once (with its event). Then the
@@ -282,7 +275,7 @@ def sla_evaluate(*, now: datetime | None = None) -> EvaluationResult:
     commit."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_tenant_pass()
+        _lock("sla")  # one pass per tenant at a time: two would race on the same crossings
         # The calendar must reach back to every issue measured: open ones and those
         # resolved since the last pass, which may be older than any open one.
         calendar_ensure(since=Issue.objects.aggregate(at=Min("created_at"))["at"])
@@ -306,11 +299,7 @@ def _metrics_since_last_pass(*, now: datetime) -> int:
     """Metrics for issues resolved since the newest metric (less an hour, for issues
     resolved with a back-dated time), and removal of those reopened since."""
     newest = SlaMetric.objects.aggregate(at=Max("computed_at"))["at"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "DELETE FROM analytics_slametric s USING issues_issue i "
-            "WHERE i.id = s.issue_id AND (i.status NOT IN ('resolved', 'closed') OR i.resolved_at IS NULL)"
-        )
+    _metrics_of_reopened_delete()
     issues = Issue.objects.filter(status__in=("resolved", "closed"), resolved_at__isnull=False)
     if newest is not None:
         # Resolution stamps `updated_at`; an hour of overlap covers back-dated resolutions.
@@ -321,6 +310,15 @@ def _metrics_since_last_pass(*, now: datetime) -> int:
     return sla_metrics_compute(
         lo=bounds["lo"], hi=bounds["hi"] + 1, now=now, changed_since=newest - timedelta(hours=1) if newest else None
     )
+
+
+def _metrics_of_reopened_delete() -> None:
+    """Metrics of issues reopened since they were measured are no longer true."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM analytics_slametric s USING issues_issue i "
+            "WHERE i.id = s.issue_id AND (i.status NOT IN ('resolved', 'closed') OR i.resolved_at IS NULL)"
+        )
 
 
 def sla_metrics_compute(
@@ -350,12 +348,7 @@ def sla_metrics_recompute(
     zone = zoneinfo.ZoneInfo(current_timezone_name())
     start = datetime.combine(since, time(0), tzinfo=zone) if since else None
     end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone) if until else None
-    with connection.cursor() as cursor:
-        # Metrics of issues reopened since they were measured are no longer true.
-        cursor.execute(
-            "DELETE FROM analytics_slametric s USING issues_issue i "
-            "WHERE i.id = s.issue_id AND (i.status NOT IN ('resolved', 'closed') OR i.resolved_at IS NULL)"
-        )
+    _metrics_of_reopened_delete()
     bounds = Issue.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         return 0
@@ -365,8 +358,7 @@ def sla_metrics_recompute(
     now = timezone.now()
     for lo in range(bounds["lo"], bounds["hi"] + 1, chunk):
         hi = min(lo + chunk, bounds["hi"] + 1)
-        with transaction.atomic():
-            written += sla_metrics_compute(lo=lo, hi=hi, now=now, since=start, until=end)
+        written += sla_metrics_compute(lo=lo, hi=hi, now=now, since=start, until=end)
         if progress:
             progress(hi - lo)
     return written

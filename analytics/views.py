@@ -2,6 +2,7 @@
 accountability page (no login). Thin: filters in, selectors, charts and tables out.
 Every figure is drawn (server-side SVG) and tabled; any staff table downloads as CSV."""
 import csv
+from collections.abc import Callable
 from datetime import timedelta
 
 from django import forms
@@ -61,16 +62,20 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
     area_id, category_id = (area.pk if area else None), (category.pk if category else None)
     now = timezone.now()
     since = now - timedelta(days=days)
-    backlog = dashboard_backlog(now=now, area_id=area_id, category_id=category_id)
-    trend = dashboard_compliance_trend(since=since, until=now, area_id=area_id, category_id=category_id)
-    by_category = dashboard_breaches(by="category", since=since, until=now, area_id=area_id, category_id=category_id)
-    by_area = dashboard_breaches(by="area", since=since, until=now, area_id=area_id, category_id=category_id)
-    flags = dashboard_flags(area_id=area_id, category_id=category_id)
-    concern = dashboard_concern_by_area(area_id=area_id, category_id=category_id)
-    points = dashboard_open_points(area_id=area_id, category_id=category_id)
-    tables = {t.key: t for t in (backlog, trend, by_category, by_area, flags, concern, points)}
-    if request.GET.get("csv") in tables:
-        return _csv(tables[request.GET["csv"]])
+    scope = {"area_id": area_id, "category_id": category_id}
+    period = {"since": since, "until": now, **scope}
+    builders: dict[str, Callable[[], Table]] = {
+        "backlog": lambda: dashboard_backlog(now=now, **scope),
+        "trend": lambda: dashboard_compliance_trend(**period),
+        "breaches_category": lambda: dashboard_breaches(by="category", **period),
+        "breaches_area": lambda: dashboard_breaches(by="area", **period),
+        "flags": lambda: dashboard_flags(**scope),
+        "concern": lambda: dashboard_concern_by_area(**scope),
+        "map": lambda: dashboard_open_points(**scope),
+    }
+    if request.GET.get("csv") in builders:  # a download builds its own table only
+        return _csv(builders[request.GET["csv"]]())
+    backlog, trend, by_category, by_area, flags, concern, points = (build() for build in builders.values())
     band_names = backlog.columns[1:-1]
     sections = [
         (backlog, stacked_bars_svg([(row[0], row[1:-1]) for row in backlog.rows], band_names,

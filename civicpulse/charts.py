@@ -49,11 +49,11 @@ def stacked_bars_svg(
 
 def hbars_svg(
     rows: list[tuple[str, float | None]], *, title: str, unit: str = "", maximum: float | None = None,
-    width: int = 640, marker: float | None = None,
+    width: int = 640,
 ) -> SafeString:
     """One horizontal bar per row, its value written beside it: readable on a phone,
     where vertical bars' labels collide. An empty value (too few to judge) is drawn as a
-    dash. `marker` draws a vertical line at a value (a target)."""
+    dash."""
     top = maximum or max((v for _, v in rows if v is not None), default=0) or 1
     label_w, bar_h, gap = 150, 16, 6
     height = max(len(rows), 1) * (bar_h + gap) + 8
@@ -74,10 +74,6 @@ def hbars_svg(
             '<text x="{}" y="{}" font-size="11">{}</text>',
             label_w, _n(y), _n(w), bar_h, _COLOURS[0], label, text, _n(label_w + w + 4), _n(y + bar_h - 4), text,
         ))
-    if marker is not None:
-        x = label_w + marker / top * plot_w
-        parts.append(format_html('<line x1="{}" y1="0" x2="{}" y2="{}" stroke="{}" stroke-dasharray="4 3"/>',
-                                 _n(x), _n(x), height, _COLOURS[1]))
     return format_html(
         '<svg viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px" role="img" aria-label="{t}">'
         '<title>{t}</title>{parts}</svg>',

@@ -148,9 +148,14 @@ def test_scores_and_rules_run_hourly_on_the_cpu_queue() -> None:
 def test_the_tasks_call_their_services(tenant_a) -> None:
     from analytics.tasks import compute_scores, evaluate_rules
 
+    from analytics.models import Rule
+
     run_id = compute_scores.run()
     assert ScoreRun.objects.filter(pk=run_id).exists()
-    assert set(evaluate_rules.run()) == {"raised", "kept", "cleared"}
+    Rule.objects.filter(code="aging_open").update(params={"count": 1, "days": 0})
+    IssueFactory(area=AreaFactory(code="tasks_sc"), created_at=timezone.now() - timedelta(hours=1))
+    counts = evaluate_rules.run()
+    assert counts["raised"] >= 1 and counts["cleared"] == 0
 
 
 def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> None:
