@@ -28,8 +28,8 @@ from issues.models import Category, GroupingPolicy
 from issues.selectors import grouping_policy_get
 from issues.services import issue_group_report
 from llm.offline import classify_offline
-from llm.types import CategoryInfo
 from reports.addresses import normalise_address
+from reports.services import category_info
 from tenants.schema_clone import clone_schema
 
 
@@ -211,10 +211,7 @@ def dedup_evaluate(
             connection.set_schema(scratch)
             by_code = _taxonomy_copy(categories, policy)
             by_name = {c.name.lower(): c for c in by_code.values()}
-            infos = [
-                CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity)
-                for c in by_code.values() if c.active
-            ]
+            infos = [category_info(c) for c in by_code.values() if c.active]
             for index in sorted(usable, key=lambda i: (rows[i].at, i)):
                 row = rows[index]
                 given = (by_code.get(row.category) or by_name.get(row.category.lower())) if use_category else None

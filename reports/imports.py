@@ -27,9 +27,9 @@ from psycopg import sql
 from issues.models import OPEN_STATUSES, Area, Category
 from issues.selectors import grouping_policy_get
 from llm.offline import classify_offline
-from llm.types import CategoryInfo
 from reports.addresses import standardise_address, standardise_parts
 from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH, ImportBatch, new_tracking_id
+from reports.services import category_info
 from tenants.selectors import current_timezone_name
 
 # The report fields every format is mapped to (text until SQL parses them).
@@ -171,7 +171,7 @@ def _category_map(raw_values: list[str], explicit: dict[str, str]) -> tuple[dict
     code or name, else by the offline classifier on the source's wording; what matches
     nothing becomes `other` (and is counted)."""
     categories = list(Category.objects.filter(active=True))
-    infos = [CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity) for c in categories]
+    infos = [category_info(c) for c in categories]
     by_code = {c.code: c for c in categories}
     by_name = {c.name.lower(): c for c in categories}
     other = by_code.get("other")

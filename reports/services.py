@@ -23,7 +23,7 @@ from issues.models import Category, IssueEvent
 from issues.services import issue_event_record, issue_group_report, issue_place
 from llm.services import adjudicate_same_problem, classify_report, training_example_record
 from llm.types import CategoryInfo
-from reports.addresses import normalise_address, standardise_address
+from reports.addresses import StandardAddress, standardise_address
 from reports.models import ApiKey, Location, Report
 from reports.photos import photo_clean
 
@@ -48,7 +48,7 @@ def _is_number(value: object) -> bool:
 
 
 def _validate(
-    *, description: object, latitude: object, longitude: object, address: str, email: str,
+    *, description: object, latitude: object, longitude: object, address: str, address_key: str, email: str,
     category_code: str | None, external_id: str | None, attributes: dict | None = None, media_url: str = "",
 ) -> tuple[dict[str, list[str]], Category | None]:
     errors: dict[str, list[str]] = {}
@@ -62,7 +62,7 @@ def _validate(
         errors["latitude"] = ["Latitude must be a number from -90 to 90."]
     if longitude is not None and not (_is_number(longitude) and -180 <= longitude <= 180):
         errors["longitude"] = ["Longitude must be a number from -180 to 180."]
-    if latitude is None and longitude is None and not normalise_address(address):
+    if latitude is None and longitude is None and not address_key:
         errors["location"] = ["Give a point (latitude and longitude) or an address."]
     if len(address) > 500:
         errors["address"] = ["Keep the address to 500 characters."]
@@ -154,8 +154,9 @@ def report_submit(
     With an external_id already used by this API key, returns that
     report (created=False) and stores nothing."""
     address = address or ""
+    std = standardise_address(address)  # parsed once: its key, and the parts a new Location keeps
     errors, category = _validate(
-        description=description, latitude=latitude, longitude=longitude, address=address,
+        description=description, latitude=latitude, longitude=longitude, address=address, address_key=std.key,
         email=email or "", category_code=category_code, external_id=external_id, attributes=attributes,
         media_url=media_url,
     )
@@ -173,7 +174,7 @@ def report_submit(
         if existing is not None:
             return SubmitResult(existing, False)
 
-    address_key = normalise_address(address)
+    address_key = std.key
     # A point the resident gave teaches us where the address is; one we looked up does not.
     learn_location = bool(address_key) and latitude is not None
     needs_placement = False
@@ -210,7 +211,8 @@ def report_submit(
         with transaction.atomic():
             report.save(force_insert=True)
             if learn_location:
-                _location_remember(address_key=address_key, address=address, latitude=latitude, longitude=longitude)
+                _location_remember(address_key=address_key, std=std, address=address, latitude=latitude,
+                                   longitude=longitude)
             if enqueue:
                 transaction.on_commit(lambda: enqueue_processing([report.pk]))
     except IntegrityError:
@@ -223,10 +225,11 @@ def report_submit(
     return SubmitResult(report, True)
 
 
-def _location_remember(*, address_key: str, address: str, latitude: float, longitude: float) -> None:
+def _location_remember(
+    *, address_key: str, std: StandardAddress, address: str, latitude: float, longitude: float,
+) -> None:
     """Remember where an address is, the first time a report gives both. Concurrency-safe:
     insert and ignore a conflict, never update under another writer."""
-    std = standardise_address(address)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,"
@@ -254,11 +257,17 @@ def enqueue_processing(report_ids: list[int]) -> int:
     return len(report_ids)
 
 
+def category_info(category: Category) -> CategoryInfo:
+    """A category as the classifiers see it."""
+    return CategoryInfo(category.code, category.name, category.description, tuple(category.keywords),
+                        category.default_severity)
+
+
 def _categories(chosen: Category | None) -> list[CategoryInfo]:
     """What the classifier may answer: the resident's category when one was chosen (it is
     kept, so severity and confidence must be about it), else every active category."""
     categories = [chosen] if chosen is not None else Category.objects.filter(active=True).order_by("code")
-    return [CategoryInfo(c.code, c.name, c.description, tuple(c.keywords), c.default_severity) for c in categories]
+    return [category_info(c) for c in categories]
 
 
 def report_process(*, report_id: int) -> Report | None:
@@ -402,7 +411,7 @@ def report_place(*, report_id: int, latitude: float, longitude: float, actor: Ab
     """Staff put an address-only report on the map. The address learns its point (so the
     next report of it is placed by itself), and an issue that had no point takes it."""
     errors, _ = _validate(
-        description="placed", latitude=latitude, longitude=longitude, address="", email="",
+        description="placed", latitude=latitude, longitude=longitude, address="", address_key="", email="",
         category_code=None, external_id=None,
     )
     if errors:
@@ -411,7 +420,8 @@ def report_place(*, report_id: int, latitude: float, longitude: float, actor: Ab
     report.latitude, report.longitude, report.needs_placement = latitude, longitude, False
     report.save(update_fields=["latitude", "longitude", "needs_placement"])
     if report.address_key:
-        _location_remember(address_key=report.address_key, address=report.address, latitude=latitude, longitude=longitude)
+        _location_remember(address_key=report.address_key, std=standardise_address(report.address),
+                           address=report.address, latitude=latitude, longitude=longitude)
     if report.issue_id is not None:
         issue_place(issue_id=report.issue_id, latitude=latitude, longitude=longitude, actor=actor,
                     data={"report": report.tracking_id})
