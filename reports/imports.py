@@ -160,7 +160,10 @@ def _checksum(path: Path) -> str:
 
 def _header(path: Path) -> list[str]:
     with _open(path) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-        header = next(csv.reader(text), [])
+        try:
+            header = next(csv.reader(text), [])
+        except UnicodeDecodeError as exc:  # the first block read holds more than the header
+            raise ValueError(f"{path.name} is not UTF-8 text: {exc}") from exc
     if not header:
         raise ValueError(f"{path.name}: empty file, no header line")
     return [h.strip().lower() for h in header]

@@ -498,6 +498,52 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
     assert work_schemas() == [] and not Report.objects.filter(source_id="M1").exists()
 
 
+def test_reasons_closing_times_and_parent_cycles(tenant_a, tmp_path) -> None:
+    row = lambda sr, status="Open", created="2024-05-01T08:00:00", closed="", lat="41.8", lon="-87.6", parent="": [  # noqa: E731
+        sr, "Pothole in Street Complaint", "", status, created, closed, "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
+    path = _write(tmp_path / "cases.csv", CHICAGO_HEADER, [
+        row("C1", lat="41.8", lon=""),  # one coordinate only
+        row("X" * 101),  # a source id too long to keep
+        ["C3", "Pothole in Street Complaint", "", "Open", "2024-05-01T08:00:00", "", "", "", "", "false", "", "", ""],
+        row("C4", lat="abc"),  # unreadable
+        row("C5", status="Completed", closed="2024-04-30T08:00:00"),  # closed before it was opened
+        row("C6", status="Canceled", closed="2024-05-02T08:00:00", lat="41.9"),
+        row("C7", lat="41.81", parent="C8"),  # C7 and C8 name each other
+        row("C8", lat="41.82", parent="C7"),
+    ])
+    assert import_reports(path=path, fmt="chicago311").summary() == \
+        "read 8, loaded 4, rejected 4, skipped 0 (already imported)"
+    assert dict(RejectedRow.objects.values_list("source_id", "reason")) == {
+        "C1": "latitude and longitude must come together",
+        "X" * 100: "source id longer than 100 characters",
+        "C3": "no point and no address",
+        "C4": "unreadable coordinates: abc -87.6",
+    }
+    issue = {r.source_id: r.issue for r in Report.objects.select_related("issue")}
+    # An unusable closing time is unknown, not made up: resolved without a time.
+    assert issue["C5"].status == "resolved" and issue["C5"].resolved_at is None
+    chicago = ZoneInfo("America/Chicago")
+    assert issue["C6"].status == "closed" and issue["C6"].closed_at == datetime(2024, 5, 2, 8, tzinfo=chicago)
+    # Rows caught in a cycle of parents stand on their own.
+    assert issue["C7"].pk != issue["C8"].pk and issue["C7"].report_count == issue["C8"].report_count == 1
+
+
+def test_the_import_command_refuses_what_it_cannot_load(tenant_pair, tmp_path, db) -> None:
+    from django.core.management.base import CommandError
+
+    path = _publicstuff(tmp_path)
+    with pytest.raises(CommandError, match="No tenant 'nowhere'"):
+        call_command("import_reports", "nowhere", str(path))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("columns: [unclosed", encoding="utf-8")
+    with pytest.raises(CommandError, match="not valid YAML"):
+        call_command("import_reports", "alpha", str(path), "--format", "mapped", "--mapping", str(broken))
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(",".join(CHICAGO_HEADER).encode() + b"\n" + b"L1,caf\xe9\n" * 5000)
+    with pytest.raises(CommandError, match="latin1.csv is not UTF-8 text"):
+        call_command("import_reports", "alpha", str(latin1), "--format", "chicago311")
+
+
 def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a, tmp_path) -> None:
     from reports.models import ImportBatch
 
