@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from llm.models import TrainedClassifier, TrainingExample
-from llm.offline import classify_offline, summarise
+from llm.offline import rule_severity, summarise
 from llm.types import SEVERITIES, CategoryInfo, Classification
 
 # Bumped whenever the stored parameters change shape, so old rows stay readable.
@@ -269,7 +269,7 @@ class LearnedClassifier:
         category = model.classes[allowed[best]]
 
         # The rules' severity: the category's default, raised by danger words.
-        ruled = classify_offline(text, [by_code[category]]).severity
+        ruled = rule_severity(text, by_code[category])
         severity = ruled
         if self.severity is not None and self.severity.knows(text):
             suggested = self.severity.predict(text)

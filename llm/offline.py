@@ -76,10 +76,19 @@ def classify_offline(text: str, categories: list[CategoryInfo]) -> Classificatio
         # word is 0.5, a tie is below that, several words for one category approach 1.
         confidence = round(min(0.95, top / (top + second + 1)), 3)
 
-    severity = by_code[category].default_severity if category in by_code else "medium"
+    severity = _severity(words, by_code[category].default_severity if category in by_code else "medium")
+    return Classification(category, severity, summarise(text), confidence, CLASSIFIER_NAME)
+
+
+def rule_severity(text: str, category: CategoryInfo) -> str:
+    """The rules' severity of a text in a category: its default, raised by danger words."""
+    return _severity(_words(text), category.default_severity)
+
+
+def _severity(words: list[str], default: str) -> str:
     word_set = set(words)
     if word_set & _CRITICAL:
-        severity = "critical"
-    elif word_set & _HIGH and SEVERITIES.index(severity) < SEVERITIES.index("high"):
-        severity = "high"
-    return Classification(category, severity, summarise(text), confidence, CLASSIFIER_NAME)
+        return "critical"
+    if word_set & _HIGH and SEVERITIES.index(default) < SEVERITIES.index("high"):
+        return "high"
+    return default

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from llm.client import ModelFault, chat_json, endpoint_config
 from llm.learning import classify_learned, training_example_record
 from llm.models import Endpoint, ModelCall
-from llm.offline import classify_offline
+from llm.offline import classify_offline, rule_severity
 from llm.prompts import ADJUDICATION_SCHEMA, adjudication_messages, classification_messages, classification_schema
 from llm.secrets import secret_encrypt
 from llm.types import SEVERITIES, CategoryInfo, Classification
@@ -62,7 +62,7 @@ def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classificat
     chosen = next(c for c in categories if c.code == answer["category"])  # the schema holds it to the list
     return Classification(
         category=chosen.code,
-        severity=_bounded_severity(answer["severity"], classify_offline(text, [chosen]).severity),
+        severity=_bounded_severity(answer["severity"], rule_severity(text, chosen)),
         summary=" ".join(answer["summary"].split())[:300],
         confidence=round(float(answer["confidence"]), 3),
         classifier=f"llm:{config.model}"[:50],
