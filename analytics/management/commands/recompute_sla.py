@@ -3,10 +3,11 @@ import sys
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from analytics.services import sla_metrics_recompute
+from tenants.commands import tenant_for_command
 
 
 class Command(BaseCommand):
@@ -19,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Every resolved issue (no period)")
 
     def handle(self, slug: str, since: date | None, until: date | None, all: bool, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {slug!r}.")
+        tenant = tenant_for_command(slug)
         if all == bool(since or until):
             raise CommandError("Give --all, or a period with --since and/or --until.")
         if since and until and since > until:

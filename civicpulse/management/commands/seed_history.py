@@ -4,13 +4,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model, tenant_context
+from django.core.management.base import BaseCommand
+from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from civicpulse.demo import DEMO_TENANTS
 from civicpulse.history import generate_chicago311
 from reports.imports import import_reports
+from tenants.commands import tenant_for_command
 
 
 class Command(BaseCommand):
@@ -21,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=50_000)
 
     def handle(self, slug: str, rows: int, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {slug!r} (run `make run` or `manage.py seed_demo` first).")
+        tenant = tenant_for_command(slug, "run `make run` or `manage.py seed_demo` first")
         demo = next((d for d in DEMO_TENANTS if d.slug == slug), None)
         with tempfile.TemporaryDirectory(prefix="civicpulse-history-") as workdir:
             path = Path(workdir) / f"{slug}-history.csv"

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 
 from llm.learning import LearnedClassifier, TextModel, classification_scores, text_model_fit
 from llm.offline import classify_offline
 from llm.types import CategoryInfo
+from tenants.commands import tenant_for_command
 
 # Below this many usable rows a split says nothing at all.
 MIN_ROWS = 10
@@ -141,9 +142,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, slug: str, path: Path, text_column: str, label_column: str,
                date_column: str | None, id_column: str | None, train_fraction: float, no_model: bool,
                as_json: bool, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {slug!r}.")
+        tenant = tenant_for_command(slug)
         if not 0 < train_fraction < 1:
             raise CommandError("--train-fraction must be between 0 and 1.")
         rows, skipped = read_rows(

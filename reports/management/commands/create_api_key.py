@@ -1,9 +1,10 @@
 """Create an API key for a tenant and print it (only it, so scripts can capture it)."""
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 
 from reports.services import api_key_create
+from tenants.commands import tenant_for_command
 
 
 class Command(BaseCommand):
@@ -15,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--scopes", default="submit,read", help="comma-separated: submit, read, staff")
 
     def handle(self, slug: str, name: str, scopes: str, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {slug!r}.")
+        tenant = tenant_for_command(slug)
         with tenant_context(tenant):
             try:
                 _, key = api_key_create(name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()])

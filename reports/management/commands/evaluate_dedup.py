@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model
 from tqdm import tqdm
 
 from reports.dedup_evaluation import (
@@ -16,6 +15,7 @@ from reports.dedup_evaluation import (
     labelled_reports_read,
     labelled_reports_write,
 )
+from tenants.commands import tenant_for_command
 
 
 class Command(BaseCommand):
@@ -49,9 +49,7 @@ class Command(BaseCommand):
         columns.add_argument("--address-column", default="", help="groups rows that have no point by address")
 
     def handle(self, *args: object, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=options["slug"]).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {options['slug']!r}.")
+        tenant = tenant_for_command(options["slug"])
         if options["generate"] is not None:
             if options["generate"] < 1:
                 raise CommandError("--generate needs a positive number of rows.")

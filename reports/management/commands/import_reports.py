@@ -3,10 +3,11 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import get_tenant_model, tenant_context
+from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from reports.imports import FORMATS, MAPPED, Mapping, import_reports
+from tenants.commands import tenant_for_command
 
 
 class Command(BaseCommand):
@@ -19,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", type=Path, help="YAML column (and category) mapping, for --format mapped")
 
     def handle(self, slug: str, file: Path, fmt: str, mapping: Path | None, **options: object) -> None:
-        tenant = get_tenant_model().objects.filter(schema_name=slug).first()
-        if tenant is None or tenant.schema_name == "public":
-            raise CommandError(f"No tenant {slug!r}.")
+        tenant = tenant_for_command(slug)
         if not file.is_file():
             raise CommandError(f"No file {file}.")
         try:
