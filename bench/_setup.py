@@ -1,4 +1,5 @@
 """Make a benchmark script runnable as `.venv/bin/python bench/NAME.py` from the checkout."""
+import math
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,14 @@ def django_setup() -> None:
     import django
 
     django.setup()
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest rank: a figure some run really had (None for no runs)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def figure(name: str, value: object) -> None:

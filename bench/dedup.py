@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant
+from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant, percentile
 
 SLUG = "bench-dedup"
 CENTRE = (39.80, -89.64)
@@ -204,16 +204,11 @@ def _measure(points: list[dict]) -> None:
     candidate_ms, grouping_ms = candidate_ms[WARM_UP:], grouping_ms[WARM_UP:]
     figure("points", len(candidate_ms))
     figure("candidates_p50_ms", round(statistics.median(candidate_ms), 2))
-    figure("candidates_p95_ms", round(_p95(candidate_ms), 2))
+    figure("candidates_p95_ms", round(percentile(candidate_ms, 0.95), 2))
     figure("candidates_mean_rows", round(statistics.mean(rows[WARM_UP:]), 2))
     figure("grouping_p50_ms", round(statistics.median(grouping_ms), 2))
-    figure("grouping_p95_ms", round(_p95(grouping_ms), 2))
+    figure("grouping_p95_ms", round(percentile(grouping_ms, 0.95), 2))
     figure("joined_share", round(joined / len(points), 3))
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(round(len(ordered) * 0.95)) - 1)]
 
 
 def _explain(query: dict) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.synchronize import Barrier
 
-from _setup import django_setup, figure
+from _setup import django_setup, figure, percentile
 
 PATH = "/api/v1/reports/"
 ACCEPTED = "201"  # statuses are kept as text, beside "conn_error"
@@ -230,9 +230,9 @@ def _load_figures(results: list[ClientResult], statuses: Counter[str]) -> dict[s
     errors = {status: count for status, count in statuses.items() if status != ACCEPTED}
     figures: dict[str, object] = {
         "accepted_per_s": round(accepted / elapsed, 1),
-        "latency_p50_ms": _ms(_percentile(latencies, 0.50)),
-        "latency_p95_ms": _ms(_percentile(latencies, 0.95)),
-        "latency_p99_ms": _ms(_percentile(latencies, 0.99)),
+        "latency_p50_ms": _ms(percentile(latencies, 0.50)),
+        "latency_p95_ms": _ms(percentile(latencies, 0.95)),
+        "latency_p99_ms": _ms(percentile(latencies, 0.99)),
         "requests": len(latencies),
         "accepted": accepted,
     }
@@ -241,13 +241,6 @@ def _load_figures(results: list[ClientResult], statuses: Counter[str]) -> dict[s
     else:
         figures["errors"] = 0
     return figures
-
-
-def _percentile(ordered: list[float], share: float) -> float | None:
-    """Nearest rank: a latency some request really had."""
-    if not ordered:
-        return None
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _ms(seconds: float | None) -> float | None:
