@@ -18,8 +18,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
+from llm.client import endpoint_config
 from llm.learning import LearnedClassifier, TextModel, classification_scores, text_model_fit
 from llm.offline import classify_offline
+from llm.services import classify_report
 from llm.types import CategoryInfo
 from tenants.commands import tenant_for_command
 
@@ -168,14 +170,12 @@ class Command(BaseCommand):
         predictions: dict[str, list[str]] = {}
 
         # As the pipeline uses it: the learned model, the keywords for a text it knows no word of.
+        keywords = [classify_offline(text, categories).category for text in texts]
         answers = [learned.classify(text, categories) for text in texts]
-        predictions["learned"] = [
-            answer.category if answer else classify_offline(text, categories).category
-            for answer, text in zip(answers, texts)
-        ]
+        predictions["learned"] = [answer.category if answer else kept for answer, kept in zip(answers, keywords)]
         figures.update(classification_scores(truth, predictions["learned"]))
         figures["keyword_fallbacks"] = sum(a is None for a in answers)
-        predictions["keywords"] = [classify_offline(text, categories).category for text in texts]
+        predictions["keywords"] = keywords
         baseline = classification_scores(truth, predictions["keywords"])
         figures.update({f"baseline_{name}": value for name, value in baseline.items()})
 
@@ -205,12 +205,6 @@ class Command(BaseCommand):
         """The language model's categories through the pipeline's own entry point, and how
         many answers came from the offline fallback because the model failed. None (with
         the reason on stderr) when the tenant has no model."""
-        try:
-            from llm.client import endpoint_config
-            from llm.services import classify_report
-        except ImportError as exc:
-            self.stderr.write(f"language model: not evaluated, the client cannot be loaded ({exc})")
-            return None
         with tenant_context(tenant):
             config = endpoint_config("classify")
             if config is None:
