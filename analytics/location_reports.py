@@ -14,8 +14,9 @@ from django.db.models.functions import TruncMonth
 
 from analytics.models import Flag, IssueSla, ScoreScope, ScoreSnapshot, SlaMetric
 from analytics.selectors import score_run_latest
-from issues.geo import EARTH_RADIUS_M, point_in_geojson
+from issues.geo import EARTH_RADIUS_M
 from issues.models import OPEN_STATUSES, Area, Issue, IssueStatus
+from issues.selectors import area_for_point
 from reports.addresses import standardise_address
 from reports.models import ImportBatch, Location, Report
 
@@ -147,10 +148,9 @@ def _area_of(resolution: Resolution, issues: QuerySet[Issue]) -> Area | None:
     whose boundary holds its point, else the area most of its issues are in."""
     if resolution.area is not None:
         return resolution.area
-    location = resolution.location
-    for area in Area.objects.exclude(boundary=None).order_by("pk"):
-        if point_in_geojson(location.latitude, location.longitude, area.boundary):
-            return area
+    located = area_for_point(resolution.location.latitude, resolution.location.longitude)
+    if located is not None:
+        return located
     top = issues.exclude(area=None).order_by().values("area_id").annotate(n=Count("pk")).order_by("-n", "area_id").first()
     return Area.objects.filter(pk=top["area_id"]).first() if top else None
 
@@ -243,7 +243,7 @@ def _score_findings(area: Area | None) -> dict | None:
     }
 
 
-def _freshness(reports: QuerySet[Report]) -> dict:
+def _freshness(newest_here: datetime | None) -> dict:
     batch = ImportBatch.objects.filter(status=ImportBatch.Status.DONE).order_by("-finished_at", "-id").first()
     newest = Report.objects.aggregate(at=Max("submitted_at"))["at"]
     return {
@@ -252,23 +252,23 @@ def _freshness(reports: QuerySet[Report]) -> dict:
             "finished": _iso(batch.finished_at), "rows_loaded": batch.rows_loaded,
         },
         "newest_report": _iso(newest),
-        "newest_report_here": _iso(reports.aggregate(at=Max("submitted_at"))["at"]),
+        "newest_report_here": _iso(newest_here),
     }
 
 
 def location_findings(resolution: Resolution) -> dict:
     """The findings about a resolved place, as plain JSON values."""
     issues, reports = _place_querysets(resolution)
-    span = reports.aggregate(first=Min("submitted_at"), last=Max("submitted_at"))
+    span = reports.aggregate(total=Count("pk"), first=Min("submitted_at"), last=Max("submitted_at"))
     area = _area_of(resolution, issues)
     return {
         "issues": _issue_findings(issues),
-        "reports": {"total": reports.count(), "first": _day(span["first"]), "last": _day(span["last"])},
+        "reports": {"total": span["total"], "first": _day(span["first"]), "last": _day(span["last"])},
         "timeline": _timeline(issues, reports),
         "sla": _sla_findings(issues),
         "flags": _flag_findings(issues, area),
         "area_score": _score_findings(area),
-        "freshness": _freshness(reports),
+        "freshness": _freshness(span["last"]),
     }
 
 
