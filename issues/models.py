@@ -183,11 +183,10 @@ class Category(models.Model):
     def clean(self) -> None:
         """The score bounds must nest (borderline from <= join score <= borderline to)
         once the empty ones are filled from the tenant's policy."""
-        policy = GroupingPolicy.objects.first() or GroupingPolicy()
-        low = policy.borderline_low if self.group_borderline_low is None else self.group_borderline_low
-        join = policy.join_score if self.group_join_score is None else self.group_join_score
-        high = policy.borderline_high if self.group_borderline_high is None else self.group_borderline_high
-        _validate_score_bounds(low, join, high, prefix="group_")
+        from issues.selectors import grouping_thresholds  # the selectors read these models
+
+        values = grouping_thresholds(self)
+        _validate_score_bounds(values.borderline_low, values.join_score, values.borderline_high, prefix="group_")
 
 
 def _validate_score_bounds(low: float, join: float, high: float, *, prefix: str) -> None:
