@@ -725,11 +725,14 @@ def _group(
                SELECT v.line, {new_id} AS issue_id
                FROM {work}.valid v WHERE v.line NOT IN (SELECT line FROM {work}.roots)
            )
-           SELECT v.line, v.created_at, COALESCE(ro.issue_id, n.issue_id) AS issue_id,
-                  COALESCE(ro.method, 'import') AS method, ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
+           -- The whole row with its issue: the writing steps read this one table rather
+           -- than join two of a million rows each.
+           SELECT v.*, COALESCE(ro.issue_id, n.issue_id) AS issue_id, COALESCE(ro.method, 'import') AS method,
+                  ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
            FROM {work}.valid v
            LEFT JOIN {work}.roots ro ON ro.line = v.line
            LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line);
+           DROP TABLE {work}.valid;
            ANALYZE {work}.assign;""",
         params,
     )
@@ -778,21 +781,20 @@ def _write_issues(cursor: object, work: str) -> None:
         f"""INSERT INTO issues_issue (id, title, summary, text, category_id, department_id, severity, status,
                latitude, longitude, address_key, area_id, report_count, created_at, last_report_at,
                acknowledged_at, resolved_at, closed_at, updated_at)
-           SELECT a.issue_id, left(v.description, 200), left(v.description, 300), v.description,
+           SELECT v.issue_id, left(v.description, 200), left(v.description, 300), v.description,
                v.category_id, v.department_id, v.severity, v.status,
                v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END, {area},
                1 + COALESCE(k.n, 0), v.created_at, GREATEST(v.created_at, k.last), NULL,
                -- A closing time only where the source has one: never a made-up one.
                CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
                CASE WHEN v.status = 'closed' THEN v.closed_at END, now()
-           FROM {work}.assign a
-           JOIN {work}.valid v ON v.line = a.line
+           FROM {work}.assign v
            -- The rows joining each new issue, counted here (few: most rows open their
            -- own), so new issues are written once, not inserted then updated.
            LEFT JOIN (SELECT ro.root_line, count(*) AS n, max(j.created_at) AS last
                       FROM {work}.roots ro JOIN {work}.assign j ON j.line = ro.line
-                      WHERE ro.issue_id IS NULL GROUP BY ro.root_line) k ON k.root_line = a.line
-           WHERE a.opens;
+                      WHERE ro.issue_id IS NULL GROUP BY ro.root_line) k ON k.root_line = v.line
+           WHERE v.opens;
            -- Issues already in the tenant that gained reports from this file.
            UPDATE issues_issue i SET report_count = i.report_count + t.n, last_report_at = GREATEST(i.last_report_at, t.last)
            FROM (SELECT issue_id, count(*) AS n, max(created_at) AS last FROM {work}.assign WHERE existing
@@ -808,9 +810,9 @@ INSERT INTO reports_report (tracking_id, channel, description, latitude, longitu
     import_batch_id, source, source_id)
 SELECT v.tracking_id, 'import', v.description, v.lat, v.lon, v.address, v.address_key,
     false, '', false, '', v.category_id, 'resident', '', left(v.description, 300), 'import',
-    '', 'processed', v.created_at, 0, 0, '', now(), a.issue_id, jsonb_build_object('method', a.method),
+    '', 'processed', v.created_at, 0, 0, '', now(), v.issue_id, jsonb_build_object('method', v.method),
     %(batch)s, %(source)s, v.source_id
-FROM {work}.valid v JOIN {work}.assign a ON a.line = v.line
+FROM {work}.assign v
 {only}
 """
 # Outside a bulk load the unique index settles tracking-id clashes as rows are written.
@@ -834,9 +836,9 @@ def _write_reports(cursor: object, work: str, batch: ImportBatch, source: str, e
         if loaded >= expected:
             break
         missing = "WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = %(source)s AND p.source_id = v.source_id)"
-        cursor.execute(f"SELECT line FROM {work}.valid v {missing}", params)
+        cursor.execute(f"SELECT line FROM {work}.assign v {missing}", params)
         cursor.executemany(
-            f"UPDATE {work}.valid SET tracking_id = %s WHERE line = %s",
+            f"UPDATE {work}.assign SET tracking_id = %s WHERE line = %s",
             [(new_tracking_id(), line) for (line,) in cursor.fetchall()],
         )
         cursor.execute(statement.replace("{only}", missing) + _ON_CONFLICT, params)
@@ -852,13 +854,13 @@ def _settle_tracking_clashes(cursor: object, work: str) -> None:
     for _ in range(5):
         cursor.execute(
             sql.SQL(
-                """UPDATE {work}.valid v SET tracking_id = {tracking}
+                """UPDATE {work}.assign v SET tracking_id = {tracking}
                    WHERE v.line IN (
-                       SELECT x.line FROM {work}.valid x
-                       JOIN (SELECT tracking_id, min(line) AS first FROM {work}.valid GROUP BY tracking_id
+                       SELECT x.line FROM {work}.assign x
+                       JOIN (SELECT tracking_id, min(line) AS first FROM {work}.assign GROUP BY tracking_id
                              HAVING count(*) > 1) d ON d.tracking_id = x.tracking_id AND x.line <> d.first
                        UNION ALL
-                       SELECT x.line FROM {work}.valid x JOIN reports_report p ON p.tracking_id = x.tracking_id)"""
+                       SELECT x.line FROM {work}.assign x JOIN reports_report p ON p.tracking_id = x.tracking_id)"""
             ).format(tracking=_tracking_sql("uuid_send(gen_random_uuid())"), work=sql.Identifier(work))
             .as_string(cursor.connection)
         )
@@ -879,7 +881,7 @@ def _write_locations(cursor: object, work: str) -> None:
            -- The first located row of each way of writing the address, then of each key:
            -- two small sorts instead of one over every row.
            FROM (SELECT DISTINCT ON (address_ref) address_ref, address, lat, lon, created_at, line
-                 FROM {work}.valid WHERE lat IS NOT NULL AND address_ref IS NOT NULL
+                 FROM {work}.assign WHERE lat IS NOT NULL AND address_ref IS NOT NULL
                  ORDER BY address_ref, created_at, line) v
            JOIN {work}.addresses a ON a.id = v.address_ref
            WHERE a.key <> ''
