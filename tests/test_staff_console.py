@@ -114,6 +114,36 @@ def test_search_by_tracking_id_and_filters(staff_client) -> None:
     assert f">{old.pk}<" in aged
 
 
+def test_search_finds_words_in_title_or_text_and_uses_the_trigram_indexes(staff_client) -> None:
+    from django.db import connection
+
+    from issues.admin import IssueAdmin
+
+    titled = IssueFactory(title="Broken swing", text="Broken swing")  # text is its title, as imported issues
+    texted = IssueFactory(title="Playground", text="The swing chain snapped near the slide")
+    other = IssueFactory(title="Pothole", text="Deep pothole on Main Street")
+
+    def found(q: str) -> set[int]:
+        page = staff_client.get("/admin/issues/issue/", {"q": q}).content.decode()
+        return {i.pk for i in (titled, texted, other) if f'href="/admin/issues/issue/{i.pk}/change/' in page}
+
+    assert found("swing") == {titled.pk, texted.pk}
+    assert found("SWING chain") == {texted.pk}  # every word, in either field, any case
+    assert found("broken") == {titled.pk}
+    assert found('"main street"') == {other.pk}  # a quoted phrase is one word
+    assert found("slide pothole") == set()
+
+    # The text arm carries the partial index's condition, so PostgreSQL can answer from
+    # the two trigram indexes instead of reading every issue.
+    results, _ = IssueAdmin(Issue, None).get_search_results(None, Issue.objects.all(), "chain")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        compiled, params = results.values("pk").query.sql_with_params()
+        cursor.execute(f"EXPLAIN {compiled}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "issue_title_search" in plan and "issue_text_search" in plan, plan
+
+
 def test_merge_prefers_an_open_issue_and_keeps_closing_times(staff_client) -> None:
     from issues.services import issue_merge, issue_transition
 
