@@ -7,10 +7,17 @@ Prints `rows`, `file_mb`, `import_s`, `rows_per_s` (end to end: read, stage, val
 load issues and reports), `copy_rows_per_s` (COPY of the same CSV into an empty table
 of text columns, measured in the same run; `copy_temp_rows_per_s` into a temporary one,
 which skips the WAL), `share_of_copy`, and the seconds of each step
-(`reading_s`, `checking_s`, `standardising_s`, `grouping_s`, `writing_s`, `indexing_s`). The tenant (`bench-import`)
-and the file are removed unless --keep.
+(`reading_s`, `checking_s`, `standardising_s`, `grouping_s`, `writing_s`, `indexing_s`).
+
+Then `floor_s` and `floor_rows_per_s`: what writing the imported rows alone costs on this
+machine, whatever the import does before it: its issues and reports copied into empty
+tables of the same shape, then those tables' indexes and foreign keys built
+(`floor_writing_s`, `floor_indexing_s`). Reading the file and everything between are
+left out, so no import of this file into these tables can beat it. The tenant
+(`bench-import`) and the file are removed unless --keep.
 """
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -19,6 +26,52 @@ from pathlib import Path
 from _setup import django_setup, drop_tenant, figure
 
 SLUG = "bench-import"
+# The import's two tables, the referenced one first; see reports.imports._BULK_TABLES.
+TABLES = ("issues_issue", "reports_report")
+
+
+def write_floor() -> dict[str, float]:
+    """Seconds to write the current tenant's issues and reports into empty copies of
+    their tables in a schema of their own, then build those tables' indexes (primary
+    keys included) and foreign keys as the import's bulk path does, with its memory
+    settings. Rolled back."""
+    from django.db import connection, transaction
+
+    seconds = {"writing": 0.0, "indexing": 0.0}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'; SET LOCAL jit = off; "
+            "CREATE SCHEMA bench_floor"
+        )
+        indexes: list[str] = []
+        keys: list[tuple[str, str, str]] = []
+        for table in TABLES:
+            cursor.execute(f"CREATE TABLE bench_floor.{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            started = time.perf_counter()
+            cursor.execute(f"INSERT INTO bench_floor.{table} SELECT * FROM {table}")
+            seconds["writing"] += time.perf_counter() - started
+            cursor.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass", [table])
+            indexes += [re.sub(r" ON \S+ USING ", f" ON bench_floor.{table} USING ", d, count=1)
+                        for (d,) in cursor.fetchall()]
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+                [table],
+            )
+            keys += [(table, name, definition) for name, definition in cursor.fetchall()]
+        started = time.perf_counter()
+        for definition in indexes:
+            cursor.execute(definition)
+        for table, name, definition in keys:
+            # A key between the two tables points at the copy.
+            for other in TABLES:
+                definition = re.sub(rf"REFERENCES (\S+\.)?{other}\(", f"REFERENCES bench_floor.{other}(", definition)
+            cursor.execute(f'ALTER TABLE bench_floor.{table} ADD CONSTRAINT "{name}" {definition} NOT VALID; '
+                           f'ALTER TABLE bench_floor.{table} VALIDATE CONSTRAINT "{name}"')
+        seconds["indexing"] = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -81,6 +134,12 @@ def main() -> None:
     figure("share_of_copy", round(copy_s["regular"] / import_s, 3))
     for name, seconds in phases.items():
         figure(f"{name}_s", round(seconds, 1))
+    with tenant_context(tenant):
+        floor = write_floor()
+    figure("floor_s", round(sum(floor.values()), 1))
+    figure("floor_rows_per_s", round(args.rows / sum(floor.values())))
+    for name, seconds in floor.items():
+        figure(f"floor_{name}_s", round(seconds, 1))
     if not args.keep:
         drop_tenant(SLUG)
         path.unlink()
