@@ -217,14 +217,9 @@ def _explain(query: dict) -> None:
 
     from issues import selectors
 
-    params = {
-        "lat": query["latitude"], "lon": query["longitude"], "at": query["at"], "text": query["text"],
-        "radius": float(query["radius_m"]), "window": int(query["window_hours"]),
-        "min_similarity": float(query["min_similarity"]), "any_category": query["category_ids"] is None,
-        "categories": query["category_ids"] or [], "address_key": "",
-    }
+    statement, params = selectors.candidate_query(**query)
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._GEO_CANDIDATES, params)
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
         print("\n".join(row[0] for row in cursor.fetchall()), file=sys.stderr)
 
 

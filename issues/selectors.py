@@ -69,10 +69,31 @@ class Candidate:
 
 _OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 
-# One indexed query: the GiST index on open issues' points (earth_box) narrows to the
-# neighbourhood, then exact distance, the time window (either side: reports are not
-# always processed in the order they were sent), the category and the text similarity
-# (pg_trgm) filter and rank what is left.
+# earthdistance's sphere (public.earth(), in metres): the one grouping measures on.
+EARTH_RADIUS_M = 6_378_168.0
+
+
+def search_box(latitude: float, longitude: float, radius_m: float) -> tuple[float, float, float, float]:
+    """West, south, east and north of a box of longitudes and latitudes holding every
+    point of the sphere within `radius_m` of the point, widened a little for rounding.
+    Where that circle reaches a pole or crosses the 180th meridian the box spans every
+    longitude: less narrow, never missing a point."""
+    angle = radius_m / EARTH_RADIUS_M * 1.0001 + 1e-12  # radians
+    south, north = latitude - math.degrees(angle), latitude + math.degrees(angle)
+    cos_lat = math.cos(math.radians(latitude))
+    if south <= -90 or north >= 90 or math.sin(angle) >= cos_lat:
+        return -180.0, max(south, -90.0), 180.0, min(north, 90.0)
+    # The widest longitude a circle of that angle reaches at this latitude.
+    spread = math.degrees(math.asin(math.sin(angle) / cos_lat))
+    if longitude - spread < -180 or longitude + spread > 180:
+        return -180.0, south, 180.0, north
+    return longitude - spread, south, longitude + spread, north
+
+
+# One indexed query: the GiST index on open issues' points (migration issues 0013)
+# narrows to the box around the neighbourhood, then exact distance, the time window
+# (either side: reports are not always processed in the order they were sent), the
+# category and the text similarity (pg_trgm) filter and rank what is left.
 _GEO_CANDIDATES = f"""
     WITH here AS (SELECT public.ll_to_earth(%(lat)s, %(lon)s) AS point)
     SELECT i.id,
@@ -82,7 +103,7 @@ _GEO_CANDIDATES = f"""
            i.category_id
     FROM issues_issue i, here
     WHERE i.status IN {_OPEN} AND i.latitude IS NOT NULL
-      AND public.earth_box(here.point, %(radius)s) @> public.ll_to_earth(i.latitude, i.longitude)
+      AND point(i.longitude, i.latitude) <@ box(point(%(west)s, %(south)s), point(%(east)s, %(north)s))
       AND public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) <= %(radius)s
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
       AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
@@ -104,7 +125,7 @@ _ADDRESS_CANDIDATES = f"""
 """
 
 
-def issue_candidates(
+def candidate_query(
     *,
     latitude: float | None,
     longitude: float | None,
@@ -115,8 +136,9 @@ def issue_candidates(
     radius_m: float,
     window_hours: int,
     min_similarity: float,
-) -> list[Candidate]:
-    """Open issues a new report may belong to, best first."""
+) -> tuple[str, dict]:
+    """The SQL of `issue_candidates` and its parameters: by point where the report has
+    one, else by standardised address."""
     params = {
         "lat": latitude,
         "lon": longitude,
@@ -129,9 +151,18 @@ def issue_candidates(
         "categories": category_ids or [],
         "address_key": address_key,
     }
-    query = _GEO_CANDIDATES if latitude is not None and longitude is not None else _ADDRESS_CANDIDATES
+    if latitude is None or longitude is None:
+        return _ADDRESS_CANDIDATES, params
+    params.update(zip(("west", "south", "east", "north"), search_box(latitude, longitude, float(radius_m))))
+    return _GEO_CANDIDATES, params
+
+
+def issue_candidates(**query: object) -> list[Candidate]:
+    """Open issues a new report may belong to, best first; takes `candidate_query`'s
+    arguments."""
+    statement, params = candidate_query(**query)
     with connection.cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(statement, params)
         return [Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4]) for row in cursor.fetchall()]
 
 

@@ -1,5 +1,6 @@
 """The grouping score: its parts, the thresholds per category with the tenant's defaults,
 the borderline band and its adjudicator, and the triage order of the console."""
+import math
 import re
 from datetime import timedelta
 
@@ -234,3 +235,52 @@ def test_staff_edit_the_grouping_policy_and_a_category_override(client_a, tenant
     potholes = Category.objects.get(code="potholes")
     page = client_a.get(f"/admin/issues/category/{potholes.pk}/change/").content.decode()
     assert "Grouping reports into issues" in page and 'name="group_join_score"' in page
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(39.8, -89.64), (0.0, 0.0), (-33.9, 151.2), (64.1, -21.9), (89.9995, 10.0), (-89.9999, -45.0),
+     (-17.8, 179.9995), (65.0, -179.9999)],
+)
+def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: float) -> None:
+    """Points spread on the circle at the radius and just inside it, all bearings, fall in
+    the box, also by the poles and the 180th meridian; a point well outside does not."""
+    from issues.selectors import EARTH_RADIUS_M, search_box
+
+    for radius in (25.0, 50.0, 500.0, 5000.0):
+        west, south, east, north = search_box(lat, lon, radius)
+        for fraction in (0.5, 0.999, 1.0):
+            angle = radius * fraction / EARTH_RADIUS_M
+            for bearing_deg in range(0, 360, 5):
+                # The destination point on the sphere (the great-circle "direct" formula).
+                p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
+                p2 = math.asin(math.sin(p1) * math.cos(angle) + math.cos(p1) * math.sin(angle) * math.cos(b))
+                l2 = l1 + math.atan2(math.sin(b) * math.sin(angle) * math.cos(p1),
+                                     math.cos(angle) - math.sin(p1) * math.sin(p2))
+                plat, plon = math.degrees(p2), (math.degrees(l2) + 540) % 360 - 180
+                assert south <= plat <= north and west <= plon <= east, (radius, bearing_deg, plat, plon)
+        if abs(lat) < 80:
+            assert not south <= lat + math.degrees(3 * radius / EARTH_RADIUS_M) <= north
+
+
+def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(tenant_a) -> None:
+    from django.db import connection
+
+    from issues.selectors import EARTH_RADIUS_M, candidate_query, issue_candidates
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.earth()")
+        assert cursor.fetchone()[0] == EARTH_RADIUS_M
+    near = IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0003, longitude=LON)  # about 33 m north
+    IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0006, longitude=LON)  # about 67 m: outside 50 m
+    found = issue_candidates(latitude=LAT, longitude=LON, address_key="", at=timezone.now(), text=REPORT_TEXT,
+                             category_ids=None, radius_m=50, window_hours=168, min_similarity=0.0)
+    assert [c.issue_id for c in found] == [near.pk] and 30 < found[0].distance_m < 36
+    statement, params = candidate_query(latitude=LAT, longitude=LON, address_key="", at=timezone.now(),
+                                        text=REPORT_TEXT, category_ids=None, radius_m=50, window_hours=168,
+                                        min_similarity=0.0)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "issue_open_point" in plan, plan
