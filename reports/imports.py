@@ -460,8 +460,8 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     far cheaper than a million index insertions and deferred key checks. Unique
     indexes go too, as the rows to load are checked against them set-based first:
     source ids in `_valid_rows`, tracking ids in `_settle_tracking_clashes`; imported
-    rows have no external id. Only the primary keys, which other tables' keys point
-    at, stay.
+    rows have no external id; primary keys are given by sequences. Only the keys other
+    tables' foreign keys point at (the issues' primary key) stay.
     Both tables are locked first, before this transaction touches them, so the lock is
     never an upgrade and cannot deadlock; a failed import rolls the drops back with
     the rest.
@@ -487,11 +487,12 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"""
     )
     indexes = cursor.fetchall()
-    # Unique constraints no foreign key depends on, then foreign keys (re-added last).
+    # Primary keys and unique constraints no foreign key depends on, then foreign keys
+    # (re-added last).
     cursor.execute(
         f"""SELECT k.conrelid::regclass::text, k.conname, pg_get_constraintdef(k.oid), k.contype = 'f'
             FROM pg_constraint k
-            WHERE k.conrelid IN {oids} AND (k.contype = 'f' OR (k.contype = 'u' AND NOT EXISTS (
+            WHERE k.conrelid IN {oids} AND (k.contype = 'f' OR (k.contype IN ('p', 'u') AND NOT EXISTS (
                 SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = k.conindid)))
             ORDER BY k.contype = 'f', k.conname"""
     )
