@@ -228,6 +228,9 @@ SELECT CASE WHEN v LIKE '__/__/____ __:__:__ _M' AND substr(v, 12, 2) <> '00' AN
 $$
 """
 _NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
+# The fields kept as written; dates and coordinates are kept only parsed (the checks
+# quote the text of an unreadable one in the row's reason).
+_KEPT = ", ".join(f"p.{f}" for f in COLUMNS if f not in ("created", "closed", "latitude", "longitude"))
 # Two layers: the format's fields and their parsed values, then the reason a row cannot
 # be loaded, if any, and its tracking id. The inner layer draws the row's random bytes
 # `u`; a layer calling a volatile function is never folded into the one around it, so
@@ -235,7 +238,7 @@ _NUMBER = r"'^[-+]?[0-9]{1,3}(\.[0-9]+)?$'"
 # the same end: it would keep the parsing out of parallel workers.
 _ROWS_SQL = """
 CREATE UNLOGGED TABLE {work}.rows AS
-SELECT p.*, {tracking} AS tracking_id, CASE
+SELECT p.line, {kept}, p.created_at, p.closed_at, p.lat, p.lon, {tracking} AS tracking_id, CASE
     WHEN p.problem IS NOT NULL THEN p.problem
     WHEN p.source_id = '' THEN 'no source id'
     WHEN length(p.source_id) > 100 THEN 'source id longer than 100 characters'
@@ -364,7 +367,7 @@ def _load(
             field_list = sql.SQL(", ").join(
                 sql.SQL("{} AS {}").format(fields.get(f, sql.SQL("''")), sql.Identifier(f)) for f in COLUMNS
             )
-            _check_rows(cursor, _ROWS_SQL.replace("{number}", _NUMBER).replace("{work}", work)
+            _check_rows(cursor, _ROWS_SQL.replace("{number}", _NUMBER).replace("{work}", work).replace("{kept}", _KEPT)
                         .replace("{tracking}", _tracking_sql("p.u").as_string(cursor.connection))
                         .replace("{fields}", field_list.as_string(cursor.connection)), tz)
             # Autovacuum never sees tables that live and die in one transaction: without
