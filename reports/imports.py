@@ -586,6 +586,13 @@ def _valid_rows(cursor: object, work: str, source: str) -> None:
     statuses = sql.SQL(" ").join(
         sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in STATUSES.items()
     )
+    # The first good row of each source id, as a table of its own: the aggregate and
+    # the join below are then shared among parallel workers, not left to one process.
+    cursor.execute(
+        f"""CREATE UNLOGGED TABLE {work}.firsts AS
+            SELECT min(line) AS line FROM {work}.rows WHERE reason IS NULL GROUP BY source_id;
+            ANALYZE {work}.firsts"""
+    )
     cursor.execute(
         sql.SQL(
             """CREATE UNLOGGED TABLE {work}.valid AS
@@ -604,14 +611,12 @@ def _valid_rows(cursor: object, work: str, source: str) -> None:
                LEFT JOIN {work}.addresses a
                  ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)
                   = (r.address, r.street_number, r.street_direction, r.street_name, r.street_type, r.zip)
-               -- The first good row of each source id: its line, joined on its own.
-               JOIN (SELECT min(line) AS line FROM {work}.rows WHERE reason IS NULL GROUP BY source_id) f
-                 ON f.line = r.line
+               JOIN {work}.firsts f ON f.line = r.line
                WHERE NOT EXISTS (SELECT 1 FROM reports_report p WHERE p.source = {source} AND p.source_id = r.source_id)"""
         ).format(statuses=statuses, source=sql.Literal(source), work=sql.Identifier(work))
         .as_string(cursor.connection)
     )
-    cursor.execute(f"DROP TABLE {work}.rows; ANALYZE {work}.valid")
+    cursor.execute(f"DROP TABLE {work}.rows, {work}.firsts; ANALYZE {work}.valid")
 
 
 _NEIGHBOURS = "(VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)) AS d (dy, dx)"
