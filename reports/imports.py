@@ -619,7 +619,6 @@ def _valid_rows(cursor: object, work: str, source: str) -> None:
     cursor.execute(f"DROP TABLE {work}.rows, {work}.firsts; ANALYZE {work}.valid")
 
 
-_NEIGHBOURS = "(VALUES (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 0), (0, 1), (1, -1), (1, 0), (1, 1)) AS d (dy, dx)"
 _OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 
 
@@ -634,9 +633,11 @@ def _group(
        that category's grouping distance and time window, or an issue already in the
        tenant that was open then and had a report within the window: the live
        pipeline's distance, time and category rules (its text score is not applied:
-       exports such as Chicago's carry no free text to compare). Points are bucketed into cells as wide as the category's
-       distance, so each row is compared with its own and the eight neighbouring cells
-       through a hash join, never with the whole file.
+       exports such as Chicago's carry no free text to compare). Points are bucketed
+       into cells twice as wide as the category's distance, so everything within that
+       distance of a point lies in its own cell and the three next to the quarter it sits
+       in: each row is compared with four cells through a hash join, never with the
+       whole file.
     3. Links are followed to their root: a root row opens an issue, the rest join it.
        Rows caught in a cycle of parents stand on their own.
     """
@@ -653,9 +654,19 @@ def _group(
         {"source": source},
     )
     if first is not None and max_lat is not None:
-        # Cells at least the category's distance wide everywhere in the file: the
-        # longitude scale of its latitude farthest from the equator.
-        xscale = 111_320 * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
+        # Cells at least twice the category's distance wide everywhere in the file: a
+        # little under the 111,319.5 m a degree of latitude spans on earthdistance's
+        # sphere, and the longitude scale of the file's latitude farthest from the equator.
+        yscale = 111_319
+        xscale = 111_319 * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
+        # A point's cell, and which neighbour across each axis its own half of the cell
+        # faces (-1 or 1).
+        cells = ("floor({y})::bigint AS cy, floor({x})::bigint AS cx, "
+                 "CASE WHEN {y} - floor({y}) < 0.5 THEN -1 ELSE 1 END AS sy, "
+                 "CASE WHEN {x} - floor({x}) < 0.5 THEN -1 ELSE 1 END AS sx")
+        cells_rows = cells.format(y="(v.lat * %(yscale)s / (2 * v.radius))", x="(v.lon * %(xscale)s / (2 * v.radius))")
+        cells_issue = cells.format(y="(i.latitude * %(yscale)s / (2 * g.radius))",
+                                   x="(i.longitude * %(xscale)s / (2 * g.radius))")
         # Each point as a unit vector, once: within the distance means within the chord
         # that distance subtends on earthdistance's sphere (public.earth()), so pairs are
         # compared with a few multiplications instead of earth_distance(ll_to_earth()).
@@ -669,16 +680,14 @@ def _group(
                 SELECT v.line, v.line IN (SELECT line FROM {work}.links) AS linked,
                        NULL::bigint AS issue_id, v.category_id, v.radius, v.window_hours, v.lat, v.lon,
                        v.created_at, v.created_at AS last_at, 'infinity'::timestamptz AS open_until,
-                       floor(v.lat * 111320 / v.radius)::bigint AS cy, floor(v.lon * %(xscale)s / v.radius)::bigint AS cx,
-                       {xyz_rows}, {chord}
+                       {cells_rows}, {xyz_rows}, {chord}
                 FROM {work}.valid v WHERE v.lat IS NOT NULL AND v.radius > 0
                 UNION ALL
                 SELECT NULL, true, i.id, i.category_id, g.radius, g.window_hours, i.latitude, i.longitude,
                        i.created_at, i.last_report_at,
                        CASE WHEN i.status IN ({_OPEN}) THEN 'infinity'
                             ELSE COALESCE(i.resolved_at, i.closed_at, '-infinity') END,
-                       floor(i.latitude * 111320 / g.radius)::bigint,
-                       floor(i.longitude * %(xscale)s / g.radius)::bigint, {xyz_issue}, NULL, NULL
+                       {cells_issue}, {xyz_issue}, NULL, NULL
                 FROM issues_issue i JOIN {work}.grouping g ON g.id = i.category_id
                 WHERE i.latitude IS NOT NULL AND g.radius > 0 AND i.created_at <= %(last)s
                   AND i.last_report_at >= %(first)s - make_interval(hours => g.window_hours);
@@ -688,8 +697,9 @@ def _group(
                 CREATE UNLOGGED TABLE {work}.near AS
                 SELECT DISTINCT ON (r.line) r.line, e.line AS parent_line, e.issue_id, 'import_grouped' AS method
                 FROM {work}.points r
-                CROSS JOIN {_NEIGHBOURS}
-                JOIN {work}.points e ON e.category_id = r.category_id AND e.cy = r.cy + d.dy AND e.cx = r.cx + d.dx
+                CROSS JOIN (VALUES (0, 0), (0, 1), (1, 0), (1, 1)) AS d (dy, dx)
+                JOIN {work}.points e
+                  ON e.category_id = r.category_id AND e.cy = r.cy + d.dy * r.sy AND e.cx = r.cx + d.dx * r.sx
                 WHERE NOT r.linked
                   -- Earlier rows (the file's order breaks ties), or an issue already open then.
                   AND CASE WHEN e.issue_id IS NULL THEN (e.created_at, e.line) < (r.created_at, r.line)
@@ -699,7 +709,7 @@ def _group(
                 ORDER BY r.line, e.created_at, e.issue_id NULLS LAST, e.line;
                 INSERT INTO {work}.links SELECT * FROM {work}.near;
                 DROP TABLE {work}.points, {work}.near;""",
-            {"xscale": xscale, "first": first, "last": last},
+            {"yscale": yscale, "xscale": xscale, "first": first, "last": last},
         )
     cursor.execute(
         f"""CREATE INDEX ON {work}.links (parent_line);

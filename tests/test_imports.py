@@ -218,6 +218,57 @@ def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path)
     assert Issue.objects.count() == 5
 
 
+@pytest.mark.parametrize("bulk", [False, True])
+def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_path, monkeypatch, bulk: bool) -> None:
+    """Hundreds of rows in a few hundred metres over a few days, so pairs straddle cell
+    edges everywhere: the issues the import forms are exactly those that comparing every
+    row with every earlier one (great-circle distance, window, earliest first) forms."""
+    import math
+    import random
+
+    from django.conf import settings
+
+    from issues.models import Category
+    from issues.selectors import EARTH_RADIUS_M, grouping_thresholds
+
+    if bulk:
+        monkeypatch.setattr(settings, "IMPORT_BULK_MIN_ROWS", 1)
+    rng = random.Random(7)
+    start = datetime(2024, 4, 1, 8, 0)
+    rows = []
+    for n in range(400):
+        at = start + timedelta(minutes=rng.randrange(0, 6 * 24 * 60))
+        rows.append((f"P{n}", at, 41.88 + rng.uniform(0, 0.02), -87.63 + rng.uniform(0, 0.02)))
+    path = _write(tmp_path / "cells.csv", CHICAGO_HEADER, [
+        [sr, "Pothole in Street Complaint", "", "Open", at.isoformat(), "", "", "CHICAGO", "", "false", "",
+         f"{lat:.6f}", f"{lon:.6f}"] for sr, at, lat, lon in rows
+    ])
+    assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 400
+
+    rules = grouping_thresholds(Category.objects.get(reports__source_id="P0"))
+
+    def metres(a: tuple, b: tuple) -> float:
+        (_, _, lat1, lon1), (_, _, lat2, lon2) = a, b
+        p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+    # Each row joins the earliest earlier row within the distance and window; the first
+    # row of a chain opens the issue.
+    order = {sr: line for line, (sr, *_) in enumerate(rows)}
+    earlier = sorted(rows, key=lambda r: (r[1], order[r[0]]))
+    root: dict[str, str] = {}
+    for i, row in enumerate(earlier):
+        parent = next((e for e in earlier[:i] if e[1] >= row[1] - timedelta(hours=rules.window_hours)
+                       and metres(row, e) <= rules.radius_m), None)
+        root[row[0]] = root[parent[0]] if parent else row[0]
+    expected = {frozenset(sr for sr in root if root[sr] == r) for r in set(root.values())}
+    issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
+    found = {frozenset(sr for sr in issue_of if issue_of[sr] == i) for i in set(issue_of.values())}
+    assert 100 < len(expected) < 370, (rules, len(expected))  # both joining and opening happen
+    assert found == expected
+
+
 @pytest.mark.parametrize(
     "address, key, parts",
     [
