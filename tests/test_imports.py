@@ -524,6 +524,25 @@ def test_tracking_id_clashes_are_settled(tenant_a, tmp_path, monkeypatch, bulk: 
     assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
 
 
+def test_drawn_tracking_ids_use_the_whole_alphabet_in_every_position(tenant_a) -> None:
+    """A bit fixed by the UUID's version or variant would halve the characters some
+    position can take: over 20,000 ids every character shows up in every position."""
+    from django.db import connection
+
+    from reports.imports import _tracking_sql
+    from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_tracking_sql('u').as_string(cursor.connection)} "
+            "FROM (SELECT uuid_send(gen_random_uuid()) AS u FROM generate_series(1, 20000)) g"
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    assert {len(i) for i in ids} == {TRACKING_LENGTH} and len(set(ids)) == len(ids)
+    for position in range(TRACKING_LENGTH):
+        assert {i[position] for i in ids} == set(TRACKING_ALPHABET), position
+
+
 def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -> None:
     from django.db import connection
 
