@@ -726,34 +726,38 @@ def _group(
            SELECT line, root_line, issue_id, method FROM up;
            ANALYZE {work}.roots;"""
     )
-    params: dict[str, int] = {}
-    new_id = "nextval(pg_get_serial_sequence('issues_issue', 'id'))"
+    sequence = "pg_get_serial_sequence('issues_issue', 'id')"
     if bulk:
-        # No one else can insert issues while the table is locked: take the new ids as
-        # one block of the sequence instead of a million calls to nextval().
-        cursor.execute(f"SELECT count(*) FROM {work}.valid WHERE line NOT IN (SELECT line FROM {work}.roots)")
-        opening = cursor.fetchone()[0]
-        cursor.execute(f"SELECT {new_id}")
-        params["base"] = cursor.fetchone()[0]
-        cursor.execute("SELECT setval(pg_get_serial_sequence('issues_issue', 'id'), %s)",
-                       [params["base"] + max(opening - 1, 0)])
-        new_id = "%(base)s + row_number() OVER (ORDER BY v.line) - 1"
+        # No one else can insert issues while the table is locked: take one block of the
+        # sequence, an id for each line of the file, so a row that opens an issue gets
+        # its line's id and one that joins gets its root's, by arithmetic rather than by
+        # numbering the opening rows and looking the numbers up. Lines that open no issue
+        # (rejected, repeated, joining) leave their ids unused.
+        cursor.execute(f"SELECT min(line), max(line) FROM {work}.valid")
+        first_line, last_line = cursor.fetchone()
+        cursor.execute(f"SELECT nextval({sequence})")
+        base = cursor.fetchone()[0]
+        cursor.execute(f"SELECT setval({sequence}, %s)", [base + (last_line or 0) - (first_line or 0)])
+        numbering, numbered, new_id = "", "", f"{base - (first_line or 0)} + COALESCE(ro.root_line, v.line)"
+    else:
+        # Ids drawn one by one, as live reports draw theirs at the same time.
+        numbering = f"""WITH new AS MATERIALIZED (
+               SELECT v.line, nextval({sequence}) AS issue_id
+               FROM {work}.valid v WHERE v.line NOT IN (SELECT line FROM {work}.roots)
+           )"""
+        numbered, new_id = "LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line)", "n.issue_id"
     cursor.execute(
         f"""CREATE UNLOGGED TABLE {work}.assign AS
-           WITH new AS MATERIALIZED (
-               SELECT v.line, {new_id} AS issue_id
-               FROM {work}.valid v WHERE v.line NOT IN (SELECT line FROM {work}.roots)
-           )
+           {numbering}
            -- The whole row with its issue: the writing steps read this one table rather
            -- than join two of a million rows each.
-           SELECT v.*, COALESCE(ro.issue_id, n.issue_id) AS issue_id, COALESCE(ro.method, 'import') AS method,
+           SELECT v.*, COALESCE(ro.issue_id, {new_id}) AS issue_id, COALESCE(ro.method, 'import') AS method,
                   ro.line IS NULL AS opens, ro.issue_id IS NOT NULL AS existing
            FROM {work}.valid v
            LEFT JOIN {work}.roots ro ON ro.line = v.line
-           LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line);
+           {numbered};
            DROP TABLE {work}.valid;
-           ANALYZE {work}.assign;""",
-        params,
+           ANALYZE {work}.assign;"""
     )
 
 
