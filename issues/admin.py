@@ -312,8 +312,9 @@ class IssueAdmin(TenantAdmin):
         index holds only those issues (migration issues 0012)."""
         results, duplicates = queryset, False
         for word in smart_split(search_term):
+            # A quoted phrase is one word, as the admin reads it; a lone quote is searched as written.
             if len(word) > 1 and word[0] in "\"'" and word[-1] == word[0]:
-                word = unescape_string_literal(word)  # a quoted phrase, as the admin reads one
+                word = unescape_string_literal(word)
             results = results.filter(Q(title__icontains=word) | (Q(text__icontains=word) & ~Q(text=F("title"))))
         term = search_term.strip().upper().replace("-", "")
         if len(term) == 10 and term.isalnum():

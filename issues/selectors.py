@@ -136,7 +136,7 @@ def candidate_query(
     radius_m: float,
     window_hours: int,
     min_similarity: float,
-) -> tuple[str, dict]:
+) -> tuple[str, dict[str, object]]:
     """The SQL of `issue_candidates` and its parameters: by point where the report has
     one, else by standardised address."""
     params = {
@@ -157,10 +157,23 @@ def candidate_query(
     return _GEO_CANDIDATES, params
 
 
-def issue_candidates(**query: object) -> list[Candidate]:
-    """Open issues a new report may belong to, best first; takes `candidate_query`'s
-    arguments."""
-    statement, params = candidate_query(**query)
+def issue_candidates(
+    *,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    text: str,
+    category_ids: list[int] | None,
+    radius_m: float,
+    window_hours: int,
+    min_similarity: float,
+) -> list[Candidate]:
+    """Open issues a new report may belong to, best first."""
+    statement, params = candidate_query(
+        latitude=latitude, longitude=longitude, address_key=address_key, at=at, text=text,
+        category_ids=category_ids, radius_m=radius_m, window_hours=window_hours, min_similarity=min_similarity,
+    )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return [Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4]) for row in cursor.fetchall()]

@@ -738,7 +738,8 @@ def _group(
         cursor.execute(f"SELECT nextval({sequence})")
         base = cursor.fetchone()[0]
         cursor.execute(f"SELECT setval({sequence}, %s)", [base + (last_line or 0) - (first_line or 0)])
-        numbering, numbered, new_id = "", "", f"{base - (first_line or 0)} + COALESCE(ro.root_line, v.line)"
+        numbering, numbered, new_id = "", "", "%(offset)s + COALESCE(ro.root_line, v.line)"
+        params: dict[str, int] = {"offset": base - (first_line or 0)}
     else:
         # Ids drawn one by one, as live reports draw theirs at the same time.
         numbering = f"""WITH new AS MATERIALIZED (
@@ -746,6 +747,7 @@ def _group(
                FROM {work}.valid v WHERE v.line NOT IN (SELECT line FROM {work}.roots)
            )"""
         numbered, new_id = "LEFT JOIN new n ON n.line = COALESCE(ro.root_line, v.line)", "n.issue_id"
+        params = {}
     cursor.execute(
         f"""CREATE UNLOGGED TABLE {work}.assign AS
            {numbering}
@@ -757,7 +759,8 @@ def _group(
            LEFT JOIN {work}.roots ro ON ro.line = v.line
            {numbered};
            DROP TABLE {work}.valid;
-           ANALYZE {work}.assign;"""
+           ANALYZE {work}.assign;""",
+        params,
     )
 
 

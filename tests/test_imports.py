@@ -226,19 +226,19 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     import math
     import random
 
-    from django.conf import settings
-
     from issues.models import Category
     from issues.selectors import EARTH_RADIUS_M, grouping_thresholds
+    from reports import imports
 
-    if bulk:
-        monkeypatch.setattr(settings, "IMPORT_BULK_MIN_ROWS", 1)
+    # Either road, whatever the table's statistics say.
+    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: bulk)
     rng = random.Random(7)
     start = datetime(2024, 4, 1, 8, 0)
     rows = []
     for n in range(400):
         at = start + timedelta(minutes=rng.randrange(0, 6 * 24 * 60))
-        rows.append((f"P{n}", at, 41.88 + rng.uniform(0, 0.02), -87.63 + rng.uniform(0, 0.02)))
+        # Rounded as the file writes them, so both sides measure the same points.
+        rows.append((f"P{n}", at, round(41.88 + rng.uniform(0, 0.02), 6), round(-87.63 + rng.uniform(0, 0.02), 6)))
     path = _write(tmp_path / "cells.csv", CHICAGO_HEADER, [
         [sr, "Pothole in Street Complaint", "", "Open", at.isoformat(), "", "", "CHICAGO", "", "false", "",
          f"{lat:.6f}", f"{lon:.6f}"] for sr, at, lat, lon in rows
@@ -368,6 +368,32 @@ def _grouping_file(tmp_path: Path) -> Path:
         row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
         row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
     ])
+
+
+def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, monkeypatch) -> None:
+    """One block of ids, one per line: a rejected first line, a repeated row and a last
+    row that joins an earlier one take none, and ids follow the file's order past the
+    issues already there."""
+    from reports import imports
+    from tests.factories import IssueFactory
+
+    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
+    earlier = IssueFactory(latitude=10.0, longitude=10.0)
+    row = lambda sr, when, lat, parent="": [  # noqa: E731
+        sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat,
+        "-87.630000"]
+    path = _write(tmp_path / "gaps.csv", CHICAGO_HEADER, [
+        row("C0", "not a date", "41.800000"),  # line 2: rejected
+        row("C1", "2024-04-01T08:00:00", "41.880000"),
+        row("C1", "2024-04-01T08:00:00", "41.880000"),  # repeated
+        row("C2", "2024-04-01T09:00:00", "41.950000"),
+        row("C3", "2024-04-01T10:00:00", "41.990000", parent="C1"),  # line 6: joins
+    ])
+    assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 3
+    issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
+    assert issue_of["C3"] == issue_of["C1"] < issue_of["C2"]
+    assert earlier.pk < issue_of["C1"] and issue_of["C2"] - issue_of["C1"] == 2  # line 4 left unused
+    assert IssueFactory().pk > max(issue_of.values())
 
 
 def _table_shape() -> set[tuple]:

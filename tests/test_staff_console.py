@@ -131,6 +131,7 @@ def test_search_finds_words_in_title_or_text_and_uses_the_trigram_indexes(staff_
     assert found("SWING chain") == {texted.pk}  # every word, in either field, any case
     assert found("broken") == {titled.pk}
     assert found('"main street"') == {other.pk}  # a quoted phrase is one word
+    assert found('"chain swing"') == set() and found("chain swing") == {texted.pk}
     assert found("slide pothole") == set()
 
     # The text arm carries the partial index's condition, so PostgreSQL can answer from
