@@ -2,6 +2,7 @@
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -125,55 +126,45 @@ _ADDRESS_CANDIDATES = f"""
 """
 
 
-def candidate_query(
-    *,
-    latitude: float | None,
-    longitude: float | None,
-    address_key: str,
-    at: datetime,
-    text: str,
-    category_ids: list[int] | None,
-    radius_m: float,
-    window_hours: int,
-    min_similarity: float,
-) -> tuple[str, dict[str, object]]:
+class CandidateQuery(TypedDict):
+    """What a new report brings to the search for its issue."""
+
+    latitude: float | None
+    longitude: float | None
+    address_key: str
+    at: datetime
+    text: str
+    category_ids: list[int] | None  # None: any category
+    radius_m: float
+    window_hours: int
+    min_similarity: float
+
+
+def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, dict[str, object]]:
     """The SQL of `issue_candidates` and its parameters: by point where the report has
     one, else by standardised address."""
-    params = {
+    latitude, longitude, radius = query["latitude"], query["longitude"], float(query["radius_m"])
+    params: dict[str, object] = {
         "lat": latitude,
         "lon": longitude,
-        "at": at,
-        "text": text,
-        "radius": float(radius_m),
-        "window": int(window_hours),
-        "min_similarity": float(min_similarity),
-        "any_category": category_ids is None,
-        "categories": category_ids or [],
-        "address_key": address_key,
+        "at": query["at"],
+        "text": query["text"],
+        "radius": radius,
+        "window": int(query["window_hours"]),
+        "min_similarity": float(query["min_similarity"]),
+        "any_category": query["category_ids"] is None,
+        "categories": query["category_ids"] or [],
+        "address_key": query["address_key"],
     }
     if latitude is None or longitude is None:
         return _ADDRESS_CANDIDATES, params
-    params.update(zip(("west", "south", "east", "north"), search_box(latitude, longitude, float(radius_m))))
+    params.update(zip(("west", "south", "east", "north"), search_box(latitude, longitude, radius)))
     return _GEO_CANDIDATES, params
 
 
-def issue_candidates(
-    *,
-    latitude: float | None,
-    longitude: float | None,
-    address_key: str,
-    at: datetime,
-    text: str,
-    category_ids: list[int] | None,
-    radius_m: float,
-    window_hours: int,
-    min_similarity: float,
-) -> list[Candidate]:
+def issue_candidates(**query: Unpack[CandidateQuery]) -> list[Candidate]:
     """Open issues a new report may belong to, best first."""
-    statement, params = candidate_query(
-        latitude=latitude, longitude=longitude, address_key=address_key, at=at, text=text,
-        category_ids=category_ids, radius_m=radius_m, window_hours=window_hours, min_similarity=min_similarity,
-    )
+    statement, params = candidate_query(**query)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return [Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4]) for row in cursor.fetchall()]
