@@ -5,6 +5,8 @@ import math
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from issues.geo import geojson_polygons
+
 _COLOURS = ("#0b6e4f", "#c0392b", "#2c7fb8", "#e6a700")
 
 
@@ -129,8 +131,7 @@ def points_map_svg(
     middle latitude so distances look right), each area named at its middle."""
     rings = []
     for name, geometry in boundaries:
-        polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
-        rings.extend((name, ring) for polygon in polygons for ring in polygon)
+        rings.extend((name, ring) for polygon in geojson_polygons(geometry) for ring in polygon)
     lons = [p[0] for _, ring in rings for p in ring] + [lon for _, lon, _ in points]
     lats = [p[1] for _, ring in rings for p in ring] + [lat for lat, _, _ in points]
     if not lons:

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import QuerySet
 
-from issues.geo import point_in_geojson
+from issues.geo import geojson_polygons, point_in_geojson, search_box
 from issues.grouping import Thresholds
 from issues.models import OPEN_STATUSES, Area, Category, GroupingPolicy, Issue, IssueNote
 
@@ -69,27 +69,6 @@ class Candidate:
 
 
 _OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
-
-# earthdistance's sphere (public.earth(), in metres): the one grouping measures on.
-EARTH_RADIUS_M = 6_378_168.0
-
-
-def search_box(latitude: float, longitude: float, radius_m: float) -> tuple[float, float, float, float]:
-    """West, south, east and north of a box of longitudes and latitudes holding every
-    point of the sphere within `radius_m` of the point, widened a little for rounding.
-    Where that circle reaches a pole or crosses the 180th meridian the box spans every
-    longitude: less narrow, never missing a point."""
-    angle = radius_m / EARTH_RADIUS_M * 1.0001 + 1e-12  # radians
-    south, north = latitude - math.degrees(angle), latitude + math.degrees(angle)
-    cos_lat = math.cos(math.radians(latitude))
-    if south <= -90 or north >= 90 or math.sin(angle) >= cos_lat:
-        return -180.0, max(south, -90.0), 180.0, min(north, 90.0)
-    # The widest longitude a circle of that angle reaches at this latitude.
-    spread = math.degrees(math.asin(math.sin(angle) / cos_lat))
-    if longitude - spread < -180 or longitude + spread > 180:
-        return -180.0, south, 180.0, north
-    return longitude - spread, south, longitude + spread, north
-
 
 # One indexed query: the GiST index on open issues' points (migration issues 0013)
 # narrows to the box around the neighbourhood, then exact distance, the time window
@@ -176,8 +155,7 @@ def area_map(width: int = 600) -> dict | None:
     point with `bounds`. None when no area has a boundary."""
     polygons = []
     for area in Area.objects.exclude(boundary=None).order_by("name"):
-        rings = area.boundary["coordinates"] if area.boundary["type"] == "MultiPolygon" else [area.boundary["coordinates"]]
-        polygons.append((area.name, [ring for polygon in rings for ring in polygon[:1]]))
+        polygons.append((area.name, [polygon[0] for polygon in geojson_polygons(area.boundary)]))
     points = [p for _, rings in polygons for ring in rings for p in ring]
     if not points:
         return None

@@ -24,6 +24,7 @@ from django.db import DataError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from issues.geo import EARTHDISTANCE_RADIUS_M, geojson_polygons
 from issues.models import OPEN_STATUSES, Area, Category
 from issues.selectors import grouping_policy_get
 from llm.offline import classify_offline
@@ -654,11 +655,11 @@ def _group(
         {"source": source},
     )
     if first is not None and max_lat is not None:
-        # Cells at least twice the category's distance wide everywhere in the file: a
-        # little under the 111,319.5 m a degree of latitude spans on earthdistance's
-        # sphere, and the longitude scale of the file's latitude farthest from the equator.
-        yscale = 111_319
-        xscale = 111_319 * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
+        # Cells at least twice the category's distance wide everywhere in the file: the
+        # metres of a degree of latitude on earthdistance's sphere, rounded down, and the
+        # longitude scale of the file's latitude farthest from the equator.
+        yscale = math.floor(math.radians(EARTHDISTANCE_RADIUS_M))
+        xscale = yscale * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
         # A point's cell, and which neighbour across each axis its own half of the cell
         # faces (-1 or 1).
         cells = ("floor({y})::bigint AS cy, floor({x})::bigint AS cx, "
@@ -777,8 +778,7 @@ def _area_parts(cursor: object, work: str) -> int:
     for order, (area_id, geometry) in enumerate(areas):
         if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             continue
-        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
-        for part, rings in enumerate(polygons):
+        for part, rings in enumerate(geojson_polygons(geometry)):
             for k, ring in enumerate(rings):
                 if len(ring) >= 3:
                     points = ",".join(f"({float(x)!r},{float(y)!r})" for x, y, *_ in ring)

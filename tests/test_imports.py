@@ -227,7 +227,8 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     import random
 
     from issues.models import Category
-    from issues.selectors import EARTH_RADIUS_M, grouping_thresholds
+    from issues.geo import EARTHDISTANCE_RADIUS_M
+    from issues.selectors import grouping_thresholds
     from reports import imports
 
     # Either road, whatever the table's statistics say.
@@ -251,7 +252,7 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
         (_, _, lat1, lon1), (_, _, lat2, lon2) = a, b
         p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
         h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+        return 2 * EARTHDISTANCE_RADIUS_M * math.asin(math.sqrt(h))
 
     # Each row joins the earliest earlier row within the distance and window; the first
     # row of a chain opens the issue.

@@ -1,6 +1,6 @@
 """Open issues' points indexed as PostgreSQL points instead of earthdistance `earth`
 cubes: the candidate query of grouping narrows by a box of longitudes and latitudes
-(issues.selectors.search_box) before measuring exact distances. PostgreSQL builds a GiST
+(issues.geo.search_box) before measuring exact distances. PostgreSQL builds a GiST
 index on points by sorting them, about ten times faster than one on cubes, which a bulk
 import of a city's history rebuilds (3.2 against 0.3 s for 200,000 open issues)."""
 from django.db import migrations
