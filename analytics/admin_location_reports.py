@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from analytics.admin import SlaIssueAdmin
-from analytics.location_report_pdf import location_report_charts, location_report_pdf
+from analytics.location_report_pdf import location_report_charts, location_report_pdf_response
 from analytics.location_reports import location_of_issue
 from analytics.models import LocationReport
 from analytics.location_report_services import location_report_create
@@ -40,9 +40,7 @@ class LocationReportAdmin(ReadOnlyTenantAdmin):
         report = get_object_or_404(LocationReport, pk=report_id)
         if not self.has_view_permission(request, report):
             raise PermissionDenied
-        response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
-        return response
+        return location_report_pdf_response(report)
 
     @admin.display(description="place")
     def place(self, report: LocationReport) -> str:

@@ -2,8 +2,7 @@
 issues' metrics; scores, their trends and rankings, and the rules' flags; location
 accountability reports (generated, fetched again, and as PDF)."""
 import json
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from django.http import Http404, HttpResponse
 from django.urls import reverse
@@ -17,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.location_report_pdf import location_report_pdf
+from analytics.location_report_pdf import location_report_pdf_response
 from analytics.models import Flag, LocationReport, ScoreRun, ScoreScope, ScoreSnapshot, SlaMetric, SlaPolicy
 from analytics.selectors import (
     issue_paused_seconds,
@@ -31,7 +30,7 @@ from analytics.selectors import (
 )
 from analytics.location_report_services import location_report_create
 from issues.models import Area, Category, Issue
-from tenants.selectors import current_timezone_name
+from tenants.selectors import tenant_days_bounds
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -176,15 +175,20 @@ class MetricFilters(serializers.Serializer):
         return attrs
 
 
-class SlaMetricList(APIView):
-    required_scopes = {"GET": "read"}
-
-    @extend_schema(parameters=[MetricFilters], responses=inline_serializer(name="SlaMetricPage", fields={
+def _page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
+    """The schema of one page of `item`s, as MetricPages answers."""
+    return inline_serializer(name=name, fields={
         "count": serializers.IntegerField(),
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
-        "results": MetricSerializer.__class__(many=True),
-    }))
+        "results": item.__class__(many=True),
+    })
+
+
+class SlaMetricList(APIView):
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(parameters=[MetricFilters], responses=_page_of("SlaMetricPage", MetricSerializer))
     def get(self, request: Request) -> Response:
         filters = MetricFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -257,15 +261,6 @@ FlagSerializer = inline_serializer(name="Flag", fields={
 })
 
 
-def _page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
-    return inline_serializer(name=name, fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": item.__class__(many=True),
-    })
-
-
 class ScoreLatest(APIView):
     """The latest run: the tenant's figures, every area's and every category's."""
 
@@ -329,10 +324,7 @@ class ScoreTrend(APIView):
             category_id = Category.objects.filter(code=data["category"]).values_list("pk", flat=True).first()
             if category_id is None:
                 raise Http404("No such category.")
-        zone = ZoneInfo(current_timezone_name())  # whole days of the tenant, as the trend counts them
-        since = datetime.combine(data["since"], time(0), tzinfo=zone) if data.get("since") else None
-        until = (datetime.combine(data["until"] + timedelta(days=1), time(0), tzinfo=zone)
-                 if data.get("until") else None)
+        since, until = tenant_days_bounds(data.get("since"), data.get("until"))  # as the trend counts days
         rows = score_trend(scope=data["scope"], area_id=area_id, category_id=category_id, since=since, until=until,
                            daily=data["daily"]).select_related("area", "category")
         paginator = MetricPages()
@@ -427,8 +419,9 @@ class LocationReportRequest(serializers.Serializer):
         if point and not ("latitude" in attrs and "longitude" in attrs):
             raise serializers.ValidationError({"longitude" if "latitude" in attrs else "latitude": [
                 "Give latitude and longitude together."]})
-        given = [name for name, present in (("address", bool(attrs.get("address", "").strip())), ("point", point),
-                                             ("area", bool(attrs.get("area")))) if present]
+        # Blank strings are refused field by field (they are trimmed first), so presence is enough.
+        given = [name for name, present in (("address", "address" in attrs), ("point", point),
+                                             ("area", "area" in attrs)) if present]
         if len(given) != 1:
             raise serializers.ValidationError({"non_field_errors": [
                 "Give exactly one of: address, latitude and longitude, area."]})
@@ -486,8 +479,7 @@ class LocationReportCreate(APIView):
     def post(self, request: Request) -> Response:
         data = LocationReportRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        asked = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.validated_data.items()}
-        report = location_report_create(request=asked, actor_label=f"api:{request.auth.name}")
+        report = location_report_create(request=data.validated_data, actor_label=f"api:{request.auth.name}")
         return Response(report.body, status=201,
                         headers={"Location": reverse("api-location-report", args=[report.pk])})
 
@@ -510,7 +502,4 @@ class LocationReportPdf(APIView):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, report_id: int) -> HttpResponse:
-        report = _location_report(report_id)
-        response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
-        return response
+        return location_report_pdf_response(_location_report(report_id))

@@ -1,9 +1,11 @@
 """A stored location report as HTML and PDF. Both are drawn from the report's stored JSON
 alone, so a PDF made today and one made next year from the same report say the same
 thing. Charts are server-side SVG: WeasyPrint runs no JavaScript."""
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from analytics.models import LocationReport
 from civicpulse.charts import hbars_svg, stacked_bars_svg
 
 
@@ -34,3 +36,10 @@ def location_report_pdf(body: dict) -> bytes:
     from weasyprint import HTML
 
     return HTML(string=location_report_html(body)).write_pdf()
+
+
+def location_report_pdf_response(report: LocationReport) -> HttpResponse:
+    """The report's PDF, to show in the browser, named after the report."""
+    response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
+    return response

@@ -14,11 +14,12 @@ from django.db.models.functions import TruncMonth
 
 from analytics.models import Flag, IssueSla, ScoreScope, ScoreSnapshot, SlaMetric
 from analytics.selectors import score_run_latest
-from issues.geo import EARTH_RADIUS_M
+from issues.geo import EARTHDISTANCE_RADIUS_M, search_box
 from issues.models import OPEN_STATUSES, Area, Issue, IssueStatus
 from issues.selectors import area_for_point
 from reports.addresses import standardise_address
 from reports.models import ImportBatch, Location, Report
+from reports.selectors import location_by_id
 
 # A point finds the nearest known location this close; a location's reports and issues
 # are those at its address or this close to its point (the grouping default, so one
@@ -26,7 +27,8 @@ from reports.models import ImportBatch, Location, Report
 RADIUS_M = 50.0
 # The findings list this many issues one by one (newest first); the counts cover all.
 ISSUE_LIST_LIMIT = 50
-_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180
+# Metres per degree of latitude on the sphere grouping measures on.
+_M_PER_DEG = math.radians(EARTHDISTANCE_RADIUS_M)
 
 
 class Median(Aggregate):
@@ -39,7 +41,6 @@ class Median(Aggregate):
 class Resolution:
     """What a request resolved to: a location, an area, or nothing (with the reason)."""
 
-    request: dict
     location: Location | None = None
     area: Area | None = None
     distance_m: float | None = None
@@ -51,16 +52,15 @@ class Resolution:
 
 
 def _near_sql(table: str, *, lat: float, lon: float, radius_m: float) -> tuple[str, list[float]]:
-    """Ids of `table`'s rows within `radius_m` of the point: a box on latitude and
-    longitude, then planar distance (exact enough at tens of metres), as one statement."""
-    dlat = radius_m / _M_PER_DEG
+    """Ids of `table`'s rows within `radius_m` of the point: the box that holds that
+    distance, then planar distance (exact enough at tens of metres), as one statement."""
+    west, south, east, north = search_box(lat, lon, radius_m)
     m_per_deg_lon = _M_PER_DEG * max(math.cos(math.radians(lat)), 0.01)
-    dlon = radius_m / m_per_deg_lon
     sql = (
         f"SELECT id FROM {table} WHERE latitude BETWEEN %s AND %s AND longitude BETWEEN %s AND %s"
         " AND sqrt(power((latitude - %s) * %s, 2) + power((longitude - %s) * %s, 2)) <= %s"
     )
-    return sql, [lat - dlat, lat + dlat, lon - dlon, lon + dlon, lat, _M_PER_DEG, lon, m_per_deg_lon, radius_m]
+    return sql, [south, north, west, east, lat, _M_PER_DEG, lon, m_per_deg_lon, radius_m]
 
 
 def _planar_m(lat: float, lon: float, lat2: float, lon2: float) -> float:
@@ -71,30 +71,30 @@ def location_resolve(*, request: dict) -> Resolution:
     """`request` holds one of: {"address"}, {"latitude", "longitude"}, {"area"} (a code);
     the staff console names a known location by id ({"location"}, from an issue page)."""
     if request.get("location"):
-        location = Location.objects.filter(pk=request["location"]).first()
+        location = location_by_id(request["location"])
         if location is None:
-            return Resolution(request, reason="That location is no longer known.")
-        return Resolution(request, location=location)
+            return Resolution(reason="That location is no longer known.")
+        return Resolution(location=location)
     if request.get("address"):
         key = standardise_address(request["address"]).key
         if not key:
-            return Resolution(request, reason="The address has no words or numbers to match.")
+            return Resolution(reason="The address has no words or numbers to match.")
         location = Location.objects.filter(address_key=key).first()
         if location is None:
-            return Resolution(request, reason=f"No known location has the standardised address '{key}'.")
-        return Resolution(request, location=location)
+            return Resolution(reason=f"No known location has the standardised address '{key}'.")
+        return Resolution(location=location)
     if request.get("area"):
         area = Area.objects.filter(code=request["area"]).first()
         if area is None:
-            return Resolution(request, reason=f"No area has the code '{request['area']}'.")
-        return Resolution(request, area=area)
+            return Resolution(reason=f"No area has the code '{request['area']}'.")
+        return Resolution(area=area)
     lat, lon = float(request["latitude"]), float(request["longitude"])
     sql, params = _near_sql("reports_location", lat=lat, lon=lon, radius_m=RADIUS_M)
     nearby = list(Location.objects.filter(pk__in=RawSQL(sql, params)))
     if not nearby:
-        return Resolution(request, reason=f"No known location lies within {RADIUS_M:g} m of the point.")
+        return Resolution(reason=f"No known location lies within {RADIUS_M:g} m of the point.")
     location = min(nearby, key=lambda loc: (_planar_m(lat, lon, loc.latitude, loc.longitude), loc.pk))
-    return Resolution(request, location=location, distance_m=round(_planar_m(lat, lon, location.latitude,
+    return Resolution(location=location, distance_m=round(_planar_m(lat, lon, location.latitude,
                                                                                 location.longitude), 1))
 
 
@@ -103,10 +103,10 @@ def location_of_issue(*, issue: Issue) -> Location | None:
     nearest one to its point within the radius."""
     keys = [issue.address_key] if issue.address_key else []
     keys += list(issue.reports.exclude(address_key="").values_list("address_key", flat=True).distinct()[:5])
+    known = {location.address_key: location for location in Location.objects.filter(address_key__in=keys)}
     for key in keys:
-        location = Location.objects.filter(address_key=key).first()
-        if location is not None:
-            return location
+        if key in known:
+            return known[key]
     if issue.latitude is None or issue.longitude is None:
         return None
     return location_resolve(request={"latitude": issue.latitude, "longitude": issue.longitude}).location

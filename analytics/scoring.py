@@ -16,19 +16,20 @@ and of every category over a window, scores them and stores them as one run's sn
   no score below the tenant's minimum of resolved issues.
 - rank: among the run's scored areas (and, apart, categories), best first; ties share.
 """
+from analytics.sla import OPEN_STATUSES_SQL
 
-SNAPSHOT_SQL = """
+SNAPSHOT_SQL = f"""
 WITH iss AS (
     SELECT i.area_id, i.category_id, i.created_at >= %(start)s AS reported,
            -- Open at the window's end. An issue resolved at an unknown time (imported
            -- history without a closing date) is not open: it is left out of the backlog.
-           (i.resolved_at > %(end)s OR (i.resolved_at IS NULL AND i.status IN ('open', 'acknowledged', 'in_progress')))
+           (i.resolved_at > %(end)s OR (i.resolved_at IS NULL AND i.status IN {OPEN_STATUSES_SQL}))
                AS open,
            EXTRACT(EPOCH FROM %(end)s - i.created_at)::float8 / 3600 AS age_h
     FROM issues_issue i
     WHERE i.created_at < %(end)s
       AND (i.created_at >= %(start)s OR i.resolved_at > %(end)s
-           OR (i.resolved_at IS NULL AND i.status IN ('open', 'acknowledged', 'in_progress')))
+           OR (i.resolved_at IS NULL AND i.status IN {OPEN_STATUSES_SQL}))
 ),
 counts AS (
     SELECT CASE WHEN GROUPING(area_id) = 0 THEN 'area' WHEN GROUPING(category_id) = 0 THEN 'category'

@@ -2,7 +2,6 @@
 import logging
 import time as clock
 import zlib
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -36,7 +35,7 @@ from analytics.models import (
 )
 from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
 from issues.services import issue_event_record
-from tenants.selectors import current_timezone_name
+from tenants.selectors import current_timezone_name, tenant_days_bounds
 from tenants.services import leaderboard_record
 
 logger = logging.getLogger(__name__)
@@ -345,9 +344,7 @@ def sla_metrics_recompute(
     dates, both ends included; without them: everything), in id-range chunks so the
     caller can show progress. Returns how many metrics were written."""
     calendar_ensure(since=Issue.objects.aggregate(at=Min("created_at"))["at"])
-    zone = zoneinfo.ZoneInfo(current_timezone_name())
-    start = datetime.combine(since, time(0), tzinfo=zone) if since else None
-    end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone) if until else None
+    start, end = tenant_days_bounds(since, until)
     _metrics_of_reopened_delete()
     bounds = Issue.objects.aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:

@@ -1,4 +1,7 @@
 """Reads on the platform."""
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
@@ -21,6 +24,16 @@ def current_timezone_name() -> str:
     """The time zone of the tenant being served: where its days and weeks begin (UTC on
     the public schema)."""
     return getattr(getattr(connection, "tenant", None), "timezone", None) or "UTC"
+
+
+def tenant_days_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
+    """The instants bounding the tenant's local days `since` to `until`, both whole days
+    included: the start of the first and the start of the day after the last (None
+    where a date is None)."""
+    zone = ZoneInfo(current_timezone_name())
+    start = datetime.combine(since, time(0), tzinfo=zone) if since else None
+    end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=zone) if until else None
+    return start, end
 
 
 def tenant_primary_host(tenant: Tenant) -> str | None:

@@ -301,3 +301,24 @@ def test_staff_generate_a_report_from_an_issue_page(history: dict, client_a) -> 
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert "12 Main Street, Hoboken NJ 07030" in _pdf_text(pdf.content)
     assert client_a.get("/admin/analytics/locationreport/").status_code == 200
+
+
+def test_an_issue_finds_its_location_by_its_address_its_reports_or_its_point(history: dict, client_a) -> None:
+    from django.contrib.auth import get_user_model
+
+    from analytics.location_reports import location_of_issue
+
+    location = history["location"]
+    assert location_of_issue(issue=history["closed"]) == location  # its own address, no point
+    by_report = IssueFactory(latitude=None, longitude=None, address_key="")
+    placed = report_submit(description="Light out by number 12", address="12 Main St", enqueue=False).report
+    Report.objects.filter(pk=placed.pk).update(issue=by_report)
+    assert location_of_issue(issue=by_report) == location  # a report's address
+    assert location_of_issue(issue=history["open"]) == location  # its point, 30 m away
+    nowhere = IssueFactory(latitude=LAT + 0.2, longitude=LON, address_key="")
+    assert location_of_issue(issue=nowhere) is None
+
+    get_user_model().objects.create_superuser("lr-none", "none@example.org", "pw-location-report-123")
+    client_a.post("/admin/login/?next=/admin/", {"username": "lr-none", "password": "pw-location-report-123"})
+    response = client_a.post(f"/admin/issues/issue/{nowhere.pk}/location-report/", follow=True)
+    assert b"This issue has no known location" in response.content and not LocationReport.objects.exists()

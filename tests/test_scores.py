@@ -162,7 +162,6 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> Non
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from analytics.models import SlaMetric
     from analytics.selectors import dashboard_compliance_trend
 
     # Tenant A keeps Chicago time. Sunday 10 March 2024 at 15:00 and at 22:00 there are
@@ -182,11 +181,7 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> Non
     assert [row["computed_at"] for row in sunday] == [evening.isoformat()]
 
     # The same evening closes the local week that began on Monday 4 March.
-    for issue_id, resolved_at in ((900001, evening), (900002, evening + timedelta(hours=12))):
-        SlaMetric.objects.create(
-            issue_id=issue_id, policy_id=1, clock="business", severity="medium", created_at=resolved_at,
-            resolved_at=resolved_at, ack_seconds=0, resolve_seconds=0, ack_target_seconds=1,
-            resolve_target_seconds=1, ack_met=True, resolve_met=True, paused_seconds=0, computed_at=resolved_at,
-        )
+    for resolved_at in (evening, evening + timedelta(hours=12)):
+        resolved_issue(now=resolved_at, resolved_ago=timedelta(0))
     trend = dashboard_compliance_trend(since=afternoon, until=evening + timedelta(days=1))
     assert [row[:2] for row in trend.rows] == [["2024-03-04", 1], ["2024-03-11", 1]]
