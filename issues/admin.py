@@ -142,6 +142,9 @@ class ReportInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("submitted_at",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
+        return super().get_queryset(request).select_related("category")  # shown on every row
+
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -188,7 +191,7 @@ class IssueEventInline(admin.TabularInline):
         undone = IssueEvent.objects.filter(
             issue_id=OuterRef("issue_id"), kind=IssueEvent.Kind.UNDONE, data__operation=OuterRef("data__undo__operation")
         )
-        return super().get_queryset(request).annotate(undone=Exists(undone))
+        return super().get_queryset(request).select_related("actor").annotate(undone=Exists(undone))
 
     @admin.display(description="undo")
     def undo(self, event: IssueEvent) -> str:

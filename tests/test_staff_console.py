@@ -276,3 +276,20 @@ def test_the_trail_offers_undo_until_the_operation_is_undone(staff_client) -> No
     issue_event_undo(event_id=IssueEvent.objects.get(issue=target, kind="merged").pk, actor=None)
     html = staff_client.get(page).content.decode()
     assert "Undo…" not in html and ">undone<" in html
+
+    # Whether each event was undone, who did it and each report's category are read with
+    # the rows, not one query per row.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            staff_client.get(page)
+        return len(captured.captured_queries)
+
+    before = queries()
+    staff = get_user_model().objects.get(username="console")
+    for n in range(3):  # three more undoable merges into the same issue, each with a report
+        issue_merge(issue_ids=[target.pk, _report(f"Pothole number {n} on Elm Street", lat=40 + n).issue_id],
+                    actor=staff)
+    assert queries() == before
