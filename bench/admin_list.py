@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from _setup import django_setup, drop_tenant, figure
+from _setup import django_setup, drop_tenant, figure, kept_or_new_tenant
 
 SLUG = "bench-admin"
 
@@ -29,14 +29,12 @@ def main() -> None:
     from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from tenants.models import Tenant
-    from tenants.services import tenant_create
+    from issues.models import Issue
 
     settings.ALLOWED_HOSTS = ["*"]
-    existing = Tenant.objects.filter(schema_name=SLUG).first()
-    tenant = existing or tenant_create(slug=SLUG, name="Admin list benchmark", kind="city")
+    tenant, filled = kept_or_new_tenant(SLUG, "Admin list benchmark")
     with tenant_context(tenant):
-        if not _count():
+        if not filled:
             started = time.perf_counter()
             with connection.cursor() as cursor:
                 # Statuses, categories, ages and report counts spread like a busy city's.
@@ -61,7 +59,7 @@ def main() -> None:
         staff = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
             "bench", "bench@example.org", "bench-password-123"
         )
-        figure("issues", _count())
+        figure("issues", Issue.objects.count())
         client = Client(HTTP_HOST=f"{SLUG}.localhost")
         client.force_login(staff)  # the session lives in the tenant's schema
     for name, params in (
@@ -79,14 +77,6 @@ def main() -> None:
         figure(name, round(statistics.median(times), 1))
     if not args.keep:
         drop_tenant(SLUG)
-
-
-def _count() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM issues_issue")
-        return cursor.fetchone()[0]
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from _setup import figure
+
 # Share of rows whose label is another category, and of texts that mention a second problem.
 LABEL_NOISE = 0.03
 SECOND_PROBLEM = 1 / 12
@@ -200,7 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = write_labelled_reports(args.out, args.rows, args.seed)
     for name, value in (*counts.items(), ("path", args.out)):
-        print(f"{name}: {value}", flush=True)
+        figure(name, value)
 
 
 if __name__ == "__main__":

@@ -46,12 +46,11 @@ _THRESHOLD_FIELDS = {
 }
 
 
-def grouping_thresholds(category: Category | None, policy: GroupingPolicy | None = None) -> Thresholds:
+def grouping_thresholds(category: Category | None) -> Thresholds:
     """The values in force for reports of `category` (None: uncategorised, the tenant's
     values). The policy is read only when the category leaves something empty."""
     own = {name: getattr(category, field) for field, name in _THRESHOLD_FIELDS.items()} if category else {}
-    if policy is None and (category is None or None in own.values()):
-        policy = grouping_policy_get()
+    policy = grouping_policy_get() if category is None or None in own.values() else None
     values = {
         name: own[name] if own.get(name) is not None else getattr(policy, name)
         for name in _THRESHOLD_FIELDS.values()

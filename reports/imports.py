@@ -438,7 +438,8 @@ def _check_rows(cursor: object, statement: str, tz: str) -> None:
     cursor.execute(statement.replace("{ts}", "import_ts"), {"tz": tz})
 
 
-_BULK_TABLES = ("reports_report", "issues_issue")
+# The tables a bulk load takes for itself, in the order the live pipeline locks them.
+BULK_TABLES = ("reports_report", "issues_issue")
 
 
 def _work_schema(batch: ImportBatch) -> str:
@@ -473,7 +474,7 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     Otherwise the tables are still locked in the order the live pipeline takes them,
     so two imports, or an import and a worker, never wait for each other in a circle.
     """
-    tables = ", ".join(_BULK_TABLES)
+    tables = ", ".join(BULK_TABLES)
     if not bulk:
         cursor.execute(f"LOCK TABLE {tables} IN ROW EXCLUSIVE MODE")
         yield False
@@ -482,7 +483,7 @@ def _bulk_load(cursor: object, bulk: bool) -> Iterator[bool]:
     # Key checks this transaction deferred (rows written before the import began) must
     # run before the tables can be altered; every key here is deferred by default again after.
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
-    oids = "(" + ", ".join(f"'{t}'::regclass" for t in _BULK_TABLES) + ")"
+    oids = "(" + ", ".join(f"'{t}'::regclass" for t in BULK_TABLES) + ")"
     # Indexes of their own (a unique constraint's index goes with its constraint).
     cursor.execute(
         f"""SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
