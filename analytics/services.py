@@ -473,6 +473,17 @@ def scores_backfill(
     return len(moments)
 
 
+def scores_refresh(*, backfill_days: int = 0, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Scores now, after one run a day over the last `backfill_days` days (so trends have a
+    history from the start), then the rules. Returns the runs stored (`backfill_days` + 1,
+    each told to `progress`) and the flags raised."""
+    runs = scores_backfill(days=backfill_days, progress=progress) if backfill_days else 0
+    scores_compute()
+    if progress:
+        progress(1)
+    return runs + 1, rules_evaluate().raised
+
+
 # ---------------------------------------------------------------------------
 # Rules and flags (the rules themselves: the views of migration 0005_rule_views)
 

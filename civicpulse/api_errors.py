@@ -40,6 +40,19 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def error_response_for(
+    request: HttpRequest, status_code: int, *, code: str, message: str, page: Callable[[], HttpResponse],
+    open311_message: str | None = None,
+) -> HttpResponse:
+    """An error answered before any view runs, in the shape the path's clients read:
+    Open311's under /open311/, the API's under /api/, else `page()`, the site's own."""
+    if request.path.startswith("/open311/"):
+        return open311_error(request, status_code, open311_message or message)
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code, message), status=status_code)
+    return page()
+
+
 class BodySizeLimitMiddleware:
     """Answer 413 to a body over the limit before anything reads it (Django alone would
     answer 400 for a form, and only after spooling the whole upload to disk)."""
@@ -52,16 +65,15 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        open311 = request.path.startswith("/open311/")
-        api = open311 or request.path.startswith("/api/")
+        api = request.path.startswith(("/open311/", "/api/"))
         limit = settings.API_MAX_BODY_BYTES if api else settings.FORM_MAX_BODY_BYTES
         if length > limit:
             message = f"Request bodies are limited to {limit} bytes."
-            if open311:  # in the spec's error shape
-                return open311_error(request, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message)
-            if api:
-                return JsonResponse(error_body("body_too_large", message), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-            return HttpResponse(message, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, content_type="text/plain")
+            too_large = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            return error_response_for(
+                request, too_large, code="body_too_large", message=message,
+                page=lambda: HttpResponse(message, status=too_large, content_type="text/plain"),
+            )
         return self.get_response(request)
 
 

@@ -4,11 +4,11 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from civicpulse.api_errors import error_body, open311_error
+from civicpulse.api_errors import error_response_for
 from civicpulse.context import tenant_var
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
@@ -31,11 +31,11 @@ class TenantStatusMiddleware:
 
     @staticmethod
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
-        if request.path.startswith("/open311/"):  # in the specification's error shape
-            return open311_error(request, 403, "This jurisdiction is suspended.")
-        if request.path.startswith("/api/"):
-            return JsonResponse(error_body("tenant_suspended", "This tenant is suspended."), status=403)
-        return render(request, "tenants/suspended.html", {"tenant": tenant}, status=403)
+        return error_response_for(
+            request, 403, code="tenant_suspended", message="This tenant is suspended.",
+            open311_message="This jurisdiction is suspended.",
+            page=lambda: render(request, "tenants/suspended.html", {"tenant": tenant}, status=403),
+        )
 
 
 class CachedTenantMainMiddleware(TenantMainMiddleware):

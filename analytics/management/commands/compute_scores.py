@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 from tqdm import tqdm
 
-from analytics.services import rules_evaluate, scores_backfill, scores_compute
+from analytics.services import scores_refresh
 
 
 class Command(BaseCommand):
@@ -30,11 +30,7 @@ class Command(BaseCommand):
                   disable=None) as bar:
             for tenant in tenants:
                 with tenant_context(tenant):
-                    if backfill_days:
-                        runs += scores_backfill(days=backfill_days, progress=bar.update)
-                    scores_compute()
-                    runs += 1
-                    bar.update(1)
-                    raised += rules_evaluate().raised
+                    stored, flags = scores_refresh(backfill_days=backfill_days, progress=bar.update)
+                runs, raised = runs + stored, raised + flags
         self.stdout.write(f"runs: {runs}")
         self.stdout.write(f"flags_raised: {raised}")

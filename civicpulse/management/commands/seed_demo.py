@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context, tenant_context
 from tqdm import tqdm
 
 from analytics.models import ScoreRun
-from analytics.services import rules_evaluate, scores_backfill, scores_compute, sla_evaluate
+from analytics.services import scores_refresh, sla_evaluate
 from civicpulse.demo import (
     DEMO_PASSWORD,
     DEMO_TENANTS,
@@ -24,6 +24,8 @@ from reports.models import Report
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_create, tenant_install_defaults
 
+# Days of daily score runs the demo starts with, so trends are drawn at once.
+HISTORY_DAYS = 28
 
 def _ensure_superuser(username: str, email: str) -> None:
     user_model = get_user_model()
@@ -56,23 +58,15 @@ class Command(BaseCommand):
                     )
                 _ensure_superuser(STAFF_USERNAME, f"staff@{demo.slug}.example.org")
         for demo in DEMO_TENANTS:
-            tenant = Tenant.objects.get(schema_name=demo.slug)
-            with tenant_context(tenant):
-                if Report.objects.exists():
-                    continue
-                count = REPORTS_PER_KIND.get(demo.kind, 200)
-                with tqdm(total=count, desc=f"reports for {demo.slug}", unit="report", disable=None) as bar:
-                    seed_reports(demo, count, bar.update)
-        for demo in DEMO_TENANTS:
             with tenant_context(Tenant.objects.get(schema_name=demo.slug)):
+                if not Report.objects.exists():
+                    count = REPORTS_PER_KIND.get(demo.kind, 200)
+                    with tqdm(total=count, desc=f"reports for {demo.slug}", unit="report", disable=None) as bar:
+                        seed_reports(demo, count, bar.update)
                 # The accountability pages start with four weeks of history instead of
                 # waiting for beat's first hourly run.
-                if ScoreRun.objects.exists():
-                    continue
-                with tqdm(total=29, desc=f"scores for {demo.slug}", unit="run", disable=None) as bar:
-                    sla_evaluate()
-                    scores_backfill(days=28, progress=bar.update)
-                    scores_compute()
-                    bar.update(1)
-                    rules_evaluate()
+                if not ScoreRun.objects.exists():
+                    with tqdm(total=HISTORY_DAYS + 1, desc=f"scores for {demo.slug}", unit="run", disable=None) as bar:
+                        sla_evaluate()
+                        scores_refresh(backfill_days=HISTORY_DAYS, progress=bar.update)
         self.stdout.write(self.style.SUCCESS("demo data ready"))

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
 from civicpulse.workers import QUEUES
-from tenants.models import Tenant
+from tenants.commands import tenant_for_command
 from tenants.tasks import schema_probe
 
 
@@ -17,10 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=10.0)
 
     def handle(self, slug: str, timeout: float, **options: object) -> None:
-        try:
-            tenant = Tenant.objects.get(schema_name=slug)
-        except Tenant.DoesNotExist as exc:
-            raise CommandError(f"No tenant {slug!r}.") from exc
+        tenant = tenant_for_command(slug)
         failed = False
         for queue in QUEUES:
             started = time.monotonic()
