@@ -73,13 +73,9 @@ def _validate(
             errors["email"] = ["Enter a valid email address."]
     if external_id is not None and not (0 < len(external_id) <= 100):
         errors["external_id"] = ["external_id must be 1 to 100 characters."]
-    if media_url:
-        try:
-            URLValidator(schemes=["http", "https"])(media_url)
-            if len(media_url) > 500:
-                raise ValidationError("too long")
-        except ValidationError:
-            errors["media_url"] = ["Give the address (http or https, up to 500 characters) of the picture."]
+    media_max = Report._meta.get_field("media_url").max_length
+    if media_url and (len(media_url) > media_max or not _is_web_url(media_url)):
+        errors["media_url"] = [f"Give the address (http or https, up to {media_max} characters) of the picture."]
     category = None
     if category_code:
         category = Category.objects.filter(code=category_code, active=True).first()
@@ -88,6 +84,14 @@ def _validate(
     if attributes is not None and not errors.get("category"):
         errors.update(_attribute_errors(category, attributes))
     return errors, category
+
+
+def _is_web_url(value: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _attribute_errors(category: Category | None, attributes: dict) -> dict[str, list[str]]:

@@ -426,5 +426,7 @@ def test_media_url_is_kept_and_shown_and_a_bad_one_refused(client_a, tenant_a) -
     assert refused.status_code == 400
     assert refused.json() == [{"code": 400, "description": "media_url: Give the address (http or https, up to 500 "
                                                           "characters) of the picture."}]
+    too_long = post(client_a, {**POTHOLE, "api_key": key, "media_url": "https://photos.example.org/" + "a" * 480})
+    assert too_long.status_code == 400 and too_long.json()[0]["description"].startswith("media_url: ")
     [plain] = post(client_a, {**POTHOLE, "api_key": key}).json()
     assert client_a.get(f"{BASE}/requests/{plain['service_request_id']}.json").json()[0]["media_url"] is None
