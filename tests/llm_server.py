@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class FakeModel:
     """`mode`: "ok" (answer with `answer(request)`), "slow" (the same after `delay`
-    seconds), "garbage" (prose, not JSON), "429", "500"."""
+    seconds), "garbage" (prose, not JSON), "429", "500", "400" (a refusal whose text
+    echoes the request), "302" (a redirect to another address)."""
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -42,6 +43,10 @@ class FakeModel:
             return 429, {"error": {"message": "rate limited", "type": "rate_limit_error"}}
         if self.mode == "500":
             return 500, {"error": {"message": "boom", "type": "server_error"}}
+        if self.mode == "400":
+            return 400, {"error": {"message": f"Cannot answer: {json.dumps(request)}", "type": "invalid_request_error"}}
+        if self.mode == "302":
+            return 302, {}
         if self.mode == "slow":
             time.sleep(self.delay)
         content = "Sure! It looks like a pothole to me." if self.mode == "garbage" else json.dumps(self.answer(request))
@@ -77,6 +82,8 @@ class FakeModel:
                     self.send_header("Content-Length", str(len(data)))
                     if status == 429:
                         self.send_header("Retry-After", "0")
+                    if status == 302:
+                        self.send_header("Location", "http://elsewhere.test/v1/chat/completions")
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

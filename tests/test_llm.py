@@ -78,6 +78,8 @@ def test_the_model_classifies_within_the_tenants_categories(tenant_a, operator_m
         ("ok", {"category": "potholes", "severity": "apocalyptic", "summary": "x", "confidence": 2}, "invalid", 1),
         ("429", None, "rate_limited", 2),
         ("500", None, "server_error", 2),
+        ("400", None, "refused", 1),  # a 4xx will not change by asking again
+        ("302", None, "refused", 1),  # a redirect is not followed anywhere
     ],
 )
 def test_each_model_fault_falls_back_to_the_offline_classifier(
@@ -93,6 +95,9 @@ def test_each_model_fault_falls_back_to_the_offline_classifier(
     assert result.note.startswith(f"model not used: {outcome}")
     call = ModelCall.objects.get()
     assert (call.outcome, call.attempts) == (outcome, attempts)  # transient faults retried once, others not
+    assert len(operator_model.requests) == attempts
+    if outcome == "refused":  # the status alone: the server's text may echo the prompt
+        assert call.detail == mode and result.note == f"model not used: refused: {mode}"
 
 
 def test_report_text_is_data_not_instructions(tenant_a, operator_model: FakeModel) -> None:
@@ -135,6 +140,21 @@ def test_adjudication_is_a_signal_or_nothing(tenant_a, operator_model: FakeModel
     assert adjudicate_same_problem("a", "b") is None
     assert list(ModelCall.objects.order_by("created_at").values_list("purpose", "outcome")) == [
         ("adjudicate", "ok"), ("adjudicate", "invalid")]
+
+
+def test_adjudication_tries_once_and_briefly(tenant_a, operator_model: FakeModel, settings) -> None:
+    """Asked while a neighbourhood is locked: no retry of a server error, and a model slower
+    than LLM_ADJUDICATE_TIMEOUT is given up on, though LLM_TIMEOUT would wait for it."""
+    from llm.services import adjudicate_same_problem
+
+    operator_model.mode = "500"
+    assert adjudicate_same_problem("a", "b") is None
+    assert ModelCall.objects.get().attempts == 1 and len(operator_model.requests) == 1
+    settings.LLM_TIMEOUT, settings.LLM_ADJUDICATE_TIMEOUT = 5, 0.2
+    operator_model.mode, operator_model.delay = "slow", 1.0
+    operator_model.answer = lambda request: {"same": True, "confidence": 0.8, "reason": "x"}
+    assert adjudicate_same_problem("a", "b") is None
+    assert ModelCall.objects.order_by("-created_at").values_list("outcome", "attempts").first() == ("timeout", 1)
 
 
 def test_a_tenant_can_turn_the_model_off(tenant_a, operator_model: FakeModel) -> None:
