@@ -360,8 +360,9 @@ def test_throttling_answers_429_with_retry_after(client_a, tenant_a, settings) -
 
 def test_request_search_query_count_does_not_grow_with_rows(client_a, tenant_a) -> None:
     key = submit_key()
-    for _ in range(3):
-        _processed(client_a, key)
+    # Each at its own place, so the rows are as many issues, not one issue's reports.
+    for n in range(3):
+        _processed(client_a, key, lat=str(39.7 + n / 100))
 
     def count(query: str, rows: int) -> int:
         from django.db import connection
@@ -373,8 +374,9 @@ def test_request_search_query_count_does_not_grow_with_rows(client_a, tenant_a) 
         return len(captured)
 
     few = count("?extensions=true", 3)
-    for _ in range(3):
-        _processed(client_a, key)
+    for n in range(3, 6):
+        _processed(client_a, key, lat=str(39.7 + n / 100))
+    assert len({r.issue_id for r in Report.objects.all()}) == 6
     assert count("?extensions=true", 6) == few
     assert count("", 6) <= few
 
