@@ -152,9 +152,9 @@ def points_map_svg(
     )
     names = format_html_join(
         "", '<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#5b6673">{}</text>',
-        # The mean of the corners of each area's first ring (the closing point repeats the first).
-        ((*xy(sum(p[0] for p in ring[:-1]) / (len(ring) - 1), sum(p[1] for p in ring[:-1]) / (len(ring) - 1)), name)
-         for name, ring in {name: ring for name, ring in reversed(rings)}.items()),
+        # At the mean of the corners of each area's outer ring (its last point repeats the first).
+        ((*xy(*(sum(p[k] for p in outer[:-1]) / (len(outer) - 1) for k in (0, 1))), name)
+         for name, outer in ((name, geojson_polygons(geometry)[0][0]) for name, geometry in boundaries)),
     )
     dots = format_html_join(
         "", '<circle cx="{}" cy="{}" r="3" fill="{}" fill-opacity="0.7"><title>{}</title></circle>',

@@ -3,6 +3,7 @@ client: what each shows, what a tenant switched off, the minimum-sample rule, CS
 downloads, and the read-scope API of scores, trends, rankings and flags."""
 import csv
 import io
+import re
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -152,3 +153,21 @@ def test_compute_scores_command_backfills_and_evaluates(tenant_a, capsys) -> Non
     out = capsys.readouterr().out
     assert "runs: 4" in out and "flags_raised:" in out
     assert ScoreRun.objects.count() == 4
+
+
+def test_the_map_names_each_area_at_the_middle_of_its_outer_ring() -> None:
+    from civicpulse.charts import points_map_svg
+
+    square = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
+    hole = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 0.5]]
+    far = [[10.0, 0.0], [12.0, 0.0], [12.0, 2.0], [10.0, 2.0], [10.0, 0.0]]
+    svg = str(points_map_svg(
+        [("Downtown", {"type": "Polygon", "coordinates": [square, hole]}),
+         ("Islands", {"type": "MultiPolygon", "coordinates": [[far], [square]]})],
+        [(1.0, 1.0, "a report")], title="Map", width=620, height=200,
+    ))
+    labels = re.findall(r'<text x="([0-9.]+)" y="([0-9.]+)"[^>]*>([^<]+)</text>', svg)
+    assert [name for _, _, name in labels] == ["Downtown", "Islands"]  # once each, by its first outer ring
+    (down_x, down_y, _), (isl_x, isl_y, _) = labels
+    assert float(down_x) < float(isl_x) and down_y == isl_y  # Downtown's middle, then the far polygon's
+    assert svg.count("<polygon") == 4 and "a report" in svg  # every ring drawn, holes too
