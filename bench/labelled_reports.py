@@ -21,8 +21,6 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _setup import figure
-
 # Share of rows whose label is another category, and of texts that mention a second problem.
 LABEL_NOISE = 0.03
 SECOND_PROBLEM = 1 / 12
@@ -200,6 +198,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=311)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "civicpulse-labelled-reports.csv")
     args = parser.parse_args()
+    from _setup import figure  # here: the tests load this file as a module, without bench/ on the path
+
     counts = write_labelled_reports(args.out, args.rows, args.seed)
     for name, value in (*counts.items(), ("path", args.out)):
         figure(name, value)
