@@ -40,8 +40,8 @@ from analytics.services import (
     sla_policy_revise,
 )
 from analytics.views import staff_dashboard
-from civicpulse.admin import ReadOnlyTenantAdmin, TenantAdmin
-from civicpulse.charts import stacked_bars_svg
+from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.charts import stacked_bars_svg
 from issues.admin import IssueAdmin
 from issues.models import Issue
 

@@ -16,7 +16,7 @@ from analytics.location_report_pdf import location_report_charts, location_repor
 from analytics.location_reports import location_of_issue
 from analytics.models import LocationReport
 from analytics.location_report_services import location_report_create
-from civicpulse.admin import ReadOnlyTenantAdmin
+from civicpulse.core.admin import ReadOnlyTenantAdmin
 from issues.models import Issue
 
 

@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from analytics.models import LocationReport
-from civicpulse.charts import hbars_svg, stacked_bars_svg
+from civicpulse.core.charts import hbars_svg, stacked_bars_svg
 
 
 def location_report_charts(body: dict) -> dict[str, SafeString]:

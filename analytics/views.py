@@ -27,7 +27,7 @@ from analytics.selectors import (
     score_trend,
     sla_policies_current,
 )
-from civicpulse.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
+from civicpulse.core.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
 from issues.models import Area, Category
 
 # The public page's charts are drawn this wide so their text stays legible on a phone.

@@ -11,7 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from civicpulse.workers import redis_client
+from civicpulse.core.workers import redis_client
 from reports.models import ApiKey
 from reports.selectors import api_key_for
 from reports.services import api_key_touch

@@ -17,7 +17,7 @@ class CivicPulseAdminConfig(admin_apps.AdminConfig):
             SolarSchedule,
         )
 
-        from civicpulse.admin import restrict_to_platform
+        from civicpulse.core.admin import restrict_to_platform
 
         # Schedules are the operators' business: a periodic task edited by a tenant's staff
         # could name another tenant's schema in its headers, or collide by name and stall beat.

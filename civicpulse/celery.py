@@ -17,7 +17,7 @@ _heartbeat = None
 @signals.worker_ready.connect
 def _start_heartbeat(sender: object = None, **kwargs: object) -> None:
     global _heartbeat
-    from civicpulse.workers import Heartbeat
+    from civicpulse.core.workers import Heartbeat
 
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
     _heartbeat = Heartbeat(sender.hostname, queues)
@@ -32,7 +32,7 @@ def _stop_heartbeat(**kwargs: object) -> None:
 
 @signals.task_prerun.connect
 def _task_log_context(task: object = None, task_id: str = "", **kwargs: object) -> None:
-    from civicpulse.context import request_id_var, tenant_var
+    from civicpulse.core.context import request_id_var, tenant_var
 
     headers = getattr(task.request, "headers", None) or {}
     tenant_var.set(headers.get("_schema_name") or task.request.get("_schema_name") or "public")

@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from civicpulse import workers
+from civicpulse.core import workers
 
 
 def _database() -> dict[str, object]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from civicpulse.admin import EstimatedCountPaginator, TenantAdmin
+from civicpulse.core.admin import EstimatedCountPaginator, TenantAdmin
 from issues.models import Area, Category, Department, GroupingPolicy, Issue, IssueEvent, IssueNote, IssueStatus
 from issues.selectors import grouping_policy_get
 from issues.services import (

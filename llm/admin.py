@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from civicpulse.admin import ReadOnlyTenantAdmin, TenantAdmin
-from civicpulse.charts import stacked_bars_svg
+from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.charts import stacked_bars_svg
 from llm.models import Endpoint, ModelCall, TrainedClassifier, TrainingExample
 from llm.selectors import model_call_daily_totals
 from llm.services import endpoint_save

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import redis
 
-from civicpulse.workers import redis_client
+from civicpulse.core.workers import redis_client
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from civicpulse.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin
 from issues.models import Issue
 from issues.services import issue_move_reports
 from reports.models import ApiKey, ImportBatch, Location, Report

@@ -1,7 +1,7 @@
 """Thin task adapters for the pipeline. Ids in, the schema travels with the task."""
 from celery import shared_task
 
-from civicpulse.workers import queue_depth
+from civicpulse.core.workers import queue_depth
 from reports.notifications import notify_issue_event, notify_sweep
 from reports.services import report_process, report_sweep_stuck
 

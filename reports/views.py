@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from civicpulse.api import client_address
-from civicpulse.workers import redis_client
+from civicpulse.core.workers import redis_client
 from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report

@@ -5,7 +5,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django_tenants.utils import get_public_schema_name
 
-from civicpulse.admin import PlatformAdmin
+from civicpulse.core.admin import PlatformAdmin
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_create, tenant_set_suspended
 

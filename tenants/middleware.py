@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from civicpulse.api_errors import error_response_for
-from civicpulse.context import tenant_var
+from civicpulse.core.context import tenant_var
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
 _ALWAYS_OPEN = ("/healthz", "/readyz")

@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from civicpulse.charts import hbars_svg
+from civicpulse.core.charts import hbars_svg
 from tenants.models import Tenant
 from tenants.selectors import leaderboard_latest, tenant_directory, tenant_primary_host
 

@@ -92,7 +92,7 @@ def child_database_url() -> str:
 @contextmanager
 def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process serving one queue against the test database."""
-    from civicpulse.workers import live_workers
+    from civicpulse.core.workers import live_workers
 
     env = child_env(extra_env)
     hostname = f"{name}@{socket.gethostname()}"

@@ -156,7 +156,7 @@ def test_compute_scores_command_backfills_and_evaluates(tenant_a, capsys) -> Non
 
 
 def test_the_map_names_each_area_at_the_middle_of_its_outer_ring() -> None:
-    from civicpulse.charts import points_map_svg
+    from civicpulse.core.charts import points_map_svg
 
     square = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
     hole = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 0.5]]

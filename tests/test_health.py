@@ -53,7 +53,7 @@ def test_readyz_is_200_with_database_redis_and_both_queues_served(tenant_pair, p
 
 
 def test_queue_depth_reads_the_broker(test_redis) -> None:
-    from civicpulse.workers import queue_depth, redis_client
+    from civicpulse.core.workers import queue_depth, redis_client
 
     client = redis_client()
     client.delete("depth-probe")

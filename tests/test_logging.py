@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from civicpulse.celery import _task_log_context
-from civicpulse.logging import ContextFilter, JsonFormatter
+from civicpulse.core.logging import ContextFilter, JsonFormatter
 
 
 @pytest.fixture

@@ -220,7 +220,7 @@ def test_unfiltered_issue_list_uses_the_planner_estimate(tenant_a, django_assert
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from civicpulse.admin import EstimatedCountPaginator
+    from civicpulse.core.admin import EstimatedCountPaginator
 
     IssueFactory.create_batch(4)
     with connection.cursor() as cursor:

@@ -73,7 +73,7 @@ TENANT_PROVISIONING_HOOKS = [
 ]
 
 MIDDLEWARE = [
-    "civicpulse.middleware.RequestContextMiddleware",
+    "civicpulse.core.middleware.RequestContextMiddleware",
     "tenants.middleware.CachedTenantMainMiddleware",
     "tenants.middleware.TenantStatusMiddleware",
     "civicpulse.api_errors.BodySizeLimitMiddleware",
@@ -308,9 +308,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "civicpulse.logging.ContextFilter"}},
+    "filters": {"context": {"()": "civicpulse.core.logging.ContextFilter"}},
     "formatters": {
-        "json": {"()": "civicpulse.logging.JsonFormatter"},
+        "json": {"()": "civicpulse.core.logging.JsonFormatter"},
         "text": {
             "format": "%(asctime)s %(levelname)s %(name)s [tenant=%(tenant)s request=%(request_id)s] %(message)s"
         },

@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-from civicpulse.workers import QUEUES
+from civicpulse.core.workers import QUEUES
 from tenants.commands import tenant_for_command
 from tenants.tasks import schema_probe
 

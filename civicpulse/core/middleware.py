@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from civicpulse.context import request_id_var, tenant_var
+from civicpulse.core.context import request_id_var, tenant_var
 
 access_log = logging.getLogger("civicpulse.request")
 

@@ -3,7 +3,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from civicpulse.context import request_id_var, tenant_var
+from civicpulse.core.context import request_id_var, tenant_var
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
