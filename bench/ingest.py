@@ -98,8 +98,8 @@ def main() -> None:
 
     from django_tenants.utils import tenant_context
 
-    from reports.models import ApiKey
-    from reports.services import api_key_create, api_key_revoke
+    from civicpulse.apikeys.models import ApiKey
+    from civicpulse.apikeys.services import api_key_create, api_key_revoke
     from tenants.models import Tenant
 
     tenant = Tenant.objects.filter(schema_name=args.host).first()

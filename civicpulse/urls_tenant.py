@@ -22,4 +22,4 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
 ]
 
-handler404 = "civicpulse.api_errors.not_found"
+handler404 = "civicpulse.core.errors.not_found"

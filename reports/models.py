@@ -1,11 +1,11 @@
-"""Reports (one resident submission each), the API keys that submit them, and known
-locations used to place address-only reports."""
+"""Reports (one resident submission each), import batches, and known locations used to
+place address-only reports."""
 import secrets
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
+from civicpulse.apikeys.models import ApiKey
 from issues.models import Category, Issue, Severity
 
 # Crockford's base32 without I, L, O, U: easy to read out on a phone, no lookalikes.
@@ -15,34 +15,6 @@ TRACKING_LENGTH = 10  # 50 random bits
 
 def new_tracking_id() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
-
-
-class ApiKey(models.Model):
-    class Scope(models.TextChoices):
-        SUBMIT = "submit", "Submit reports"
-        READ = "read", "Read"
-        STAFF = "staff", "Staff actions"
-
-    name = models.CharField(max_length=100)
-    # The first characters of the key, to recognise it in lists; the key itself is not kept.
-    prefix = models.CharField(max_length=12, db_index=True)
-    # SHA-256 of the whole key: keys are long random strings, so a fast digest is enough
-    # and keeps authentication cheap on the intake path.
-    digest = models.CharField(max_length=64, unique=True)
-    scopes = ArrayField(models.CharField(max_length=10, choices=Scope.choices), default=list)
-    rate_per_minute = models.PositiveIntegerField(
-        default=6000, help_text="Requests a minute before answering 429; 0 means no limit."
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "API key"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
 
 
 class ImportBatch(models.Model):

@@ -29,18 +29,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from civicpulse.api import client_address, rate_limit_wait
+from civicpulse.core.ratelimit import client_address, rate_limit_hit
 from issues.models import OPEN_STATUSES, Category
 from reports.models import Report
-from reports.selectors import (
-    api_key_for,
-    location_by_id,
-    normalise_tracking_id,
-    report_public_trail,
-    reports_for_open311,
-    with_public_trail,
-)
-from reports.services import api_key_touch, report_submit
+from civicpulse.apikeys.selectors import api_key_for
+from reports.selectors import location_by_id, normalise_tracking_id, report_public_trail, reports_for_open311, with_public_trail
+from civicpulse.apikeys.services import api_key_touch
+from reports.services import report_submit
 from tenants.models import Tenant
 from tenants.selectors import current_timezone_name, tenant_by_jurisdiction
 
@@ -120,9 +115,15 @@ def _errors(fmt: str, error: Open311Error) -> HttpResponse:
     return render(fmt, "errors", body, status=error.status, headers=error.headers)
 
 
-def error_response(request: HttpRequest, status: int, description: str) -> HttpResponse:
+# The spec's words for errors the platform answers before any Open311 view runs.
+_DESCRIPTIONS = {"tenant_suspended": "This jurisdiction is suspended."}
+
+
+def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     """An error in the spec's shape for a request no Open311 view handled (an unknown
-    path, a body refused before any view reads it): JSON for a .json path, else XML."""
+    path, a body refused before any view reads it, a suspended jurisdiction): JSON for
+    a .json path, else XML. Registered for /open311/ in the ERROR_RENDERERS setting."""
+    description = _DESCRIPTIONS.get(code, message)
     return _errors("json" if request.path.endswith(".json") else "xml", Open311Error(status, description))
 
 
@@ -188,7 +189,7 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
 
 
 def _throttle(who: str, per_minute: int) -> None:
-    wait = rate_limit_wait(who, per_minute)
+    wait = rate_limit_hit(who, limit=per_minute)
     if wait is not None:
         raise Open311Error(429, "Too many requests; try again later.", headers={"Retry-After": str(math.ceil(wait))})
 
@@ -432,7 +433,7 @@ def token(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
 @csrf_exempt
 def unknown(request: HttpRequest) -> HttpResponse:
     """Anything else under /open311/v2/: a 404 in the spec's shape (XML unless .json)."""
-    return error_response(request, 404, "No such Open311 resource; see discovery.xml.")
+    return error_response(request, 404, "not_found", "No such Open311 resource; see discovery.xml.")
 
 
 def _request_body(report: Report, extensions: bool) -> dict:

@@ -1,9 +1,8 @@
-"""Reads on reports and API keys."""
+"""Reads on reports."""
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from issues.models import IssueEvent, IssueNote, IssueStatus
-from reports.models import TRACKING_ALPHABET, ApiKey, Location, Report
-from reports.services import api_key_digest
+from reports.models import TRACKING_ALPHABET, Location, Report
 
 # Crockford decoding: what people mistype for what they meant.
 _LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
@@ -19,11 +18,6 @@ def report_by_tracking_id(tracking_id: str) -> Report | None:
     if not normalised:
         return None
     return Report.objects.select_related("category", "issue").filter(tracking_id=normalised).first()
-
-
-def api_key_for(key: str) -> ApiKey | None:
-    """The active key with this value, if any."""
-    return ApiKey.objects.filter(digest=api_key_digest(key), revoked_at=None).first()
 
 
 def report_public_history(report: Report) -> dict:

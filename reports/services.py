@@ -1,13 +1,11 @@
-"""Writes on reports: intake, processing, the sweeper, API keys.
+"""Writes on reports: intake, processing, the sweeper.
 
 `report_submit` is the only way a live report enters, whatever the channel. It commits
 the report before anything else happens; processing is queued after commit and a
 sweeper re-queues whatever a lost message or a dead worker left behind.
 """
-import hashlib
 import logging
 import math
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +22,8 @@ from issues.services import issue_event_record, issue_group_report, issue_place
 from llm.services import adjudicate_same_problem, classify_report, training_example_record
 from llm.types import CategoryInfo
 from reports.addresses import StandardAddress, standardise_address
-from reports.models import ApiKey, Location, Report
+from civicpulse.apikeys.models import ApiKey
+from reports.models import Location, Report
 from reports.photos import photo_clean
 
 logger = logging.getLogger(__name__)
@@ -443,37 +442,3 @@ def report_retry(*, report_ids: list[int]) -> int:
         )
         transaction.on_commit(lambda: enqueue_processing(ids))
     return len(ids)
-
-
-# ---------------------------------------------------------------------------
-# API keys
-
-KEY_PREFIX_LENGTH = 8
-
-
-def api_key_digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def api_key_create(*, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the key itself, which is shown once and not kept."""
-    unknown = set(scopes) - set(ApiKey.Scope.values)
-    if unknown or not scopes:
-        raise ValidationError({"scopes": [f"Choose scopes among {', '.join(ApiKey.Scope.values)}."]})
-    key = "cp_" + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        name=name, prefix=key[: KEY_PREFIX_LENGTH + 3], digest=api_key_digest(key), scopes=sorted(set(scopes))
-    )
-    return api_key, key
-
-
-def api_key_revoke(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=timezone.now())
-
-
-def api_key_touch(*, api_key: ApiKey) -> None:
-    """Record use at most once a minute per key, so the intake path rarely writes it."""
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now

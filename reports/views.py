@@ -1,15 +1,11 @@
 """Resident pages: report a problem, then follow it by tracking id. No account needed."""
-import time
-
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from civicpulse.api import client_address
-from civicpulse.core.workers import redis_client
+from civicpulse.core.ratelimit import client_address, rate_limit_hit, rate_limit_refund
 from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report
@@ -21,27 +17,13 @@ from reports.services import report_submit
 FORM_RATE = (5, 600)  # reports, seconds
 
 
-def _rate_key(request: HttpRequest) -> str:
-    window = FORM_RATE[1]
-    return f"cp:{connection.schema_name}:form-rate:{client_address(request)}:{int(time.time() // window)}"
+def _form_rate_wait(request: HttpRequest) -> float | None:
+    return rate_limit_hit(client_address(request), limit=FORM_RATE[0], window_s=FORM_RATE[1], scope="form-rate")
 
 
-def _over_rate(request: HttpRequest) -> bool:
-    try:
-        return int(redis_client().get(_rate_key(request)) or 0) >= FORM_RATE[0]
-    except Exception:
-        return False  # Redis down: better a few extra reports than none
-
-
-def _count_report(request: HttpRequest) -> None:
+def _form_rate_refund(request: HttpRequest) -> None:
     """Only accepted reports count: a resident who forgot the location is not penalised."""
-    try:
-        pipe = redis_client().pipeline()
-        pipe.incr(_rate_key(request))
-        pipe.expire(_rate_key(request), FORM_RATE[1])
-        pipe.execute()
-    except Exception:
-        pass
+    rate_limit_refund(client_address(request), window_s=FORM_RATE[1], scope="form-rate")
 
 
 @require_http_methods(["GET", "POST"])
@@ -53,7 +35,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("Your report could not be sent. Please try again."))
             status = 400
         elif form.is_valid():
-            if _over_rate(request):
+            if _form_rate_wait(request) is not None:
                 form.add_error(None, _("Too many reports from this connection. Please wait a few minutes."))
                 status = 429
             else:
@@ -70,11 +52,11 @@ def report_new(request: HttpRequest) -> HttpResponse:
                         channel=Report.Channel.WEB,
                     )
                 except ValidationError as exc:
+                    _form_rate_refund(request)
                     for field, messages in exc.message_dict.items():
                         form.add_error(field if field in form.fields else None, messages)
                     status = 400
                 else:
-                    _count_report(request)
                     return redirect("report-track", tracking_id=result.report.tracking_id)
         else:
             status = 400

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from civicpulse.api_errors import error_response_for
+from civicpulse.core.errors import error_response_for
 from civicpulse.core.context import tenant_var
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
@@ -33,7 +33,6 @@ class TenantStatusMiddleware:
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
         return error_response_for(
             request, 403, code="tenant_suspended", message="This tenant is suspended.",
-            open311_message="This jurisdiction is suspended.",
             page=lambda: render(request, "tenants/suspended.html", {"tenant": tenant}, status=403),
         )
 

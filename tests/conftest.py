@@ -87,7 +87,7 @@ def public_client(db: None) -> Client:
 @pytest.fixture
 def api_key_a(tenant_a: Tenant) -> str:
     """A submit+read key of tenant A (the test runs in A's schema)."""
-    from reports.services import api_key_create
+    from civicpulse.apikeys.services import api_key_create
 
     return api_key_create(name="test", scopes=["submit", "read"])[1]
 

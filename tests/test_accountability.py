@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from analytics.models import Flag, Rule, ScoreSettings
 from analytics.services import rules_evaluate, scores_compute
-from reports.services import api_key_create
+from civicpulse.apikeys.services import api_key_create
 from tenants.models import Tenant
 from tests.conftest import api
 from tests.factories import AreaFactory, CategoryFactory, IssueFactory

@@ -17,7 +17,7 @@ from django.core import signals
 from django.db import close_old_connections
 
 from civicpulse.wsgi import application
-from reports.services import api_key_create
+from civicpulse.apikeys.services import api_key_create
 
 HOST = "alpha.localhost"  # tenant A of tests/conftest.py
 EXAMPLES_PER_OPERATION = 15

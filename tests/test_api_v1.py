@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from issues.models import Category, IssueEvent, IssueNote, IssueStatus
 from issues.services import issue_note_add
-from reports.services import api_key_create
+from civicpulse.apikeys.services import api_key_create
 from tests.conftest import api
 from tests.factories import AreaFactory, IssueFactory, UserFactory
 

@@ -6,8 +6,10 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from reports.models import TRACKING_ALPHABET, ApiKey, Location, Report
-from reports.services import api_key_create, report_process
+from civicpulse.apikeys.models import ApiKey
+from reports.models import TRACKING_ALPHABET, Location, Report
+from civicpulse.apikeys.services import api_key_create
+from reports.services import report_process
 from tests.conftest import api
 
 POINT = {"latitude": 39.80, "longitude": -89.64}
@@ -137,7 +139,7 @@ def test_missing_or_bad_key_is_401_and_missing_scope_is_403(client_a, tenant_a) 
 
 
 def test_revoked_key_is_401_and_use_is_recorded(client_a, tenant_a) -> None:
-    from reports.services import api_key_revoke
+    from civicpulse.apikeys.services import api_key_revoke
 
     row, key = api_key_create(name="soon revoked", scopes=["submit"])
     assert api(client_a, key).post("/api/v1/reports/", GOOD).status_code == 201

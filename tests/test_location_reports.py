@@ -198,7 +198,7 @@ def test_the_pdf_carries_the_figures_and_is_the_same_when_regenerated(history: d
 
 
 def test_the_api_validates_the_request_and_the_scope(history: dict, client_a, tenant_a) -> None:
-    from reports.services import api_key_create
+    from civicpulse.apikeys.services import api_key_create
 
     read = api(client_a, api_key_create(name="reader", scopes=["read"])[1])
     submit_only = api(client_a, api_key_create(name="submitter", scopes=["submit"])[1])
@@ -219,7 +219,7 @@ def test_the_api_validates_the_request_and_the_scope(history: dict, client_a, te
 def test_reports_of_one_tenant_are_unknown_to_another(history: dict, client_b, tenant_pair) -> None:
     from django.db import connection
 
-    from reports.services import api_key_create
+    from civicpulse.apikeys.services import api_key_create
 
     report = location_report_create(request={"area": "downtown"}, actor_label="test")
     connection.set_tenant(tenant_pair[1])

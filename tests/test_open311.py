@@ -12,7 +12,8 @@ from analytics.services import sla_evaluate
 from issues.models import Issue, IssueNote, IssueStatus
 from issues.services import issue_note_add, issue_transition
 from reports.models import Report
-from reports.services import api_key_create, report_process
+from civicpulse.apikeys.services import api_key_create
+from reports.services import report_process
 from tests.conftest import api
 from tests.factories import UserFactory
 
@@ -349,7 +350,7 @@ def test_throttling_answers_429_with_retry_after(client_a, tenant_a, settings) -
     assert responses[2].json()[0]["code"] == 429 and 0 < int(responses[2]["Retry-After"]) <= 60
 
     row, key = api_key_create(name="slow", scopes=["submit"])
-    from reports.models import ApiKey
+    from civicpulse.apikeys.models import ApiKey
 
     ApiKey.objects.filter(pk=row.pk).update(rate_per_minute=1)
     posts = [post(client_a, {**POTHOLE, "api_key": key}) for _ in range(2)]

@@ -18,7 +18,8 @@ from django_tenants.utils import tenant_context
 from issues.geo import cells_within
 from issues.models import Issue, IssueEvent
 from reports.models import Report
-from reports.services import api_key_create, report_process, report_submit, report_sweep_stuck
+from civicpulse.apikeys.services import api_key_create
+from reports.services import report_process, report_submit, report_sweep_stuck
 from tenants.models import Tenant
 from tests.services import celery_worker, child_database_url, committed_tenant, wait_for
 

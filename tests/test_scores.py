@@ -173,7 +173,7 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> Non
     daily = list(score_trend(scope=ScoreScope.TENANT, since=afternoon - timedelta(hours=1), daily=True))
     assert [s.run_id for s in daily] == [latest.pk]
     # The API's dates are the tenant's days too: 10 March holds the evening run.
-    from reports.services import api_key_create
+    from civicpulse.apikeys.services import api_key_create
     from tests.conftest import api
 
     reader = api(client_a, api_key_create(name="trend", scopes=["read"])[1])

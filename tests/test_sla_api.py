@@ -8,7 +8,7 @@ from django.utils import timezone
 from analytics.models import PauseReason
 from analytics.services import issue_pause, sla_evaluate, sla_metrics_recompute
 from issues.models import IssueStatus, Severity
-from reports.services import api_key_create
+from civicpulse.apikeys.services import api_key_create
 from tests.conftest import api
 from tests.factories import CategoryFactory, IssueFactory
 

@@ -52,6 +52,7 @@ TENANT_APPS = [
     "django_celery_beat",
     "axes",
     "rest_framework",
+    "civicpulse.apikeys",
     "issues",
     "reports",
     "llm",
@@ -76,7 +77,7 @@ MIDDLEWARE = [
     "civicpulse.core.middleware.RequestContextMiddleware",
     "tenants.middleware.CachedTenantMainMiddleware",
     "tenants.middleware.TenantStatusMiddleware",
-    "civicpulse.api_errors.BodySizeLimitMiddleware",
+    "civicpulse.core.errors.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -234,14 +235,17 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="civicpulse@localhost
 PUBLIC_URL_TEMPLATE = env.str("PUBLIC_URL_TEMPLATE", default="http://{host}:8000")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["civicpulse.api.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["civicpulse.api.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["civicpulse.api.ApiKeyRateThrottle", "civicpulse.api.AnonymousRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["civicpulse.apikeys.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["civicpulse.apikeys.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "civicpulse.apikeys.throttling.ApiKeyRateThrottle",
+        "civicpulse.apikeys.throttling.AnonymousRateThrottle",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "civicpulse.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "civicpulse.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "civicpulse.api_schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "civicpulse.core.api_schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "rest_framework.filters.OrderingFilter"],
 }
 SPECTACULAR_SETTINGS = {
@@ -263,6 +267,11 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests a minute from one client address without an API key (0: no limit).
 API_ANON_RATE_PER_MINUTE = env.int("API_ANON_RATE_PER_MINUTE", default=120)
+# Paths that answer in the API's error shape and take the API's body limit.
+API_PATH_PREFIXES = ("/api/", "/open311/")
+# Protocols with an error shape of their own: path prefix -> renderer of
+# (request, status, code, message), used for errors answered before any view runs.
+ERROR_RENDERERS = {"/open311/": "reports.open311.error_response"}
 # API bodies larger than this are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 # Any other body (the report form with its photo) is refused above this.

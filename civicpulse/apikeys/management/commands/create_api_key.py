@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-from reports.services import api_key_create
+from civicpulse.apikeys.services import api_key_create
 from tenants.commands import tenant_for_command
 
 

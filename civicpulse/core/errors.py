@@ -1,5 +1,12 @@
-"""One error shape for every API answer: {"code", "message", "fields"}."""
+"""One error shape for every API answer: {"code", "message", "fields"}, and the errors
+answered before any view runs (a body over the limit, a suspended tenant) in the shape
+the path's clients read.
+
+Protocols with an error shape of their own (Open311) register a renderer for their path
+prefix in the ERROR_RENDERERS setting, so this module, and the tenant middleware that
+uses it, need not import the app that speaks the protocol."""
 from collections.abc import Callable
+from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -7,9 +14,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from django.utils.module_loading import import_string
 from rest_framework.views import exception_handler
 
-from reports.open311 import error_response as open311_error
+# (request, status code, error code, message) -> the protocol's error response.
+ErrorRenderer = Callable[[HttpRequest, int, str, str], HttpResponse]
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -40,14 +49,25 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@cache
+def _renderers(spec: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ErrorRenderer], ...]:
+    return tuple((prefix, import_string(path)) for prefix, path in spec)
+
+
+def error_renderers() -> tuple[tuple[str, ErrorRenderer], ...]:
+    """ERROR_RENDERERS (path prefix -> dotted path of a renderer), imported once."""
+    return _renderers(tuple(settings.ERROR_RENDERERS.items()))
+
+
 def error_response_for(
     request: HttpRequest, status_code: int, *, code: str, message: str, page: Callable[[], HttpResponse],
-    open311_message: str | None = None,
 ) -> HttpResponse:
-    """An error answered before any view runs, in the shape the path's clients read:
-    Open311's under /open311/, the API's under /api/, else `page()`, the site's own."""
-    if request.path.startswith("/open311/"):
-        return open311_error(request, status_code, open311_message or message)
+    """An error answered before any view runs, in the shape the path's clients read: a
+    registered protocol's (Open311 under /open311/), the API's under /api/, else
+    `page()`, the site's own."""
+    for prefix, render in error_renderers():
+        if request.path.startswith(prefix):
+            return render(request, status_code, code, message)
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(code, message), status=status_code)
     return page()
@@ -65,7 +85,7 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        api = request.path.startswith(("/open311/", "/api/"))
+        api = request.path.startswith(tuple(settings.API_PATH_PREFIXES))
         limit = settings.API_MAX_BODY_BYTES if api else settings.FORM_MAX_BODY_BYTES
         if length > limit:
             message = f"Request bodies are limited to {limit} bytes."

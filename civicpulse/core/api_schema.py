@@ -1,6 +1,6 @@
-"""The OpenAPI schema (drf-spectacular): the API-key scheme, and the error answers every
-operation can give, in the one error shape, so integrators and the fuzzing run know them."""
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+"""The OpenAPI schema (drf-spectacular): the error answers every operation can give, in
+the one error shape, so integrators and the fuzzing run know them. (The API-key scheme
+is described beside its authentication, in civicpulse.apikeys.)"""
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -40,12 +40,3 @@ class AutoSchema(SpectacularAutoSchema):
             responses.setdefault(code, self._get_response_for_code(
                 OpenApiResponse(ErrorSerializer, description=description), code, direction=direction))
         return responses
-
-
-class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "civicpulse.api.ApiKeyAuthentication"
-    name = "ApiKey"
-
-    def get_security_definition(self, auto_schema: SpectacularAutoSchema) -> dict:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Api-Key <key>`; scopes: submit, read, staff."}
