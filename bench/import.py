@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
 
-    from civicpulse.history import HEADER, generate_chicago311
+    from civicpulse.demo.history import HEADER, generate_chicago311
     from django.db import connection
     from django_tenants.utils import tenant_context
     from tqdm import tqdm

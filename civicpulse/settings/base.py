@@ -26,8 +26,10 @@ SHARED_APPS = [
     # First, so its `migrate_schemas` (which also keeps the template schema) wins.
     "tenants",
     "django_tenants",
-    # The project package: cross-app commands such as seed_demo.
+    # The project package: its admin module composes the staff console's Issue admin.
     "civicpulse",
+    # Demo tenants and generated history: the seed_demo and seed_history commands.
+    "civicpulse.demo",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

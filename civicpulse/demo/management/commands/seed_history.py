@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
-from civicpulse.demo import DEMO_TENANTS
-from civicpulse.history import generate_chicago311
+from civicpulse.demo.tenants import DEMO_TENANTS
+from civicpulse.demo.history import generate_chicago311
 from reports.imports import import_reports
 from tenants.commands import tenant_for_command
 

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from analytics.models import ScoreRun
 from analytics.services import scores_refresh, sla_evaluate
-from civicpulse.demo import (
+from civicpulse.demo.tenants import (
     DEMO_PASSWORD,
     DEMO_TENANTS,
     OPERATOR_USERNAME,
@@ -18,7 +18,7 @@ from civicpulse.demo import (
     STAFF_USERNAME,
     grid_boundaries,
 )
-from civicpulse.demo_seed import seed_reports
+from civicpulse.demo.seed import seed_reports
 from issues.services import area_upsert
 from reports.models import Report
 from tenants.models import Tenant

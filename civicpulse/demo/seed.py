@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from civicpulse.demo import HISTORY_DAYS, DemoTenant
-from civicpulse.demo_reports import CAMPUS_PLACES, CITY_STREETS, HOTEL_PLACES, TEMPLATES
+from civicpulse.demo.tenants import HISTORY_DAYS, DemoTenant
+from civicpulse.demo.report_texts import CAMPUS_PLACES, CITY_STREETS, HOTEL_PLACES, TEMPLATES
 from issues.models import Category, Issue, IssueStatus
 from issues.services import issue_transition
 from reports.models import Report
