@@ -2,10 +2,15 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test bootstrap services migrate seed seed-history stop bench-tenants clean
+.PHONY: run test check bootstrap bootstrap-dev services migrate seed seed-history stop bench-tenants clean
 
 bootstrap:
 	@scripts/services.sh install
+	@scripts/services.sh start
+
+# The runtime environment plus the test, lint and type-check tools (requirements-dev.txt).
+bootstrap-dev:
+	@scripts/services.sh install-dev
 	@scripts/services.sh start
 
 ## make run: install what is missing, start the services, migrate, seed the demo, serve.
@@ -14,8 +19,15 @@ run: bootstrap
 	@$(PY) manage.py seed_demo
 	@scripts/run.sh
 
-## make test: the same bootstrap against a throwaway test database, then the whole suite.
-test: bootstrap
+## make check: lint and format, types, the import contracts between apps, migrations in step with models.
+check: bootstrap-dev
+	@echo "==> ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+	@echo "==> import contracts" && .venv/bin/lint-imports --no-cache
+	@echo "==> mypy" && .venv/bin/mypy
+	@echo "==> migrations" && $(PY) manage.py makemigrations --check --dry-run
+
+## make test: `make check`, then the whole suite against a throwaway test database.
+test: bootstrap-dev
 	@DJANGO_SETTINGS_MODULE=civicpulse.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 migrate: bootstrap

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Project-local PostgreSQL and Redis for development and tests.
 #
-#   scripts/services.sh install   install the Python environment and missing system packages
+#   scripts/services.sh install      install the runtime Python environment and missing system packages
+#   scripts/services.sh install-dev  the same, plus the test and lint tools and a headless browser
 #   scripts/services.sh start     start PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set
 #   scripts/services.sh stop      stop the project-local servers
 #
@@ -45,11 +46,13 @@ install_python() {
     apt_install python3-venv
   fi
   [ -x "$ROOT/.venv/bin/python" ] || { log "creating .venv"; "$PYTHON" -m venv "$ROOT/.venv"; }
+  # $1 is requirements.txt or requirements-dev.txt (which includes the first): reinstall
+  # when either file changed since the last install.
   local stamp="$ROOT/.venv/.requirements.sha256" want
-  want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+  want="$1:$(cat "$ROOT/requirements.txt" "$ROOT/$1" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing Python requirements"
-    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
+    log "installing Python requirements ($1)"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT/$1"
     echo "$want" >"$stamp"
   fi
 }
@@ -58,8 +61,10 @@ install_system() {
   local pkgs=()
   if [ -z "${DATABASE_URL:-}" ] && ! pg_bindir >/dev/null; then pkgs+=(postgresql postgresql-contrib); fi
   if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
-  # Headless Chromium and its driver for the end-to-end tests.
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then pkgs+=(chromium chromium-driver); fi
+  # Headless Chromium and its driver, for the end-to-end tests only.
+  if [ "${1:-}" = dev ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+    pkgs+=(chromium chromium-driver)
+  fi
   # Pango and a font for WeasyPrint (location reports as PDF).
   if ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null 2>&1; then
     pkgs+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
@@ -152,8 +157,9 @@ stop_all() {
 }
 
 case "${1:-}" in
-  install) install_system; install_python ;;
+  install) install_system; install_python requirements.txt ;;
+  install-dev) install_system dev; install_python requirements-dev.txt ;;
   start) start_postgres; start_redis ;;
   stop) stop_all ;;
-  *) die "usage: $0 install|start|stop" ;;
+  *) die "usage: $0 install|install-dev|start|stop" ;;
 esac

@@ -5,7 +5,7 @@ import math
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from issues.geo import geojson_polygons
+from civicpulse.core.geo import geojson_polygons
 
 _COLOURS = ("#0b6e4f", "#c0392b", "#2c7fb8", "#e6a700")
 
