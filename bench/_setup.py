@@ -1,4 +1,5 @@
 """Make a benchmark script runnable as `.venv/bin/python bench/NAME.py` from the checkout."""
+
 import math
 import os
 import sys
@@ -39,7 +40,9 @@ def drop_tenant(slug: str) -> None:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection)
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                .format(sql.Identifier(slug))
+                .as_string(cursor.connection)
             )
         Tenant.objects.filter(schema_name=slug).delete()
 

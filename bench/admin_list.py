@@ -7,6 +7,7 @@ Prints `issues`, `fill_s`, and the median ms of five loads for `list_ms` (unfilt
 first page), `list_open_ms` (status=open), `list_my_departments_ms` (department filter)
 and `search_ms` (a text search). The tenant (`bench-admin`) is dropped unless --keep.
 """
+
 import argparse
 import statistics
 import time
@@ -17,7 +18,9 @@ SLUG = "bench-admin"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--issues", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -56,7 +59,9 @@ def main() -> None:
                 )
                 cursor.execute("ANALYZE issues_issue")
             figure("fill_s", round(time.perf_counter() - started, 1))
-        staff = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
+        staff = get_user_model().objects.filter(
+            username="bench"
+        ).first() or get_user_model().objects.create_superuser(
             "bench", "bench@example.org", "bench-password-123"
         )
         figure("issues", Issue.objects.count())

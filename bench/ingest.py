@@ -15,6 +15,7 @@ processed nor failed; must be 0). --json prints one JSON object with the same ke
 The run uses a fresh API key without a rate limit, revoked afterwards; its reports and
 issues stay in the tenant. The exit code is 0 whatever the figures: this measures.
 """
+
 import argparse
 import http.client
 import json
@@ -58,10 +59,26 @@ TEMPLATES = (
     "Dead raccoon on the road in front of {number} {street}.",
 )
 STREETS = (
-    "Monroe Street", "Adams Street", "Washington Street", "Jefferson Avenue", "Capitol Avenue",
-    "Lawrence Avenue", "South Grand Avenue", "MacArthur Boulevard", "Walnut Street", "Spring Street",
-    "Dirksen Parkway", "Wabash Avenue", "Chatham Road", "Stevenson Drive", "Ash Street",
-    "Cook Street", "Edwards Street", "Laurel Street", "Peoria Road", "Sangamon Avenue",
+    "Monroe Street",
+    "Adams Street",
+    "Washington Street",
+    "Jefferson Avenue",
+    "Capitol Avenue",
+    "Lawrence Avenue",
+    "South Grand Avenue",
+    "MacArthur Boulevard",
+    "Walnut Street",
+    "Spring Street",
+    "Dirksen Parkway",
+    "Wabash Avenue",
+    "Chatham Road",
+    "Stevenson Drive",
+    "Ash Street",
+    "Cook Street",
+    "Edwards Street",
+    "Laurel Street",
+    "Peoria Road",
+    "Sangamon Avenue",
 )
 
 _start_together: Barrier | None = None

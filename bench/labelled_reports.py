@@ -14,11 +14,12 @@ by default a file in the system's temporary folder).
     .venv/bin/python manage.py evaluate_classifier springfield --csv FILE \\
         --text-column text --label-column category --date-column created --id-column id
 """
+
 import argparse
 import csv
 import random
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # Share of rows whose label is another category, and of texts that mention a second problem.
@@ -31,83 +32,246 @@ TYPO = 0.03
 # detail; the label is the category's name as a 311 menu shows it.
 CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
     "Pothole": {
-        "thing": ("pothole", "pot hole", "hole in the road", "crater in the street", "big hole in the asphalt",
-                  "sinkhole in the lane", "road surface"),
-        "wrong": ("is getting deeper every day", "damaged my tire", "is huge", "needs to be filled",
-                  "is full of water when it rains", "has broken up around the edges", "keeps coming back after patching"),
-        "detail": ("cars swerve to avoid it", "a cyclist nearly fell", "it is right in the crosswalk",
-                   "my rim is bent", "it was patched last month and opened again"),
+        "thing": (
+            "pothole",
+            "pot hole",
+            "hole in the road",
+            "crater in the street",
+            "big hole in the asphalt",
+            "sinkhole in the lane",
+            "road surface",
+        ),
+        "wrong": (
+            "is getting deeper every day",
+            "damaged my tire",
+            "is huge",
+            "needs to be filled",
+            "is full of water when it rains",
+            "has broken up around the edges",
+            "keeps coming back after patching",
+        ),
+        "detail": (
+            "cars swerve to avoid it",
+            "a cyclist nearly fell",
+            "it is right in the crosswalk",
+            "my rim is bent",
+            "it was patched last month and opened again",
+        ),
     },
     "Street Light Out": {
-        "thing": ("street light", "streetlight", "lamp post", "light pole", "street lamp", "light on the corner"),
-        "wrong": ("is out", "has been dark for a week", "flickers all night", "is not working",
-                  "stays on during the day", "bulb is burnt out", "globe is broken"),
-        "detail": ("the block is pitch black at night", "it feels unsafe walking home", "the pole is leaning",
-                   "several lights on the street are out"),
+        "thing": (
+            "street light",
+            "streetlight",
+            "lamp post",
+            "light pole",
+            "street lamp",
+            "light on the corner",
+        ),
+        "wrong": (
+            "is out",
+            "has been dark for a week",
+            "flickers all night",
+            "is not working",
+            "stays on during the day",
+            "bulb is burnt out",
+            "globe is broken",
+        ),
+        "detail": (
+            "the block is pitch black at night",
+            "it feels unsafe walking home",
+            "the pole is leaning",
+            "several lights on the street are out",
+        ),
     },
     "Traffic Signal": {
-        "thing": ("traffic light", "traffic signal", "stop light", "walk signal", "pedestrian signal", "signal"),
-        "wrong": ("is stuck on red", "is flashing", "is out at the intersection", "never turns green",
-                  "walk button does not work", "is knocked over", "timing is too short to cross"),
-        "detail": ("cars are running it", "there was almost a crash", "traffic is backed up", "kids cross here to school"),
+        "thing": (
+            "traffic light",
+            "traffic signal",
+            "stop light",
+            "walk signal",
+            "pedestrian signal",
+            "signal",
+        ),
+        "wrong": (
+            "is stuck on red",
+            "is flashing",
+            "is out at the intersection",
+            "never turns green",
+            "walk button does not work",
+            "is knocked over",
+            "timing is too short to cross",
+        ),
+        "detail": (
+            "cars are running it",
+            "there was almost a crash",
+            "traffic is backed up",
+            "kids cross here to school",
+        ),
     },
     "Graffiti": {
         "thing": ("graffiti", "tags", "spray paint", "vandalism", "markings", "graffitti on the wall"),
-        "wrong": ("is on the side of the building", "covers the bus shelter", "is all over the underpass",
-                  "is on the park sign", "is on a mailbox", "was sprayed on the fence", "is on the school wall"),
-        "detail": ("it is offensive", "it keeps coming back", "it appeared overnight", "please paint over it"),
+        "wrong": (
+            "is on the side of the building",
+            "covers the bus shelter",
+            "is all over the underpass",
+            "is on the park sign",
+            "is on a mailbox",
+            "was sprayed on the fence",
+            "is on the school wall",
+        ),
+        "detail": (
+            "it is offensive",
+            "it keeps coming back",
+            "it appeared overnight",
+            "please paint over it",
+        ),
     },
     "Illegal Dumping": {
-        "thing": ("mattress", "old couch", "pile of tires", "construction debris", "bags of garbage",
-                  "furniture", "appliances", "a fridge"),
-        "wrong": ("was dumped in the alley", "was left on the sidewalk", "dumped on the vacant lot",
-                  "thrown out by the curb", "abandoned behind the store", "dumped overnight"),
-        "detail": ("someone drove up and left it", "it is blocking the alley", "rats are getting into it",
-                   "this is the third time this month"),
+        "thing": (
+            "mattress",
+            "old couch",
+            "pile of tires",
+            "construction debris",
+            "bags of garbage",
+            "furniture",
+            "appliances",
+            "a fridge",
+        ),
+        "wrong": (
+            "was dumped in the alley",
+            "was left on the sidewalk",
+            "dumped on the vacant lot",
+            "thrown out by the curb",
+            "abandoned behind the store",
+            "dumped overnight",
+        ),
+        "detail": (
+            "someone drove up and left it",
+            "it is blocking the alley",
+            "rats are getting into it",
+            "this is the third time this month",
+        ),
     },
     "Missed Trash Pickup": {
         "thing": ("trash", "garbage", "recycling", "bins", "trash cans", "yard waste", "the garbage pickup"),
-        "wrong": ("was not picked up", "was missed this week", "is still at the curb", "not collected on our day",
-                  "was skipped again", "- the truck never came"),
-        "detail": ("the whole block was missed", "it is starting to smell", "the bins are overflowing",
-                   "we put it out on time"),
+        "wrong": (
+            "was not picked up",
+            "was missed this week",
+            "is still at the curb",
+            "not collected on our day",
+            "was skipped again",
+            "- the truck never came",
+        ),
+        "detail": (
+            "the whole block was missed",
+            "it is starting to smell",
+            "the bins are overflowing",
+            "we put it out on time",
+        ),
     },
     "Abandoned Vehicle": {
         "thing": ("abandoned car", "car", "van", "truck", "vehicle", "boat trailer", "motorcycle"),
-        "wrong": ("has not moved in weeks", "has flat tires", "with no plates", "has broken windows",
-                  "parked for a month", "with expired registration"),
-        "detail": ("it is covered in leaves", "there is a ticket on it from weeks ago", "it takes a spot on a busy street",
-                   "someone may be living in it"),
+        "wrong": (
+            "has not moved in weeks",
+            "has flat tires",
+            "with no plates",
+            "has broken windows",
+            "parked for a month",
+            "with expired registration",
+        ),
+        "detail": (
+            "it is covered in leaves",
+            "there is a ticket on it from weeks ago",
+            "it takes a spot on a busy street",
+            "someone may be living in it",
+        ),
     },
     "Tree Problem": {
         "thing": ("tree", "branch", "limb", "dead tree", "tree branches", "stump", "oak on the parkway"),
-        "wrong": ("fell across the road", "is hanging over the sidewalk", "is dead and needs removal",
-                  "is touching the power lines", "came down in the storm", "needs trimming", "is leaning badly"),
-        "detail": ("it could fall on someone", "it blocks the view of the stop sign", "roots are everywhere",
-                   "it hits trucks driving by"),
+        "wrong": (
+            "fell across the road",
+            "is hanging over the sidewalk",
+            "is dead and needs removal",
+            "is touching the power lines",
+            "came down in the storm",
+            "needs trimming",
+            "is leaning badly",
+        ),
+        "detail": (
+            "it could fall on someone",
+            "it blocks the view of the stop sign",
+            "roots are everywhere",
+            "it hits trucks driving by",
+        ),
     },
     "Sidewalk Damage": {
         "thing": ("sidewalk", "curb", "walkway", "sidewalk slab", "curb ramp", "pavement"),
-        "wrong": ("is cracked", "is raised", "is broken", "is uneven", "has a big gap", "was lifted by tree roots",
-                  "is crumbling"),
-        "detail": ("someone tripped and fell", "wheelchairs cannot get by", "it is a trip hazard",
-                   "strollers get stuck"),
+        "wrong": (
+            "is cracked",
+            "is raised",
+            "is broken",
+            "is uneven",
+            "has a big gap",
+            "was lifted by tree roots",
+            "is crumbling",
+        ),
+        "detail": (
+            "someone tripped and fell",
+            "wheelchairs cannot get by",
+            "it is a trip hazard",
+            "strollers get stuck",
+        ),
     },
     "Water Leak": {
         "thing": ("water", "hydrant", "fire hydrant", "water main", "pipe", "valve"),
-        "wrong": ("is leaking", "is gushing into the street", "running down the gutter for days",
-                  "is spraying", "is bubbling up from the road", "leaking under the sidewalk"),
-        "detail": ("the street is flooded", "it is icing over", "water pressure is low", "it is wasting a lot of water"),
+        "wrong": (
+            "is leaking",
+            "is gushing into the street",
+            "running down the gutter for days",
+            "is spraying",
+            "is bubbling up from the road",
+            "leaking under the sidewalk",
+        ),
+        "detail": (
+            "the street is flooded",
+            "it is icing over",
+            "water pressure is low",
+            "it is wasting a lot of water",
+        ),
     },
 }
 LABELS = tuple(CATEGORIES)
 
-STREETS = ("Washington St", "Park Ave", "Bloomfield St", "Willow Ave", "Garden St", "Hudson St", "Grand St",
-           "Adams St", "Monroe St", "Jefferson St", "1st St", "4th St", "9th St", "Observer Hwy", "River St")
+STREETS = (
+    "Washington St",
+    "Park Ave",
+    "Bloomfield St",
+    "Willow Ave",
+    "Garden St",
+    "Hudson St",
+    "Grand St",
+    "Adams St",
+    "Monroe St",
+    "Jefferson St",
+    "1st St",
+    "4th St",
+    "9th St",
+    "Observer Hwy",
+    "River St",
+)
 OPENERS = ("", "", "", "Hi, ", "Hello, ", "Please help: ", "Urgent: ", "FYI ", "Reporting that ", "Again, ")
 # Only the text's first letter is capitalised, so "Hi, the ..." reads as residents write.
-CLOSERS = ("", "", "", " Thanks.", " Please fix.", " Thank you!", " This has been reported before.",
-           " Please send someone.", " When will this be fixed?")
+CLOSERS = (
+    "",
+    "",
+    "",
+    " Thanks.",
+    " Please fix.",
+    " Thank you!",
+    " This has been reported before.",
+    " Please send someone.",
+    " When will this be fixed?",
+)
 SHAPES = (
     "{opener}{thing} {wrong} at {place}.{detail}{closer}",
     "{opener}the {thing} {wrong} near {place}.{detail}{closer}",
@@ -117,9 +281,21 @@ SHAPES = (
     "{thing}",
 )
 # Misspellings residents actually make, beside the random typos.
-COMMON = {"pothole": "pot hole", "garbage": "garbge", "light": "lite", "tree": "tee", "sidewalk": "side walk",
-          "graffiti": "grafiti", "hydrant": "hydrent", "abandoned": "abandonded", "leaking": "leeking",
-          "street": "steet", "signal": "signl", "vehicle": "vehical", "recycling": "recyling"}
+COMMON = {
+    "pothole": "pot hole",
+    "garbage": "garbge",
+    "light": "lite",
+    "tree": "tee",
+    "sidewalk": "side walk",
+    "graffiti": "grafiti",
+    "hydrant": "hydrent",
+    "abandoned": "abandonded",
+    "leaking": "leeking",
+    "street": "steet",
+    "signal": "signl",
+    "vehicle": "vehical",
+    "recycling": "recyling",
+}
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -128,20 +304,25 @@ def _typo(rng: random.Random, word: str) -> str:
     i = rng.randrange(1, len(word) - 1)
     kind = rng.randrange(3)
     if kind == 0:
-        return word[:i] + word[i + 1:]  # dropped letter
+        return word[:i] + word[i + 1 :]  # dropped letter
     if kind == 1:
         return word[:i] + word[i] + word[i:]  # doubled letter
-    return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]  # swapped letters
+    return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]  # swapped letters
 
 
 def _misspell(rng: random.Random, text: str) -> str:
-    return " ".join(_typo(rng, w) if len(w) >= 4 and w.isalpha() and rng.random() < TYPO else w for w in text.split())
+    return " ".join(
+        _typo(rng, w) if len(w) >= 4 and w.isalpha() and rng.random() < TYPO else w for w in text.split()
+    )
 
 
 def _sentence(rng: random.Random, label: str) -> str:
     parts = CATEGORIES[label]
-    place = f"{rng.randint(1, 1400)} {rng.choice(STREETS)}" if rng.random() < 0.7 else \
-        f"{rng.choice(STREETS)} and {rng.choice(STREETS)}"
+    place = (
+        f"{rng.randint(1, 1400)} {rng.choice(STREETS)}"
+        if rng.random() < 0.7
+        else f"{rng.choice(STREETS)} and {rng.choice(STREETS)}"
+    )
     text = rng.choice(SHAPES).format(
         opener=rng.choice(OPENERS),
         thing=rng.choice(parts["thing"]),
@@ -157,7 +338,7 @@ def labelled_rows(rows: int, seed: int = 311, start: datetime | None = None) -> 
     """The rows, oldest first, one report every ~year/rows seconds from `start` (default:
     a year before 2026-01-01 UTC, so the file does not depend on the day it is made)."""
     rng = random.Random(seed)
-    start = start or datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = start or datetime(2025, 1, 1, tzinfo=UTC)
     # Some categories are much more common than others, as in any city's 311 data.
     weights = [rng.uniform(0.3, 3.0) for _ in LABELS]
     out = []
@@ -172,8 +353,15 @@ def labelled_rows(rows: int, seed: int = 311, start: datetime | None = None) -> 
         text = _misspell(rng, text)
         recorded = rng.choice([x for x in LABELS if x != label]) if rng.random() < LABEL_NOISE else label
         created = start + timedelta(seconds=int(n * 31_536_000 / rows) + rng.randint(0, 600))
-        out.append({"id": f"R{n:06d}", "created": created.isoformat(timespec="seconds"), "text": text,
-                    "category": recorded, "true_category": label})
+        out.append(
+            {
+                "id": f"R{n:06d}",
+                "created": created.isoformat(timespec="seconds"),
+                "text": text,
+                "category": recorded,
+                "true_category": label,
+            }
+        )
     return out
 
 
@@ -193,10 +381,14 @@ def write_labelled_reports(path: Path, rows: int, seed: int = 311) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=311)
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "civicpulse-labelled-reports.csv")
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "civicpulse-labelled-reports.csv"
+    )
     args = parser.parse_args()
     from _setup import figure  # here: the tests load this file as a module, without bench/ on the path
 

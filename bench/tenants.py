@@ -6,6 +6,7 @@ Prints `median_create_s`, `p95_create_s`, `max_create_s`, `migrate_all_s` and
 `tenants_migrated`. The benchmark tenants (slug prefix `bench-t-`) are removed afterwards
 unless --keep is given.
 """
+
 import argparse
 import io
 import statistics
@@ -16,7 +17,9 @@ from _setup import django_setup, drop_tenant, figure, percentile
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the tenants afterwards")
     args = parser.parse_args()

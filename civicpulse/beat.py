@@ -7,6 +7,7 @@ the public schema, including those meant for every tenant (`_all_tenants_only`).
 each tenant, such an entry keeps that stamp and runs in `public` instead: the sweeper would
 silently stop a few minutes after beat starts. Entries for every tenant must carry no
 schema; the fan-out gives each send the schema it is sent from."""
+
 import json
 
 from django_celery_beat.models import PeriodicTask

@@ -1,5 +1,6 @@
 """gunicorn settings shared by `make run` and the container: JSON logs like every other
 process, and sizes from the environment."""
+
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"

@@ -3,6 +3,7 @@
 /healthz answers 200 while the database answers (the web process can serve); /readyz
 answers 503 when any dependency is down, for load balancers and deploy checks.
 """
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -58,9 +59,4 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     state = _state()
     ready = all(part["ok"] for part in state.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "not ready", **state}, status=200 if ready else 503
-    )
-
-
-
+    return JsonResponse({"status": "ready" if ready else "not ready", **state}, status=200 if ready else 503)

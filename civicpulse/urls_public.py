@@ -1,5 +1,6 @@
 """URLs of the public site (localhost, 127.0.0.1): the tenant directory, the platform admin
 and the shared Open311 endpoint."""
+
 from django.contrib import admin
 from django.urls import include, path
 

@@ -1,4 +1,5 @@
 """URLs of a tenant's host (<slug>.localhost)."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView

@@ -14,14 +14,25 @@ class EndpointForm(forms.ModelForm):
         required=False, assume_scheme="https", help_text=Endpoint._meta.get_field("base_url").help_text
     )
     api_key = forms.CharField(
-        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted and never shown again. Leave empty to keep the current key.",
     )
     clear_api_key = forms.BooleanField(required=False, label="Remove the stored key")
 
     class Meta:
         model = Endpoint
-        fields = ("mode", "base_url", "model", "api_key", "clear_api_key", "timeout_s", "classify", "adjudicate")
+        fields = (
+            "mode",
+            "base_url",
+            "model",
+            "api_key",
+            "clear_api_key",
+            "timeout_s",
+            "classify",
+            "adjudicate",
+        )
 
 
 @admin.register(Endpoint)
@@ -37,7 +48,11 @@ class EndpointAdmin(TenantAdmin):
         return super().has_add_permission(request) and not Endpoint.objects.exists()  # one per tenant
 
     def save_model(self, request: HttpRequest, obj: Endpoint, form: EndpointForm, change: bool) -> None:
-        endpoint_save(endpoint=obj, api_key=form.cleaned_data["api_key"], clear_api_key=form.cleaned_data["clear_api_key"])
+        endpoint_save(
+            endpoint=obj,
+            api_key=form.cleaned_data["api_key"],
+            clear_api_key=form.cleaned_data["clear_api_key"],
+        )
 
 
 @admin.register(ModelCall)
@@ -45,15 +60,26 @@ class ModelCallAdmin(ReadOnlyTenantAdmin):
     """The audit log: read-only, with the last 30 days' totals as a chart and a table."""
 
     change_list_template = "admin/llm/modelcall/change_list.html"
-    list_display = ("created_at", "purpose", "model", "endpoint", "outcome", "latency_ms", "attempts",
-                    "prompt_tokens", "completion_tokens", "detail")
+    list_display = (
+        "created_at",
+        "purpose",
+        "model",
+        "endpoint",
+        "outcome",
+        "latency_ms",
+        "attempts",
+        "prompt_tokens",
+        "completion_tokens",
+        "detail",
+    )
     list_filter = ("purpose", "outcome", "model")
     date_hierarchy = "created_at"
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         daily = model_call_daily_totals(days=30)
         chart = stacked_bars_svg(
-            [(f"{d.day:%m-%d}", [d.ok, d.failed]) for d in daily], ["answered", "fell back"],
+            [(f"{d.day:%m-%d}", [d.ok, d.failed]) for d in daily],
+            ["answered", "fell back"],
             title="Model calls per day, last 30 days",
         )
         return super().changelist_view(request, {**(extra_context or {}), "daily": daily, "chart": chart})

@@ -7,6 +7,7 @@ is audited in the tenant's schema (ModelCall); at most LLM_MAX_CONCURRENCY calls
 endpoint are in flight across all workers; timeouts, 429s, 5xx and dropped connections
 are retried with backoff, then reported as a ModelFault for the caller to fall back.
 """
+
 import hashlib
 import json
 import logging
@@ -93,20 +94,30 @@ def endpoint_config(purpose: str) -> EndpointConfig | None:
             return None
         # Classification and adjudication can each be switched off; the narrative of a
         # location report follows the mode alone.
-        switches = {ModelCall.Purpose.CLASSIFY: choice.classify, ModelCall.Purpose.ADJUDICATE: choice.adjudicate}
+        switches = {
+            ModelCall.Purpose.CLASSIFY: choice.classify,
+            ModelCall.Purpose.ADJUDICATE: choice.adjudicate,
+        }
         if not switches.get(purpose, True):
             return None
         if choice.mode == Endpoint.Mode.OWN:
             # Checked again at every call: the operator may have narrowed the list since.
             if not base_url_allowed(choice.base_url):
-                logger.warning("tenant model endpoint not on the allow-list", extra={"endpoint": choice.base_url})
+                logger.warning(
+                    "tenant model endpoint not on the allow-list", extra={"endpoint": choice.base_url}
+                )
                 return None
             return EndpointConfig(
-                choice.base_url, choice.model, secret_decrypt(choice.api_key_encrypted),
-                choice.timeout_s or settings.LLM_TIMEOUT, "tenant",
+                choice.base_url,
+                choice.model,
+                secret_decrypt(choice.api_key_encrypted),
+                choice.timeout_s or settings.LLM_TIMEOUT,
+                "tenant",
             )
     if settings.LLM_BASE_URL and settings.LLM_MODEL:
-        return EndpointConfig(settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT, "operator")
+        return EndpointConfig(
+            settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT, "operator"
+        )
     return None
 
 
@@ -137,8 +148,15 @@ def _answer(response: object, schema: dict) -> dict:
 
 
 def chat_json(
-    config: EndpointConfig, *, purpose: str, system: str, user: str, schema: dict, max_tokens: int = 300,
-    retries: int | None = None, slot_wait: float | None = None,
+    config: EndpointConfig,
+    *,
+    purpose: str,
+    system: str,
+    user: str,
+    schema: dict,
+    max_tokens: int = 300,
+    retries: int | None = None,
+    slot_wait: float | None = None,
 ) -> dict:
     """Ask once (retrying transient faults up to `retries`, default LLM_RETRIES) for a JSON
     object matching `schema`; return it or raise ModelFault. The call is recorded in
@@ -147,9 +165,14 @@ def chat_json(
     retries = settings.LLM_RETRIES if retries is None else retries
     if circuit_open(config.endpoint):
         # Not a call: nothing to audit. The report's note says why the model was not used.
-        raise ModelFault(Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly")
+        raise ModelFault(
+            Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly"
+        )
     client = openai.OpenAI(
-        base_url=config.base_url, api_key=config.api_key or "unused", timeout=config.timeout, max_retries=0,
+        base_url=config.base_url,
+        api_key=config.api_key or "unused",
+        timeout=config.timeout,
+        max_retries=0,
         # A redirect could lead anywhere: only the allowed address is ever asked.
         http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
@@ -161,8 +184,12 @@ def chat_json(
             attempts += 1
             wait = settings.LLM_RETRY_BACKOFF * 2**attempt * (1 + random.random() / 4)
             try:
-                with model_slot(config.endpoint, limit=settings.LLM_MAX_CONCURRENCY, hold_s=config.timeout + 5,
-                                wait_s=settings.LLM_SLOT_WAIT if slot_wait is None else slot_wait):
+                with model_slot(
+                    config.endpoint,
+                    limit=settings.LLM_MAX_CONCURRENCY,
+                    hold_s=config.timeout + 5,
+                    wait_s=settings.LLM_SLOT_WAIT if slot_wait is None else slot_wait,
+                ):
                     response = client.chat.completions.create(
                         model=config.model,
                         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -205,9 +232,14 @@ def chat_json(
     finally:
         client.close()  # its connection pool, not kept from one call to the next
         ModelCall.objects.create(
-            purpose=purpose, endpoint=config.endpoint[:200], model=config.model[:200],
-            latency_ms=round((time.monotonic() - started) * 1000), attempts=attempts,
-            prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None),
-            outcome=fault.outcome if fault else Outcome.OK, detail=(fault.detail if fault else "")[:300],
+            purpose=purpose,
+            endpoint=config.endpoint[:200],
+            model=config.model[:200],
+            latency_ms=round((time.monotonic() - started) * 1000),
+            attempts=attempts,
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+            outcome=fault.outcome if fault else Outcome.OK,
+            detail=(fault.detail if fault else "")[:300],
             prompt_sha256=prompt_sha256,
         )

@@ -12,6 +12,8 @@ worker never unpickles anything and a later version of the code can still read, 
 use an old model. scikit-learn is imported inside the fitting functions only: the `io`
 workers that classify reports never load it.
 """
+
+import itertools
 import math
 import re
 from collections import Counter
@@ -52,7 +54,7 @@ def text_features(text: str) -> list[str]:
     pair of neighbouring words. The one analyzer for fitting and predicting (it is handed
     to scikit-learn as a callable), so both always see the same terms."""
     words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 def text_model_estimators(texts: Sequence[str], labels: Sequence[str]) -> tuple[object, object]:
@@ -213,7 +215,9 @@ def classifier_train(*, min_examples: int | None = None) -> TrainedClassifier | 
 
         texts, labels = [t for t, _ in by_category], [c for _, c in by_category]
         parameters: dict = {
-            "format": PARAMETERS_FORMAT, "category": text_model_fit(texts, labels), "severity": None,
+            "format": PARAMETERS_FORMAT,
+            "category": text_model_fit(texts, labels),
+            "severity": None,
         }
         metrics: dict = {"category": _cross_validated(texts, labels)}
         by_severity = [(text, severity) for text, _, severity, _ in rows if severity in SEVERITIES]
@@ -245,7 +249,9 @@ class LearnedClassifier:
     accuracy: float | None = None
 
     @classmethod
-    def from_parameters(cls, parameters: dict, version: int, accuracy: float | None = None) -> "LearnedClassifier":
+    def from_parameters(
+        cls, parameters: dict, version: int, accuracy: float | None = None
+    ) -> "LearnedClassifier":
         severity = parameters.get("severity")
         return cls(
             accuracy=accuracy,
@@ -300,7 +306,9 @@ def _latest_model() -> LearnedClassifier | None:
     parameters only the first time this process sees that row."""
     schema = connection.schema_name
     latest = (
-        TrainedClassifier.objects.order_by("-version").values_list("pk", "created_at", "version", "metrics").first()
+        TrainedClassifier.objects.order_by("-version")
+        .values_list("pk", "created_at", "version", "metrics")
+        .first()
     )
     if latest is None:
         return None
@@ -311,7 +319,9 @@ def _latest_model() -> LearnedClassifier | None:
     parameters = TrainedClassifier.objects.filter(pk=pk).values_list("parameters", flat=True).first()
     if parameters is None:
         return None  # deleted in between
-    learned = LearnedClassifier.from_parameters(parameters, version, (metrics.get("category") or {}).get("accuracy"))
+    learned = LearnedClassifier.from_parameters(
+        parameters, version, (metrics.get("category") or {}).get("accuracy")
+    )
     _models[schema] = ((pk, created_at), learned)
     return learned
 
@@ -343,7 +353,11 @@ def training_example_record(*, ref: str, text: str, category: str, severity: str
         ref=ref,
         defaults={"text": text, "category": category, "severity": severity, "updated_at": now},
         create_defaults={
-            "text": text, "category": category, "severity": severity, "created_at": now, "updated_at": now,
+            "text": text,
+            "category": category,
+            "severity": severity,
+            "created_at": now,
+            "updated_at": now,
         },
     )
     return example

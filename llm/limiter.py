@@ -1,10 +1,12 @@
 """A semaphore in Redis: at most N model calls in flight per endpoint across every
 worker process. Each holder is a member of a sorted set scored by when its claim
 expires, so a worker that dies mid-call frees its slot by itself."""
+
 import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import redis
 
@@ -76,7 +78,7 @@ def circuit_record_fault(endpoint: str) -> bool:
     key = f"civicpulse:llm:faults:{endpoint}"
     try:
         client = redis_client()
-        faults = client.incr(key)
+        faults = cast(int, client.incr(key))
         if faults == 1:
             client.expire(key, BREAKER_WINDOW_S)
         if faults >= BREAKER_FAULTS:

@@ -1,6 +1,7 @@
 """What the classification app keeps in each tenant's schema: the tenant's own language
 model endpoint (when it brings one), the audit log of every model call, the staff
 corrections the offline classifier learns from, and the versions of what it learned."""
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -17,8 +18,9 @@ class Endpoint(models.Model):
 
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.OPERATOR)
     base_url = models.URLField(
-        blank=True, help_text="An OpenAI-compatible API root, e.g. https://llm.example.org/v1. "
-        "It must be on the operator's allow-list (LLM_ALLOWED_BASE_URLS)."
+        blank=True,
+        help_text="An OpenAI-compatible API root, e.g. https://llm.example.org/v1. "
+        "It must be on the operator's allow-list (LLM_ALLOWED_BASE_URLS).",
     )
     model = models.CharField(max_length=200, blank=True)
     # Encrypted (llm.secrets); never shown again once saved.
@@ -26,7 +28,8 @@ class Endpoint(models.Model):
     timeout_s = models.FloatField(null=True, blank=True, help_text="Seconds; empty: the operator's default.")
     classify = models.BooleanField(default=True, help_text="Ask the model for each report's category.")
     adjudicate = models.BooleanField(
-        default=True, help_text="Ask the model whether a borderline report describes the same problem as an issue."
+        default=True,
+        help_text="Ask the model whether a borderline report describes the same problem as an issue.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -44,7 +47,9 @@ class Endpoint(models.Model):
             if not self.base_url or not self.model:
                 raise ValidationError("Our own endpoint needs a base URL and a model name.")
             if not base_url_allowed(self.base_url):
-                raise ValidationError({"base_url": "This address is not on the operator's allow-list for language models."})
+                raise ValidationError(
+                    {"base_url": "This address is not on the operator's allow-list for language models."}
+                )
 
 
 class ModelCall(models.Model):

@@ -1,6 +1,7 @@
 """The offline classifier: no network, no model file. It scores each of the tenant's
 categories by the words of its keywords, name and description found in the report, and
 reads urgency from a short list of danger words. Deterministic and explainable."""
+
 import re
 
 from llm.types import SEVERITIES, CategoryInfo, Classification
@@ -13,8 +14,12 @@ _STOP = frozenset(
     "not no out any other anything fits".split()
 )
 # Words that raise severity whatever the category says.
-_CRITICAL = frozenset("fire smoke gas sparking sparks electrocution injured injury bleeding collapse collapsed explosion".split())
-_HIGH = frozenset("danger dangerous urgent emergency flooding flood hazard unsafe exposed trapped stuck broken".split())
+_CRITICAL = frozenset(
+    "fire smoke gas sparking sparks electrocution injured injury bleeding collapse collapsed explosion".split()
+)
+_HIGH = frozenset(
+    "danger dangerous urgent emergency flooding flood hazard unsafe exposed trapped stuck broken".split()
+)
 _SUMMARY_MAX = 120
 
 

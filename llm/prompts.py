@@ -5,6 +5,7 @@ is data to classify, never instructions. The system message says so, and the ans
 checked against the schema (the category must be one of the tenant's codes) whatever
 the text asked for.
 """
+
 import json
 
 from llm.types import SEVERITIES, SEVERITY_DEFINITIONS, CategoryInfo

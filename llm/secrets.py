@@ -1,6 +1,7 @@
 """Per-tenant secrets (a tenant's own model API key) encrypted at rest with Fernet
 (AES-128-CBC with HMAC-SHA256). The key comes from LLM_SECRET_KEY, or is derived from
 SECRET_KEY when that is not set; rotating it means re-entering the tenants' keys."""
+
 import base64
 import hashlib
 

@@ -1,4 +1,5 @@
 """Reads on the classification app."""
+
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -31,13 +32,23 @@ def model_call_daily_totals(*, days: int = 30) -> list[DailyCalls]:
         .filter(day__gte=since)
         .values("day")
         .annotate(
-            calls=Count("id"), ok=Count("id", filter=Q(outcome=ModelCall.Outcome.OK)), latency=Avg("latency_ms"),
-            prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
+            calls=Count("id"),
+            ok=Count("id", filter=Q(outcome=ModelCall.Outcome.OK)),
+            latency=Avg("latency_ms"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
         )
         .order_by("day")
     )
     return [
-        DailyCalls(r["day"], r["calls"], r["ok"], r["calls"] - r["ok"], round(r["latency"] or 0), r["prompt"] or 0,
-                   r["completion"] or 0)
+        DailyCalls(
+            r["day"],
+            r["calls"],
+            r["ok"],
+            r["calls"] - r["ok"],
+            round(r["latency"] or 0),
+            r["prompt"] or 0,
+            r["completion"] or 0,
+        )
         for r in rows
     ]

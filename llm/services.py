@@ -6,6 +6,7 @@ schema says so), its severity may differ from the rules' by one step at most, an
 fault (timeout, 429, 5xx, garbage, no free slot) hands the report to the offline
 classifier, with the reason kept beside the answer.
 """
+
 from dataclasses import replace
 
 from django.conf import settings
@@ -15,12 +16,21 @@ from llm.client import ModelFault, chat_json, endpoint_config
 from llm.learning import classify_learned, training_example_record
 from llm.models import Endpoint, ModelCall
 from llm.offline import classify_offline, rule_severity
-from llm.prompts import ADJUDICATION_SCHEMA, adjudication_messages, classification_messages, classification_schema
+from llm.prompts import (
+    ADJUDICATION_SCHEMA,
+    adjudication_messages,
+    classification_messages,
+    classification_schema,
+)
 from llm.secrets import secret_encrypt
 from llm.types import SEVERITIES, CategoryInfo, Classification
 
 __all__ = [
-    "adjudicate_same_problem", "classify_offline_best", "classify_report", "endpoint_save", "training_example_record",
+    "adjudicate_same_problem",
+    "classify_offline_best",
+    "classify_report",
+    "endpoint_save",
+    "training_example_record",
 ]
 
 
@@ -53,7 +63,10 @@ def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classificat
     system, user = classification_messages(text=text, categories=categories, place=_place())
     try:
         answer = chat_json(
-            config, purpose=ModelCall.Purpose.CLASSIFY, system=system, user=user,
+            config,
+            purpose=ModelCall.Purpose.CLASSIFY,
+            system=system,
+            user=user,
             schema=classification_schema([c.code for c in categories]),
         )
     except ModelFault as fault:
@@ -82,8 +95,13 @@ def adjudicate_same_problem(report_text: str, issue_text: str) -> dict | None:
         # for a slot, no retries. Without a quick answer the other signals decide.
         answer = chat_json(
             replace(config, timeout=min(config.timeout, settings.LLM_ADJUDICATE_TIMEOUT)),
-            purpose=ModelCall.Purpose.ADJUDICATE, system=system, user=user, schema=ADJUDICATION_SCHEMA,
-            max_tokens=150, retries=0, slot_wait=0,
+            purpose=ModelCall.Purpose.ADJUDICATE,
+            system=system,
+            user=user,
+            schema=ADJUDICATION_SCHEMA,
+            max_tokens=150,
+            retries=0,
+            slot_wait=0,
         )
     except ModelFault:
         return None

@@ -1,4 +1,5 @@
 """Thin task adapters for the classifier. The schema travels with the task."""
+
 import logging
 
 from celery import shared_task

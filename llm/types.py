@@ -1,4 +1,5 @@
 """What the classifiers take and give. Plain data: this app knows nothing of the others."""
+
 from dataclasses import dataclass, field
 
 SEVERITIES = ("low", "medium", "high", "critical")

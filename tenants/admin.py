@@ -1,4 +1,5 @@
 """The platform admin: operators create, edit and suspend tenants on the public site."""
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -71,4 +72,3 @@ class TenantAdminPage(PlatformAdmin):
         for tenant in queryset:
             tenant_set_suspended(tenant=tenant, suspended=False)
         self.message_user(request, f"Reinstated {len(queryset)} tenant(s).", messages.SUCCESS)
-

@@ -1,4 +1,5 @@
 """What management commands share about tenants."""
+
 from django.core.management.base import CommandError
 from django_tenants.utils import get_public_schema_name
 

@@ -1,4 +1,5 @@
 """Resolving the host to a tenant, and what happens right after."""
+
 import threading
 import time
 from collections.abc import Callable
@@ -8,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from civicpulse.core.errors import error_response_for
 from civicpulse.core.context import tenant_var
+from civicpulse.core.errors import error_response_for
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
 _ALWAYS_OPEN = ("/healthz", "/readyz")
@@ -32,7 +33,10 @@ class TenantStatusMiddleware:
     @staticmethod
     def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
         return error_response_for(
-            request, 403, code="tenant_suspended", message="This tenant is suspended.",
+            request,
+            403,
+            code="tenant_suspended",
+            message="This tenant is suspended.",
             page=lambda: render(request, "tenants/suspended.html", {"tenant": tenant}, status=403),
         )
 

@@ -1,4 +1,5 @@
 """Shared (public schema) models: who the tenants are and which hosts reach them."""
+
 import zoneinfo
 
 from django.conf import settings
@@ -55,9 +56,7 @@ class Tenant(TenantMixin):
     suspended = models.BooleanField(
         default=False, help_text="A suspended tenant answers 403 and keeps all of its data."
     )
-    public_page_enabled = models.BooleanField(
-        default=True, help_text="Show the public accountability page."
-    )
+    public_page_enabled = models.BooleanField(default=True, help_text="Show the public accountability page.")
     leaderboard_enabled = models.BooleanField(
         default=True, help_text="Take part in the cross-tenant leaderboard."
     )
@@ -72,7 +71,9 @@ class Tenant(TenantMixin):
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
 
-    def create_schema(self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1) -> bool:
+    def create_schema(
+        self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
+    ) -> bool:
         """Clone the migrated template when there is one (fast, whatever the number of
         tenants); otherwise create and migrate the schema the slow way."""
         template = settings.TENANT_TEMPLATE_SCHEMA

@@ -11,6 +11,7 @@ original names (later migrations drop and rename them by name); views; and every
 copied ids. Tenant migrations create nothing else; the test suite compares a clone with
 a freshly migrated schema to keep it that way.
 """
+
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
@@ -46,9 +47,17 @@ def _restore_index_names(cursor: CursorWrapper, run, src: int, target: str) -> N
     # Two steps, so a generated name that happens to be another index's wanted name
     # never collides.
     for n, (have, _) in enumerate(renames):
-        run(sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(new, sql.Identifier(have), sql.Identifier(f"_clone_{n}")))
+        run(
+            sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+                new, sql.Identifier(have), sql.Identifier(f"_clone_{n}")
+            )
+        )
     for n, (_, want) in enumerate(renames):
-        run(sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(new, sql.Identifier(f"_clone_{n}"), sql.Identifier(want)))
+        run(
+            sql.SQL("ALTER INDEX {}.{} RENAME TO {}").format(
+                new, sql.Identifier(f"_clone_{n}"), sql.Identifier(want)
+            )
+        )
 
 
 def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:

@@ -1,4 +1,5 @@
 """Reads on the platform."""
+
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,9 +44,6 @@ def tenant_primary_host(tenant: Tenant) -> str | None:
     return None
 
 
-
-
-
 def tenant_by_jurisdiction(jurisdiction_id: str) -> Tenant | None:
     """The tenant an Open311 jurisdiction_id names on the public host."""
     return Tenant.objects.filter(open311_jurisdiction_id=jurisdiction_id).first()
@@ -58,7 +56,9 @@ def leaderboard_latest() -> dict[str, list[LeaderboardEntry]]:
     entries = (
         LeaderboardEntry.objects.filter(tenant__leaderboard_enabled=True, tenant__suspended=False)
         .exclude(tenant__schema_name=get_public_schema_name())
-        .select_related("tenant").order_by("tenant_id", "-computed_at").distinct("tenant_id")
+        .select_related("tenant")
+        .order_by("tenant_id", "-computed_at")
+        .distinct("tenant_id")
     )
     by_kind: dict[str, list[LeaderboardEntry]] = {}
     for entry in sorted(entries, key=lambda e: (e.score is None, -(e.score or 0), e.tenant.name)):

@@ -1,4 +1,5 @@
 """Writes on the platform: provisioning tenants and keeping the public site's hosts."""
+
 import logging
 import time
 from datetime import datetime
@@ -83,8 +84,15 @@ def public_tenant_ensure() -> Tenant:
 
 
 def leaderboard_record(
-    *, tenant_id: int, computed_at: datetime, window_days: int, reported: int, resolved: int,
-    compliance: float | None, median_hours: float | None, score: float | None,
+    *,
+    tenant_id: int,
+    computed_at: datetime,
+    window_days: int,
+    reported: int,
+    resolved: int,
+    compliance: float | None,
+    median_hours: float | None,
+    score: float | None,
 ) -> LeaderboardEntry | None:
     """Copy a tenant's whole-tenant score into the public schema for the cross-tenant
     leaderboard, unless the tenant opted out (or is suspended): then nothing leaves its
@@ -94,6 +102,13 @@ def leaderboard_record(
     if tenant is None or not tenant.leaderboard_enabled or tenant.suspended:
         return None
     return LeaderboardEntry.objects.create(
-        tenant_id=tenant_id, kind=tenant.kind, computed_at=computed_at, window_days=window_days, reported=reported,
-        resolved=resolved, compliance=compliance, median_hours=median_hours, score=score,
+        tenant_id=tenant_id,
+        kind=tenant.kind,
+        computed_at=computed_at,
+        window_days=window_days,
+        reported=reported,
+        resolved=resolved,
+        compliance=compliance,
+        median_hours=median_hours,
+        score=score,
     )

@@ -1,4 +1,5 @@
 """Platform tasks."""
+
 import socket
 
 from celery import shared_task

@@ -30,11 +30,16 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     kinds = []
     for kind, entries in leaderboard_latest().items():
         label = Tenant.Kind(kind).label
-        kinds.append({
-            "label": label,
-            "entries": entries,
-            "chart": hbars_svg([(e.tenant.name, e.score) for e in entries], title=f"Scores, {label.lower()} (0–100)",
-                               maximum=100),
-        })
+        kinds.append(
+            {
+                "label": label,
+                "entries": entries,
+                "chart": hbars_svg(
+                    [(e.tenant.name, e.score) for e in entries],
+                    title=f"Scores, {label.lower()} (0–100)",
+                    maximum=100,
+                ),
+            }
+        )
     kinds.sort(key=lambda k: k["label"])
     return render(request, "tenants/leaderboard.html", {"kinds": kinds})

@@ -1,4 +1,5 @@
 """API keys in the staff console: created with the key shown once, revoked, never deleted."""
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -25,7 +26,9 @@ class ApiKeyAdmin(TenantAdmin):
         ApiKey.objects.filter(pk=created.pk).update(rate_per_minute=obj.rate_per_minute)
         obj.pk, obj._state.adding = created.pk, False
         # The key is shown this once; only its digest is stored.
-        self.message_user(request, f"New API key (copy it now, it will not be shown again): {key}", messages.WARNING)
+        self.message_user(
+            request, f"New API key (copy it now, it will not be shown again): {key}", messages.WARNING
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False  # revoke instead: reports keep pointing at the key that sent them

@@ -1,5 +1,6 @@
 """`Authorization: Api-Key <key>`: DRF authentication by API key, and its description in
 the OpenAPI schema."""
+
 from typing import TYPE_CHECKING
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -61,5 +62,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema: "AutoSchema") -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Api-Key <key>`; scopes: submit, read, staff."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`; scopes: submit, read, staff.",
+        }

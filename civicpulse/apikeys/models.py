@@ -1,4 +1,5 @@
 """An integrator's key to a tenant's API."""
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone

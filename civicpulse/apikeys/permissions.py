@@ -1,4 +1,5 @@
 """Scopes: what an API key may do."""
+
 from typing import TYPE_CHECKING
 
 from rest_framework.permissions import BasePermission

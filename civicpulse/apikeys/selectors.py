@@ -1,4 +1,5 @@
 """Reads on API keys."""
+
 from civicpulse.apikeys.models import ApiKey
 from civicpulse.apikeys.services import api_key_digest
 

@@ -1,5 +1,6 @@
 """Writes on API keys. Keys are long random strings, so a fast digest (SHA-256) is
 enough to store them and keeps authentication cheap on the intake path."""
+
 import hashlib
 import secrets
 from datetime import timedelta

@@ -1,5 +1,6 @@
 """DRF throttles on the kernel's one rate limiter: per key, and per client address for
 requests without a key."""
+
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -39,5 +40,7 @@ class AnonymousRateThrottle(_LimiterThrottle):
     def allow_request(self, request: Request, view: "APIView") -> bool:
         if isinstance(request.auth, ApiKey):
             return True
-        self._wait = rate_limit_hit(f"anon:{client_address(request)}", limit=settings.API_ANON_RATE_PER_MINUTE)
+        self._wait = rate_limit_hit(
+            f"anon:{client_address(request)}", limit=settings.API_ANON_RATE_PER_MINUTE
+        )
         return self._wait is None

@@ -4,21 +4,30 @@ One admin site serves every schema. Tenant apps' tables do not exist in the publ
 schema and the platform's tables are not for tenant staff, so each ModelAdmin says
 where it belongs and is hidden (and refused) elsewhere.
 """
+
+from typing import TypeVar
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.utils.functional import cached_property
+from django.db.models import Model
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from django_tenants.utils import get_public_schema_name
+
+from civicpulse.core.tenancy import current_schema
 
 
 def on_public_schema() -> bool:
-    return connection.schema_name == get_public_schema_name()
+    return current_schema() == get_public_schema_name()
 
 
-class SchemaScoped:
-    """Mixed into a ModelAdmin: shown and allowed only on the public schema
-    (`public_schema = True`) or only on tenant schemas (False)."""
+_ModelT = TypeVar("_ModelT", bound=Model)
+
+
+class SchemaScoped(admin.ModelAdmin[_ModelT]):
+    """A ModelAdmin shown and allowed only on the public schema (`public_schema = True`)
+    or only on tenant schemas (False)."""
 
     public_schema: bool
 
@@ -28,48 +37,50 @@ class SchemaScoped:
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._here() and super().has_module_permission(request)
 
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return self._here() and super().has_view_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self._here() and super().has_add_permission(request)
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return self._here() and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return self._here() and super().has_delete_permission(request, obj)
 
 
-class PlatformAdmin(SchemaScoped, admin.ModelAdmin):
+class PlatformAdmin(SchemaScoped[_ModelT]):
     public_schema = True
 
 
-class TenantAdmin(SchemaScoped, admin.ModelAdmin):
+class TenantAdmin(SchemaScoped[_ModelT]):
     public_schema = False
 
 
-class ReadOnlyTenantAdmin(TenantAdmin):
+class ReadOnlyTenantAdmin(TenantAdmin[_ModelT]):
     """A record staff may look at but never add, change or delete here: audit logs,
     derived figures, import batches, stored reports."""
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return False
 
 
-def restrict_to_platform(*models: type) -> None:
+def restrict_to_platform(*models: type[Model]) -> None:
     """Re-register third-party admins (registered on every schema's site) for the
     platform admin only."""
     for model in models:
         original = type(admin.site._registry[model])
         admin.site.unregister(model)
-        admin.site.register(model, type(f"Platform{original.__name__}", (SchemaScoped, original), {"public_schema": True}))
+        admin.site.register(
+            model, type(f"Platform{original.__name__}", (SchemaScoped, original), {"public_schema": True})
+        )
 
 
 class EstimatedCountPaginator(Paginator):
@@ -83,11 +94,12 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         query = getattr(self.object_list, "query", None)
-        if query is not None and not query.where:
+        model = getattr(self.object_list, "model", None)
+        if query is not None and model is not None and not query.where:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                    [self.object_list.model._meta.db_table],
+                    [model._meta.db_table],
                 )
                 row = cursor.fetchone()
             if row and row[0] is not None and row[0] > self.estimate_above:

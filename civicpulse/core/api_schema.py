@@ -1,6 +1,9 @@
 """The OpenAPI schema (drf-spectacular): the error answers every operation can give, in
 the one error shape, so integrators and the fuzzing run know them. (The API-key scheme
 is described beside its authentication, in civicpulse.apikeys.)"""
+
+from typing import Literal
+
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -8,8 +11,10 @@ from rest_framework import serializers
 ErrorSerializer = inline_serializer(
     name="Error",
     fields={
-        "code": serializers.CharField(help_text="Machine-readable: invalid, not_found, not_authenticated, "
-                                                "authentication_failed, permission_denied, throttled, ..."),
+        "code": serializers.CharField(
+            help_text="Machine-readable: invalid, not_found, not_authenticated, "
+            "authentication_failed, permission_denied, throttled, ..."
+        ),
         "message": serializers.CharField(),
         "fields": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()),
@@ -32,11 +37,15 @@ _ERRORS = {
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def _get_response_bodies(self, direction: str = "response") -> dict:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict:
         responses = super()._get_response_bodies(direction)
         # Every operation passes through the same authentication, throttling, body limit
         # and exception handler, so each can answer any of these.
         for code, description in _ERRORS.items():
-            responses.setdefault(code, self._get_response_for_code(
-                OpenApiResponse(ErrorSerializer, description=description), code, direction=direction))
+            responses.setdefault(
+                code,
+                self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=description), code, direction=direction
+                ),
+            )
         return responses

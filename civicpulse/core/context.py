@@ -1,4 +1,5 @@
 """Per-request (or per-task) context carried into every log line."""
+
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")

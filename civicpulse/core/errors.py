@@ -5,6 +5,7 @@ the path's clients read.
 Protocols with an error shape of their own (Open311) register a renderer for their path
 prefix in the ERROR_RENDERERS setting, so this module, and the tenant middleware that
 uses it, need not import the app that speaks the protocol."""
+
 from collections.abc import Callable
 from functools import cache
 
@@ -12,9 +13,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from django.utils.module_loading import import_string
 from rest_framework.views import exception_handler
 
 # (request, status code, error code, message) -> the protocol's error response.
@@ -32,7 +33,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied()
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; it is the client's fault: 400.
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -60,7 +63,12 @@ def error_renderers() -> tuple[tuple[str, ErrorRenderer], ...]:
 
 
 def error_response_for(
-    request: HttpRequest, status_code: int, *, code: str, message: str, page: Callable[[], HttpResponse],
+    request: HttpRequest,
+    status_code: int,
+    *,
+    code: str,
+    message: str,
+    page: Callable[[], HttpResponse],
 ) -> HttpResponse:
     """An error answered before any view runs, in the shape the path's clients read: a
     registered protocol's (Open311 under /open311/), the API's under /api/, else
@@ -91,7 +99,10 @@ class BodySizeLimitMiddleware:
             message = f"Request bodies are limited to {limit} bytes."
             too_large = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             return error_response_for(
-                request, too_large, code="body_too_large", message=message,
+                request,
+                too_large,
+                code="body_too_large",
+                message=message,
                 page=lambda: HttpResponse(message, status=too_large, content_type="text/plain"),
             )
         return self.get_response(request)

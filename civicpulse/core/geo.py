@@ -5,6 +5,7 @@ Every distance the product compares (grouping, location reports, the rules) is m
 by PostgreSQL's earthdistance, on its sphere of radius public.earth(). Python uses the
 same sphere, so a box computed here always holds what SQL will find within the radius.
 """
+
 import math
 
 # The radius of earthdistance's sphere (public.earth()), in metres.

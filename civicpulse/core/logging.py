@@ -1,7 +1,8 @@
 """Structured logs: one JSON object a line, each with the tenant and the request id."""
+
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from civicpulse.core.context import request_id_var, tenant_var
 
@@ -25,9 +26,7 @@ class ContextFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "tenant": getattr(record, "tenant", tenant_var.get()),

@@ -1,4 +1,5 @@
 """Request-scoped context: a request id for tracing, and the tenant for logs."""
+
 import logging
 import re
 import time
@@ -25,7 +26,6 @@ class RequestContextMiddleware:
         started = time.monotonic()
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
         # Set, not reset afterwards: Django logs 4xx/5xx after the middleware chain
         # returns, and those lines must still carry the request id. Each request (one per
         # thread at a time) starts by setting both values afresh.

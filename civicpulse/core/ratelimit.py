@@ -6,19 +6,19 @@ for the last place in a window cannot both get it, as a read-then-write check wo
 them. Keys carry the tenant's schema, so tenants never share a budget. Redis down lets
 the request through: throttling must never take intake down.
 """
+
 import time
 
 import redis
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest
 
+from civicpulse.core.tenancy import current_schema
 from civicpulse.core.workers import redis_client
 
 
 def _window_key(scope: str, who: str, window_s: int, now: float) -> str:
-    schema = getattr(connection, "schema_name", "public")
-    return f"cp:{schema}:{scope}:{who}:{int(now // window_s)}"
+    return f"cp:{current_schema()}:{scope}:{who}:{int(now // window_s)}"
 
 
 def rate_limit_hit(who: str, *, limit: int, window_s: int = 60, scope: str = "throttle") -> float | None:

@@ -3,10 +3,12 @@
 Each worker process writes a key with a short expiry every few seconds; a worker that
 dies simply stops renewing it.
 """
+
 import functools
 import json
 import socket
 import threading
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -28,7 +30,7 @@ def _client_for(url: str, timeout: float) -> redis.Redis:
 def queue_depth(queue: str) -> int:
     """Messages waiting in a Celery queue (a Redis list named after it); 0 if unknown."""
     try:
-        return int(redis_client().llen(queue))
+        return int(cast(int, redis_client().llen(queue)))
     except redis.RedisError:
         return 0
 
@@ -40,9 +42,10 @@ def live_workers() -> dict[str, list[str]]:
     if not keys:
         return {}
     found: dict[str, list[str]] = {}
-    for key, value in zip(keys, client.mget(keys)):
+    values = cast(list[bytes | None], client.mget(keys))
+    for key, value in zip(keys, values, strict=True):
         if value is not None:
-            found[key.decode()[len(_KEY_PREFIX):]] = json.loads(value)
+            found[key.decode()[len(_KEY_PREFIX) :]] = json.loads(value)
     return found
 
 

@@ -89,14 +89,40 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 CITY_STREETS = (
-    "Main Street", "Oak Avenue", "Elm Street", "Lincoln Boulevard", "Washington Street", "Maple Drive",
-    "Cedar Lane", "Park Avenue", "Jefferson Street", "Monroe Street", "Adams Street", "Capitol Avenue",
+    "Main Street",
+    "Oak Avenue",
+    "Elm Street",
+    "Lincoln Boulevard",
+    "Washington Street",
+    "Maple Drive",
+    "Cedar Lane",
+    "Park Avenue",
+    "Jefferson Street",
+    "Monroe Street",
+    "Adams Street",
+    "Capitol Avenue",
 )
 CAMPUS_PLACES = (
-    "library", "science hall", "student union", "dining hall", "gym", "lecture hall B", "dorm north wing",
-    "chemistry lab", "parking deck", "arts building",
+    "library",
+    "science hall",
+    "student union",
+    "dining hall",
+    "gym",
+    "lecture hall B",
+    "dorm north wing",
+    "chemistry lab",
+    "parking deck",
+    "arts building",
 )
 HOTEL_PLACES = (
-    "lobby", "room {room}", "room {room}", "room {room}", "restaurant", "bar", "pool area", "spa",
-    "conference room", "car park",
+    "lobby",
+    "room {room}",
+    "room {room}",
+    "room {room}",
+    "restaurant",
+    "bar",
+    "pool area",
+    "spa",
+    "conference room",
+    "car park",
 )

@@ -1,5 +1,6 @@
 """Fill a demo tenant with reports through the real intake and pipeline, then move its
 issues through the workflow the way staff would, so every page has something to show."""
+
 import math
 import random
 from collections.abc import Callable
@@ -7,12 +8,13 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from civicpulse.demo.tenants import HISTORY_DAYS, DemoTenant
 from civicpulse.demo.report_texts import CAMPUS_PLACES, CITY_STREETS, HOTEL_PLACES, TEMPLATES
+from civicpulse.demo.tenants import HISTORY_DAYS, DemoTenant
 from issues.models import Category, Issue, IssueStatus
-from issues.services import issue_transition
+from issues.services.workflow import issue_transition
 from reports.models import Report
-from reports.services import report_process, report_submit
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process
 
 # Share of reports that repeat a recent problem, as neighbours do.
 DUPLICATE_SHARE = 0.25
@@ -52,10 +54,14 @@ def seed_reports(demo: DemoTenant, count: int, progress: Callable[[int], None]) 
         text = _text(rng, code, demo.kind)
         chosen = code if rng.random() < 0.5 else None  # half the residents pick a category
         report = report_submit(
-            description=text, latitude=lat, longitude=lon, category_code=chosen,
+            description=text,
+            latitude=lat,
+            longitude=lon,
+            category_code=chosen,
             email=f"resident{rng.randint(1, 999)}@example.org" if rng.random() < 0.4 else "",
             channel=rng.choice([Report.Channel.WEB, Report.Channel.WEB, Report.Channel.API]),
-            submitted_at=at, enqueue=False,
+            submitted_at=at,
+            enqueue=False,
         ).report
         report_process(report_id=report.pk)
         recent.append((code, lat, lon, text))
@@ -73,11 +79,15 @@ def _work_the_issues(rng: random.Random, now: datetime) -> None:
         at = issue.created_at + timedelta(hours=rng.uniform(0.3, 30))
         if at >= now or roll > done + (1 - done) * 0.6:
             continue  # still open
-        issue_transition(issue_id=issue.pk, to_status=IssueStatus.ACKNOWLEDGED, actor_label="demo staff", at=at)
+        issue_transition(
+            issue_id=issue.pk, to_status=IssueStatus.ACKNOWLEDGED, actor_label="demo staff", at=at
+        )
         at += timedelta(hours=rng.uniform(1, 48))
         if at >= now or roll > done + (1 - done) * 0.3:
             continue
-        issue_transition(issue_id=issue.pk, to_status=IssueStatus.IN_PROGRESS, actor_label="demo staff", at=at)
+        issue_transition(
+            issue_id=issue.pk, to_status=IssueStatus.IN_PROGRESS, actor_label="demo staff", at=at
+        )
         at += timedelta(hours=rng.expovariate(1 / 60))
         if at >= now or roll > done:
             continue

@@ -1,4 +1,5 @@
 """The demo tenants `make run` seeds: three kinds of place, each with areas and staff."""
+
 from typing import NamedTuple
 
 DEMO_PASSWORD = "civicpulse-demo"
@@ -18,23 +19,36 @@ class DemoTenant(NamedTuple):
 
 DEMO_TENANTS = (
     DemoTenant(
-        "springfield", "City of Springfield", "city", "America/Chicago", (39.7990, -89.6440),
-        ("Northwest", "Northeast", "Southwest", "Southeast"), grid=True,
+        "springfield",
+        "City of Springfield",
+        "city",
+        "America/Chicago",
+        (39.7990, -89.6440),
+        ("Northwest", "Northeast", "Southwest", "Southeast"),
+        grid=True,
     ),
     DemoTenant(
-        "northfield-campus", "Northfield Campus", "campus", "America/New_York", (44.4620, -93.1530),
-        ("North campus", "South campus"), grid=True,
+        "northfield-campus",
+        "Northfield Campus",
+        "campus",
+        "America/New_York",
+        (44.4620, -93.1530),
+        ("North campus", "South campus"),
+        grid=True,
     ),
     DemoTenant(
-        "harbor-hotel", "Harbor Hotel", "hotel", "Europe/London", (50.8960, -1.4040),
-        ("Lobby and reception", "Guest floors", "Restaurant and bar", "Pool and spa"), grid=False,
+        "harbor-hotel",
+        "Harbor Hotel",
+        "hotel",
+        "Europe/London",
+        (50.8960, -1.4040),
+        ("Lobby and reception", "Guest floors", "Restaurant and bar", "Pool and spa"),
+        grid=False,
     ),
 )
 
 
-def grid_boundaries(
-    center: tuple[float, float], count: int, span_deg: float = 0.04
-) -> list[dict]:
+def grid_boundaries(center: tuple[float, float], count: int, span_deg: float = 0.04) -> list[dict]:
     """Split a square around the centre into `count` vertical strips (2 to 4 areas), as
     GeoJSON polygons. Enough to place reports in an area; real tenants draw their own."""
     lat, lon = center

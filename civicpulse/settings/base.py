@@ -4,8 +4,14 @@ Defaults point at the project-local PostgreSQL and Redis that `make run` starts,
 `manage.py` works in a bootstrapped checkout with no variables set.
 """
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
+
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Issue], QuerySet[Report]),
+# as the type hints write them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -71,7 +77,7 @@ TENANT_TEMPLATE_SCHEMA = "tenant_template"
 TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
 # Functions called, in order, inside a new tenant's schema to install its defaults.
 TENANT_PROVISIONING_HOOKS = [
-    "issues.services.taxonomy_install_defaults",
+    "issues.services.taxonomy.taxonomy_install_defaults",
     "analytics.services.sla_policies_install_defaults",
 ]
 
@@ -131,7 +137,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:56379/0")
 # Short timeouts: a Redis outage must slow nothing down that does not need Redis.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
@@ -316,7 +322,7 @@ CLASSIFIER_MIN_ACCURACY = env.float("CLASSIFIER_MIN_ACCURACY", default=0.7)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "civicpulse.core.logging.ContextFilter"}},

@@ -9,6 +9,7 @@ row, and those calls are audited in the tenant (ModelCall) like any other.
 The labels are the file's own values; each one becomes a category named after itself,
 so the keyword classifier is judged on the names alone.
 """
+
 import csv
 import json
 from dataclasses import dataclass
@@ -70,8 +71,12 @@ def read_rows(
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
-        for option, column in (("--text-column", text_column), ("--label-column", label_column),
-                               ("--date-column", date_column), ("--id-column", id_column)):
+        for option, column in (
+            ("--text-column", text_column),
+            ("--label-column", label_column),
+            ("--date-column", date_column),
+            ("--id-column", id_column),
+        ):
             if column is not None and column not in columns:
                 raise CommandError(
                     f"{option}: no column {column!r} in {path.name} (columns: {', '.join(columns)})."
@@ -101,7 +106,7 @@ def confusion(labels: list[str], truth: list[str], predicted: list[str]) -> list
     """Counts with the true label as row and the predicted one as column, in `labels` order."""
     position = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
-    for true, guess in zip(truth, predicted):
+    for true, guess in zip(truth, predicted, strict=True):
         matrix[position[true]][position[guess]] += 1
     return matrix
 
@@ -111,9 +116,11 @@ def confusion_table(title: str, labels: list[str], matrix: list[list[int]]) -> s
     names = [label if len(label) <= 40 else label[:39] + "…" for label in labels]
     name_width = max(len(n) for n in names) + 4
     cell = max(len(str(len(labels))), *(len(str(v)) for row in matrix for v in row)) + 2
-    lines = [f"{title} (rows: true label, columns: predicted)",
-             " " * name_width + "".join(f"{i:>{cell}}" for i in range(1, len(labels) + 1))]
-    for i, (name, row) in enumerate(zip(names, matrix), start=1):
+    lines = [
+        f"{title} (rows: true label, columns: predicted)",
+        " " * name_width + "".join(f"{i:>{cell}}" for i in range(1, len(labels) + 1)),
+    ]
+    for i, (name, row) in enumerate(zip(names, matrix, strict=True), start=1):
         lines.append(f"{i:>2}  {name:<{name_width - 4}}" + "".join(f"{v or '.':>{cell}}" for v in row))
     return "\n".join(lines)
 
@@ -130,8 +137,11 @@ class Command(BaseCommand):
         parser.add_argument("--csv", dest="path", type=Path, required=True)
         parser.add_argument("--text-column", required=True)
         parser.add_argument("--label-column", required=True)
-        parser.add_argument("--date-column", help="rows are split by this date (Unix seconds, ISO 8601 or "
-                            "MM/DD/YYYY [hh:mm:ss AM]); without it, by file order")
+        parser.add_argument(
+            "--date-column",
+            help="rows are split by this date (Unix seconds, ISO 8601 or "
+            "MM/DD/YYYY [hh:mm:ss AM]); without it, by file order",
+        )
         parser.add_argument("--id-column", help="rows repeating an id seen before are dropped")
         parser.add_argument("--train-fraction", type=float, default=0.7)
         parser.add_argument(
@@ -141,15 +151,29 @@ class Command(BaseCommand):
             "--json", dest="as_json", action="store_true", help="print one JSON object instead of lines"
         )
 
-    def handle(self, *args: object, slug: str, path: Path, text_column: str, label_column: str,
-               date_column: str | None, id_column: str | None, train_fraction: float, no_model: bool,
-               as_json: bool, **options: object) -> None:
+    def handle(
+        self,
+        *args: object,
+        slug: str,
+        path: Path,
+        text_column: str,
+        label_column: str,
+        date_column: str | None,
+        id_column: str | None,
+        train_fraction: float,
+        no_model: bool,
+        as_json: bool,
+        **options: object,
+    ) -> None:
         tenant = tenant_for_command(slug)
         if not 0 < train_fraction < 1:
             raise CommandError("--train-fraction must be between 0 and 1.")
         rows, skipped = read_rows(
             path,
-            text_column=text_column, label_column=label_column, date_column=date_column, id_column=id_column,
+            text_column=text_column,
+            label_column=label_column,
+            date_column=date_column,
+            id_column=id_column,
         )
         if len(rows) < MIN_ROWS:
             raise CommandError(f"Too few rows: {len(rows)} usable, at least {MIN_ROWS} needed.")
@@ -165,14 +189,20 @@ class Command(BaseCommand):
         texts, truth = [r.text for r in test], [r.label for r in test]
         fitted = text_model_fit([r.text for r in train], [r.label for r in train])
         learned = LearnedClassifier(version=0, category=TextModel.from_parameters(fitted), severity=None)
-        figures: dict[str, object] = {"train_rows": len(train), "test_rows": len(test), "labels": len(labels),
-                                      "skipped_rows": skipped}
+        figures: dict[str, object] = {
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "labels": len(labels),
+            "skipped_rows": skipped,
+        }
         predictions: dict[str, list[str]] = {}
 
         # As the pipeline uses it: the learned model, the keywords for a text it knows no word of.
         keywords = [classify_offline(text, categories).category for text in texts]
         answers = [learned.classify(text, categories) for text in texts]
-        predictions["learned"] = [answer.category if answer else kept for answer, kept in zip(answers, keywords)]
+        predictions["learned"] = [
+            answer.category if answer else kept for answer, kept in zip(answers, keywords, strict=True)
+        ]
         figures.update(classification_scores(truth, predictions["learned"]))
         figures["keyword_fallbacks"] = sum(a is None for a in answers)
         predictions["keywords"] = keywords

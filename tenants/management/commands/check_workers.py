@@ -1,4 +1,5 @@
 """Send a probe task through each queue in a tenant's schema and report the round trip."""
+
 import time
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,5 +1,6 @@
 """`migrate_schemas` that also keeps the template schema new tenants are cloned from
 current, and makes sure the public site has its tenant row and hosts."""
+
 from django.conf import settings
 from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
@@ -16,9 +17,7 @@ class Command(MigrateSchemasCommand):
         if self.sync_tenant:
             template = settings.TENANT_TEMPLATE_SCHEMA
             with connection.cursor() as cursor:
-                cursor.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(template))
-                )
+                cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(template)))
             executor = get_executor(codename=self.executor)(self.args, self.options)
             executor.run_migrations(tenants=[template])
         if self.sync_public:

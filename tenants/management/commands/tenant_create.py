@@ -1,4 +1,5 @@
 """Provision a tenant from the command line (the platform admin uses the same service)."""
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,9 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--kind", required=True, choices=Tenant.Kind.values)
         parser.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. America/Chicago")
-        parser.add_argument("--jurisdiction", default=None, help="Open311 jurisdiction id (default: the slug)")
+        parser.add_argument(
+            "--jurisdiction", default=None, help="Open311 jurisdiction id (default: the slug)"
+        )
 
-    def handle(self, slug: str, name: str, kind: str, timezone: str, jurisdiction: str | None, **options: object) -> None:
+    def handle(
+        self, slug: str, name: str, kind: str, timezone: str, jurisdiction: str | None, **options: object
+    ) -> None:
         try:
             tenant = tenant_create(
                 slug=slug, name=name, kind=kind, timezone=timezone, open311_jurisdiction_id=jurisdiction

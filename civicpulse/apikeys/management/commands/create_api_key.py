@@ -1,4 +1,5 @@
 """Create an API key for a tenant and print it (only it, so scripts can capture it)."""
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context

@@ -2,6 +2,7 @@
 few hundred reports processed through the real pipeline, and four weeks of scores.
 Idempotent: a second run only
 fills in what is missing (a tenant that has reports is not given more)."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils.text import slugify
@@ -10,6 +11,7 @@ from tqdm import tqdm
 
 from analytics.models import ScoreRun
 from analytics.services import scores_refresh, sla_evaluate
+from civicpulse.demo.seed import seed_reports
 from civicpulse.demo.tenants import (
     DEMO_PASSWORD,
     DEMO_TENANTS,
@@ -18,14 +20,14 @@ from civicpulse.demo.tenants import (
     STAFF_USERNAME,
     grid_boundaries,
 )
-from civicpulse.demo.seed import seed_reports
-from issues.services import area_upsert
+from issues.services.taxonomy import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_create, tenant_install_defaults
 
 # Days of daily score runs the demo starts with, so trends are drawn at once.
 HISTORY_DAYS = 28
+
 
 def _ensure_superuser(username: str, email: str) -> None:
     user_model = get_user_model()
@@ -61,12 +63,16 @@ class Command(BaseCommand):
             with tenant_context(Tenant.objects.get(schema_name=demo.slug)):
                 if not Report.objects.exists():
                     count = REPORTS_PER_KIND.get(demo.kind, 200)
-                    with tqdm(total=count, desc=f"reports for {demo.slug}", unit="report", disable=None) as bar:
+                    with tqdm(
+                        total=count, desc=f"reports for {demo.slug}", unit="report", disable=None
+                    ) as bar:
                         seed_reports(demo, count, bar.update)
                 # The accountability pages start with four weeks of history instead of
                 # waiting for beat's first hourly run.
                 if not ScoreRun.objects.exists():
-                    with tqdm(total=HISTORY_DAYS + 1, desc=f"scores for {demo.slug}", unit="run", disable=None) as bar:
+                    with tqdm(
+                        total=HISTORY_DAYS + 1, desc=f"scores for {demo.slug}", unit="run", disable=None
+                    ) as bar:
                         sla_evaluate()
                         scores_refresh(backfill_days=HISTORY_DAYS, progress=bar.update)
         self.stdout.write(self.style.SUCCESS("demo data ready"))
