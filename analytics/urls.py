@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import views
+from analytics.dashboards import views
 
 urlpatterns = [
     path("accountability/", views.accountability, name="accountability"),

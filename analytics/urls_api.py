@@ -1,16 +1,21 @@
 from django.urls import path
 
-from analytics import api
+from analytics.location_reports import api as location_reports
+from analytics.rules import api as rules
+from analytics.scores import api as scores
+from analytics.sla import api as sla
 
 urlpatterns = [
-    path("sla/policies/", api.SlaPolicyList.as_view(), name="api-sla-policies"),
-    path("sla/metrics/", api.SlaMetricList.as_view(), name="api-sla-metrics"),
-    path("issues/<int:issue_id>/sla/", api.IssueSlaDetail.as_view(), name="api-issue-sla"),
-    path("scores/", api.ScoreLatest.as_view(), name="api-scores"),
-    path("scores/trend/", api.ScoreTrend.as_view(), name="api-scores-trend"),
-    path("scores/rankings/", api.ScoreRankings.as_view(), name="api-scores-rankings"),
-    path("flags/", api.FlagList.as_view(), name="api-flags"),
-    path("location-reports/", api.LocationReportCreate.as_view(), name="api-location-reports"),
-    path("location-reports/<int:report_id>/", api.LocationReportDetail.as_view(), name="api-location-report"),
-    path("location-reports/<int:report_id>/pdf/", api.LocationReportPdf.as_view(), name="api-location-report-pdf"),
+    path("sla/policies/", sla.SlaPolicyList.as_view(), name="api-sla-policies"),
+    path("sla/metrics/", sla.SlaMetricList.as_view(), name="api-sla-metrics"),
+    path("issues/<int:issue_id>/sla/", sla.IssueSlaDetail.as_view(), name="api-issue-sla"),
+    path("scores/", scores.ScoreLatest.as_view(), name="api-scores"),
+    path("scores/trend/", scores.ScoreTrend.as_view(), name="api-scores-trend"),
+    path("scores/rankings/", scores.ScoreRankings.as_view(), name="api-scores-rankings"),
+    path("flags/", rules.FlagList.as_view(), name="api-flags"),
+    path("location-reports/", location_reports.LocationReportCreate.as_view(), name="api-location-reports"),
+    path("location-reports/<int:report_id>/", location_reports.LocationReportDetail.as_view(),
+         name="api-location-report"),
+    path("location-reports/<int:report_id>/pdf/", location_reports.LocationReportPdf.as_view(),
+         name="api-location-report-pdf"),
 ]

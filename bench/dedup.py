@@ -12,7 +12,7 @@ The first 20 points warm the caches and are not counted.
 
 Prints `issues`, `open_issues`, `fill_s`, `candidates_p50_ms`, `candidates_p95_ms`
 (`issues.selectors.issue_candidates`, one call), `candidates_mean_rows`,
-`grouping_p50_ms`, `grouping_p95_ms` (`issues.services.issue_group_report` in a
+`grouping_p50_ms`, `grouping_p95_ms` (`issues.services.grouping.issue_group_report` in a
 transaction rolled back after each call: thresholds, neighbourhood lock, candidates,
 scoring, then linking or opening an issue) and `joined_share`. The EXPLAIN (ANALYZE,
 BUFFERS) plan of one candidate query goes to stderr with the progress bars. The tenant
@@ -172,7 +172,7 @@ def _measure(points: list[dict]) -> None:
 
     from issues.models import Category
     from issues.selectors import category_compatible_ids, grouping_thresholds, issue_candidates
-    from issues.services import issue_group_report
+    from issues.services.grouping import issue_group_report
 
     categories = {c.pk: c for c in Category.objects.all()}
     fallback = list(categories.values())

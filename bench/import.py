@@ -37,7 +37,7 @@ def write_floor() -> dict[str, float]:
     foreign keys, with the import's memory settings. Rolled back."""
     from django.db import connection, transaction
 
-    from reports.imports import BULK_TABLES
+    from reports.imports.bulk import BULK_TABLES
 
     tables = tuple(reversed(BULK_TABLES))  # the referenced one (issues) first
     seconds = {"writing": 0.0, "indexing": 0.0}
@@ -83,12 +83,12 @@ def main() -> None:
     args = parser.parse_args()
     django_setup()
 
-    from civicpulse.demo.history import HEADER, generate_chicago311
     from django.db import connection
     from django_tenants.utils import tenant_context
     from tqdm import tqdm
 
-    from reports.imports import import_reports
+    from civicpulse.demo.history import HEADER, generate_chicago311
+    from reports.imports.load import import_reports
     from tenants.services import tenant_create
 
     workdir = Path(tempfile.mkdtemp(prefix="civicpulse-bench-import-"))

@@ -50,9 +50,12 @@ def main() -> None:
     from sla import FILL, PAUSES
     from tqdm import tqdm
 
-    from analytics.models import Flag, ScoreSnapshot
-    from analytics.services import rules_evaluate, scores_compute, sla_metrics_recompute
-    from issues.services import area_upsert
+    from analytics.rules.models import Flag
+    from analytics.rules.services import rules_evaluate
+    from analytics.scores.models import ScoreSnapshot
+    from analytics.scores.services import scores_compute
+    from analytics.sla.services.evaluation import sla_metrics_recompute
+    from issues.services.taxonomy import area_upsert
 
     tenant, existing = kept_or_new_tenant(SLUG, "Scores benchmark")
     with tenant_context(tenant):

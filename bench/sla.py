@@ -73,7 +73,7 @@ def main() -> None:
     from django_tenants.utils import tenant_context
     from tqdm import tqdm
 
-    from analytics.services import sla_evaluate, sla_metrics_recompute
+    from analytics.sla.services.evaluation import sla_evaluate, sla_metrics_recompute
 
     tenant, existing = kept_or_new_tenant(SLUG, "SLA benchmark")
     with tenant_context(tenant):

@@ -1,8 +1,8 @@
 """The integrator API on issues and the taxonomy: lists and reads with scope `read`;
 status changes, assignment and notes with scope `staff`. Writes go through
-issues.services, as the staff console's do."""
-from datetime import datetime
-from datetime import timezone as dt_timezone
+issues.services.workflow, as the staff console's do."""
+
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
@@ -10,15 +10,16 @@ from django.http import Http404
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import generics, serializers
+from rest_framework import exceptions, generics, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from civicpulse.apikeys.models import ApiKey
 from issues.models import OPEN_STATUSES, Area, Category, Department, Issue, IssueNote, IssueStatus
 from issues.selectors import issue_list_for_api, issue_notes_visible, staff_member_by_username
-from issues.services import issue_assign, issue_note_add, issue_transition
+from issues.services.workflow import issue_assign, issue_note_add, issue_transition
 
 
 def _has_staff_scope(request: Request) -> bool:
@@ -26,7 +27,11 @@ def _has_staff_scope(request: Request) -> bool:
 
 
 def _actor_label(request: Request) -> str:
-    return f"api:{request.auth.name}"
+    """The API key, as the trail names who acted (HasScope lets no request without one in)."""
+    api_key = request.auth
+    if not isinstance(api_key, ApiKey):
+        raise exceptions.NotAuthenticated
+    return f"api:{api_key.name}"
 
 
 class Pages(PageNumberPagination):
@@ -58,13 +63,18 @@ class QuestionSerializer(serializers.Serializer):
     code = serializers.CharField()
     description = serializers.CharField()
     datatype = serializers.ChoiceField(
-        choices=["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"])
-    required = serializers.BooleanField(default=False)
+        choices=["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+    )
+    # Not Field.required: DRF's serializer metaclass takes declared fields off the class,
+    # which the stubs cannot express.
+    required = serializers.BooleanField(default=False)  # type: ignore[assignment]
     values = QuestionValueSerializer(many=True, required=False)
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    department = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     questions = QuestionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -73,18 +83,42 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class IssueSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    area = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    department = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    area: serializers.SlugRelatedField[Area] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    department: serializers.SlugRelatedField[Department] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     open311_status = serializers.SerializerMethodField(help_text="The status as Open311 names it.")
-    assignee = serializers.SerializerMethodField(help_text="Username of the assignee; shown to staff keys only.")
+    assignee = serializers.SerializerMethodField(
+        help_text="Username of the assignee; shown to staff keys only."
+    )
 
     class Meta:
         model = Issue
         fields = [
-            "id", "title", "summary", "status", "open311_status", "severity", "category", "area", "department",
-            "latitude", "longitude", "report_count", "assignee", "created_at", "updated_at", "last_report_at",
-            "acknowledged_at", "resolved_at", "closed_at",
+            "id",
+            "title",
+            "summary",
+            "status",
+            "open311_status",
+            "severity",
+            "category",
+            "area",
+            "department",
+            "latitude",
+            "longitude",
+            "report_count",
+            "assignee",
+            "created_at",
+            "updated_at",
+            "last_report_at",
+            "acknowledged_at",
+            "resolved_at",
+            "closed_at",
         ]
 
     @extend_schema_field(serializers.ChoiceField(choices=["open", "closed"]))
@@ -105,8 +139,9 @@ class IssueNoteSerializer(serializers.ModelSerializer):
         fields = ["id", "visibility", "body", "created_at"]
 
 
-@extend_schema_field({"type": "string", "pattern": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
-                      "example": "-89.7,39.7,-89.6,39.9"})
+@extend_schema_field(
+    {"type": "string", "pattern": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$", "example": "-89.7,39.7,-89.6,39.9"}
+)
 class BboxFilter(filters.CharFilter):
     """min_longitude,min_latitude,max_longitude,max_latitude."""
 
@@ -120,9 +155,9 @@ class UtcIsoDateTimeField(IsoDateTimeField):
         if parsed is None:
             return None
         try:
-            return parsed.astimezone(dt_timezone.utc)
-        except OverflowError:
-            raise ValidationError("This time is out of range.", code="invalid")
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("This time is out of range.", code="invalid") from exc
 
 
 class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
@@ -144,18 +179,35 @@ class IssueFilter(filters.FilterSet):
 
     class Meta:
         model = Issue
-        fields = ["status", "category", "area", "department", "created_after", "created_before", "updated_after", "bbox"]
+        fields = [
+            "status",
+            "category",
+            "area",
+            "department",
+            "created_after",
+            "created_before",
+            "updated_after",
+            "bbox",
+        ]
 
     def filter_bbox(self, queryset: QuerySet[Issue], name: str, value: str) -> QuerySet[Issue]:
         try:
             west, south, east, north = (float(part) for part in value.split(","))
-        except ValueError:
-            raise serializers.ValidationError({"bbox": ["Give four numbers: min_lon,min_lat,max_lon,max_lat."]})
+        except ValueError as exc:
+            raise serializers.ValidationError(
+                {"bbox": ["Give four numbers: min_lon,min_lat,max_lon,max_lat."]}
+            ) from exc
         if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
-            raise serializers.ValidationError({"bbox": ["Longitudes from -180 to 180, latitudes from -90 to 90, south <= north."]})
+            raise serializers.ValidationError(
+                {"bbox": ["Longitudes from -180 to 180, latitudes from -90 to 90, south <= north."]}
+            )
         inside = Q(latitude__gte=south, latitude__lte=north)
         # A box whose west edge is east of its east edge crosses the antimeridian.
-        across = Q(longitude__gte=west, longitude__lte=east) if west <= east else Q(longitude__gte=west) | Q(longitude__lte=east)
+        across = (
+            Q(longitude__gte=west, longitude__lte=east)
+            if west <= east
+            else Q(longitude__gte=west) | Q(longitude__lte=east)
+        )
         return queryset.filter(inside & across)
 
 
@@ -194,8 +246,9 @@ class _IssueAction(APIView):
 
 class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=IssueStatus.choices)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000,
-                                 help_text="Why, kept on the issue's trail.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Why, kept on the issue's trail."
+    )
 
 
 class IssueStatusChange(_IssueAction):
@@ -208,14 +261,19 @@ class IssueStatusChange(_IssueAction):
     def post(self, request: Request, issue_id: int) -> Response:
         self.issue_or_404(issue_id)
         data = _validated(StatusChangeSerializer, request)
-        issue_transition(issue_id=issue_id, to_status=data["status"], actor_label=_actor_label(request),
-                         note=data.get("note", ""))
+        issue_transition(
+            issue_id=issue_id,
+            to_status=data["status"],
+            actor_label=_actor_label(request),
+            note=data.get("note", ""),
+        )
         return self.answer(request, issue_id)
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.CharField(allow_null=True, max_length=150,
-                                     help_text="Username of an active staff member; null to unassign.")
+    assignee = serializers.CharField(
+        allow_null=True, max_length=150, help_text="Username of an active staff member; null to unassign."
+    )
 
 
 class IssueAssign(_IssueAction):
@@ -236,8 +294,10 @@ class IssueAssign(_IssueAction):
 
 class NoteCreateSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=4000)
-    visibility = serializers.ChoiceField(choices=IssueNote.Visibility.choices,
-                                         help_text="public: residents and Open311 see it; internal: staff only.")
+    visibility = serializers.ChoiceField(
+        choices=IssueNote.Visibility.choices,
+        help_text="public: residents and Open311 see it; internal: staff only.",
+    )
 
 
 class IssueNotes(_IssueAction):
@@ -256,8 +316,13 @@ class IssueNotes(_IssueAction):
     def post(self, request: Request, issue_id: int) -> Response:
         self.issue_or_404(issue_id)
         data = _validated(NoteCreateSerializer, request)
-        note = issue_note_add(issue_id=issue_id, body=data["body"], visibility=data["visibility"], author=None,
-                              actor_label=_actor_label(request))
+        note = issue_note_add(
+            issue_id=issue_id,
+            body=data["body"],
+            visibility=data["visibility"],
+            author=None,
+            actor_label=_actor_label(request),
+        )
         return Response(IssueNoteSerializer(note).data, status=201)
 
 
@@ -299,4 +364,3 @@ class DepartmentList(generics.ListAPIView):
     ordering_fields = ["code", "name"]
     ordering = ["name"]
     queryset = Department.objects.all()
-

@@ -1,5 +1,6 @@
 """Small geometry helpers: GeoJSON polygons and points in them, the box around a
 grouping distance, and the grid cells used to serialise grouping per neighbourhood."""
+
 import math
 
 # Grid cell size for grouping locks, in degrees (~550 m of latitude). Larger than any

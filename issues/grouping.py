@@ -2,7 +2,9 @@
 are the same problem, made of four parts a person can check by hand. Pure functions, no
 database: the thresholds come from issues.selectors.grouping_thresholds, the candidates
 from issues.selectors.issue_candidates. docs/grouping.md explains the choices.
+`explain_match` reads a stored match record back in words for staff.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +53,12 @@ class Score:
     value: float
 
     def as_record(self) -> dict:
-        return {"category_relation": self.relation, "parts": self.parts, "weights": WEIGHTS, "score": self.value}
+        return {
+            "category_relation": self.relation,
+            "parts": self.parts,
+            "weights": WEIGHTS,
+            "score": self.value,
+        }
 
 
 def category_relation(report_category_id: int | None, issue_category_id: int | None) -> str:
@@ -115,3 +122,49 @@ def decide(value: float, thresholds: Thresholds, ask: Callable[[], dict | None] 
     if isinstance(answer, dict) and isinstance(answer.get("same"), bool):
         return Decision(answer["same"], "adjudicated", asked=True, answer=answer)
     return Decision(value >= thresholds.join_score, "join_score", asked=True, answer=answer)
+
+
+def explain_match(match: dict) -> str:
+    """Why a report is on its issue, in one line for staff, from its stored `match`."""
+    method = match.get("method")
+    if method == "moved":
+        return f"moved here by {match.get('by') or 'staff'}"
+    if method in (None, "new"):
+        best = match.get("best")
+        if not best:
+            return "opened the issue"
+        if best.get("closed_meanwhile"):
+            return f"opened the issue: the match, #{best.get('issue')}, was closed meanwhile"
+        needed = (match.get("thresholds") or {}).get("join_score")
+        return (
+            f"opened the issue: the closest candidate, #{best.get('issue')}, scored {best.get('score')}"
+            + (f" (joining needs {needed}{_adjudication_words(match)})" if needed is not None else "")
+        )
+    parts = [str(method)]
+    if match.get("distance_m") is not None:
+        parts.append(f"{match['distance_m']} m")
+    parts.append(f"{round(match.get('time_gap_s', 0) / 3600, 1)} h apart")
+    parts.append(f"similarity {match.get('similarity')}")
+    if match.get("category_relation"):
+        parts.append(f"{match['category_relation']} category")
+    line = ", ".join(parts)
+    if match.get("score") is not None and match.get("thresholds", {}).get("join_score") is not None:
+        high = (match["thresholds"].get("borderline") or [None, None])[1]
+        line += f"; score {match['score']}"
+        if match.get("decision") == "above_band":
+            line += f" ≥ {high}"
+        elif match.get("decision") == "join_score":
+            line += f" ≥ join score {match['thresholds']['join_score']} (borderline)"
+        line += _adjudication_words(match)
+    return line
+
+
+def _adjudication_words(match: dict) -> str:
+    if "adjudication" not in match:
+        return ""
+    answer = match["adjudication"]
+    if not isinstance(answer, dict) or not isinstance(answer.get("same"), bool):
+        return "; the language model gave no answer"
+    said = "same problem" if answer["same"] else "different problems"
+    confidence = answer.get("confidence")
+    return f"; the language model said {said}" + (f" ({confidence})" if confidence is not None else "")

@@ -1,4 +1,5 @@
 """The tenant's taxonomy: where problems happen (Area) and what they are (Category)."""
+
 import re
 
 from django.conf import settings
@@ -65,20 +66,31 @@ def validate_category_questions(value: object) -> None:
             raise ValidationError("Each question must be an object.")
         code = question.get("code")
         if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_]{0,49}", code) or code in codes:
-            raise ValidationError(f"Question code {code!r}: use a unique code of lower-case letters, digits and underscores.")
+            raise ValidationError(
+                f"Question code {code!r}: use a unique code of lower-case letters, digits and underscores."
+            )
         codes.add(code)
         if question.get("datatype") not in QUESTION_DATATYPES:
-            raise ValidationError(f"Question {code}: datatype must be one of {', '.join(QUESTION_DATATYPES)}.")
+            raise ValidationError(
+                f"Question {code}: datatype must be one of {', '.join(QUESTION_DATATYPES)}."
+            )
         if not isinstance(question.get("description"), str) or not question["description"].strip():
             raise ValidationError(f"Question {code}: write the question in `description`.")
         if not isinstance(question.get("required", False), bool):
             raise ValidationError(f"Question {code}: `required` is true or false.")
         values = question.get("values", [])
         if question["datatype"].endswith("valuelist"):
-            if not isinstance(values, list) or not values or not all(
-                isinstance(v, dict) and isinstance(v.get("key"), str) and isinstance(v.get("name"), str) for v in values
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(
+                    isinstance(v, dict) and isinstance(v.get("key"), str) and isinstance(v.get("name"), str)
+                    for v in values
+                )
             ):
-                raise ValidationError(f"Question {code}: a list question needs values, each {{\"key\", \"name\"}}.")
+                raise ValidationError(
+                    f'Question {code}: a list question needs values, each {{"key", "name"}}.'
+                )
         elif values:
             raise ValidationError(f"Question {code}: only list questions have values.")
 
@@ -125,18 +137,22 @@ class Category(models.Model):
         blank=True,
         help_text="Words that point to this category, comma-separated.",
     )
-    default_severity = models.CharField(
-        max_length=10, choices=Severity.choices, default=Severity.MEDIUM
-    )
+    default_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     active = models.BooleanField(default=True)
     questions = models.JSONField(
-        default=list, blank=True, validators=[validate_category_questions],
-        help_text='Optional extra questions for reporters (Open311 service attributes): a list of '
-                  '{"code", "description", "datatype", "required", "values": [{"key", "name"}]}; '
-                  f"datatypes: {', '.join(QUESTION_DATATYPES)}.",
+        default=list,
+        blank=True,
+        validators=[validate_category_questions],
+        help_text="Optional extra questions for reporters (Open311 service attributes): a list of "
+        '{"code", "description", "datatype", "required", "values": [{"key", "name"}]}; '
+        f"datatypes: {', '.join(QUESTION_DATATYPES)}.",
     )
     department = models.ForeignKey(
-        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="categories",
+        Department,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="categories",
         help_text="The department this category's issues are routed to.",
     )
     # How reports of this category are grouped into one issue. Every value left empty
@@ -146,30 +162,45 @@ class Category(models.Model):
         "self", blank=True, help_text="Categories whose issues reports of this one may join."
     )
     group_radius_m = models.PositiveIntegerField(
-        "grouping distance (m)", null=True, blank=True,
+        "grouping distance (m)",
+        null=True,
+        blank=True,
         help_text="Reports farther apart are different problems. Empty: the tenant's default.",
     )
     group_window_hours = models.PositiveIntegerField(
-        "grouping window (hours)", null=True, blank=True,
+        "grouping window (hours)",
+        null=True,
+        blank=True,
         help_text="How long after an issue's latest report another may join it. Empty: the tenant's default.",
     )
     group_min_similarity = models.FloatField(
-        "minimum text similarity", null=True, blank=True,
+        "minimum text similarity",
+        null=True,
+        blank=True,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate. "
-                  "Empty: the tenant's default.",
+        "Empty: the tenant's default.",
     )
     group_join_score = models.FloatField(
-        "join score", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "join score",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Grouping score (0 to 1) a candidate needs to be joined. Empty: the tenant's default.",
     )
     group_borderline_low = models.FloatField(
-        "borderline from", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "borderline from",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Scores from here up to “borderline to” are borderline: a language model, when configured, "
-                  "may be asked. Empty: the tenant's default.",
+        "may be asked. Empty: the tenant's default.",
     )
     group_borderline_high = models.FloatField(
-        "borderline to", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "borderline to",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Scores from here up join without asking. Empty: the tenant's default.",
     )
 
@@ -186,14 +217,20 @@ class Category(models.Model):
         from issues.selectors import grouping_thresholds  # the selectors read these models
 
         values = grouping_thresholds(self)
-        _validate_score_bounds(values.borderline_low, values.join_score, values.borderline_high, prefix="group_")
+        _validate_score_bounds(
+            values.borderline_low, values.join_score, values.borderline_high, prefix="group_"
+        )
 
 
 def _validate_score_bounds(low: float, join: float, high: float, *, prefix: str) -> None:
     if low > join:
-        raise ValidationError({f"{prefix}borderline_low": f"Borderline from ({low}) must not exceed the join score ({join})."})
+        raise ValidationError(
+            {f"{prefix}borderline_low": f"Borderline from ({low}) must not exceed the join score ({join})."}
+        )
     if join > high:
-        raise ValidationError({f"{prefix}borderline_high": f"Borderline to ({high}) must not be below the join score ({join})."})
+        raise ValidationError(
+            {f"{prefix}borderline_high": f"Borderline to ({high}) must not be below the join score ({join})."}
+        )
 
 
 class GroupingPolicy(models.Model):
@@ -206,23 +243,32 @@ class GroupingPolicy(models.Model):
         "grouping distance (m)", default=50, help_text="Reports farther apart are different problems."
     )
     window_hours = models.PositiveIntegerField(
-        "grouping window (hours)", default=168, help_text="How long after an issue's latest report another may join it."
+        "grouping window (hours)",
+        default=168,
+        help_text="How long after an issue's latest report another may join it.",
     )
     min_similarity = models.FloatField(
-        "minimum text similarity", default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "minimum text similarity",
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate at all.",
     )
     join_score = models.FloatField(
-        default=0.55, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.55,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Grouping score (0 to 1) the best candidate needs to be joined.",
     )
     borderline_low = models.FloatField(
-        "borderline from", default=0.45, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "borderline from",
+        default=0.45,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Below this score a report never joins. From here up to “borderline to” a language model, "
-                  "when configured, is asked; without an answer the join score decides.",
+        "when configured, is asked; without an answer the join score decides.",
     )
     borderline_high = models.FloatField(
-        "borderline to", default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        "borderline to",
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="From this score up a report joins without asking.",
     )
 
@@ -264,7 +310,9 @@ class Issue(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     # The first report's text: what later reports are compared with.
     text = models.TextField(blank=True)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="issues")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="issues"
+    )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     status = models.CharField(max_length=20, choices=IssueStatus.choices, default=IssueStatus.OPEN)
     area = models.ForeignKey(Area, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
@@ -363,7 +411,9 @@ class IssueNote(models.Model):
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="notes")
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL)
     body = models.TextField()
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,11 +1,11 @@
 """Reads on issues and the taxonomy."""
+
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict, Unpack
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -118,11 +118,15 @@ class CandidateQuery(TypedDict):
     min_similarity: float
 
 
-def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, dict[str, object]]:
+# What candidate_query passes to the SQL, by placeholder name.
+CandidateParams = dict[str, float | int | bool | str | datetime | list[int] | None]
+
+
+def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidateParams]:
     """The SQL of `issue_candidates` and its parameters: by point where the report has
     one, else by standardised address."""
     latitude, longitude, radius = query["latitude"], query["longitude"], float(query["radius_m"])
-    params: dict[str, object] = {
+    params: CandidateParams = {
         "lat": latitude,
         "lon": longitude,
         "at": query["at"],
@@ -136,7 +140,9 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, dict[str, obj
     }
     if latitude is None or longitude is None:
         return _ADDRESS_CANDIDATES, params
-    params.update(zip(("west", "south", "east", "north"), search_box(latitude, longitude, radius)))
+    params.update(
+        zip(("west", "south", "east", "north"), search_box(latitude, longitude, radius), strict=True)
+    )
     return _GEO_CANDIDATES, params
 
 
@@ -154,7 +160,8 @@ def area_map(width: int = 600) -> dict | None:
     point with `bounds`. None when no area has a boundary."""
     polygons = []
     for area in Area.objects.exclude(boundary=None).order_by("name"):
-        polygons.append((area.name, [polygon[0] for polygon in geojson_polygons(area.boundary)]))
+        if area.boundary is not None:  # always, by the filter; the nullable field's type cannot say so
+            polygons.append((area.name, [polygon[0] for polygon in geojson_polygons(area.boundary)]))
     points = [p for _, rings in polygons for ring in rings for p in ring]
     if not points:
         return None
@@ -198,6 +205,6 @@ def issue_notes_visible(*, issue_id: int, internal: bool) -> QuerySet[IssueNote]
     return notes if internal else notes.filter(visibility=IssueNote.Visibility.PUBLIC)
 
 
-def staff_member_by_username(username: str) -> AbstractBaseUser | None:
+def staff_member_by_username(username: str) -> User | None:
     """An active staff account of this tenant, the only kind an issue can be assigned to."""
-    return get_user_model().objects.filter(username=username, is_active=True, is_staff=True).first()
+    return User.objects.filter(username=username, is_active=True, is_staff=True).first()

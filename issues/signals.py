@@ -1,4 +1,5 @@
 """Signals other apps listen to. Sent after commit, with ids only."""
+
 from django.dispatch import Signal
 
 # Something residents may be told about happened to an issue: a status change or a

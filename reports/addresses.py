@@ -5,17 +5,41 @@ number, direction, street name, type, unit and zip; the key is built from the fi
 five, abbreviated and lower-cased, so "12 North Main Street, Apt. 3, Hoboken NJ 07030"
 and "12 N Main St apt 3" are one place. Anything else keeps its words, in any script.
 """
+
 import re
 from dataclasses import dataclass
 
 import usaddress
 
 _ABBREVIATIONS = {
-    "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "boulevard": "blvd",
-    "drive": "dr", "lane": "ln", "place": "pl", "court": "ct", "terrace": "ter", "highway": "hwy",
-    "parkway": "pkwy", "square": "sq", "circle": "cir", "north": "n", "south": "s", "east": "e",
-    "west": "w", "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
-    "apartment": "apt", "suite": "ste", "floor": "fl", "room": "rm", "building": "bldg",
+    "street": "st",
+    "str": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "road": "rd",
+    "boulevard": "blvd",
+    "drive": "dr",
+    "lane": "ln",
+    "place": "pl",
+    "court": "ct",
+    "terrace": "ter",
+    "highway": "hwy",
+    "parkway": "pkwy",
+    "square": "sq",
+    "circle": "cir",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "apartment": "apt",
+    "suite": "ste",
+    "floor": "fl",
+    "room": "rm",
+    "building": "bldg",
 }
 # Letters and digits of any script: "Müllerstraße 5" and "東京都港区1-2" keep their words.
 _TOKEN = re.compile(r"\w+")
@@ -42,8 +66,14 @@ def standardise_parts(
     """An address that arrives already split (the Chicago export's STREET_NUMBER,
     STREET_DIRECTION, STREET_NAME, STREET_TYPE): the same words and key as if parsed."""
     clean = lambda text: " ".join(_words(text))  # noqa: E731
-    std = StandardAddress(number=clean(number), direction=clean(direction), street=clean(street),
-                          street_type=clean(street_type), unit=clean(unit), zip=clean(zip))
+    std = StandardAddress(
+        number=clean(number),
+        direction=clean(direction),
+        street=clean(street),
+        street_type=clean(street_type),
+        unit=clean(unit),
+        zip=clean(zip),
+    )
     key = " ".join(p for p in (std.number, std.direction, std.street, std.street_type, std.unit) if p)
     return StandardAddress(**{**std.__dict__, "key": key[:300]})
 

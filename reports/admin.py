@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin, acting_user
 from issues.models import Issue
-from issues.services import issue_move_reports
 from reports.models import ImportBatch, Location, Report
-from reports.services import report_correct, report_place, report_retry
+from reports.services.regrouping import issue_move_reports
+from reports.services.staff_edits import report_correct, report_place, report_retry
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -25,8 +25,11 @@ class ReviewFilter(admin.SimpleListFilter):
     LOW_CONFIDENCE = 0.4
 
     def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
-        return [("failed", "Processing failed"), ("placement", "No point: place it"),
-                ("confidence", "Low-confidence classification")]
+        return [
+            ("failed", "Processing failed"),
+            ("placement", "No point: place it"),
+            ("confidence", "Low-confidence classification"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> QuerySet[Report]:
         if self.value() == "failed":
@@ -46,17 +49,48 @@ class MoveForm(ActionForm):
 
 @admin.register(Report)
 class ReportAdmin(TenantAdmin):
-    list_display = ("tracking_id", "submitted_at", "status", "category", "severity", "issue", "channel", "attempts")
+    list_display = (
+        "tracking_id",
+        "submitted_at",
+        "status",
+        "category",
+        "severity",
+        "issue",
+        "channel",
+        "attempts",
+    )
     list_filter = (ReviewFilter, "status", "channel", "category")
     action_form = MoveForm
     search_fields = ("tracking_id", "description", "address", "external_id")
     list_select_related = ("category", "issue")
     # Staff correct the category and severity; everything else is the record of what came in.
     fields = (
-        "tracking_id", "status", "description", "category", "category_source", "severity", "summary",
-        "confidence", "classifier", "issue", "match", "latitude", "longitude", "address", "needs_placement",
-        "media_url", "email", "channel", "api_key", "external_id", "submitted_at", "enqueued_at", "enqueue_count",
-        "attempts", "last_error", "processed_at",
+        "tracking_id",
+        "status",
+        "description",
+        "category",
+        "category_source",
+        "severity",
+        "summary",
+        "confidence",
+        "classifier",
+        "issue",
+        "match",
+        "latitude",
+        "longitude",
+        "address",
+        "needs_placement",
+        "media_url",
+        "email",
+        "channel",
+        "api_key",
+        "external_id",
+        "submitted_at",
+        "enqueued_at",
+        "enqueue_count",
+        "attempts",
+        "last_error",
+        "processed_at",
     )
     readonly_fields = tuple(f for f in fields if f not in ("category", "severity", "latitude", "longitude"))
 
@@ -65,6 +99,7 @@ class ReportAdmin(TenantAdmin):
         if obj is not None and obj.needs_placement:
             return self.readonly_fields
         return (*self.readonly_fields, "latitude", "longitude")
+
     date_hierarchy = "submitted_at"
     actions = ("retry", "move_to_issue", "split_out")
     paginator = EstimatedCountPaginator
@@ -74,7 +109,9 @@ class ReportAdmin(TenantAdmin):
     def move_to_issue(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
         to_issue = request.POST.get("to_issue", "").strip()
         if not to_issue.isdigit() or not Issue.objects.filter(pk=int(to_issue)).exists():
-            self.message_user(request, "Give the number of an existing issue to move the reports to.", messages.ERROR)
+            self.message_user(
+                request, "Give the number of an existing issue to move the reports to.", messages.ERROR
+            )
             return
         self._move(request, queryset, int(to_issue))
 
@@ -84,7 +121,7 @@ class ReportAdmin(TenantAdmin):
 
     def _move(self, request: HttpRequest, queryset: QuerySet[Report], to_issue: int | None) -> None:
         try:
-            issue = issue_move_reports(reports=queryset, to_issue_id=to_issue, actor=request.user)
+            issue = issue_move_reports(reports=queryset, to_issue_id=to_issue, actor=acting_user(request))
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
@@ -94,12 +131,21 @@ class ReportAdmin(TenantAdmin):
         return False  # reports arrive through the intake, never typed in here
 
     def save_model(self, request: HttpRequest, obj: Report, form, change: bool) -> None:
+        actor = acting_user(request)
         data = form.cleaned_data
-        if data.get("latitude") is not None and data.get("longitude") is not None and "latitude" in form.changed_data:
-            report_place(report_id=obj.pk, latitude=data["latitude"], longitude=data["longitude"], actor=request.user)
+        if (
+            data.get("latitude") is not None
+            and data.get("longitude") is not None
+            and "latitude" in form.changed_data
+        ):
+            report_place(
+                report_id=obj.pk, latitude=data["latitude"], longitude=data["longitude"], actor=actor
+            )
         report_correct(
-            report_id=obj.pk, category=form.cleaned_data["category"], severity=form.cleaned_data["severity"],
-            actor=request.user,
+            report_id=obj.pk,
+            category=form.cleaned_data["category"],
+            severity=form.cleaned_data["severity"],
+            actor=actor,
         )
 
     @admin.action(description="Retry processing of selected failed reports")
@@ -119,16 +165,40 @@ class ImportBatchAdmin(ReadOnlyTenantAdmin):
     """Read-only record of each import, with its rejected rows as a CSV download. Batches
     come from `manage.py import_reports`, and are kept: imported reports point at them."""
 
-    list_display = ("started_at", "source_format", "file_name", "status", "rows_read", "rows_loaded",
-                    "rows_rejected", "rows_skipped", "rejected_csv")
+    list_display = (
+        "started_at",
+        "source_format",
+        "file_name",
+        "status",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "rows_skipped",
+        "rejected_csv",
+    )
     list_filter = ("source_format", "status")
-    readonly_fields = ("source_format", "file_name", "checksum", "started_at", "finished_at", "rows_read",
-                       "rows_loaded", "rows_rejected", "rows_skipped", "status", "error", "rejected_csv")
+    readonly_fields = (
+        "source_format",
+        "file_name",
+        "checksum",
+        "started_at",
+        "finished_at",
+        "rows_read",
+        "rows_loaded",
+        "rows_rejected",
+        "rows_skipped",
+        "status",
+        "error",
+        "rejected_csv",
+    )
 
     def get_urls(self) -> list:
         return [
-            path("<int:batch_id>/rejected.csv", self.admin_site.admin_view(self.rejected_download),
-                 name="reports_importbatch_rejected"),
+            path(
+                "<int:batch_id>/rejected.csv",
+                self.admin_site.admin_view(self.rejected_download),
+                name="reports_importbatch_rejected",
+            ),
             *super().get_urls(),
         ]
 

@@ -1,4 +1,5 @@
 """The intake API: POST /api/v1/reports/ and GET /api/v1/reports/<tracking_id>/."""
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -6,9 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from civicpulse.apikeys.models import ApiKey
 from reports.models import Report
 from reports.selectors import report_by_tracking_id
-from reports.services import report_submit
+from reports.services.intake import report_submit
 
 
 class TextField(serializers.CharField):
@@ -42,7 +44,9 @@ class ReportCreateSerializer(serializers.Serializer):
     external_id = TextField(required=False, allow_null=True)
 
     def validate(self, attrs: dict) -> dict:
-        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        )
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return attrs
@@ -68,8 +72,11 @@ ReportBodySerializer = inline_serializer(
         ),
         "issue": inline_serializer(
             name="ReportIssue",
-            fields={"id": serializers.IntegerField(), "status": serializers.CharField(),
-                    "report_count": serializers.IntegerField()},
+            fields={
+                "id": serializers.IntegerField(),
+                "status": serializers.CharField(),
+                "report_count": serializers.IntegerField(),
+            },
             allow_null=True,
         ),
     },
@@ -100,12 +107,16 @@ def report_body(report: Report) -> dict:
 class ReportCollection(APIView):
     required_scopes = {"POST": "submit"}
 
-    @extend_schema(request=ReportCreateSerializer, responses={201: ReportBodySerializer, 200: ReportBodySerializer},
-                   description="Submit a report (scope submit). A repeated external_id answers 200 with the same report.")
+    @extend_schema(
+        request=ReportCreateSerializer,
+        responses={201: ReportBodySerializer, 200: ReportBodySerializer},
+        description="Submit a report (scope submit). A repeated external_id answers 200 with the same report.",
+    )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             return Response(
-                {"code": "invalid", "message": "Send a JSON object.", "fields": {}}, status=status.HTTP_400_BAD_REQUEST
+                {"code": "invalid", "message": "Send a JSON object.", "fields": {}},
+                status=status.HTTP_400_BAD_REQUEST,
             )
         serializer = ReportCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -118,7 +129,7 @@ class ReportCollection(APIView):
             category_code=data.get("category") or None,
             email=data.get("email") or "",
             external_id=data.get("external_id"),
-            api_key=request.auth,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,  # HasScope: always a key
             channel=Report.Channel.API,
         )
         location = f"/api/v1/reports/{result.report.tracking_id}/"

@@ -17,6 +17,8 @@ def _queue_notification(sender: object, event_id: int, **kwargs: object) -> None
     from reports.tasks import notify_event
 
     try:
-        notify_event.apply_async(args=[event_id], retry=False)
+        notify_event.apply_async(args=(event_id,), retry=False)
     except Exception as exc:  # broker down: the change stands; the notification sweep sends it later
-        logging.getLogger(__name__).warning("could not queue notification", extra={"event_id": event_id, "error": repr(exc)})
+        logging.getLogger(__name__).warning(
+            "could not queue notification", extra={"event_id": event_id, "error": repr(exc)}
+        )

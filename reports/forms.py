@@ -1,8 +1,16 @@
 """The resident report form. Field rules live in report_submit; the form shapes input."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from issues.models import Category
+
+
+class CategoryChoiceField(forms.ModelChoiceField[Category]):
+    """A category shown with its description, when it has one."""
+
+    def label_from_instance(self, obj: Category) -> str:
+        return f"{obj.name} — {obj.description}" if obj.description else obj.name
 
 
 class ReportForm(forms.Form):
@@ -12,9 +20,10 @@ class ReportForm(forms.Form):
         max_length=4000,
         strip=False,
     )
-    category = forms.ModelChoiceField(
+    category = CategoryChoiceField(
         label=_("Category (optional)"),
-        queryset=Category.objects.none(),
+        # Copied for each form (ModelChoiceField's deepcopy), so read afresh in each tenant's schema.
+        queryset=Category.objects.filter(active=True).order_by("name"),
         required=False,
         empty_label=_("Not sure — let us decide"),
     )
@@ -22,17 +31,11 @@ class ReportForm(forms.Form):
     latitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
     longitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
     email = forms.EmailField(
-        label=_("Email for updates (optional)"), required=False,
+        label=_("Email for updates (optional)"),
+        required=False,
         help_text=_("Used only for updates about this report."),
     )
     photo = forms.ImageField(label=_("Photo (optional)"), required=False)
     # Invisible to people (hidden by CSS, skipped by keyboards and screen readers); bots
     # that fill every field fill this one.
     website = forms.CharField(required=False, label=_("Leave this empty"))
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = Category.objects.filter(active=True).order_by("name")
-        self.fields["category"].label_from_instance = (
-            lambda c: f"{c.name} — {c.description}" if c.description else c.name
-        )

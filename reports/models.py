@@ -1,5 +1,6 @@
 """Reports (one resident submission each), import batches, and known locations used to
 place address-only reports."""
+
 import secrets
 
 from django.db import models
@@ -56,6 +57,9 @@ class RejectedRow(models.Model):
     class Meta:
         ordering = ["batch", "line"]
 
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
 
 class Report(models.Model):
     class Status(models.TextChoices):
@@ -78,8 +82,11 @@ class Report(models.Model):
     # pattern-matching index no query uses, paid for on every insert.
     tracking_id = models.CharField(max_length=TRACKING_LENGTH, default=new_tracking_id)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.API)
-    api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports")
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    # NULL, not "": "no external id", which the partial unique constraint below leaves out.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
 
     description = models.TextField()
     latitude = models.FloatField(null=True, blank=True)
@@ -91,7 +98,9 @@ class Report(models.Model):
     email = models.EmailField(blank=True)
     # Answers to the category's extra questions, by question code (Open311 attributes).
     # The database default serves the bulk import, which inserts with SQL of its own.
-    attributes = models.JSONField(default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True)
+    attributes = models.JSONField(
+        default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
+    )
     # Cleared by the one-click unsubscribe link in every update email.
     notify = models.BooleanField(default=True)
     # Stored re-encoded, without EXIF or location metadata (reports.photos).
@@ -99,7 +108,9 @@ class Report(models.Model):
     # A picture the reporting system keeps itself (Open311 `media_url`): linked, not fetched.
     media_url = models.URLField(max_length=500, blank=True, default="", db_default="")
 
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
     category_source = models.CharField(max_length=10, choices=CategorySource.choices, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     summary = models.CharField(max_length=300, blank=True)
@@ -122,9 +133,12 @@ class Report(models.Model):
         Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports", db_index=False
     )
     # Imported history: the batch it came in and its id in the source system.
-    import_batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="reports")
+    import_batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
     source = models.CharField(max_length=20, blank=True, help_text="The source system of an imported report.")
-    source_id = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "", for a live report (not imported): the partial unique constraint below leaves it out.
+    source_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     # Why the report joined its issue: method, distance, time gap, similarity, thresholds.
     match = models.JSONField(null=True, blank=True)
 
@@ -189,7 +203,9 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["event_id", "email"], name="notification_once_per_event")]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "email"], name="notification_once_per_event")
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} about event {self.event_id}"

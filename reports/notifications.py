@@ -1,29 +1,31 @@
 """Tell residents what happened to the issue their report joined: once per change and
 address, with a link to the tracking page and a one-click unsubscribe."""
+
 import logging
 import smtplib
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from civicpulse.core.tenancy import current_schema
 from issues.models import IssueEvent, IssueNote, IssueStatus
 from reports.models import Notification, Report
+from tenants.selectors import current_tenant
 
 logger = logging.getLogger(__name__)
 
 
 def unsubscribe_token(tracking_id: str) -> str:
-    return salted_hmac("civicpulse.unsubscribe", f"{connection.schema_name}:{tracking_id}").hexdigest()[:32]
+    return salted_hmac("civicpulse.unsubscribe", f"{current_schema()}:{tracking_id}").hexdigest()[:32]
 
 
 def public_url(path: str) -> str:
-    tenant = connection.tenant
-    host = tenant.get_primary_domain().domain
+    host = current_tenant().get_primary_domain().domain
     return settings.PUBLIC_URL_TEMPLATE.format(host=host) + path
 
 
@@ -31,7 +33,10 @@ def _message(event: IssueEvent) -> str | None:
     if event.kind == IssueEvent.Kind.STATUS_CHANGED:
         status = IssueStatus(event.data["to"]).label.lower()
         return _("The problem you reported is now %(status)s.") % {"status": status}
-    if event.kind == IssueEvent.Kind.NOTE_ADDED and event.data.get("visibility") == IssueNote.Visibility.PUBLIC:
+    if (
+        event.kind == IssueEvent.Kind.NOTE_ADDED
+        and event.data.get("visibility") == IssueNote.Visibility.PUBLIC
+    ):
         note = IssueNote.objects.filter(pk=event.data["note"]).values_list("body", flat=True).first()
         return _("An update on the problem you reported:") + f"\n\n{note}" if note else None
     return None  # internal notes and everything else stay inside
@@ -48,8 +53,10 @@ def notify_issue_event(*, event_id: int) -> int:
         return 0
     reporters: dict[str, str] = {}
     for email, tracking_id in (
-        Report.objects.filter(issue_id=event.issue_id, notify=True).exclude(email="")
-        .order_by("submitted_at").values_list("email", "tracking_id")
+        Report.objects.filter(issue_id=event.issue_id, notify=True)
+        .exclude(email="")
+        .order_by("submitted_at")
+        .values_list("email", "tracking_id")
     ):
         reporters.setdefault(email.lower(), tracking_id)
     sent = 0
@@ -85,7 +92,8 @@ def notify_sweep(*, since: timedelta = timedelta(hours=2), settle: timedelta = t
     going over recent changes again only sends what is missing. Returns emails sent."""
     now = timezone.now()
     events = IssueEvent.objects.filter(
-        created_at__gte=now - since, created_at__lte=now - settle,
+        created_at__gte=now - since,
+        created_at__lte=now - settle,
         kind__in=[IssueEvent.Kind.STATUS_CHANGED, IssueEvent.Kind.NOTE_ADDED],
     ).values_list("pk", flat=True)
     return sum(notify_issue_event(event_id=event_id) for event_id in events)
@@ -103,7 +111,9 @@ def report_unsubscribe(*, tracking_id: str, token: str) -> bool:
     if report is None:
         return False
     same_reporter = Report.objects.filter(email__iexact=report.email)
-    (same_reporter.filter(issue_id=report.issue_id) if report.issue_id else same_reporter.filter(pk=report.pk)).update(
-        notify=False
-    )
+    (
+        same_reporter.filter(issue_id=report.issue_id)
+        if report.issue_id
+        else same_reporter.filter(pk=report.pk)
+    ).update(notify=False)
     return True

@@ -1,5 +1,6 @@
 """Resident photos: checked, re-encoded without EXIF (where GPS coordinates and the phone's
 identity live), and bounded in size before anything is stored."""
+
 import io
 import uuid
 
@@ -19,8 +20,11 @@ SAVED_AS = {"MPO": "JPEG"}
 
 def photo_clean(upload: UploadedFile) -> ContentFile:
     """Return the photo re-encoded from its pixels alone, or raise ValidationError."""
+    if upload.size is None:  # Django's upload handlers always count it; anything else is not a photo
+        raise ValidationError(_("That file is not a photo we can read."))
     if upload.size > MAX_PHOTO_BYTES:
         raise ValidationError(_("Photos can be up to %(mb)d MB.") % {"mb": MAX_PHOTO_BYTES // (1024 * 1024)})
+    image: Image.Image  # the opened file, then the copies made of it below
     try:
         upload.seek(0)
         image = Image.open(upload)

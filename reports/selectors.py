@@ -1,5 +1,9 @@
 """Reads on reports."""
+
+from typing import TypeAlias, TypedDict, TypeVar
+
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django_stubs_ext import WithAnnotations
 
 from issues.models import IssueEvent, IssueNote, IssueStatus
 from reports.models import TRACKING_ALPHABET, Location, Report
@@ -34,7 +38,16 @@ def report_public_history(report: Report) -> dict:
     return {"issue": issue, "history": history, "notes": notes, "others": max(issue.report_count - 1, 0)}
 
 
-def reports_for_open311() -> QuerySet[Report]:
+class _StatusNote(TypedDict):
+    status_note: str | None  # the body of the issue's latest public note
+
+
+# A report as reports_for_open311 reads it. Quoted: on Python 3.11 the alias cannot be
+# subscripted with two arguments at run time.
+Open311Report: TypeAlias = "WithAnnotations[Report, _StatusNote]"
+
+
+def reports_for_open311() -> QuerySet[Open311Report]:
     """Reports with what an Open311 service request shows, in one query: the category,
     the issue with its department and SLA state, and the issue's latest public note
     (never an internal one)."""
@@ -44,17 +57,37 @@ def reports_for_open311() -> QuerySet[Report]:
         .values("body")[:1]
     )
     return Report.objects.select_related(
-        "category__department", "issue__department", "issue__category", "issue__sla",
+        "category__department",
+        "issue__department",
+        "issue__category",
+        "issue__sla",
     ).annotate(status_note=Subquery(latest_public_note))
 
 
-def with_public_trail(reports: QuerySet[Report]) -> QuerySet[Report]:
+_ReportT = TypeVar("_ReportT", bound=Report)
+
+# Where with_public_trail leaves an issue's public trail (Prefetch's to_attr: lists set
+# on each issue, which the model cannot declare) for report_public_trail to read.
+_STATUS_EVENTS, _PUBLIC_NOTES = "public_status_events", "public_notes"
+
+
+def with_public_trail(reports: QuerySet[_ReportT]) -> QuerySet[_ReportT]:
     """Prefetch what report_public_trail reads, two queries for a whole page."""
     return reports.prefetch_related(
-        Prefetch("issue__events", queryset=IssueEvent.objects.filter(kind=IssueEvent.Kind.STATUS_CHANGED)
-                 .order_by("created_at", "id"), to_attr="public_status_events"),
-        Prefetch("issue__notes", queryset=IssueNote.objects.filter(visibility=IssueNote.Visibility.PUBLIC)
-                 .order_by("created_at", "id"), to_attr="public_notes"),
+        Prefetch(
+            "issue__events",
+            queryset=IssueEvent.objects.filter(kind=IssueEvent.Kind.STATUS_CHANGED).order_by(
+                "created_at", "id"
+            ),
+            to_attr=_STATUS_EVENTS,
+        ),
+        Prefetch(
+            "issue__notes",
+            queryset=IssueNote.objects.filter(visibility=IssueNote.Visibility.PUBLIC).order_by(
+                "created_at", "id"
+            ),
+            to_attr=_PUBLIC_NOTES,
+        ),
     )
 
 
@@ -65,10 +98,17 @@ def report_public_trail(report: Report) -> list[dict]:
     trail: list[dict] = [{"datetime": report.submitted_at, "type": "submitted", "description": "Submitted"}]
     issue = report.issue
     if issue is not None:
-        for event in issue.public_status_events:
-            trail.append({"datetime": event.created_at, "type": event.data["to"],
-                          "description": IssueStatus(event.data["to"]).label})
-        for note in issue.public_notes:
+        events: list[IssueEvent] = getattr(issue, _STATUS_EVENTS)
+        notes: list[IssueNote] = getattr(issue, _PUBLIC_NOTES)
+        for event in events:
+            trail.append(
+                {
+                    "datetime": event.created_at,
+                    "type": event.data["to"],
+                    "description": IssueStatus(event.data["to"]).label,
+                }
+            )
+        for note in notes:
             trail.append({"datetime": note.created_at, "type": "note", "description": note.body})
     return sorted(trail, key=lambda entry: entry["datetime"])
 

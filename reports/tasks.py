@@ -1,9 +1,10 @@
 """Thin task adapters for the pipeline. Ids in, the schema travels with the task."""
+
 from celery import shared_task
 
 from civicpulse.core.workers import queue_depth
 from reports.notifications import notify_issue_event, notify_sweep
-from reports.services import report_process, report_sweep_stuck
+from reports.services.pipeline import report_process, report_sweep_stuck
 
 # More messages than this waiting in the `io` queue means a backlog is being worked off.
 BUSY_QUEUE_DEPTH = 100
@@ -20,7 +21,13 @@ def sweep_stuck() -> dict[str, int]:
     return report_sweep_stuck(queue_busy=queue_depth("io") > BUSY_QUEUE_DEPTH)
 
 
-@shared_task(name="reports.notify_event", ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="reports.notify_event",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def notify_event(event_id: int) -> int:
     # OSError covers an SMTP server that is down: retried with backoff; sent mail is not resent.
     return notify_issue_event(event_id=event_id)

@@ -1,4 +1,5 @@
 """Resident pages: report a problem, then follow it by tracking id. No account needed."""
+
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -9,16 +10,19 @@ from civicpulse.core.ratelimit import client_address, rate_limit_hit, rate_limit
 from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report
-from reports.selectors import normalise_tracking_id, report_by_tracking_id, report_public_history
 from reports.notifications import report_unsubscribe, unsubscribe_token_valid
-from reports.services import report_submit
+from reports.selectors import normalise_tracking_id, report_by_tracking_id, report_public_history
+from reports.services.intake import report_submit
+from tenants.selectors import current_tenant
 
 # Reports one client address may send in a window, against floods from one source.
 FORM_RATE = (5, 600)  # reports, seconds
 
 
 def _form_rate_wait(request: HttpRequest) -> float | None:
-    return rate_limit_hit(client_address(request), limit=FORM_RATE[0], window_s=FORM_RATE[1], scope="form-rate")
+    return rate_limit_hit(
+        client_address(request), limit=FORM_RATE[0], window_s=FORM_RATE[1], scope="form-rate"
+    )
 
 
 def _form_rate_refund(request: HttpRequest) -> None:
@@ -61,7 +65,10 @@ def report_new(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     return render(
-        request, "reports/new.html", {"form": form, "map": area_map(), "tenant": request.tenant}, status=status
+        request,
+        "reports/new.html",
+        {"form": form, "map": area_map(), "tenant": current_tenant()},
+        status=status,
     )
 
 
@@ -72,7 +79,7 @@ def report_track(request: HttpRequest, tracking_id: str | None = None) -> HttpRe
         if normalised:
             return redirect("report-track", tracking_id=normalised)
     report = report_by_tracking_id(wanted) if wanted else None
-    context = {"tenant": request.tenant, "searched": wanted, "report": report}
+    context = {"tenant": current_tenant(), "searched": wanted, "report": report}
     if report is not None:
         context.update(report_public_history(report))
     return render(request, "reports/track.html", context, status=200 if report or not wanted else 404)
@@ -85,13 +92,15 @@ def report_photo(request: HttpRequest, tracking_id: str) -> FileResponse:
     return FileResponse(report.photo.open("rb"), content_type=None)
 
 
-
-
 @require_http_methods(["GET", "POST"])
 def report_unsubscribe_view(request: HttpRequest, tracking_id: str, token: str) -> HttpResponse:
     """GET shows one button; the POST unsubscribes. Mail scanners open links (GET) on
     their own, and must not unsubscribe anyone by doing so."""
     if not unsubscribe_token_valid(tracking_id=tracking_id, token=token):
-        return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "valid": False}, status=404)
+        return render(
+            request, "reports/unsubscribed.html", {"tenant": current_tenant(), "valid": False}, status=404
+        )
     done = request.method == "POST" and report_unsubscribe(tracking_id=tracking_id, token=token)
-    return render(request, "reports/unsubscribed.html", {"tenant": request.tenant, "valid": True, "done": done})
+    return render(
+        request, "reports/unsubscribed.html", {"tenant": current_tenant(), "valid": True, "done": done}
+    )

@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name
 
+from civicpulse.core.tenancy import tenant_connection
 from tenants.models import LeaderboardEntry, Tenant
 
 
@@ -19,6 +20,15 @@ def tenant_directory() -> QuerySet[Tenant]:
         .prefetch_related("domains")
         .order_by("kind", "name")
     )
+
+
+def current_tenant() -> Tenant:
+    """The tenant whose schema the connection serves (on a tenant's host, the request's
+    tenant: django-tenants' middleware sets both)."""
+    tenant = tenant_connection().tenant
+    if not isinstance(tenant, Tenant):
+        raise Tenant.DoesNotExist("the connection serves no tenant's schema")
+    return tenant
 
 
 def current_timezone_name() -> str:

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from analytics.models import SlaMetric, SlaPolicy
+from analytics.sla.models import SlaMetric, SlaPolicy
 from issues.models import Area, Category, Issue, IssueStatus
 from tests.factories import IssueFactory
 

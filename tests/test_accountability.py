@@ -9,8 +9,10 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from analytics.models import Flag, Rule, ScoreSettings
-from analytics.services import rules_evaluate, scores_compute
+from analytics.rules.models import Flag, Rule
+from analytics.rules.services import rules_evaluate
+from analytics.scores.models import ScoreSettings
+from analytics.scores.services import scores_compute
 from civicpulse.apikeys.services import api_key_create
 from tenants.models import Tenant
 from tests.conftest import api
@@ -146,7 +148,7 @@ def test_public_page_query_count_is_pinned(client_a, tenant_a, django_assert_num
 def test_compute_scores_command_backfills_and_evaluates(tenant_a, capsys) -> None:
     from django.core.management import call_command
 
-    from analytics.models import ScoreRun
+    from analytics.scores.models import ScoreRun
 
     _seed()
     call_command("compute_scores", "alpha", "--backfill-days", "3")

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from issues.models import Category, IssueEvent, IssueNote, IssueStatus
-from issues.services import issue_note_add
 from civicpulse.apikeys.services import api_key_create
+from issues.models import Category, IssueEvent, IssueNote, IssueStatus
+from issues.services.workflow import issue_note_add
 from tests.conftest import api
 from tests.factories import AreaFactory, IssueFactory, UserFactory
 
@@ -129,10 +129,20 @@ def test_keys_of_tenant_a_are_unknown_on_tenant_b(client_b, staff_key) -> None:
 
 
 def test_issues_of_tenant_b_are_invisible_from_a(client_a, api_key_a, tenant_pair) -> None:
+    with tenant_context(tenant_pair[0]):
+        own = IssueFactory(title="Alpha's own")
     with tenant_context(tenant_pair[1]):
+        # Ids are numbered per schema: give B an issue whose id A has never used, so
+        # reading it from A can only answer from B's schema or not at all.
         other = IssueFactory(title="Beta only")
-    assert api(client_a, api_key_a).get(f"/api/v1/issues/{other.pk}/").status_code in (200, 404)
-    assert "Beta only" not in api(client_a, api_key_a).get("/api/v1/issues/").content.decode()
+        while other.pk <= own.pk:
+            other = IssueFactory(title="Beta only")
+    client = api(client_a, api_key_a)
+    response = client.get(f"/api/v1/issues/{other.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert "Beta only" not in client.get("/api/v1/issues/").content.decode()
+    # The same id on A's host means A's issue, never B's.
+    assert client.get(f"/api/v1/issues/{own.pk}/").json()["title"] == "Alpha's own"
 
 
 def test_anonymous_callers_are_throttled_with_retry_after(client_a, tenant_a, settings) -> None:

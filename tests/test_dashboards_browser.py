@@ -9,9 +9,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from analytics.models import Rule
-from analytics.services import rules_evaluate, scores_backfill, scores_compute
-from issues.services import area_upsert
+from analytics.rules.models import Rule
+from analytics.rules.services import rules_evaluate
+from analytics.scores.services import scores_backfill, scores_compute
+from issues.services.taxonomy import area_upsert
 from tenants.models import Tenant
 from tests.factories import CategoryFactory, IssueFactory
 from tests.scoring_helpers import resolved_issue

@@ -4,9 +4,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from issues.models import Category, Department, IssueNote
-from issues.services import issue_note_add, issue_update
+from issues.services.workflow import issue_note_add, issue_update
 from reports.models import Report
-from reports.services import report_process, report_submit
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process
 from tests.factories import IssueFactory, UserFactory
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django_tenants.utils import tenant_context
 
-from issues.services import area_upsert
+from issues.services.taxonomy import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
 from tests.services import ROOT, celery_worker, committed_tenant, headless_chromium, wait_for, web_server

@@ -13,11 +13,11 @@ from issues.models import Category, GroupingPolicy, Issue, IssueEvent
 from reports.dedup_evaluation import (
     Columns,
     dedup_figures,
-    labelled_reports_generate,
     labelled_reports_read,
     labelled_reports_write,
     true_groups,
 )
+from reports.dedup_samples import labelled_reports_generate
 from tests.factories import IssueFactory
 
 FIGURES = {"rows", "true_groups", "issues", "true_pairs", "predicted_pairs", "precision", "recall", "f1",

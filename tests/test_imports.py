@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from issues.models import Issue
-from reports.imports import import_reports
+from reports.imports.load import import_reports
 from reports.models import RejectedRow, Report
-from reports.services import report_sweep_stuck
+from reports.services.pipeline import report_sweep_stuck
 
 HOBOKEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "hoboken_publicstuff_311.csv"
 PUBLICSTUFF_HEADER = ["Attachment URL", "ID", "Title", "Description", "Status", "Address", "Location", "Zip Code",
@@ -152,7 +152,7 @@ def test_rejected_rows_download_as_csv_from_the_batch_page(client_a, tenant_a, t
 
 
 def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
-    from reports.imports import Mapping
+    from reports.imports.formats import Mapping
 
     mapping_file = tmp_path / "ourcity.yaml"
     mapping_file.write_text(
@@ -185,7 +185,7 @@ def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
     ],
 )
 def test_bad_mappings_are_explained(tmp_path, yaml_text: str, message: str) -> None:
-    from reports.imports import Mapping
+    from reports.imports.formats import Mapping
 
     path = tmp_path / "m.yaml"
     path.write_text(yaml_text)
@@ -226,13 +226,13 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     import math
     import random
 
-    from issues.models import Category
     from issues.geo import EARTHDISTANCE_RADIUS_M
+    from issues.models import Category
     from issues.selectors import grouping_thresholds
-    from reports import imports
+    from reports.imports import load
 
     # Either road, whatever the table's statistics say.
-    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: bulk)
+    monkeypatch.setattr(load, "is_bulk", lambda cursor, work: bulk)
     rng = random.Random(7)
     start = datetime(2024, 4, 1, 8, 0)
     rows = []
@@ -293,7 +293,7 @@ def test_address_standardisation(address: str, key: str, parts: dict) -> None:
 
 def test_imported_addresses_fill_locations_that_place_later_reports(tenant_a, tmp_path) -> None:
     from reports.models import Location
-    from reports.services import report_submit
+    from reports.services.intake import report_submit
 
     path = _write(tmp_path / "loc.csv", CHICAGO_HEADER, [
         ["L1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "100 N STATE ST", "CHICAGO", "60602", "false", "", "41.883", "-87.628"],
@@ -375,10 +375,10 @@ def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, 
     """One block of ids, one per line: a rejected first line, a repeated row and a last
     row that joins an earlier one take none, and ids follow the file's order past the
     issues already there."""
-    from reports import imports
+    from reports.imports import load
     from tests.factories import IssueFactory
 
-    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
+    monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
     earlier = IssueFactory(latitude=10.0, longitude=10.0)
     row = lambda sr, when, lat, parent="": [  # noqa: E731
         sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat,
@@ -417,11 +417,11 @@ def _table_shape() -> set[tuple]:
 
 
 def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, monkeypatch) -> None:
-    from reports import imports
+    from reports.imports import load
     from tests.factories import IssueFactory
 
     # This small file counts as an onboarding load, whatever the table's statistics say.
-    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: True)
+    monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
     before = _table_shape()
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     assert _table_shape() == before
@@ -537,15 +537,14 @@ def test_tracking_id_clashes_are_settled(tenant_a, tmp_path, monkeypatch, bulk: 
     writing; in a small one the rows that met one are written again with new ids."""
     from psycopg import sql
 
-    from reports import imports
+    from reports.imports import checks, load
 
     # Either road, whatever the table's statistics say.
-    monkeypatch.setattr(imports, "_is_bulk", lambda cursor, work: bulk)
+    monkeypatch.setattr(load, "is_bulk", lambda cursor, work: bulk)
     Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
-    # Every row drawn the same tracking id, one a report already has.
-    drawn = imports._tracking_sql
-    monkeypatch.setattr(imports, "_tracking_sql",
-                        lambda expr: sql.Literal("AAAAAAAAAA") if expr == "p.u" else drawn(expr))
+    # Every row drawn the same tracking id when the rows are checked, one a report already
+    # has (the ids drawn again to settle clashes, in `writes`, stay random).
+    monkeypatch.setattr(checks, "tracking_sql", lambda expr: sql.Literal("AAAAAAAAAA"))
     assert import_reports(path=_grouping_file(tmp_path), fmt="chicago311").batch.rows_loaded == 4
     ids = list(Report.objects.values_list("tracking_id", flat=True))
     assert len(ids) == len(set(ids)) == 5 and ids.count("AAAAAAAAAA") == 1
@@ -555,13 +554,14 @@ def test_drawn_tracking_ids_use_the_whole_alphabet_in_every_position(tenant_a) -
     """A bit fixed by the UUID's version or variant would halve the characters some
     position can take: over 20,000 ids every character shows up in every position."""
     from django.db import connection
+    from psycopg import sql
 
-    from reports.imports import _tracking_sql
+    from reports.imports.checks import tracking_sql
     from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH
 
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_tracking_sql('u').as_string(cursor.connection)} "
+            f"SELECT {tracking_sql(sql.Identifier('u')).as_string(cursor.connection)} "
             "FROM (SELECT uuid_send(gen_random_uuid()) AS u FROM generate_series(1, 20000)) g"
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -572,8 +572,9 @@ def test_drawn_tracking_ids_use_the_whole_alphabet_in_every_position(tenant_a) -
 
 def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -> None:
     from django.db import connection
+    from django.db.backends.utils import CursorWrapper
 
-    from reports import imports
+    from reports.imports import load
 
     def work_schemas() -> list[str]:
         with connection.cursor() as cursor:
@@ -583,11 +584,11 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
     import_reports(path=_grouping_file(tmp_path), fmt="chicago311")
     assert work_schemas() == []
     # A failure at the last step, while the work schema still exists: it goes with the rest.
-    def fail(cursor: object, work: str) -> None:
+    def fail(cursor: CursorWrapper, work: str) -> None:
         assert work_schemas() != []
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports, "_write_locations", fail)
+    monkeypatch.setattr(load, "locations_write", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         import_reports(path=_write(tmp_path / "more.csv", CHICAGO_HEADER, [
             ["M1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "1 A ST", "CHICAGO", "",
@@ -656,7 +657,7 @@ def test_a_file_with_only_its_header_loads_nothing(tenant_a, tmp_path) -> None:
 
 def test_imported_issues_get_the_area_a_live_report_would(tenant_a, tmp_path) -> None:
     from issues.selectors import area_for_point
-    from issues.services import area_upsert
+    from issues.services.taxonomy import area_upsert
 
     square = lambda x0, y0, x1, y1: [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]  # noqa: E731
     # Downtown with a hole (a park, not downtown), and a two-part Riverside further east.

@@ -7,9 +7,9 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from civicpulse.apikeys.models import ApiKey
-from reports.models import TRACKING_ALPHABET, Location, Report
 from civicpulse.apikeys.services import api_key_create
-from reports.services import report_process
+from reports.models import TRACKING_ALPHABET, Location, Report
+from reports.services.pipeline import report_process
 from tests.conftest import api
 
 POINT = {"latitude": 39.80, "longitude": -89.64}

@@ -118,7 +118,8 @@ def test_report_text_is_data_not_instructions(tenant_a, operator_model: FakeMode
 
 
 def test_the_pipeline_records_the_model_or_why_it_was_not_used(tenant_a, operator_model: FakeModel) -> None:
-    from reports.services import report_process, report_submit
+    from reports.services.intake import report_submit
+    from reports.services.pipeline import report_process
 
     report = report_submit(description="Deep pothole outside number 12", latitude=39.8, longitude=-89.6).report
     assert report_process(report_id=report.pk).classifier == "llm:test-model"
@@ -320,7 +321,8 @@ def test_a_model_that_keeps_failing_is_left_alone_for_a_while(tenant_a, operator
 
 def test_the_pipeline_asks_the_model_about_a_borderline_candidate(tenant_a, operator_model: FakeModel) -> None:
     from issues.models import Category
-    from reports.services import report_process, report_submit
+    from reports.services.intake import report_submit
+    from reports.services.pipeline import report_process
 
     # Every candidate of this category is borderline: the model's answer decides.
     Category.objects.filter(code="potholes").update(

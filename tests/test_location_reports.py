@@ -11,14 +11,22 @@ from datetime import timezone as dt_timezone
 import pytest
 from pypdf import PdfReader
 
-from analytics.models import Flag, IssueSla, LocationReport, Rule, ScoreRun, ScoreSnapshot, SlaPolicy
-from analytics.narrative import DISCLAIMER, deterministic_summary, numbers_in_text, unsupported_numbers
-from analytics.location_report_services import location_report_create
+from analytics.location_reports.models import LocationReport
+from analytics.location_reports.narrative import (
+    DISCLAIMER,
+    deterministic_summary,
+    numbers_in_text,
+    unsupported_numbers,
+)
+from analytics.location_reports.services import location_report_create
+from analytics.rules.models import Flag, Rule
+from analytics.scores.models import ScoreRun, ScoreSnapshot
+from analytics.sla.models import IssueSla, SlaPolicy
 from issues.models import IssueStatus
 from llm.models import ModelCall
 from reports.addresses import normalise_address
 from reports.models import ImportBatch, Location, Report
-from reports.services import report_submit
+from reports.services.intake import report_submit
 from tests.conftest import api
 from tests.factories import AreaFactory, CategoryFactory, IssueFactory
 from tests.llm_server import FakeModel
@@ -306,7 +314,7 @@ def test_staff_generate_a_report_from_an_issue_page(history: dict, client_a) -> 
 def test_an_issue_finds_its_location_by_its_address_its_reports_or_its_point(history: dict, client_a) -> None:
     from django.contrib.auth import get_user_model
 
-    from analytics.location_reports import location_of_issue
+    from analytics.location_reports.places import location_of_issue
 
     location = history["location"]
     assert location_of_issue(issue=history["closed"]) == location  # its own address, no point

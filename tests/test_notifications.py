@@ -6,10 +6,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from issues.services import issue_note_add, issue_transition
+from issues.services.workflow import issue_note_add, issue_transition
 from reports.models import Report
 from reports.notifications import notify_issue_event
-from reports.services import report_process, report_submit
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process
 from tests.factories import UserFactory
 
 

@@ -8,12 +8,12 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from analytics.services import sla_evaluate
-from issues.models import Issue, IssueNote, IssueStatus
-from issues.services import issue_note_add, issue_transition
-from reports.models import Report
+from analytics.sla.services.evaluation import sla_evaluate
 from civicpulse.apikeys.services import api_key_create
-from reports.services import report_process
+from issues.models import Issue, IssueNote, IssueStatus
+from issues.services.workflow import issue_note_add, issue_transition
+from reports.models import Report
+from reports.services.pipeline import report_process
 from tests.conftest import api
 from tests.factories import UserFactory
 

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from issues.models import Category, Issue, IssueEvent
 from reports.models import Report
-from reports.services import MAX_ATTEMPTS, report_process, report_submit, report_sweep_stuck
+from reports.services.intake import report_submit
+from reports.services.pipeline import MAX_ATTEMPTS, report_process, report_sweep_stuck
 
 # Springfield-like coordinates; 0.0045 degrees of latitude is about 500 m.
 LAT, LON = 39.8000, -89.6400
@@ -130,7 +131,7 @@ def test_area_is_found_from_the_point(tenant_a) -> None:
     from tests.factories import AreaFactory
 
     AreaFactory(code="no_boundary")  # areas without a boundary are skipped
-    from issues.services import area_upsert
+    from issues.services.taxonomy import area_upsert
 
     ring = [[LON - 0.01, LAT - 0.01], [LON + 0.01, LAT - 0.01], [LON + 0.01, LAT + 0.01], [LON - 0.01, LAT + 0.01], [LON - 0.01, LAT - 0.01]]
     area = area_upsert(code="centre", name="Centre", boundary={"type": "Polygon", "coordinates": [ring]})
@@ -139,12 +140,12 @@ def test_area_is_found_from_the_point(tenant_a) -> None:
 
 
 def test_a_failing_report_is_retried_then_marked_failed(tenant_a, monkeypatch) -> None:
-    import reports.services
+    import reports.services.pipeline
 
     def broken(**kwargs):
         raise RuntimeError("classifier exploded")
 
-    monkeypatch.setattr(reports.services, "classify_report", broken)
+    monkeypatch.setattr(reports.services.pipeline, "classify_report", broken)
     report = submit()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         assert report_process(report_id=report.pk) is None
@@ -153,7 +154,7 @@ def test_a_failing_report_is_retried_then_marked_failed(tenant_a, monkeypatch) -
     assert report.status == "failed"
     assert report_process(report_id=report.pk) is None  # failed for good: not picked up again
 
-    from reports.services import report_retry
+    from reports.services.staff_edits import report_retry
 
     monkeypatch.undo()
     assert report_retry(report_ids=[report.pk]) == 1
@@ -161,10 +162,10 @@ def test_a_failing_report_is_retried_then_marked_failed(tenant_a, monkeypatch) -
 
 
 def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> None:
-    import reports.services
+    import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
     report = submit()
     now = timezone.now()
     assert report_sweep_stuck(now=now) == {"requeued": 0, "failed": 0}  # just queued: leave it
@@ -187,10 +188,10 @@ def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> N
 
 
 def test_swept_ids_are_queued_after_commit(tenant_a, monkeypatch, django_capture_on_commit_callbacks) -> None:
-    import reports.services
+    import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
     first, second = submit(), submit("Another", lat=LAT + 0.01)
     with django_capture_on_commit_callbacks(execute=True):
         report_sweep_stuck(now=timezone.now() + timedelta(minutes=2))
@@ -245,7 +246,7 @@ def test_offline_classifier_cases() -> None:
 
 
 def test_staff_correction_marks_the_category_as_staffs(tenant_a) -> None:
-    from reports.services import report_correct
+    from reports.services.staff_edits import report_correct
 
     report = process(submit("Street light out on Elm Street"))
     graffiti = Category.objects.get(code="graffiti")
@@ -256,15 +257,15 @@ def test_staff_correction_marks_the_category_as_staffs(tenant_a) -> None:
 
 
 def test_a_report_never_joins_an_issue_closed_meanwhile(tenant_a, monkeypatch) -> None:
-    import issues.services
+    import issues.services.grouping
     from issues.selectors import Candidate
-    from issues.services import issue_transition
+    from issues.services.workflow import issue_transition
 
     first = process(submit())
     issue_transition(issue_id=first.issue_id, to_status="closed")
     # As if the candidate query ran just before staff closed the issue.
     monkeypatch.setattr(
-        issues.services, "issue_candidates", lambda **kw: [Candidate(first.issue_id, 0.0, 1.0, 1.0)]
+        issues.services.grouping, "issue_candidates", lambda **kw: [Candidate(first.issue_id, 0.0, 1.0, 1.0)]
     )
     second = process(submit())
     assert second.issue_id != first.issue_id and second.match["method"] == "new"
@@ -283,7 +284,7 @@ def test_a_worse_severity_raises_the_issue_and_says_so(tenant_a) -> None:
 def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
     from django.contrib.auth import get_user_model
 
-    from reports.services import report_correct
+    from reports.services.staff_edits import report_correct
 
     staff = get_user_model().objects.create_user("fixer")
     report = process(submit("Street light out on Elm Street"))
@@ -297,7 +298,7 @@ def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
 
 
 def test_reports_not_sent_to_the_broker_are_swept_at_once(tenant_a, monkeypatch, django_capture_on_commit_callbacks) -> None:
-    from reports.services import enqueue_processing
+    from reports.services.pipeline import enqueue_processing
     from reports.tasks import process_report
 
     def broker_down(*args, **kwargs):
@@ -310,10 +311,10 @@ def test_reports_not_sent_to_the_broker_are_swept_at_once(tenant_a, monkeypatch,
     assert report.status == "received" and report.enqueued_at is None
     assert enqueue_processing([report.pk]) == 0
     monkeypatch.undo()
-    import reports.services
+    import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
     with django_capture_on_commit_callbacks(execute=True):
         # No waiting for an interval: nothing was ever sent.
         assert report_sweep_stuck()["requeued"] == 1

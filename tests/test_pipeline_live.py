@@ -15,11 +15,12 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from civicpulse.apikeys.services import api_key_create
 from issues.geo import cells_within
 from issues.models import Issue, IssueEvent
 from reports.models import Report
-from civicpulse.apikeys.services import api_key_create
-from reports.services import report_process, report_submit, report_sweep_stuck
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process, report_sweep_stuck
 from tenants.models import Tenant
 from tests.services import celery_worker, child_database_url, committed_tenant, wait_for
 

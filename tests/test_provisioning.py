@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
-from analytics.models import SlaPolicy
+from analytics.sla.models import SlaPolicy
 from issues.defaults import CATEGORIES_BY_KIND
 from issues.models import Category
 from tenants.models import Domain, Tenant

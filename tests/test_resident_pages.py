@@ -8,9 +8,9 @@ from django.test import Client
 from PIL import Image
 
 from issues.models import Issue
-from issues.services import issue_transition
+from issues.services.workflow import issue_transition
 from reports.models import Report
-from reports.services import report_process
+from reports.services.pipeline import report_process
 
 POINT = {"latitude": "39.8", "longitude": "-89.64"}
 
@@ -38,7 +38,7 @@ def _jpeg_with_gps() -> bytes:
 
 
 def test_form_renders_with_categories_and_the_map(client_a, tenant_a) -> None:
-    from issues.services import area_upsert
+    from issues.services.taxonomy import area_upsert
 
     ring = [[-89.7, 39.7], [-89.6, 39.7], [-89.6, 39.9], [-89.7, 39.9], [-89.7, 39.7]]
     area_upsert(code="north", name="North", boundary={"type": "Polygon", "coordinates": [ring]})

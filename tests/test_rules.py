@@ -1,16 +1,21 @@
-"""Rules: each fires at its threshold and not below it, is evaluated from its SQL view
+"""Rules: each fires at its threshold and not below it, is evaluated from its SQL file
 with the thresholds of its row, and is versioned: an edit makes a new version, flags
-keep the version that raised them, deactivation clears them; all through the admin too."""
+keep the version that raised them, deactivation clears them; all through the admin too.
+The rules' views in the database say what their files say."""
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from analytics.models import Flag, Rule, RuleVersion
-from analytics.services import rule_revise, rules_evaluate
+from analytics.rules.definitions import RULE_DEFINITIONS
+from analytics.rules.loader import load_rule_sql, rule_firing_sql
+from analytics.rules.models import Flag, Rule, RuleVersion
+from analytics.rules.services import rule_revise, rules_evaluate
 from issues.models import IssueStatus
-from issues.services import issue_transition
+from issues.services.workflow import issue_transition
 from tests.factories import AreaFactory, CategoryFactory, IssueFactory
 from tests.scoring_helpers import resolved_issue
 
@@ -146,7 +151,7 @@ def test_deactivating_and_reweighting_is_an_admin_edit(client_a, tenant_a) -> No
 
 
 def test_flags_are_weighed_together_per_area_with_their_rules_weights(tenant_a, client_a) -> None:
-    from analytics.selectors import dashboard_concern_by_area
+    from analytics.dashboards.selectors import dashboard_concern_by_area
 
     _only("aging_open")
     rule = Rule.objects.get(code="aging_open")
@@ -163,3 +168,39 @@ def test_flags_are_weighed_together_per_area_with_their_rules_weights(tenant_a, 
                         last_seen_at=now)
     assert dashboard_concern_by_area().rows == [["Alder", 2, 3.5], ["Birch", 1, 2.5]]
     assert dashboard_concern_by_area(area_id=birch.pk).rows == [["Birch", 1, 2.5]]
+
+
+def _as_parsed(cursor: CursorWrapper, name: str, query: str) -> str:
+    """`query` as PostgreSQL reads it back from a view, read once more: a view copied from
+    its printed definition (as the tenant template's schema is cloned) prints its casts
+    differently the first time, then steadily."""
+    for step in (1, 2):
+        cursor.execute(f"CREATE TEMPORARY VIEW {name}_{step} AS {query}")
+        cursor.execute("SELECT pg_get_viewdef(%s::regclass)", [f"{name}_{step}"])
+        query = cursor.fetchone()[0]
+    return query
+
+
+def test_the_views_in_the_database_are_the_rule_files(tenant_a) -> None:
+    """The migrations' views and the files the reconcile reads are one rule each: the same
+    query, as PostgreSQL parses it (comments and layout aside)."""
+    with connection.cursor() as cursor:
+        for code in RULE_DEFINITIONS:
+            cursor.execute("SELECT pg_get_viewdef(%s::regclass)", [f"analytics_rule_{code}"])
+            installed = cursor.fetchone()[0]
+            assert _as_parsed(cursor, f"db_{code}", installed) == _as_parsed(cursor, f"file_{code}",
+                                                                            load_rule_sql(code)), code
+
+
+def test_the_rule_files_spell_no_status_and_read_together_as_the_union_view(tenant_a) -> None:
+    for code in RULE_DEFINITIONS:
+        query = load_rule_sql(code)
+        assert "{" not in query and not query.endswith(";"), code
+    assert "'acknowledged'" in load_rule_sql("aging_open")  # filled in from issues.models
+    _only("aging_open")
+    IssueFactory.create_batch(5, created_at=timezone.now() - timedelta(days=40))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT subject, support FROM ({rule_firing_sql()}) f ORDER BY subject")
+        from_files = cursor.fetchall()
+        cursor.execute("SELECT subject, support FROM analytics_rule_firing ORDER BY subject")
+        assert cursor.fetchall() == from_files == [("area:none", 5)]

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from analytics.models import ScoreRun, ScoreScope, ScoreSettings, ScoreSnapshot
-from analytics.selectors import score_trend
-from analytics.services import scores_compute
+from analytics.scores.models import ScoreRun, ScoreScope, ScoreSettings, ScoreSnapshot
+from analytics.scores.selectors import score_trend
+from analytics.scores.services import scores_compute
 from tenants.models import LeaderboardEntry, Tenant
 from tenants.selectors import leaderboard_latest
 from tests.factories import AreaFactory, CategoryFactory, IssueFactory
@@ -146,9 +146,9 @@ def test_scores_and_rules_run_hourly_on_the_cpu_queue() -> None:
 
 
 def test_the_tasks_call_their_services(tenant_a) -> None:
-    from analytics.tasks import compute_scores, evaluate_rules
-
-    from analytics.models import Rule
+    from analytics.rules.models import Rule
+    from analytics.rules.tasks import evaluate_rules
+    from analytics.scores.tasks import compute_scores
 
     run_id = compute_scores.run()
     assert ScoreRun.objects.filter(pk=run_id).exists()
@@ -162,7 +162,7 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> Non
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from analytics.selectors import dashboard_compliance_trend
+    from analytics.dashboards.selectors import dashboard_compliance_trend
 
     # Tenant A keeps Chicago time. Sunday 10 March 2024 at 15:00 and at 22:00 there are
     # one local day, though 22:00 is Monday 03:00 in UTC.

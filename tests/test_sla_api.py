@@ -5,10 +5,11 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from analytics.models import PauseReason
-from analytics.services import issue_pause, sla_evaluate, sla_metrics_recompute
-from issues.models import IssueStatus, Severity
+from analytics.sla.models import PauseReason
+from analytics.sla.services.evaluation import sla_evaluate, sla_metrics_recompute
+from analytics.sla.services.pauses import issue_pause
 from civicpulse.apikeys.services import api_key_create
+from issues.models import IssueStatus, Severity
 from tests.conftest import api
 from tests.factories import CategoryFactory, IssueFactory
 

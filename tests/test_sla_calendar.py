@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
-from analytics.models import BusinessCalendar, Holiday, OpeningHours
-from analytics.selectors import working_deadline, working_seconds
-from analytics.services import calendar_materialise
+from analytics.sla.models import BusinessCalendar, Holiday, OpeningHours
+from analytics.sla.selectors import working_deadline, working_seconds
+from analytics.sla.services.calendar import calendar_materialise
 
 CHICAGO = ZoneInfo("America/Chicago")
 HOUR = 3600

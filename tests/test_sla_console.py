@@ -7,8 +7,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from analytics.models import BusinessCalendar, CalendarInterval, IssuePause, PauseReason, SlaMetric, SlaPolicy
-from analytics.services import sla_evaluate, sla_metrics_recompute
+from analytics.sla.models import (
+    BusinessCalendar,
+    CalendarInterval,
+    IssuePause,
+    PauseReason,
+    SlaMetric,
+    SlaPolicy,
+)
+from analytics.sla.services.evaluation import sla_evaluate, sla_metrics_recompute
 from issues.models import IssueStatus, Severity
 from tests.factories import IssueFactory
 
@@ -102,3 +109,22 @@ def test_metrics_page_has_a_chart_and_a_table(staff_client) -> None:
     assert SlaMetric.objects.filter(resolve_met=False).count() == 1
     page = staff_client.get("/admin/analytics/slametric/").content.decode()
     assert "<svg" in page and "Share met" in page and "50 %" in page
+
+
+def test_the_issue_admin_is_registered_once_composed_from_the_mixins() -> None:
+    """civicpulse/admin.py registers Issue with IssueAdmin and the mixins of the apps that
+    add to it; the mixins register nothing themselves."""
+    from django.contrib import admin
+
+    from analytics.location_reports.issue_admin import LocationReportIssueAdminMixin
+    from analytics.sla.issue_admin import SlaIssueAdminMixin
+    from issues.admin import IssueAdmin
+    from issues.models import Issue
+
+    composed = type(admin.site._registry[Issue])
+    assert composed.__module__ == "civicpulse.admin"
+    assert issubclass(composed, IssueAdmin)
+    assert issubclass(composed, SlaIssueAdminMixin) and issubclass(composed, LocationReportIssueAdminMixin)
+    registered = {type(model_admin) for model_admin in admin.site._registry.values()}
+    assert not {SlaIssueAdminMixin, LocationReportIssueAdminMixin, IssueAdmin} & registered
+

@@ -11,10 +11,12 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from analytics.models import IssueSla, PauseReason, SlaCrossing, SlaMetric, SlaPolicy
-from analytics.services import issue_pause, issue_resume, sla_evaluate, sla_policy_revise
+from analytics.sla.models import IssueSla, PauseReason, SlaCrossing, SlaMetric, SlaPolicy
+from analytics.sla.services.evaluation import sla_evaluate
+from analytics.sla.services.pauses import issue_pause, issue_resume
+from analytics.sla.services.policies import sla_policy_revise
 from issues.models import Department, IssueEvent, IssueStatus, Severity
-from issues.services import issue_transition
+from issues.services.workflow import issue_transition
 from tests.factories import IssueFactory, UserFactory
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -28,7 +30,7 @@ def at(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
 @pytest.fixture
 def deliver(monkeypatch):
     """Run the notification task in-process when the pass commits (the worker would)."""
-    from analytics.tasks import notify_sla
+    from analytics.sla.tasks import notify_sla
 
     monkeypatch.setattr(notify_sla, "apply_async", lambda *a, **kw: notify_sla.run())
 
@@ -108,25 +110,25 @@ def test_old_news_is_recorded_but_not_mailed(tenant_a, deliver, django_capture_o
 def test_a_failed_send_is_retried_without_mailing_anyone_twice(
     tenant_a, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    from analytics import services
+    from analytics.sla.services import notifications
 
     for code in ("a_dept", "b_dept"):
         department = Department.objects.create(code=code, name=code, email=f"{code}@example.org")
         IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 4, 9), department=department)
     _evaluate(at(2026, 5, 4, 13, 30), django_capture_on_commit_callbacks)  # the task is not run here
 
-    real_send = services.send_mail
+    real_send = notifications.send_mail
 
     def flaky(**kwargs: object) -> int:
         if kwargs["recipient_list"] == ["b_dept@example.org"]:
             raise OSError("mail server gone")
         return real_send(**kwargs)
 
-    monkeypatch.setattr(services, "send_mail", flaky)
+    monkeypatch.setattr(notifications, "send_mail", flaky)
     with pytest.raises(OSError):
-        services.sla_notify_pending()
-    monkeypatch.setattr(services, "send_mail", real_send)
-    assert services.sla_notify_pending() == 1  # the retry: only the one that failed
+        notifications.sla_notify_pending()
+    monkeypatch.setattr(notifications, "send_mail", real_send)
+    assert notifications.sla_notify_pending() == 1  # the retry: only the one that failed
     assert sorted(m.to[0] for m in mail.outbox) == ["a_dept@example.org", "b_dept@example.org"]
 
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from issues.models import Issue, IssueEvent
 from reports.models import Report
-from reports.services import report_process, report_submit
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process
 from tests.factories import IssueFactory
 
 PASSWORD = "pw-console-123456"
@@ -72,7 +73,7 @@ def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, m
     import psycopg
     from django.db import OperationalError
 
-    from issues import services
+    from reports.services import regrouping
 
     report = _report("Street light out on Oak Street")
 
@@ -82,7 +83,7 @@ def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, m
         except psycopg.errors.DeadlockDetected as cause:
             raise OperationalError("deadlock detected") from cause
 
-    monkeypatch.setattr(services, "_move_reports", deadlocked)
+    monkeypatch.setattr(regrouping, "_move_reports", deadlocked)
     answer = staff_client.post(
         "/admin/reports/report/", {"action": "split_out", "_selected_action": [report.pk], "to_issue": ""}, follow=True,
     )
@@ -146,7 +147,8 @@ def test_search_finds_words_in_title_or_text_and_uses_the_trigram_indexes(staff_
 
 
 def test_merge_prefers_an_open_issue_and_keeps_closing_times(staff_client) -> None:
-    from issues.services import issue_merge, issue_transition
+    from issues.services.workflow import issue_transition
+    from reports.services.regrouping import issue_merge
 
     closed = IssueFactory(report_count=5, status="open")
     issue_transition(issue_id=closed.pk, to_status="closed")
@@ -267,7 +269,7 @@ def test_staff_place_an_address_only_report(staff_client) -> None:
 
 
 def test_the_trail_offers_undo_until_the_operation_is_undone(staff_client) -> None:
-    from issues.services import issue_event_undo, issue_merge
+    from reports.services.regrouping import issue_event_undo, issue_merge
 
     a, b = _report("Broken bench in the park"), _report("Fallen tree on Main Street", lat=39.9)
     target = issue_merge(issue_ids=[a.issue_id, b.issue_id], actor=None)

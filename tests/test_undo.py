@@ -8,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from issues.models import Issue, IssueEvent
-from issues.services import issue_event_undo, issue_merge, issue_move_reports, issue_transition
+from issues.services.workflow import issue_transition
 from reports.models import Report
-from reports.services import report_process, report_submit
+from reports.services.intake import report_submit
+from reports.services.pipeline import report_process
+from reports.services.regrouping import issue_event_undo, issue_merge, issue_move_reports
 
 LAT, LON = 39.80, -89.64
 # Every field of an issue but the bookkeeping one.

@@ -3,7 +3,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from issues.models import Issue, IssueEvent
-from issues.services import TransitionError, issue_assign, issue_transition
+from issues.services.workflow import TransitionError, issue_assign, issue_transition
 from tests.factories import IssueFactory, UserFactory
 
 

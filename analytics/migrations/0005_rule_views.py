@@ -124,7 +124,7 @@ DROP VIEW analytics_rule_category_surge;
 def defaults_install(apps, schema_editor) -> None:
     """The rules at version 1 and the score settings (analytics.services keeps the same
     defaults for new tenants)."""
-    from analytics.models import RULE_DEFINITIONS
+    from analytics.rules.definitions import RULE_DEFINITIONS
 
     Rule = apps.get_model("analytics", "Rule")
     RuleVersion = apps.get_model("analytics", "RuleVersion")

@@ -8,6 +8,8 @@ where it belongs and is hidden (and refused) elsewhere.
 from typing import TypeVar
 
 from django.contrib import admin
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Model
@@ -16,6 +18,15 @@ from django.utils.functional import cached_property
 from django_tenants.utils import get_public_schema_name
 
 from civicpulse.core.tenancy import current_schema
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in staff member behind an admin request, as services record actors.
+    The admin lets no anonymous request reach its views, so anything else is refused."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 def on_public_schema() -> bool:

@@ -78,7 +78,7 @@ TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
 # Functions called, in order, inside a new tenant's schema to install its defaults.
 TENANT_PROVISIONING_HOOKS = [
     "issues.services.taxonomy.taxonomy_install_defaults",
-    "analytics.services.sla_policies_install_defaults",
+    "analytics.provisioning.analytics_install_defaults",
 ]
 
 MIDDLEWARE = [
@@ -279,7 +279,7 @@ API_ANON_RATE_PER_MINUTE = env.int("API_ANON_RATE_PER_MINUTE", default=120)
 API_PATH_PREFIXES = ("/api/", "/open311/")
 # Protocols with an error shape of their own: path prefix -> renderer of
 # (request, status, code, message), used for errors answered before any view runs.
-ERROR_RENDERERS = {"/open311/": "reports.open311.error_response"}
+ERROR_RENDERERS = {"/open311/": "reports.open311.errors.error_response"}
 # API bodies larger than this are refused with 413 before they are read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 # Any other body (the report form with its photo) is refused above this.

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 from tqdm import tqdm
 
-from analytics.services import scores_refresh
+from analytics.scores.services import scores_refresh
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
-from analytics.services import sla_metrics_recompute
+from analytics.sla.services.evaluation import sla_metrics_recompute
 from tenants.commands import tenant_for_command
 
 

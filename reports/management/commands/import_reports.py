@@ -1,4 +1,5 @@
 """Load a 311 export (CSV, optionally gzip-compressed) into a tenant as historical reports."""
+
 import sys
 from pathlib import Path
 
@@ -6,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
-from reports.imports import FORMATS, MAPPED, Mapping, import_reports
+from reports.imports.formats import FORMATS, MAPPED, Mapping
+from reports.imports.load import import_reports
 from tenants.commands import tenant_for_command
 
 
@@ -17,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("slug")
         parser.add_argument("file", type=Path)
         parser.add_argument("--format", dest="fmt", choices=[*sorted(FORMATS), MAPPED], default="publicstuff")
-        parser.add_argument("--mapping", type=Path, help="YAML column (and category) mapping, for --format mapped")
+        parser.add_argument(
+            "--mapping", type=Path, help="YAML column (and category) mapping, for --format mapped"
+        )
 
     def handle(self, slug: str, file: Path, fmt: str, mapping: Path | None, **options: object) -> None:
         tenant = tenant_for_command(slug)
@@ -35,5 +39,7 @@ class Command(BaseCommand):
             except (ValueError, UnicodeDecodeError) as exc:
                 raise CommandError(str(exc)) from exc
         if result.unknown_categories:
-            self.stderr.write(f"{result.unknown_categories} source categories matched none of the tenant's: loaded as 'other'")
+            self.stderr.write(
+                f"{result.unknown_categories} source categories matched none of the tenant's: loaded as 'other'"
+            )
         self.stdout.write(result.summary())

@@ -9,8 +9,9 @@ from django.utils.text import slugify
 from django_tenants.utils import schema_context, tenant_context
 from tqdm import tqdm
 
-from analytics.models import ScoreRun
-from analytics.services import scores_refresh, sla_evaluate
+from analytics.scores.models import ScoreRun
+from analytics.scores.services import scores_refresh
+from analytics.sla.services.evaluation import sla_evaluate
 from civicpulse.demo.seed import seed_reports
 from civicpulse.demo.tenants import (
     DEMO_PASSWORD,

@@ -1,5 +1,6 @@
 """Give a tenant a year of generated 311 history through the bulk import (`make
 seed-history` for springfield). Re-running loads nothing twice: the file is the same."""
+
 import sys
 import tempfile
 from pathlib import Path
@@ -8,9 +9,9 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
-from civicpulse.demo.tenants import DEMO_TENANTS
 from civicpulse.demo.history import generate_chicago311
-from reports.imports import import_reports
+from civicpulse.demo.tenants import DEMO_TENANTS
+from reports.imports.load import import_reports
 from tenants.commands import tenant_for_command
 
 
@@ -29,5 +30,7 @@ class Command(BaseCommand):
             self.stderr.write(f"generating {rows} requests of history")
             generate_chicago311(path, rows, **({"center": demo.center} if demo else {}))
             with tenant_context(tenant), tqdm(total=rows, unit=" rows", file=sys.stderr, disable=None) as bar:
-                result = import_reports(path=path, fmt="chicago311", progress=bar.update, phase=bar.set_description)
+                result = import_reports(
+                    path=path, fmt="chicago311", progress=bar.update, phase=bar.set_description
+                )
         self.stdout.write(result.summary())

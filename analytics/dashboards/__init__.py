@@ -1,0 +1,2 @@
+"""The dashboards: the staff dashboard in the staff console and the public
+accountability page (docs/scores.md)."""

@@ -1,0 +1,297 @@
+"""Grouping: a report, given by its fields (this app knows nothing of reports), joins the
+best matching open issue or opens a new one. Serialised per neighbourhood; the score and
+the decision are issues.grouping's, the candidates issues.selectors'."""
+
+import json
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+
+from civicpulse.core.tenancy import current_schema
+from issues import grouping
+from issues.geo import cells_within
+from issues.grouping import Adjudicator
+from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
+from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
+from issues.services.operations import severity_rank
+from issues.services.workflow import issue_event_record
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupingResult:
+    issue: Issue
+    created: bool
+    match: dict
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def _lock_neighbourhood(
+    *, latitude: float | None, longitude: float | None, address_key: str, radius_m: float
+) -> None:
+    """Serialise grouping per neighbourhood for the rest of the transaction, so two
+    near-identical reports processed at the same moment cannot both open an issue.
+    Locks are taken in sorted order, so two groupings never deadlock."""
+    space = _signed32(zlib.crc32(current_schema().encode()))
+    if latitude is not None and longitude is not None:
+        keys = [
+            _signed32(zlib.crc32(f"cell:{r}:{c}".encode()))
+            for r, c in cells_within(latitude, longitude, radius_m)
+        ]
+    else:
+        keys = [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
+
+
+def _title_from(summary: str, text: str) -> str:
+    title = (summary or text).strip().splitlines()[0] if (summary or text).strip() else "Untitled"
+    return title[:197] + "…" if len(title) > 200 else title
+
+
+@transaction.atomic(savepoint=False)  # inside the pipeline's transaction: no savepoint needed
+def issue_group_report(
+    *,
+    text: str,
+    summary: str,
+    category: Category | None,
+    severity: str,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    report_ref: str,
+    actor_label: str = "pipeline",
+    adjudicate: Adjudicator | None = None,
+) -> GroupingResult:
+    """Link a report (given by its fields; this app knows nothing of reports) to the best
+    matching open issue, or open a new issue for it. The returned `match` says why: the
+    score of the best candidate, its parts and the thresholds in force (docs/grouping.md).
+
+    `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
+    only when its score is borderline; it answers `{"same": bool, ...}` or None. It runs
+    while the neighbourhood is locked, so it must answer quickly or give up."""
+    thresholds = grouping_thresholds(category)
+    _lock_neighbourhood(
+        latitude=latitude, longitude=longitude, address_key=address_key, radius_m=thresholds.radius_m
+    )
+    candidates = issue_candidates(
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        text=text,
+        category_ids=category_compatible_ids(category),
+        radius_m=thresholds.radius_m,
+        window_hours=thresholds.window_hours,
+        min_similarity=thresholds.min_similarity,
+    )
+    base = {"candidates": len(candidates), "thresholds": thresholds.as_record()}
+    scored = [
+        (
+            c,
+            grouping.score(
+                similarity=c.similarity,
+                distance_m=c.distance_m,
+                time_gap_s=c.time_gap_s,
+                relation=grouping.category_relation(category.pk if category else None, c.category_id),
+                thresholds=thresholds,
+            ),
+        )
+        for c in candidates
+    ]
+    # Ties go to the candidate the query ranked first (more similar text, then nearer).
+    best, best_score = max(scored, key=lambda pair: pair[1].value, default=(None, None))
+    if best is None or best_score is None:
+        return _group_into_new(
+            text=text,
+            summary=summary,
+            category=category,
+            severity=severity,
+            latitude=latitude,
+            longitude=longitude,
+            address_key=address_key,
+            at=at,
+            report_ref=report_ref,
+            actor_label=actor_label,
+            match={"method": "new", **base},
+        )
+    ask = partial(_adjudicate, adjudicate, text, best.issue_id) if adjudicate is not None else None
+    decision = grouping.decide(best_score.value, thresholds, ask)
+    about_best = {
+        "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
+        "time_gap_s": round(best.time_gap_s),
+        "similarity": round(best.similarity, 3),
+        **best_score.as_record(),
+        "decision": decision.reason,
+    }
+    adjudication = {"adjudication": decision.answer} if decision.asked else {}
+    if decision.joins:
+        match = {"method": "geo" if latitude is not None else "address", **about_best, **base, **adjudication}
+        issue = _issue_attach(
+            issue_id=best.issue_id,
+            latitude=latitude,
+            longitude=longitude,
+            severity=severity,
+            at=at,
+            actor_label=actor_label,
+            data={"report": report_ref, **match},
+        )
+        if issue is not None:
+            return GroupingResult(issue, False, match)
+        # Staff closed the match since the candidate query: a new issue, and the record says so.
+        about_best["closed_meanwhile"] = True
+    return _group_into_new(
+        text=text,
+        summary=summary,
+        category=category,
+        severity=severity,
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        report_ref=report_ref,
+        actor_label=actor_label,
+        match={"method": "new", **base, "best": {"issue": best.issue_id, **about_best}, **adjudication},
+    )
+
+
+def _group_into_new(
+    *,
+    text: str,
+    summary: str,
+    category: Category | None,
+    severity: str,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    report_ref: str,
+    actor_label: str,
+    match: dict,
+) -> GroupingResult:
+    issue = issue_open(
+        text=text,
+        summary=summary,
+        category=category,
+        severity=severity,
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        actor_label=actor_label,
+        data={"report": report_ref},
+    )
+    return GroupingResult(issue, True, match)
+
+
+def _adjudicate(adjudicate: Adjudicator, report_text: str, issue_id: int) -> dict | None:
+    """Ask about one borderline pair. The answer is stored in JSON, so it is reduced to
+    what JSON holds; an adjudicator that raises counts as no answer: grouping never
+    depends on a language model being up."""
+    issue_text = Issue.objects.filter(pk=issue_id).values_list("text", flat=True).first() or ""
+    try:
+        answer = adjudicate(report_text, issue_text)
+    except Exception as exc:
+        logger.warning("grouping adjudicator failed", extra={"issue_id": issue_id, "error": repr(exc)})
+        return None
+    if answer is None:
+        return None
+    try:
+        return json.loads(json.dumps(answer, default=str))
+    except (TypeError, ValueError):
+        return {"unreadable": repr(answer)[:200]}
+
+
+def issue_open(
+    *,
+    text: str,
+    summary: str,
+    category: Category | None,
+    severity: str,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    actor_label: str,
+    data: dict,
+    actor: User | None = None,
+    report_count: int = 1,
+) -> Issue:
+    """A new open issue from its first report's fields, routed to the category's
+    department and placed in its area; `data` goes on the CREATED event. Grouping opens
+    one per report that matched none; a split (reports app) opens one with `report_count`
+    0 and recounts it once the reports are on it."""
+    issue = Issue.objects.create(
+        title=_title_from(summary, text),
+        summary=summary,
+        text=text,
+        category=category,
+        severity=severity or (category.default_severity if category else Severity.MEDIUM),
+        area=area_for_point(latitude, longitude) if latitude is not None and longitude is not None else None,
+        department_id=category.department_id if category else None,
+        latitude=latitude,
+        longitude=longitude,
+        address_key="" if latitude is not None else address_key,
+        report_count=report_count,
+        created_at=at,
+        last_report_at=at,
+    )
+    issue_event_record(
+        issue_id=issue.pk,
+        kind=IssueEvent.Kind.CREATED,
+        actor=actor,
+        actor_label=actor_label,
+        at=at,
+        data={**data, "category": category.code if category else None, "severity": issue.severity},
+    )
+    return issue
+
+
+def _issue_attach(
+    *,
+    issue_id: int,
+    latitude: float | None,
+    longitude: float | None,
+    severity: str,
+    at: datetime,
+    actor_label: str,
+    data: dict,
+) -> Issue | None:
+    """Link to the issue, unless it stopped being open since it was found (None then)."""
+    issue = Issue.objects.select_for_update().get(pk=issue_id)
+    if issue.status not in OPEN_STATUSES:
+        return None
+    n = issue.report_count
+    if (
+        latitude is not None
+        and longitude is not None
+        and issue.latitude is not None
+        and issue.longitude is not None
+    ):
+        # Running mean: every report of a located issue has a point.
+        issue.latitude = (issue.latitude * n + latitude) / (n + 1)
+        issue.longitude = (issue.longitude * n + longitude) / (n + 1)
+    issue.report_count = n + 1
+    issue.last_report_at = max(issue.last_report_at, at)
+    # Several residents reporting a worse severity raises the issue's, never lowers it.
+    if severity and severity_rank(severity) > severity_rank(issue.severity):
+        data = {**data, "severity": [issue.severity, severity]}
+        issue.severity = severity
+    issue.save(
+        update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"]
+    )
+    issue_event_record(
+        issue_id=issue.pk, kind=IssueEvent.Kind.REPORT_LINKED, actor_label=actor_label, at=at, data=data
+    )
+    return issue

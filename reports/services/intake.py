@@ -1,0 +1,283 @@
+"""Intake: `report_submit`, the only way a live report enters whatever the channel (the
+resident form, the DRF API, Open311), and the validation every channel shares. It stores
+the report and returns; processing is queued after the commit."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeGuard
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from civicpulse.apikeys.models import ApiKey
+from issues.models import Category
+from reports.addresses import StandardAddress, standardise_address
+from reports.models import Location, Report
+from reports.photos import photo_clean
+from reports.services.pipeline import enqueue_processing
+
+DESCRIPTION_MAX = 4000
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    report: Report
+    created: bool  # False when external_id named a report this key already submitted
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def report_validate(
+    *,
+    description: object,
+    latitude: object,
+    longitude: object,
+    address: str,
+    address_key: str,
+    email: str,
+    category_code: str | None,
+    external_id: str | None,
+    attributes: dict | None = None,
+    media_url: str = "",
+) -> tuple[dict[str, list[str]], Category | None]:
+    """What is wrong with a report's fields, as messages by field (empty: nothing), and
+    the active category its code names. Staff placing a report reuse the point checks."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(description, str) or not description.strip():
+        errors["description"] = ["Describe the problem (1 to 4,000 characters)."]
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = [
+            f"Keep the description to {DESCRIPTION_MAX:,} characters (it has {len(description):,})."
+        ]
+    if (latitude is None) != (longitude is None):
+        errors["latitude" if latitude is None else "longitude"] = [
+            "Give both latitude and longitude, or neither."
+        ]
+    if latitude is not None and not (_is_number(latitude) and -90 <= latitude <= 90):
+        errors["latitude"] = ["Latitude must be a number from -90 to 90."]
+    if longitude is not None and not (_is_number(longitude) and -180 <= longitude <= 180):
+        errors["longitude"] = ["Longitude must be a number from -180 to 180."]
+    if latitude is None and longitude is None and not address_key:
+        errors["location"] = ["Give a point (latitude and longitude) or an address."]
+    if len(address) > 500:
+        errors["address"] = ["Keep the address to 500 characters."]
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = ["Enter a valid email address."]
+    if external_id is not None and not (0 < len(external_id) <= 100):
+        errors["external_id"] = ["external_id must be 1 to 100 characters."]
+    media_max = Report._meta.get_field("media_url").max_length
+    too_long = media_max is not None and len(media_url) > media_max
+    if media_url and (too_long or not _is_web_url(media_url)):
+        errors["media_url"] = [
+            f"Give the address (http or https, up to {media_max} characters) of the picture."
+        ]
+    category = None
+    if category_code:
+        category = Category.objects.filter(code=category_code, active=True).first()
+        if category is None:
+            errors["category"] = [
+                f"Unknown category {category_code!r}: use the code of one of this place's active categories."
+            ]
+    if attributes is not None and not errors.get("category"):
+        errors.update(_attribute_errors(category, attributes))
+    return errors, category
+
+
+def _is_web_url(value: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _attribute_errors(category: Category | None, attributes: dict) -> dict[str, list[str]]:
+    """Answers checked against the category's questions: known codes, the datatype, a
+    listed value, and every required question answered."""
+    questions = {q["code"]: q for q in (category.questions if category else [])}
+    errors: dict[str, list[str]] = {}
+    for code, value in attributes.items():
+        question = questions.get(code)
+        if question is None:
+            errors[f"attribute[{code}]"] = ["This category asks no such question."]
+            continue
+        datatype = question["datatype"]
+        allowed = {v["key"] for v in question.get("values", [])}
+        values = value if isinstance(value, list) else [value]
+        if datatype != "multivaluelist" and isinstance(value, list):
+            errors[f"attribute[{code}]"] = ["Give one answer."]
+        elif not all(isinstance(v, str) for v in values):
+            errors[f"attribute[{code}]"] = ["Answers are text."]
+        elif datatype.endswith("valuelist") and not set(values) <= allowed:
+            errors[f"attribute[{code}]"] = [f"Choose from: {', '.join(sorted(allowed))}."]
+        elif datatype == "number" and not _parses(float, values[0]):
+            errors[f"attribute[{code}]"] = ["Give a number."]
+        elif datatype == "datetime" and not _parses(datetime.fromisoformat, values[0]):
+            errors[f"attribute[{code}]"] = ["Give a date and time (ISO 8601)."]
+        elif any(len(v) > 1000 for v in values):
+            errors[f"attribute[{code}]"] = ["Keep answers to 1,000 characters."]
+    for code, question in questions.items():
+        if question.get("required") and code not in attributes:
+            errors[f"attribute[{code}]"] = ["This question must be answered."]
+    return errors
+
+
+def _parses(parse: Callable[[str], object], text: str) -> bool:
+    try:
+        value = parse(text)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def report_submit(
+    *,
+    description: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    address: str = "",
+    category_code: str | None = None,
+    email: str = "",
+    external_id: str | None = None,
+    api_key: ApiKey | None = None,
+    channel: str = Report.Channel.API,
+    submitted_at: datetime | None = None,
+    enqueue: bool = True,
+    photo: UploadedFile | None = None,
+    attributes: dict[str, str | list[str]] | None = None,
+    media_url: str = "",
+) -> SubmitResult:
+    """Validate and store a report in the current tenant's schema. Returns once the report
+    is committed; its processing is queued after the commit (unless `enqueue` is False:
+    the caller processes it itself, as demo seeding does). Raises ValidationError with a
+    message per field; `attributes` (answers to the category's questions, by code) are
+    checked only when given, so channels without the questions are not held to them.
+    With an external_id already used by this API key, returns that
+    report (created=False) and stores nothing."""
+    address = address or ""
+    std = standardise_address(address)  # parsed once: its key, and the parts a new Location keeps
+    errors, category = report_validate(
+        description=description,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        address_key=std.key,
+        email=email or "",
+        category_code=category_code,
+        external_id=external_id,
+        attributes=attributes,
+        media_url=media_url,
+    )
+    clean_photo = None
+    if photo is not None:
+        try:
+            clean_photo = photo_clean(photo)
+        except ValidationError as exc:
+            errors["photo"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+
+    if external_id is not None and api_key is not None:
+        existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
+        if existing is not None:
+            return SubmitResult(existing, False)
+
+    address_key = std.key
+    # A point the resident gave teaches us where the address is; one we looked up does not.
+    # (Validation let through both coordinates or neither.)
+    learned_point = (
+        (latitude, longitude) if address_key and latitude is not None and longitude is not None else None
+    )
+    needs_placement = False
+    if latitude is None:
+        located = (
+            Location.objects.filter(address_key=address_key).values_list("latitude", "longitude").first()
+        )
+        if located:
+            latitude, longitude = located
+        else:
+            needs_placement = True
+
+    now = timezone.now()
+    report = Report(
+        description=description,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        address_key=address_key,
+        needs_placement=needs_placement,
+        email=email or "",
+        attributes=attributes or {},
+        media_url=media_url,
+        category=category,
+        category_source=Report.CategorySource.RESIDENT if category else "",
+        api_key=api_key,
+        external_id=external_id,
+        channel=channel,
+        submitted_at=submitted_at or now,
+        enqueued_at=now,
+        enqueue_count=1,
+    )
+    if clean_photo is not None:
+        report.photo.save(clean_photo.name, clean_photo, save=False)
+    try:
+        with transaction.atomic():
+            report.save(force_insert=True)
+            if learned_point is not None:
+                location_remember(
+                    address_key=address_key,
+                    std=std,
+                    address=address,
+                    latitude=learned_point[0],
+                    longitude=learned_point[1],
+                )
+            if enqueue:
+                transaction.on_commit(lambda: enqueue_processing([report.pk]))
+    except IntegrityError:
+        # The same external_id submitted twice at the same moment: the other one won.
+        if external_id is not None and api_key is not None:
+            existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
+            if existing is not None:
+                return SubmitResult(existing, False)
+        raise
+    return SubmitResult(report, True)
+
+
+def location_remember(
+    *,
+    address_key: str,
+    std: StandardAddress,
+    address: str,
+    latitude: float,
+    longitude: float,
+) -> None:
+    """Remember where an address is, the first time a report gives both. Concurrency-safe:
+    insert and ignore a conflict, never update under another writer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,"
+            " latitude, longitude, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
+            " ON CONFLICT (address_key) DO NOTHING",
+            [
+                address_key,
+                address[:500],
+                std.number[:20],
+                std.direction[:10],
+                std.street[:200],
+                std.street_type[:20],
+                std.unit[:50],
+                std.zip[:10],
+                latitude,
+                longitude,
+            ],
+        )
