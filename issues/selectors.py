@@ -9,9 +9,10 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
 
-from issues.geo import geojson_polygons, point_in_geojson, search_box
+from civicpulse.core.geo import geojson_polygons, point_in_geojson, search_box
 from issues.grouping import Thresholds
-from issues.models import OPEN_STATUSES, Area, Category, GroupingPolicy, Issue, IssueNote
+from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote
+from issues.statuses import OPEN_STATUSES_SQL
 
 
 def area_for_point(latitude: float, longitude: float) -> Area | None:
@@ -67,8 +68,6 @@ class Candidate:
     category_id: int | None = None
 
 
-_OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
-
 # One indexed query: the GiST index on open issues' points (migration issues 0013)
 # narrows to the box around the neighbourhood, then exact distance, the time window
 # (either side: reports are not always processed in the order they were sent), the
@@ -81,7 +80,7 @@ _GEO_CANDIDATES = f"""
            public.similarity(i.text, %(text)s) AS sim,
            i.category_id
     FROM issues_issue i, here
-    WHERE i.status IN {_OPEN} AND i.latitude IS NOT NULL
+    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
       AND point(i.longitude, i.latitude) <@ box(point(%(west)s, %(south)s), point(%(east)s, %(north)s))
       AND public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) <= %(radius)s
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
@@ -95,7 +94,7 @@ _ADDRESS_CANDIDATES = f"""
     SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
            i.category_id
     FROM issues_issue i
-    WHERE i.status IN {_OPEN} AND i.address_key = %(address_key)s AND i.latitude IS NULL
+    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
       AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
       AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))

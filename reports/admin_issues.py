@@ -7,7 +7,6 @@ the order of the mixins does not matter:
     class ComposedIssueAdmin(IssueReportsAdminMixin, ..., IssueAdmin): ...
 """
 
-import math
 from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin, messages
@@ -21,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from civicpulse.core.admin import acting_user
+from civicpulse.core.geo import METRES_PER_DEGREE, metres_per_degree_lon
 from issues.admin import IssueEventInline
 from issues.grouping import explain_match
 from issues.models import Issue, IssueEvent
@@ -218,8 +218,8 @@ class IssueReportsAdminMixin(_IssueAdminBase):
             return "—"
         metres = [
             (
-                (lat - issue.latitude) * 111_320,
-                (lon - issue.longitude) * 111_320 * math.cos(math.radians(issue.latitude)),
+                (lat - issue.latitude) * METRES_PER_DEGREE,
+                (lon - issue.longitude) * metres_per_degree_lon(issue.latitude),
             )
             for lat, lon in points
         ]

@@ -3,8 +3,9 @@ a made-up city's reports with their true duplicate groups, the same for the same
 
 import random
 from datetime import UTC, datetime, timedelta
-from math import cos, radians, sin
+from math import cos, sin
 
+from civicpulse.core.geo import METRES_PER_DEGREE, metres_per_degree_lon
 from reports.dedup_evaluation import LabelledReport
 
 # Per category code: what residents call the thing, what is wrong with it. Duplicates of
@@ -116,7 +117,7 @@ def labelled_reports_generate(
     rng = random.Random(seed)
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     lat0, lon0 = centre
-    metres_lon = 111_320 * cos(radians(lat0))
+    metres_lon = metres_per_degree_lon(lat0)
     rows: list[LabelledReport] = []
     incident = 0
     while len(rows) < count:
@@ -132,13 +133,13 @@ def labelled_reports_generate(
             other = rng.choice(rows)
             shift = 0.0 if rng.random() < 0.5 else rng.uniform(80, 200)
             other_lat, other_lon = _point(other)
-            lat, lon = other_lat + shift / 111_320, other_lon
+            lat, lon = other_lat + shift / METRES_PER_DEGREE, other_lon
             code = (
                 rng.choice([c for c in _PHRASES if c != other.category]) if shift == 0.0 else other.category
             )
             at0 = other.at + timedelta(hours=rng.uniform(-48, 48))
         else:
-            lat = lat0 + rng.uniform(-4000, 4000) / 111_320
+            lat = lat0 + rng.uniform(-4000, 4000) / METRES_PER_DEGREE
             lon = lon0 + rng.uniform(-4000, 4000) / metres_lon
             at0 = start + timedelta(minutes=rng.uniform(0, 60 * 24 * 60))
         size = rng.choices((1, 2, 3, 4, 5, 6), weights=(62, 18, 9, 5, 3, 3))[0]
@@ -159,7 +160,7 @@ def labelled_reports_generate(
                 # GPS and where each resident stands: mostly within 25 m, sometimes farther.
                 dist = rng.uniform(2, 25) if rng.random() < 0.9 else rng.uniform(25, 70)
             angle = rng.uniform(0, 6.283)
-            dlat = dist * cos(angle) / 111_320
+            dlat = dist * cos(angle) / METRES_PER_DEGREE
             dlon = dist * sin(angle) / metres_lon
             rows.append(
                 LabelledReport(

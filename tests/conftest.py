@@ -12,7 +12,7 @@ from django.test import Client
 
 from tenants.models import Tenant
 from tenants.services import tenant_create
-from tests.services import RedisServer
+from tests.support.services import RedisServer
 
 TENANT_A = {"slug": "alpha", "name": "Alpha City", "kind": "city", "timezone": "America/Chicago"}
 TENANT_B = {"slug": "beta-hotel", "name": "Beta Hotel", "kind": "hotel", "timezone": "Europe/London"}

@@ -16,8 +16,8 @@ from analytics.scores.services import scores_compute
 from civicpulse.apikeys.services import api_key_create
 from tenants.models import Tenant
 from tests.conftest import api
-from tests.factories import AreaFactory, CategoryFactory, IssueFactory
-from tests.scoring_helpers import resolved_issue
+from tests.support.factories import AreaFactory, CategoryFactory, IssueFactory
+from tests.support.scoring_helpers import resolved_issue
 
 
 def _seed() -> tuple:

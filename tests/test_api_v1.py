@@ -12,7 +12,7 @@ from civicpulse.apikeys.services import api_key_create
 from issues.models import Category, IssueEvent, IssueNote, IssueStatus
 from issues.services.workflow import issue_note_add
 from tests.conftest import api
-from tests.factories import AreaFactory, IssueFactory, UserFactory
+from tests.support.factories import AreaFactory, IssueFactory, UserFactory
 
 ERROR_KEYS = {"code", "message", "fields"}
 

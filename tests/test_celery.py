@@ -4,7 +4,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from issues.defaults import CATEGORIES_BY_KIND
 from tenants.tasks import schema_probe
-from tests.services import celery_worker
+from tests.support.services import celery_worker
 
 pytestmark = pytest.mark.worker
 

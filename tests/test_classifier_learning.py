@@ -28,7 +28,7 @@ from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import classify_offline
 from llm.tasks import retrain_classifier
 from llm.types import CategoryInfo
-from tests.llm_server import FakeModel
+from tests.support.llm_server import FakeModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

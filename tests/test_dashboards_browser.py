@@ -14,9 +14,9 @@ from analytics.rules.services import rules_evaluate
 from analytics.scores.services import scores_backfill, scores_compute
 from issues.services.taxonomy import area_upsert
 from tenants.models import Tenant
-from tests.factories import CategoryFactory, IssueFactory
-from tests.scoring_helpers import resolved_issue
-from tests.services import ROOT, committed_tenant, headless_chromium, wait_for, web_server
+from tests.support.factories import CategoryFactory, IssueFactory
+from tests.support.scoring_helpers import resolved_issue
+from tests.support.services import ROOT, committed_tenant, headless_chromium, wait_for, web_server
 
 # Asks pytest-django for the test database (the rows themselves are committed by the
 # module's fixture, outside the test's transaction).

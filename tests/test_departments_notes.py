@@ -8,7 +8,7 @@ from issues.services.workflow import issue_note_add, issue_update
 from reports.models import Report
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process
-from tests.factories import IssueFactory, UserFactory
+from tests.support.factories import IssueFactory, UserFactory
 
 
 def _issue_from_report(text: str, category: str | None = None):

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from issues.services.taxonomy import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
-from tests.services import ROOT, celery_worker, committed_tenant, headless_chromium, wait_for, web_server
+from tests.support.services import ROOT, celery_worker, committed_tenant, headless_chromium, wait_for, web_server
 
 pytestmark = pytest.mark.worker
 SLUG = "e2e-city"

@@ -18,7 +18,7 @@ from reports.dedup_evaluation import (
     true_groups,
 )
 from reports.dedup_samples import labelled_reports_generate
-from tests.factories import IssueFactory
+from tests.support.factories import IssueFactory
 
 FIGURES = {"rows", "true_groups", "issues", "true_pairs", "predicted_pairs", "precision", "recall", "f1",
            "mixed_issue_share", "rows_skipped"}

@@ -15,7 +15,7 @@ from issues.grouping import WEIGHTS
 from issues.models import Category, GroupingPolicy, Issue
 from issues.selectors import grouping_thresholds
 from issues.services.grouping import GroupingResult, issue_group_report
-from tests.factories import IssueFactory
+from tests.support.factories import IssueFactory
 
 LAT, LON = 39.8000, -89.6400
 ISSUE_TEXT = "Deep pothole in the road outside the bakery on Main Street"
@@ -320,12 +320,12 @@ def test_staff_edit_the_grouping_policy_and_a_category_override(client_a, tenant
 def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: float) -> None:
     """Points spread on the circle at the radius and just inside it, all bearings, fall in
     the box, also by the poles and the 180th meridian; a point well outside does not."""
-    from issues.geo import EARTHDISTANCE_RADIUS_M, search_box
+    from civicpulse.core.geo import EARTH_RADIUS_M, search_box
 
     for radius in (25.0, 50.0, 500.0, 5000.0):
         west, south, east, north = search_box(lat, lon, radius)
         for fraction in (0.5, 0.999, 1.0):
-            angle = radius * fraction / EARTHDISTANCE_RADIUS_M
+            angle = radius * fraction / EARTH_RADIUS_M
             for bearing_deg in range(0, 360, 5):
                 # The destination point on the sphere (the great-circle "direct" formula).
                 p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
@@ -335,7 +335,7 @@ def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: flo
                 plat, plon = math.degrees(p2), (math.degrees(l2) + 540) % 360 - 180
                 assert south <= plat <= north and west <= plon <= east, (radius, bearing_deg, plat, plon)
         if abs(lat) < 80:  # narrow where no pole or meridian widens it
-            angle = math.degrees(radius / EARTHDISTANCE_RADIUS_M)
+            angle = math.degrees(radius / EARTH_RADIUS_M)
             assert north - south < 2.01 * angle
             assert east - west < 2.01 * angle / math.cos(math.radians(lat)) or abs(lon) > 179.9
 
@@ -343,12 +343,12 @@ def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: flo
 def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(tenant_a) -> None:
     from django.db import connection
 
-    from issues.geo import EARTHDISTANCE_RADIUS_M
+    from civicpulse.core.geo import EARTH_RADIUS_M
     from issues.selectors import candidate_query, issue_candidates
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT public.earth()")
-        assert cursor.fetchone()[0] == EARTHDISTANCE_RADIUS_M
+        assert cursor.fetchone()[0] == EARTH_RADIUS_M
     near = IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0003, longitude=LON)  # about 33 m north
     IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0006, longitude=LON)  # about 67 m: outside 50 m
     found = issue_candidates(latitude=LAT, longitude=LON, address_key="", at=timezone.now(), text=REPORT_TEXT,

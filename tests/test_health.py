@@ -1,7 +1,7 @@
 """/healthz and /readyz report the database, Redis and the workers."""
 import pytest
 
-from tests.services import RedisServer, celery_worker
+from tests.support.services import RedisServer, celery_worker
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     import math
     import random
 
-    from issues.geo import EARTHDISTANCE_RADIUS_M
+    from civicpulse.core.geo import EARTH_RADIUS_M
     from issues.models import Category
     from issues.selectors import grouping_thresholds
     from reports.imports import load
@@ -252,7 +252,7 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
         (_, _, lat1, lon1), (_, _, lat2, lon2) = a, b
         p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
         h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        return 2 * EARTHDISTANCE_RADIUS_M * math.asin(math.sqrt(h))
+        return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
 
     # Each row joins the earliest earlier row within the distance and window; the first
     # row of a chain opens the issue.
@@ -315,7 +315,7 @@ def test_two_concurrent_imports_sharing_addresses(django_db_setup, django_db_blo
     from django_tenants.utils import tenant_context
 
     from reports.models import Location
-    from tests.services import committed_tenant
+    from tests.support.services import committed_tenant
 
     files = []
     for n in range(2):
@@ -376,7 +376,7 @@ def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, 
     row that joins an earlier one take none, and ids follow the file's order past the
     issues already there."""
     from reports.imports import load
-    from tests.factories import IssueFactory
+    from tests.support.factories import IssueFactory
 
     monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
     earlier = IssueFactory(latitude=10.0, longitude=10.0)
@@ -418,7 +418,7 @@ def _table_shape() -> set[tuple]:
 
 def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, monkeypatch) -> None:
     from reports.imports import load
-    from tests.factories import IssueFactory
+    from tests.support.factories import IssueFactory
 
     # This small file counts as an onboarding load, whatever the table's statistics say.
     monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
@@ -434,7 +434,7 @@ def test_a_bulk_load_rebuilds_indexes_and_keys_as_they_were(tenant_a, tmp_path, 
 
 def test_rows_join_an_issue_already_in_the_tenant_when_it_was_open(tenant_a, tmp_path) -> None:
     from issues.models import Category
-    from tests.factories import IssueFactory
+    from tests.support.factories import IssueFactory
 
     potholes = Category.objects.get(code="potholes")
     at = datetime(2024, 5, 1, 8, 0, tzinfo=ZoneInfo("America/Chicago"))

@@ -10,7 +10,7 @@ import pytest
 
 from llm.models import Endpoint, ModelCall
 from llm.types import CategoryInfo
-from tests.llm_server import FakeModel
+from tests.support.llm_server import FakeModel
 
 CATEGORIES = [
     CategoryInfo("potholes", "Potholes", "Holes and cracks in the road", ("pothole",), "medium"),
@@ -224,7 +224,7 @@ def test_a_burst_never_exceeds_the_concurrency_limit(django_db_setup, django_db_
     from django.db import connection, connections
 
     from llm.services import classify_report
-    from tests.services import committed_tenant
+    from tests.support.services import committed_tenant
 
     server = FakeModel().start()
     server.mode, server.delay = "slow", 0.3
@@ -262,7 +262,7 @@ def test_a_slot_held_by_another_process_is_not_given_twice(settings) -> None:
     import sys
 
     from llm.limiter import NoSlot, model_slot
-    from tests.services import ROOT, child_env
+    from tests.support.services import ROOT, child_env
 
     holder = subprocess.Popen(
         [sys.executable, "-c",

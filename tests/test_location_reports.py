@@ -28,9 +28,9 @@ from reports.addresses import normalise_address
 from reports.models import ImportBatch, Location, Report
 from reports.services.intake import report_submit
 from tests.conftest import api
-from tests.factories import AreaFactory, CategoryFactory, IssueFactory
-from tests.llm_server import FakeModel
-from tests.scoring_helpers import resolved_issue
+from tests.support.factories import AreaFactory, CategoryFactory, IssueFactory
+from tests.support.llm_server import FakeModel
+from tests.support.scoring_helpers import resolved_issue
 
 LAT, LON = 40.7440, -74.0324
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=dt_timezone.utc)

@@ -11,7 +11,7 @@ from reports.models import Report
 from reports.notifications import notify_issue_event
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from issues.services.workflow import issue_note_add, issue_transition
 from reports.models import Report
 from reports.services.pipeline import report_process
 from tests.conftest import api
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 BASE = "/open311/v2"
 POTHOLE = {"service_code": "potholes", "lat": "39.80", "long": "-89.64", "description": "Deep pothole by the school"}

@@ -92,7 +92,7 @@ def test_per_category_radius_is_respected(tenant_a) -> None:
     Category.objects.filter(code="potholes").update(group_radius_m=200)
     # A new category the tenant added follows the tenant's default, 50 m.
     from issues.selectors import grouping_thresholds
-    from tests.factories import CategoryFactory
+    from tests.support.factories import CategoryFactory
 
     bike_lanes = CategoryFactory(code="bike_lanes")
     assert bike_lanes.group_radius_m is None and grouping_thresholds(bike_lanes).radius_m == 50
@@ -128,7 +128,7 @@ def test_address_only_reports_group_by_normalised_address(tenant_a) -> None:
 
 
 def test_area_is_found_from_the_point(tenant_a) -> None:
-    from tests.factories import AreaFactory
+    from tests.support.factories import AreaFactory
 
     AreaFactory(code="no_boundary")  # areas without a boundary are skipped
     from issues.services.taxonomy import area_upsert

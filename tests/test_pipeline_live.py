@@ -22,7 +22,7 @@ from reports.models import Report
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process, report_sweep_stuck
 from tenants.models import Tenant
-from tests.services import celery_worker, child_database_url, committed_tenant, wait_for
+from tests.support.services import celery_worker, child_database_url, committed_tenant, wait_for
 
 pytestmark = pytest.mark.worker
 SLUG = "live-pipeline"

@@ -16,8 +16,8 @@ from analytics.rules.models import Flag, Rule, RuleVersion
 from analytics.rules.services import rule_revise, rules_evaluate
 from issues.models import IssueStatus
 from issues.services.workflow import issue_transition
-from tests.factories import AreaFactory, CategoryFactory, IssueFactory
-from tests.scoring_helpers import resolved_issue
+from tests.support.factories import AreaFactory, CategoryFactory, IssueFactory
+from tests.support.scoring_helpers import resolved_issue
 
 METRE = 1 / 111_320  # degrees of latitude
 

@@ -13,8 +13,8 @@ from analytics.scores.selectors import score_trend
 from analytics.scores.services import scores_compute
 from tenants.models import LeaderboardEntry, Tenant
 from tenants.selectors import leaderboard_latest
-from tests.factories import AreaFactory, CategoryFactory, IssueFactory
-from tests.scoring_helpers import resolved_issue
+from tests.support.factories import AreaFactory, CategoryFactory, IssueFactory
+from tests.support.scoring_helpers import resolved_issue
 
 
 def _snap(run: ScoreRun, **lookup: object) -> ScoreSnapshot:

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tests.services import ROOT
+from tests.support.services import ROOT
 
 GOOD_KEY = "k" * 20 + "-production-secret-for-the-deploy-check-0123456789"
 

@@ -11,7 +11,7 @@ from analytics.sla.services.pauses import issue_pause
 from civicpulse.apikeys.services import api_key_create
 from issues.models import IssueStatus, Severity
 from tests.conftest import api
-from tests.factories import CategoryFactory, IssueFactory
+from tests.support.factories import CategoryFactory, IssueFactory
 
 CHICAGO = ZoneInfo("America/Chicago")
 

@@ -17,7 +17,7 @@ from analytics.sla.models import (
 )
 from analytics.sla.services.evaluation import sla_evaluate, sla_metrics_recompute
 from issues.models import IssueStatus, Severity
-from tests.factories import IssueFactory
+from tests.support.factories import IssueFactory
 
 PASSWORD = "pw-sla-console-123456"
 

@@ -17,7 +17,7 @@ from analytics.sla.services.pauses import issue_pause, issue_resume
 from analytics.sla.services.policies import sla_policy_revise
 from issues.models import Department, IssueEvent, IssueStatus, Severity
 from issues.services.workflow import issue_transition
-from tests.factories import IssueFactory, UserFactory
+from tests.support.factories import IssueFactory, UserFactory
 
 CHICAGO = ZoneInfo("America/Chicago")
 HOUR = 3600

@@ -10,7 +10,7 @@ from issues.models import Issue, IssueEvent
 from reports.models import Report
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process
-from tests.factories import IssueFactory
+from tests.support.factories import IssueFactory
 
 PASSWORD = "pw-console-123456"
 

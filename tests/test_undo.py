@@ -192,8 +192,8 @@ def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup,
     from django.db import connection, connections, transaction
     from django_tenants.utils import tenant_context
 
-    from tests.factories import IssueFactory
-    from tests.services import committed_tenant
+    from tests.support.factories import IssueFactory
+    from tests.support.services import committed_tenant
 
     outcome: dict[str, BaseException | None] = {}
     with django_db_blocker.unblock(), committed_tenant("move-race", "Move race", "city") as tenant:

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 
 from issues.models import Issue, IssueEvent
 from issues.services.workflow import TransitionError, issue_assign, issue_transition
-from tests.factories import IssueFactory, UserFactory
+from tests.support.factories import IssueFactory, UserFactory
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 """Fill a demo tenant with reports through the real intake and pipeline, then move its
 issues through the workflow the way staff would, so every page has something to show."""
 
-import math
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from civicpulse.core.geo import METRES_PER_DEGREE, metres_per_degree_lon
 from civicpulse.demo.report_texts import CAMPUS_PLACES, CITY_STREETS, HOTEL_PLACES, TEMPLATES
 from civicpulse.demo.tenants import HISTORY_DAYS, DemoTenant
 from issues.models import Category, Issue, IssueStatus
@@ -30,8 +30,8 @@ def _text(rng: random.Random, code: str, kind: str) -> str:
 
 def _point(rng: random.Random, center: tuple[float, float], spread_m: float) -> tuple[float, float]:
     lat, lon = center
-    dlat = rng.gauss(0, spread_m) / 111_000
-    dlon = rng.gauss(0, spread_m) / (111_000 * math.cos(math.radians(lat)))
+    dlat = rng.gauss(0, spread_m) / METRES_PER_DEGREE
+    dlon = rng.gauss(0, spread_m) / metres_per_degree_lon(lat)
     return round(lat + dlat, 6), round(lon + dlon, 6)
 
 

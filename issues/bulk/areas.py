@@ -4,8 +4,8 @@
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import compose, copy, run
-from issues.geo import geojson_polygons
+from civicpulse.core.geo import geojson_polygons
+from civicpulse.core.sql import compose, copy, run
 from issues.models import Area
 
 

@@ -4,8 +4,10 @@ counts of those already in the tenant that they join."""
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
+from civicpulse.core.sql import run
 from issues.bulk.areas import area_of_row, area_parts_create
-from issues.bulk.statements import run
+from issues.models import FINISHED_STATUSES, IssueStatus
+from issues.statuses import sql_literal_list
 
 
 def issues_write(cursor: CursorWrapper, work: str) -> None:
@@ -23,8 +25,8 @@ def issues_write(cursor: CursorWrapper, work: str) -> None:
                v.lat, v.lon, CASE WHEN v.lat IS NULL THEN v.address_key ELSE '' END, {area},
                1 + COALESCE(k.n, 0), v.created_at, GREATEST(v.created_at, k.last), NULL,
                -- A closing time only where the source has one: never a made-up one.
-               CASE WHEN v.status IN ('resolved', 'closed') THEN v.closed_at END,
-               CASE WHEN v.status = 'closed' THEN v.closed_at END, now()
+               CASE WHEN v.status IN {finished} THEN v.closed_at END,
+               CASE WHEN v.status = {closed} THEN v.closed_at END, now()
            FROM {work}.assign v
            -- The rows joining each new issue, counted here (few: most rows open their
            -- own), so new issues are written once, not inserted then updated.
@@ -42,4 +44,6 @@ def issues_write(cursor: CursorWrapper, work: str) -> None:
            WHERE i.id = t.issue_id;""",
         work=work,
         area=area,
+        finished=sql_literal_list(FINISHED_STATUSES),
+        closed=sql.Literal(str(IssueStatus.CLOSED)),
     )

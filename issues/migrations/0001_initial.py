@@ -2,7 +2,7 @@
 
 import django.contrib.postgres.fields
 import django.core.validators
-import issues.models
+import issues.validators
 from django.db import migrations, models
 
 
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
                 ('code', models.CharField(max_length=50, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9_]{0,49}$', 'Use lower-case letters, digits and underscores.')])),
-                ('boundary', models.JSONField(blank=True, help_text='Optional GeoJSON Polygon or MultiPolygon, [longitude, latitude] positions.', null=True, validators=[issues.models.validate_geojson_boundary])),
+                ('boundary', models.JSONField(blank=True, help_text='Optional GeoJSON Polygon or MultiPolygon, [longitude, latitude] positions.', null=True, validators=[issues.validators.validate_geojson_boundary])),
             ],
             options={
                 'ordering': ['name'],

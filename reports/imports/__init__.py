@@ -16,5 +16,5 @@ and `mapped` (any CSV, through a YAML mapping).
 - `writes`: reports and locations (issues are written by `issues.bulk.writes`);
 - `bulk`: the tables' locks, and the indexes dropped and rebuilt around an onboarding load.
 
-All SQL is composed one way, through `issues.bulk.statements`.
+All SQL is composed one way, through `civicpulse.core.sql`.
 """

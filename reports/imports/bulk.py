@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import run
+from civicpulse.core.sql import run
 
 # The tables a bulk load takes for itself, in the order the live pipeline locks them.
 BULK_TABLES = ("reports_report", "issues_issue")

@@ -7,7 +7,7 @@ from django.db import DataError, transaction
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import compose, run
+from civicpulse.core.sql import compose, run
 from reports.imports.files import staging_names
 from reports.imports.formats import COLUMNS, Fields
 from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import compose, copy, run
+from civicpulse.core.sql import compose, copy, run
 from reports.imports.formats import Column
 
 # Told of rows as they are read (a negative count takes back rows counted too early).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from issues.bulk.statements import compose
+from civicpulse.core.sql import compose
 
 # The report fields every format is mapped to (text until SQL parses them).
 COLUMNS = (

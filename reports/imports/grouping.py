@@ -4,7 +4,7 @@ batch loaded from the same source. The rest of grouping is issue logic: issues.b
 
 from django.db.backends.utils import CursorWrapper
 
-from issues.bulk.statements import run
+from civicpulse.core.sql import run
 
 
 def source_parents_link(cursor: CursorWrapper, work: str, source: str) -> None:

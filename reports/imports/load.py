@@ -10,9 +10,9 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
+from civicpulse.core.sql import run
 from civicpulse.core.tenancy import tenant_connection
 from issues.bulk.grouping import grouping_rules_create, rows_group
-from issues.bulk.statements import run
 from issues.bulk.writes import issues_write
 from reports.imports.bulk import bulk_load, is_bulk
 from reports.imports.checks import date_functions_create, rejected_rows_write, rows_check

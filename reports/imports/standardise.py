@@ -5,7 +5,7 @@ earlier batch loaded) into `{work}.valid` with both."""
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import compose, copy, run, run_many
+from civicpulse.core.sql import compose, copy, run, run_many
 from issues.models import Category
 from llm.offline import classify_offline
 from reports.addresses import standardise_address, standardise_parts

@@ -4,7 +4,7 @@ unique first where no index can), and the Location of each address first seen lo
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from issues.bulk.statements import run, run_many
+from civicpulse.core.sql import run, run_many
 from reports.imports.checks import tracking_sql
 from reports.models import new_tracking_id
 

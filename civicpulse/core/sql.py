@@ -1,8 +1,9 @@
-"""The one way bulk-load SQL is written: psycopg's composition. The work schema (and any
-other schema or table name) is an `Identifier`, quoted, as tenant schemas and the work
-schemas named after them may hold a hyphen; a fragment of SQL is a `Composable`; a value
-is a parameter of the statement, never text pasted into it. Literal braces in a template
-are doubled, as in `str.format`; `%` is doubled in a statement that takes parameters."""
+"""The one way set-based SQL (bulk loads) is written: psycopg's composition. The work
+schema (and any other schema or table name) is an `Identifier`, quoted, as tenant schemas
+and the work schemas named after them may hold a hyphen; a fragment of SQL is a
+`Composable`; a value is a parameter of the statement, never text pasted into it.
+Literal braces in a template are doubled, as in `str.format`; `%` is doubled in a
+statement that takes parameters."""
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from analytics.sla.models import SlaMetric, SlaPolicy
 from issues.models import Area, Category, Issue, IssueStatus
-from tests.factories import IssueFactory
+from tests.support.factories import IssueFactory
 
 TARGET_S = 24 * 3600.0
 

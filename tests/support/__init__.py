@@ -1,0 +1,1 @@
+"""Helpers the tests share: factories, real server processes, a local model server."""
