@@ -6,6 +6,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ def _seed() -> tuple:
     return roads, parks, north, south
 
 
+@pytest.mark.slow
 def test_public_page_shows_figures_targets_rankings_and_withholds_small_samples(client_a, tenant_a) -> None:
     _seed()
     scores_compute()

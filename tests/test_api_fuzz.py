@@ -10,14 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from django.core import signals
-from django.db import close_old_connections
-
-from civicpulse.wsgi import application
 from civicpulse.apikeys.services import api_key_create
+from civicpulse.wsgi import application
 
 HOST = "alpha.localhost"  # tenant A of tests/conftest.py
 EXAMPLES_PER_OPERATION = 15
@@ -52,6 +51,7 @@ def api_schema(tenant_a, fuzz_key, keep_connection):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))

@@ -178,6 +178,7 @@ def test_the_stored_model_is_plain_json_and_predicts_like_scikit_learn(tenant_a)
     np.testing.assert_allclose(np.array([binary.probabilities(t) for t in unseen]), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_enough_examples_are_cross_validated_and_the_model_stays_small(tenant_a) -> None:
     rows = _generator().labelled_rows(400, seed=5)
     for row in rows:

@@ -20,7 +20,7 @@ from tests.support.services import ROOT, committed_tenant, headless_chromium, wa
 
 # Asks pytest-django for the test database (the rows themselves are committed by the
 # module's fixture, outside the test's transaction).
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.browser, pytest.mark.slow]
 SLUG = "dash-city"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboards"
 PASSWORD = "pw-dash-browser-123456"
@@ -99,7 +99,7 @@ def test_dashboard_and_public_page_draw_their_charts(dash_tenant, browser, djang
             By.CSS_SELECTOR, "#map svg polygon")
         assert browser.find_elements(By.CSS_SELECTOR, "#trend svg polyline")
         browser.save_screenshot(str(ARTIFACTS / "1-staff-dashboard.png"))
-        browser.find_element(By.CSS_SELECTOR, "#map").location_once_scrolled_into_view
+        browser.execute_script("arguments[0].scrollIntoView();", browser.find_element(By.CSS_SELECTOR, "#map"))
         browser.save_screenshot(str(ARTIFACTS / "2-staff-dashboard-map.png"))
 
         # Filtered to one area: the map keeps that district only.

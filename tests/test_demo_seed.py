@@ -1,8 +1,8 @@
 """Demo seeding goes through the real intake and pipeline and leaves issues in every state."""
 from collections import Counter
 
-from civicpulse.demo.tenants import DEMO_TENANTS
 from civicpulse.demo.seed import seed_reports
+from civicpulse.demo.tenants import DEMO_TENANTS
 from issues.models import Issue, IssueEvent
 from reports.models import Report
 

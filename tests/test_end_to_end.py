@@ -12,9 +12,16 @@ from django_tenants.utils import tenant_context
 from issues.services.taxonomy import area_upsert
 from reports.models import Report
 from tenants.models import Tenant
-from tests.support.services import ROOT, celery_worker, committed_tenant, headless_chromium, wait_for, web_server
+from tests.support.services import (
+    ROOT,
+    celery_worker,
+    committed_tenant,
+    headless_chromium,
+    wait_for,
+    web_server,
+)
 
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.browser, pytest.mark.slow]
 SLUG = "e2e-city"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 STAFF_PASSWORD = "pw-e2e-staff-123456"

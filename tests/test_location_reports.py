@@ -5,8 +5,7 @@ their PDF regenerated from the stored JSON; the staff console's button."""
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -33,7 +32,7 @@ from tests.support.llm_server import FakeModel
 from tests.support.scoring_helpers import resolved_issue
 
 LAT, LON = 40.7440, -74.0324
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 # 30 m north of the location: the same place; 300 m: another one.
 NEAR = LAT + 30 / 111_195
 FAR = LAT + 300 / 111_195
@@ -72,17 +71,17 @@ def history(tenant_a) -> dict:
         Report.objects.filter(pk=r.pk).update(issue=issue)
         return r
 
-    report(met, datetime(2026, 4, 3, 9, tzinfo=dt_timezone.utc), latitude=LAT, longitude=LON)
-    report(met, datetime(2026, 4, 4, 9, tzinfo=dt_timezone.utc), address="12 Main St")  # placed by its address
-    report(missed, datetime(2026, 5, 20, 9, tzinfo=dt_timezone.utc), latitude=NEAR, longitude=LON)
-    report(open_issue, datetime(2026, 6, 5, 9, tzinfo=dt_timezone.utc), latitude=NEAR, longitude=LON)
-    report(closed, datetime(2026, 6, 6, 9, tzinfo=dt_timezone.utc), address="12 Main St.")
-    report(elsewhere, datetime(2026, 6, 10, 9, tzinfo=dt_timezone.utc), latitude=FAR, longitude=LON)
+    report(met, datetime(2026, 4, 3, 9, tzinfo=UTC), latitude=LAT, longitude=LON)
+    report(met, datetime(2026, 4, 4, 9, tzinfo=UTC), address="12 Main St")  # placed by its address
+    report(missed, datetime(2026, 5, 20, 9, tzinfo=UTC), latitude=NEAR, longitude=LON)
+    report(open_issue, datetime(2026, 6, 5, 9, tzinfo=UTC), latitude=NEAR, longitude=LON)
+    report(closed, datetime(2026, 6, 6, 9, tzinfo=UTC), address="12 Main St.")
+    report(elsewhere, datetime(2026, 6, 10, 9, tzinfo=UTC), latitude=FAR, longitude=LON)
     # Issue dates follow their reports' months: April (met), May (missed), June (open), March (closed).
-    type(met).objects.filter(pk=met.pk).update(created_at=datetime(2026, 4, 3, 9, tzinfo=dt_timezone.utc))
-    type(met).objects.filter(pk=missed.pk).update(created_at=datetime(2026, 5, 20, 9, tzinfo=dt_timezone.utc))
-    type(met).objects.filter(pk=open_issue.pk).update(created_at=datetime(2026, 6, 5, 9, tzinfo=dt_timezone.utc))
-    type(met).objects.filter(pk=closed.pk).update(created_at=datetime(2026, 3, 1, 9, tzinfo=dt_timezone.utc))
+    type(met).objects.filter(pk=met.pk).update(created_at=datetime(2026, 4, 3, 9, tzinfo=UTC))
+    type(met).objects.filter(pk=missed.pk).update(created_at=datetime(2026, 5, 20, 9, tzinfo=UTC))
+    type(met).objects.filter(pk=open_issue.pk).update(created_at=datetime(2026, 6, 5, 9, tzinfo=UTC))
+    type(met).objects.filter(pk=closed.pk).update(created_at=datetime(2026, 3, 1, 9, tzinfo=UTC))
 
     Flag.objects.create(rule=Rule.objects.get(code="reopened"), rule_version=1, params={"count": 1, "days": 30},
                         weight=1, subject=f"issue:{open_issue.pk}", issue=open_issue, area=downtown, support=3,

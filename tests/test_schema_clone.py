@@ -1,5 +1,6 @@
 """A tenant cloned from the template is the same, object for object, as one migrated from
 scratch; so skipping the migrations at provisioning time loses nothing."""
+import pytest
 from django.core.management import call_command
 from django.db import connection
 from psycopg import sql
@@ -40,6 +41,7 @@ def _describe(schema: str) -> dict[str, set[tuple]]:
     return described
 
 
+@pytest.mark.slow
 def test_clone_matches_a_freshly_migrated_schema(public_schema) -> None:
     with connection.cursor() as cursor:
         cursor.execute('CREATE SCHEMA "fresh-migrated"')

@@ -32,8 +32,8 @@ def staff_client(client_a, tenant_a):
 def test_triage_list_shows_and_filters_sla_state_and_time_left(staff_client) -> None:
     now = timezone.now()
     # Critical: one business hour to acknowledge; created a month ago, so breached.
-    late = IssueFactory(title="Late one", severity=Severity.CRITICAL, created_at=now - timedelta(days=30))
-    fresh = IssueFactory(title="Fresh one", severity=Severity.LOW, created_at=now)
+    IssueFactory(title="Late one", severity=Severity.CRITICAL, created_at=now - timedelta(days=30))
+    IssueFactory(title="Fresh one", severity=Severity.LOW, created_at=now)
     sla_evaluate(now=now)
     page = staff_client.get("/admin/issues/issue/").content.decode()
     assert "Breached" in page and "On track" in page and "time left" in page

@@ -17,6 +17,7 @@ from django.db import connection
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+
     from tenants.models import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]
