@@ -18,6 +18,7 @@ scoring, then linking or opening an issue) and `joined_share`. The EXPLAIN (ANAL
 BUFFERS) plan of one candidate query goes to stderr with the progress bars. The tenant
 (`bench-dedup`) is dropped unless --keep; with --keep a second run reuses its issues.
 """
+
 import argparse
 import random
 import statistics
@@ -33,18 +34,65 @@ CHUNK = 100_000
 WARM_UP = 20
 
 # Words the fill draws issue texts from: what is wrong, where.
-THINGS = ["Pothole", "Deep pothole", "Street light", "Streetlight", "Graffiti", "Overflowing trash bin",
-          "Fallen tree branch", "Leaking fire hydrant", "Traffic signal", "Abandoned car", "Broken sidewalk",
-          "Loud music", "Water main", "Missed garbage collection", "Cracked curb", "Dead tree"]
-WRONGS = ["is getting deeper", "is out", "on the wall", "not collected for days", "blocking the path",
-          "flooding the street", "stuck on red", "not moved for weeks", "trip hazard", "every night",
-          "flickering", "needs repair", "damaged my tire", "dark for a week", "spilling onto the road"]
-STREETS = ["Main St", "Oak Ave", "Elm St", "Maple Ave", "2nd St", "5th St", "Washington Ave", "Lincoln Blvd",
-           "Park Rd", "Cedar Ln", "Jefferson St", "Madison Ave", "Spring St", "Grand Ave", "River Rd", "Hill St"]
+THINGS = [
+    "Pothole",
+    "Deep pothole",
+    "Street light",
+    "Streetlight",
+    "Graffiti",
+    "Overflowing trash bin",
+    "Fallen tree branch",
+    "Leaking fire hydrant",
+    "Traffic signal",
+    "Abandoned car",
+    "Broken sidewalk",
+    "Loud music",
+    "Water main",
+    "Missed garbage collection",
+    "Cracked curb",
+    "Dead tree",
+]
+WRONGS = [
+    "is getting deeper",
+    "is out",
+    "on the wall",
+    "not collected for days",
+    "blocking the path",
+    "flooding the street",
+    "stuck on red",
+    "not moved for weeks",
+    "trip hazard",
+    "every night",
+    "flickering",
+    "needs repair",
+    "damaged my tire",
+    "dark for a week",
+    "spilling onto the road",
+]
+STREETS = [
+    "Main St",
+    "Oak Ave",
+    "Elm St",
+    "Maple Ave",
+    "2nd St",
+    "5th St",
+    "Washington Ave",
+    "Lincoln Blvd",
+    "Park Rd",
+    "Cedar Ln",
+    "Jefferson St",
+    "Madison Ave",
+    "Spring St",
+    "Grand Ave",
+    "River Rd",
+    "Hill St",
+]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--issues", type=int, default=1_000_000)
     parser.add_argument("--points", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
@@ -55,7 +103,6 @@ def main() -> None:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-
     tenant, existing = kept_or_new_tenant(SLUG, "Grouping benchmark")
     rng = random.Random(args.seed)
     with tenant_context(tenant):
@@ -64,8 +111,10 @@ def main() -> None:
             _fill(existing, args.issues, args.seed)
             figure("fill_s", round(time.perf_counter() - started, 1))
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged', 'in_progress'))"
-                           " FROM issues_issue")
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged', 'in_progress'))"
+                " FROM issues_issue"
+            )
             total, open_total = cursor.fetchone()
         figure("issues", total)
         figure("open_issues", open_total)
@@ -81,8 +130,10 @@ def _fill(start: int, total: int, seed: int) -> None:
     from tqdm import tqdm
 
     lat0, lon0 = CENTRE
-    with connection.cursor() as cursor, tqdm(total=total - start, unit=" issues", desc="filling", file=sys.stderr,
-                                             disable=None) as bar:
+    with (
+        connection.cursor() as cursor,
+        tqdm(total=total - start, unit=" issues", desc="filling", file=sys.stderr, disable=None) as bar,
+    ):
         cursor.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
         for low in range(start, total, CHUNK):
             high = min(low + CHUNK, total)
@@ -125,9 +176,17 @@ def _fill(start: int, total: int, seed: int) -> None:
                   ON c.n = y.g %% (SELECT count(*) FROM issues_category)
                 """,
                 {
-                    "lat0": lat0, "lon0": lon0, "half": HALF_SIDE_M, "low": low, "high": high,
-                    "things": THINGS, "n_things": len(THINGS), "wrongs": WRONGS, "n_wrongs": len(WRONGS),
-                    "streets": STREETS, "n_streets": len(STREETS),
+                    "lat0": lat0,
+                    "lon0": lon0,
+                    "half": HALF_SIDE_M,
+                    "low": low,
+                    "high": high,
+                    "things": THINGS,
+                    "n_things": len(THINGS),
+                    "wrongs": WRONGS,
+                    "n_wrongs": len(WRONGS),
+                    "streets": STREETS,
+                    "n_streets": len(STREETS),
                 },
             )
             bar.update(high - low)
@@ -182,9 +241,15 @@ def _measure(points: list[dict]) -> None:
         category = categories.get(point["category_id"]) or fallback[n % len(fallback)]
         thresholds = grouping_thresholds(category)
         query = {
-            "latitude": point["lat"], "longitude": point["lon"], "address_key": "", "at": now, "text": point["text"],
-            "category_ids": category_compatible_ids(category), "radius_m": thresholds.radius_m,
-            "window_hours": thresholds.window_hours, "min_similarity": thresholds.min_similarity,
+            "latitude": point["lat"],
+            "longitude": point["lon"],
+            "address_key": "",
+            "at": now,
+            "text": point["text"],
+            "category_ids": category_compatible_ids(category),
+            "radius_m": thresholds.radius_m,
+            "window_hours": thresholds.window_hours,
+            "min_similarity": thresholds.min_similarity,
         }
         started = time.perf_counter()
         found = issue_candidates(**query)
@@ -193,8 +258,16 @@ def _measure(points: list[dict]) -> None:
         started = time.perf_counter()
         with transaction.atomic():
             result = issue_group_report(
-                text=point["text"], summary="", category=category, severity="medium", latitude=point["lat"],
-                longitude=point["lon"], address_key="", at=now, report_ref=f"bench-{n}", actor_label="bench",
+                text=point["text"],
+                summary="",
+                category=category,
+                severity="medium",
+                latitude=point["lat"],
+                longitude=point["lon"],
+                address_key="",
+                at=now,
+                report_ref=f"bench-{n}",
+                actor_label="bench",
             )
             transaction.set_rollback(True)
         grouping_ms.append((time.perf_counter() - started) * 1000)

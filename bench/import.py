@@ -17,6 +17,7 @@ left out, and an index built once costs less than one kept up row by row, so an 
 of this file into these tables is not expected to beat it. The tenant (`bench-import`)
 and the file are removed unless --keep.
 """
+
 import argparse
 import os
 import re
@@ -50,13 +51,19 @@ def write_floor() -> dict[str, float]:
         indexes: list[str] = []
         keys: list[tuple[str, str, str]] = []
         for table in tables:
-            cursor.execute(f"CREATE TABLE {schema}.{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            cursor.execute(
+                f"CREATE TABLE {schema}.{table} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            )
             started = time.perf_counter()
             cursor.execute(f"INSERT INTO {schema}.{table} SELECT * FROM {table}")
             seconds["writing"] += time.perf_counter() - started
-            cursor.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass", [table])
-            indexes += [re.sub(r" ON \S+ USING ", f" ON {schema}.{table} USING ", d, count=1)
-                        for (d,) in cursor.fetchall()]
+            cursor.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass", [table]
+            )
+            indexes += [
+                re.sub(r" ON \S+ USING ", f" ON {schema}.{table} USING ", d, count=1)
+                for (d,) in cursor.fetchall()
+            ]
             cursor.execute(
                 "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
                 [table],
@@ -68,16 +75,22 @@ def write_floor() -> dict[str, float]:
         for table, name, definition in keys:
             # A key between the two tables points at the copy.
             for other in tables:
-                definition = re.sub(rf"REFERENCES (\S+\.)?{other}\(", f"REFERENCES {schema}.{other}(", definition)
-            cursor.execute(f'ALTER TABLE {schema}.{table} ADD CONSTRAINT "{name}" {definition} NOT VALID; '
-                           f'ALTER TABLE {schema}.{table} VALIDATE CONSTRAINT "{name}"')
+                definition = re.sub(
+                    rf"REFERENCES (\S+\.)?{other}\(", f"REFERENCES {schema}.{other}(", definition
+                )
+            cursor.execute(
+                f'ALTER TABLE {schema}.{table} ADD CONSTRAINT "{name}" {definition} NOT VALID; '
+                f'ALTER TABLE {schema}.{table} VALIDATE CONSTRAINT "{name}"'
+            )
         seconds["indexing"] = time.perf_counter() - started
         transaction.set_rollback(True)
     return seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -104,11 +117,14 @@ def main() -> None:
     copy_s = {}
     with connection.cursor() as cursor:
         for kind, create in (("regular", "CREATE TABLE"), ("temp", "CREATE TEMP TABLE")):
-            cursor.execute(f"DROP TABLE IF EXISTS bench_copy_ceiling; {create} bench_copy_ceiling ({columns})")
+            cursor.execute(
+                f"DROP TABLE IF EXISTS bench_copy_ceiling; {create} bench_copy_ceiling ({columns})"
+            )
             started = time.perf_counter()
-            with path.open("rb") as f, cursor.cursor.copy(
-                "COPY bench_copy_ceiling FROM STDIN (FORMAT csv, HEADER true)"
-            ) as copy:
+            with (
+                path.open("rb") as f,
+                cursor.cursor.copy("COPY bench_copy_ceiling FROM STDIN (FORMAT csv, HEADER true)") as copy,
+            ):
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
             copy_s[kind] = time.perf_counter() - started

@@ -4,6 +4,7 @@ Two tenants are created once per session (committed, so real worker processes se
 them); each test runs inside a transaction that is rolled back. One tenant has a hyphen
 in its slug, so schema-name quoting is exercised everywhere.
 """
+
 from collections.abc import Iterator
 
 import pytest
@@ -80,8 +81,6 @@ def client_b(db: None, tenant_pair: tuple[Tenant, Tenant]) -> Client:
 @pytest.fixture
 def public_client(db: None) -> Client:
     return Client(HTTP_HOST="localhost")
-
-
 
 
 @pytest.fixture

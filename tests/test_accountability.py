@@ -1,6 +1,7 @@
 """The public accountability page (no login) and the staff dashboard, through Django's
 client: what each shows, what a tenant switched off, the minimum-sample rule, CSV
 downloads, and the read-scope API of scores, trends, rankings and flags."""
+
 import csv
 import io
 import re
@@ -25,14 +26,21 @@ def _seed() -> tuple:
     roads = CategoryFactory(code="roads_acc", name="Roads")
     parks = CategoryFactory(code="parks_acc", name="Parks")
     ring = [[-87.70, 41.80], [-87.60, 41.80], [-87.60, 41.90], [-87.70, 41.90], [-87.70, 41.80]]
-    north = AreaFactory(code="north_acc", name="Northside", boundary={"type": "Polygon", "coordinates": [ring]})
+    north = AreaFactory(
+        code="north_acc", name="Northside", boundary={"type": "Polygon", "coordinates": [ring]}
+    )
     south = AreaFactory(code="south_acc", name="Southside")
     for n in range(12):
         resolved_issue(area=north, category=roads, used=0.4 if n % 4 else 1.5)
     for _ in range(3):
         resolved_issue(area=south, category=parks, used=0.2)
-    IssueFactory(area=north, category=roads, latitude=41.85, longitude=-87.65,
-                 created_at=timezone.now() - timedelta(hours=1))
+    IssueFactory(
+        area=north,
+        category=roads,
+        latitude=41.85,
+        longitude=-87.65,
+        created_at=timezone.now() - timedelta(hours=1),
+    )
     return roads, parks, north, south
 
 
@@ -68,19 +76,34 @@ def test_public_page_before_any_computation(client_a, tenant_a) -> None:
 
 def test_staff_dashboard_charts_tables_filters_and_csv(client_a, tenant_a) -> None:
     roads, _, north, _ = _seed()
-    IssueFactory(area=north, category=roads, latitude=41.85, longitude=-87.65, status="in_progress",
-                 created_at=timezone.now() - timedelta(hours=1))
+    IssueFactory(
+        area=north,
+        category=roads,
+        latitude=41.85,
+        longitude=-87.65,
+        status="in_progress",
+        created_at=timezone.now() - timedelta(hours=1),
+    )
     Rule.objects.filter(code="aging_open").update(params={"count": 1, "days": 0})
     rules_evaluate()
     get_user_model().objects.create_superuser("dash", "d@example.org", "pw-dash-123456")
     client_a.post("/admin/login/", {"username": "dash", "password": "pw-dash-123456"})
     url = "/admin/analytics/scorerun/dashboard/"
     html = client_a.get(url, {"period": 30, "area": north.pk}).content.decode()
-    for title in ("Open issues by status and age", "SLA compliance per week", "Breaches by category",
-                  "Breaches by area", "Active flags", "Weighted concern by area", "Open issues on the map"):
+    for title in (
+        "Open issues by status and age",
+        "SLA compliance per week",
+        "Breaches by category",
+        "Breaches by area",
+        "Active flags",
+        "Weighted concern by area",
+        "Open issues on the map",
+    ):
         assert title in html
     assert html.count('role="img"') == 7 and "<polygon" in html and "<circle" in html
-    rows = list(csv.reader(io.StringIO(client_a.get(url, {"area": north.pk, "csv": "backlog"}).content.decode())))
+    rows = list(
+        csv.reader(io.StringIO(client_a.get(url, {"area": north.pk, "csv": "backlog"}).content.decode()))
+    )
     assert rows[0][0] == "Status" and rows[1][0] == "Open" and rows[1][-1] == "1" and rows[3][-1] == "1"
     trend = client_a.get(url, {"csv": "trend"})
     assert trend["Content-Type"].startswith("text/csv") and "Compliance" in trend.content.decode()
@@ -165,11 +188,18 @@ def test_the_map_names_each_area_at_the_middle_of_its_outer_ring() -> None:
     square = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
     hole = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 0.5]]
     far = [[10.0, 0.0], [12.0, 0.0], [12.0, 2.0], [10.0, 2.0], [10.0, 0.0]]
-    svg = str(points_map_svg(
-        [("Downtown", {"type": "Polygon", "coordinates": [square, hole]}),
-         ("Islands", {"type": "MultiPolygon", "coordinates": [[far], [square]]})],
-        [(1.0, 1.0, "a report")], title="Map", width=620, height=200,
-    ))
+    svg = str(
+        points_map_svg(
+            [
+                ("Downtown", {"type": "Polygon", "coordinates": [square, hole]}),
+                ("Islands", {"type": "MultiPolygon", "coordinates": [[far], [square]]}),
+            ],
+            [(1.0, 1.0, "a report")],
+            title="Map",
+            width=620,
+            height=200,
+        )
+    )
     labels = re.findall(r'<text x="([0-9.]+)" y="([0-9.]+)"[^>]*>([^<]+)</text>', svg)
     assert [name for _, _, name in labels] == ["Downtown", "Islands"]  # once each, by its first outer ring
     (down_x, down_y, _), (isl_x, isl_y, _) = labels

@@ -1,4 +1,5 @@
 """Users, sessions and lockouts live per schema: tenant A's login is worthless on B."""
+
 from django.contrib.auth import get_user_model
 from django_tenants.utils import schema_context
 
@@ -11,9 +12,7 @@ def _staff(schema: str, username: str = "staff") -> None:
 
 
 def _login(client, username: str = "staff", password: str = PASSWORD):
-    return client.post(
-        "/admin/login/?next=/admin/", {"username": username, "password": password}
-    )
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password})
 
 
 def test_session_from_tenant_a_is_rejected_on_tenant_b(client_a, client_b, tenant_pair) -> None:

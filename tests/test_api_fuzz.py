@@ -6,6 +6,7 @@ body).
 
 Kept bounded and repeatable: a few examples per operation, derandomised, no example
 database, positive cases only (the intake tests cover refusals field by field)."""
+
 from collections.abc import Iterator
 
 import pytest
@@ -40,10 +41,16 @@ def fuzz_key(tenant_a) -> str:
 
 @pytest.fixture
 def api_schema(tenant_a, fuzz_key, keep_connection):
-    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", application, headers={"Host": HOST})
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/v1/schema/?format=json", application, headers={"Host": HOST}
+    )
     schema.config.generation.update(
-        modes=["positive"], max_examples=EXAMPLES_PER_OPERATION, deterministic=True, database="none",
-        allow_x00=False, with_security_parameters=False,
+        modes=["positive"],
+        max_examples=EXAMPLES_PER_OPERATION,
+        deterministic=True,
+        database="none",
+        allow_x00=False,
+        with_security_parameters=False,
     )
     return schema
 
@@ -53,11 +60,18 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, database=None, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_conforms_to_its_own_schema(case, fuzz_key) -> None:
     # Schema-valid requests may still be refused by rules a schema cannot state (a
     # workflow move from the issue's current status, a bounding box whose south lies
     # north of its north): those 400s are right, so acceptance is not demanded.
-    case.call_and_validate(headers={"Host": HOST, "Authorization": f"Api-Key {fuzz_key}"},
-                           excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(
+        headers={"Host": HOST, "Authorization": f"Api-Key {fuzz_key}"},
+        excluded_checks=[positive_data_acceptance],
+    )

@@ -1,6 +1,7 @@
 """The integrator API v1 beyond intake: issues with filters, ordering and pages; staff
 actions with the staff scope; the taxonomy; one error shape; throttling
 of anonymous callers; the OpenAPI schema and its docs page, served without a CDN."""
+
 import random
 from datetime import timedelta
 
@@ -27,8 +28,13 @@ def test_issue_list_filters_orders_and_pages(client_a, api_key_a) -> None:
     potholes = Category.objects.get(code="potholes")
     north = AreaFactory(code="north")
     first = IssueFactory(category=potholes, area=north, created_at=now - timedelta(days=3), report_count=5)
-    second = IssueFactory(category=potholes, status=IssueStatus.RESOLVED, created_at=now - timedelta(days=1),
-                          latitude=40.5, longitude=-88.0)
+    second = IssueFactory(
+        category=potholes,
+        status=IssueStatus.RESOLVED,
+        created_at=now - timedelta(days=1),
+        latitude=40.5,
+        longitude=-88.0,
+    )
     third = IssueFactory(created_at=now - timedelta(hours=1), latitude=None, longitude=None)
     client = api(client_a, api_key_a)
 
@@ -47,14 +53,21 @@ def test_issue_list_filters_orders_and_pages(client_a, api_key_a) -> None:
     assert ids("?status=in_progress&status=resolved") == [second.pk]
     assert ids("?category=potholes") == [second.pk, first.pk]
     assert ids("?area=north") == [first.pk]
-    assert ids(f"?created_after={(now - timedelta(days=2)).isoformat().replace('+', '%2B')}") == [third.pk, second.pk]
+    assert ids(f"?created_after={(now - timedelta(days=2)).isoformat().replace('+', '%2B')}") == [
+        third.pk,
+        second.pk,
+    ]
     assert ids("?bbox=-89.7,39.7,-89.6,39.9") == [first.pk]
     assert ids("?ordering=-report_count")[0] == first.pk
     assert ids("?page_size=2&page=2") == [first.pk]
     assert client.get(f"/api/v1/issues/{first.pk}/").json()["report_count"] == 5
 
-    for query, field in [("?status=lost", "status"), ("?bbox=1,2,3", "bbox"), ("?created_after=soon", "created_after"),
-                         ("?bbox=0,50,1,40", "bbox")]:
+    for query, field in [
+        ("?status=lost", "status"),
+        ("?bbox=1,2,3", "bbox"),
+        ("?created_after=soon", "created_after"),
+        ("?bbox=0,50,1,40", "bbox"),
+    ]:
         response = client.get(f"/api/v1/issues/{query}")
         assert response.status_code == 400 and set(response.json()) == ERROR_KEYS, query
         assert field in response.json()["fields"], response.json()
@@ -77,9 +90,11 @@ def test_staff_actions_need_the_staff_scope(client_a, api_key_a, staff_key) -> N
     issue = IssueFactory()
     member = UserFactory(username="dana")
     reader, staff = api(client_a, api_key_a), api(client_a, staff_key)
-    for path, body in [(f"/api/v1/issues/{issue.pk}/status/", {"status": "acknowledged"}),
-                       (f"/api/v1/issues/{issue.pk}/assignee/", {"assignee": "dana"}),
-                       (f"/api/v1/issues/{issue.pk}/notes/", {"body": "x", "visibility": "public"})]:
+    for path, body in [
+        (f"/api/v1/issues/{issue.pk}/status/", {"status": "acknowledged"}),
+        (f"/api/v1/issues/{issue.pk}/assignee/", {"assignee": "dana"}),
+        (f"/api/v1/issues/{issue.pk}/notes/", {"body": "x", "visibility": "public"}),
+    ]:
         refused = reader.post(path, body)
         assert refused.status_code == 403 and "staff" in refused.json()["message"]
 
@@ -105,19 +120,25 @@ def test_staff_actions_need_the_staff_scope(client_a, api_key_a, staff_key) -> N
     assert reader.get(f"/api/v1/issues/{issue.pk}/").json()["assignee"] is None
 
     public = staff.post(f"/api/v1/issues/{issue.pk}/notes/", {"body": "Crew booked", "visibility": "public"})
-    internal = staff.post(f"/api/v1/issues/{issue.pk}/notes/", {"body": "Chase the contractor", "visibility": "internal"})
+    internal = staff.post(
+        f"/api/v1/issues/{issue.pk}/notes/", {"body": "Chase the contractor", "visibility": "internal"}
+    )
     assert public.status_code == internal.status_code == 201
     assert IssueNote.objects.filter(issue=issue).count() == 2
     assert [n["body"] for n in reader.get(f"/api/v1/issues/{issue.pk}/notes/").json()] == ["Crew booked"]
     assert len(staff.get(f"/api/v1/issues/{issue.pk}/notes/").json()) == 2
     wrong = staff.post(f"/api/v1/issues/{issue.pk}/notes/", {"body": "x", "visibility": "secret"})
     assert wrong.status_code == 400 and "visibility" in wrong.json()["fields"]
-    assert staff.post("/api/v1/issues/999999/notes/", {"body": "x", "visibility": "public"}).status_code == 404
+    assert (
+        staff.post("/api/v1/issues/999999/notes/", {"body": "x", "visibility": "public"}).status_code == 404
+    )
 
 
 def test_internal_notes_never_reach_a_read_key(client_a, api_key_a) -> None:
     issue = IssueFactory()
-    issue_note_add(issue_id=issue.pk, body="secret plan", visibility=IssueNote.Visibility.INTERNAL, author=None)
+    issue_note_add(
+        issue_id=issue.pk, body="secret plan", visibility=IssueNote.Visibility.INTERNAL, author=None
+    )
     client = api(client_a, api_key_a)
     for path in (f"/api/v1/issues/{issue.pk}/notes/", f"/api/v1/issues/{issue.pk}/", "/api/v1/issues/"):
         assert "secret plan" not in client.get(path).content.decode()
@@ -165,8 +186,14 @@ def test_schema_and_docs_are_served_without_a_cdn(client_a, tenant_a) -> None:
     document = schema.json()
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
-    for path in ("/api/v1/reports/", "/api/v1/issues/", "/api/v1/issues/{issue_id}/status/", "/api/v1/categories/",
-                 "/api/v1/sla/metrics/", "/api/v1/scores/"):
+    for path in (
+        "/api/v1/reports/",
+        "/api/v1/issues/",
+        "/api/v1/issues/{issue_id}/status/",
+        "/api/v1/categories/",
+        "/api/v1/sla/metrics/",
+        "/api/v1/scores/",
+    ):
         assert path in paths, path
     for operations in paths.values():
         for operation in operations.values():

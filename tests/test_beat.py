@@ -1,6 +1,7 @@
 """Beat runs django-celery-beat's database scheduler in its tenant-aware form: an entry
 without `tenant_schemas` is sent once into every tenant's schema, also after the schedule
 has been reloaded from the database (where it is editable in the platform admin)."""
+
 import json
 from types import SimpleNamespace
 
@@ -26,7 +27,9 @@ def _fan_out(scheduler: TenantScheduler, entry: object, monkeypatch) -> list[str
 
     sent: list[str] = []
 
-    def send(entry: object, producer: object = None, advance: bool = True, **kwargs: object) -> SimpleNamespace:
+    def send(
+        entry: object, producer: object = None, advance: bool = True, **kwargs: object
+    ) -> SimpleNamespace:
         # What the real send stamps on the message (TenantTask.apply_async does this).
         sent.append(headers_with_schema(dict(entry.options.get("headers") or {}))["_schema_name"])
         return SimpleNamespace(id=f"task-{len(sent)}")
@@ -43,7 +46,9 @@ def test_beat_uses_the_tenant_scheduler() -> None:
 
 def test_sweeper_reaches_every_tenant_also_after_a_reload(public_schema, tenant_pair, monkeypatch) -> None:
     scheduler = _scheduler()
-    spec = scheduler._tenant_aware_beat_schedule_to_dict(app.conf.beat_schedule)["reports-sweep-stuck@__all_tenants_only__"]
+    spec = scheduler._tenant_aware_beat_schedule_to_dict(app.conf.beat_schedule)[
+        "reports-sweep-stuck@__all_tenants_only__"
+    ]
     assert spec["options"]["headers"] == {"_all_tenants_only": True}
     # As beat installs it in the public schema, then reads it back on a reload.
     PeriodicTask.objects.create(

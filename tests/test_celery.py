@@ -1,4 +1,5 @@
 """Tenant-aware tasks through real Celery workers and Redis: each runs in its tenant's schema."""
+
 import pytest
 from django_tenants.utils import schema_context, tenant_context
 

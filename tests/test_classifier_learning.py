@@ -1,6 +1,7 @@
 """The offline classifier learns from staff corrections: training per tenant, versions,
 prediction from stored plain numbers (no pickle, no scikit-learn), the retraining task
 and its beat entry, and the evaluation command on generated and real labelled files."""
+
 import csv
 import importlib.util
 import io
@@ -43,7 +44,9 @@ def _any_trained_model_is_used(settings) -> None:
 HOBOKEN = ROOT.parent / "shared" / "data" / "hoboken_publicstuff_311.csv"
 
 CATEGORIES = [
-    CategoryInfo("streetlight", "Street light", "Street lights and lamps that are out", ("light", "lamp"), "medium"),
+    CategoryInfo(
+        "streetlight", "Street light", "Street lights and lamps that are out", ("light", "lamp"), "medium"
+    ),
     CategoryInfo("traffic_signal", "Traffic signal", "Signals at intersections", ("signal",), "high"),
     CategoryInfo("pothole", "Pothole", "Holes in the road", ("pothole",), "medium"),
 ]
@@ -80,8 +83,11 @@ def _record(pairs: list[tuple[str, str]], prefix: str = "R", severity: str = "")
 
 
 def _corrections() -> list[tuple[str, str]]:
-    return ([(t, "traffic_signal") for t in SIGNAL_TEXTS] + [(t, "streetlight") for t in STREETLIGHT_TEXTS]
-            + [(t, "pothole") for t in POTHOLE_TEXTS])
+    return (
+        [(t, "traffic_signal") for t in SIGNAL_TEXTS]
+        + [(t, "streetlight") for t in STREETLIGHT_TEXTS]
+        + [(t, "pothole") for t in POTHOLE_TEXTS]
+    )
 
 
 def _generator():
@@ -92,7 +98,9 @@ def _generator():
 
 
 def _figures(output: str) -> dict[str, str]:
-    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line and not line.startswith(" "))
+    return dict(
+        line.split(": ", 1) for line in output.splitlines() if ": " in line and not line.startswith(" ")
+    )
 
 
 def test_retraining_after_corrections_changes_a_later_prediction(tenant_a) -> None:
@@ -120,8 +128,9 @@ def test_retraining_after_corrections_changes_a_later_prediction(tenant_a) -> No
     assert "llm_trainedclassifier" in latest and "parameters" not in latest
 
     # A new correction makes a new version, which the next classification uses.
-    training_example_record(ref="new", text="Light at Bloomfield and 8th stuck on red", category="traffic_signal",
-                            severity="")
+    training_example_record(
+        ref="new", text="Light at Bloomfield and 8th stuck on red", category="traffic_signal", severity=""
+    )
     second = classifier_train(min_examples=10)
     assert (second.version, second.examples) == (2, len(_corrections()) + 1)
     assert classify_learned(LATER_TEXT, CATEGORIES).classifier == "offline-learned-v2"
@@ -158,7 +167,9 @@ def test_the_stored_model_is_plain_json_and_predicts_like_scikit_learn(tenant_a)
     stored = TrainedClassifier.objects.get()
     parameters = json.loads(json.dumps(stored.parameters))  # plain JSON: no pickle, no bytes
     assert parameters == stored.parameters and parameters["severity"] is None
-    assert stored.metrics["category"]["method"].startswith("none: fewer than")  # 17 examples: not cross-validated
+    assert stored.metrics["category"]["method"].startswith(
+        "none: fewer than"
+    )  # 17 examples: not cross-validated
 
     texts = [t for t, _ in _corrections()]
     vectorizer, model = text_model_estimators(texts, [c for _, c in _corrections()])
@@ -200,10 +211,32 @@ def test_the_analyzer_is_scikit_learns_word_unigrams_and_bigrams() -> None:
 
 
 def test_a_severity_model_once_staff_corrected_enough_severities(tenant_a) -> None:
-    _record([(t, "pothole") for t in ["Tiny crack in the road", "Small pothole on a quiet street",
-                                      "Shallow hole in a parking lane"] * 4], prefix="low", severity="low")
-    _record([(t, "traffic_signal") for t in ["Signal knocked down into the road", "Signal pole fell on a car",
-                                             "Signal out at a six-way intersection"] * 4], prefix="hi", severity="high")
+    _record(
+        [
+            (t, "pothole")
+            for t in [
+                "Tiny crack in the road",
+                "Small pothole on a quiet street",
+                "Shallow hole in a parking lane",
+            ]
+            * 4
+        ],
+        prefix="low",
+        severity="low",
+    )
+    _record(
+        [
+            (t, "traffic_signal")
+            for t in [
+                "Signal knocked down into the road",
+                "Signal pole fell on a car",
+                "Signal out at a six-way intersection",
+            ]
+            * 4
+        ],
+        prefix="hi",
+        severity="high",
+    )
     trained = classifier_train(min_examples=10)
     assert trained.parameters["severity"]["classes"] == ["high", "low"]
     assert classify_learned("Small crack in the road near the school", CATEGORIES).severity == "low"
@@ -263,20 +296,45 @@ def test_the_evaluation_command_on_generated_reports_writes_nothing(tenant_a, tm
     classifier_train(min_examples=10)
     before = (TrainedClassifier.objects.count(), TrainingExample.objects.count())
 
-    output = _command("alpha", "--csv", str(path), "--text-column", "text", "--label-column", "category",
-                      "--date-column", "created", "--id-column", "id")
+    output = _command(
+        "alpha",
+        "--csv",
+        str(path),
+        "--text-column",
+        "text",
+        "--label-column",
+        "category",
+        "--date-column",
+        "created",
+        "--id-column",
+        "id",
+    )
     figures = _figures(output)
     assert (figures["train_rows"], figures["test_rows"], figures["labels"]) == ("420", "180", "10")
     for name in ("accuracy", "macro_f1", "baseline_accuracy", "baseline_macro_f1"):
         assert 0 <= float(figures[name]) <= 1 and len(figures[name].split(".")[1]) == 3
     # Learned from 420 rows, it reads these reports much better than the names alone.
-    assert float(figures["accuracy"]) > 0.8 and float(figures["accuracy"]) > float(figures["baseline_accuracy"])
+    assert float(figures["accuracy"]) > 0.8 and float(figures["accuracy"]) > float(
+        figures["baseline_accuracy"]
+    )
     assert "model_accuracy" not in figures
     assert "confusion, learned (rows: true label, columns: predicted)" in output
     assert (TrainedClassifier.objects.count(), TrainingExample.objects.count()) == before
 
-    as_json = json.loads(_command("alpha", "--csv", str(path), "--text-column", "text", "--label-column",
-                                  "category", "--train-fraction", "0.5", "--json"))
+    as_json = json.loads(
+        _command(
+            "alpha",
+            "--csv",
+            str(path),
+            "--text-column",
+            "text",
+            "--label-column",
+            "category",
+            "--train-fraction",
+            "0.5",
+            "--json",
+        )
+    )
     assert (as_json["train_rows"], as_json["test_rows"]) == (300, 300)
     assert sum(map(sum, as_json["confusion"]["learned"])) == 300 and len(as_json["label_names"]) == 10
 
@@ -285,12 +343,19 @@ def test_the_evaluation_command_scores_the_tenants_language_model(tenant_a, tmp_
     path = tmp_path / "labelled.csv"
     _generator().write_labelled_reports(path, 60, seed=3)
     model = FakeModel().start()
-    model.answer = lambda request: {"category": "Pothole", "severity": "medium", "summary": "A pothole.",
-                                    "confidence": 0.9}
+    model.answer = lambda request: {
+        "category": "Pothole",
+        "severity": "medium",
+        "summary": "A pothole.",
+        "confidence": 0.9,
+    }
     settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_TIMEOUT = model.url, "test-model", 2.0
     try:
-        result = json.loads(_command("alpha", "--csv", str(path), "--text-column", "text", "--label-column",
-                                     "category", "--json"))
+        result = json.loads(
+            _command(
+                "alpha", "--csv", str(path), "--text-column", "text", "--label-column", "category", "--json"
+            )
+        )
     finally:
         model.stop()
     assert len(model.requests) == result["test_rows"] == 18 and result["model_fallbacks"] == 0
@@ -312,7 +377,9 @@ def test_the_evaluation_command_refuses_bad_input(tenant_a, tmp_path) -> None:
     with pytest.raises(CommandError, match="no column 'missing'"):
         _command("alpha", "--csv", str(path), "--text-column", "missing", "--label-column", "label")
     with pytest.raises(CommandError, match="No file"):
-        _command("alpha", "--csv", str(tmp_path / "absent.csv"), "--text-column", "text", "--label-column", "label")
+        _command(
+            "alpha", "--csv", str(tmp_path / "absent.csv"), "--text-column", "text", "--label-column", "label"
+        )
     with pytest.raises(CommandError, match="Too few rows"):
         _command("alpha", *base)
     with pytest.raises(CommandError, match="train-fraction"):
@@ -334,20 +401,43 @@ def test_the_generated_file_is_deterministic(tmp_path) -> None:
 @pytest.mark.skipif(not HOBOKEN.exists(), reason="the shared Hoboken export is not beside this checkout")
 def test_the_evaluation_command_on_the_hoboken_export(tenant_a, settings) -> None:
     settings.LLM_BASE_URL = ""
-    figures = _figures(_command("alpha", "--csv", str(HOBOKEN), "--text-column", "Description", "--label-column",
-                                "Title", "--date-column", "Date Created", "--id-column", "ID"))
+    figures = _figures(
+        _command(
+            "alpha",
+            "--csv",
+            str(HOBOKEN),
+            "--text-column",
+            "Description",
+            "--label-column",
+            "Title",
+            "--date-column",
+            "Date Created",
+            "--id-column",
+            "ID",
+        )
+    )
     # 91 rows, 46 ids, 3 of them without a description: 43 reports, the 30 oldest to learn from.
     assert (figures["train_rows"], figures["test_rows"], figures["skipped_rows"]) == ("30", "13", "48")
     assert 0 <= float(figures["accuracy"]) <= 1 and 0 <= float(figures["baseline_accuracy"]) <= 1
 
 
-def test_a_model_is_used_only_once_it_does_well_on_corrections_it_was_not_fitted_on(tenant_a, settings) -> None:
+def test_a_model_is_used_only_once_it_does_well_on_corrections_it_was_not_fitted_on(
+    tenant_a, settings
+) -> None:
     settings.CLASSIFIER_MIN_ACCURACY = 0.7
     for n, text in enumerate(SIGNAL_TEXTS + STREETLIGHT_TEXTS):
-        training_example_record(ref=f"gate-{n}", text=text, severity="",
-                                category="traffic_signal" if text in SIGNAL_TEXTS else "streetlight")
+        training_example_record(
+            ref=f"gate-{n}",
+            text=text,
+            severity="",
+            category="traffic_signal" if text in SIGNAL_TEXTS else "streetlight",
+        )
     trained = classifier_train(min_examples=10)
     assert "accuracy" not in trained.metrics["category"]  # 14 corrections: too few to cross-validate
-    assert classify_learned("The light at Pine and 7th is stuck on red", CATEGORIES) is None  # keywords answer
+    assert (
+        classify_learned("The light at Pine and 7th is stuck on red", CATEGORIES) is None
+    )  # keywords answer
     settings.CLASSIFIER_MIN_ACCURACY = 0
-    assert classify_learned("The light at Pine and 7th is stuck on red", CATEGORIES).category == "traffic_signal"
+    assert (
+        classify_learned("The light at Pine and 7th is stuck on red", CATEGORIES).category == "traffic_signal"
+    )

@@ -1,6 +1,7 @@
 """The staff dashboard and the public accountability page in a real headless Chromium,
 served by real gunicorn from committed rows in a tenant of its own: every chart is
 drawn and visible. Screenshots are kept in test-artifacts/dashboards/."""
+
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -49,14 +50,25 @@ def _seed() -> None:
     for n in range(90):
         area = areas[n % 3]
         late = n % (3 + n % 3) == 0
-        resolved_issue(area=area, category=roads if n % 2 else lights, used=1.6 if late else 0.2 + (n % 5) / 10,
-                       hours=4 + n % 40, resolved_ago=timedelta(days=n % 28, hours=2), now=now,
-                       latitude=39.76 + (n % 7) * 0.005, longitude=-89.69 + (n % 3) * 0.04 + (n % 5) * 0.004)
+        resolved_issue(
+            area=area,
+            category=roads if n % 2 else lights,
+            used=1.6 if late else 0.2 + (n % 5) / 10,
+            hours=4 + n % 40,
+            resolved_ago=timedelta(days=n % 28, hours=2),
+            now=now,
+            latitude=39.76 + (n % 7) * 0.005,
+            longitude=-89.69 + (n % 3) * 0.04 + (n % 5) * 0.004,
+        )
     for n in range(40):
-        IssueFactory(area=areas[n % 3], category=roads if n % 3 else lights,
-                     status=("open", "acknowledged", "in_progress")[n % 3],
-                     created_at=now - timedelta(days=n % 45, hours=3),
-                     latitude=39.755 + (n % 9) * 0.005, longitude=-89.695 + (n % 11) * 0.01)
+        IssueFactory(
+            area=areas[n % 3],
+            category=roads if n % 3 else lights,
+            status=("open", "acknowledged", "in_progress")[n % 3],
+            created_at=now - timedelta(days=n % 45, hours=3),
+            latitude=39.755 + (n % 9) * 0.005,
+            longitude=-89.695 + (n % 11) * 0.01,
+        )
     Rule.objects.filter(code="aging_open").update(params={"count": 2, "days": 30})
     scores_backfill(days=7)
     scores_compute()
@@ -96,10 +108,13 @@ def test_dashboard_and_public_page_draw_their_charts(dash_tenant, browser, djang
         browser.get(f"{base}/admin/analytics/scorerun/dashboard/?period=30")
         assert _charts_visible(browser, 7) == 7
         assert browser.find_elements(By.CSS_SELECTOR, "#map svg circle") and browser.find_elements(
-            By.CSS_SELECTOR, "#map svg polygon")
+            By.CSS_SELECTOR, "#map svg polygon"
+        )
         assert browser.find_elements(By.CSS_SELECTOR, "#trend svg polyline")
         browser.save_screenshot(str(ARTIFACTS / "1-staff-dashboard.png"))
-        browser.execute_script("arguments[0].scrollIntoView();", browser.find_element(By.CSS_SELECTOR, "#map"))
+        browser.execute_script(
+            "arguments[0].scrollIntoView();", browser.find_element(By.CSS_SELECTOR, "#map")
+        )
         browser.save_screenshot(str(ARTIFACTS / "2-staff-dashboard-map.png"))
 
         # Filtered to one area: the map keeps that district only.

@@ -1,4 +1,5 @@
 """Demo seeding goes through the real intake and pipeline and leaves issues in every state."""
+
 from collections import Counter
 
 from civicpulse.demo.seed import seed_reports

@@ -1,4 +1,5 @@
 """Departments route issues; notes are public (residents see them) or internal (never)."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -25,14 +26,18 @@ def test_new_tenants_route_categories_to_departments(tenant_a, tenant_pair) -> N
 
 
 def test_changing_category_reroutes_unless_department_chosen(tenant_a) -> None:
-    issue = IssueFactory(category=Category.objects.get(code="potholes"), department=Department.objects.get(code="public_works"))
+    issue = IssueFactory(
+        category=Category.objects.get(code="potholes"), department=Department.objects.get(code="public_works")
+    )
     staff = UserFactory()
     issue_update(issue_id=issue.pk, actor=staff, category=Category.objects.get(code="graffiti"))
     issue.refresh_from_db()
     assert issue.department.code == "sanitation"
     assert issue.events.get(kind="updated").data["changes"]["department"] == ["public_works", "sanitation"]
     issue_update(
-        issue_id=issue.pk, actor=staff, category=Category.objects.get(code="noise"),
+        issue_id=issue.pk,
+        actor=staff,
+        category=Category.objects.get(code="noise"),
         department=Department.objects.get(code="parks"),
     )
     issue.refresh_from_db()
@@ -53,8 +58,15 @@ def test_my_department_filter(client_a, tenant_a) -> None:
 def test_internal_notes_never_reach_residents(client_a, tenant_a) -> None:
     report = _issue_from_report("Street light out on Elm")
     staff = UserFactory()
-    issue_note_add(issue_id=report.issue_id, body="Crew booked for Tuesday.", visibility="public", author=staff)
-    issue_note_add(issue_id=report.issue_id, body="Contractor invoice #991 disputed.", visibility="internal", author=staff)
+    issue_note_add(
+        issue_id=report.issue_id, body="Crew booked for Tuesday.", visibility="public", author=staff
+    )
+    issue_note_add(
+        issue_id=report.issue_id,
+        body="Contractor invoice #991 disputed.",
+        visibility="internal",
+        author=staff,
+    )
     page = client_a.get(f"/track/{report.tracking_id}/").content.decode()
     assert "Crew booked for Tuesday." in page
     assert "invoice" not in page and "991" not in page
@@ -78,10 +90,21 @@ def test_admin_adds_notes_through_the_service(client_a, tenant_a) -> None:
     response = client_a.post(
         f"/admin/issues/issue/{issue.pk}/change/",
         {
-            "title": "Leak", "summary": "", "category": "", "severity": "medium", "area": "", "department": "",
+            "title": "Leak",
+            "summary": "",
+            "category": "",
+            "severity": "medium",
+            "area": "",
+            "department": "",
             "assignee": "",
-            "notes-TOTAL_FORMS": 1, "notes-INITIAL_FORMS": 0, "notes-0-visibility": "public", "notes-0-body": "On it.",
-            "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0, "reports-TOTAL_FORMS": 0, "reports-INITIAL_FORMS": 0,
+            "notes-TOTAL_FORMS": 1,
+            "notes-INITIAL_FORMS": 0,
+            "notes-0-visibility": "public",
+            "notes-0-body": "On it.",
+            "events-TOTAL_FORMS": 0,
+            "events-INITIAL_FORMS": 0,
+            "reports-TOTAL_FORMS": 0,
+            "reports-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -2,6 +2,7 @@
 on the tracking page; a staff member resolves the issue in the admin; the tracking page
 then says so. Against real gunicorn, a real worker and committed rows, in a tenant of its
 own. Screenshots are kept in test-artifacts/e2e/."""
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def test_report_then_resolve_then_see_it_resolved(e2e_tenant, browser, django_db
         base = f"http://{SLUG}.localhost:{port}"
         # The resident: describe, tap the map, send.
         browser.get(f"{base}/report/")
-        browser.find_element(By.NAME, "description").send_keys("Deep pothole in front of the library, bikes swerve into traffic")
+        browser.find_element(By.NAME, "description").send_keys(
+            "Deep pothole in front of the library, bikes swerve into traffic"
+        )
         browser.find_element(By.CSS_SELECTOR, "#map svg").click()
         assert browser.find_element(By.ID, "id_latitude").get_attribute("value")
         _shot(browser, "1-form")
@@ -67,7 +70,9 @@ def test_report_then_resolve_then_see_it_resolved(e2e_tenant, browser, django_db
         _shot(browser, "2-tracking-received")
 
         with tenant_context(e2e_tenant):
-            wait_for(lambda: Report.objects.get(tracking_id=tracking_id).status == "processed", 60, "processing")
+            wait_for(
+                lambda: Report.objects.get(tracking_id=tracking_id).status == "processed", 60, "processing"
+            )
             report = Report.objects.get(tracking_id=tracking_id)
             assert 39.75 <= report.latitude <= 39.85 and report.category.code == "potholes"
             issue_id = report.issue_id

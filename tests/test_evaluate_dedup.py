@@ -1,5 +1,6 @@
 """`manage.py evaluate_dedup`: labelled reports replayed through the real grouping in a
 throwaway schema; pairwise figures; the tenant's own data untouched."""
+
 import csv
 import io
 import json
@@ -20,8 +21,18 @@ from reports.dedup_evaluation import (
 from reports.dedup_samples import labelled_reports_generate
 from tests.support.factories import IssueFactory
 
-FIGURES = {"rows", "true_groups", "issues", "true_pairs", "predicted_pairs", "precision", "recall", "f1",
-           "mixed_issue_share", "rows_skipped"}
+FIGURES = {
+    "rows",
+    "true_groups",
+    "issues",
+    "true_pairs",
+    "predicted_pairs",
+    "precision",
+    "recall",
+    "f1",
+    "mixed_issue_share",
+    "rows_skipped",
+}
 
 
 def _tenant_state() -> tuple:
@@ -63,8 +74,9 @@ def test_true_groups_join_repeated_ids_and_duplicate_chains(tmp_path: Path) -> N
     ]
     with open(path, "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
-    columns = Columns(id="ID", text="Description", latitude="Lat", longitude="Lon", time="Created",
-                      duplicate_of="Parent")
+    columns = Columns(
+        id="ID", text="Description", latitude="Lat", longitude="Lon", time="Created", duplicate_of="Parent"
+    )
     read = labelled_reports_read(path, columns)
     assert [r.ref for r in read] == ["10", "10", "11", "12", "13"]
     assert read[0].at.timestamp() == 1700000000 and read[4].at.utcoffset().total_seconds() == 0
@@ -94,9 +106,15 @@ def test_the_command_measures_grouping_without_touching_the_tenant(tenant_a, tmp
     labelled_reports_write(rows, path)
     # A real open issue right where (and when) a generated report is: the replay must not see it.
     first = rows[0]
-    real = IssueFactory(title=first.text, text=first.text, latitude=first.latitude, longitude=first.longitude,
-                        created_at=first.at, last_report_at=first.at,
-                        category=Category.objects.get(code=first.category))
+    real = IssueFactory(
+        title=first.text,
+        text=first.text,
+        latitude=first.latitude,
+        longitude=first.longitude,
+        created_at=first.at,
+        last_report_at=first.at,
+        category=Category.objects.get(code=first.category),
+    )
     before = _tenant_state()
 
     out = io.StringIO()
@@ -121,7 +139,9 @@ def test_the_command_measures_grouping_without_touching_the_tenant(tenant_a, tmp
 def test_the_command_prints_one_line_per_figure_and_can_generate(tenant_a, tmp_path: Path) -> None:
     saved = tmp_path / "made.csv"
     out = io.StringIO()
-    call_command("evaluate_dedup", "alpha", "--generate", "40", "--save", str(saved), stdout=out, stderr=io.StringIO())
+    call_command(
+        "evaluate_dedup", "alpha", "--generate", "40", "--save", str(saved), stdout=out, stderr=io.StringIO()
+    )
     lines = out.getvalue().strip().splitlines()
     parsed = dict(line.split(": ", 1) for line in lines)
     assert set(parsed) == FIGURES and parsed["rows"] == "40"

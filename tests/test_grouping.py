@@ -1,5 +1,6 @@
 """The grouping score: its parts, the thresholds per category with the tenant's defaults,
 the borderline band and its adjudicator, and the triage order of the console."""
+
 import ast
 import math
 import re
@@ -22,11 +23,25 @@ ISSUE_TEXT = "Deep pothole in the road outside the bakery on Main Street"
 REPORT_TEXT = "Pothole outside the bakery on Main Street getting deeper"
 
 
-def group(text: str, *, lat: float = LAT, lon: float = LON, at=None, category: str | None = "potholes",
-          adjudicate=None) -> GroupingResult:
+def group(
+    text: str,
+    *,
+    lat: float = LAT,
+    lon: float = LON,
+    at=None,
+    category: str | None = "potholes",
+    adjudicate=None,
+) -> GroupingResult:
     return issue_group_report(
-        text=text, summary="", category=Category.objects.get(code=category) if category else None, severity="medium",
-        latitude=lat, longitude=lon, address_key="", at=at or timezone.now(), report_ref="test",
+        text=text,
+        summary="",
+        category=Category.objects.get(code=category) if category else None,
+        severity="medium",
+        latitude=lat,
+        longitude=lon,
+        address_key="",
+        at=at or timezone.now(),
+        report_ref="test",
         adjudicate=adjudicate,
     )
 
@@ -58,7 +73,11 @@ def test_the_score_is_its_weighted_parts_and_the_record_explains_it(tenant_a) ->
     assert match["score"] == pytest.approx(0.778, abs=0.005)
     assert match["decision"] == "above_band"
     assert match["thresholds"] == {
-        "radius_m": 50, "window_hours": 168, "min_similarity": 0.1, "join_score": 0.55, "borderline": [0.45, 0.7],
+        "radius_m": 50,
+        "window_hours": 168,
+        "min_similarity": 0.1,
+        "join_score": 0.55,
+        "borderline": [0.45, 0.7],
         "from_category": [],
     }
     # The trail of the issue carries the same reasons, and the issue page says them in words.
@@ -93,7 +112,11 @@ def test_per_category_values_fall_back_to_the_tenant_policy(tenant_a) -> None:
     potholes.group_join_score = 0.6
     potholes.save()
     thresholds = grouping_thresholds(potholes)
-    assert (thresholds.radius_m, thresholds.join_score, thresholds.from_category) == (150, 0.6, ("join_score",))
+    assert (thresholds.radius_m, thresholds.join_score, thresholds.from_category) == (
+        150,
+        0.6,
+        ("join_score",),
+    )
     assert grouping_thresholds(None).join_score == 0.5  # uncategorised reports use the tenant's values
     # ~110 m apart: within the tenant's 150 m now, so the two reports meet.
     now = timezone.now()
@@ -208,7 +231,10 @@ def _issues_modules() -> dict[str, Path]:
 
     import issues
 
-    names = [issues.__name__, *(m.name for m in pkgutil.walk_packages(issues.__path__, f"{issues.__name__}."))]
+    names = [
+        issues.__name__,
+        *(m.name for m in pkgutil.walk_packages(issues.__path__, f"{issues.__name__}.")),
+    ]
     modules = {}
     for name in names:
         spec = importlib.util.find_spec(name)
@@ -269,7 +295,11 @@ def test_the_issues_app_reaches_no_report_by_relation_or_reflection() -> None:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Attribute) and node.attr in ("reports", "related_model"):
                 offending.append(f"{name}:{node.lineno} .{node.attr}")
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("reports__"):
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value.startswith("reports__")
+            ):
                 offending.append(f"{name}:{node.lineno} {node.value!r}")
             elif isinstance(node, ast.keyword) and (node.arg or "").startswith("reports__"):
                 offending.append(f"{name}:{node.lineno} {node.arg}=")
@@ -286,22 +316,37 @@ def test_triage_list_puts_the_most_reported_first(client_a, tenant_a) -> None:
     twin = IssueFactory(report_count=9, created_at=new_many.created_at)  # ties: newest id first
     middling = IssueFactory(report_count=3, created_at=now - timedelta(days=60))
     page = client_a.get("/admin/issues/issue/").content.decode()
-    shown = [int(pk) for pk in re.findall(r'<th class="field-id"><a href="/admin/issues/issue/(\d+)/change/', page)]
+    shown = [
+        int(pk) for pk in re.findall(r'<th class="field-id"><a href="/admin/issues/issue/(\d+)/change/', page)
+    ]
     assert shown == [twin.pk, new_many.pk, old_many.pk, middling.pk, new_one.pk]
     # The order is the triage index's, so PostgreSQL reads the first page straight off it.
     changelist = client_a.get("/admin/issues/issue/").context["cl"]
     order_by = str(changelist.result_list.query).split(" ORDER BY ")[1].split(" LIMIT ")[0]
-    assert order_by == '"issues_issue"."report_count" DESC, "issues_issue"."created_at" DESC, "issues_issue"."id" DESC'
+    assert (
+        order_by
+        == '"issues_issue"."report_count" DESC, "issues_issue"."created_at" DESC, "issues_issue"."id" DESC'
+    )
     index = next(i for i in Issue._meta.indexes if i.name == "issue_triage_order")
     assert list(index.fields) == ["-report_count", "-created_at", "-id"]
 
 
 def test_staff_edit_the_grouping_policy_and_a_category_override(client_a, tenant_a) -> None:
-    client_a.force_login(get_user_model().objects.create_superuser("policy", "p@example.org", "pw-policy-123456"))
+    client_a.force_login(
+        get_user_model().objects.create_superuser("policy", "p@example.org", "pw-policy-123456")
+    )
     response = client_a.get("/admin/issues/groupingpolicy/")
-    assert response.status_code == 302 and response["Location"].endswith("/admin/issues/groupingpolicy/1/change/")
-    form = {"radius_m": 80, "window_hours": 72, "min_similarity": 0.15, "borderline_low": 0.4, "join_score": 0.5,
-            "borderline_high": 0.65}
+    assert response.status_code == 302 and response["Location"].endswith(
+        "/admin/issues/groupingpolicy/1/change/"
+    )
+    form = {
+        "radius_m": 80,
+        "window_hours": 72,
+        "min_similarity": 0.15,
+        "borderline_low": 0.4,
+        "join_score": 0.5,
+        "borderline_high": 0.65,
+    }
     assert client_a.post("/admin/issues/groupingpolicy/1/change/", form).status_code == 302
     assert (grouping_thresholds(None).radius_m, grouping_thresholds(None).join_score) == (80, 0.5)
     refused = client_a.post("/admin/issues/groupingpolicy/1/change/", {**form, "borderline_low": 0.6})
@@ -314,8 +359,16 @@ def test_staff_edit_the_grouping_policy_and_a_category_override(client_a, tenant
 
 @pytest.mark.parametrize(
     ("lat", "lon"),
-    [(39.8, -89.64), (0.0, 0.0), (-33.9, 151.2), (64.1, -21.9), (89.9995, 10.0), (-89.9999, -45.0),
-     (-17.8, 179.9995), (65.0, -179.9999)],
+    [
+        (39.8, -89.64),
+        (0.0, 0.0),
+        (-33.9, 151.2),
+        (64.1, -21.9),
+        (89.9995, 10.0),
+        (-89.9999, -45.0),
+        (-17.8, 179.9995),
+        (65.0, -179.9999),
+    ],
 )
 def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: float) -> None:
     """Points spread on the circle at the radius and just inside it, all bearings, fall in
@@ -330,8 +383,10 @@ def test_the_search_box_holds_every_point_within_the_radius(lat: float, lon: flo
                 # The destination point on the sphere (the great-circle "direct" formula).
                 p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
                 p2 = math.asin(math.sin(p1) * math.cos(angle) + math.cos(p1) * math.sin(angle) * math.cos(b))
-                l2 = l1 + math.atan2(math.sin(b) * math.sin(angle) * math.cos(p1),
-                                     math.cos(angle) - math.sin(p1) * math.sin(p2))
+                l2 = l1 + math.atan2(
+                    math.sin(b) * math.sin(angle) * math.cos(p1),
+                    math.cos(angle) - math.sin(p1) * math.sin(p2),
+                )
                 plat, plon = math.degrees(p2), (math.degrees(l2) + 540) % 360 - 180
                 assert south <= plat <= north and west <= plon <= east, (radius, bearing_deg, plat, plon)
         if abs(lat) < 80:  # narrow where no pole or meridian widens it
@@ -351,12 +406,29 @@ def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(te
         assert cursor.fetchone()[0] == EARTH_RADIUS_M
     near = IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0003, longitude=LON)  # about 33 m north
     IssueFactory(text=ISSUE_TEXT, latitude=LAT + 0.0006, longitude=LON)  # about 67 m: outside 50 m
-    found = issue_candidates(latitude=LAT, longitude=LON, address_key="", at=timezone.now(), text=REPORT_TEXT,
-                             category_ids=None, radius_m=50, window_hours=168, min_similarity=0.0)
+    found = issue_candidates(
+        latitude=LAT,
+        longitude=LON,
+        address_key="",
+        at=timezone.now(),
+        text=REPORT_TEXT,
+        category_ids=None,
+        radius_m=50,
+        window_hours=168,
+        min_similarity=0.0,
+    )
     assert [c.issue_id for c in found] == [near.pk] and 30 < found[0].distance_m < 36
-    statement, params = candidate_query(latitude=LAT, longitude=LON, address_key="", at=timezone.now(),
-                                        text=REPORT_TEXT, category_ids=None, radius_m=50, window_hours=168,
-                                        min_similarity=0.0)
+    statement, params = candidate_query(
+        latitude=LAT,
+        longitude=LON,
+        address_key="",
+        at=timezone.now(),
+        text=REPORT_TEXT,
+        category_ids=None,
+        radius_m=50,
+        window_hours=168,
+        min_similarity=0.0,
+    )
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("EXPLAIN " + statement, params)

@@ -1,4 +1,5 @@
 """/healthz and /readyz report the database, Redis and the workers."""
+
 import pytest
 
 from tests.support.services import RedisServer, celery_worker
@@ -42,7 +43,9 @@ def test_readyz_is_503_while_redis_is_stopped(db, own_redis, public_client, clie
 
 
 @pytest.mark.worker
-def test_readyz_is_200_with_database_redis_and_both_queues_served(tenant_pair, public_client, django_db_blocker) -> None:
+def test_readyz_is_200_with_database_redis_and_both_queues_served(
+    tenant_pair, public_client, django_db_blocker
+) -> None:
     with django_db_blocker.unblock():
         with celery_worker("io", "threads", "io-ready"), celery_worker("cpu", "prefork", "cpu-ready"):
             response = public_client.get("/readyz")

@@ -1,6 +1,7 @@
 """Bulk import of 311 exports: formats, rejected rows with reasons, both Chicago date
 forms, re-import idempotence, PARENT_SR_NUMBER grouping, provenance, and imported rows
 left alone by the live pipeline."""
+
 import csv
 import gzip
 import hashlib
@@ -18,11 +19,39 @@ from reports.models import RejectedRow, Report
 from reports.services.pipeline import report_sweep_stuck
 
 HOBOKEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "hoboken_publicstuff_311.csv"
-PUBLICSTUFF_HEADER = ["Attachment URL", "ID", "Title", "Description", "Status", "Address", "Location", "Zip Code",
-                      "Date Created", "Num Of Comments", "Num Of Followers", "Num Of Supporters", "Latitude",
-                      "Longitude", "Rank", "User"]
-CHICAGO_HEADER = ["SR_NUMBER", "SR_TYPE", "SR_SHORT_CODE", "STATUS", "CREATED_DATE", "CLOSED_DATE", "STREET_ADDRESS",
-                  "CITY", "ZIP_CODE", "DUPLICATE", "PARENT_SR_NUMBER", "LATITUDE", "LONGITUDE"]
+PUBLICSTUFF_HEADER = [
+    "Attachment URL",
+    "ID",
+    "Title",
+    "Description",
+    "Status",
+    "Address",
+    "Location",
+    "Zip Code",
+    "Date Created",
+    "Num Of Comments",
+    "Num Of Followers",
+    "Num Of Supporters",
+    "Latitude",
+    "Longitude",
+    "Rank",
+    "User",
+]
+CHICAGO_HEADER = [
+    "SR_NUMBER",
+    "SR_TYPE",
+    "SR_SHORT_CODE",
+    "STATUS",
+    "CREATED_DATE",
+    "CLOSED_DATE",
+    "STREET_ADDRESS",
+    "CITY",
+    "ZIP_CODE",
+    "DUPLICATE",
+    "PARENT_SR_NUMBER",
+    "LATITUDE",
+    "LONGITUDE",
+]
 
 
 def _write(path: Path, header: list[str], rows: list[list[str]], gzipped: bool = False) -> Path:
@@ -36,17 +65,36 @@ def _write(path: Path, header: list[str], rows: list[list[str]], gzipped: bool =
 
 def _publicstuff(tmp_path: Path) -> Path:
     row = lambda i, title, status, ts, lat="40.745", lon="-74.03": [  # noqa: E731
-        "", str(i), title, f"{title} near {i} Washington St", status, f"{i} Washington St", "", "07030", str(ts),
-        "0", "0", "0", lat, lon, "1", "1"]
-    return _write(tmp_path / "publicstuff.csv", PUBLICSTUFF_HEADER, [
-        row(1, "Pothole", "completed", 1538492521),
-        row(1, "Pothole", "completed", 1538492521),  # the export repeats rows
-        row(2, "Street Light or Lamp", "in progress", 1538492600),
-        row(3, "Graffiti - Public or Private Property", "received", 1538492700),
-        row(4, "Pothole", "received", "yesterday"),  # rejected: unreadable date
-        row(5, "Pothole", "received", 1538492800, lat="95.0"),  # rejected: out of range
-        row(6, "Alien landing", "received", 1538492900),  # unknown category: other
-    ])
+        "",
+        str(i),
+        title,
+        f"{title} near {i} Washington St",
+        status,
+        f"{i} Washington St",
+        "",
+        "07030",
+        str(ts),
+        "0",
+        "0",
+        "0",
+        lat,
+        lon,
+        "1",
+        "1",
+    ]
+    return _write(
+        tmp_path / "publicstuff.csv",
+        PUBLICSTUFF_HEADER,
+        [
+            row(1, "Pothole", "completed", 1538492521),
+            row(1, "Pothole", "completed", 1538492521),  # the export repeats rows
+            row(2, "Street Light or Lamp", "in progress", 1538492600),
+            row(3, "Graffiti - Public or Private Property", "received", 1538492700),
+            row(4, "Pothole", "received", "yesterday"),  # rejected: unreadable date
+            row(5, "Pothole", "received", 1538492800, lat="95.0"),  # rejected: out of range
+            row(6, "Alien landing", "received", 1538492900),  # unknown category: other
+        ],
+    )
 
 
 def test_publicstuff_import_with_repeats_rejects_and_idempotence(tenant_a, tmp_path) -> None:
@@ -57,11 +105,15 @@ def test_publicstuff_import_with_repeats_rejects_and_idempotence(tenant_a, tmp_p
     assert (batch.status, batch.checksum) == ("done", hashlib.sha256(path.read_bytes()).hexdigest())
     reasons = dict(RejectedRow.objects.filter(batch=batch).values_list("source_id", "reason"))
     assert reasons["4"].startswith("unreadable creation date") and reasons["5"] == "coordinates out of range"
-    assert RejectedRow.objects.get(source_id="4").raw["title"] == "Pothole"  # the row as it came, for download
+    assert (
+        RejectedRow.objects.get(source_id="4").raw["title"] == "Pothole"
+    )  # the row as it came, for download
     assert result.unknown_categories == 1
     assert Report.objects.get(source_id="6").category.code == "other"
     pothole = Report.objects.select_related("issue", "category").get(source_id="1")
-    assert pothole.category.code == "potholes" and pothole.status == "processed" and pothole.channel == "import"
+    assert (
+        pothole.category.code == "potholes" and pothole.status == "processed" and pothole.channel == "import"
+    )
     assert pothole.submitted_at == datetime.fromtimestamp(1538492521, tz=ZoneInfo("UTC"))
     # Completed without a closing time: resolved, but no made-up resolution time.
     assert pothole.issue.status == "resolved" and pothole.issue.resolved_at is None
@@ -74,18 +126,88 @@ def test_publicstuff_import_with_repeats_rejects_and_idempotence(tenant_a, tmp_p
 
 def test_chicago_dates_parents_and_gzip(tenant_a, tmp_path) -> None:
     # Tenant A's time zone is America/Chicago: dates without an offset are local time.
-    path = _write(tmp_path / "chicago.csv.gz", [h.lower() if i % 2 else h for i, h in enumerate(CHICAGO_HEADER)], [
-        ["SR1", "Pothole in Street Complaint", "PHF", "Completed", "01/15/2024 09:30:00 AM", "01/17/2024 04:00:00 PM",
-         "100 N STATE ST", "CHICAGO", "60602", "false", "", "41.88", "-87.63"],
-        ["SR2", "Pothole in Street Complaint", "PHF", "Completed - Dup", "2024-01-15T10:00:00", "2024-01-15T11:00:00",
-         "102 N STATE ST", "CHICAGO", "60602", "true", "SR1", "41.8801", "-87.6301"],
-        ["SR3", "Street Light Out Complaint", "SLA", "Open", "2024-02-01T20:15:00-06:00", "", "5 W MADISON ST",
-         "CHICAGO", "60602", "false", "", "41.88", "-87.628"],
-        ["SR4", "Graffiti Removal Request", "GRAF", "Open", "13/45/2024 09:00:00 AM", "", "1 X ST", "CHICAGO", "",
-         "false", "", "41.9", "-87.6"],
-        ["", "Graffiti Removal Request", "GRAF", "Open", "2024-02-01T20:15:00", "", "1 X ST", "CHICAGO", "",
-         "false", "", "41.9", "-87.6"],
-    ], gzipped=True)
+    path = _write(
+        tmp_path / "chicago.csv.gz",
+        [h.lower() if i % 2 else h for i, h in enumerate(CHICAGO_HEADER)],
+        [
+            [
+                "SR1",
+                "Pothole in Street Complaint",
+                "PHF",
+                "Completed",
+                "01/15/2024 09:30:00 AM",
+                "01/17/2024 04:00:00 PM",
+                "100 N STATE ST",
+                "CHICAGO",
+                "60602",
+                "false",
+                "",
+                "41.88",
+                "-87.63",
+            ],
+            [
+                "SR2",
+                "Pothole in Street Complaint",
+                "PHF",
+                "Completed - Dup",
+                "2024-01-15T10:00:00",
+                "2024-01-15T11:00:00",
+                "102 N STATE ST",
+                "CHICAGO",
+                "60602",
+                "true",
+                "SR1",
+                "41.8801",
+                "-87.6301",
+            ],
+            [
+                "SR3",
+                "Street Light Out Complaint",
+                "SLA",
+                "Open",
+                "2024-02-01T20:15:00-06:00",
+                "",
+                "5 W MADISON ST",
+                "CHICAGO",
+                "60602",
+                "false",
+                "",
+                "41.88",
+                "-87.628",
+            ],
+            [
+                "SR4",
+                "Graffiti Removal Request",
+                "GRAF",
+                "Open",
+                "13/45/2024 09:00:00 AM",
+                "",
+                "1 X ST",
+                "CHICAGO",
+                "",
+                "false",
+                "",
+                "41.9",
+                "-87.6",
+            ],
+            [
+                "",
+                "Graffiti Removal Request",
+                "GRAF",
+                "Open",
+                "2024-02-01T20:15:00",
+                "",
+                "1 X ST",
+                "CHICAGO",
+                "",
+                "false",
+                "",
+                "41.9",
+                "-87.6",
+            ],
+        ],
+        gzipped=True,
+    )
     result = import_reports(path=path, fmt="chicago311")
     assert result.summary() == "read 5, loaded 3, rejected 2, skipped 0 (already imported)"
     reasons = sorted(RejectedRow.objects.values_list("reason", flat=True))
@@ -95,7 +217,9 @@ def test_chicago_dates_parents_and_gzip(tenant_a, tmp_path) -> None:
     assert sr1.submitted_at == datetime(2024, 1, 15, 9, 30, tzinfo=chicago)
     assert sr1.issue.resolved_at == datetime(2024, 1, 17, 16, 0, tzinfo=chicago)
     assert Report.objects.get(source_id="SR2").submitted_at == datetime(2024, 1, 15, 10, 0, tzinfo=chicago)
-    assert Report.objects.get(source_id="SR3").submitted_at == datetime(2024, 2, 2, 2, 15, tzinfo=ZoneInfo("UTC"))
+    assert Report.objects.get(source_id="SR3").submitted_at == datetime(
+        2024, 2, 2, 2, 15, tzinfo=ZoneInfo("UTC")
+    )
     # The duplicate joined its parent's issue.
     sr2 = Report.objects.get(source_id="SR2")
     assert sr2.issue_id == sr1.issue_id and sr2.match == {"method": "source_parent"}
@@ -103,12 +227,48 @@ def test_chicago_dates_parents_and_gzip(tenant_a, tmp_path) -> None:
 
 
 def test_a_parent_loaded_earlier_is_joined_later(tenant_a, tmp_path) -> None:
-    first = _write(tmp_path / "a.csv", CHICAGO_HEADER, [
-        ["SR10", "Pothole in Street Complaint", "PHF", "Open", "2024-03-01T08:00:00", "", "1 A ST", "CHICAGO", "", "false", "", "41.8", "-87.6"],
-    ])
-    second = _write(tmp_path / "b.csv", CHICAGO_HEADER, [
-        ["SR11", "Pothole in Street Complaint", "PHF", "Open", "2024-03-02T08:00:00", "", "1 A ST", "CHICAGO", "", "true", "SR10", "41.8", "-87.6"],
-    ])
+    first = _write(
+        tmp_path / "a.csv",
+        CHICAGO_HEADER,
+        [
+            [
+                "SR10",
+                "Pothole in Street Complaint",
+                "PHF",
+                "Open",
+                "2024-03-01T08:00:00",
+                "",
+                "1 A ST",
+                "CHICAGO",
+                "",
+                "false",
+                "",
+                "41.8",
+                "-87.6",
+            ],
+        ],
+    )
+    second = _write(
+        tmp_path / "b.csv",
+        CHICAGO_HEADER,
+        [
+            [
+                "SR11",
+                "Pothole in Street Complaint",
+                "PHF",
+                "Open",
+                "2024-03-02T08:00:00",
+                "",
+                "1 A ST",
+                "CHICAGO",
+                "",
+                "true",
+                "SR10",
+                "41.8",
+                "-87.6",
+            ],
+        ],
+    )
     import_reports(path=first, fmt="chicago311")
     import_reports(path=second, fmt="chicago311")
     sr10, sr11 = (Report.objects.get(source_id=s) for s in ("SR10", "SR11"))
@@ -125,7 +285,10 @@ def test_imported_rows_are_traced_and_left_alone_by_the_sweeper(tenant_a, tmp_pa
 
 def test_import_command_prints_one_line(tenant_pair, tmp_path, capsys, db) -> None:
     call_command("import_reports", "alpha", str(_publicstuff(tmp_path)), "--format", "publicstuff")
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "read 7, loaded 4, rejected 2, skipped 1 (already imported)"
+    assert (
+        capsys.readouterr().out.strip().splitlines()[-1]
+        == "read 7, loaded 4, rejected 2, skipped 1 (already imported)"
+    )
 
 
 @pytest.mark.skipif(not HOBOKEN.exists(), reason="the shared Hoboken export is not beside this checkout")
@@ -160,11 +323,15 @@ def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
         "  description: Notes\n  address: Where\n"
         "categories:\n  Road hole: potholes\n  Lamp: street_lights\n"
     )
-    data = _write(tmp_path / "ourcity.csv", ["Ticket", "Opened", "State", "Kind", "Notes", "Where"], [
-        ["T-1", "2024-05-01T10:00:00", "open", "Road hole", "Big one by the bakery", "12 Main St"],
-        ["T-2", "2024-05-02T10:00:00", "closed", "Lamp", "Dark corner", "3 Oak Ave"],
-        ["T-3", "2024-05-03T10:00:00", "open", "Lamp", "", "3 Oak Ave"],
-    ])
+    data = _write(
+        tmp_path / "ourcity.csv",
+        ["Ticket", "Opened", "State", "Kind", "Notes", "Where"],
+        [
+            ["T-1", "2024-05-01T10:00:00", "open", "Road hole", "Big one by the bakery", "12 Main St"],
+            ["T-2", "2024-05-02T10:00:00", "closed", "Lamp", "Dark corner", "3 Oak Ave"],
+            ["T-3", "2024-05-03T10:00:00", "open", "Lamp", "", "3 Oak Ave"],
+        ],
+    )
     result = import_reports(path=data, fmt="mapped", mapping=Mapping.load(mapping_file))
     assert result.summary() == "read 3, loaded 2, rejected 1, skipped 0 (already imported)"
     assert Report.objects.get(source_id="T-1").category.code == "potholes"
@@ -179,7 +346,10 @@ def test_mapped_format_with_a_yaml_mapping(tenant_a, tmp_path) -> None:
     "yaml_text, message",
     [
         ("columns:\n  source_id: A\n  created: B\n", "map description"),
-        ("columns:\n  source_id: A\n  created: B\n  description: C\n", "map address, or latitude and longitude"),
+        (
+            "columns:\n  source_id: A\n  created: B\n  description: C\n",
+            "map address, or latitude and longitude",
+        ),
         ("columns:\n  ticket: A\n", "unknown report fields ticket"),
         ("columns: [unclosed", "not valid YAML"),
     ],
@@ -195,18 +365,37 @@ def test_bad_mappings_are_explained(tmp_path, yaml_text: str, message: str) -> N
 
 def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path) -> None:
     row = lambda sr, when, lat, lon, kind="Pothole in Street Complaint", parent="": [  # noqa: E731
-        sr, kind, "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
-    path = _write(tmp_path / "grouping.csv", CHICAGO_HEADER, [
-        row("G1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
-        row("G2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),  # 10 m, an hour later: same problem
-        row("G3", "2024-04-02T09:00:00", "41.880000", "-87.630100"),  # 8 m, next day: same problem
-        row("G4", "2024-04-01T10:00:00", "41.884500", "-87.630000"),  # 500 m away: another
-        row("G5", "2024-04-20T08:00:00", "41.880000", "-87.630000"),  # weeks later: another
-        row("G6", "2024-04-01T11:00:00", "41.880000", "-87.630000", kind="Street Light Out Complaint"),  # other kind
-        row("G7", "2024-04-03T09:00:00", "41.900000", "-87.600000", parent="G8"),  # a chain of parents...
-        row("G8", "2024-04-03T08:00:00", "41.900000", "-87.600000", parent="G9"),
-        row("G9", "2024-04-03T07:00:00", "41.950000", "-87.650000"),  # ...to its root
-    ])
+        sr,
+        kind,
+        "",
+        "Open",
+        when,
+        "",
+        "1 A ST",
+        "CHICAGO",
+        "",
+        "false",
+        parent,
+        lat,
+        lon,
+    ]
+    path = _write(
+        tmp_path / "grouping.csv",
+        CHICAGO_HEADER,
+        [
+            row("G1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+            row("G2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),  # 10 m, an hour later: same problem
+            row("G3", "2024-04-02T09:00:00", "41.880000", "-87.630100"),  # 8 m, next day: same problem
+            row("G4", "2024-04-01T10:00:00", "41.884500", "-87.630000"),  # 500 m away: another
+            row("G5", "2024-04-20T08:00:00", "41.880000", "-87.630000"),  # weeks later: another
+            row(
+                "G6", "2024-04-01T11:00:00", "41.880000", "-87.630000", kind="Street Light Out Complaint"
+            ),  # other kind
+            row("G7", "2024-04-03T09:00:00", "41.900000", "-87.600000", parent="G8"),  # a chain of parents...
+            row("G8", "2024-04-03T08:00:00", "41.900000", "-87.600000", parent="G9"),
+            row("G9", "2024-04-03T07:00:00", "41.950000", "-87.650000"),  # ...to its root
+        ],
+    )
     assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 9
     issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
     assert issue_of["G1"] == issue_of["G2"] == issue_of["G3"]
@@ -219,7 +408,9 @@ def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path)
 
 
 @pytest.mark.parametrize("bulk", [False, True])
-def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_path, monkeypatch, bulk: bool) -> None:
+def test_grouping_by_cells_finds_what_comparing_every_pair_finds(
+    tenant_a, tmp_path, monkeypatch, bulk: bool
+) -> None:
     """Hundreds of rows in a few hundred metres over a few days, so pairs straddle cell
     edges everywhere: the issues the import forms are exactly those that comparing every
     row with every earlier one (great-circle distance, window, earliest first) forms."""
@@ -239,11 +430,31 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     for n in range(400):
         at = start + timedelta(minutes=rng.randrange(0, 6 * 24 * 60))
         # Rounded as the file writes them, so both sides measure the same points.
-        rows.append((f"P{n}", at, round(41.88 + rng.uniform(0, 0.02), 6), round(-87.63 + rng.uniform(0, 0.02), 6)))
-    path = _write(tmp_path / "cells.csv", CHICAGO_HEADER, [
-        [sr, "Pothole in Street Complaint", "", "Open", at.isoformat(), "", "", "CHICAGO", "", "false", "",
-         f"{lat:.6f}", f"{lon:.6f}"] for sr, at, lat, lon in rows
-    ])
+        rows.append(
+            (f"P{n}", at, round(41.88 + rng.uniform(0, 0.02), 6), round(-87.63 + rng.uniform(0, 0.02), 6))
+        )
+    path = _write(
+        tmp_path / "cells.csv",
+        CHICAGO_HEADER,
+        [
+            [
+                sr,
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                at.isoformat(),
+                "",
+                "",
+                "CHICAGO",
+                "",
+                "false",
+                "",
+                f"{lat:.6f}",
+                f"{lon:.6f}",
+            ]
+            for sr, at, lat, lon in rows
+        ],
+    )
     assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 400
 
     rules = grouping_thresholds(Category.objects.get(reports__source_id="P0"))
@@ -260,8 +471,14 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
     earlier = sorted(rows, key=lambda r: (r[1], order[r[0]]))
     root: dict[str, str] = {}
     for i, row in enumerate(earlier):
-        parent = next((e for e in earlier[:i] if e[1] >= row[1] - timedelta(hours=rules.window_hours)
-                       and metres(row, e) <= rules.radius_m), None)
+        parent = next(
+            (
+                e
+                for e in earlier[:i]
+                if e[1] >= row[1] - timedelta(hours=rules.window_hours) and metres(row, e) <= rules.radius_m
+            ),
+            None,
+        )
         root[row[0]] = root[parent[0]] if parent else row[0]
     expected = {frozenset(sr for sr in root if root[sr] == r) for r in set(root.values())}
     issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
@@ -273,9 +490,23 @@ def test_grouping_by_cells_finds_what_comparing_every_pair_finds(tenant_a, tmp_p
 @pytest.mark.parametrize(
     "address, key, parts",
     [
-        ("12 North Main Street, Apt. 3, Hoboken NJ 07030", "12 n main st apt 3",
-         {"number": "12", "direction": "n", "street": "main", "street_type": "st", "unit": "apt 3", "zip": "07030"}),
-        ("12 N. Main St", "12 n main st", {"number": "12", "direction": "n", "street": "main", "street_type": "st"}),
+        (
+            "12 North Main Street, Apt. 3, Hoboken NJ 07030",
+            "12 n main st apt 3",
+            {
+                "number": "12",
+                "direction": "n",
+                "street": "main",
+                "street_type": "st",
+                "unit": "apt 3",
+                "zip": "07030",
+            },
+        ),
+        (
+            "12 N. Main St",
+            "12 n main st",
+            {"number": "12", "direction": "n", "street": "main", "street_type": "st"},
+        ),
         ("100 N STATE ST, CHICAGO, 60602", "100 n state st", {"zip": "60602"}),
         ("845  Bloomfield St", "845 bloomfield st", {"street": "bloomfield"}),
         ("Müllerstraße 5", "müllerstrasse 5", {"number": ""}),  # not US-style: words kept
@@ -295,10 +526,42 @@ def test_imported_addresses_fill_locations_that_place_later_reports(tenant_a, tm
     from reports.models import Location
     from reports.services.intake import report_submit
 
-    path = _write(tmp_path / "loc.csv", CHICAGO_HEADER, [
-        ["L1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "100 N STATE ST", "CHICAGO", "60602", "false", "", "41.883", "-87.628"],
-        ["L2", "Graffiti Removal Request", "", "Open", "2024-06-02T08:00:00", "", "100 N State Street", "CHICAGO", "60602", "false", "", "41.884", "-87.629"],
-    ])
+    path = _write(
+        tmp_path / "loc.csv",
+        CHICAGO_HEADER,
+        [
+            [
+                "L1",
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                "2024-06-01T08:00:00",
+                "",
+                "100 N STATE ST",
+                "CHICAGO",
+                "60602",
+                "false",
+                "",
+                "41.883",
+                "-87.628",
+            ],
+            [
+                "L2",
+                "Graffiti Removal Request",
+                "",
+                "Open",
+                "2024-06-02T08:00:00",
+                "",
+                "100 N State Street",
+                "CHICAGO",
+                "60602",
+                "false",
+                "",
+                "41.884",
+                "-87.629",
+            ],
+        ],
+    )
     import_reports(path=path, fmt="chicago311")
     location = Location.objects.get()
     assert (location.address_key, location.street, location.zip) == ("100 n state st", "state", "60602")
@@ -319,8 +582,24 @@ def test_two_concurrent_imports_sharing_addresses(django_db_setup, django_db_blo
 
     files = []
     for n in range(2):
-        rows = [[f"C{n}-{i}", "Pothole in Street Complaint", "", "Open", f"2024-07-0{1 + n}T08:00:00", "",
-                 f"{i} N STATE ST", "CHICAGO", "", "false", "", f"{41.8 + i / 1000:.4f}", "-87.6"] for i in range(1, 200)]
+        rows = [
+            [
+                f"C{n}-{i}",
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                f"2024-07-0{1 + n}T08:00:00",
+                "",
+                f"{i} N STATE ST",
+                "CHICAGO",
+                "",
+                "false",
+                "",
+                f"{41.8 + i / 1000:.4f}",
+                "-87.6",
+            ]
+            for i in range(1, 200)
+        ]
         files.append(_write(tmp_path / f"c{n}.csv", CHICAGO_HEADER, rows))
     errors: list[BaseException] = []
     with django_db_blocker.unblock(), committed_tenant("import-race", "Import race", "city") as tenant:
@@ -355,20 +634,39 @@ def test_seed_history_generates_and_imports_once(tenant_pair, db, capsys) -> Non
     with tenant_context(tenant_pair[0]):
         assert Report.objects.filter(channel="import").count() == 300
         assert Report.objects.filter(match__method="source_parent").exists()  # about 5 % name a parent
-        assert Issue.objects.filter(status="resolved").exclude(resolved_at=None).exists()  # "Completed" with a closing time
+        assert (
+            Issue.objects.filter(status="resolved").exclude(resolved_at=None).exists()
+        )  # "Completed" with a closing time
     call_command("seed_history", "alpha", "--rows", "300")
     assert capsys.readouterr().out.strip() == "read 300, loaded 0, rejected 0, skipped 300 (already imported)"
 
 
 def _grouping_file(tmp_path: Path) -> Path:
     row = lambda sr, when, lat, lon, parent="": [  # noqa: E731
-        sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
-    return _write(tmp_path / "bulk.csv", CHICAGO_HEADER, [
-        row("B1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
-        row("B2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),
-        row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
-        row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
-    ])
+        sr,
+        "Pothole in Street Complaint",
+        "",
+        "Open",
+        when,
+        "",
+        "1 A ST",
+        "CHICAGO",
+        "",
+        "false",
+        parent,
+        lat,
+        lon,
+    ]
+    return _write(
+        tmp_path / "bulk.csv",
+        CHICAGO_HEADER,
+        [
+            row("B1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+            row("B2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),
+            row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
+            row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
+        ],
+    )
 
 
 def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, monkeypatch) -> None:
@@ -381,15 +679,31 @@ def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, 
     monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
     earlier = IssueFactory(latitude=10.0, longitude=10.0)
     row = lambda sr, when, lat, parent="": [  # noqa: E731
-        sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "", "false", parent, lat,
-        "-87.630000"]
-    path = _write(tmp_path / "gaps.csv", CHICAGO_HEADER, [
-        row("C0", "not a date", "41.800000"),  # line 2: rejected
-        row("C1", "2024-04-01T08:00:00", "41.880000"),
-        row("C1", "2024-04-01T08:00:00", "41.880000"),  # repeated
-        row("C2", "2024-04-01T09:00:00", "41.950000"),
-        row("C3", "2024-04-01T10:00:00", "41.990000", parent="C1"),  # line 6: joins
-    ])
+        sr,
+        "Pothole in Street Complaint",
+        "",
+        "Open",
+        when,
+        "",
+        "1 A ST",
+        "CHICAGO",
+        "",
+        "false",
+        parent,
+        lat,
+        "-87.630000",
+    ]
+    path = _write(
+        tmp_path / "gaps.csv",
+        CHICAGO_HEADER,
+        [
+            row("C0", "not a date", "41.800000"),  # line 2: rejected
+            row("C1", "2024-04-01T08:00:00", "41.880000"),
+            row("C1", "2024-04-01T08:00:00", "41.880000"),  # repeated
+            row("C2", "2024-04-01T09:00:00", "41.950000"),
+            row("C3", "2024-04-01T10:00:00", "41.990000", parent="C1"),  # line 6: joins
+        ],
+    )
     assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 3
     issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
     assert issue_of["C3"] == issue_of["C1"] < issue_of["C2"]
@@ -439,15 +753,44 @@ def test_rows_join_an_issue_already_in_the_tenant_when_it_was_open(tenant_a, tmp
     potholes = Category.objects.get(code="potholes")
     at = datetime(2024, 5, 1, 8, 0, tzinfo=ZoneInfo("America/Chicago"))
     live = IssueFactory(category=potholes, latitude=41.88, longitude=-87.63, created_at=at, last_report_at=at)
-    resolved = IssueFactory(category=potholes, latitude=41.90, longitude=-87.63, created_at=at, last_report_at=at,
-                            status="resolved", resolved_at=at + timedelta(minutes=30))
-    row = lambda sr, when, lat: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
-                                 "false", "", lat, "-87.630000"]
-    path = _write(tmp_path / "later.csv", CHICAGO_HEADER, [
-        row("E1", "2024-05-01T09:00:00", "41.880050"),  # 6 m from the open issue, an hour later: joins it
-        row("E2", "2024-03-01T07:00:00", "41.880050"),  # before that issue existed: its own
-        row("E3", "2024-05-01T09:00:00", "41.900050"),  # near the other, but it was resolved by then: its own
-    ])
+    resolved = IssueFactory(
+        category=potholes,
+        latitude=41.90,
+        longitude=-87.63,
+        created_at=at,
+        last_report_at=at,
+        status="resolved",
+        resolved_at=at + timedelta(minutes=30),
+    )
+
+    def row(sr, when, lat):
+        return [
+            sr,
+            "Pothole in Street Complaint",
+            "",
+            "Open",
+            when,
+            "",
+            "1 A ST",
+            "CHICAGO",
+            "",  # noqa: E731
+            "false",
+            "",
+            lat,
+            "-87.630000",
+        ]
+
+    path = _write(
+        tmp_path / "later.csv",
+        CHICAGO_HEADER,
+        [
+            row("E1", "2024-05-01T09:00:00", "41.880050"),  # 6 m from the open issue, an hour later: joins it
+            row("E2", "2024-03-01T07:00:00", "41.880050"),  # before that issue existed: its own
+            row(
+                "E3", "2024-05-01T09:00:00", "41.900050"
+            ),  # near the other, but it was resolved by then: its own
+        ],
+    )
     import_reports(path=path, fmt="chicago311")
     issue_of = dict(Report.objects.values_list("source_id", "issue_id"))
     assert issue_of["E1"] == live.pk and issue_of["E2"] != live.pk and issue_of["E3"] != resolved.pk
@@ -460,32 +803,95 @@ def test_chicago_split_address_columns_are_used(tenant_a, tmp_path) -> None:
     from reports.models import Location
 
     header = [*CHICAGO_HEADER, "STREET_NUMBER", "STREET_DIRECTION", "STREET_NAME", "STREET_TYPE"]
-    path = _write(tmp_path / "split.csv", header, [
-        # The one-line address says "Street", the split columns "ST": one place, from the columns.
-        ["S1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "2111 N. Clark Street",
-         "CHICAGO", "60614", "false", "", "41.92", "-87.64", "2111", "N", "CLARK", "ST"],
-        ["S2", "Pothole in Street Complaint", "", "Open", "2024-06-09T08:00:00", "", "2111 N CLARK ST",
-         "CHICAGO", "60614", "false", "", "41.92", "-87.64", "2111", "N", "CLARK", "ST"],
-    ])
+    path = _write(
+        tmp_path / "split.csv",
+        header,
+        [
+            # The one-line address says "Street", the split columns "ST": one place, from the columns.
+            [
+                "S1",
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                "2024-06-01T08:00:00",
+                "",
+                "2111 N. Clark Street",
+                "CHICAGO",
+                "60614",
+                "false",
+                "",
+                "41.92",
+                "-87.64",
+                "2111",
+                "N",
+                "CLARK",
+                "ST",
+            ],
+            [
+                "S2",
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                "2024-06-09T08:00:00",
+                "",
+                "2111 N CLARK ST",
+                "CHICAGO",
+                "60614",
+                "false",
+                "",
+                "41.92",
+                "-87.64",
+                "2111",
+                "N",
+                "CLARK",
+                "ST",
+            ],
+        ],
+    )
     import_reports(path=path, fmt="chicago311")
     location = Location.objects.get()
-    assert (location.address_key, location.number, location.direction, location.street, location.street_type,
-            location.zip) == ("2111 n clark st", "2111", "n", "clark", "st", "60614")
+    assert (
+        location.address_key,
+        location.number,
+        location.direction,
+        location.street,
+        location.street_type,
+        location.zip,
+    ) == ("2111 n clark st", "2111", "n", "clark", "st", "60614")
     assert set(Report.objects.values_list("address_key", flat=True)) == {"2111 n clark st"}
 
 
 def test_a_malformed_file_is_read_row_by_row_and_bad_dates_are_rejected(tenant_a, tmp_path) -> None:
-    ok = lambda sr, when: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
-                           "false", "", "41.8", "-87.6"]
-    path = _write(tmp_path / "ragged.csv", CHICAGO_HEADER, [
-        ok("R1", "02/29/2024 11:59:59 PM"),  # a leap day
-        [*ok("R2", "2024-03-01T08:00:00"), "an extra field"],
-        ok("R3", "02/30/2024 08:00:00 AM"),  # no such day
-        ok("R4", "2023-02-29T08:00:00"),  # not a leap year
-        ok("R5", "2099-01-01T08:00:00"),
-        ok("R6", "2024-03-01"),  # a day without a time: midnight, local
-        ok("R7", "1709280000"),  # Unix seconds
-    ])
+    def ok(sr, when):
+        return [
+            sr,
+            "Pothole in Street Complaint",
+            "",
+            "Open",
+            when,
+            "",
+            "1 A ST",
+            "CHICAGO",
+            "",  # noqa: E731
+            "false",
+            "",
+            "41.8",
+            "-87.6",
+        ]
+
+    path = _write(
+        tmp_path / "ragged.csv",
+        CHICAGO_HEADER,
+        [
+            ok("R1", "02/29/2024 11:59:59 PM"),  # a leap day
+            [*ok("R2", "2024-03-01T08:00:00"), "an extra field"],
+            ok("R3", "02/30/2024 08:00:00 AM"),  # no such day
+            ok("R4", "2023-02-29T08:00:00"),  # not a leap year
+            ok("R5", "2099-01-01T08:00:00"),
+            ok("R6", "2024-03-01"),  # a day without a time: midnight, local
+            ok("R7", "1709280000"),  # Unix seconds
+        ],
+    )
     result = import_reports(path=path, fmt="chicago311")
     assert result.summary() == "read 7, loaded 3, rejected 4, skipped 0 (already imported)"
     reasons = dict(RejectedRow.objects.values_list("source_id", "reason"))
@@ -507,25 +913,65 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
     # A file whose every date is in the portal's CSV form is read by PostgreSQL's own
     # timestamp input; one impossible date sends a file through the strict checks.
     # Both ways must give the same instants.
-    dates = ["03/10/2024 01:59:59 AM", "03/10/2024 03:00:00 AM", "11/03/2024 12:00:00 AM", "12/31/2024 12:30:00 PM",
-             "02/29/2024 11:59:59 PM"]
-    row = lambda sr, when: [sr, "Pothole in Street Complaint", "", "Open", when, "", "1 A ST", "CHICAGO", "",  # noqa: E731
-                            "false", "", "41.8", "-87.6"]
+    dates = [
+        "03/10/2024 01:59:59 AM",
+        "03/10/2024 03:00:00 AM",
+        "11/03/2024 12:00:00 AM",
+        "12/31/2024 12:30:00 PM",
+        "02/29/2024 11:59:59 PM",
+    ]
+
+    def row(sr, when):
+        return [
+            sr,
+            "Pothole in Street Complaint",
+            "",
+            "Open",
+            when,
+            "",
+            "1 A ST",
+            "CHICAGO",
+            "",  # noqa: E731
+            "false",
+            "",
+            "41.8",
+            "-87.6",
+        ]
+
     # What PostgreSQL's input takes but the strict checks do not is rejected both ways.
     odd = ["01/02/2024 00:15:00 AM", "01/02/2024 10:30:60 AM", "01/02/0999 10:00:00 AM"]
-    fast = _write(tmp_path / "fast.csv", CHICAGO_HEADER,
-                  [row(f"F{i}", d) for i, d in enumerate(dates)] + [row(f"FX{i}", d) for i, d in enumerate(odd)])
-    strict = _write(tmp_path / "strict.csv", CHICAGO_HEADER,
-                    [row(f"S{i}", d) for i, d in enumerate(dates)] + [row(f"SX{i}", d) for i, d in enumerate(odd)]
-                    + [row("S9", "02/30/2024 08:00:00 AM")])
+    fast = _write(
+        tmp_path / "fast.csv",
+        CHICAGO_HEADER,
+        [row(f"F{i}", d) for i, d in enumerate(dates)] + [row(f"FX{i}", d) for i, d in enumerate(odd)],
+    )
+    strict = _write(
+        tmp_path / "strict.csv",
+        CHICAGO_HEADER,
+        [row(f"S{i}", d) for i, d in enumerate(dates)]
+        + [row(f"SX{i}", d) for i, d in enumerate(odd)]
+        + [row("S9", "02/30/2024 08:00:00 AM")],
+    )
     assert import_reports(path=fast, fmt="chicago311").batch.rows_rejected == 3
     assert import_reports(path=strict, fmt="chicago311").batch.rows_rejected == 4
-    assert set(RejectedRow.objects.values_list("source_id", flat=True)) == {"FX0", "FX1", "FX2", "SX0", "SX1", "SX2", "S9"}
+    assert set(RejectedRow.objects.values_list("source_id", flat=True)) == {
+        "FX0",
+        "FX1",
+        "FX2",
+        "SX0",
+        "SX1",
+        "SX2",
+        "S9",
+    }
     submitted = dict(Report.objects.values_list("source_id", "submitted_at"))
     chicago = ZoneInfo("America/Chicago")
-    expected = [datetime(2024, 3, 10, 1, 59, 59, tzinfo=chicago), datetime(2024, 3, 10, 3, 0, tzinfo=chicago),
-                datetime(2024, 11, 3, 0, 0, tzinfo=chicago), datetime(2024, 12, 31, 12, 30, tzinfo=chicago),
-                datetime(2024, 2, 29, 23, 59, 59, tzinfo=chicago)]
+    expected = [
+        datetime(2024, 3, 10, 1, 59, 59, tzinfo=chicago),
+        datetime(2024, 3, 10, 3, 0, tzinfo=chicago),
+        datetime(2024, 11, 3, 0, 0, tzinfo=chicago),
+        datetime(2024, 12, 31, 12, 30, tzinfo=chicago),
+        datetime(2024, 2, 29, 23, 59, 59, tzinfo=chicago),
+    ]
     assert [submitted[f"F{i}"] for i in range(5)] == [submitted[f"S{i}"] for i in range(5)] == expected
     # 01:59:59 and 03:00:00 on the night the clocks spring forward are one second apart.
     assert submitted["F1"] - submitted["F0"] == timedelta(seconds=1)
@@ -541,7 +987,9 @@ def test_tracking_id_clashes_are_settled(tenant_a, tmp_path, monkeypatch, bulk: 
 
     # Either road, whatever the table's statistics say.
     monkeypatch.setattr(load, "is_bulk", lambda cursor, work: bulk)
-    Report.objects.create(tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6)
+    Report.objects.create(
+        tracking_id="AAAAAAAAAA", description="An earlier report", latitude=41.8, longitude=-87.6
+    )
     # Every row drawn the same tracking id when the rows are checked, one a report already
     # has (the ids drawn again to settle clashes, in `writes`, stay random).
     monkeypatch.setattr(checks, "tracking_sql", lambda expr: sql.Literal("AAAAAAAAAA"))
@@ -583,6 +1031,7 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
 
     import_reports(path=_grouping_file(tmp_path), fmt="chicago311")
     assert work_schemas() == []
+
     # A failure at the last step, while the work schema still exists: it goes with the rest.
     def fail(cursor: CursorWrapper, work: str) -> None:
         assert work_schemas() != []
@@ -590,27 +1039,83 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
 
     monkeypatch.setattr(load, "locations_write", fail)
     with pytest.raises(RuntimeError, match="disk full"):
-        import_reports(path=_write(tmp_path / "more.csv", CHICAGO_HEADER, [
-            ["M1", "Pothole in Street Complaint", "", "Open", "2024-06-01T08:00:00", "", "1 A ST", "CHICAGO", "",
-             "false", "", "41.8", "-87.6"]]), fmt="chicago311")
+        import_reports(
+            path=_write(
+                tmp_path / "more.csv",
+                CHICAGO_HEADER,
+                [
+                    [
+                        "M1",
+                        "Pothole in Street Complaint",
+                        "",
+                        "Open",
+                        "2024-06-01T08:00:00",
+                        "",
+                        "1 A ST",
+                        "CHICAGO",
+                        "",
+                        "false",
+                        "",
+                        "41.8",
+                        "-87.6",
+                    ]
+                ],
+            ),
+            fmt="chicago311",
+        )
     assert work_schemas() == [] and not Report.objects.filter(source_id="M1").exists()
 
 
 def test_reasons_closing_times_and_parent_cycles(tenant_a, tmp_path) -> None:
-    row = lambda sr, status="Open", created="2024-05-01T08:00:00", closed="", lat="41.8", lon="-87.6", parent="": [  # noqa: E731
-        sr, "Pothole in Street Complaint", "", status, created, closed, "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
-    path = _write(tmp_path / "cases.csv", CHICAGO_HEADER, [
-        row("C1", lat="41.8", lon=""),  # one coordinate only
-        row("X" * 101),  # a source id too long to keep
-        ["C3", "Pothole in Street Complaint", "", "Open", "2024-05-01T08:00:00", "", "", "", "", "false", "", "", ""],
-        row("C4", lat="abc"),  # unreadable
-        row("C5", status="Completed", closed="2024-04-30T08:00:00"),  # closed before it was opened
-        row("C6", status="Canceled", closed="2024-05-02T08:00:00", lat="41.9"),
-        row("C7", lat="41.81", parent="C8"),  # C7 and C8 name each other
-        row("C8", lat="41.82", parent="C7"),
-    ])
-    assert import_reports(path=path, fmt="chicago311").summary() == \
-        "read 8, loaded 4, rejected 4, skipped 0 (already imported)"
+    def row(sr, status="Open", created="2024-05-01T08:00:00", closed="", lat="41.8", lon="-87.6", parent=""):
+        return [  # noqa: E731
+            sr,
+            "Pothole in Street Complaint",
+            "",
+            status,
+            created,
+            closed,
+            "1 A ST",
+            "CHICAGO",
+            "",
+            "false",
+            parent,
+            lat,
+            lon,
+        ]
+
+    path = _write(
+        tmp_path / "cases.csv",
+        CHICAGO_HEADER,
+        [
+            row("C1", lat="41.8", lon=""),  # one coordinate only
+            row("X" * 101),  # a source id too long to keep
+            [
+                "C3",
+                "Pothole in Street Complaint",
+                "",
+                "Open",
+                "2024-05-01T08:00:00",
+                "",
+                "",
+                "",
+                "",
+                "false",
+                "",
+                "",
+                "",
+            ],
+            row("C4", lat="abc"),  # unreadable
+            row("C5", status="Completed", closed="2024-04-30T08:00:00"),  # closed before it was opened
+            row("C6", status="Canceled", closed="2024-05-02T08:00:00", lat="41.9"),
+            row("C7", lat="41.81", parent="C8"),  # C7 and C8 name each other
+            row("C8", lat="41.82", parent="C7"),
+        ],
+    )
+    assert (
+        import_reports(path=path, fmt="chicago311").summary()
+        == "read 8, loaded 4, rejected 4, skipped 0 (already imported)"
+    )
     assert dict(RejectedRow.objects.values_list("source_id", "reason")) == {
         "C1": "latitude and longitude must come together",
         "X" * 100: "source id longer than 100 characters",
@@ -645,14 +1150,19 @@ def test_the_import_command_refuses_what_it_cannot_load(tenant_pair, tmp_path, d
 def test_a_file_of_another_format_is_refused_before_anything_is_loaded(tenant_a, tmp_path) -> None:
     from reports.models import ImportBatch
 
-    with pytest.raises(ValueError, match="has no column sr_number, sr_type, created_date: is it a chicago311 file"):
+    with pytest.raises(
+        ValueError, match="has no column sr_number, sr_type, created_date: is it a chicago311 file"
+    ):
         import_reports(path=_publicstuff(tmp_path), fmt="chicago311")
     assert not ImportBatch.objects.exists() and not Report.objects.exists()
 
 
 def test_a_file_with_only_its_header_loads_nothing(tenant_a, tmp_path) -> None:
     path = _write(tmp_path / "empty.csv", CHICAGO_HEADER, [])
-    assert import_reports(path=path, fmt="chicago311").summary() == "read 0, loaded 0, rejected 0, skipped 0 (already imported)"
+    assert (
+        import_reports(path=path, fmt="chicago311").summary()
+        == "read 0, loaded 0, rejected 0, skipped 0 (already imported)"
+    )
 
 
 def test_imported_issues_get_the_area_a_live_report_would(tenant_a, tmp_path) -> None:
@@ -661,15 +1171,50 @@ def test_imported_issues_get_the_area_a_live_report_would(tenant_a, tmp_path) ->
 
     square = lambda x0, y0, x1, y1: [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]  # noqa: E731
     # Downtown with a hole (a park, not downtown), and a two-part Riverside further east.
-    downtown = area_upsert(code="downtown", name="Downtown", boundary={
-        "type": "Polygon", "coordinates": [square(-87.70, 41.80, -87.60, 41.90), square(-87.66, 41.84, -87.64, 41.86)]})
-    riverside = area_upsert(code="riverside", name="Riverside", boundary={
-        "type": "MultiPolygon", "coordinates": [[square(-87.55, 41.80, -87.50, 41.85)], [square(-87.45, 41.80, -87.40, 41.85)]]})
-    points = {"A1": ("41.82", "-87.68"), "A2": ("41.85", "-87.65"), "A3": ("41.82", "-87.42"), "A4": ("41.95", "-87.20")}
-    rows = [[sr, "Graffiti Removal Request", "", "Open", f"2024-0{n + 1}-01T08:00:00", "", "1 A ST", "CHICAGO", "",
-             "false", "", lat, lon] for n, (sr, (lat, lon)) in enumerate(points.items())]
+    downtown = area_upsert(
+        code="downtown",
+        name="Downtown",
+        boundary={
+            "type": "Polygon",
+            "coordinates": [square(-87.70, 41.80, -87.60, 41.90), square(-87.66, 41.84, -87.64, 41.86)],
+        },
+    )
+    riverside = area_upsert(
+        code="riverside",
+        name="Riverside",
+        boundary={
+            "type": "MultiPolygon",
+            "coordinates": [[square(-87.55, 41.80, -87.50, 41.85)], [square(-87.45, 41.80, -87.40, 41.85)]],
+        },
+    )
+    points = {
+        "A1": ("41.82", "-87.68"),
+        "A2": ("41.85", "-87.65"),
+        "A3": ("41.82", "-87.42"),
+        "A4": ("41.95", "-87.20"),
+    }
+    rows = [
+        [
+            sr,
+            "Graffiti Removal Request",
+            "",
+            "Open",
+            f"2024-0{n + 1}-01T08:00:00",
+            "",
+            "1 A ST",
+            "CHICAGO",
+            "",
+            "false",
+            "",
+            lat,
+            lon,
+        ]
+        for n, (sr, (lat, lon)) in enumerate(points.items())
+    ]
     import_reports(path=_write(tmp_path / "areas.csv", CHICAGO_HEADER, rows), fmt="chicago311")
-    area_of = dict(Issue.objects.filter(reports__source_id__in=points).values_list("reports__source_id", "area_id"))
+    area_of = dict(
+        Issue.objects.filter(reports__source_id__in=points).values_list("reports__source_id", "area_id")
+    )
     assert area_of == {"A1": downtown.pk, "A2": None, "A3": riverside.pk, "A4": None}  # A2: in the park
     for sr, (lat, lon) in points.items():
         live = area_for_point(float(lat), float(lon))

@@ -1,4 +1,5 @@
 """POST /api/v1/reports/ and GET /api/v1/reports/<tracking_id>/ as the contract says."""
+
 import hashlib
 import json
 
@@ -95,8 +96,12 @@ def test_malformed_json_and_non_objects_are_400(client_a, api_key_a) -> None:
     headers = {"HTTP_AUTHORIZATION": f"Api-Key {api_key_a}"}
     broken = client_a.post("/api/v1/reports/", "{not json", content_type="application/json", **headers)
     assert broken.status_code == 400 and broken.json()["code"] == "parse_error"
-    nan = client_a.post("/api/v1/reports/", '{"description": "x", "latitude": NaN, "longitude": 1}',
-                        content_type="application/json", **headers)
+    nan = client_a.post(
+        "/api/v1/reports/",
+        '{"description": "x", "latitude": NaN, "longitude": 1}',
+        content_type="application/json",
+        **headers,
+    )
     assert nan.status_code == 400
     array = api(client_a, api_key_a).post("/api/v1/reports/", [GOOD])
     assert array.status_code == 400 and array.json()["code"] == "invalid"
@@ -104,7 +109,9 @@ def test_malformed_json_and_non_objects_are_400(client_a, api_key_a) -> None:
 
 def test_text_is_stored_exactly_as_given(client_a, api_key_a) -> None:
     text = "  <script>alert('x')</script>\n Ünïcödé & \"quotes\"  "
-    tracking_id = api(client_a, api_key_a).post("/api/v1/reports/", {**GOOD, "description": text}).json()["tracking_id"]
+    tracking_id = (
+        api(client_a, api_key_a).post("/api/v1/reports/", {**GOOD, "description": text}).json()["tracking_id"]
+    )
     assert Report.objects.get(tracking_id=tracking_id).description == text
 
 
@@ -120,7 +127,9 @@ def test_missing_or_bad_key_is_401_and_missing_scope_is_403(client_a, tenant_a) 
     bad = api(client_a, "cp_not-a-real-key").post("/api/v1/reports/", GOOD)
     assert bad.status_code == 401 and bad.json()["code"] == "authentication_failed"
     assert bad["WWW-Authenticate"] == "Api-Key"
-    wrong_scheme = client_a.post("/api/v1/reports/", GOOD, content_type="application/json", HTTP_AUTHORIZATION="Bearer x")
+    wrong_scheme = client_a.post(
+        "/api/v1/reports/", GOOD, content_type="application/json", HTTP_AUTHORIZATION="Bearer x"
+    )
     assert wrong_scheme.status_code == 401
 
     _, read_only = api_key_create(name="reader", scopes=["read"])
@@ -195,17 +204,25 @@ def test_address_only_report_is_placed_from_known_locations(client_a, api_key_a)
     client = api(client_a, api_key_a)
     client.post("/api/v1/reports/", {**GOOD, "address": "12 North Main Street"})
     assert Location.objects.filter(address_key="12 n main st").exists()
-    placed = client.post("/api/v1/reports/", {"description": "Pothole again", "address": "12 N. Main St"}).json()
+    placed = client.post(
+        "/api/v1/reports/", {"description": "Pothole again", "address": "12 N. Main St"}
+    ).json()
     report = Report.objects.get(tracking_id=placed["tracking_id"])
     assert (report.latitude, report.longitude) == (GOOD["latitude"], GOOD["longitude"])
     assert not report.needs_placement
 
-    unknown = client.post("/api/v1/reports/", {"description": "Broken bench", "address": "1 Nowhere Lane"}).json()
+    unknown = client.post(
+        "/api/v1/reports/", {"description": "Broken bench", "address": "1 Nowhere Lane"}
+    ).json()
     report = Report.objects.get(tracking_id=unknown["tracking_id"])
     assert report.latitude is None and report.needs_placement and report.address_key == "1 nowhere ln"
     # Addresses in any script keep their words, so different places get different keys.
-    german = client.post("/api/v1/reports/", {"description": "Laterne aus", "address": "Müllerstraße 5"}).json()
-    tokyo = client.post("/api/v1/reports/", {"description": "街灯が消えている", "address": "東京都港区1-2"}).json()
+    german = client.post(
+        "/api/v1/reports/", {"description": "Laterne aus", "address": "Müllerstraße 5"}
+    ).json()
+    tokyo = client.post(
+        "/api/v1/reports/", {"description": "街灯が消えている", "address": "東京都港区1-2"}
+    ).json()
     assert Report.objects.get(tracking_id=german["tracking_id"]).address_key == "müllerstrasse 5"
     assert Report.objects.get(tracking_id=tokyo["tracking_id"]).address_key == "東京都港区1 2"
 
@@ -244,11 +261,18 @@ def test_unknown_api_paths_and_suspension_use_the_error_shape(client_a, api_key_
     from tenants.services import tenant_set_suspended
 
     missing = api(client_a, api_key_a).get("/api/v1/nothing-here/")
-    assert missing.status_code == 404 and missing.json() == {"code": "not_found", "message": "No such endpoint.", "fields": {}}
+    assert missing.status_code == 404 and missing.json() == {
+        "code": "not_found",
+        "message": "No such endpoint.",
+        "fields": {},
+    }
     tenant_set_suspended(tenant=tenant_pair[0], suspended=True)
     try:
         suspended = api(client_a, api_key_a).post("/api/v1/reports/", GOOD)
     finally:
         tenant_set_suspended(tenant=tenant_pair[0], suspended=False)
     assert suspended.status_code == 403
-    assert set(suspended.json()) == {"code", "message", "fields"} and suspended.json()["code"] == "tenant_suspended"
+    assert (
+        set(suspended.json()) == {"code", "message", "fields"}
+        and suspended.json()["code"] == "tenant_suspended"
+    )

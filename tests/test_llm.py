@@ -2,6 +2,7 @@
 against the tenant's categories, falling back to the offline classifier on every fault;
 report text treated as data; the concurrency limit; the base-URL allow-list; tenants'
 keys encrypted; every call audited."""
+
 import json
 import threading
 from collections.abc import Iterator
@@ -20,7 +21,12 @@ CATEGORIES = [
 
 
 def _answer(category: str = "potholes", severity: str = "medium", confidence: float = 0.9) -> dict:
-    return {"category": category, "severity": severity, "summary": "Pothole on Elm St", "confidence": confidence}
+    return {
+        "category": category,
+        "severity": severity,
+        "summary": "Pothole on Elm St",
+        "confidence": confidence,
+    }
 
 
 @pytest.fixture
@@ -56,7 +62,11 @@ def test_the_model_classifies_within_the_tenants_categories(tenant_a, operator_m
 
     result = classify_report(text="Huge pothole on Elm St", categories=CATEGORIES)
     assert (result.category, result.severity, result.classifier, result.confidence) == (
-        "potholes", "medium", "llm:test-model", 0.9)
+        "potholes",
+        "medium",
+        "llm:test-model",
+        0.9,
+    )
     request = operator_model.requests[-1]
     system, user = request["messages"][0]["content"], request["messages"][1]["content"]
     assert "- potholes: Potholes - Holes and cracks in the road" in system and "critical:" in system
@@ -65,7 +75,12 @@ def test_the_model_classifies_within_the_tenants_categories(tenant_a, operator_m
     assert operator_model.headers[-1]["authorization"] == "Bearer operator-key"
     call = ModelCall.objects.get()
     assert (call.purpose, call.outcome, call.model, call.prompt_tokens, call.completion_tokens) == (
-        "classify", "ok", "test-model", 120, 30)
+        "classify",
+        "ok",
+        "test-model",
+        120,
+        30,
+    )
     assert len(call.prompt_sha256) == 64 and "operator-key" not in call.detail
 
 
@@ -75,7 +90,12 @@ def test_the_model_classifies_within_the_tenants_categories(tenant_a, operator_m
         ("slow", _answer(), "timeout", 2),
         ("garbage", None, "invalid", 1),
         ("ok", _answer(category="alien_landing"), "invalid", 1),  # outside the tenant's list
-        ("ok", {"category": "potholes", "severity": "apocalyptic", "summary": "x", "confidence": 2}, "invalid", 1),
+        (
+            "ok",
+            {"category": "potholes", "severity": "apocalyptic", "summary": "x", "confidence": 2},
+            "invalid",
+            1,
+        ),
         ("429", None, "rate_limited", 2),
         ("500", None, "server_error", 2),
         ("400", None, "refused", 1),  # a 4xx will not change by asking again
@@ -114,33 +134,56 @@ def test_report_text_is_data_not_instructions(tenant_a, operator_model: FakeMode
     assert json.loads(request["messages"][1]["content"]) == {"report": text}
     # Real danger words still make it critical, whatever the model says.
     operator_model.answer = lambda request: _answer(severity="low")
-    assert classify_report(text="Gas smell and sparking wires by the pothole", categories=CATEGORIES).severity == "critical"
+    assert (
+        classify_report(text="Gas smell and sparking wires by the pothole", categories=CATEGORIES).severity
+        == "critical"
+    )
 
 
 def test_the_pipeline_records_the_model_or_why_it_was_not_used(tenant_a, operator_model: FakeModel) -> None:
     from reports.services.intake import report_submit
     from reports.services.pipeline import report_process
 
-    report = report_submit(description="Deep pothole outside number 12", latitude=39.8, longitude=-89.6).report
+    report = report_submit(
+        description="Deep pothole outside number 12", latitude=39.8, longitude=-89.6
+    ).report
     assert report_process(report_id=report.pk).classifier == "llm:test-model"
     operator_model.mode = "500"
-    second = report_submit(description="Another pothole near the school", latitude=39.81, longitude=-89.6).report
+    second = report_submit(
+        description="Another pothole near the school", latitude=39.81, longitude=-89.6
+    ).report
     processed = report_process(report_id=second.pk)
-    assert processed.classifier.startswith("offline-") and processed.classifier_note == "model not used: server_error: 500"
+    assert (
+        processed.classifier.startswith("offline-")
+        and processed.classifier_note == "model not used: server_error: 500"
+    )
 
 
 def test_adjudication_is_a_signal_or_nothing(tenant_a, operator_model: FakeModel) -> None:
     from llm.services import adjudicate_same_problem
 
-    operator_model.answer = lambda request: {"same": True, "confidence": 0.8, "reason": "Both describe one pothole."}
+    operator_model.answer = lambda request: {
+        "same": True,
+        "confidence": 0.8,
+        "reason": "Both describe one pothole.",
+    }
     verdict = adjudicate_same_problem("Pothole by the bakery", "Large pothole on Main St near the bakery")
-    assert verdict == {"same": True, "confidence": 0.8, "reason": "Both describe one pothole.", "model": "test-model"}
+    assert verdict == {
+        "same": True,
+        "confidence": 0.8,
+        "reason": "Both describe one pothole.",
+        "model": "test-model",
+    }
     assert json.loads(operator_model.requests[-1]["messages"][1]["content"]) == {
-        "report": "Pothole by the bakery", "issue": "Large pothole on Main St near the bakery"}
+        "report": "Pothole by the bakery",
+        "issue": "Large pothole on Main St near the bakery",
+    }
     operator_model.mode = "garbage"
     assert adjudicate_same_problem("a", "b") is None
     assert list(ModelCall.objects.order_by("created_at").values_list("purpose", "outcome")) == [
-        ("adjudicate", "ok"), ("adjudicate", "invalid")]
+        ("adjudicate", "ok"),
+        ("adjudicate", "invalid"),
+    ]
 
 
 def test_adjudication_tries_once_and_briefly(tenant_a, operator_model: FakeModel, settings) -> None:
@@ -155,7 +198,10 @@ def test_adjudication_tries_once_and_briefly(tenant_a, operator_model: FakeModel
     operator_model.mode, operator_model.delay = "slow", 1.0
     operator_model.answer = lambda request: {"same": True, "confidence": 0.8, "reason": "x"}
     assert adjudicate_same_problem("a", "b") is None
-    assert ModelCall.objects.order_by("-created_at").values_list("outcome", "attempts").first() == ("timeout", 1)
+    assert ModelCall.objects.order_by("-created_at").values_list("outcome", "attempts").first() == (
+        "timeout",
+        1,
+    )
 
 
 def test_a_tenant_can_turn_the_model_off(tenant_a, operator_model: FakeModel) -> None:
@@ -206,7 +252,10 @@ def test_a_tenants_own_endpoint_with_its_key_encrypted(tenant_a, settings, fake_
     settings.LLM_ALLOWED_BASE_URLS = [fake_model.url]
     endpoint_save(endpoint=own, api_key="city-secret")
     stored = Endpoint.objects.get()
-    assert "city-secret" not in stored.api_key_encrypted and secret_decrypt(stored.api_key_encrypted) == "city-secret"
+    assert (
+        "city-secret" not in stored.api_key_encrypted
+        and secret_decrypt(stored.api_key_encrypted) == "city-secret"
+    )
     assert classify_report(text="Pothole", categories=CATEGORIES).classifier == "llm:city-model"
     assert fake_model.headers[-1]["authorization"] == "Bearer city-secret"
     # The operator narrows the list later: the saved endpoint is no longer used.
@@ -234,10 +283,13 @@ def test_a_burst_never_exceeds_the_concurrency_limit(django_db_setup, django_db_
     results: list[str] = []
     try:
         with django_db_blocker.unblock(), committed_tenant("llm-burst", "LLM burst", "city") as tenant:
+
             def classify() -> None:
                 try:
                     connection.set_tenant(tenant)
-                    results.append(classify_report(text="Pothole on Elm St", categories=CATEGORIES).classifier)
+                    results.append(
+                        classify_report(text="Pothole on Elm St", categories=CATEGORIES).classifier
+                    )
                 finally:
                     connections.close_all()
 
@@ -265,12 +317,19 @@ def test_a_slot_held_by_another_process_is_not_given_twice(settings) -> None:
     from tests.support.services import ROOT, child_env
 
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, django; django.setup()\n"
-         "from llm.limiter import model_slot\n"
-         "with model_slot('http://model.test:80', limit=1, hold_s=30, wait_s=5):\n"
-         "    print('held', flush=True); sys.stdin.readline()\n"],
-        cwd=ROOT, env=child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, django; django.setup()\n"
+            "from llm.limiter import model_slot\n"
+            "with model_slot('http://model.test:80', limit=1, hold_s=30, wait_s=5):\n"
+            "    print('held', flush=True); sys.stdin.readline()\n",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -319,30 +378,48 @@ def test_a_model_that_keeps_failing_is_left_alone_for_a_while(tenant_a, operator
     assert len(operator_model.requests) == asked  # not asked at all
 
 
-def test_the_pipeline_asks_the_model_about_a_borderline_candidate(tenant_a, operator_model: FakeModel) -> None:
+def test_the_pipeline_asks_the_model_about_a_borderline_candidate(
+    tenant_a, operator_model: FakeModel
+) -> None:
     from issues.models import Category
     from reports.services.intake import report_submit
     from reports.services.pipeline import report_process
 
     # Every candidate of this category is borderline: the model's answer decides.
     Category.objects.filter(code="potholes").update(
-        group_borderline_low=0.0, group_join_score=0.5, group_borderline_high=1.0, group_min_similarity=0.0)
+        group_borderline_low=0.0, group_join_score=0.5, group_borderline_high=1.0, group_min_similarity=0.0
+    )
     operator_model.answer = lambda request: (
-        {"same": False, "confidence": 0.7, "reason": "Different holes."} if "issue" in request["messages"][1]["content"]
-        else _answer())
+        {"same": False, "confidence": 0.7, "reason": "Different holes."}
+        if "issue" in request["messages"][1]["content"]
+        else _answer()
+    )
     first = report_submit(description="Pothole outside the bakery", latitude=39.8, longitude=-89.6).report
-    second = report_submit(description="Pothole outside the bakery again", latitude=39.8001, longitude=-89.6).report
+    second = report_submit(
+        description="Pothole outside the bakery again", latitude=39.8001, longitude=-89.6
+    ).report
     report_process(report_id=first.pk)
     processed = report_process(report_id=second.pk)
     first.refresh_from_db()
     assert processed.issue_id != first.issue_id
     assert processed.match["adjudication"] == {
-        "same": False, "confidence": 0.7, "reason": "Different holes.", "model": "test-model"}
+        "same": False,
+        "confidence": 0.7,
+        "reason": "Different holes.",
+        "model": "test-model",
+    }
     assert ModelCall.objects.filter(purpose="adjudicate", outcome="ok").count() == 1
     # The same pair, with the model saying "same": one issue.
     operator_model.answer = lambda request: (
-        {"same": True, "confidence": 0.9, "reason": "One hole."} if "issue" in request["messages"][1]["content"]
-        else _answer())
-    third = report_submit(description="Pothole outside the bakery, third time", latitude=39.8, longitude=-89.6).report
+        {"same": True, "confidence": 0.9, "reason": "One hole."}
+        if "issue" in request["messages"][1]["content"]
+        else _answer()
+    )
+    third = report_submit(
+        description="Pothole outside the bakery, third time", latitude=39.8, longitude=-89.6
+    ).report
     joined = report_process(report_id=third.pk)
-    assert joined.issue_id in {first.issue_id, processed.issue_id} and joined.match["adjudication"]["same"] is True
+    assert (
+        joined.issue_id in {first.issue_id, processed.issue_id}
+        and joined.match["adjudication"]["same"] is True
+    )

@@ -1,4 +1,5 @@
 """Every log line is JSON with the tenant and the request id, in web and worker alike."""
+
 import io
 import json
 import logging

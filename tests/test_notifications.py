@@ -1,5 +1,6 @@
 """Residents who left an email hear about each status change and public note, once, with
 a one-click way out; internal notes never leave the building."""
+
 import re
 
 import pytest
@@ -38,7 +39,9 @@ def deliver(monkeypatch):
     monkeypatch.setattr(notify_event, "apply_async", lambda args, **kw: notify_event.run(*args))
 
 
-def test_each_status_change_is_told_once_per_address(issue_with_reporters, deliver, django_capture_on_commit_callbacks) -> None:
+def test_each_status_change_is_told_once_per_address(
+    issue_with_reporters, deliver, django_capture_on_commit_callbacks
+) -> None:
     issue_id = issue_with_reporters[0].issue_id
     with django_capture_on_commit_callbacks(execute=True):
         issue_transition(issue_id=issue_id, to_status="in_progress")
@@ -55,19 +58,27 @@ def test_each_status_change_is_told_once_per_address(issue_with_reporters, deliv
     assert len(mail.outbox) == 4
 
 
-def test_public_notes_are_sent_and_internal_ones_are_not(issue_with_reporters, deliver, django_capture_on_commit_callbacks) -> None:
+def test_public_notes_are_sent_and_internal_ones_are_not(
+    issue_with_reporters, deliver, django_capture_on_commit_callbacks
+) -> None:
     issue_id = issue_with_reporters[0].issue_id
     staff = UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        issue_note_add(issue_id=issue_id, body="Budget code 44-B, do not share.", visibility="internal", author=staff)
+        issue_note_add(
+            issue_id=issue_id, body="Budget code 44-B, do not share.", visibility="internal", author=staff
+        )
     assert mail.outbox == []
     with django_capture_on_commit_callbacks(execute=True):
-        issue_note_add(issue_id=issue_id, body="A crew fixes it on Tuesday.", visibility="public", author=staff)
+        issue_note_add(
+            issue_id=issue_id, body="A crew fixes it on Tuesday.", visibility="public", author=staff
+        )
     assert len(mail.outbox) == 2 and all("A crew fixes it on Tuesday." in m.body for m in mail.outbox)
     assert not any("44-B" in m.body for m in mail.outbox)
 
 
-def test_unsubscribing_stops_the_emails(issue_with_reporters, deliver, client_a, django_capture_on_commit_callbacks) -> None:
+def test_unsubscribing_stops_the_emails(
+    issue_with_reporters, deliver, client_a, django_capture_on_commit_callbacks
+) -> None:
     issue_id = issue_with_reporters[0].issue_id
     with django_capture_on_commit_callbacks(execute=True):
         issue_transition(issue_id=issue_id, to_status="acknowledged")
@@ -88,7 +99,9 @@ def test_unsubscribing_stops_the_emails(issue_with_reporters, deliver, client_a,
     assert [m.to for m in mail.outbox] == [["BOB@example.org".lower()]]
 
 
-def test_a_change_whose_notification_was_never_queued_is_caught_up(issue_with_reporters, monkeypatch, django_capture_on_commit_callbacks) -> None:
+def test_a_change_whose_notification_was_never_queued_is_caught_up(
+    issue_with_reporters, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     from datetime import timedelta
 
     from issues.models import IssueEvent

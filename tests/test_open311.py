@@ -1,5 +1,6 @@
 """Open311 GeoReport v2 under /open311/v2/: every method in XML and JSON with its errors,
 jurisdiction routing on the public host, keys and scopes, internal notes never shown."""
+
 import random
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -18,7 +19,12 @@ from tests.conftest import api
 from tests.support.factories import UserFactory
 
 BASE = "/open311/v2"
-POTHOLE = {"service_code": "potholes", "lat": "39.80", "long": "-89.64", "description": "Deep pothole by the school"}
+POTHOLE = {
+    "service_code": "potholes",
+    "lat": "39.80",
+    "long": "-89.64",
+    "description": "Deep pothole by the school",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -60,15 +66,33 @@ def test_service_list_json_and_xml(client_a, tenant_a) -> None:
     assert response["Content-Type"] == "application/json; charset=utf-8"
     services = {s["service_code"]: s for s in response.json()}
     pothole = services["potholes"]
-    assert set(pothole) == {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
-    assert pothole["metadata"] is True and pothole["type"] == "realtime" and pothole["group"] == "Public Works"
+    assert set(pothole) == {
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    }
+    assert (
+        pothole["metadata"] is True and pothole["type"] == "realtime" and pothole["group"] == "Public Works"
+    )
     assert "pothole" in pothole["keywords"].split(", ")
     assert services["graffiti"]["metadata"] is False
     assert all(isinstance(code, str) for code in services)
     root = xml(client_a.get(f"{BASE}/services.xml"))
     assert root.tag == "services" and {e.tag for e in root} == {"service"}
     first = root.find("service")
-    assert [c.tag for c in first] == ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"]
+    assert [c.tag for c in first] == [
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    ]
     xml_pothole = next(s for s in root if s.findtext("service_code") == "potholes")
     assert xml_pothole.findtext("metadata") == "true"
 
@@ -90,12 +114,16 @@ def test_service_definition_json_xml_and_404(client_a, tenant_a) -> None:
     assert missing.status_code == 404
     assert missing.json()[0]["code"] == 404 and "no_such" in missing.json()[0]["description"]
     root = xml(client_a.get(f"{BASE}/services/no_such.xml"))
-    assert root.tag == "errors" and root.findtext("error/code") == "404" and root.findtext("error/description")
+    assert (
+        root.tag == "errors" and root.findtext("error/code") == "404" and root.findtext("error/description")
+    )
 
 
 def test_post_flows_through_report_submit_and_is_found_by_get_and_the_drf_api(client_a, tenant_a) -> None:
     key = submit_key()
-    response = post(client_a, {**POTHOLE, "api_key": key, "email": "r@example.org", "attribute[size]": "large"})
+    response = post(
+        client_a, {**POTHOLE, "api_key": key, "email": "r@example.org", "attribute[size]": "large"}
+    )
     assert response.status_code == 200, response.content
     [created] = response.json()
     assert set(created) == {"service_request_id", "service_notice", "account_id"}
@@ -121,20 +149,36 @@ def test_post_flows_through_report_submit_and_is_found_by_get_and_the_drf_api(cl
 def test_post_with_address_or_address_id(client_a, tenant_a) -> None:
     key = submit_key()
     first = post(client_a, {**POTHOLE, "api_key": key, "address_string": "12 North Main Street"}).json()[0]
-    by_address = post(client_a, {"service_code": "graffiti", "description": "Tag on wall",
-                                 "address_string": "12 N. Main St", "api_key": key})
+    by_address = post(
+        client_a,
+        {
+            "service_code": "graffiti",
+            "description": "Tag on wall",
+            "address_string": "12 N. Main St",
+            "api_key": key,
+        },
+    )
     assert by_address.status_code == 200
     placed = Report.objects.get(tracking_id=by_address.json()[0]["service_request_id"])
     assert (placed.latitude, placed.longitude) == (39.80, -89.64)
     from reports.models import Location
 
     location = Location.objects.get(address_key="12 n main st")
-    by_id = post(client_a, {"service_code": "graffiti", "description": "Tag again", "address_id": str(location.pk),
-                            "api_key": key})
+    by_id = post(
+        client_a,
+        {
+            "service_code": "graffiti",
+            "description": "Tag again",
+            "address_id": str(location.pk),
+            "api_key": key,
+        },
+    )
     assert by_id.status_code == 200
     assert Report.objects.get(tracking_id=by_id.json()[0]["service_request_id"]).latitude == 39.80
     assert first["service_request_id"] != by_id.json()[0]["service_request_id"]
-    unknown = post(client_a, {"service_code": "graffiti", "description": "x", "address_id": "999999", "api_key": key})
+    unknown = post(
+        client_a, {"service_code": "graffiti", "description": "x", "address_id": "999999", "api_key": key}
+    )
     assert unknown.status_code == 400 and "address_id" in unknown.json()[0]["description"]
 
 
@@ -155,7 +199,11 @@ def test_post_errors(client_a, tenant_a, fmt: str) -> None:
         ({**POTHOLE, "api_key": read_only}, 403, "submit"),
         ({**POTHOLE, "api_key": key, "service_code": ""}, 400, "service_code"),
         ({**POTHOLE, "api_key": key, "service_code": "nope"}, 404, "service_code"),
-        ({"service_code": "potholes", "description": "x", "api_key": key}, 400, "lat/long, address_string or address_id"),
+        (
+            {"service_code": "potholes", "description": "x", "api_key": key},
+            400,
+            "lat/long, address_string or address_id",
+        ),
         ({**POTHOLE, "api_key": key, "lat": "north"}, 400, "lat"),
         ({**POTHOLE, "api_key": key, "lat": "95"}, 400, "lat"),
         ({**POTHOLE, "api_key": key, "long": ""}, 400, "lat"),
@@ -174,17 +222,27 @@ def test_post_errors(client_a, tenant_a, fmt: str) -> None:
 def test_required_and_multivalue_attributes(client_a, tenant_a) -> None:
     from issues.models import Category
 
-    Category.objects.filter(code="graffiti").update(questions=[
-        {"code": "surfaces", "description": "Where is it?", "datatype": "multivaluelist", "required": True,
-         "values": [{"key": "wall", "name": "Wall"}, {"key": "sign", "name": "Sign"}]},
-    ])
+    Category.objects.filter(code="graffiti").update(
+        questions=[
+            {
+                "code": "surfaces",
+                "description": "Where is it?",
+                "datatype": "multivaluelist",
+                "required": True,
+                "values": [{"key": "wall", "name": "Wall"}, {"key": "sign", "name": "Sign"}],
+            },
+        ]
+    )
     key = submit_key()
     body = {"service_code": "graffiti", "description": "Tags", "lat": "39.8", "long": "-89.6", "api_key": key}
     missing = post(client_a, body)
     assert missing.status_code == 400 and "attribute[surfaces]" in missing.json()[0]["description"]
-    ok = client_a.post(f"{BASE}/requests.json",
-                       "&".join(f"{k}={v}" for k, v in body.items()) + "&attribute[surfaces][]=wall&attribute[surfaces][]=sign",
-                       content_type="application/x-www-form-urlencoded; charset=utf-8")
+    ok = client_a.post(
+        f"{BASE}/requests.json",
+        "&".join(f"{k}={v}" for k, v in body.items())
+        + "&attribute[surfaces][]=wall&attribute[surfaces][]=sign",
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+    )
     assert ok.status_code == 200, ok.content
     report = Report.objects.get(tracking_id=ok.json()[0]["service_request_id"])
     assert report.attributes == {"surfaces": ["wall", "sign"]}
@@ -199,18 +257,32 @@ def test_request_shows_status_department_sla_and_only_public_notes(client_a, ten
     report = _processed(client_a, submit_key())
     issue = report.issue
     staff = UserFactory()
-    issue_note_add(issue_id=issue.pk, body="Crew booked for Tuesday", visibility=IssueNote.Visibility.PUBLIC, author=staff)
-    issue_note_add(issue_id=issue.pk, body="Contractor is slow, chase them", visibility=IssueNote.Visibility.INTERNAL,
-                   author=staff)
+    issue_note_add(
+        issue_id=issue.pk,
+        body="Crew booked for Tuesday",
+        visibility=IssueNote.Visibility.PUBLIC,
+        author=staff,
+    )
+    issue_note_add(
+        issue_id=issue.pk,
+        body="Contractor is slow, chase them",
+        visibility=IssueNote.Visibility.INTERNAL,
+        author=staff,
+    )
     sla_evaluate(now=timezone.now())
     body = client_a.get(f"{BASE}/requests/{report.tracking_id}.json").json()[0]
     assert body["status"] == "open" and body["status_notes"] == "Crew booked for Tuesday"
     assert body["agency_responsible"] == "Public Works" and body["service_name"] == "Potholes"
     assert body["expected_datetime"] is not None
     issue.refresh_from_db()
-    assert datetime.fromisoformat(body["expected_datetime"]) == issue.sla.resolve_due_at.replace(microsecond=0)
+    assert datetime.fromisoformat(body["expected_datetime"]) == issue.sla.resolve_due_at.replace(
+        microsecond=0
+    )
     assert body["requested_datetime"].endswith(("-05:00", "-06:00"))  # the tenant's zone, offset included
-    assert "chase" not in client_a.get(f"{BASE}/requests/{report.tracking_id}.json?extensions=true").content.decode()
+    assert (
+        "chase"
+        not in client_a.get(f"{BASE}/requests/{report.tracking_id}.json?extensions=true").content.decode()
+    )
     assert "chase" not in client_a.get(f"{BASE}/requests.xml?extensions=true").content.decode()
 
     extended = client_a.get(f"{BASE}/requests/{report.tracking_id}.json?extensions=true").json()[0]
@@ -230,7 +302,9 @@ def test_get_requests_filters_window_and_paging(client_a, tenant_a) -> None:
     open_report = _processed(client_a, key)
     closed_report = _processed(client_a, key, description="Another hole, far away", lat="39.9", long="-89.9")
     issue_transition(issue_id=closed_report.issue_id, to_status=IssueStatus.CLOSED)
-    graffiti = post(client_a, {**POTHOLE, "service_code": "graffiti", "api_key": key}).json()[0]["service_request_id"]
+    graffiti = post(client_a, {**POTHOLE, "service_code": "graffiti", "api_key": key}).json()[0][
+        "service_request_id"
+    ]
     old = post(client_a, {**POTHOLE, "api_key": key}).json()[0]["service_request_id"]
     Report.objects.filter(tracking_id=old).update(submitted_at=timezone.now() - timedelta(days=120))
 
@@ -253,7 +327,10 @@ def test_get_requests_filters_window_and_paging(client_a, tenant_a) -> None:
     assert old in ids(f"?start_date={start}")  # start alone: 90 days from it
     assert len(ids("?page_size=2")) == 2 and len(ids("?page_size=2&page=2")) == 1
     root = xml(client_a.get(f"{BASE}/requests.xml?status=closed"))
-    assert root.tag == "service_requests" and root.findtext("request/service_request_id") == closed_report.tracking_id
+    assert (
+        root.tag == "service_requests"
+        and root.findtext("request/service_request_id") == closed_report.tracking_id
+    )
 
     for query, words in [
         ("?status=pending", "status"),
@@ -266,7 +343,10 @@ def test_get_requests_filters_window_and_paging(client_a, tenant_a) -> None:
         ("?end_date=0001-01-01T00:00:00Z", "out of range"),
     ]:
         response = client_a.get(f"{BASE}/requests.json{query}")
-        assert response.status_code == 400 and words in response.json()[0]["description"], (query, response.content)
+        assert response.status_code == 400 and words in response.json()[0]["description"], (
+            query,
+            response.content,
+        )
     assert xml(client_a.get(f"{BASE}/requests.xml?status=pending")).findtext("error/code") == "400"
     # An offset PostgreSQL would refuse is taken as the instant it names.
     assert client_a.get(f"{BASE}/requests.json?start_date=1365-10-26T08:06:02-21:55").json() == []
@@ -280,7 +360,10 @@ def test_unknown_request_token_and_paths_are_404(client_a, tenant_a) -> None:
     token = client_a.get(f"{BASE}/tokens/{tracking_id}.json").json()
     assert token == [{"service_request_id": tracking_id, "token": tracking_id}]
     root = xml(client_a.get(f"{BASE}/tokens/{tracking_id}.xml"))
-    assert root.findtext("request/service_request_id") == tracking_id and root.findtext("request/token") == tracking_id
+    assert (
+        root.findtext("request/service_request_id") == tracking_id
+        and root.findtext("request/token") == tracking_id
+    )
     assert client_a.get(f"{BASE}/tokens/ZZZZZZZZZZ.json").status_code == 404
     assert client_a.get(f"{BASE}/nothing.json").json()[0]["code"] == 404
     assert xml(client_a.get(f"{BASE}/services.csv")).findtext("error/code") == "404"
@@ -299,11 +382,18 @@ def test_public_host_routes_by_jurisdiction_id(public_client, client_a, tenant_p
     assert xml(public_client.get(f"{BASE}/services.xml")).findtext("error/code") == "400"
     unknown = public_client.get(f"{BASE}/services.json?jurisdiction_id=atlantis")
     assert unknown.status_code == 404 and "atlantis" in unknown.json()[0]["description"]
-    alpha_codes = {s["service_code"] for s in public_client.get(f"{BASE}/services.json?jurisdiction_id=alpha").json()}
-    beta_codes = {s["service_code"] for s in public_client.get(f"{BASE}/services.json?jurisdiction_id=beta-hotel").json()}
+    alpha_codes = {
+        s["service_code"] for s in public_client.get(f"{BASE}/services.json?jurisdiction_id=alpha").json()
+    }
+    beta_codes = {
+        s["service_code"]
+        for s in public_client.get(f"{BASE}/services.json?jurisdiction_id=beta-hotel").json()
+    }
     assert "potholes" in alpha_codes and "potholes" not in beta_codes
 
-    created = public_client.post(f"{BASE}/requests.json", {**POTHOLE, "api_key": key_a, "jurisdiction_id": "alpha"})
+    created = public_client.post(
+        f"{BASE}/requests.json", {**POTHOLE, "api_key": key_a, "jurisdiction_id": "alpha"}
+    )
     assert created.status_code == 200, created.content
     tracking_id = created.json()[0]["service_request_id"]
     with tenant_context(alpha):
@@ -312,18 +402,29 @@ def test_public_host_routes_by_jurisdiction_id(public_client, client_a, tenant_p
         assert not Report.objects.filter(tracking_id=tracking_id).exists()
     found = public_client.get(f"{BASE}/requests/{tracking_id}.json?jurisdiction_id=alpha")
     assert found.status_code == 200
-    assert public_client.get(f"{BASE}/requests/{tracking_id}.json?jurisdiction_id=beta-hotel").status_code == 404
+    assert (
+        public_client.get(f"{BASE}/requests/{tracking_id}.json?jurisdiction_id=beta-hotel").status_code == 404
+    )
     # The tenant's own host serves it without jurisdiction_id, and refuses another one.
     assert client_a.get(f"{BASE}/requests/{tracking_id}.json").status_code == 200
     assert client_a.get(f"{BASE}/requests/{tracking_id}.json?jurisdiction_id=alpha").status_code == 200
     assert client_a.get(f"{BASE}/services.json?jurisdiction_id=beta-hotel").status_code == 404
 
     # A key of tenant A is an invalid api_key for tenant B, on either host.
-    wrong = public_client.post(f"{BASE}/requests.json", {**POTHOLE, "api_key": key_a, "jurisdiction_id": "beta-hotel"})
+    wrong = public_client.post(
+        f"{BASE}/requests.json", {**POTHOLE, "api_key": key_a, "jurisdiction_id": "beta-hotel"}
+    )
     assert wrong.status_code == 403
-    on_b = public_client.post(f"{BASE}/requests.json",
-                              {"service_code": "noise", "description": "Loud", "address_string": "Room 12",
-                               "api_key": key_b, "jurisdiction_id": "beta-hotel"})
+    on_b = public_client.post(
+        f"{BASE}/requests.json",
+        {
+            "service_code": "noise",
+            "description": "Loud",
+            "address_string": "Room 12",
+            "api_key": key_b,
+            "jurisdiction_id": "beta-hotel",
+        },
+    )
     assert on_b.status_code == 200, on_b.content
     with tenant_context(alpha):
         assert not Issue.objects.filter(title__icontains="Loud").exists()
@@ -394,7 +495,9 @@ def test_nul_characters_are_refused_and_control_characters_never_break_the_xml(c
 
 
 def test_a_suspended_jurisdiction_and_an_oversized_body_answer_in_the_specs_shape(
-    client_a, tenant_pair, settings,
+    client_a,
+    tenant_pair,
+    settings,
 ) -> None:
     from tenants.services import tenant_set_suspended
 
@@ -427,9 +530,16 @@ def test_media_url_is_kept_and_shown_and_a_bad_one_refused(client_a, tenant_a) -
     assert found["media_url"] == photo
     refused = post(client_a, {**POTHOLE, "api_key": key, "media_url": "javascript:alert(1)"})
     assert refused.status_code == 400
-    assert refused.json() == [{"code": 400, "description": "media_url: Give the address (http or https, up to 500 "
-                                                          "characters) of the picture."}]
-    too_long = post(client_a, {**POTHOLE, "api_key": key, "media_url": "https://photos.example.org/" + "a" * 480})
+    assert refused.json() == [
+        {
+            "code": 400,
+            "description": "media_url: Give the address (http or https, up to 500 "
+            "characters) of the picture.",
+        }
+    ]
+    too_long = post(
+        client_a, {**POTHOLE, "api_key": key, "media_url": "https://photos.example.org/" + "a" * 480}
+    )
     assert too_long.status_code == 400 and too_long.json()[0]["description"].startswith("media_url: ")
     [plain] = post(client_a, {**POTHOLE, "api_key": key}).json()
     assert client_a.get(f"{BASE}/requests/{plain['service_request_id']}.json").json()[0]["media_url"] is None

@@ -1,4 +1,5 @@
 """The processing pipeline in-process: classification, grouping, idempotency, the sweeper."""
+
 from datetime import timedelta
 
 import pytest
@@ -13,8 +14,13 @@ from reports.services.pipeline import MAX_ATTEMPTS, report_process, report_sweep
 LAT, LON = 39.8000, -89.6400
 
 
-def submit(text: str = "Deep pothole in the road outside number 12", lat: float | None = LAT,
-           lon: float | None = LON, at=None, **kwargs) -> Report:
+def submit(
+    text: str = "Deep pothole in the road outside number 12",
+    lat: float | None = LAT,
+    lon: float | None = LON,
+    at=None,
+    **kwargs,
+) -> Report:
     return report_submit(description=text, latitude=lat, longitude=lon, submitted_at=at, **kwargs).report
 
 
@@ -35,7 +41,11 @@ def test_processing_classifies_and_opens_an_issue(tenant_a) -> None:
     assert (issue.latitude, issue.longitude) == (LAT, LON)
     assert report.match["method"] == "new"
     assert report.match["thresholds"] == {
-        "radius_m": 50, "window_hours": 168, "min_similarity": 0.1, "join_score": 0.55, "borderline": [0.45, 0.7],
+        "radius_m": 50,
+        "window_hours": 168,
+        "min_similarity": 0.1,
+        "join_score": 0.55,
+        "borderline": [0.45, 0.7],
         "from_category": [],  # every value is the tenant's default
     }
     assert list(issue.events.values_list("kind", flat=True)) == ["created"]
@@ -118,9 +128,13 @@ def test_reprocessing_changes_nothing(tenant_a) -> None:
 
 
 def test_address_only_reports_group_by_normalised_address(tenant_a) -> None:
-    first = process(submit("Overflowing bins behind the library", lat=None, lon=None, address="5 Library Court"))
+    first = process(
+        submit("Overflowing bins behind the library", lat=None, lon=None, address="5 Library Court")
+    )
     second = process(submit("Bins overflowing again", lat=None, lon=None, address="5 library ct."))
-    elsewhere = process(submit("Overflowing bins behind the library", lat=None, lon=None, address="9 Library Court"))
+    elsewhere = process(
+        submit("Overflowing bins behind the library", lat=None, lon=None, address="9 Library Court")
+    )
     assert first.needs_placement and second.needs_placement
     assert second.issue_id == first.issue_id and second.match["method"] == "address"
     assert elsewhere.issue_id != first.issue_id
@@ -133,7 +147,13 @@ def test_area_is_found_from_the_point(tenant_a) -> None:
     AreaFactory(code="no_boundary")  # areas without a boundary are skipped
     from issues.services.taxonomy import area_upsert
 
-    ring = [[LON - 0.01, LAT - 0.01], [LON + 0.01, LAT - 0.01], [LON + 0.01, LAT + 0.01], [LON - 0.01, LAT + 0.01], [LON - 0.01, LAT - 0.01]]
+    ring = [
+        [LON - 0.01, LAT - 0.01],
+        [LON + 0.01, LAT - 0.01],
+        [LON + 0.01, LAT + 0.01],
+        [LON - 0.01, LAT + 0.01],
+        [LON - 0.01, LAT - 0.01],
+    ]
     area = area_upsert(code="centre", name="Centre", boundary={"type": "Polygon", "coordinates": [ring]})
     assert process(submit()).issue.area == area
     assert process(submit(lat=LAT + 0.05)).issue.area is None
@@ -165,7 +185,9 @@ def test_sweeper_requeues_stuck_reports_with_backoff(tenant_a, monkeypatch) -> N
     import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(
+        reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids)
+    )
     report = submit()
     now = timezone.now()
     assert report_sweep_stuck(now=now) == {"requeued": 0, "failed": 0}  # just queued: leave it
@@ -191,7 +213,9 @@ def test_swept_ids_are_queued_after_commit(tenant_a, monkeypatch, django_capture
     import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(
+        reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids)
+    )
     first, second = submit(), submit("Another", lat=LAT + 0.01)
     with django_capture_on_commit_callbacks(execute=True):
         report_sweep_stuck(now=timezone.now() + timedelta(minutes=2))
@@ -228,7 +252,9 @@ def test_offline_classifier_cases() -> None:
 
     cats = [
         CategoryInfo("potholes", "Potholes", "Holes in the road", ("pothole", "hole", "road")),
-        CategoryInfo("street_lights", "Street lights", "Lights out", ("street light", "lamp", "dark"), "medium"),
+        CategoryInfo(
+            "street_lights", "Street lights", "Lights out", ("street light", "lamp", "dark"), "medium"
+        ),
         CategoryInfo("other", "Other", "Anything else", ()),
     ]
     assert classify_offline("Big potholes on the road", cats).category == "potholes"
@@ -288,7 +314,9 @@ def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
 
     staff = get_user_model().objects.create_user("fixer")
     report = process(submit("Street light out on Elm Street"))
-    report_correct(report_id=report.pk, category=Category.objects.get(code="graffiti"), severity="high", actor=staff)
+    report_correct(
+        report_id=report.pk, category=Category.objects.get(code="graffiti"), severity="high", actor=staff
+    )
     event = IssueEvent.objects.get(issue_id=report.issue_id, kind="report_corrected")
     assert event.actor == staff
     assert event.data == {
@@ -297,7 +325,9 @@ def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
     }
 
 
-def test_reports_not_sent_to_the_broker_are_swept_at_once(tenant_a, monkeypatch, django_capture_on_commit_callbacks) -> None:
+def test_reports_not_sent_to_the_broker_are_swept_at_once(
+    tenant_a, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     from reports.services.pipeline import enqueue_processing
     from reports.tasks import process_report
 
@@ -314,7 +344,9 @@ def test_reports_not_sent_to_the_broker_are_swept_at_once(tenant_a, monkeypatch,
     import reports.services.pipeline
 
     queued: list[list[int]] = []
-    monkeypatch.setattr(reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids))
+    monkeypatch.setattr(
+        reports.services.pipeline, "enqueue_processing", lambda ids: queued.append(ids) or len(ids)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         # No waiting for an interval: nothing was ever sent.
         assert report_sweep_stuck()["requeued"] == 1

@@ -1,5 +1,6 @@
 """The pipeline across real process boundaries: a real Redis, real Celery workers, committed
 rows. Runs in a tenant of its own that is dropped afterwards, because these tests commit."""
+
 import os
 import signal
 import threading
@@ -53,13 +54,17 @@ def _report(live: Tenant, tracking_id: str) -> Report:
 
 
 def _wait_processed(live: Tenant, tracking_id: str, timeout: float = 60) -> Report:
-    wait_for(lambda: _report(live, tracking_id).status == "processed", timeout, f"report {tracking_id} processed")
+    wait_for(
+        lambda: _report(live, tracking_id).status == "processed", timeout, f"report {tracking_id} processed"
+    )
     return _report(live, tracking_id)
 
 
 def test_a_report_posted_over_http_is_processed_by_a_worker(live, key) -> None:
     with celery_worker("io", "threads", "io-live"):
-        response = _post(key, {"description": "Street light out at the corner", "latitude": 39.71, "longitude": -89.61})
+        response = _post(
+            key, {"description": "Street light out at the corner", "latitude": 39.71, "longitude": -89.61}
+        )
         assert response.status_code == 201
         report = _wait_processed(live, response.json()["tracking_id"])
     assert report.issue is not None and report.category.code == "street_lights"
@@ -69,7 +74,9 @@ def test_201_while_redis_is_stopped_then_processed_once_redis_is_back(live, key,
     test_redis.stop(keep_dir=True)
     try:
         started = time.monotonic()
-        response = _post(key, {"description": "Graffiti on the bridge", "latitude": 39.72, "longitude": -89.62})
+        response = _post(
+            key, {"description": "Graffiti on the bridge", "latitude": 39.72, "longitude": -89.62}
+        )
         elapsed = time.monotonic() - started
         assert response.status_code == 201, response.content
         assert elapsed < 5, f"intake waited {elapsed:.1f}s on the dead broker"
@@ -102,10 +109,18 @@ def test_a_worker_killed_mid_task_loses_nothing(live, key) -> None:
         blocker.execute("SELECT pg_advisory_lock(%s, %s)", [space, cell])
     try:
         with celery_worker("io", "threads", "io-doomed") as worker:
-            tracking_id = _post(key, {"description": "Water main leaking", "latitude": lat, "longitude": lon}).json()["tracking_id"]
+            tracking_id = _post(
+                key, {"description": "Water main leaking", "latitude": lat, "longitude": lon}
+            ).json()["tracking_id"]
             wait_for(
-                lambda: blocker.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0] > 0,
-                60, "the worker to wait on the grouping lock",
+                lambda: (
+                    blocker.execute(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    ).fetchone()[0]
+                    > 0
+                ),
+                60,
+                "the worker to wait on the grouping lock",
             )
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(10)
@@ -129,10 +144,16 @@ def test_concurrent_near_identical_reports_end_in_one_issue(live) -> None:
         rounds = []
         for n in range(3):
             lat = 39.75 + n * 0.01
-            rounds.append([
-                report_submit(description="Fallen tree blocking the path", latitude=lat + i * 0.00001, longitude=-89.65).report.pk
-                for i in range(6)
-            ])
+            rounds.append(
+                [
+                    report_submit(
+                        description="Fallen tree blocking the path",
+                        latitude=lat + i * 0.00001,
+                        longitude=-89.65,
+                    ).report.pk
+                    for i in range(6)
+                ]
+            )
 
     def run(report_id: int, barrier: threading.Barrier) -> None:
         try:

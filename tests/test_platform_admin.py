@@ -1,4 +1,5 @@
 """The platform admin on the public site: operators create, edit and suspend tenants."""
+
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_tenants.utils import schema_context, schema_exists
@@ -10,9 +11,7 @@ from tenants.models import Tenant
 def _operator_client() -> Client:
     get_user_model().objects.create_superuser("op", "op@example.org", "pw-operator-123")
     client = Client(HTTP_HOST="localhost")
-    response = client.post(
-        "/admin/login/?next=/admin/", {"username": "op", "password": "pw-operator-123"}
-    )
+    response = client.post("/admin/login/?next=/admin/", {"username": "op", "password": "pw-operator-123"})
     assert response.status_code == 302
     return client
 

@@ -1,4 +1,5 @@
 """Provisioning: one service creates the schema, the host and the defaults of the kind."""
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -36,9 +37,12 @@ def test_tenant_create_builds_schema_domain_and_defaults(public_schema: None, ki
         assert codes == {d.code for d in CATEGORIES_BY_KIND[kind]}
         assert "other" in codes
         # One tenant-wide policy per severity, plus tighter ones for dangerous categories.
-        assert set(
-            SlaPolicy.objects.filter(category=None).values_list("severity", flat=True)
-        ) == {"low", "medium", "high", "critical"}
+        assert set(SlaPolicy.objects.filter(category=None).values_list("severity", flat=True)) == {
+            "low",
+            "medium",
+            "high",
+            "critical",
+        }
         # The template's content types and permissions came along, so the admin works.
         from django.contrib.auth.models import Permission
         from django.contrib.contenttypes.models import ContentType
@@ -61,7 +65,12 @@ def test_city_gets_city_categories_and_hotel_gets_building_ones(db, tenant_pair)
 
 @pytest.mark.parametrize(
     "slug, field",
-    [("Bad_Slug", "schema_name"), ("-edge", "schema_name"), ("public", "schema_name"), ("www", "schema_name")],
+    [
+        ("Bad_Slug", "schema_name"),
+        ("-edge", "schema_name"),
+        ("public", "schema_name"),
+        ("www", "schema_name"),
+    ],
 )
 def test_invalid_or_reserved_slugs_are_rejected(public_schema: None, slug: str, field: str) -> None:
     before = Tenant.objects.count()

@@ -1,5 +1,6 @@
 """The resident form and the tracking page: validation that keeps what was typed, spam
 controls, photos stripped of metadata, and only public information shown."""
+
 import io
 
 import pytest
@@ -50,7 +51,9 @@ def test_form_renders_with_categories_and_the_map(client_a, tenant_a) -> None:
 
 
 def test_a_report_through_the_form_lands_on_its_tracking_page(client_a, tenant_a) -> None:
-    response = client_a.post("/report/", {"description": "Broken bench <b>now</b>", "email": "me@example.org", **POINT})
+    response = client_a.post(
+        "/report/", {"description": "Broken bench <b>now</b>", "email": "me@example.org", **POINT}
+    )
     assert response.status_code == 302
     report = Report.objects.get()
     assert response["Location"] == f"/track/{report.tracking_id}/"
@@ -76,13 +79,18 @@ def test_honeypot_and_rate_limit_stop_spam(client_a, tenant_a) -> None:
     bot = client_a.post("/report/", {"description": "Buy now", "website": "http://spam.example", **POINT})
     assert bot.status_code == 400 and Report.objects.count() == 0
     statuses = [
-        client_a.post("/report/", {"description": f"Report {n}", **POINT}, REMOTE_ADDR="203.0.113.7").status_code
+        client_a.post(
+            "/report/", {"description": f"Report {n}", **POINT}, REMOTE_ADDR="203.0.113.7"
+        ).status_code
         for n in range(6)
     ]
     assert statuses[:5] == [302] * 5 and statuses[5] == 429
     assert Report.objects.count() == 5
     # Another address is not affected.
-    assert client_a.post("/report/", {"description": "Mine", **POINT}, REMOTE_ADDR="203.0.113.8").status_code == 302
+    assert (
+        client_a.post("/report/", {"description": "Mine", **POINT}, REMOTE_ADDR="203.0.113.8").status_code
+        == 302
+    )
 
 
 def test_csrf_is_required(tenant_pair, db) -> None:
@@ -166,7 +174,9 @@ def test_palette_and_multi_picture_photos_are_kept(client_a, tenant_a) -> None:
         mpo, format="MPO", save_all=True, append_images=[Image.new("RGB", (20, 10), (0, 255, 0))]
     )
     for name, content in (("red.png", out.getvalue()), ("phone.jpg", mpo.getvalue())):
-        response = client_a.post("/report/", {"description": name, "photo": SimpleUploadedFile(name, content), **POINT})
+        response = client_a.post(
+            "/report/", {"description": name, "photo": SimpleUploadedFile(name, content), **POINT}
+        )
         assert response.status_code == 302, response.content.decode()[:500]
     red, phone = (Image.open(r.photo) for r in Report.objects.order_by("id"))
     assert red.convert("RGB").getpixel((5, 5)) == (255, 0, 0)  # colours survive the re-encoding
@@ -188,22 +198,36 @@ def test_oversized_uploads_are_refused_before_they_are_read(client_a, tenant_a, 
 
 def test_rejected_forms_do_not_use_up_the_rate_limit(client_a, tenant_a) -> None:
     for _ in range(6):
-        assert client_a.post("/report/", {"description": "No place given"}, REMOTE_ADDR="203.0.113.9").status_code == 400
-    assert client_a.post("/report/", {"description": "Now with a place", **POINT}, REMOTE_ADDR="203.0.113.9").status_code == 302
+        assert (
+            client_a.post(
+                "/report/", {"description": "No place given"}, REMOTE_ADDR="203.0.113.9"
+            ).status_code
+            == 400
+        )
+    assert (
+        client_a.post(
+            "/report/", {"description": "Now with a place", **POINT}, REMOTE_ADDR="203.0.113.9"
+        ).status_code
+        == 302
+    )
 
 
 def test_rate_limit_uses_the_proxy_supplied_address(client_a, tenant_a, settings) -> None:
     settings.TRUSTED_PROXY_HOPS = 1
     for n in range(5):
         response = client_a.post(
-            "/report/", {"description": f"Via proxy {n}", **POINT},
-            REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.2.3.4, 198.51.100.{n}",
+            "/report/",
+            {"description": f"Via proxy {n}", **POINT},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"1.2.3.4, 198.51.100.{n}",
         )
         assert response.status_code == 302  # five residents behind one proxy, each under the limit
     assert Report.objects.count() == 5
 
 
-def test_photos_and_unsubscribe_links_are_not_reachable_from_another_tenant(client_a, client_b, tenant_a) -> None:
+def test_photos_and_unsubscribe_links_are_not_reachable_from_another_tenant(
+    client_a, client_b, tenant_a
+) -> None:
     from reports.notifications import unsubscribe_token
 
     upload = SimpleUploadedFile("p.jpg", _jpeg_with_gps(), content_type="image/jpeg")

@@ -1,4 +1,5 @@
 """Hosts decide the tenant: tenant hosts, the public site, unknown hosts, suspension."""
+
 from django_tenants.utils import schema_context
 
 from issues.models import Category
@@ -66,7 +67,9 @@ def test_suspended_tenant_answers_403_and_keeps_its_data(client_a, tenant_pair, 
     assert client_a.get("/").status_code == 200
 
 
-def test_host_resolution_is_cached_per_process_for_a_few_seconds(client_a, tenant_pair, settings, django_assert_num_queries) -> None:
+def test_host_resolution_is_cached_per_process_for_a_few_seconds(
+    client_a, tenant_pair, settings, django_assert_num_queries
+) -> None:
     from tenants.middleware import CachedTenantMainMiddleware
 
     settings.TENANT_CACHE_SECONDS = 60

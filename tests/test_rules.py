@@ -2,6 +2,7 @@
 with the thresholds of its row, and is versioned: an edit makes a new version, flags
 keep the version that raised them, deactivation clears them; all through the admin too.
 The rules' views in the database say what their files say."""
+
 from datetime import timedelta
 
 import pytest
@@ -32,13 +33,16 @@ def _only(code: str) -> None:
     Rule.objects.exclude(code=code).update(active=False)
 
 
-@pytest.mark.parametrize(("offsets_m", "fires"), [
-    ((0, 20, 40), True),     # three issues within 50 m of the first
-    ((0, 20), False),        # two are fewer than three
-    ((0, 20, 80), False),    # the third is too far
-    ((0, 25, 49), True),     # just inside the radius
-    ((0, 25, 51), False),    # just outside it
-])
+@pytest.mark.parametrize(
+    ("offsets_m", "fires"),
+    [
+        ((0, 20, 40), True),  # three issues within 50 m of the first
+        ((0, 20), False),  # two are fewer than three
+        ((0, 20, 80), False),  # the third is too far
+        ((0, 25, 49), True),  # just inside the radius
+        ((0, 25, 51), False),  # just outside it
+    ],
+)
 def test_repeat_location(tenant_a, offsets_m, fires) -> None:
     _only("repeat_location")
     issues = [IssueFactory(latitude=41.0 + m * METRE, longitude=-87.6) for m in offsets_m]
@@ -67,8 +71,12 @@ def test_aging_open_issues(tenant_a, count, age_days, fires) -> None:
     area = AreaFactory(code="slow")
     for _ in range(count):
         IssueFactory(area=area, created_at=timezone.now() - timedelta(days=age_days))
-    IssueFactory(area=area, created_at=timezone.now() - timedelta(days=60), status=IssueStatus.RESOLVED,
-                 resolved_at=timezone.now())  # not open: never counts
+    IssueFactory(
+        area=area,
+        created_at=timezone.now() - timedelta(days=60),
+        status=IssueStatus.RESOLVED,
+        resolved_at=timezone.now(),
+    )  # not open: never counts
     flags = _active("aging_open")
     assert [(f.area_id, f.support) for f in flags] == ([(area.pk, count)] if fires else [])
 
@@ -139,9 +147,15 @@ def test_deactivating_and_reweighting_is_an_admin_edit(client_a, tenant_a) -> No
     client_a.post("/admin/login/", {"username": "rules", "password": "pw-rules-123456"})
     rule = Rule.objects.get(code="reopened")
     form = {
-        "description": rule.description, "params": '{"count": 1, "days": 30}', "weight": "2.5",
-        "versions-TOTAL_FORMS": "1", "versions-INITIAL_FORMS": "1", "versions-MIN_NUM_FORMS": "0",
-        "versions-MAX_NUM_FORMS": "1000", "versions-0-id": str(rule.versions.get().pk), "versions-0-rule": str(rule.pk),
+        "description": rule.description,
+        "params": '{"count": 1, "days": 30}',
+        "weight": "2.5",
+        "versions-TOTAL_FORMS": "1",
+        "versions-INITIAL_FORMS": "1",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
+        "versions-0-id": str(rule.versions.get().pk),
+        "versions-0-rule": str(rule.pk),
     }
     response = client_a.post(f"/admin/analytics/rule/{rule.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -163,9 +177,17 @@ def test_flags_are_weighed_together_per_area_with_their_rules_weights(tenant_a, 
     assert len(_active("aging_open")) == 2
     # A flag on one issue counts for the issue's area.
     now = timezone.now()
-    Flag.objects.create(rule=Rule.objects.get(code="reopened"), rule_version=1, params={}, weight=1.0,
-                        subject="issue:alder", issue=IssueFactory(area=alder), support=2, first_seen_at=now,
-                        last_seen_at=now)
+    Flag.objects.create(
+        rule=Rule.objects.get(code="reopened"),
+        rule_version=1,
+        params={},
+        weight=1.0,
+        subject="issue:alder",
+        issue=IssueFactory(area=alder),
+        support=2,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
     assert dashboard_concern_by_area().rows == [["Alder", 2, 3.5], ["Birch", 1, 2.5]]
     assert dashboard_concern_by_area(area_id=birch.pk).rows == [["Birch", 1, 2.5]]
 
@@ -188,8 +210,9 @@ def test_the_views_in_the_database_are_the_rule_files(tenant_a) -> None:
         for code in RULE_DEFINITIONS:
             cursor.execute("SELECT pg_get_viewdef(%s::regclass)", [f"analytics_rule_{code}"])
             installed = cursor.fetchone()[0]
-            assert _as_parsed(cursor, f"db_{code}", installed) == _as_parsed(cursor, f"file_{code}",
-                                                                            load_rule_sql(code)), code
+            assert _as_parsed(cursor, f"db_{code}", installed) == _as_parsed(
+                cursor, f"file_{code}", load_rule_sql(code)
+            ), code
 
 
 def test_the_rule_files_spell_no_status_and_read_together_as_the_union_view(tenant_a) -> None:

@@ -1,5 +1,6 @@
 """A tenant cloned from the template is the same, object for object, as one migrated from
 scratch; so skipping the migrations at provisioning time loses nothing."""
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -33,7 +34,11 @@ CATALOG = {
 def _describe(schema: str) -> dict[str, set[tuple]]:
     described = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SET LOCAL search_path = {}, public").format(sql.Identifier(schema)).as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL("SET LOCAL search_path = {}, public")
+            .format(sql.Identifier(schema))
+            .as_string(cursor.connection)
+        )
         for name, query in CATALOG.items():
             cursor.execute(query, {"ns": schema})
             described[name] = set(cursor.fetchall())

@@ -1,6 +1,7 @@
 """Scores: the 70/30 weighting (and a tenant's own), the minimum-sample rule, rankings,
 snapshots kept as history, open and backlog figures, and the copy to the public
 leaderboard honouring the opt-out."""
+
 import statistics
 from datetime import timedelta
 
@@ -47,7 +48,11 @@ def test_a_tenant_chooses_its_own_weights(tenant_a) -> None:
 
 
 def test_an_area_below_the_minimum_of_resolved_issues_gets_no_score_nor_rank(tenant_a) -> None:
-    big, small, better = AreaFactory(code="big_sc"), AreaFactory(code="small_sc"), AreaFactory(code="better_sc")
+    big, small, better = (
+        AreaFactory(code="big_sc"),
+        AreaFactory(code="small_sc"),
+        AreaFactory(code="better_sc"),
+    )
     for _ in range(10):
         resolved_issue(area=big, used=0.9)
         resolved_issue(area=better, used=0.1)
@@ -56,7 +61,9 @@ def test_an_area_below_the_minimum_of_resolved_issues_gets_no_score_nor_rank(ten
     run = scores_compute()
     assert _snap(run, scope=ScoreScope.AREA, area=small).score is None
     assert _snap(run, scope=ScoreScope.AREA, area=small).rank is None
-    assert _snap(run, scope=ScoreScope.AREA, area=small).compliance == 1.0  # figures stay, only the score goes
+    assert (
+        _snap(run, scope=ScoreScope.AREA, area=small).compliance == 1.0
+    )  # figures stay, only the score goes
     assert _snap(run, scope=ScoreScope.AREA, area=better).rank == 1
     assert _snap(run, scope=ScoreScope.AREA, area=big).rank == 2
     ScoreSettings.objects.filter(id=1).update(min_resolved=9)
@@ -118,8 +125,17 @@ def test_the_tenant_figures_reach_the_leaderboard_unless_it_opted_out(tenant_a, 
 
 def test_leaderboard_compares_tenants_of_the_same_kind(tenant_a, tenant_pair) -> None:
     beta = tenant_pair[1]
-    LeaderboardEntry.objects.create(tenant=beta, kind=beta.kind, computed_at=timezone.now(), window_days=30,
-                                    reported=5, resolved=5, compliance=1.0, median_hours=2.0, score=90.0)
+    LeaderboardEntry.objects.create(
+        tenant=beta,
+        kind=beta.kind,
+        computed_at=timezone.now(),
+        window_days=30,
+        reported=5,
+        resolved=5,
+        compliance=1.0,
+        median_hours=2.0,
+        score=90.0,
+    )
     for _ in range(10):
         resolved_issue(used=0.5)
     scores_compute()
@@ -138,9 +154,15 @@ def test_scores_and_rules_run_hourly_on_the_cpu_queue() -> None:
 
     from civicpulse.celery import app
 
-    for name, task in (("analytics-scores-compute", "analytics.scores_compute"),
-                       ("analytics-rules-evaluate", "analytics.rules_evaluate")):
-        assert settings.CELERY_BEAT_SCHEDULE[name] == {"task": task, "schedule": 3600.0, "options": {"queue": "cpu"}}
+    for name, task in (
+        ("analytics-scores-compute", "analytics.scores_compute"),
+        ("analytics-rules-evaluate", "analytics.rules_evaluate"),
+    ):
+        assert settings.CELERY_BEAT_SCHEDULE[name] == {
+            "task": task,
+            "schedule": 3600.0,
+            "options": {"queue": "cpu"},
+        }
         assert app.amqp.router.route({}, task)["queue"].name == "cpu"
         assert task in app.tasks
 
@@ -177,7 +199,9 @@ def test_days_and_weeks_of_trends_are_the_tenants_own(tenant_a, client_a) -> Non
     from tests.conftest import api
 
     reader = api(client_a, api_key_create(name="trend", scopes=["read"])[1])
-    sunday = reader.get("/api/v1/scores/trend/?scope=tenant&since=2024-03-10&until=2024-03-10").json()["results"]
+    sunday = reader.get("/api/v1/scores/trend/?scope=tenant&since=2024-03-10&until=2024-03-10").json()[
+        "results"
+    ]
     assert [row["computed_at"] for row in sunday] == [evening.isoformat()]
 
     # The same evening closes the local week that began on Monday 4 March.

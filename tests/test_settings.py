@@ -1,4 +1,5 @@
 """Production settings refuse unsafe values, and `check --deploy` is clean under them."""
+
 import os
 import subprocess
 import sys

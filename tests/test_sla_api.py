@@ -1,5 +1,6 @@
 """The SLA API (scope `read`): policies, one issue's SLA, paginated metrics; keys of
 another tenant are unknown, keys without `read` are refused."""
+
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,14 +22,25 @@ def test_policies_lists_the_current_versions(client_a, api_key_a) -> None:
     assert response.status_code == 200
     rows = response.json()["results"]
     high = next(r for r in rows if r["category"] is None and r["severity"] == Severity.HIGH)
-    assert high == {**high, "acknowledge_hours": 4.0, "resolve_hours": 72.0, "clock": "business", "version": 1,
-                    "superseded_at": None}
+    assert high == {
+        **high,
+        "acknowledge_hours": 4.0,
+        "resolve_hours": 72.0,
+        "clock": "business",
+        "version": 1,
+        "superseded_at": None,
+    }
 
 
 def test_issue_sla_shows_state_deadlines_time_left_and_paused_time(client_a, api_key_a) -> None:
     now = timezone.now()
     issue = IssueFactory(severity=Severity.HIGH, created_at=now - timedelta(days=20))
-    issue_pause(issue_id=issue.pk, reason=PauseReason.objects.get(code="resident"), actor=None, at=now - timedelta(hours=2))
+    issue_pause(
+        issue_id=issue.pk,
+        reason=PauseReason.objects.get(code="resident"),
+        actor=None,
+        at=now - timedelta(hours=2),
+    )
     sla_evaluate(now=now)
     body = api(client_a, api_key_a).get(f"/api/v1/issues/{issue.pk}/sla/").json()
     assert body["state"] == "breached" and body["paused"] is True
@@ -40,10 +52,19 @@ def test_issue_sla_shows_state_deadlines_time_left_and_paused_time(client_a, api
 def test_metrics_are_filtered_and_paginated(client_a, api_key_a) -> None:
     roads = CategoryFactory(code="roads_api")
     for day in (4, 5, 6):
-        IssueFactory(category=roads, severity=Severity.LOW, created_at=datetime(2026, 5, day, 9, tzinfo=CHICAGO),
-                     status=IssueStatus.RESOLVED, resolved_at=datetime(2026, 5, day, 12, tzinfo=CHICAGO))
-    IssueFactory(severity=Severity.LOW, created_at=datetime(2026, 5, 4, 9, tzinfo=CHICAGO), status=IssueStatus.CLOSED,
-                 resolved_at=datetime(2026, 5, 4, 10, tzinfo=CHICAGO))
+        IssueFactory(
+            category=roads,
+            severity=Severity.LOW,
+            created_at=datetime(2026, 5, day, 9, tzinfo=CHICAGO),
+            status=IssueStatus.RESOLVED,
+            resolved_at=datetime(2026, 5, day, 12, tzinfo=CHICAGO),
+        )
+    IssueFactory(
+        severity=Severity.LOW,
+        created_at=datetime(2026, 5, 4, 9, tzinfo=CHICAGO),
+        status=IssueStatus.CLOSED,
+        resolved_at=datetime(2026, 5, 4, 10, tzinfo=CHICAGO),
+    )
     assert sla_metrics_recompute() == 4
     client = api(client_a, api_key_a)
     body = client.get("/api/v1/sla/metrics/?category=roads_api&since=2026-05-05&page_size=1").json()

@@ -1,6 +1,7 @@
 """Business-hours arithmetic, pinned with explicit examples: nights, weekends, holidays,
 time zones and the daylight-saving changes. Tenant A is a city in America/Chicago with
 the default calendar (Monday to Friday, 9:00 to 17:00)."""
+
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 

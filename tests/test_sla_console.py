@@ -1,6 +1,7 @@
 """The SLA pages of the staff console: the triage list's state, time left and filters;
 deadlines and pause/resume on the issue page; editing a policy makes a new version;
 the calendar is rebuilt on save; metrics are summed up in a chart and a table."""
+
 from datetime import timedelta
 
 import pytest
@@ -25,7 +26,12 @@ PASSWORD = "pw-sla-console-123456"
 @pytest.fixture
 def staff_client(client_a, tenant_a):
     get_user_model().objects.create_superuser("slaconsole", "s@example.org", PASSWORD)
-    assert client_a.post("/admin/login/?next=/admin/", {"username": "slaconsole", "password": PASSWORD}).status_code == 302
+    assert (
+        client_a.post(
+            "/admin/login/?next=/admin/", {"username": "slaconsole", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
     return client_a
 
 
@@ -68,7 +74,9 @@ def test_editing_a_policy_in_the_admin_saves_a_new_version(staff_client) -> None
     )
     assert response.status_code == 302
     current = SlaPolicy.objects.get(category=None, severity=Severity.LOW, superseded_at=None)
-    assert current.pk != policy.pk and current.version == policy.version + 1 and current.acknowledge_hours == 12
+    assert (
+        current.pk != policy.pk and current.version == policy.version + 1 and current.acknowledge_hours == 12
+    )
     assert SlaPolicy.objects.get(pk=policy.pk).acknowledge_hours == policy.acknowledge_hours
 
 
@@ -76,35 +84,60 @@ def test_saving_the_calendar_rebuilds_its_intervals(staff_client) -> None:
     calendar = BusinessCalendar.objects.get()
     hours = list(calendar.opening_hours.all())
     data = {
-        "name": "City hall", "opening_hours-TOTAL_FORMS": str(len(hours) + 1),
-        "opening_hours-INITIAL_FORMS": str(len(hours)), "holidays-TOTAL_FORMS": "1", "holidays-INITIAL_FORMS": "0",
-        "holidays-0-date": "", "holidays-0-name": "",
+        "name": "City hall",
+        "opening_hours-TOTAL_FORMS": str(len(hours) + 1),
+        "opening_hours-INITIAL_FORMS": str(len(hours)),
+        "holidays-TOTAL_FORMS": "1",
+        "holidays-INITIAL_FORMS": "0",
+        "holidays-0-date": "",
+        "holidays-0-name": "",
     }
     for i, h in enumerate(hours):
-        data |= {f"opening_hours-{i}-id": h.pk, f"opening_hours-{i}-calendar": calendar.pk,
-                 f"opening_hours-{i}-weekday": h.weekday, f"opening_hours-{i}-opens": "09:00",
-                 f"opening_hours-{i}-closes": "17:00"}
+        data |= {
+            f"opening_hours-{i}-id": h.pk,
+            f"opening_hours-{i}-calendar": calendar.pk,
+            f"opening_hours-{i}-weekday": h.weekday,
+            f"opening_hours-{i}-opens": "09:00",
+            f"opening_hours-{i}-closes": "17:00",
+        }
     n = len(hours)
-    data |= {f"opening_hours-{n}-weekday": 5, f"opening_hours-{n}-opens": "10:00", f"opening_hours-{n}-closes": "14:00"}
+    data |= {
+        f"opening_hours-{n}-weekday": 5,
+        f"opening_hours-{n}-opens": "10:00",
+        f"opening_hours-{n}-closes": "14:00",
+    }
     response = staff_client.post(f"/admin/analytics/businesscalendar/{calendar.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     saturdays = CalendarInterval.objects.filter(start_at__week_day=7).count()  # Django: Saturday is 7
     assert saturdays > 50
 
     # Overlapping hours on one day are refused.
-    data |= {f"opening_hours-{n}-weekday": 0, f"opening_hours-{n}-opens": "16:00", f"opening_hours-{n}-closes": "18:00",
-             f"opening_hours-{n}-id": calendar.opening_hours.get(weekday=5).pk, f"opening_hours-{n}-calendar": calendar.pk,
-             "opening_hours-INITIAL_FORMS": str(n + 1)}
+    data |= {
+        f"opening_hours-{n}-weekday": 0,
+        f"opening_hours-{n}-opens": "16:00",
+        f"opening_hours-{n}-closes": "18:00",
+        f"opening_hours-{n}-id": calendar.opening_hours.get(weekday=5).pk,
+        f"opening_hours-{n}-calendar": calendar.pk,
+        "opening_hours-INITIAL_FORMS": str(n + 1),
+    }
     response = staff_client.post(f"/admin/analytics/businesscalendar/{calendar.pk}/change/", data)
     assert response.status_code == 200 and "overlap" in response.content.decode()
 
 
 def test_metrics_page_has_a_chart_and_a_table(staff_client) -> None:
     now = timezone.now()
-    IssueFactory(severity=Severity.LOW, created_at=now - timedelta(days=3), status=IssueStatus.RESOLVED,
-                 resolved_at=now - timedelta(days=2))
-    IssueFactory(severity=Severity.CRITICAL, created_at=now - timedelta(days=30), status=IssueStatus.RESOLVED,
-                 resolved_at=now - timedelta(days=2))
+    IssueFactory(
+        severity=Severity.LOW,
+        created_at=now - timedelta(days=3),
+        status=IssueStatus.RESOLVED,
+        resolved_at=now - timedelta(days=2),
+    )
+    IssueFactory(
+        severity=Severity.CRITICAL,
+        created_at=now - timedelta(days=30),
+        status=IssueStatus.RESOLVED,
+        resolved_at=now - timedelta(days=2),
+    )
     assert sla_metrics_recompute() == 2
     assert SlaMetric.objects.filter(resolve_met=False).count() == 1
     page = staff_client.get("/admin/analytics/slametric/").content.decode()
@@ -127,4 +160,3 @@ def test_the_issue_admin_is_registered_once_composed_from_the_mixins() -> None:
     assert issubclass(composed, SlaIssueAdminMixin) and issubclass(composed, LocationReportIssueAdminMixin)
     registered = {type(model_admin) for model_admin in admin.site._registry.values()}
     assert not {SlaIssueAdminMixin, LocationReportIssueAdminMixin, IssueAdmin} & registered
-

@@ -1,6 +1,7 @@
 """The SLA engine end to end in tenant A (America/Chicago, Monday to Friday 9-17):
 evaluation passes, threshold events recorded once, notifications at 75 % and at breach,
 pauses, calendar-hour policies, versioned policies and metrics, the recompute command."""
+
 from datetime import datetime
 from decimal import Decimal
 from io import StringIO
@@ -78,7 +79,9 @@ def test_thresholds_are_recorded_once_and_told_at_75_and_at_breach(
     _evaluate(at(2026, 5, 4, 14), django_capture_on_commit_callbacks)
     assert IssueSla.objects.get(issue=issue).state == "breached"
     assert sla_events(issue) == [
-        ("sla_at_risk", "acknowledge", 50), ("sla_at_risk", "acknowledge", 75), ("sla_breached", "acknowledge", 100),
+        ("sla_at_risk", "acknowledge", 50),
+        ("sla_at_risk", "acknowledge", 75),
+        ("sla_breached", "acknowledge", 100),
     ]
     assert len(mail.outbox) == 2 and "breached" in mail.outbox[1].subject
     crossing = SlaCrossing.objects.get(issue=issue, threshold=100)
@@ -146,7 +149,9 @@ def test_nobody_to_tell_sends_nothing_and_acknowledging_stops_the_first_clock(
     assert mail.outbox == []
 
 
-def test_a_pause_stops_the_clock_and_pushes_the_deadline(tenant_a, django_capture_on_commit_callbacks) -> None:
+def test_a_pause_stops_the_clock_and_pushes_the_deadline(
+    tenant_a, django_capture_on_commit_callbacks
+) -> None:
     staff = UserFactory(username="pauser")
     issue = IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 4, 9))
     contractor = PauseReason.objects.get(code="contractor")
@@ -165,7 +170,9 @@ def test_a_pause_stops_the_clock_and_pushes_the_deadline(tenant_a, django_captur
     assert not state.paused and state.paused_seconds == 8 * HOUR
     assert state.ack_used == pytest.approx(0.5)  # 10 business hours elapsed, 8 of them paused
     assert state.ack_due_at == at(2026, 5, 5, 13)  # Monday 9:00 + 4 + 8 business hours
-    kinds = list(IssueEvent.objects.filter(issue=issue, kind__in=["paused", "resumed"]).values_list("kind", "data"))
+    kinds = list(
+        IssueEvent.objects.filter(issue=issue, kind__in=["paused", "resumed"]).values_list("kind", "data")
+    )
     assert [k for k, _ in kinds] == ["paused", "resumed"]
     assert kinds[0][1]["reason"] == "contractor" and kinds[1][1]["paused_seconds"] == 24 * HOUR
 
@@ -176,7 +183,9 @@ def test_only_open_issues_pause(tenant_a) -> None:
         issue_pause(issue_id=issue.pk, reason=PauseReason.objects.get(code="parts"), actor=None)
 
 
-def test_a_calendar_hour_policy_counts_nights_and_weekends(tenant_a, django_capture_on_commit_callbacks) -> None:
+def test_a_calendar_hour_policy_counts_nights_and_weekends(
+    tenant_a, django_capture_on_commit_callbacks
+) -> None:
     policy = SlaPolicy.objects.get(category=None, severity=Severity.HIGH, superseded_at=None)
     sla_policy_revise(policy_id=policy.pk, clock="calendar", at=at(2026, 5, 1, 0))
     issue = IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 9, 10))  # a Saturday
@@ -186,7 +195,9 @@ def test_a_calendar_hour_policy_counts_nights_and_weekends(tenant_a, django_capt
     assert state.policy.version == 2 and state.policy.clock == "calendar"
 
 
-def test_editing_a_policy_keeps_old_metrics_with_their_version(tenant_a, django_capture_on_commit_callbacks) -> None:
+def test_editing_a_policy_keeps_old_metrics_with_their_version(
+    tenant_a, django_capture_on_commit_callbacks
+) -> None:
     old_issue = IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 4, 9))
     issue_transition(issue_id=old_issue.pk, to_status=IssueStatus.ACKNOWLEDGED, at=at(2026, 5, 4, 12))
     issue_transition(issue_id=old_issue.pk, to_status=IssueStatus.RESOLVED, at=at(2026, 5, 6, 9))
@@ -212,13 +223,29 @@ def test_editing_a_policy_keeps_old_metrics_with_their_version(tenant_a, django_
 
 
 def test_recompute_for_a_period_touches_only_it(tenant_a) -> None:
-    first = IssueFactory(severity=Severity.LOW, created_at=at(2026, 5, 4, 9), status=IssueStatus.RESOLVED,
-                         resolved_at=at(2026, 5, 5, 9))
-    second = IssueFactory(severity=Severity.LOW, created_at=at(2026, 6, 1, 9), status=IssueStatus.RESOLVED,
-                          resolved_at=at(2026, 6, 2, 9))
+    first = IssueFactory(
+        severity=Severity.LOW,
+        created_at=at(2026, 5, 4, 9),
+        status=IssueStatus.RESOLVED,
+        resolved_at=at(2026, 5, 5, 9),
+    )
+    second = IssueFactory(
+        severity=Severity.LOW,
+        created_at=at(2026, 6, 1, 9),
+        status=IssueStatus.RESOLVED,
+        resolved_at=at(2026, 6, 2, 9),
+    )
     out = StringIO()
-    call_command("recompute_sla", tenant_a.schema_name, "--since", "2026-06-01", "--until", "2026-06-30",
-                 stdout=out, stderr=StringIO())
+    call_command(
+        "recompute_sla",
+        tenant_a.schema_name,
+        "--since",
+        "2026-06-01",
+        "--until",
+        "2026-06-30",
+        stdout=out,
+        stderr=StringIO(),
+    )
     assert out.getvalue().strip() == "metrics: 1"
     assert list(SlaMetric.objects.values_list("issue_id", flat=True)) == [second.pk]
     assert SlaMetric.objects.get(issue=second).resolve_seconds == 8 * HOUR
@@ -234,9 +261,13 @@ def test_recompute_refuses_unclear_requests(tenant_a) -> None:
         call_command("recompute_sla", "no-such-tenant", "--all", stdout=StringIO(), stderr=StringIO())
 
 
-def test_paused_time_in_metrics_and_reopened_issues_lose_theirs(tenant_a, django_capture_on_commit_callbacks) -> None:
+def test_paused_time_in_metrics_and_reopened_issues_lose_theirs(
+    tenant_a, django_capture_on_commit_callbacks
+) -> None:
     issue = IssueFactory(severity=Severity.HIGH, created_at=at(2026, 5, 4, 9))
-    issue_pause(issue_id=issue.pk, reason=PauseReason.objects.get(code="weather"), actor=None, at=at(2026, 5, 4, 13))
+    issue_pause(
+        issue_id=issue.pk, reason=PauseReason.objects.get(code="weather"), actor=None, at=at(2026, 5, 4, 13)
+    )
     issue_resume(issue_id=issue.pk, actor=None, at=at(2026, 5, 4, 15))
     issue_transition(issue_id=issue.pk, to_status=IssueStatus.RESOLVED, at=at(2026, 5, 4, 17))
     _evaluate(at(2026, 5, 4, 18), django_capture_on_commit_callbacks)
@@ -252,7 +283,9 @@ def test_paused_time_in_metrics_and_reopened_issues_lose_theirs(tenant_a, django
 
 
 def test_each_tenant_is_evaluated_in_its_own_schema(tenant_b, django_capture_on_commit_callbacks) -> None:
-    issue = IssueFactory(severity=Severity.CRITICAL, created_at=datetime(2026, 5, 4, 9, tzinfo=ZoneInfo("Europe/London")))
+    issue = IssueFactory(
+        severity=Severity.CRITICAL, created_at=datetime(2026, 5, 4, 9, tzinfo=ZoneInfo("Europe/London"))
+    )
     result = sla_evaluate(now=datetime(2026, 5, 4, 9, 30, tzinfo=ZoneInfo("Europe/London")))
     assert result.evaluated == 1
     assert IssueSla.objects.get(issue=issue).ack_used == pytest.approx(0.5)

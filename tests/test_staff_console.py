@@ -1,5 +1,6 @@
 """The staff console: bulk actions, merge/move/split through services with events, the
 review lists, search by tracking id, and a change list whose query count does not grow."""
+
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,10 @@ PASSWORD = "pw-console-123456"
 @pytest.fixture
 def staff_client(client_a, tenant_a):
     get_user_model().objects.create_superuser("console", "c@example.org", PASSWORD)
-    assert client_a.post("/admin/login/?next=/admin/", {"username": "console", "password": PASSWORD}).status_code == 302
+    assert (
+        client_a.post("/admin/login/?next=/admin/", {"username": "console", "password": PASSWORD}).status_code
+        == 302
+    )
     return client_a
 
 
@@ -50,7 +54,9 @@ def test_split_out_and_move_reports(staff_client) -> None:
     first = _report("Street light out on Elm Street")
     second = _report("Street light out on Elm Street tonight")
     assert first.issue_id == second.issue_id
-    staff_client.post("/admin/reports/report/", {"action": "split_out", "_selected_action": [second.pk], "to_issue": ""})
+    staff_client.post(
+        "/admin/reports/report/", {"action": "split_out", "_selected_action": [second.pk], "to_issue": ""}
+    )
     second.refresh_from_db()
     assert second.issue_id != first.issue_id
     assert Issue.objects.get(pk=first.issue_id).report_count == 1
@@ -58,12 +64,14 @@ def test_split_out_and_move_reports(staff_client) -> None:
     assert IssueEvent.objects.filter(issue_id=first.issue_id, kind="reports_moved").exists()
     # And back again with "move to issue".
     staff_client.post(
-        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": first.issue_id}
+        "/admin/reports/report/",
+        {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": first.issue_id},
     )
     second.refresh_from_db()
     assert second.issue_id == first.issue_id and Issue.objects.get(pk=first.issue_id).report_count == 2
     refused = staff_client.post(
-        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": "999999"},
+        "/admin/reports/report/",
+        {"action": "move_to_issue", "_selected_action": [second.pk], "to_issue": "999999"},
         follow=True,
     )
     assert "existing issue" in refused.content.decode()
@@ -85,7 +93,9 @@ def test_a_move_that_loses_a_deadlock_says_so_instead_of_failing(staff_client, m
 
     monkeypatch.setattr(regrouping, "_move_reports", deadlocked)
     answer = staff_client.post(
-        "/admin/reports/report/", {"action": "split_out", "_selected_action": [report.pk], "to_issue": ""}, follow=True,
+        "/admin/reports/report/",
+        {"action": "split_out", "_selected_action": [report.pk], "to_issue": ""},
+        follow=True,
     )
     assert answer.status_code == 200 and "nothing was moved" in answer.content.decode()
     assert Report.objects.get(pk=report.pk).issue_id == report.issue_id
@@ -166,7 +176,8 @@ def test_moved_reports_say_so_and_an_emptied_issue_is_closed(staff_client) -> No
     other = _report("Street light out on Elm Street", lat=39.81)
     lone_issue = lone.issue_id
     staff_client.post(
-        "/admin/reports/report/", {"action": "move_to_issue", "_selected_action": [lone.pk], "to_issue": other.issue_id}
+        "/admin/reports/report/",
+        {"action": "move_to_issue", "_selected_action": [lone.pk], "to_issue": other.issue_id},
     )
     lone.refresh_from_db()
     assert lone.match["method"] == "moved" and lone.match["by"] == "console"
@@ -252,7 +263,12 @@ def test_staff_place_an_address_only_report(staff_client) -> None:
     assert 'name="latitude"' in form
     response = staff_client.post(
         f"/admin/reports/report/{unplaced.pk}/change/",
-        {"category": unplaced.category_id or "", "severity": unplaced.severity, "latitude": "39.801", "longitude": "-89.641"},
+        {
+            "category": unplaced.category_id or "",
+            "severity": unplaced.severity,
+            "latitude": "39.801",
+            "longitude": "-89.641",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:1500]
     unplaced.refresh_from_db()
@@ -292,6 +308,8 @@ def test_the_trail_offers_undo_until_the_operation_is_undone(staff_client) -> No
     before = queries()
     staff = get_user_model().objects.get(username="console")
     for n in range(3):  # three more undoable merges into the same issue, each with a report
-        issue_merge(issue_ids=[target.pk, _report(f"Pothole number {n} on Elm Street", lat=40 + n).issue_id],
-                    actor=staff)
+        issue_merge(
+            issue_ids=[target.pk, _report(f"Pothole number {n} on Elm Street", lat=40 + n).issue_id],
+            actor=staff,
+        )
     assert queries() == before

@@ -1,5 +1,6 @@
 """Merges, moves and splits undone from the trail: the previous grouping of reports and
 the issues' fields come back exactly, or the undo is refused when things moved on."""
+
 from datetime import timedelta
 
 import pytest
@@ -68,7 +69,10 @@ def test_merge_then_undo_restores_the_grouping_and_every_field(three_issues, sta
     assert undone.data["undoes"] == merge_event.pk
     # Every issue the merge touched says so on its trail.
     for issue_id in (a1.issue_id, b.issue_id, c.issue_id):
-        assert IssueEvent.objects.get(issue_id=issue_id, kind="undone").data["operation"] == merge_event.data["undo"]["operation"]
+        assert (
+            IssueEvent.objects.get(issue_id=issue_id, kind="undone").data["operation"]
+            == merge_event.data["undo"]["operation"]
+        )
     with pytest.raises(ValidationError, match="undone already"):
         issue_event_undo(event_id=merge_event.pk, actor=staff)
     # Undoing from a source issue's event is the same operation.
@@ -81,10 +85,14 @@ def test_split_then_undo_restores_the_grouping_and_closes_the_split_issue(tenant
     now = timezone.now()
     first = _report("Street light out on Elm Street", at=now - timedelta(hours=3))
     second = _report("Street light out on Elm Street tonight", lat=LAT + 0.0001, at=now - timedelta(hours=2))
-    third = _report("Street light out on Elm Street, still dark", lat=LAT + 0.0002, at=now - timedelta(hours=1))
+    third = _report(
+        "Street light out on Elm Street, still dark", lat=LAT + 0.0002, at=now - timedelta(hours=1)
+    )
     assert first.issue_id == second.issue_id == third.issue_id
     before = _state()
-    split = issue_move_reports(reports=Report.objects.filter(pk__in=[second.pk, third.pk]), to_issue_id=None, actor=staff)
+    split = issue_move_reports(
+        reports=Report.objects.filter(pk__in=[second.pk, third.pk]), to_issue_id=None, actor=staff
+    )
     assert split.report_count == 2 and Issue.objects.get(pk=first.issue_id).report_count == 1
     event = IssueEvent.objects.get(issue_id=first.issue_id, kind="reports_moved")
 
@@ -172,7 +180,10 @@ def test_staff_undo_a_merge_from_the_issue_page(client_a, three_issues, staff) -
     page = client_a.get(f"/admin/issues/issue/{a1.issue_id}/change/").content.decode()
     assert f'href="{undo_url}"' in page
     confirm = client_a.get(undo_url).content.decode()
-    assert "Undo this change" in confirm and f"1 report from issue #{a1.issue_id} back to issue #{b.issue_id}" in confirm
+    assert (
+        "Undo this change" in confirm
+        and f"1 report from issue #{a1.issue_id} back to issue #{b.issue_id}" in confirm
+    )
     assert _state() != before  # looking changes nothing
     response = client_a.post(undo_url, follow=True)
     assert "undone." in response.content.decode()
@@ -199,8 +210,9 @@ def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup,
     with django_db_blocker.unblock(), committed_tenant("move-race", "Move race", "city") as tenant:
         with tenant_context(tenant):
             a, b, c = IssueFactory(), IssueFactory(), IssueFactory()
-            report = Report.objects.create(description="Pothole", latitude=LAT, longitude=LON, issue=b,
-                                           status="processed")
+            report = Report.objects.create(
+                description="Pothole", latitude=LAT, longitude=LON, issue=b, status="processed"
+            )
         locked, mover_ready = threading.Event(), threading.Event()
         mover_pid: list[int] = []
 
@@ -245,6 +257,8 @@ def test_a_move_beside_a_merge_waits_for_it_and_never_deadlocks(django_db_setup,
         for t in threads:
             t.join(30)
         assert outcome["merge"] is None
-        assert isinstance(outcome["move"], ValidationError) and "changed issue meanwhile" in str(outcome["move"])
+        assert isinstance(outcome["move"], ValidationError) and "changed issue meanwhile" in str(
+            outcome["move"]
+        )
         with tenant_context(tenant):
             assert Report.objects.get(pk=report.pk).issue_id == a.pk

@@ -1,4 +1,5 @@
 """Issue workflow: one service for transitions, invalid ones refused, every change an event."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -31,8 +32,14 @@ def test_full_lifecycle_stamps_times_and_writes_events(issue) -> None:
 
 @pytest.mark.parametrize(
     "path, refused",
-    [([], "open"), (["closed"], "in_progress"), (["closed"], "resolved"), (["resolved"], "acknowledged"),
-     (["acknowledged"], "acknowledged"), ([], "archived")],
+    [
+        ([], "open"),
+        (["closed"], "in_progress"),
+        (["closed"], "resolved"),
+        (["resolved"], "acknowledged"),
+        (["acknowledged"], "acknowledged"),
+        ([], "archived"),
+    ],
 )
 def test_invalid_transitions_are_refused_with_a_clear_message(issue, path: list[str], refused: str) -> None:
     for status in path:
@@ -85,17 +92,36 @@ def test_admin_edits_go_through_services_and_leave_events(client_a, tenant_a, is
     potholes = Category.objects.get(code="potholes")
     response = client_a.post(
         f"/admin/issues/issue/{issue.pk}/change/",
-        {"title": "Pothole on Main", "summary": "", "category": potholes.pk, "severity": "high", "area": "",
-         "department": "", "assignee": boss.pk, "events-TOTAL_FORMS": 0, "events-INITIAL_FORMS": 0, "reports-TOTAL_FORMS": 0, "reports-INITIAL_FORMS": 0,
-         "notes-TOTAL_FORMS": 0, "notes-INITIAL_FORMS": 0},
+        {
+            "title": "Pothole on Main",
+            "summary": "",
+            "category": potholes.pk,
+            "severity": "high",
+            "area": "",
+            "department": "",
+            "assignee": boss.pk,
+            "events-TOTAL_FORMS": 0,
+            "events-INITIAL_FORMS": 0,
+            "reports-TOTAL_FORMS": 0,
+            "reports-INITIAL_FORMS": 0,
+            "notes-TOTAL_FORMS": 0,
+            "notes-INITIAL_FORMS": 0,
+        },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     issue.refresh_from_db()
-    assert (issue.title, issue.category, issue.severity, issue.assignee) == ("Pothole on Main", potholes, "high", boss)
+    assert (issue.title, issue.category, issue.severity, issue.assignee) == (
+        "Pothole on Main",
+        potholes,
+        "high",
+        boss,
+    )
     updated = issue.events.get(kind="updated")
     assert updated.actor == boss
     assert updated.data["changes"] == {
-        "title": ["Pothole", "Pothole on Main"], "category": [None, "potholes"], "severity": ["medium", "high"],
+        "title": ["Pothole", "Pothole on Main"],
+        "category": [None, "potholes"],
+        "severity": ["medium", "high"],
         "department": [None, "public_works"],  # routed by the new category
     }
     assert issue.events.get(kind="assigned").data == {"from": None, "to": boss.pk}

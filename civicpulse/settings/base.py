@@ -3,6 +3,7 @@
 Defaults point at the project-local PostgreSQL and Redis that `make run` starts, so
 `manage.py` works in a bootstrapped checkout with no variables set.
 """
+
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default="postgres://civicpulse@127.0.0.1:55432/civicpulse"
-    ),
+    "default": env.db_url("DATABASE_URL", default="postgres://civicpulse@127.0.0.1:55432/civicpulse"),
 }
 # django-tenants routes queries by schema through its own backend, whatever the URL says.
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
@@ -230,10 +229,26 @@ CELERY_BEAT_SCHEDULER = "civicpulse.beat:TenantScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
     "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
-    "llm-retrain-classifier": {"task": "llm.retrain_classifier", "schedule": 3600.0, "options": {"queue": "cpu"}},
-    "analytics-sla-evaluate": {"task": "analytics.sla_evaluate", "schedule": 900.0, "options": {"queue": "cpu"}},
-    "analytics-scores-compute": {"task": "analytics.scores_compute", "schedule": 3600.0, "options": {"queue": "cpu"}},
-    "analytics-rules-evaluate": {"task": "analytics.rules_evaluate", "schedule": 3600.0, "options": {"queue": "cpu"}},
+    "llm-retrain-classifier": {
+        "task": "llm.retrain_classifier",
+        "schedule": 3600.0,
+        "options": {"queue": "cpu"},
+    },
+    "analytics-sla-evaluate": {
+        "task": "analytics.sla_evaluate",
+        "schedule": 900.0,
+        "options": {"queue": "cpu"},
+    },
+    "analytics-scores-compute": {
+        "task": "analytics.scores_compute",
+        "schedule": 3600.0,
+        "options": {"queue": "cpu"},
+    },
+    "analytics-rules-evaluate": {
+        "task": "analytics.rules_evaluate",
+        "schedule": 3600.0,
+        "options": {"queue": "cpu"},
+    },
 }
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
@@ -254,12 +269,15 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "civicpulse.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "civicpulse.core.api_schema.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend", "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CivicPulse API",
     "DESCRIPTION": "The integrator API of one CivicPulse tenant (served on the tenant's host). "
-                   "Authenticate with `Authorization: Api-Key <key>`. Errors: {code, message, fields}.",
+    "Authenticate with `Authorization: Api-Key <key>`. Errors: {code, message, fields}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

@@ -1,4 +1,5 @@
 """Development: `make run` and `manage.py` in a bootstrapped checkout."""
+
 from .base import *  # noqa: F401,F403
 from .base import env
 

@@ -1,4 +1,5 @@
 """Production: everything from the environment, and no unsafe defaults accepted."""
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403

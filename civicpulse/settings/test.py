@@ -1,6 +1,7 @@
 """The test suite: a throwaway database on the same server, a Redis database of its own."""
-from .dev import *  # noqa: F401,F403
+
 from .base import env
+from .dev import *  # noqa: F401,F403
 
 DEBUG = False
 # Tests change tenants (suspension) between requests; the cache has a test of its own.

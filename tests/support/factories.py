@@ -1,5 +1,6 @@
 """factory_boy factories for the models tests build directly. Reports are not here on
 purpose: tests create them through report_submit, the only way they enter."""
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone

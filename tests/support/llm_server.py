@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat endpoint on loopback, for tests: it answers correctly,
 slowly, with garbage, outside the schema, with 429 or with 500, as the test asks, and
 remembers every request and the most requests it had in flight at once."""
+
 import json
 import threading
 import time
@@ -44,15 +45,26 @@ class FakeModel:
         if self.mode == "500":
             return 500, {"error": {"message": "boom", "type": "server_error"}}
         if self.mode == "400":
-            return 400, {"error": {"message": f"Cannot answer: {json.dumps(request)}", "type": "invalid_request_error"}}
+            return 400, {
+                "error": {"message": f"Cannot answer: {json.dumps(request)}", "type": "invalid_request_error"}
+            }
         if self.mode == "302":
             return 302, {}
         if self.mode == "slow":
             time.sleep(self.delay)
-        content = "Sure! It looks like a pothole to me." if self.mode == "garbage" else json.dumps(self.answer(request))
+        content = (
+            "Sure! It looks like a pothole to me."
+            if self.mode == "garbage"
+            else json.dumps(self.answer(request))
+        )
         return 200, {
-            "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": request.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
         }
 

@@ -1,4 +1,5 @@
 """Real processes for tests: throwaway Redis servers and Celery workers."""
+
 import os
 import shutil
 import socket
@@ -52,8 +53,19 @@ class RedisServer:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (make test installs it)"
         self._proc = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", self._dir],
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir,
+            ],
             stdout=subprocess.DEVNULL,
         )
         wait_for(self._answers, 10, "redis-server")
@@ -91,15 +103,35 @@ def child_database_url() -> str:
 
 
 @contextmanager
-def celery_worker(queue: str, pool: str, name: str, extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def celery_worker(
+    queue: str, pool: str, name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process serving one queue against the test database."""
     from civicpulse.core.workers import live_workers
 
     env = child_env(extra_env)
     hostname = f"{name}@{socket.gethostname()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "civicpulse", "worker", "-Q", queue, "-P", pool,
-         "-c", "2", "-n", hostname, "--without-mingle", "--without-gossip", "-l", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "civicpulse",
+            "worker",
+            "-Q",
+            queue,
+            "-P",
+            pool,
+            "-c",
+            "2",
+            "-n",
+            hostname,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "WARNING",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -131,8 +163,18 @@ def web_server() -> Iterator[int]:
     """A real gunicorn serving the test database; yields its port."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "civicpulse.wsgi:application", "-c", "python:civicpulse.gunicorn_conf",
-         "--workers", "1", "--threads", "4"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "civicpulse.wsgi:application",
+            "-c",
+            "python:civicpulse.gunicorn_conf",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+        ],
         cwd=ROOT,
         env=child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT}),
     )
@@ -169,7 +211,9 @@ def committed_tenant(slug: str, name: str, kind: str) -> Iterator["Tenant"]:
     finally:
         connection.set_schema_to_public()
         with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection))
+            cursor.execute(
+                sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(slug)).as_string(cursor.connection)
+            )
         tenant.domains.all().delete()
         Tenant.objects.filter(pk=tenant.pk).delete()
 
@@ -186,9 +230,18 @@ def headless_chromium(*, window: str, artifacts: Path) -> Iterator["WebDriver"]:
     assert chromium and driver, "chromium and chromium-driver are installed by `make test`"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--window-size={window}", "--host-resolver-rules=MAP *.localhost 127.0.0.1"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--window-size={window}",
+        "--host-resolver-rules=MAP *.localhost 127.0.0.1",
+    ):
         options.add_argument(flag)
     artifacts.mkdir(parents=True, exist_ok=True)
     browser = webdriver.Chrome(options=options, service=Service(driver))
