@@ -1,5 +1,6 @@
 """What the analytics API's endpoints share: one pagination, the OpenAPI schema of one of
 its pages, and the period filters of metrics and trends."""
+
 from datetime import date
 
 from drf_spectacular.utils import inline_serializer
@@ -15,12 +16,15 @@ class MetricPages(PageNumberPagination):
 
 def page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
     """The schema of one page of `item`s, as MetricPages answers."""
-    return inline_serializer(name=name, fields={
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": item.__class__(many=True),
-    })
+    return inline_serializer(
+        name=name,
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item.__class__(many=True),
+        },
+    )
 
 
 class MetricFilters(serializers.Serializer):

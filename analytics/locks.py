@@ -1,4 +1,5 @@
 """Serialising one kind of analytics pass (SLA evaluation, scores, rules) per tenant."""
+
 import zlib
 
 from django.db import connection

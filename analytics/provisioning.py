@@ -1,5 +1,6 @@
 """What a new tenant gets from analytics (a TENANT_PROVISIONING_HOOKS entry): SLA
 policies, pause reasons and a business calendar, score settings and the rules."""
+
 from django.db import transaction
 
 from analytics.rules.services import rules_install_defaults

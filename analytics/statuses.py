@@ -1,6 +1,7 @@
 """Issue statuses as analytics' SQL spells them, rendered from the one definition in
 `issues.models`, so a Python filter and a SQL statement can never disagree on what is
 open."""
+
 from collections.abc import Iterable
 
 from issues.models import OPEN_STATUSES, IssueStatus

@@ -14,8 +14,14 @@ urlpatterns = [
     path("scores/rankings/", scores.ScoreRankings.as_view(), name="api-scores-rankings"),
     path("flags/", rules.FlagList.as_view(), name="api-flags"),
     path("location-reports/", location_reports.LocationReportCreate.as_view(), name="api-location-reports"),
-    path("location-reports/<int:report_id>/", location_reports.LocationReportDetail.as_view(),
-         name="api-location-report"),
-    path("location-reports/<int:report_id>/pdf/", location_reports.LocationReportPdf.as_view(),
-         name="api-location-report-pdf"),
+    path(
+        "location-reports/<int:report_id>/",
+        location_reports.LocationReportDetail.as_view(),
+        name="api-location-report",
+    ),
+    path(
+        "location-reports/<int:report_id>/pdf/",
+        location_reports.LocationReportPdf.as_view(),
+        name="api-location-report-pdf",
+    ),
 ]

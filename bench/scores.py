@@ -13,6 +13,7 @@ page, rendered `--renders` times through Django's test client after 5 warm-ups) 
 `dashboard_p50_ms`/`dashboard_p95_ms` (the staff dashboard, unfiltered, 30 days, 10
 renders). The tenant (`bench-scores`, a city in America/Chicago) is dropped unless --keep.
 """
+
 import argparse
 import statistics
 import sys
@@ -36,7 +37,9 @@ WHERE a.code = 'cell_' || LEAST(floor((i.latitude - %(lat0)s) / %(dlat)s)::int, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--issues", type=int, default=1_000_000)
     parser.add_argument("--renders", type=int, default=60)
     parser.add_argument("--keep", action="store_true")
@@ -65,12 +68,22 @@ def main() -> None:
             for r in range(ROWS):
                 for c in range(COLS):
                     lat, lon = LAT0 + r * dlat, LON0 + c * dlon
-                    ring = [[lon, lat], [lon + dlon, lat], [lon + dlon, lat + dlat], [lon, lat + dlat], [lon, lat]]
-                    area_upsert(code=f"cell_{r}_{c}", name=f"District {r * COLS + c + 1}",
-                                boundary={"type": "Polygon", "coordinates": [ring]})
-            with connection.cursor() as cursor, tqdm(
-                total=args.issues, desc="filling", unit=" issues", file=sys.stderr, disable=None
-            ) as bar:
+                    ring = [
+                        [lon, lat],
+                        [lon + dlon, lat],
+                        [lon + dlon, lat + dlat],
+                        [lon, lat + dlat],
+                        [lon, lat],
+                    ]
+                    area_upsert(
+                        code=f"cell_{r}_{c}",
+                        name=f"District {r * COLS + c + 1}",
+                        boundary={"type": "Polygon", "coordinates": [ring]},
+                    )
+            with (
+                connection.cursor() as cursor,
+                tqdm(total=args.issues, desc="filling", unit=" issues", file=sys.stderr, disable=None) as bar,
+            ):
                 cursor.execute("SELECT setseed(0.42)")
                 for lo in range(1, args.issues + 1, CHUNK):
                     hi = min(lo + CHUNK - 1, args.issues)
@@ -78,8 +91,10 @@ def main() -> None:
                     bar.update(hi - lo + 1)
                 cursor.execute(PAUSES, {})
                 print("assigning areas…", file=sys.stderr, flush=True)
-                cursor.execute(ASSIGN_AREAS, {"lat0": LAT0, "lon0": LON0, "dlat": dlat, "dlon": dlon,
-                                              "rows": ROWS, "cols": COLS})
+                cursor.execute(
+                    ASSIGN_AREAS,
+                    {"lat0": LAT0, "lon0": LON0, "dlat": dlat, "dlon": dlon, "rows": ROWS, "cols": COLS},
+                )
                 cursor.execute("VACUUM ANALYZE issues_issue")
             figure("fill_s", round(time.perf_counter() - started, 1))
             started = time.perf_counter()
@@ -104,8 +119,10 @@ def main() -> None:
         rules_evaluate()
         figure("rules_s", round(time.perf_counter() - started, 2))
         figure("flags", Flag.objects.filter(cleared_at=None).count())
-        staff = get_user_model().objects.filter(username="bench-staff").first() or \
-            get_user_model().objects.create_superuser("bench-staff", "b@example.org", None)
+        users = get_user_model().objects
+        staff = users.filter(username="bench-staff").first() or users.create_superuser(
+            "bench-staff", "b@example.org", None
+        )
 
     host = tenant.domains.get(is_primary=True).domain
     client = Client(HTTP_HOST=host)

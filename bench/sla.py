@@ -10,6 +10,7 @@ deadlines, state and threshold crossings), `evaluated`, `crossings`, and `evalua
 (what beat does every 15 minutes once the backlog is recorded). The tenant
 (`bench-sla`, a city in America/Chicago) is dropped unless --keep.
 """
+
 import argparse
 import sys
 import time
@@ -63,7 +64,9 @@ WHERE i.id %% 20 IN (3, 10) AND i.created_at + interval '1 hour' < COALESCE(i.re
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--issues", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -79,9 +82,10 @@ def main() -> None:
     with tenant_context(tenant):
         if not existing:
             started = time.perf_counter()
-            with connection.cursor() as cursor, tqdm(
-                total=args.issues, desc="filling", unit=" issues", file=sys.stderr, disable=None
-            ) as bar:
+            with (
+                connection.cursor() as cursor,
+                tqdm(total=args.issues, desc="filling", unit=" issues", file=sys.stderr, disable=None) as bar,
+            ):
                 cursor.execute("SELECT setseed(0.42)")
                 for lo in range(1, args.issues + 1, CHUNK):
                     hi = min(lo + CHUNK - 1, args.issues)

@@ -4,6 +4,7 @@ deadlines and pause buttons, and the location-report button (analytics). Each co
 mixin that registers nothing and adds to IssueAdmin through super(); Issue is registered
 here, once, so no app re-registers another app's admin and `issues` imports neither
 `reports` nor `analytics`."""
+
 from django.contrib import admin
 
 from analytics.location_reports.issue_admin import LocationReportIssueAdminMixin

@@ -181,10 +181,10 @@ class IssueNoteInline(admin.StackedInline):
     fields = ("visibility", "body", "author", "created_at")
     readonly_fields = ("author", "created_at")
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return False
 
 
@@ -201,10 +201,10 @@ class IssueEventInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[IssueEvent]:
         return super().get_queryset(request).select_related("actor")
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Issue | None = None) -> bool:
         return False
 
 

@@ -11,6 +11,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 
 from civicpulse.core.context import tenant_var
 from civicpulse.core.errors import error_response_for
+from tenants.models import Domain, Tenant
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
 _ALWAYS_OPEN = ("/healthz", "/readyz")
@@ -31,7 +32,7 @@ class TenantStatusMiddleware:
         return self.get_response(request)
 
     @staticmethod
-    def _suspended(request: HttpRequest, tenant: object) -> HttpResponse:
+    def _suspended(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         return error_response_for(
             request,
             403,
@@ -47,10 +48,10 @@ class CachedTenantMainMiddleware(TenantMainMiddleware):
     search_path change just to learn what barely ever changes. The price: suspending a
     tenant or changing its hosts takes up to that long to reach every process."""
 
-    _cache: dict[str, tuple[object, float]] = {}
+    _cache: dict[str, tuple[Tenant, float]] = {}
     _lock = threading.Lock()
 
-    def get_tenant(self, domain_model: type, hostname: str) -> object:
+    def get_tenant(self, domain_model: type[Domain], hostname: str) -> Tenant:
         ttl = settings.TENANT_CACHE_SECONDS
         if ttl <= 0:
             return super().get_tenant(domain_model, hostname)

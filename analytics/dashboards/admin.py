@@ -1,5 +1,6 @@
 """The staff console's history of score runs (read-only), and the accountability
 dashboard under it (`admin:analytics_dashboard`): the runs are what the dashboard shows."""
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse

@@ -1,6 +1,7 @@
 """The dashboards: the staff dashboard (in the staff console) and the public
 accountability page (no login). Thin: filters in, selectors, charts and tables out.
 Every figure is drawn (server-side SVG) and tabled; any staff table downloads as CSV."""
+
 import csv
 from collections.abc import Callable
 from datetime import timedelta
@@ -28,6 +29,7 @@ from analytics.scores.selectors import score_run_latest, score_snapshots, score_
 from analytics.sla.selectors import sla_policies_current
 from civicpulse.core.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
 from issues.models import Area, Category
+from tenants.selectors import current_tenant
 
 # The public page's charts are drawn this wide so their text stays legible on a phone.
 PHONE_WIDTH = 400
@@ -77,28 +79,75 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
     backlog, trend, by_category, by_area, flags, concern, points = (build() for build in builders.values())
     band_names = backlog.columns[1:-1]
     sections = [
-        (backlog, stacked_bars_svg([(row[0], row[1:-1]) for row in backlog.rows], band_names,
-                                   title="Open issues by status, stacked by age")),
-        (trend, line_svg([(row[0], row[3]) for row in trend.rows], title="Share resolved within target, per week",
-                         maximum=1, percent=True)),
-        (by_category, stacked_bars_svg([(row[0], row[1:]) for row in by_category.rows[:12]],
-                                       ["resolved late", "open and breached"], title="Breaches by category")),
-        (by_area, stacked_bars_svg([(row[0], row[1:]) for row in by_area.rows[:12]],
-                                   ["resolved late", "open and breached"], title="Breaches by area")),
-        (flags, hbars_svg(flags_count_by_rule(area_id=area_id, category_id=category_id),
-                          title="Active flags per rule")),
-        (concern, hbars_svg([(row[0], row[2]) for row in concern.rows[:12]],
-                            title="Weighted concern by area (the sum of active flags' rule weights)")),
-        (points, points_map_svg(area_boundaries(area_id=area_id),
-                                [(row[1], row[2], f"{row[0]} {row[4]}") for row in points.rows],
-                                title="Open issues over the area boundaries")),
+        (
+            backlog,
+            stacked_bars_svg(
+                [(row[0], row[1:-1]) for row in backlog.rows],
+                band_names,
+                title="Open issues by status, stacked by age",
+            ),
+        ),
+        (
+            trend,
+            line_svg(
+                [(row[0], row[3]) for row in trend.rows],
+                title="Share resolved within target, per week",
+                maximum=1,
+                percent=True,
+            ),
+        ),
+        (
+            by_category,
+            stacked_bars_svg(
+                [(row[0], row[1:]) for row in by_category.rows[:12]],
+                ["resolved late", "open and breached"],
+                title="Breaches by category",
+            ),
+        ),
+        (
+            by_area,
+            stacked_bars_svg(
+                [(row[0], row[1:]) for row in by_area.rows[:12]],
+                ["resolved late", "open and breached"],
+                title="Breaches by area",
+            ),
+        ),
+        (
+            flags,
+            hbars_svg(
+                flags_count_by_rule(area_id=area_id, category_id=category_id), title="Active flags per rule"
+            ),
+        ),
+        (
+            concern,
+            hbars_svg(
+                [(row[0], row[2]) for row in concern.rows[:12]],
+                title="Weighted concern by area (the sum of active flags' rule weights)",
+            ),
+        ),
+        (
+            points,
+            points_map_svg(
+                area_boundaries(area_id=area_id),
+                [(row[1], row[2], f"{row[0]} {row[4]}") for row in points.rows],
+                title="Open issues over the area boundaries",
+            ),
+        ),
     ]
     query = request.GET.copy()
     query.pop("csv", None)
-    return TemplateResponse(request, "admin/analytics/dashboard.html", {
-        **extra_context, "title": "Accountability dashboard", "form": form, "sections": sections,
-        "query": query.urlencode(), "period_days": days,
-    })
+    return TemplateResponse(
+        request,
+        "admin/analytics/dashboard.html",
+        {
+            **extra_context,
+            "title": "Accountability dashboard",
+            "form": form,
+            "sections": sections,
+            "query": query.urlencode(),
+            "period_days": days,
+        },
+    )
 
 
 def _hours(value: float | None) -> str:
@@ -113,17 +162,23 @@ def accountability(request: HttpRequest) -> HttpResponse:
     minimum sample are withheld), the area rankings unless switched off, and the trend.
     Reads only the latest scores run and the current targets: a few small queries
     however many issues the tenant has."""
-    tenant = request.tenant
+    tenant = current_tenant()
     if not tenant.public_page_enabled:
         raise Http404("This place does not publish an accountability page.")
     settings_row = ScoreSettings.objects.filter(id=1).first() or ScoreSettings()
     run = score_run_latest()
     context: dict = {"tenant": tenant, "run": run, "settings": settings_row, "policies": [], "sections": []}
-    policies = sorted(sla_policies_current(), key=lambda p: (p.category.name if p.category else "", p.severity))
+    policies = sorted(
+        sla_policies_current(), key=lambda p: (p.category.name if p.category else "", p.severity)
+    )
     context["policies"] = [
-        {"scope": p.category.name if p.category else "Any category", "severity": p.get_severity_display(),
-         "acknowledge": _hours(float(p.acknowledge_hours)), "resolve": _hours(float(p.resolve_hours)),
-         "clock": p.get_clock_display().lower()}
+        {
+            "scope": p.category.name if p.category else "Any category",
+            "severity": p.get_severity_display(),
+            "acknowledge": _hours(float(p.acknowledge_hours)),
+            "resolve": _hours(float(p.resolve_hours)),
+            "clock": p.get_clock_display().lower(),
+        }
         for p in policies
     ]
     if run is None:
@@ -131,31 +186,59 @@ def accountability(request: HttpRequest) -> HttpResponse:
     whole = score_snapshots(run=run, scope=ScoreScope.TENANT)
     context["whole"] = whole[0] if whole else None
     enough = run.min_resolved
-    by_scope = {scope: score_snapshots(run=run, scope=scope) for scope in (ScoreScope.CATEGORY, ScoreScope.AREA)}
+    by_scope = {
+        scope: score_snapshots(run=run, scope=scope) for scope in (ScoreScope.CATEGORY, ScoreScope.AREA)
+    }
     for scope, label in ((ScoreScope.CATEGORY, "category"), (ScoreScope.AREA, "area")):
         rows = by_scope[scope]
         named = [(str(s.category if scope == ScoreScope.CATEGORY else s.area), s) for s in rows]
         named.sort(key=lambda pair: pair[0])
-        context["sections"].append({
-            "key": label,
-            "reported_chart": hbars_svg([(name, s.reported) for name, s in named],
-                                        title=f"Issues reported per {label}", width=PHONE_WIDTH),
-            "compliance_chart": hbars_svg(
-                [(name, s.compliance if s.resolved >= enough else None) for name, s in named],
-                title=f"Share fixed within target per {label}", unit="%", maximum=1, width=PHONE_WIDTH,
-            ),
-            "rows": [{"name": name, "snap": s, "judged": s.resolved >= enough and s.resolved > 0,
-                      "median": _hours(s.median_hours), "p90": _hours(s.p90_hours)} for name, s in named],
-        })
+        context["sections"].append(
+            {
+                "key": label,
+                "reported_chart": hbars_svg(
+                    [(name, s.reported) for name, s in named],
+                    title=f"Issues reported per {label}",
+                    width=PHONE_WIDTH,
+                ),
+                "compliance_chart": hbars_svg(
+                    [(name, s.compliance if s.resolved >= enough else None) for name, s in named],
+                    title=f"Share fixed within target per {label}",
+                    unit="%",
+                    maximum=1,
+                    width=PHONE_WIDTH,
+                ),
+                "rows": [
+                    {
+                        "name": name,
+                        "snap": s,
+                        "judged": s.resolved >= enough and s.resolved > 0,
+                        "median": _hours(s.median_hours),
+                        "p90": _hours(s.p90_hours),
+                    }
+                    for name, s in named
+                ],
+            }
+        )
     if settings_row.public_rankings:
         ranked = [s for s in by_scope[ScoreScope.AREA] if s.rank is not None]
         context["rankings"] = ranked
-        context["rankings_chart"] = hbars_svg([(str(s.area), s.score) for s in ranked], title="Area scores (0–100)",
-                                              maximum=100, width=PHONE_WIDTH)
+        context["rankings_chart"] = hbars_svg(
+            [(str(s.area), s.score) for s in ranked],
+            title="Area scores (0–100)",
+            maximum=100,
+            width=PHONE_WIDTH,
+        )
     trend = list(score_trend(since=run.window_end - timedelta(days=90)))
-    context["trend"] = [{"day": s.day, "compliance": s.compliance, "resolved": s.resolved,
-                         "score": s.score} for s in trend]
-    context["trend_chart"] = line_svg([(t["day"].isoformat(), t["compliance"]) for t in context["trend"]],
-                                      title="Share fixed within target, over the last 90 days", maximum=1,
-                                      percent=True, width=PHONE_WIDTH, height=160)
+    context["trend"] = [
+        {"day": s.day, "compliance": s.compliance, "resolved": s.resolved, "score": s.score} for s in trend
+    ]
+    context["trend_chart"] = line_svg(
+        [(t["day"].isoformat(), t["compliance"]) for t in context["trend"]],
+        title="Share fixed within target, over the last 90 days",
+        maximum=1,
+        percent=True,
+        width=PHONE_WIDTH,
+        height=160,
+    )
     return render(request, "analytics/accountability.html", context)

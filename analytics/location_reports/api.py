@@ -1,5 +1,6 @@
 """The location reports API (scope `read`): a report generated for an address, a point or
 an area and stored; fetched again, and as PDF, exactly as it was generated."""
+
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,13 +20,15 @@ from analytics.location_reports.models import LocationReport
 from analytics.location_reports.pdf import location_report_pdf_response
 from analytics.location_reports.selectors import location_report_by_id
 from analytics.location_reports.services import location_report_create
+from civicpulse.apikeys.models import ApiKey
 
 
 class LocationReportRequest(serializers.Serializer):
     """One of: an address, a point, an area code."""
 
-    address = serializers.CharField(required=False, max_length=500,
-                                    help_text="Standardised, then matched against the known locations.")
+    address = serializers.CharField(
+        required=False, max_length=500, help_text="Standardised, then matched against the known locations."
+    )
     latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
     longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
     area = serializers.CharField(required=False, max_length=50, help_text="An area's code.")
@@ -32,35 +36,57 @@ class LocationReportRequest(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         point = "latitude" in attrs or "longitude" in attrs
         if point and not ("latitude" in attrs and "longitude" in attrs):
-            raise serializers.ValidationError({"longitude" if "latitude" in attrs else "latitude": [
-                "Give latitude and longitude together."]})
+            missing = "longitude" if "latitude" in attrs else "latitude"
+            raise serializers.ValidationError({missing: ["Give latitude and longitude together."]})
         # Blank strings are refused field by field (they are trimmed first), so presence is enough.
-        given = [name for name, present in (("address", "address" in attrs), ("point", point),
-                                             ("area", "area" in attrs)) if present]
+        given = [
+            name
+            for name, present in (
+                ("address", "address" in attrs),
+                ("point", point),
+                ("area", "area" in attrs),
+            )
+            if present
+        ]
         if len(given) != 1:
-            raise serializers.ValidationError({"non_field_errors": [
-                "Give exactly one of: address, latitude and longitude, area."]})
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one of: address, latitude and longitude, area."]}
+            )
         return attrs
 
 
-LocationReportSerializer = inline_serializer(name="LocationReport", fields={
-    "id": serializers.IntegerField(),
-    "generated_at": serializers.DateTimeField(),
-    "requested_by": serializers.CharField(),
-    "request": serializers.DictField(),
-    "resolved": serializers.BooleanField(),
-    "reason": serializers.CharField(help_text="Why nothing matched; empty when resolved."),
-    "subject": serializers.DictField(allow_null=True, help_text=(
-        "kind=location: id, address, address_key, latitude, longitude, radius_m, distance_m; "
-        "kind=area: id, code, name")),
-    "findings": serializers.DictField(allow_null=True, help_text=(
-        "issues, reports, timeline, sla, flags, area_score, freshness (docs/location-reports.md)")),
-    "narrative": serializers.CharField(),
-    "narrative_source": inline_serializer(name="NarrativeSource", fields={
-        "source": serializers.ChoiceField(choices=["model", "deterministic"]),
-        "why": serializers.CharField(),
-    }),
-})
+LocationReportSerializer = inline_serializer(
+    name="LocationReport",
+    fields={
+        "id": serializers.IntegerField(),
+        "generated_at": serializers.DateTimeField(),
+        "requested_by": serializers.CharField(),
+        "request": serializers.DictField(),
+        "resolved": serializers.BooleanField(),
+        "reason": serializers.CharField(help_text="Why nothing matched; empty when resolved."),
+        "subject": serializers.DictField(
+            allow_null=True,
+            help_text=(
+                "kind=location: id, address, address_key, latitude, longitude, radius_m, distance_m; "
+                "kind=area: id, code, name"
+            ),
+        ),
+        "findings": serializers.DictField(
+            allow_null=True,
+            help_text=(
+                "issues, reports, timeline, sla, flags, area_score, freshness (docs/location-reports.md)"
+            ),
+        ),
+        "narrative": serializers.CharField(),
+        "narrative_source": inline_serializer(
+            name="NarrativeSource",
+            fields={
+                "source": serializers.ChoiceField(choices=["model", "deterministic"]),
+                "why": serializers.CharField(),
+            },
+        ),
+    },
+)
 
 
 class PdfRenderer(BaseRenderer):
@@ -72,8 +98,12 @@ class PdfRenderer(BaseRenderer):
     charset = None
     render_style = "binary"
 
-    def render(self, data: object, accepted_media_type: str | None = None,
-               renderer_context: Mapping[str, Any] | None = None) -> bytes:
+    def render(
+        self,
+        data: object,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
         return data if isinstance(data, bytes) else json.dumps(data).encode()
 
 
@@ -95,9 +125,13 @@ class LocationReportCreate(APIView):
     def post(self, request: Request) -> Response:
         data = LocationReportRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        report = location_report_create(request=data.validated_data, actor_label=f"api:{request.auth.name}")
-        return Response(report.body, status=201,
-                        headers={"Location": reverse("api-location-report", args=[report.pk])})
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):  # HasScope lets only an API key this far
+            raise NotAuthenticated
+        report = location_report_create(request=data.validated_data, actor_label=f"api:{api_key.name}")
+        return Response(
+            report.body, status=201, headers={"Location": reverse("api-location-report", args=[report.pk])}
+        )
 
 
 class LocationReportDetail(APIView):

@@ -3,6 +3,7 @@ from SQL over the tenant's issues, reports, SLA metrics, flags and scores. The n
 is written from these findings afterwards (analytics/location_reports/narrative.py);
 nothing here asks a language model. How the figures are defined:
 docs/location-reports.md."""
+
 from datetime import UTC, datetime
 
 from django.db.models import Aggregate, Count, FloatField, Max, Min, Q, QuerySet
@@ -36,15 +37,24 @@ def _place_querysets(resolution: Resolution) -> tuple[QuerySet[Issue], QuerySet[
     # are fetched once, so every figure after that is an index lookup, not another scan.
     location = resolution.location
     assert location is not None  # a resolved request names an area or a location
-    report_sql, report_params = near_sql("reports_report", lat=location.latitude, lon=location.longitude,
-                                          radius_m=RADIUS_M)
-    report_ids = list(Report.objects.filter(Q(address_key=location.address_key)
-                                            | Q(pk__in=RawSQL(report_sql, report_params))).values_list("pk", flat=True))
-    issue_sql, issue_params = near_sql("issues_issue", lat=location.latitude, lon=location.longitude, radius_m=RADIUS_M)
-    issue_ids = list(Issue.objects.filter(
-        Q(pk__in=Report.objects.filter(pk__in=report_ids).exclude(issue=None).values("issue_id"))
-        | Q(address_key=location.address_key) | Q(pk__in=RawSQL(issue_sql, issue_params))
-    ).values_list("pk", flat=True))
+    report_sql, report_params = near_sql(
+        "reports_report", lat=location.latitude, lon=location.longitude, radius_m=RADIUS_M
+    )
+    report_ids = list(
+        Report.objects.filter(
+            Q(address_key=location.address_key) | Q(pk__in=RawSQL(report_sql, report_params))
+        ).values_list("pk", flat=True)
+    )
+    issue_sql, issue_params = near_sql(
+        "issues_issue", lat=location.latitude, lon=location.longitude, radius_m=RADIUS_M
+    )
+    issue_ids = list(
+        Issue.objects.filter(
+            Q(pk__in=Report.objects.filter(pk__in=report_ids).exclude(issue=None).values("issue_id"))
+            | Q(address_key=location.address_key)
+            | Q(pk__in=RawSQL(issue_sql, issue_params))
+        ).values_list("pk", flat=True)
+    )
     return Issue.objects.filter(pk__in=issue_ids), Report.objects.filter(pk__in=report_ids)
 
 
@@ -70,14 +80,22 @@ def _area_of(resolution: Resolution, issues: QuerySet[Issue]) -> Area | None:
     located = area_for_point(location.latitude, location.longitude)
     if located is not None:
         return located
-    top = issues.exclude(area=None).order_by().values("area_id").annotate(n=Count("pk")).order_by("-n", "area_id").first()
+    top = (
+        issues.exclude(area=None)
+        .order_by()
+        .values("area_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "area_id")
+        .first()
+    )
     return Area.objects.filter(pk=top["area_id"]).first() if top else None
 
 
 def _issue_findings(issues: QuerySet[Issue]) -> dict:
     by_status = dict(issues.order_by().values_list("status").annotate(n=Count("pk")))
-    categories = (issues.order_by().values("category__name").annotate(n=Count("pk"))
-                  .order_by("-n", "category__name"))
+    categories = (
+        issues.order_by().values("category__name").annotate(n=Count("pk")).order_by("-n", "category__name")
+    )
     listed = issues.select_related("category").order_by("-created_at", "-id")[:ISSUE_LIST_LIMIT]
     return {
         "total": sum(by_status.values()),
@@ -85,11 +103,20 @@ def _issue_findings(issues: QuerySet[Issue]) -> dict:
         "resolved": by_status.get(IssueStatus.RESOLVED, 0),
         "closed": by_status.get(IssueStatus.CLOSED, 0),
         "by_status": {s.value: by_status.get(s, 0) for s in IssueStatus},
-        "by_category": [{"category": c["category__name"] or "Uncategorised", "issues": c["n"]} for c in categories],
+        "by_category": [
+            {"category": c["category__name"] or "Uncategorised", "issues": c["n"]} for c in categories
+        ],
         "listed": [
-            {"id": i.pk, "title": i.title, "category": i.category.name if i.category else None, "status": i.status,
-             "severity": i.severity, "reports": i.report_count, "created": _day(i.created_at),
-             "resolved": _day(i.resolved_at)}
+            {
+                "id": i.pk,
+                "title": i.title,
+                "category": i.category.name if i.category else None,
+                "status": i.status,
+                "severity": i.severity,
+                "reports": i.report_count,
+                "created": _day(i.created_at),
+                "resolved": _day(i.resolved_at),
+            }
             for i in listed
         ],
     }
@@ -98,9 +125,16 @@ def _issue_findings(issues: QuerySet[Issue]) -> dict:
 def _timeline(issues: QuerySet[Issue], reports: QuerySet[Report]) -> list[dict]:
     """Per month (UTC): reports submitted and issues created, oldest month first."""
     months: dict[str, dict] = {}
-    for row in reports.order_by().annotate(m=TruncMonth("submitted_at", tzinfo=UTC)).values("m").annotate(n=Count("pk")):
+    for row in (
+        reports.order_by()
+        .annotate(m=TruncMonth("submitted_at", tzinfo=UTC))
+        .values("m")
+        .annotate(n=Count("pk"))
+    ):
         months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["reports"] = row["n"]
-    for row in issues.order_by().annotate(m=TruncMonth("created_at", tzinfo=UTC)).values("m").annotate(n=Count("pk")):
+    for row in (
+        issues.order_by().annotate(m=TruncMonth("created_at", tzinfo=UTC)).values("m").annotate(n=Count("pk"))
+    ):
         months.setdefault(row["m"].strftime("%Y-%m"), {"reports": 0, "issues": 0})["issues"] = row["n"]
     return [{"month": m, **counts} for m, counts in sorted(months.items())]
 
@@ -108,12 +142,19 @@ def _timeline(issues: QuerySet[Issue], reports: QuerySet[Report]) -> list[dict]:
 def _sla_findings(issues: QuerySet[Issue]) -> dict:
     metrics = SlaMetric.objects.filter(issue__in=issues.order_by().values("pk"))
     figures = metrics.aggregate(
-        measured=Count("pk"), met=Count("pk", filter=Q(resolve_met=True)),
-        ack_met=Count("pk", filter=Q(ack_met=True)), median_s=Median(RawSQL(
-            "EXTRACT(EPOCH FROM analytics_slametric.resolved_at - analytics_slametric.created_at)", [])),
+        measured=Count("pk"),
+        met=Count("pk", filter=Q(resolve_met=True)),
+        ack_met=Count("pk", filter=Q(ack_met=True)),
+        median_s=Median(
+            RawSQL("EXTRACT(EPOCH FROM analytics_slametric.resolved_at - analytics_slametric.created_at)", [])
+        ),
     )
-    states = dict(IssueSla.objects.filter(issue__in=issues.order_by().values("pk")).order_by()
-                  .values_list("state").annotate(n=Count("pk")))
+    states = dict(
+        IssueSla.objects.filter(issue__in=issues.order_by().values("pk"))
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
     measured, met = figures["measured"], figures["met"]
     return {
         "resolved_measured": measured,
@@ -121,7 +162,9 @@ def _sla_findings(issues: QuerySet[Issue]) -> dict:
         "resolve_missed": measured - met,
         "resolve_met_percent": _percent(met, measured),
         "acknowledge_met": figures["ack_met"],
-        "median_resolve_hours": round(figures["median_s"] / 3600, 1) if figures["median_s"] is not None else None,
+        "median_resolve_hours": round(figures["median_s"] / 3600, 1)
+        if figures["median_s"] is not None
+        else None,
         "open_on_track": states.get("on_track", 0),
         "open_at_risk": states.get("at_risk", 0),
         "open_breached": states.get("breached", 0),
@@ -134,10 +177,21 @@ def _flag_findings(issues: QuerySet[Issue], area: Area | None) -> list[dict]:
     where = Q(issue__in=issues.order_by().values("pk"))
     if area is not None:
         where |= Q(area=area, issue=None)
-    flags = Flag.objects.filter(where, cleared_at=None).select_related("rule").order_by("rule__code", "-support", "id")
+    flags = (
+        Flag.objects.filter(where, cleared_at=None)
+        .select_related("rule")
+        .order_by("rule__code", "-support", "id")
+    )
     return [
-        {"rule": f.rule.code, "version": f.rule_version, "concern": f.rule.get_concern_display(), "subject": f.subject,
-         "issue": f.issue_id, "support": f.support, "first_seen": _day(f.first_seen_at)}
+        {
+            "rule": f.rule.code,
+            "version": f.rule_version,
+            "concern": f.rule.get_concern_display(),
+            "subject": f.subject,
+            "issue": f.issue_id,
+            "support": f.support,
+            "first_seen": _day(f.first_seen_at),
+        }
         for f in flags
     ]
 
@@ -146,10 +200,16 @@ def _score_findings(area: Area | None) -> dict | None:
     if area is None:
         return None
     run = score_run_latest()
-    snapshot = (ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA, area=area).first()
-                if run is not None else None)
-    ranked = (ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA).exclude(rank=None).count()
-              if snapshot is not None else 0)
+    snapshot = (
+        ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA, area=area).first()
+        if run is not None
+        else None
+    )
+    ranked = (
+        ScoreSnapshot.objects.filter(run=run, scope=ScoreScope.AREA).exclude(rank=None).count()
+        if snapshot is not None
+        else 0
+    )
     return {
         "area": area.name,
         "area_code": area.code,
@@ -158,7 +218,9 @@ def _score_findings(area: Area | None) -> dict | None:
         "rank": snapshot.rank if snapshot else None,
         "ranked_areas": ranked,
         "resolved_in_window": snapshot.resolved if snapshot else None,
-        "met_percent": round(100 * snapshot.compliance, 1) if snapshot and snapshot.compliance is not None else None,
+        "met_percent": round(100 * snapshot.compliance, 1)
+        if snapshot and snapshot.compliance is not None
+        else None,
     }
 
 
@@ -166,9 +228,14 @@ def _freshness(newest_here: datetime | None) -> dict:
     batch = ImportBatch.objects.filter(status=ImportBatch.Status.DONE).order_by("-finished_at", "-id").first()
     newest = Report.objects.aggregate(at=Max("submitted_at"))["at"]
     return {
-        "newest_import": None if batch is None else {
-            "id": batch.pk, "file": batch.file_name, "format": batch.source_format,
-            "finished": _iso(batch.finished_at), "rows_loaded": batch.rows_loaded,
+        "newest_import": None
+        if batch is None
+        else {
+            "id": batch.pk,
+            "file": batch.file_name,
+            "format": batch.source_format,
+            "finished": _iso(batch.finished_at),
+            "rows_loaded": batch.rows_loaded,
         },
         "newest_report": _iso(newest),
         "newest_report_here": _iso(newest_here),

@@ -2,6 +2,7 @@
 report on the issue's location, and its view. A mixin that registers nothing:
 civicpulse/admin.py composes it with the issue admin, so `issues` never imports
 `analytics`."""
+
 from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 
 from analytics.location_reports.places import location_of_issue
 from analytics.location_reports.services import location_report_create
+from civicpulse.core.admin import acting_user
 from issues.models import Issue
 
 if TYPE_CHECKING:
@@ -35,8 +37,11 @@ class LocationReportIssueAdminMixin(_IssueAdminBase):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path("<int:issue_id>/location-report/", self.admin_site.admin_view(self.location_report_view),
-                 name="issues_issue_location_report"),
+            path(
+                "<int:issue_id>/location-report/",
+                self.admin_site.admin_view(self.location_report_view),
+                name="issues_issue_location_report",
+            ),
             *super().get_urls(),
         ]
 
@@ -56,9 +61,17 @@ class LocationReportIssueAdminMixin(_IssueAdminBase):
             raise PermissionDenied
         location = location_of_issue(issue=issue)
         if location is None:
-            self.message_user(request, "This issue has no known location: no address on record and no known "
-                                       "location within 50 m of its point.", messages.WARNING)
+            self.message_user(
+                request,
+                "This issue has no known location: no address on record and no known "
+                "location within 50 m of its point.",
+                messages.WARNING,
+            )
             return HttpResponseRedirect(reverse("admin:issues_issue_change", args=[issue.pk]))
-        report = location_report_create(request={"location": location.pk, "issue": issue.pk}, actor=request.user)
-        self.message_user(request, f"Location report {report.pk} generated for {location.address}.", messages.SUCCESS)
+        report = location_report_create(
+            request={"location": location.pk, "issue": issue.pk}, actor=acting_user(request)
+        )
+        self.message_user(
+            request, f"Location report {report.pk} generated for {location.address}.", messages.SUCCESS
+        )
         return HttpResponseRedirect(reverse("admin:analytics_locationreport_change", args=[report.pk]))

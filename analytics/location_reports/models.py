@@ -1,5 +1,6 @@
 """Location accountability reports, stored whole (analytics/location_reports/,
 docs/location-reports.md)."""
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -16,14 +17,19 @@ class LocationReport(models.Model):
     fetched, whatever has happened since."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # "api:<key name>" or the staff member's username: kept even if the key or user goes.
     requested_by_label = models.CharField(max_length=150)
     request = models.JSONField(help_text="What was asked: an address, a point or an area.")
     resolved = models.BooleanField()
-    location = models.ForeignKey("reports.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    area = models.ForeignKey("issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    location = models.ForeignKey(
+        "reports.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    area = models.ForeignKey(
+        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     narrative_source = models.CharField(max_length=15, choices=NarrativeSource.choices)
     body = models.JSONField(help_text="The whole report as generated: findings, narrative and its source.")
 

@@ -5,6 +5,7 @@ alone; every number it states must be one the facts contain, or the paragraph is
 discarded for the deterministic summary, which is also what a tenant without a model
 gets. Either way the paragraph ends with the same disclaimer. The rules of the number
 check: docs/location-reports.md."""
+
 import json
 import re
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from analytics.location_reports.models import NarrativeSource
 from llm.client import ModelFault, chat_json, endpoint_config
 from llm.models import ModelCall
 
-DISCLAIMER = ("This paragraph restates the findings of this report and nothing else; the tables and charts are the "
-              "record, and every figure in it can be checked against them.")
+DISCLAIMER = (
+    "This paragraph restates the findings of this report and nothing else; the tables and charts are the "
+    "record, and every figure in it can be checked against them."
+)
 
 # Integers, decimals and percentages, with thousands separators ("1,234.5%").
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -27,7 +30,9 @@ _TIME_OF_DAY = re.compile(r"T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2
 _NUMBER_WORDS = re.compile(
     r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
     r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|"
-    r"half|dozen|twice|thrice|double|triple)\b", re.IGNORECASE)
+    r"half|dozen|twice|thrice|double|triple)\b",
+    re.IGNORECASE,
+)
 
 NARRATIVE_SCHEMA = {
     "type": "object",
@@ -105,18 +110,27 @@ def deterministic_summary(facts: dict) -> str:
     if not reports["total"] and not issues["total"]:
         parts = [f"No reports or issues are on record for {place}."]
     else:
-        span = f", the first on {reports['first']} and the latest on {reports['last']}" if reports["first"] else ""
-        parts = [f"{place[0].upper()}{place[1:]} has {_plural(issues['total'], 'issue')} on record from "
-                 f"{_plural(reports['total'], 'report')}{span}; {issues['open']} open, {issues['resolved']} resolved "
-                 f"and {issues['closed']} closed."]
+        span = (
+            f", the first on {reports['first']} and the latest on {reports['last']}"
+            if reports["first"]
+            else ""
+        )
+        parts = [
+            f"{place[0].upper()}{place[1:]} has {_plural(issues['total'], 'issue')} on record from "
+            f"{_plural(reports['total'], 'report')}{span}; {issues['open']} open, {issues['resolved']} resolved "
+            f"and {issues['closed']} closed."
+        ]
     if sla["resolved_measured"]:
         parts.append(
             f"Of {sla['resolved_measured']} resolved issues measured against their service targets, "
             f"{sla['resolve_met']} met the resolution target ({sla['resolve_met_percent']}%) and "
-            f"{sla['resolve_missed']} missed it; the median time to resolve was {sla['median_resolve_hours']} hours.")
+            f"{sla['resolve_missed']} missed it; the median time to resolve was {sla['median_resolve_hours']} hours."
+        )
     if sla["open_breached"] or sla["open_at_risk"]:
-        parts.append(f"Of the open issues, {sla['open_breached']} have breached their target and "
-                     f"{sla['open_at_risk']} are at risk.")
+        parts.append(
+            f"Of the open issues, {sla['open_breached']} have breached their target and "
+            f"{sla['open_at_risk']} are at risk."
+        )
     flags = findings["flags"]
     if flags:
         listed = "; ".join(f"{f['rule']} (version {f['version']}, count {f['support']})" for f in flags)
@@ -126,7 +140,9 @@ def deterministic_summary(facts: dict) -> str:
     score = findings["area_score"]
     if score and score["score"] is not None:
         rank = f", rank {score['rank']} of {score['ranked_areas']} areas" if score["rank"] else ""
-        parts.append(f"The area {score['area']} scored {score['score']} in the computation of {score['computed']}{rank}.")
+        parts.append(
+            f"The area {score['area']} scored {score['score']} in the computation of {score['computed']}{rank}."
+        )
     elif score:
         parts.append(f"The area {score['area']} has no score yet: too few resolved issues to judge.")
     fresh = findings["freshness"]
@@ -147,17 +163,32 @@ def narrative_write(facts: dict) -> Narrative:
     the facts; otherwise the deterministic summary, with the reason."""
     config = endpoint_config(ModelCall.Purpose.NARRATIVE)
     if config is None:
-        return Narrative(f"{deterministic_summary(facts)} {DISCLAIMER}", NarrativeSource.DETERMINISTIC,
-                         "no language model is configured")
+        return Narrative(
+            f"{deterministic_summary(facts)} {DISCLAIMER}",
+            NarrativeSource.DETERMINISTIC,
+            "no language model is configured",
+        )
     try:
-        answer = chat_json(config, purpose=ModelCall.Purpose.NARRATIVE, system=SYSTEM_PROMPT,
-                           user=json.dumps(facts, ensure_ascii=False), schema=NARRATIVE_SCHEMA, max_tokens=600)
+        answer = chat_json(
+            config,
+            purpose=ModelCall.Purpose.NARRATIVE,
+            system=SYSTEM_PROMPT,
+            user=json.dumps(facts, ensure_ascii=False),
+            schema=NARRATIVE_SCHEMA,
+            max_tokens=600,
+        )
     except ModelFault as fault:
-        return Narrative(f"{deterministic_summary(facts)} {DISCLAIMER}", NarrativeSource.DETERMINISTIC,
-                         f"model fault: {fault}"[:300])
+        return Narrative(
+            f"{deterministic_summary(facts)} {DISCLAIMER}",
+            NarrativeSource.DETERMINISTIC,
+            f"model fault: {fault}"[:300],
+        )
     text = " ".join(answer["narrative"].split())
     unknown = unsupported_numbers(text, facts)
     if unknown:
-        return Narrative(f"{deterministic_summary(facts)} {DISCLAIMER}", NarrativeSource.DETERMINISTIC,
-                         f"the model's narrative cited numbers not in the findings: {', '.join(unknown)}"[:300])
+        return Narrative(
+            f"{deterministic_summary(facts)} {DISCLAIMER}",
+            NarrativeSource.DETERMINISTIC,
+            f"the model's narrative cited numbers not in the findings: {', '.join(unknown)}"[:300],
+        )
     return Narrative(f"{text} {DISCLAIMER}", NarrativeSource.MODEL, f"written by {config.model}"[:300])

@@ -1,6 +1,7 @@
 """Which place a location report is about: an address, a point (the nearest known
 location within the radius), an area, or the location of an issue; and how that place is
 described in the report. How places are matched: docs/location-reports.md."""
+
 import math
 from dataclasses import dataclass
 
@@ -44,7 +45,9 @@ def near_sql(table: str, *, lat: float, lon: float, radius_m: float) -> tuple[st
 
 
 def _planar_m(lat: float, lon: float, lat2: float, lon2: float) -> float:
-    return math.hypot((lat2 - lat) * METRES_PER_DEGREE, (lon2 - lon) * METRES_PER_DEGREE * math.cos(math.radians(lat)))
+    return math.hypot(
+        (lat2 - lat) * METRES_PER_DEGREE, (lon2 - lon) * METRES_PER_DEGREE * math.cos(math.radians(lat))
+    )
 
 
 def location_resolve(*, request: dict) -> Resolution:
@@ -74,8 +77,9 @@ def location_resolve(*, request: dict) -> Resolution:
     if not nearby:
         return Resolution(reason=f"No known location lies within {RADIUS_M:g} m of the point.")
     location = min(nearby, key=lambda loc: (_planar_m(lat, lon, loc.latitude, loc.longitude), loc.pk))
-    return Resolution(location=location, distance_m=round(_planar_m(lat, lon, location.latitude,
-                                                                                location.longitude), 1))
+    return Resolution(
+        location=location, distance_m=round(_planar_m(lat, lon, location.latitude, location.longitude), 1)
+    )
 
 
 def location_of_issue(*, issue: Issue) -> Location | None:
@@ -95,9 +99,21 @@ def location_of_issue(*, issue: Issue) -> Location | None:
 def location_subject(resolution: Resolution) -> dict | None:
     if resolution.location is not None:
         loc = resolution.location
-        return {"kind": "location", "id": loc.pk, "address": loc.address, "address_key": loc.address_key,
-                "latitude": loc.latitude, "longitude": loc.longitude, "radius_m": RADIUS_M,
-                "distance_m": resolution.distance_m}
+        return {
+            "kind": "location",
+            "id": loc.pk,
+            "address": loc.address,
+            "address_key": loc.address_key,
+            "latitude": loc.latitude,
+            "longitude": loc.longitude,
+            "radius_m": RADIUS_M,
+            "distance_m": resolution.distance_m,
+        }
     if resolution.area is not None:
-        return {"kind": "area", "id": resolution.area.pk, "code": resolution.area.code, "name": resolution.area.name}
+        return {
+            "kind": "area",
+            "id": resolution.area.pk,
+            "code": resolution.area.code,
+            "name": resolution.area.name,
+        }
     return None

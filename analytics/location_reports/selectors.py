@@ -1,4 +1,5 @@
 """Reads of stored location reports."""
+
 from analytics.location_reports.models import LocationReport
 
 

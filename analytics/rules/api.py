@@ -1,4 +1,5 @@
 """The flags API (scope `read`): the flags raised by the rules, active or cleared."""
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -31,23 +32,26 @@ def flag_body(flag: Flag) -> dict:
 
 
 # The body above, for the OpenAPI schema.
-FlagSerializer = inline_serializer(name="Flag", fields={
-    "id": serializers.IntegerField(),
-    "rule": serializers.CharField(),
-    "rule_version": serializers.IntegerField(),
-    "concern": serializers.CharField(),
-    "params": serializers.DictField(),
-    "weight": serializers.FloatField(),
-    "subject": serializers.CharField(help_text="issue:<id>, area:<id>, area:none or category:<id>"),
-    "area": serializers.CharField(allow_null=True),
-    "category": serializers.CharField(allow_null=True),
-    "issue": serializers.IntegerField(allow_null=True),
-    "count": serializers.IntegerField(),
-    "detail": serializers.DictField(),
-    "first_seen_at": serializers.DateTimeField(),
-    "last_seen_at": serializers.DateTimeField(),
-    "cleared_at": serializers.DateTimeField(allow_null=True),
-})
+FlagSerializer = inline_serializer(
+    name="Flag",
+    fields={
+        "id": serializers.IntegerField(),
+        "rule": serializers.CharField(),
+        "rule_version": serializers.IntegerField(),
+        "concern": serializers.CharField(),
+        "params": serializers.DictField(),
+        "weight": serializers.FloatField(),
+        "subject": serializers.CharField(help_text="issue:<id>, area:<id>, area:none or category:<id>"),
+        "area": serializers.CharField(allow_null=True),
+        "category": serializers.CharField(allow_null=True),
+        "issue": serializers.IntegerField(allow_null=True),
+        "count": serializers.IntegerField(),
+        "detail": serializers.DictField(),
+        "first_seen_at": serializers.DateTimeField(),
+        "last_seen_at": serializers.DateTimeField(),
+        "cleared_at": serializers.DateTimeField(allow_null=True),
+    },
+)
 
 
 class FlagFilters(serializers.Serializer):

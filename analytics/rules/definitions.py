@@ -2,6 +2,7 @@
 rule's SQL (analytics/rules/sql/<code>.sql) is written for exactly these codes and reads
 its thresholds from its row, so an admin edit changes what it finds without a deployment.
 Migration 0005_rule_views installs these defaults too."""
+
 from django.db import models
 
 
@@ -23,8 +24,10 @@ RULE_DEFINITIONS: dict[str, dict] = {
     },
     "chronic_breach": {
         "concern": RuleConcern.SLA,
-        "description": "An area where at least `share` of the issues resolved in the last `days` days missed "
-                       "their resolution target, out of at least `min_resolved`.",
+        "description": (
+            "An area where at least `share` of the issues resolved in the last `days` days missed "
+            "their resolution target, out of at least `min_resolved`."
+        ),
         "params": {"share": (0.3, "share, 0 to 1"), "min_resolved": (10, "issues"), "days": (30, "days")},
     },
     "aging_open": {
@@ -39,9 +42,15 @@ RULE_DEFINITIONS: dict[str, dict] = {
     },
     "category_surge": {
         "concern": RuleConcern.DEMAND,
-        "description": "A category with at least `min_count` issues in the last `days` days and at least `ratio` "
-                       "times its usual rate over the `baseline_days` before.",
-        "params": {"days": (7, "days"), "baseline_days": (56, "days"), "ratio": (2.0, "times"),
-                   "min_count": (5, "issues")},
+        "description": (
+            "A category with at least `min_count` issues in the last `days` days and at least `ratio` "
+            "times its usual rate over the `baseline_days` before."
+        ),
+        "params": {
+            "days": (7, "days"),
+            "baseline_days": (56, "days"),
+            "ratio": (2.0, "times"),
+            "min_count": (5, "issues"),
+        },
     },
 }

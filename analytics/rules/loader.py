@@ -16,6 +16,7 @@ then add a migration that recreates the view from frozen copies kept beside it, 
 so that migration keeps creating what it created, whatever the file says later (a new
 rule also needs `analytics_rule_firing` recreated with it). The files are plain files of
 the package, read from its directory at run time (the app runs from its checkout)."""
+
 from pathlib import Path
 
 from analytics.rules.definitions import RULE_DEFINITIONS
@@ -43,5 +44,6 @@ def rule_firing_sql(*, directory: Path = RULES_SQL_DIR) -> str:
     """Every rule's query in one: the rows `analytics_rule_firing` returns. Each query is
     wrapped on lines of its own, so a comment on its last line ends before the wrapper."""
     return "\nUNION ALL\n".join(
-        f"SELECT * FROM (\n{load_rule_sql(code, directory=directory)}\n) AS {code}" for code in RULE_DEFINITIONS
+        f"SELECT * FROM (\n{load_rule_sql(code, directory=directory)}\n) AS {code}"
+        for code in RULE_DEFINITIONS
     )

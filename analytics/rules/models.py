@@ -1,6 +1,7 @@
 """Rules, their versions and the flags they raise. What each rule checks:
 analytics/rules/definitions.py and its SQL in analytics/rules/sql/; how flags are
 reconciled: analytics/rules/services.py and docs/scores.md."""
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -20,8 +21,11 @@ class Rule(models.Model):
     description = models.TextField()
     concern = models.CharField(max_length=10, choices=RuleConcern.choices)
     params = models.JSONField(default=dict, help_text="Thresholds; see the description for their meaning.")
-    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.0)],
-                               help_text="How much a flag of this rule counts when flags are weighed together.")
+    weight = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0)],
+        help_text="How much a flag of this rule counts when flags are weighed together.",
+    )
     active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -57,12 +61,17 @@ class RuleVersion(models.Model):
     weight = models.FloatField()
     active = models.BooleanField()
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["rule", "-version"]
         constraints = [models.UniqueConstraint(fields=["rule", "version"], name="ruleversion_unique")]
+
+    def __str__(self) -> str:
+        # Shown under its rule (the rule page's inline), so the version alone says which.
+        return f"Version {self.version}"
 
 
 class Flag(models.Model):
@@ -76,7 +85,9 @@ class Flag(models.Model):
     weight = models.FloatField()
     # `issue:12`, `area:3`, `area:none`, `category:7`: what the rule fired on.
     subject = models.CharField(max_length=100)
-    area = models.ForeignKey("issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    area = models.ForeignKey(
+        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     support = models.PositiveIntegerField(help_text="The count that made the rule fire.")
@@ -88,8 +99,11 @@ class Flag(models.Model):
     class Meta:
         ordering = ["-last_seen_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["rule", "subject"], condition=models.Q(cleared_at__isnull=True),
-                                    name="flag_one_active_per_subject"),
+            models.UniqueConstraint(
+                fields=["rule", "subject"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="flag_one_active_per_subject",
+            ),
         ]
         indexes = [models.Index(fields=["cleared_at", "rule"], name="flag_active")]
 

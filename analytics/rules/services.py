@@ -1,10 +1,11 @@
 """Writes of rules and flags: the default rules, versioned edits, and the reconcile that
 turns what the rules' SQL finds (analytics/rules/loader.py) into flags."""
+
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,15 +27,16 @@ def rules_install_defaults() -> int:
         if code in existing:
             continue
         params = {name: default for name, (default, _) in definition["params"].items()}
-        rule = Rule.objects.create(code=code, description=definition["description"], concern=definition["concern"],
-                                   params=params)
+        rule = Rule.objects.create(
+            code=code, description=definition["description"], concern=definition["concern"], params=params
+        )
         RuleVersion.objects.create(rule=rule, version=1, params=params, weight=rule.weight, active=True)
         created += 1
     return created
 
 
 @transaction.atomic
-def rule_revise(*, rule_id: int, actor: AbstractBaseUser | None = None, **changes: object) -> Rule:
+def rule_revise(*, rule_id: int, actor: User | None = None, **changes: object) -> Rule:
     """Change what a rule checks (params, weight, active) as its next version, kept in
     RuleVersion; flags already raised keep the version that raised them. A description
     alone changes no version."""
@@ -49,8 +51,14 @@ def rule_revise(*, rule_id: int, actor: AbstractBaseUser | None = None, **change
     if (rule.params, rule.weight, rule.active) != before:
         rule.version += 1
         rule.updated_at = timezone.now()
-        RuleVersion.objects.create(rule=rule, version=rule.version, params=rule.params, weight=rule.weight,
-                                   active=rule.active, created_by=actor)
+        RuleVersion.objects.create(
+            rule=rule,
+            version=rule.version,
+            params=rule.params,
+            weight=rule.weight,
+            active=rule.active,
+            created_by=actor,
+        )
     rule.save()
     return rule
 

@@ -1,4 +1,5 @@
 """Thin task adapter of the rules. The schema travels with the task."""
+
 from celery import shared_task
 
 from analytics.rules.services import rules_evaluate

@@ -1,5 +1,6 @@
 """The staff console's score settings. The history of score runs, with the staff
 dashboard under it: analytics/dashboards/admin.py."""
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -9,7 +10,14 @@ from civicpulse.core.admin import TenantAdmin
 
 @admin.register(ScoreSettings)
 class ScoreSettingsAdmin(TenantAdmin):
-    list_display = ("__str__", "compliance_weight", "speed_weight", "min_resolved", "window_days", "public_rankings")
+    list_display = (
+        "__str__",
+        "compliance_weight",
+        "speed_weight",
+        "min_resolved",
+        "window_days",
+        "public_rankings",
+    )
     readonly_fields = ("speed_weight",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,5 +1,6 @@
 """The scores API (scope `read`): the latest run's figures, trends over time and the
 rankings of areas or categories."""
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -47,18 +48,31 @@ def _latest_run() -> ScoreRun:
 
 
 # The bodies above, for the OpenAPI schema.
-SnapshotSerializer = inline_serializer(name="ScoreSnapshot", fields={
-    "scope": serializers.ChoiceField(choices=ScoreScope.choices),
-    "area": serializers.CharField(allow_null=True),
-    "category": serializers.CharField(allow_null=True),
-    "computed_at": serializers.DateTimeField(),
-    **{name: serializers.IntegerField() for name in ("reported", "resolved", "met", "open")},
-    **{name: serializers.FloatField(allow_null=True) for name in (
-        "compliance", "median_resolve_hours", "p90_resolve_hours", "backlog_median_age_hours",
-        "backlog_max_age_hours", "speed")},
-    "score": serializers.FloatField(allow_null=True, help_text="0 to 100; null below the minimum of resolved issues"),
-    "rank": serializers.IntegerField(allow_null=True),
-})
+SnapshotSerializer = inline_serializer(
+    name="ScoreSnapshot",
+    fields={
+        "scope": serializers.ChoiceField(choices=ScoreScope.choices),
+        "area": serializers.CharField(allow_null=True),
+        "category": serializers.CharField(allow_null=True),
+        "computed_at": serializers.DateTimeField(),
+        **{name: serializers.IntegerField() for name in ("reported", "resolved", "met", "open")},
+        **{
+            name: serializers.FloatField(allow_null=True)
+            for name in (
+                "compliance",
+                "median_resolve_hours",
+                "p90_resolve_hours",
+                "backlog_median_age_hours",
+                "backlog_max_age_hours",
+                "speed",
+            )
+        },
+        "score": serializers.FloatField(
+            allow_null=True, help_text="0 to 100; null below the minimum of resolved issues"
+        ),
+        "rank": serializers.IntegerField(allow_null=True),
+    },
+)
 
 
 class ScoreLatest(APIView):
@@ -66,28 +80,40 @@ class ScoreLatest(APIView):
 
     required_scopes = {"GET": "read"}
 
-    @extend_schema(responses=inline_serializer(name="ScoresLatest", fields={
-        "computed_at": serializers.DateTimeField(),
-        "window_start": serializers.DateTimeField(),
-        "weights": inline_serializer(name="ScoreWeights", fields={
-            "compliance": serializers.FloatField(), "speed": serializers.FloatField()}),
-        "min_resolved": serializers.IntegerField(),
-        "tenant": SnapshotSerializer.__class__(allow_null=True),
-        "areas": SnapshotSerializer.__class__(many=True),
-        "categories": SnapshotSerializer.__class__(many=True),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            name="ScoresLatest",
+            fields={
+                "computed_at": serializers.DateTimeField(),
+                "window_start": serializers.DateTimeField(),
+                "weights": inline_serializer(
+                    name="ScoreWeights",
+                    fields={"compliance": serializers.FloatField(), "speed": serializers.FloatField()},
+                ),
+                "min_resolved": serializers.IntegerField(),
+                "tenant": SnapshotSerializer.__class__(allow_null=True),
+                "areas": SnapshotSerializer.__class__(many=True),
+                "categories": SnapshotSerializer.__class__(many=True),
+            },
+        )
+    )
     def get(self, request: Request) -> Response:
         run = _latest_run()
         whole = score_snapshots(run=run, scope=ScoreScope.TENANT)
-        return Response({
-            "computed_at": run.window_end.isoformat(),
-            "window_start": run.window_start.isoformat(),
-            "weights": {"compliance": run.compliance_weight, "speed": round(1 - run.compliance_weight, 4)},
-            "min_resolved": run.min_resolved,
-            "tenant": snapshot_body(whole[0]) if whole else None,
-            "areas": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.AREA)],
-            "categories": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.CATEGORY)],
-        })
+        return Response(
+            {
+                "computed_at": run.window_end.isoformat(),
+                "window_start": run.window_start.isoformat(),
+                "weights": {
+                    "compliance": run.compliance_weight,
+                    "speed": round(1 - run.compliance_weight, 4),
+                },
+                "min_resolved": run.min_resolved,
+                "tenant": snapshot_body(whole[0]) if whole else None,
+                "areas": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.AREA)],
+                "categories": [snapshot_body(s) for s in score_snapshots(run=run, scope=ScoreScope.CATEGORY)],
+            }
+        )
 
 
 class TrendFilters(MetricFilters):
@@ -100,7 +126,9 @@ class TrendFilters(MetricFilters):
         if attrs["scope"] == ScoreScope.AREA and not attrs.get("area"):
             raise serializers.ValidationError({"area": ["Name the area (its code) for scope=area."]})
         if attrs["scope"] == ScoreScope.CATEGORY and not attrs.get("category"):
-            raise serializers.ValidationError({"category": ["Name the category (its code) for scope=category."]})
+            raise serializers.ValidationError(
+                {"category": ["Name the category (its code) for scope=category."]}
+            )
         return attrs
 
 
@@ -125,8 +153,14 @@ class ScoreTrend(APIView):
             if category_id is None:
                 raise Http404("No such category.")
         since, until = tenant_days_bounds(data.get("since"), data.get("until"))  # as the trend counts days
-        rows = score_trend(scope=data["scope"], area_id=area_id, category_id=category_id, since=since, until=until,
-                           daily=data["daily"]).select_related("area", "category")
+        rows = score_trend(
+            scope=data["scope"],
+            area_id=area_id,
+            category_id=category_id,
+            since=since,
+            until=until,
+            daily=data["daily"],
+        ).select_related("area", "category")
         paginator = MetricPages()
         page = paginator.paginate_queryset(rows, request, view=self) or []
         return paginator.get_paginated_response([snapshot_body(s) for s in page])
@@ -142,17 +176,27 @@ class ScoreRankings(APIView):
 
     required_scopes = {"GET": "read"}
 
-    @extend_schema(parameters=[RankingFilters], responses=inline_serializer(name="ScoreRankings", fields={
-        "computed_at": serializers.DateTimeField(),
-        "min_resolved": serializers.IntegerField(),
-        "results": SnapshotSerializer.__class__(many=True),
-    }))
+    @extend_schema(
+        parameters=[RankingFilters],
+        responses=inline_serializer(
+            name="ScoreRankings",
+            fields={
+                "computed_at": serializers.DateTimeField(),
+                "min_resolved": serializers.IntegerField(),
+                "results": SnapshotSerializer.__class__(many=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         filters = RankingFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         run = _latest_run()
-        return Response({
-            "computed_at": run.window_end.isoformat(),
-            "min_resolved": run.min_resolved,
-            "results": [snapshot_body(s) for s in score_snapshots(run=run, scope=filters.validated_data["scope"])],
-        })
+        return Response(
+            {
+                "computed_at": run.window_end.isoformat(),
+                "min_resolved": run.min_resolved,
+                "results": [
+                    snapshot_body(s) for s in score_snapshots(run=run, scope=filters.validated_data["scope"])
+                ],
+            }
+        )

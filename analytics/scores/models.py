@@ -1,5 +1,6 @@
 """Scores: how SLA figures are summed up per tenant, area and category, hourly. How they
 are computed: analytics/scores/sql.py and docs/scores.md."""
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -11,20 +12,26 @@ class ScoreSettings(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     compliance_weight = models.FloatField(
-        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of the score given to SLA compliance (0 to 1); resolution speed gets the rest.",
     )
     min_resolved = models.PositiveIntegerField(
-        "minimum resolved issues", default=10,
-        help_text="An area or category with fewer resolved issues in the window gets no score: "
-                  "a handful of issues would make a misleading one.",
+        "minimum resolved issues",
+        default=10,
+        help_text=(
+            "An area or category with fewer resolved issues in the window gets no score: "
+            "a handful of issues would make a misleading one."
+        ),
     )
     window_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Days each computation looks back.",
     )
     public_rankings = models.BooleanField(
-        "show area rankings publicly", default=True,
+        "show area rankings publicly",
+        default=True,
         help_text="Show the ranking of areas on the public accountability page.",
     )
 
@@ -73,7 +80,9 @@ class ScoreSnapshot(models.Model):
     run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="snapshots")
     computed_at = models.DateTimeField(help_text="The run's window end, repeated for trend queries.")
     scope = models.CharField(max_length=10, choices=ScoreScope.choices)
-    area = models.ForeignKey("issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    area = models.ForeignKey(
+        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reported = models.PositiveIntegerField(help_text="Issues created in the window.")
     resolved = models.PositiveIntegerField(help_text="Issues resolved in the window.")
@@ -84,9 +93,13 @@ class ScoreSnapshot(models.Model):
     p90_hours = models.FloatField(null=True)
     backlog_median_hours = models.FloatField(null=True, help_text="Median age of the open issues.")
     backlog_max_hours = models.FloatField(null=True)
-    speed = models.FloatField(null=True, help_text="1 − median share of the resolution target used ÷ 2, within 0 and 1.")
+    speed = models.FloatField(
+        null=True, help_text="1 − median share of the resolution target used ÷ 2, within 0 and 1."
+    )
     score = models.FloatField(null=True, help_text="0 to 100; empty below the minimum of resolved issues.")
-    rank = models.PositiveIntegerField(null=True, help_text="Rank among the run's scored areas (or categories).")
+    rank = models.PositiveIntegerField(
+        null=True, help_text="Rank among the run's scored areas (or categories)."
+    )
 
     class Meta:
         ordering = ["-computed_at", "scope", "rank"]
@@ -95,3 +108,6 @@ class ScoreSnapshot(models.Model):
             models.Index(fields=["area", "computed_at"], name="scoresnapshot_area_time"),
             models.Index(fields=["category", "computed_at"], name="scoresnapshot_category_time"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} score of {self.computed_at:%Y-%m-%d %H:%M}"

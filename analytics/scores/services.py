@@ -1,6 +1,7 @@
 """Writes of scores: one computation stored as a run's snapshots (how:
 analytics/scores/sql.py), backfills of past runs, and the refresh that computes scores
 and then evaluates the rules."""
+
 import logging
 import time as clock
 from collections.abc import Callable
@@ -36,30 +37,48 @@ def scores_compute(*, now: datetime | None = None, publish: bool = True) -> Scor
     with transaction.atomic():
         pass_lock("scores")
         run = ScoreRun.objects.create(
-            computed_at=timezone.now(), window_start=now - timedelta(days=settings_row.window_days), window_end=now,
-            compliance_weight=settings_row.compliance_weight, min_resolved=settings_row.min_resolved,
+            computed_at=timezone.now(),
+            window_start=now - timedelta(days=settings_row.window_days),
+            window_end=now,
+            compliance_weight=settings_row.compliance_weight,
+            min_resolved=settings_row.min_resolved,
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql.SNAPSHOT_SQL, {
-                "run": run.pk, "start": run.window_start, "end": now,
-                "weight": float(settings_row.compliance_weight), "min_resolved": settings_row.min_resolved,
-            })
+            cursor.execute(
+                sql.SNAPSHOT_SQL,
+                {
+                    "run": run.pk,
+                    "start": run.window_start,
+                    "end": now,
+                    "weight": float(settings_row.compliance_weight),
+                    "min_resolved": settings_row.min_resolved,
+                },
+            )
         run.duration_ms = round((clock.perf_counter() - started) * 1000)
         run.save(update_fields=["duration_ms"])
         whole = ScoreSnapshot.objects.get(run=run, scope=ScoreScope.TENANT)
         tenant = getattr(tenant_connection(), "tenant", None)
         if publish and tenant is not None:
             leaderboard_record(
-                tenant_id=tenant.pk, computed_at=now, window_days=settings_row.window_days,
-                reported=whole.reported, resolved=whole.resolved, compliance=whole.compliance,
-                median_hours=whole.median_hours, score=whole.score,
+                tenant_id=tenant.pk,
+                computed_at=now,
+                window_days=settings_row.window_days,
+                reported=whole.reported,
+                resolved=whole.resolved,
+                compliance=whole.compliance,
+                median_hours=whole.median_hours,
+                score=whole.score,
             )
     logger.info("scores computed", extra={"run": run.pk, "duration_ms": run.duration_ms})
     return run
 
 
 def scores_backfill(
-    *, days: int, step_hours: int = 24, progress: Callable[[int], object] | None = None, publish: bool = False,
+    *,
+    days: int,
+    step_hours: int = 24,
+    progress: Callable[[int], object] | None = None,
+    publish: bool = False,
 ) -> int:
     """Compute runs as of every `step_hours` over the last `days` days, oldest first, so
     trends can be drawn from the start (the open counts of a past moment are those not
@@ -73,7 +92,9 @@ def scores_backfill(
     return len(moments)
 
 
-def scores_refresh(*, backfill_days: int = 0, progress: Callable[[int], object] | None = None) -> tuple[int, int]:
+def scores_refresh(
+    *, backfill_days: int = 0, progress: Callable[[int], object] | None = None
+) -> tuple[int, int]:
     """Scores now, after one run a day over the last `backfill_days` days (so trends have a
     history from the start), then the rules. Returns the runs stored (`backfill_days` + 1,
     each told to `progress`) and the flags raised."""

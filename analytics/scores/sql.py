@@ -16,6 +16,7 @@ and of every category over a window, scores them and stores them as one run's sn
   no score below the tenant's minimum of resolved issues.
 - rank: among the run's scored areas (and, apart, categories), best first; ties share.
 """
+
 from analytics.statuses import OPEN_STATUSES_SQL
 
 SNAPSHOT_SQL = f"""

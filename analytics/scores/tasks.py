@@ -1,4 +1,5 @@
 """Thin task adapter of scores. The schema travels with the task."""
+
 from celery import shared_task
 
 from analytics.scores.services import scores_compute

@@ -1,6 +1,7 @@
 """The staff console's SLA pages: policies (editing makes a new version), the business
 calendar, pause reasons, and read-only metrics with a summary chart. The SLA columns,
 filters and buttons of the issue pages: analytics/sla/issue_admin.py."""
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from analytics.sla.models import BusinessCalendar, Holiday, OpeningHours, PauseR
 from analytics.sla.selectors import sla_met_share_by_category
 from analytics.sla.services.calendar import calendar_materialise
 from analytics.sla.services.policies import sla_policy_create, sla_policy_revise
-from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin, acting_user
 from civicpulse.core.charts import stacked_bars_svg
 
 if TYPE_CHECKING:
@@ -35,10 +36,16 @@ class CurrentVersionFilter(admin.SimpleListFilter):
         return [("all", "All versions")]
 
     def choices(self, changelist: ChangeList) -> Iterator["_ListFilterChoices"]:
-        yield {"selected": self.value() is None, "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-               "display": "Current"}
-        yield {"selected": self.value() == "all", "query_string": changelist.get_query_string({self.parameter_name: "all"}),
-               "display": "All versions"}
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Current",
+        }
+        yield {
+            "selected": self.value() == "all",
+            "query_string": changelist.get_query_string({self.parameter_name: "all"}),
+            "display": "All versions",
+        }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[SlaPolicy]) -> QuerySet[SlaPolicy]:
         return queryset if self.value() == "all" else queryset.filter(superseded_at=None)
@@ -46,8 +53,17 @@ class CurrentVersionFilter(admin.SimpleListFilter):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(TenantAdmin):
-    list_display = ("__str__", "category", "severity", "acknowledge_hours", "resolve_hours", "clock", "version",
-                    "effective_from", "superseded_at")
+    list_display = (
+        "__str__",
+        "category",
+        "severity",
+        "acknowledge_hours",
+        "resolve_hours",
+        "clock",
+        "version",
+        "effective_from",
+        "superseded_at",
+    )
     list_filter = (CurrentVersionFilter, "severity", "clock", "category")
     list_select_related = ("category",)
     readonly_fields = ("version", "effective_from", "superseded_at", "created_by")
@@ -64,17 +80,27 @@ class SlaPolicyAdmin(TenantAdmin):
     def save_model(self, request: HttpRequest, obj: SlaPolicy, form: forms.ModelForm, change: bool) -> None:
         # Through the services: an edit supersedes this version with the next one.
         if change:
-            changes = {f: form.cleaned_data[f] for f in ("acknowledge_hours", "resolve_hours", "clock")
-                       if f in form.changed_data}
-            new = sla_policy_revise(policy_id=obj.pk, actor=request.user, **changes)
+            changes = {
+                f: form.cleaned_data[f]
+                for f in ("acknowledge_hours", "resolve_hours", "clock")
+                if f in form.changed_data
+            }
+            new = sla_policy_revise(policy_id=obj.pk, actor=acting_user(request), **changes)
             if new.pk != obj.pk:
-                self.message_user(request, f"Saved as version {new.version}; metrics measured with "
-                                           f"version {obj.version} keep it.", messages.INFO)
+                self.message_user(
+                    request,
+                    f"Saved as version {new.version}; metrics measured with version {obj.version} keep it.",
+                    messages.INFO,
+                )
             obj.pk = new.pk
         else:
             new = sla_policy_create(
-                category=obj.category, severity=obj.severity, acknowledge_hours=obj.acknowledge_hours,
-                resolve_hours=obj.resolve_hours, clock=obj.clock, actor=request.user,
+                category=obj.category,
+                severity=obj.severity,
+                acknowledge_hours=obj.acknowledge_hours,
+                resolve_hours=obj.resolve_hours,
+                clock=obj.clock,
+                actor=acting_user(request),
             )
             obj.pk = new.pk
 
@@ -100,7 +126,9 @@ class OpeningHoursFormSet(BaseInlineFormSet):
         for weekday, spans in by_day.items():
             spans.sort()
             if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
-                raise ValidationError(f"Opening hours of {OpeningHours(weekday=weekday).get_weekday_display()} overlap.")
+                raise ValidationError(
+                    f"Opening hours of {OpeningHours(weekday=weekday).get_weekday_display()} overlap."
+                )
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -149,8 +177,18 @@ class PauseReasonAdmin(TenantAdmin):
 
 @admin.register(SlaMetric)
 class SlaMetricAdmin(ReadOnlyTenantAdmin):
-    list_display = ("issue_id", "category", "severity", "resolved_at", "ack_hours", "ack_met", "resolve_hours",
-                    "resolve_met", "paused_hours", "policy")
+    list_display = (
+        "issue_id",
+        "category",
+        "severity",
+        "resolved_at",
+        "ack_hours",
+        "ack_met",
+        "resolve_hours",
+        "resolve_met",
+        "paused_hours",
+        "policy",
+    )
     list_filter = ("resolve_met", "ack_met", "severity", "clock", "category")
     list_select_related = ("category", "policy", "policy__category")
     date_hierarchy = "resolved_at"
@@ -176,11 +214,15 @@ class SlaMetricAdmin(ReadOnlyTenantAdmin):
         assert response.context_data is not None
         rows = sla_met_share_by_category(response.context_data["cl"].queryset)
         response.context_data["summary"] = [
-            {**row, "share": row["met"] / (row["met"] + row["missed"]) if row["met"] + row["missed"] else None}
+            {
+                **row,
+                "share": row["met"] / (row["met"] + row["missed"]) if row["met"] + row["missed"] else None,
+            }
             for row in rows
         ]
         response.context_data["summary_chart"] = stacked_bars_svg(
             [(row["category__name"] or "No category", [row["met"], row["missed"]]) for row in rows],
-            ["met", "missed"], title="Resolution target met and missed, per category",
+            ["met", "missed"],
+            title="Resolution target met and missed, per category",
         )
         return response

@@ -2,6 +2,7 @@
 their filters, the deadlines on the issue page with the pause and resume buttons, and
 their views. A mixin that registers nothing: civicpulse/admin.py composes it with the
 issue admin, so `issues` never imports `analytics`."""
+
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from analytics.sla.models import IssueSla, PauseReason, SlaState
 from analytics.sla.selectors import issue_paused_seconds
 from analytics.sla.services.pauses import issue_pause, issue_resume
+from civicpulse.core.admin import acting_user
 from issues.models import Issue
 
 if TYPE_CHECKING:
@@ -62,7 +64,12 @@ class TimeLeftFilter(admin.SimpleListFilter):
     BANDS = {"overdue": (None, 0), "4h": (0, 4), "24h": (4, 24), "later": (24, None)}
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("overdue", "Overdue"), ("4h", "Due within 4 h"), ("24h", "Due in 4 to 24 h"), ("later", "Due later")]
+        return [
+            ("overdue", "Overdue"),
+            ("4h", "Due within 4 h"),
+            ("24h", "Due in 4 to 24 h"),
+            ("later", "Due later"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Issue]) -> QuerySet[Issue]:
         value = self.value()
@@ -100,9 +107,16 @@ class SlaIssueAdminMixin(_IssueAdminBase):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            path("<int:issue_id>/sla/pause/", self.admin_site.admin_view(self.pause_view), name="issues_issue_sla_pause"),
-            path("<int:issue_id>/sla/resume/", self.admin_site.admin_view(self.resume_view),
-                 name="issues_issue_sla_resume"),
+            path(
+                "<int:issue_id>/sla/pause/",
+                self.admin_site.admin_view(self.pause_view),
+                name="issues_issue_sla_pause",
+            ),
+            path(
+                "<int:issue_id>/sla/resume/",
+                self.admin_site.admin_view(self.resume_view),
+                name="issues_issue_sla_resume",
+            ),
             *super().get_urls(),
         ]
 
@@ -119,8 +133,12 @@ class SlaIssueAdminMixin(_IssueAdminBase):
         if sla is None:
             return "—"
         colour = {"on_track": "#0b6e4f", "at_risk": "#b7791f", "breached": "#c0392b"}[sla.state]
-        return format_html('<span style="color:{}">{}</span>{}', colour, sla.get_state_display(),
-                           " (paused)" if sla.paused else "")
+        return format_html(
+            '<span style="color:{}">{}</span>{}',
+            colour,
+            sla.get_state_display(),
+            " (paused)" if sla.paused else "",
+        )
 
     @admin.display(description="time left", ordering="sla__next_due_at")
     def time_left(self, issue: Issue) -> str:
@@ -142,16 +160,36 @@ class SlaIssueAdminMixin(_IssueAdminBase):
         else:
             lines = format_html(
                 "<p>{} — policy {} (v{}, {})</p><table><tr><th></th><th>due</th><th>used</th></tr>{}</table>",
-                sla.get_state_display(), sla.policy, sla.policy.version, sla.policy.get_clock_display().lower(),
-                format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}%</td></tr>", [
-                    ("Acknowledge", timezone.localtime(sla.ack_due_at).strftime("%Y-%m-%d %H:%M") if sla.ack_due_at else "—",
-                     round(sla.ack_used * 100)),
-                    ("Resolve", timezone.localtime(sla.resolve_due_at).strftime("%Y-%m-%d %H:%M")
-                     if sla.resolve_due_at else "—", round(sla.resolve_used * 100)),
-                ]),
+                sla.get_state_display(),
+                sla.policy,
+                sla.policy.version,
+                sla.policy.get_clock_display().lower(),
+                format_html_join(
+                    "",
+                    "<tr><td>{}</td><td>{}</td><td>{}%</td></tr>",
+                    [
+                        (
+                            "Acknowledge",
+                            timezone.localtime(sla.ack_due_at).strftime("%Y-%m-%d %H:%M")
+                            if sla.ack_due_at
+                            else "—",
+                            round(sla.ack_used * 100),
+                        ),
+                        (
+                            "Resolve",
+                            timezone.localtime(sla.resolve_due_at).strftime("%Y-%m-%d %H:%M")
+                            if sla.resolve_due_at
+                            else "—",
+                            round(sla.resolve_used * 100),
+                        ),
+                    ],
+                ),
             )
-        paused = format_html("<p>Paused so far: {}{}</p>", duration(paused_s),
-                             f" — paused now: {open_pause.reason}" if open_pause else "")
+        paused = format_html(
+            "<p>Paused so far: {}{}</p>",
+            duration(paused_s),
+            f" — paused now: {open_pause.reason}" if open_pause else "",
+        )
         button: str
         if open_pause:
             button = format_html(
@@ -159,12 +197,16 @@ class SlaIssueAdminMixin(_IssueAdminBase):
                 reverse("admin:issues_issue_sla_resume", args=[issue.pk]),
             )
         elif sla is not None:
-            options = format_html_join("", '<option value="{}">{}</option>',
-                                       PauseReason.objects.filter(active=True).values_list("pk", "name"))
+            options = format_html_join(
+                "",
+                '<option value="{}">{}</option>',
+                PauseReason.objects.filter(active=True).values_list("pk", "name"),
+            )
             button = format_html(
                 '<select name="pause_reason" aria-label="pause reason">{}</select> '
                 '<button type="submit" formaction="{}" formmethod="post" name="_sla" value="pause">Pause the clock</button>',
-                options, reverse("admin:issues_issue_sla_pause", args=[issue.pk]),
+                options,
+                reverse("admin:issues_issue_sla_pause", args=[issue.pk]),
             )
         else:
             button = ""
@@ -185,15 +227,17 @@ class SlaIssueAdminMixin(_IssueAdminBase):
     def pause_view(self, request: HttpRequest, issue_id: int) -> HttpResponse:
         def act(issue: Issue) -> str:
             reason = PauseReason.objects.get(pk=int(request.POST.get("pause_reason", "")))
-            issue_pause(issue_id=issue.pk, reason=reason, actor=request.user)
+            issue_pause(issue_id=issue.pk, reason=reason, actor=acting_user(request))
             return f"Clock paused: {reason}."
 
         return self._act(request, issue_id, act)
 
     def resume_view(self, request: HttpRequest, issue_id: int) -> HttpResponse:
         def act(issue: Issue) -> str:
-            pause = issue_resume(issue_id=issue.pk, actor=request.user)
+            pause = issue_resume(issue_id=issue.pk, actor=acting_user(request))
             assert pause.ended_at is not None  # the service has just ended it
-            return f"Clock running again after {duration((pause.ended_at - pause.started_at).total_seconds())}."
+            return (
+                f"Clock running again after {duration((pause.ended_at - pause.started_at).total_seconds())}."
+            )
 
         return self._act(request, issue_id, act)

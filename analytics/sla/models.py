@@ -1,6 +1,7 @@
 """Service levels: versioned SLA policies, the tenant's business calendar (and its
 materialised working intervals), pauses, the state of open issues and the metrics of
 resolved ones. How the figures are computed: analytics/sla/sql.py and docs/sla.md."""
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -36,18 +37,23 @@ class SlaPolicy(models.Model):
     acknowledge_hours = models.DecimalField(
         max_digits=7, decimal_places=2, validators=[MinValueValidator(0.01)]
     )
-    resolve_hours = models.DecimalField(
-        max_digits=7, decimal_places=2, validators=[MinValueValidator(0.01)]
-    )
+    resolve_hours = models.DecimalField(max_digits=7, decimal_places=2, validators=[MinValueValidator(0.01)])
     clock = models.CharField(
-        max_length=10, choices=SlaClock.choices, default=SlaClock.BUSINESS,
+        max_length=10,
+        choices=SlaClock.choices,
+        default=SlaClock.BUSINESS,
         help_text="Business hours follow the tenant's calendar; calendar hours count every hour.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     effective_from = models.DateTimeField(null=True, blank=True, editable=False)
     superseded_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
 
     class Meta:
@@ -66,7 +72,9 @@ class SlaPolicy(models.Model):
                 condition=models.Q(category__isnull=True, superseded_at__isnull=True),
                 name="sla_policy_unique_default_severity",
             ),
-            models.UniqueConstraint(fields=["category", "severity", "version"], name="sla_policy_unique_version"),
+            models.UniqueConstraint(
+                fields=["category", "severity", "version"], name="sla_policy_unique_version"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -129,7 +137,12 @@ class OpeningHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
 
     def clean(self) -> None:
-        if self.opens is not None and self.closes is not None and self.closes.isoformat() != "00:00:00" and self.closes <= self.opens:
+        if (
+            self.opens is not None
+            and self.closes is not None
+            and self.closes.isoformat() != "00:00:00"
+            and self.closes <= self.opens
+        ):
             raise ValidationError({"closes": "Closing must come after opening (00:00 means midnight)."})
 
 
@@ -146,7 +159,8 @@ class Holiday(models.Model):
         return f"{self.date}: {self.name}"
 
 
-class CalendarInterval(models.Model):
+# Derived rows with no admin and no relation: never shown, so no __str__.
+class CalendarInterval(models.Model):  # noqa: DJ008
     """The calendar turned into working intervals in UTC, each with the working seconds
     of all intervals before it. Working seconds up to a moment are then one index probe
     (see analytics/sla/sql.py), so every issue is measured in one SQL statement."""
@@ -182,14 +196,20 @@ class IssuePause(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["started_at"]
         indexes = [models.Index(fields=["issue", "started_at"], name="issuepause_issue_start")]
         constraints = [
-            models.UniqueConstraint(fields=["issue"], condition=models.Q(ended_at__isnull=True), name="issuepause_one_open"),
+            models.UniqueConstraint(
+                fields=["issue"], condition=models.Q(ended_at__isnull=True), name="issuepause_one_open"
+            ),
             models.CheckConstraint(
                 condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
                 name="issuepause_ends_after_start",
@@ -240,12 +260,17 @@ class IssueSla(models.Model):
         verbose_name = "SLA state"
         indexes = [models.Index(fields=["state", "next_due_at"], name="issuesla_state_due")]
 
+    def __str__(self) -> str:
+        return f"SLA of issue {self.issue_id}: {self.get_state_display()}"
+
 
 class SlaCrossing(models.Model):
     """A threshold (50 %, 75 %, breach) of one target crossed by an issue: recorded once,
     with its IssueEvent, and notified (75 % and breach) once."""
 
-    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="sla_crossings", db_constraint=False)
+    issue = models.ForeignKey(
+        Issue, on_delete=models.CASCADE, related_name="sla_crossings", db_constraint=False
+    )
     target = models.CharField(max_length=12, choices=SlaTarget.choices)
     threshold = models.PositiveSmallIntegerField(help_text="Percent of the target: 50, 75 or 100 (breach).")
     crossed_at = models.DateTimeField(help_text="When the threshold was reached.")
@@ -254,7 +279,9 @@ class SlaCrossing(models.Model):
     # thousands of crossings, each of whose key checks at commit cost more than the
     # insert. Both rows are written by the same statement and neither is ever deleted on
     # its own (an issue's deletion takes both).
-    event = models.ForeignKey(IssueEvent, on_delete=models.CASCADE, null=True, related_name="+", db_constraint=False)
+    event = models.ForeignKey(
+        IssueEvent, on_delete=models.CASCADE, null=True, related_name="+", db_constraint=False
+    )
     # Empty when nobody is to be told (50 %, a stopped clock, or no address).
     recipient = models.EmailField(blank=True)
     notified_at = models.DateTimeField(null=True)
@@ -264,8 +291,15 @@ class SlaCrossing(models.Model):
             models.UniqueConstraint(fields=["issue", "target", "threshold"], name="slacrossing_once"),
         ]
         indexes = [
-            models.Index(fields=["recorded_at"], name="slacrossing_pending", condition=models.Q(notified_at__isnull=True) & ~models.Q(recipient="")),
+            models.Index(
+                fields=["recorded_at"],
+                name="slacrossing_pending",
+                condition=models.Q(notified_at__isnull=True) & ~models.Q(recipient=""),
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold} % of issue {self.issue_id}'s {self.get_target_display().lower()} target"
 
 
 class SlaMetric(models.Model):
@@ -275,9 +309,13 @@ class SlaMetric(models.Model):
     issue = models.OneToOneField(
         Issue, on_delete=models.CASCADE, primary_key=True, related_name="sla_metric", db_constraint=False
     )
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, related_name="metrics", db_constraint=False)
+    policy = models.ForeignKey(
+        SlaPolicy, on_delete=models.PROTECT, related_name="metrics", db_constraint=False
+    )
     clock = models.CharField(max_length=10, choices=SlaClock.choices)
-    category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False)
+    category = models.ForeignKey(
+        Category, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False
+    )
     severity = models.CharField(max_length=10, choices=Severity.choices)
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField()
@@ -294,3 +332,6 @@ class SlaMetric(models.Model):
     class Meta:
         verbose_name = "SLA metric"
         indexes = [models.Index(fields=["resolved_at"], name="slametric_resolved")]
+
+    def __str__(self) -> str:
+        return f"SLA metric of issue {self.issue_id}"

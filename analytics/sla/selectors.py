@@ -1,5 +1,6 @@
 """Reads of SLA configuration, working time, the state of open issues and the metrics of
 resolved ones."""
+
 from datetime import date, datetime
 
 from django.db import connection
@@ -22,7 +23,9 @@ def working_deadline(*, start: datetime, hours: float) -> datetime | None:
     """The moment `hours` business hours after `start` (None beyond the calendar's horizon)."""
     clock = "'business'"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql.inv(sql.cum('%(a)s', clock) + ' + %(s)s', clock)}", {"a": start, "s": hours * 3600})
+        cursor.execute(
+            f"SELECT {sql.inv(sql.cum('%(a)s', clock) + ' + %(s)s', clock)}", {"a": start, "s": hours * 3600}
+        )
         return cursor.fetchone()[0]
 
 
@@ -47,7 +50,9 @@ def issue_paused_seconds(*, issue: Issue, now: datetime) -> float:
     return total.total_seconds() if total else 0.0
 
 
-def sla_metrics(*, since: date | None = None, until: date | None = None, category: str | None = None) -> QuerySet[SlaMetric]:
+def sla_metrics(
+    *, since: date | None = None, until: date | None = None, category: str | None = None
+) -> QuerySet[SlaMetric]:
     metrics = SlaMetric.objects.select_related("policy", "category").order_by("-resolved_at", "-issue_id")
     if since:
         metrics = metrics.filter(resolved_at__date__gte=since)
@@ -63,6 +68,8 @@ def sla_met_share_by_category(metrics: QuerySet[SlaMetric]) -> list[dict]:
     return list(
         metrics.order_by()
         .values("category__name")
-        .annotate(met=Count("pk", filter=Q(resolve_met=True)), missed=Count("pk", filter=Q(resolve_met=False)))
+        .annotate(
+            met=Count("pk", filter=Q(resolve_met=True)), missed=Count("pk", filter=Q(resolve_met=False))
+        )
         .order_by("category__name")
     )

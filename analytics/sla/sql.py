@@ -16,6 +16,7 @@ Pauses. Paused time is measured on the policy's clock, clipped to the stretch of
 target (creation to acknowledgement, creation to resolution) and subtracted from the
 time used; a deadline is pushed out by the paused time (cum(created) + target + paused).
 """
+
 from analytics.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
 
 # Working seconds up to the timestamp expression `t`; 0 before the calendar's horizon.
@@ -66,9 +67,9 @@ def _measured(*, where: str, ack_end: str, res_end: str, now: str) -> str:
         SELECT i.id, i.created_at, i.acknowledged_at, i.resolved_at, i.category_id, i.severity,
                i.assignee_id, i.department_id,
                p.policy_id, p.clock, p.ack_t, p.res_t,
-               {cum('i.created_at', 'p.clock')} AS created_c,
-               {cum(ack_end, 'p.clock')} AS ack_end_c,
-               {cum(res_end, 'p.clock')} AS res_end_c
+               {cum("i.created_at", "p.clock")} AS created_c,
+               {cum(ack_end, "p.clock")} AS ack_end_c,
+               {cum(res_end, "p.clock")} AS res_end_c
         FROM issues_issue i {_POLICY}
         WHERE {where} AND p.policy_id IS NOT NULL
     ),
@@ -79,8 +80,8 @@ def _measured(*, where: str, ack_end: str, res_end: str, now: str) -> str:
                bool_or(x.open) AS paused
         FROM base b
         JOIN LATERAL (
-            SELECT {cum('pa.started_at', 'b.clock')} AS ps,
-                   {cum(f'COALESCE(pa.ended_at, {now})', 'b.clock')} AS pe,
+            SELECT {cum("pa.started_at", "b.clock")} AS ps,
+                   {cum(f"COALESCE(pa.ended_at, {now})", "b.clock")} AS pe,
                    pa.ended_at IS NULL AS open
             FROM analytics_issuepause pa WHERE pa.issue_id = b.id
         ) x ON true
@@ -98,13 +99,19 @@ def evaluate_sql() -> str:
     """One pass over every open issue: upsert its IssueSla row, record each threshold
     crossed for the first time as an SlaCrossing and an IssueEvent. Parameters: now
     (several times, named), the event sequence is read from the catalogue."""
+    measured = _measured(
+        where=f"i.status IN {OPEN_STATUSES_SQL}",
+        ack_end="COALESCE(i.acknowledged_at, %(now)s)",
+        res_end="%(now)s",
+        now="%(now)s",
+    )
+    crossed_at = inv("ev.created_c + th.threshold / 100.0 * t.target_s + t.paused_s", "ev.clock")
     return f"""
-    WITH {_measured(where=f"i.status IN {OPEN_STATUSES_SQL}", ack_end="COALESCE(i.acknowledged_at, %(now)s)",
-                    res_end="%(now)s", now="%(now)s")},
+    WITH {measured},
     ev AS (
         SELECT m.*, m.ack_s / m.ack_t AS ack_used, m.res_s / m.res_t AS res_used,
-               {inv('m.created_c + m.ack_t + m.ack_p', 'm.clock')} AS ack_due,
-               {inv('m.created_c + m.res_t + m.res_p', 'm.clock')} AS res_due
+               {inv("m.created_c + m.ack_t + m.ack_p", "m.clock")} AS ack_due,
+               {inv("m.created_c + m.res_t + m.res_p", "m.clock")} AS res_due
         FROM m
     ),
     up AS (
@@ -126,7 +133,7 @@ def evaluate_sql() -> str:
     reached AS (
         -- Each threshold of each target the issue has used up, with the level it is at now.
         SELECT ev.id AS issue_id, t.target, th.threshold, t.used, t.running,
-               {inv('ev.created_c + th.threshold / 100.0 * t.target_s + t.paused_s', 'ev.clock')} AS crossed_at,
+               {crossed_at} AS crossed_at,
                ev.assignee_id, ev.department_id, ev.policy_id,
                CASE WHEN t.used >= 1 THEN 100 WHEN t.used >= 0.75 THEN 75 ELSE 50 END AS level
         FROM ev
@@ -174,13 +181,20 @@ def metrics_sql() -> str:
     """Upsert the SlaMetric of every resolved issue with id in [%(lo)s, %(hi)s), resolved in
     [%(since)s, %(until)s) and changed since %(changed_since)s (each may be NULL: unbounded)."""
     ack_end = "LEAST(COALESCE(i.acknowledged_at, i.resolved_at), i.resolved_at)"
+    measured = _measured(
+        where=(
+            f"i.id >= %(lo)s AND i.id < %(hi)s AND i.status IN {FINISHED_STATUSES_SQL} "
+            "AND i.resolved_at IS NOT NULL "
+            "AND (%(since)s::timestamptz IS NULL OR i.resolved_at >= %(since)s) "
+            "AND (%(until)s::timestamptz IS NULL OR i.resolved_at < %(until)s) "
+            "AND (%(changed_since)s::timestamptz IS NULL OR i.updated_at >= %(changed_since)s)"
+        ),
+        ack_end=ack_end,
+        res_end="i.resolved_at",
+        now="b.resolved_at",
+    )
     return f"""
-    WITH {_measured(where=f"i.id >= %(lo)s AND i.id < %(hi)s AND i.status IN {FINISHED_STATUSES_SQL} "
-                          "AND i.resolved_at IS NOT NULL "
-                          "AND (%(since)s::timestamptz IS NULL OR i.resolved_at >= %(since)s) "
-                          "AND (%(until)s::timestamptz IS NULL OR i.resolved_at < %(until)s) "
-                          "AND (%(changed_since)s::timestamptz IS NULL OR i.updated_at >= %(changed_since)s)",
-                    ack_end=ack_end, res_end="i.resolved_at", now="b.resolved_at")}
+    WITH {measured}
     INSERT INTO analytics_slametric AS s (issue_id, policy_id, clock, category_id, severity, created_at, resolved_at,
         ack_seconds, resolve_seconds, ack_target_seconds, resolve_target_seconds, ack_met, resolve_met,
         paused_seconds, computed_at)
@@ -221,4 +235,3 @@ def materialise_sql() -> str:
     ) iv
     WINDOW w AS (ORDER BY start_at ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
     """
-

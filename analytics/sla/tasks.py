@@ -1,4 +1,5 @@
 """Thin task adapters of the SLA engine. The schema travels with the task."""
+
 from celery import shared_task
 
 from analytics.sla.services.evaluation import sla_evaluate
@@ -14,8 +15,11 @@ def evaluate_sla() -> dict[str, int]:
 
 
 @shared_task(
-    name="analytics.sla_notify", ignore_result=True,
-    autoretry_for=(OSError,), retry_backoff=True, max_retries=5,
+    name="analytics.sla_notify",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
 )
 def notify_sla() -> int:
     # Sends every pending crossing: a message lost with Redis is caught up by the next

@@ -2,6 +2,7 @@
 numbers shows them as a chart beside its table."""
 
 import math
+from collections.abc import Sequence
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -17,7 +18,12 @@ def _n(value: float) -> str:
 
 
 def stacked_bars_svg(
-    rows: list[tuple[str, list[float]]], series: list[str], *, title: str, width: int = 640, height: int = 180
+    rows: Sequence[tuple[str, Sequence[float]]],
+    series: Sequence[str],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 180,
 ) -> SafeString:
     """One bar per row (label, values per series), stacked, with a legend. Labels are
     escaped; the chart has a text title for screen readers."""
@@ -69,7 +75,7 @@ def stacked_bars_svg(
 
 
 def hbars_svg(
-    rows: list[tuple[str, float | None]],
+    rows: Sequence[tuple[str, float | None]],
     *,
     title: str,
     unit: str = "",
@@ -132,7 +138,7 @@ def hbars_svg(
 
 
 def line_svg(
-    points: list[tuple[str, float | None]],
+    points: Sequence[tuple[str, float | None]],
     *,
     title: str,
     maximum: float | None = None,
@@ -196,8 +202,8 @@ def line_svg(
 
 
 def points_map_svg(
-    boundaries: list[tuple[str, dict]],
-    points: list[tuple[float, float, str]],
+    boundaries: Sequence[tuple[str, dict]],
+    points: Sequence[tuple[float, float, str]],
     *,
     title: str,
     width: int = 640,

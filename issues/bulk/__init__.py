@@ -1,8 +1,9 @@
 """Set-based twins of the issue logic, for loads of thousands to millions of rows at once
-(the bulk import): grouping rows into issues, placing them in areas, writing the issues.
-They apply the live pipeline's rules (issues.services, issues.selectors) in SQL.
+(the bulk import, the SLA pass): grouping rows into issues, placing them in areas, writing
+the issues, recording events. They apply the live pipeline's rules (issues.services,
+issues.selectors) in SQL.
 
-Every function takes a cursor and the name of a work schema: a schema of unlogged tables
+The import's functions (grouping, areas, writes) take a cursor and the name of a work schema: a schema of unlogged tables
 the caller creates for one load and drops with it. The tables they share:
 
 - `{work}.grouping` (id, radius, window_hours): each category's grouping distance and

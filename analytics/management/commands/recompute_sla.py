@@ -1,4 +1,5 @@
 """Rebuild SLA metrics of a tenant's resolved issues, for a period or for everything."""
+
 import sys
 from datetime import date
 
@@ -15,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--since", type=date.fromisoformat, help="First resolution date (tenant's local date)")
+        parser.add_argument(
+            "--since", type=date.fromisoformat, help="First resolution date (tenant's local date)"
+        )
         parser.add_argument("--until", type=date.fromisoformat, help="Last resolution date, included")
         parser.add_argument("--all", action="store_true", help="Every resolved issue (no period)")
 
@@ -25,7 +28,10 @@ class Command(BaseCommand):
             raise CommandError("Give --all, or a period with --since and/or --until.")
         if since and until and since > until:
             raise CommandError("--since comes after --until.")
-        with tenant_context(tenant), tqdm(desc="issue ids", unit=" ids", file=sys.stderr, disable=None) as bar:
+        with (
+            tenant_context(tenant),
+            tqdm(desc="issue ids", unit=" ids", file=sys.stderr, disable=None) as bar,
+        ):
             written = sla_metrics_recompute(
                 since=since, until=until, progress=bar.update, total=lambda n: setattr(bar, "total", n)
             )

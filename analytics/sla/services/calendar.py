@@ -1,5 +1,6 @@
 """Writes of the tenant's business calendar: the default working week, and its
 materialisation into working intervals (CalendarInterval) that the SLA SQL reads."""
+
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
@@ -37,7 +38,9 @@ def calendar_materialise(*, start: date | None = None, end: date | None = None) 
     oldest = Issue.objects.aggregate(at=Min("created_at"))["at"]
     today = timezone.now().date()
     start = start or min(
-        d for d in (calendar.horizon_start, (oldest.date() if oldest else today) - HORIZON_MARGIN) if d is not None
+        d
+        for d in (calendar.horizon_start, (oldest.date() if oldest else today) - HORIZON_MARGIN)
+        if d is not None
     )
     end = end or max(d for d in (calendar.horizon_end, today + HORIZON_AHEAD) if d is not None)
     tz = current_timezone_name()

@@ -1,5 +1,6 @@
 """The SLA evaluation pass and the metrics of resolved issues: set-based statements
 (analytics/sla/sql.py), one pass per tenant at a time."""
+
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ def sla_evaluate(*, now: datetime | None = None) -> EvaluationResult:
         metrics = _metrics_since_last_pass(now=now)
         if to_notify:
             transaction.on_commit(sla_notifications_queue)
-    logger.info("sla evaluated", extra={"evaluated": evaluated, "crossings": crossings, "to_notify": to_notify})
+    logger.info(
+        "sla evaluated", extra={"evaluated": evaluated, "crossings": crossings, "to_notify": to_notify}
+    )
     return EvaluationResult(evaluated, crossings, to_notify, metrics)
 
 
@@ -69,7 +72,10 @@ def _metrics_since_last_pass(*, now: datetime) -> int:
     if bounds["lo"] is None:
         return 0
     return sla_metrics_compute(
-        lo=bounds["lo"], hi=bounds["hi"] + 1, now=now, changed_since=newest - timedelta(hours=1) if newest else None
+        lo=bounds["lo"],
+        hi=bounds["hi"] + 1,
+        now=now,
+        changed_since=newest - timedelta(hours=1) if newest else None,
     )
 
 
@@ -83,7 +89,12 @@ def _metrics_of_reopened_delete() -> None:
 
 
 def sla_metrics_compute(
-    *, lo: int, hi: int, now: datetime | None = None, since: datetime | None = None, until: datetime | None = None,
+    *,
+    lo: int,
+    hi: int,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     changed_since: datetime | None = None,
 ) -> int:
     """Compute (or recompute) the metrics of resolved issues with id in [lo, hi),
@@ -99,8 +110,12 @@ def sla_metrics_compute(
 
 
 def sla_metrics_recompute(
-    *, since: date | None = None, until: date | None = None, chunk: int = 50_000,
-    progress: Callable[[int], object] | None = None, total: Callable[[int], object] | None = None,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    chunk: int = 50_000,
+    progress: Callable[[int], object] | None = None,
+    total: Callable[[int], object] | None = None,
 ) -> int:
     """Rebuild the metrics of issues resolved in [since, until] (the tenant's local
     dates, both ends included; without them: everything), in id-range chunks so the

@@ -1,5 +1,6 @@
 """Telling people about SLA thresholds crossed (75 % and breach): queued after an
 evaluation pass commits, sent one email per recipient and pass."""
+
 import logging
 
 from django.conf import settings
@@ -31,15 +32,19 @@ def sla_notify_pending() -> int:
     server."""
     sent = 0
     recipients = list(
-        SlaCrossing.objects.filter(notified_at=None).exclude(recipient="")
-        .order_by("recipient").values_list("recipient", flat=True).distinct()
+        SlaCrossing.objects.filter(notified_at=None)
+        .exclude(recipient="")
+        .order_by("recipient")
+        .values_list("recipient", flat=True)
+        .distinct()
     )
     for recipient in recipients:
         with transaction.atomic():
             items = list(
                 SlaCrossing.objects.select_for_update(of=("self",), skip_locked=True)
                 .filter(notified_at=None, recipient=recipient)
-                .select_related("issue").order_by("issue_id", "target", "threshold")
+                .select_related("issue")
+                .order_by("issue_id", "target", "threshold")
             )
             if not items:
                 continue  # another worker has it

@@ -1,8 +1,9 @@
 """Writes of SLA pauses: the reasons a clock may stop, and pausing and resuming an open
 issue's clocks, each recorded on the issue's trail."""
+
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -22,13 +23,19 @@ DEFAULT_PAUSE_REASONS: dict[str, str] = {
 def pause_reasons_install_defaults() -> None:
     existing = set(PauseReason.objects.values_list("code", flat=True))
     PauseReason.objects.bulk_create(
-        PauseReason(code=code, name=name) for code, name in DEFAULT_PAUSE_REASONS.items() if code not in existing
+        PauseReason(code=code, name=name)
+        for code, name in DEFAULT_PAUSE_REASONS.items()
+        if code not in existing
     )
 
 
 @transaction.atomic
 def issue_pause(
-    *, issue_id: int, reason: PauseReason, actor: AbstractBaseUser | None = None, note: str = "",
+    *,
+    issue_id: int,
+    reason: PauseReason,
+    actor: User | None = None,
+    note: str = "",
     at: datetime | None = None,
 ) -> IssuePause:
     """Stop an open issue's SLA clocks while it waits on something outside the tenant's
@@ -43,14 +50,17 @@ def issue_pause(
         raise ValidationError("The issue's clock is paused already.")
     pause = IssuePause.objects.create(issue=issue, reason=reason, started_at=at, note=note, started_by=actor)
     issue_event_record(
-        issue_id=issue_id, kind=IssueEvent.Kind.PAUSED, actor=actor, at=at,
+        issue_id=issue_id,
+        kind=IssueEvent.Kind.PAUSED,
+        actor=actor,
+        at=at,
         data={"pause": pause.pk, "reason": reason.code, **({"note": note} if note else {})},
     )
     return pause
 
 
 @transaction.atomic
-def issue_resume(*, issue_id: int, actor: AbstractBaseUser | None = None, at: datetime | None = None) -> IssuePause:
+def issue_resume(*, issue_id: int, actor: User | None = None, at: datetime | None = None) -> IssuePause:
     """Start the clocks again. Resolving or closing an issue does not end a pause by
     itself: the paused stretch is clipped at resolution when measured."""
     at = at or timezone.now()
@@ -63,8 +73,14 @@ def issue_resume(*, issue_id: int, actor: AbstractBaseUser | None = None, at: da
     pause.ended_by = actor
     pause.save(update_fields=["ended_at", "ended_by"])
     issue_event_record(
-        issue_id=issue_id, kind=IssueEvent.Kind.RESUMED, actor=actor, at=at,
-        data={"pause": pause.pk, "reason": pause.reason.code,
-              "paused_seconds": round((pause.ended_at - pause.started_at).total_seconds())},
+        issue_id=issue_id,
+        kind=IssueEvent.Kind.RESUMED,
+        actor=actor,
+        at=at,
+        data={
+            "pause": pause.pk,
+            "reason": pause.reason.code,
+            "paused_seconds": round((pause.ended_at - pause.started_at).total_seconds()),
+        },
     )
     return pause

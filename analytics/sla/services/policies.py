@@ -1,10 +1,11 @@
 """Writes of SLA policies: the defaults a tenant starts with, and versioned edits (an edit
 supersedes the current version, so a metric keeps the targets it was measured with)."""
+
 import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -48,15 +49,13 @@ def sla_policies_install_defaults() -> int:
             )
         )
     existing = set(SlaPolicy.objects.values_list("category_id", "severity"))
-    created = SlaPolicy.objects.bulk_create(
-        p for p in wanted if (p.category_id, p.severity) not in existing
-    )
+    created = SlaPolicy.objects.bulk_create(p for p in wanted if (p.category_id, p.severity) not in existing)
     return len(created)
 
 
 @transaction.atomic
 def sla_policy_revise(
-    *, policy_id: int, actor: AbstractBaseUser | None = None, at: datetime | None = None, **changes: object
+    *, policy_id: int, actor: User | None = None, at: datetime | None = None, **changes: object
 ) -> SlaPolicy:
     """Edit a policy by superseding it with its next version: metrics measured with the
     old one keep it. Issues created from now on are measured with the new version."""
@@ -68,8 +67,14 @@ def sla_policy_revise(
     if set(changes) - allowed:
         raise ValidationError(f"Only {', '.join(sorted(allowed))} can change; a new scope is a new policy.")
     new = SlaPolicy(
-        category_id=old.category_id, severity=old.severity, acknowledge_hours=old.acknowledge_hours,
-        resolve_hours=old.resolve_hours, clock=old.clock, version=old.version + 1, effective_from=at, created_by=actor,
+        category_id=old.category_id,
+        severity=old.severity,
+        acknowledge_hours=old.acknowledge_hours,
+        resolve_hours=old.resolve_hours,
+        clock=old.clock,
+        version=old.version + 1,
+        effective_from=at,
+        created_by=actor,
     )
     for field, value in changes.items():
         setattr(new, field, value)
@@ -85,13 +90,23 @@ def sla_policy_revise(
 
 @transaction.atomic
 def sla_policy_create(
-    *, category: Category | None, severity: str, acknowledge_hours: Decimal, resolve_hours: Decimal,
-    clock: str = SlaClock.BUSINESS, actor: AbstractBaseUser | None = None,
+    *,
+    category: Category | None,
+    severity: str,
+    acknowledge_hours: Decimal,
+    resolve_hours: Decimal,
+    clock: str = SlaClock.BUSINESS,
+    actor: User | None = None,
 ) -> SlaPolicy:
     """A policy for a scope that has none: version 1, in effect for issues created from now."""
     policy = SlaPolicy(
-        category=category, severity=severity, acknowledge_hours=acknowledge_hours, resolve_hours=resolve_hours,
-        clock=clock, effective_from=timezone.now(), created_by=actor,
+        category=category,
+        severity=severity,
+        acknowledge_hours=acknowledge_hours,
+        resolve_hours=resolve_hours,
+        clock=clock,
+        effective_from=timezone.now(),
+        created_by=actor,
     )
     policy.full_clean()
     policy.save()

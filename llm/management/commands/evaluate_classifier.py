@@ -25,6 +25,7 @@ from llm.offline import classify_offline
 from llm.services import classify_report
 from llm.types import CategoryInfo
 from tenants.commands import tenant_for_command
+from tenants.models import Tenant
 
 # Below this many usable rows a split says nothing at all.
 MIN_ROWS = 10
@@ -230,7 +231,7 @@ class Command(BaseCommand):
             self.stdout.write(confusion_table(f"confusion, {name}", labels, matrix))
 
     def _model_predictions(
-        self, tenant: object, texts: list[str], categories: list[CategoryInfo]
+        self, tenant: Tenant, texts: list[str], categories: list[CategoryInfo]
     ) -> tuple[list[str], int] | None:
         """The language model's categories through the pipeline's own entry point, and how
         many answers came from the offline fallback because the model failed. None (with
