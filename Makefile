@@ -27,7 +27,7 @@ check: bootstrap-dev
 	@echo "==> migrations" && $(PY) manage.py makemigrations --check --dry-run
 
 ## make test: `make check`, then the whole suite against a throwaway test database.
-test: bootstrap-dev
+test: check
 	@DJANGO_SETTINGS_MODULE=civicpulse.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 migrate: bootstrap

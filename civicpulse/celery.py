@@ -26,7 +26,8 @@ def _start_heartbeat(sender: WorkController, **kwargs: Any) -> None:
     from civicpulse.core.workers import Heartbeat
 
     queues = [q.name for q in sender.app.amqp.queues.consume_from.values()]
-    _heartbeat = Heartbeat(sender.hostname, queues)
+    # The worker's node name (celery@host), which WorkController's stubs do not declare.
+    _heartbeat = Heartbeat(getattr(sender, "hostname", "") or "", queues)
     _heartbeat.start()
 
 

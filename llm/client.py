@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletion
 
 from llm.limiter import NoSlot, circuit_open, circuit_record_fault, model_slot
 from llm.models import Endpoint, ModelCall
@@ -94,7 +95,7 @@ def endpoint_config(purpose: str) -> EndpointConfig | None:
             return None
         # Classification and adjudication can each be switched off; the narrative of a
         # location report follows the mode alone.
-        switches = {
+        switches: dict[str, bool] = {
             ModelCall.Purpose.CLASSIFY: choice.classify,
             ModelCall.Purpose.ADJUDICATE: choice.adjudicate,
         }
@@ -128,7 +129,7 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
-def _answer(response: object, schema: dict) -> dict:
+def _answer(response: ChatCompletion, schema: dict) -> dict:
     try:
         content = (response.choices[0].message.content or "").strip()
     except (AttributeError, IndexError) as exc:
@@ -225,7 +226,8 @@ def chat_json(
                 break  # the endpoint is down: no more retries either
             if attempt < retries:
                 time.sleep(wait)
-        raise fault
+        # Every attempt failed (an answer returns above), so a fault is set.
+        raise fault or ModelFault(Outcome.UNAVAILABLE)
     except ModelFault as exc:
         fault = exc
         raise

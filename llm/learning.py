@@ -20,15 +20,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from civicpulse.core.tenancy import current_schema
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import rule_severity, summarise
 from llm.types import SEVERITIES, CategoryInfo, Classification
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
 # Bumped whenever the stored parameters change shape, so old rows stay readable.
 PARAMETERS_FORMAT = 1
@@ -57,7 +63,9 @@ def text_features(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
-def text_model_estimators(texts: Sequence[str], labels: Sequence[str]) -> tuple[object, object]:
+def text_model_estimators(
+    texts: Sequence[str], labels: Sequence[str]
+) -> tuple["TfidfVectorizer", "LogisticRegression"]:
     """The fitted scikit-learn vectorizer and logistic regression, before they are turned
     into plain parameters (what the stored model must predict exactly like)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -182,7 +190,7 @@ def _claim_training() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(hashtext('llm.classifier_train'), hashtext(%s))",
-            [connection.schema_name],
+            [current_schema()],
         )
         return bool(cursor.fetchone()[0])
 
@@ -304,7 +312,7 @@ _models: dict[str, tuple[tuple[int, datetime], LearnedClassifier]] = {}
 def _latest_model() -> LearnedClassifier | None:
     """The current schema's latest model: one query for which row that is, and its
     parameters only the first time this process sees that row."""
-    schema = connection.schema_name
+    schema = current_schema()
     latest = (
         TrainedClassifier.objects.order_by("-version")
         .values_list("pk", "created_at", "version", "metrics")

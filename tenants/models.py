@@ -10,6 +10,7 @@ from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_public_schema_name, schema_exists
 
+from civicpulse.core.tenancy import tenant_connection
 from tenants.schema_clone import clone_schema
 
 # Lower-case letters, digits and inner hyphens: usable as a host label and a schema name.
@@ -84,7 +85,7 @@ class Tenant(TenantMixin):
         _check_schema_name(self.schema_name)
         with connection.cursor() as cursor:
             clone_schema(cursor, template, self.schema_name)
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
         return True
 
     @property

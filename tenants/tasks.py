@@ -4,7 +4,8 @@ import socket
 
 from celery import shared_task
 from django.apps import apps
-from django.db import connection
+
+from civicpulse.core.tenancy import current_schema, tenant_connection
 
 
 @shared_task(name="tenants.schema_probe", acks_late=True, ignore_result=False)
@@ -12,10 +13,10 @@ def schema_probe() -> dict[str, object]:
     """Answer where the task ran: its schema, its tenant and what that schema holds.
     `manage.py check_workers` sends it to each queue to prove the round trip."""
     category = apps.get_model("issues", "Category")
-    tenant = getattr(connection, "tenant", None)
-    on_tenant = connection.schema_name != "public"
+    tenant = tenant_connection().tenant
+    on_tenant = current_schema() != "public"
     return {
-        "schema": connection.schema_name,
+        "schema": current_schema(),
         "tenant": getattr(tenant, "name", None),
         "categories": category.objects.count() if on_tenant else None,
         "worker": socket.gethostname(),

@@ -1,9 +1,10 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 
 from civicpulse.core.charts import hbars_svg
-from tenants.models import Tenant
-from tenants.selectors import leaderboard_latest, tenant_directory, tenant_primary_host
+from tenants.models import LeaderboardEntry, Tenant
+from tenants.selectors import current_tenant, leaderboard_latest, tenant_directory, tenant_primary_host
 
 
 def directory(request: HttpRequest) -> HttpResponse:
@@ -21,13 +22,13 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 
 def tenant_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenants/home.html", {"tenant": request.tenant})
+    return render(request, "tenants/home.html", {"tenant": current_tenant()})
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:
     """Tenants of the same kind compared by their latest hourly score (copied into the
     public schema by each tenant's computation), as a chart and a table per kind."""
-    kinds = []
+    kinds: list[dict[str, str | list[LeaderboardEntry] | SafeString]] = []
     for kind, entries in leaderboard_latest().items():
         label = Tenant.Kind(kind).label
         kinds.append(
@@ -41,5 +42,5 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
                 ),
             }
         )
-    kinds.sort(key=lambda k: k["label"])
+    kinds.sort(key=lambda k: str(k["label"]))
     return render(request, "tenants/leaderboard.html", {"kinds": kinds})

@@ -32,7 +32,7 @@ def stacked_bars_svg(
     step = (width - left - 8) / max(len(rows), 1)
     bars = []
     for i, (label, values) in enumerate(rows):
-        x, y = left + i * step, plot_h
+        x, y = left + i * step, float(plot_h)
         for j, value in enumerate(values):
             h = value / top * (plot_h - 10)
             y -= h

@@ -35,7 +35,7 @@ def _point(rng: random.Random, center: tuple[float, float], spread_m: float) -> 
     return round(lat + dlat, 6), round(lon + dlon, 6)
 
 
-def seed_reports(demo: DemoTenant, count: int, progress: Callable[[int], None]) -> int:
+def seed_reports(demo: DemoTenant, count: int, progress: Callable[[int], object]) -> int:
     """Submit `count` reports over the last HISTORY_DAYS in the current tenant's schema and
     process each through the pipeline. Returns how many were created."""
     rng = random.Random(f"civicpulse-demo-{demo.slug}")

@@ -23,7 +23,7 @@ from llm.client import endpoint_config
 from llm.learning import LearnedClassifier, TextModel, classification_scores, text_model_fit
 from llm.offline import classify_offline
 from llm.services import classify_report
-from llm.types import CategoryInfo
+from llm.types import CategoryInfo, Classification
 from tenants.commands import tenant_for_command
 from tenants.models import Tenant
 
@@ -104,12 +104,22 @@ def read_rows(
 
 
 def confusion(labels: list[str], truth: list[str], predicted: list[str]) -> list[list[int]]:
-    """Counts with the true label as row and the predicted one as column, in `labels` order."""
+    """Counts with the true label as row and the predicted one as column, in `labels` order.
+    A text given no category (NO_CATEGORY) is wrong in every figure and in no column."""
     position = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
     for true, guess in zip(truth, predicted, strict=True):
-        matrix[position[true]][position[guess]] += 1
+        if guess in position:
+            matrix[position[true]][position[guess]] += 1
     return matrix
+
+
+# What a classifier that named no category is scored as: a label no text carries.
+NO_CATEGORY = ""
+
+
+def _category(answer: Classification) -> str:
+    return answer.category or NO_CATEGORY
 
 
 def confusion_table(title: str, labels: list[str], matrix: list[list[int]]) -> str:
@@ -179,7 +189,9 @@ class Command(BaseCommand):
         if len(rows) < MIN_ROWS:
             raise CommandError(f"Too few rows: {len(rows)} usable, at least {MIN_ROWS} needed.")
         if date_column:
-            rows.sort(key=lambda r: r.when)  # stable: rows of the same moment keep file order
+            # Every row has its date here (read_rows refuses an unreadable one); the sort is stable, so
+            # rows of the same moment keep their order in the file.
+            rows.sort(key=lambda r: r.when or datetime.min.replace(tzinfo=UTC))
         cut = min(max(round(len(rows) * train_fraction), 1), len(rows) - 1)
         train, test = rows[:cut], rows[cut:]
         if len({r.label for r in train}) < 2:
@@ -199,10 +211,10 @@ class Command(BaseCommand):
         predictions: dict[str, list[str]] = {}
 
         # As the pipeline uses it: the learned model, the keywords for a text it knows no word of.
-        keywords = [classify_offline(text, categories).category for text in texts]
+        keywords = [_category(classify_offline(text, categories)) for text in texts]
         answers = [learned.classify(text, categories) for text in texts]
         predictions["learned"] = [
-            answer.category if answer else kept for answer, kept in zip(answers, keywords, strict=True)
+            _category(answer) if answer else kept for answer, kept in zip(answers, keywords, strict=True)
         ]
         figures.update(classification_scores(truth, predictions["learned"]))
         figures["keyword_fallbacks"] = sum(a is None for a in answers)
@@ -243,4 +255,4 @@ class Command(BaseCommand):
                 return None
             self.stderr.write(f"language model: {config.model} at {config.endpoint}, {len(texts)} calls")
             answers = [classify_report(text=text, categories=categories) for text in texts]
-        return [a.category for a in answers], sum(not a.classifier.startswith("llm:") for a in answers)
+        return [_category(a) for a in answers], sum(not a.classifier.startswith("llm:") for a in answers)

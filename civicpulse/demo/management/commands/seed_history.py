@@ -28,7 +28,10 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory(prefix="civicpulse-history-") as workdir:
             path = Path(workdir) / f"{slug}-history.csv"
             self.stderr.write(f"generating {rows} requests of history")
-            generate_chicago311(path, rows, **({"center": demo.center} if demo else {}))
+            if demo is None:
+                generate_chicago311(path, rows)
+            else:
+                generate_chicago311(path, rows, center=demo.center)
             with tenant_context(tenant), tqdm(total=rows, unit=" rows", file=sys.stderr, disable=None) as bar:
                 result = import_reports(
                     path=path, fmt="chicago311", progress=bar.update, phase=bar.set_description
