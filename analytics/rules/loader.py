@@ -20,7 +20,7 @@ the package, read from its directory at run time (the app runs from its checkout
 from pathlib import Path
 
 from analytics.rules.definitions import RULE_DEFINITIONS
-from analytics.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
+from issues.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
 
 RULES_SQL_DIR = Path(__file__).resolve().parent / "sql"
 # What the files may name in braces instead of spelling statuses out.

@@ -17,7 +17,7 @@ and of every category over a window, scores them and stores them as one run's sn
 - rank: among the run's scored areas (and, apart, categories), best first; ties share.
 """
 
-from analytics.statuses import OPEN_STATUSES_SQL
+from issues.statuses import OPEN_STATUSES_SQL
 
 SNAPSHOT_SQL = f"""
 WITH iss AS (

@@ -17,7 +17,8 @@ target (creation to acknowledgement, creation to resolution) and subtracted from
 time used; a deadline is pushed out by the paused time (cum(created) + target + paused).
 """
 
-from analytics.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
+from issues.bulk.events import EVENT_ID_SQL, issue_events_insert_sql
+from issues.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
 
 # Working seconds up to the timestamp expression `t`; 0 before the calendar's horizon.
 _CUM_BUSINESS = """COALESCE((SELECT ci.cum_before + LEAST(GREATEST(EXTRACT(EPOCH FROM ({t}) - ci.start_at)::float8, 0),
@@ -144,7 +145,7 @@ def evaluate_sql() -> str:
         JOIN (VALUES (50), (75), (100)) AS th(threshold) ON t.used >= th.threshold / 100.0
     ),
     fresh AS (
-        SELECT r.*, nextval(pg_get_serial_sequence('issues_issueevent', 'id')) AS event_id,
+        SELECT r.*, {EVENT_ID_SQL} AS event_id,
                -- Told: 75 %% and breach, for a clock still running, at the level reached now
                -- (a first pass finding a breach says so once, not three times).
                -- Only news is told: a threshold crossed more than a day ago (a backlog of
@@ -158,15 +159,15 @@ def evaluate_sql() -> str:
         WHERE NOT EXISTS (SELECT 1 FROM analytics_slacrossing c
                           WHERE c.issue_id = r.issue_id AND c.target = r.target AND c.threshold = r.threshold)
     ),
-    events AS (
-        INSERT INTO issues_issueevent (id, issue_id, kind, actor_label, created_at, data)
-        SELECT event_id, issue_id, CASE WHEN threshold = 100 THEN 'sla_breached' ELSE 'sla_at_risk' END, 'sla',
-               %(now)s,
+    sla_events AS (
+        SELECT event_id, issue_id, CASE WHEN threshold = 100 THEN 'sla_breached' ELSE 'sla_at_risk' END AS kind,
+               'sla' AS actor_label, %(now)s AS created_at,
                jsonb_build_object('target', target, 'threshold', threshold, 'crossed_at', crossed_at,
-                                  'policy', policy_id)
+                                  'policy', policy_id) AS data
         FROM fresh
-        RETURNING 1
     ),
+    -- Written by the issues app's set-based twin of issue_event_record.
+    events AS ({issue_events_insert_sql("sla_events")}),
     crossings AS (
         INSERT INTO analytics_slacrossing (issue_id, target, threshold, crossed_at, recorded_at, event_id, recipient)
         SELECT issue_id, target, threshold, COALESCE(crossed_at, %(now)s), %(now)s, event_id, recipient FROM fresh

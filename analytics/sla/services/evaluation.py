@@ -15,8 +15,8 @@ from analytics.sla import sql
 from analytics.sla.models import SlaMetric
 from analytics.sla.services.calendar import calendar_ensure
 from analytics.sla.services.notifications import sla_notifications_queue
-from analytics.statuses import FINISHED_STATUSES, FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
-from issues.models import Issue
+from issues.models import FINISHED_STATUSES, Issue
+from issues.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
 from tenants.selectors import tenant_days_bounds
 
 logger = logging.getLogger(__name__)
