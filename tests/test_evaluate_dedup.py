@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from civicpulse.core.geo import METRES_PER_DEGREE
 from issues.models import Category, GroupingPolicy, Issue, IssueEvent
 from reports.dedup_evaluation import (
     Columns,
@@ -97,7 +98,7 @@ def test_generated_data_has_duplicates_near_in_space_and_time() -> None:
     assert len(reworded) > len(duplicates) / 2
     for r in duplicates:
         first = by_ref[r.duplicate_of]
-        assert abs(r.latitude - first.latitude) * 111_320 < 80 and r.at >= first.at
+        assert abs(r.latitude - first.latitude) * METRES_PER_DEGREE < 80 and r.at >= first.at
 
 
 def test_the_command_measures_grouping_without_touching_the_tenant(tenant_a, tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ from analytics.rules.definitions import RULE_DEFINITIONS
 from analytics.rules.loader import load_rule_sql, rule_firing_sql
 from analytics.rules.models import Flag, Rule, RuleVersion
 from analytics.rules.services import rule_revise, rules_evaluate
+from civicpulse.core.geo import METRES_PER_DEGREE
 from issues.models import IssueStatus
 from issues.services.workflow import issue_transition
 from tests.support.factories import AreaFactory, CategoryFactory, IssueFactory
 from tests.support.scoring_helpers import resolved_issue
 
-METRE = 1 / 111_320  # degrees of latitude
+METRE = 1 / METRES_PER_DEGREE  # degrees of latitude
 
 
 def _active(code: str) -> list[Flag]:

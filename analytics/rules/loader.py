@@ -5,13 +5,15 @@ them; the reconcile (analytics/rules/services.py) evaluates exactly what they sa
 The database also holds each rule as a view (`analytics_rule_<code>`, and their union
 `analytics_rule_firing`) for anyone auditing the rules in SQL. Those views were created by
 migrations 0005_rule_views and 0006_repeat_location_planar, whose SQL stays frozen inside
-them as history; the files here equal the views as 0006 left them, and a test
+them as history, and recreated since from frozen copies under analytics/migrations/rule_sql/
+(0009: repeat_location measures with the kernel's metres per degree); the files here equal
+the views as the latest migration left them, and a test
 (tests/test_rules.py) compares every view with its file. To change a rule: edit its file,
 then add a migration that recreates the view from frozen copies kept beside it, e.g.
 
-    SQL = Path(__file__).resolve().parent / "sql"
-    migrations.RunSQL(rule_view_sql("aging_open", directory=SQL / "0009"),  # the new query
-                      reverse_sql=rule_view_sql("aging_open", directory=SQL / "0005"))  # the old one
+    FROZEN = Path(__file__).resolve().parent / "rule_sql"
+    migrations.RunSQL(rule_view_sql("aging_open", directory=FROZEN / "0010"),  # the new query
+                      reverse_sql=rule_view_sql("aging_open", directory=FROZEN / "0005"))  # the old one
 
 so that migration keeps creating what it created, whatever the file says later (a new
 rule also needs `analytics_rule_firing` recreated with it). The files are plain files of
@@ -20,15 +22,20 @@ the package, read from its directory at run time (the app runs from its checkout
 from pathlib import Path
 
 from analytics.rules.definitions import RULE_DEFINITIONS
+from civicpulse.core.geo import METRES_PER_DEGREE
 from issues.statuses import FINISHED_STATUSES_SQL, OPEN_STATUSES_SQL
 
 RULES_SQL_DIR = Path(__file__).resolve().parent / "sql"
-# What the files may name in braces instead of spelling statuses out.
-_PLACEHOLDERS = {"{open_statuses}": OPEN_STATUSES_SQL, "{finished_statuses}": FINISHED_STATUSES_SQL}
+# What the files name in braces instead of spelling out facts defined once elsewhere.
+_PLACEHOLDERS = {
+    "{open_statuses}": OPEN_STATUSES_SQL,
+    "{finished_statuses}": FINISHED_STATUSES_SQL,
+    "{metres_per_degree}": repr(METRES_PER_DEGREE),
+}
 
 
 def load_rule_sql(name: str, *, directory: Path = RULES_SQL_DIR) -> str:
-    """The query of rule `name` from `<directory>/<name>.sql`, its status lists filled in."""
+    """The query of rule `name` from `<directory>/<name>.sql`, its placeholders filled in."""
     text = (directory / f"{name}.sql").read_text(encoding="utf-8")
     for placeholder, value in _PLACEHOLDERS.items():
         text = text.replace(placeholder, value)

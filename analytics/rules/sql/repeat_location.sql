@@ -18,8 +18,8 @@ recent AS (
 -- A grid of cells at least `radius` wide: neighbours within it are in the same or an
 -- adjacent cell, so pairs come from an equi-join on cells instead of every pair.
 grid AS (
-    SELECT recent.*, floor(lat / (rad / 111320.0))::bigint AS cy,
-           floor(lon / (rad / (111320.0 * cos(radians(LEAST(k.max_lat, 89.0))))))::bigint AS cx
+    SELECT recent.*, floor(lat / (rad / {metres_per_degree}))::bigint AS cy,
+           floor(lon / (rad / ({metres_per_degree} * cos(radians(LEAST(k.max_lat, 89.0))))))::bigint AS cx
     FROM recent CROSS JOIN (SELECT COALESCE(max(abs(lat)), 0) AS max_lat FROM recent) k
 ),
 near AS (
@@ -30,8 +30,8 @@ near AS (
     -- Planar distance on the local tangent (equirectangular): well within a metre of the
     -- great-circle distance at these radii, and plain arithmetic, where earth_distance
     -- costs microseconds per pair.
-    WHERE sqrt(power((b.lat - a.lat) * 111320.0, 2)
-               + power((b.lon - a.lon) * 111320.0 * cos(radians((a.lat + b.lat) / 2)), 2)) <= a.rad
+    WHERE sqrt(power((b.lat - a.lat) * {metres_per_degree}, 2)
+               + power((b.lon - a.lon) * {metres_per_degree} * cos(radians((a.lat + b.lat) / 2)), 2)) <= a.rad
     GROUP BY a.id, a.rule_id, a.n, a.area_id, a.category_id
 )
 -- One flag per cluster: on its earliest issue.
