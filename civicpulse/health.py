@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from civicpulse.core import workers
+from civicpulse.core.redis_client import redis_client
 
 
 def _database() -> dict[str, object]:
@@ -23,7 +24,7 @@ def _database() -> dict[str, object]:
 
 def _redis() -> dict[str, object]:
     try:
-        workers.redis_client().ping()
+        redis_client().ping()
         return {"ok": True}
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}

@@ -210,7 +210,7 @@ class IssueEventInline(admin.TabularInline):
 
 class IssueAdmin(TenantAdmin):
     """The issue pages' base (see the module's docstring). Its reports, their map, the
-    merge action and the undo page come from reports.admin_issues.IssueReportsAdminMixin."""
+    merge action and the undo page come from reports.issue_admin.IssueReportsAdminMixin."""
 
     list_display = (
         "id",

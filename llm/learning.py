@@ -350,22 +350,3 @@ def classify_learned(text: str, categories: list[CategoryInfo]) -> Classificatio
     if minimum > 0 and (learned.accuracy is None or learned.accuracy < minimum):
         return None
     return learned.classify(text, categories)
-
-
-@transaction.atomic
-def training_example_record(*, ref: str, text: str, category: str, severity: str) -> TrainingExample:
-    """Record a staff correction as a labelled example. One per source (`ref`, a report's
-    tracking id): a later correction of the same report replaces the earlier one."""
-    now = timezone.now()
-    example, _ = TrainingExample.objects.update_or_create(
-        ref=ref,
-        defaults={"text": text, "category": category, "severity": severity, "updated_at": now},
-        create_defaults={
-            "text": text,
-            "category": category,
-            "severity": severity,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    return example

@@ -10,7 +10,7 @@ from typing import cast
 
 import redis
 
-from civicpulse.core.workers import redis_client
+from civicpulse.core.redis_client import redis_client
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])

@@ -11,10 +11,11 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from llm.client import ModelFault, chat_json, endpoint_config
-from llm.learning import classify_learned, training_example_record
-from llm.models import Endpoint, ModelCall
+from llm.learning import classify_learned
+from llm.models import Endpoint, ModelCall, TrainingExample
 from llm.offline import classify_offline, rule_severity
 from llm.prompts import (
     ADJUDICATION_SCHEMA,
@@ -24,14 +25,6 @@ from llm.prompts import (
 )
 from llm.secrets import secret_encrypt
 from llm.types import SEVERITIES, CategoryInfo, Classification
-
-__all__ = [
-    "adjudicate_same_problem",
-    "classify_offline_best",
-    "classify_report",
-    "endpoint_save",
-    "training_example_record",
-]
 
 
 def _place() -> str:
@@ -125,3 +118,22 @@ def endpoint_save(*, endpoint: Endpoint, api_key: str = "", clear_api_key: bool 
         endpoint.api_key_encrypted = secret_encrypt(api_key)
     endpoint.save()
     return endpoint
+
+
+@transaction.atomic
+def training_example_record(*, ref: str, text: str, category: str, severity: str) -> TrainingExample:
+    """Record a staff correction as a labelled example. One per source (`ref`, a report's
+    tracking id): a later correction of the same report replaces the earlier one."""
+    now = timezone.now()
+    example, _ = TrainingExample.objects.update_or_create(
+        ref=ref,
+        defaults={"text": text, "category": category, "severity": severity, "updated_at": now},
+        create_defaults={
+            "text": text,
+            "category": category,
+            "severity": severity,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return example

@@ -25,9 +25,10 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from civicpulse.core.tenancy import tenant_connection
-from issues.models import Category, GroupingPolicy
+from issues.models import Category
 from issues.selectors import grouping_policy_get
 from issues.services.grouping import issue_group_report
+from issues.services.taxonomy import taxonomy_copy_into_current_schema
 from llm.offline import classify_offline
 from reports.addresses import normalise_address
 from reports.services.pipeline import category_info
@@ -232,7 +233,7 @@ def dedup_evaluate(
             with connection.cursor() as cursor:
                 clone_schema(cursor, settings.TENANT_TEMPLATE_SCHEMA, scratch)
             db.set_schema(scratch)
-            by_code = _taxonomy_copy(categories, policy)
+            by_code = taxonomy_copy_into_current_schema(categories=categories, policy=policy)
             by_name = {c.name.lower(): c for c in by_code.values()}
             infos = [category_info(c) for c in by_code.values() if c.active]
             for index in sorted(usable, key=lambda i: (rows[i].at, i)):
@@ -265,39 +266,3 @@ def dedup_evaluate(
     kept = sorted(issue_of)
     figures = dedup_figures([truth[i] for i in kept], [issue_of[i] for i in kept])
     return {**figures, "rows_skipped": len(rows) - len(kept)}
-
-
-def _taxonomy_copy(categories: list[Category], policy: GroupingPolicy) -> dict[str, Category]:
-    """The tenant's categories (same ids, related links, grouping values) and policy in
-    the throwaway schema. Departments stay behind: routing plays no part in grouping."""
-    Category.objects.all().delete()
-    copies = Category.objects.bulk_create(
-        Category(
-            pk=c.pk,
-            code=c.code,
-            name=c.name,
-            description=c.description,
-            keywords=c.keywords,
-            default_severity=c.default_severity,
-            active=c.active,
-            group_radius_m=c.group_radius_m,
-            group_window_hours=c.group_window_hours,
-            group_min_similarity=c.group_min_similarity,
-            group_join_score=c.group_join_score,
-            group_borderline_low=c.group_borderline_low,
-            group_borderline_high=c.group_borderline_high,
-        )
-        for c in categories
-    )
-    Category.related.through.objects.bulk_create(
-        Category.related.through(from_category_id=c.pk, to_category_id=other.pk)
-        for c in categories
-        for other in c.related.all()
-    )
-    GroupingPolicy.objects.update_or_create(
-        pk=1,
-        defaults={
-            f.name: getattr(policy, f.name) for f in GroupingPolicy._meta.concrete_fields if not f.primary_key
-        },
-    )
-    return {c.code: c for c in copies}

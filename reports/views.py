@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from civicpulse.core.ratelimit import client_address, rate_limit_hit, rate_limit_refund
+from civicpulse.core.ratelimit import RateLimitHit, client_address, rate_limit_hit, rate_limit_refund
 from issues.selectors import area_map
 from reports.forms import ReportForm
 from reports.models import Report
@@ -19,15 +19,13 @@ from tenants.selectors import current_tenant
 FORM_RATE = (5, 600)  # reports, seconds
 
 
-def _form_rate_wait(request: HttpRequest) -> float | None:
+def _form_rate_hit(request: HttpRequest) -> RateLimitHit:
+    """Counted first (two reports racing for the last place cannot both get it) and given
+    back unless the report is accepted: a resident who forgot the location, or whose
+    report failed on our side, is not penalised."""
     return rate_limit_hit(
         client_address(request), limit=FORM_RATE[0], window_s=FORM_RATE[1], scope="form-rate"
     )
-
-
-def _form_rate_refund(request: HttpRequest) -> None:
-    """Only accepted reports count: a resident who forgot the location is not penalised."""
-    rate_limit_refund(client_address(request), window_s=FORM_RATE[1], scope="form-rate")
 
 
 @require_http_methods(["GET", "POST"])
@@ -39,7 +37,9 @@ def report_new(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("Your report could not be sent. Please try again."))
             status = 400
         elif form.is_valid():
-            if _form_rate_wait(request) is not None:
+            hit = _form_rate_hit(request)
+            if hit.wait is not None:
+                rate_limit_refund(hit)
                 form.add_error(None, _("Too many reports from this connection. Please wait a few minutes."))
                 status = 429
             else:
@@ -56,10 +56,13 @@ def report_new(request: HttpRequest) -> HttpResponse:
                         channel=Report.Channel.WEB,
                     )
                 except ValidationError as exc:
-                    _form_rate_refund(request)
+                    rate_limit_refund(hit)
                     for field, messages in exc.message_dict.items():
                         form.add_error(field if field in form.fields else None, messages)
                     status = 400
+                except Exception:
+                    rate_limit_refund(hit)
+                    raise
                 else:
                     return redirect("report-track", tracking_id=result.report.tracking_id)
         else:

@@ -23,10 +23,10 @@ from llm.learning import (
     text_features,
     text_model_estimators,
     text_model_fit,
-    training_example_record,
 )
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import classify_offline
+from llm.services import training_example_record
 from llm.tasks import retrain_classifier
 from llm.types import CategoryInfo
 from tests.support.llm_server import FakeModel

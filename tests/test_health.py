@@ -56,7 +56,8 @@ def test_readyz_is_200_with_database_redis_and_both_queues_served(
 
 
 def test_queue_depth_reads_the_broker(test_redis) -> None:
-    from civicpulse.core.workers import queue_depth, redis_client
+    from civicpulse.core.redis_client import redis_client
+    from civicpulse.core.workers import queue_depth
 
     client = redis_client()
     client.delete("depth-probe")

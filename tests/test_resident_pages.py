@@ -19,7 +19,7 @@ POINT = {"latitude": "39.8", "longitude": "-89.64"}
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     """Each test starts with no reports counted against its client address."""
-    from civicpulse.core.workers import redis_client
+    from civicpulse.core.redis_client import redis_client
 
     client = redis_client()
     for key in client.scan_iter(match="cp:*:form-rate:*"):

@@ -3,21 +3,18 @@ query (no statement around it, no semicolon). This module is the one place that 
 them; the reconcile (analytics/rules/services.py) evaluates exactly what they say.
 
 The database also holds each rule as a view (`analytics_rule_<code>`, and their union
-`analytics_rule_firing`) for anyone auditing the rules in SQL. Those views were created by
-migrations 0005_rule_views and 0006_repeat_location_planar, whose SQL stays frozen inside
-them as history, and recreated since from frozen copies under analytics/migrations/rule_sql/
-(0009: repeat_location measures with the kernel's metres per degree); the files here equal
-the views as the latest migration left them, and a test
-(tests/test_rules.py) compares every view with its file. To change a rule: edit its file,
-then add a migration that recreates the view from frozen copies kept beside it, e.g.
+`analytics_rule_firing`) for anyone auditing the rules in SQL. Migrations 0005_rule_views
+and 0006_repeat_location_planar created them with their SQL inline, and 0009 recreated
+repeat_location from a frozen copy under analytics/migrations/rule_sql/; the files here
+equal the views as the latest migration left them, and a test (tests/test_rules.py)
+compares every view with its file.
 
-    FROZEN = Path(__file__).resolve().parent / "rule_sql"
-    migrations.RunSQL(rule_view_sql("aging_open", directory=FROZEN / "0010"),  # the new query
-                      reverse_sql=rule_view_sql("aging_open", directory=FROZEN / "0005"))  # the old one
-
-so that migration keeps creating what it created, whatever the file says later (a new
-rule also needs `analytics_rule_firing` recreated with it). The files are plain files of
-the package, read from its directory at run time (the app runs from its checkout)."""
+To change a rule: edit its file, then add a migration that recreates the view from a
+copy of the new query frozen beside it, every placeholder written out, and reads that
+copy itself rather than through this module (as 0009 does), so it keeps creating what it
+created whatever the file or this loader say later. A new rule also needs
+`analytics_rule_firing` recreated with it. The files are plain files of the package,
+read from its directory at run time (the app runs from its checkout)."""
 
 from pathlib import Path
 
@@ -40,11 +37,6 @@ def load_rule_sql(name: str, *, directory: Path = RULES_SQL_DIR) -> str:
     for placeholder, value in _PLACEHOLDERS.items():
         text = text.replace(placeholder, value)
     return text.strip().rstrip(";").rstrip()
-
-
-def rule_view_sql(name: str, *, directory: Path = RULES_SQL_DIR) -> str:
-    """The statement that (re)creates rule `name`'s view from its file, for a migration."""
-    return f"CREATE OR REPLACE VIEW analytics_rule_{name} AS\n{load_rule_sql(name, directory=directory)}\n;"
 
 
 def rule_firing_sql(*, directory: Path = RULES_SQL_DIR) -> str:

@@ -29,7 +29,7 @@ class ApiKeyRateThrottle(_LimiterThrottle):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True
-        self._wait = rate_limit_hit(f"key:{api_key.pk}", limit=api_key.rate_per_minute)
+        self._wait = rate_limit_hit(f"key:{api_key.pk}", limit=api_key.rate_per_minute).wait
         return self._wait is None
 
 
@@ -42,5 +42,5 @@ class AnonymousRateThrottle(_LimiterThrottle):
             return True
         self._wait = rate_limit_hit(
             f"anon:{client_address(request)}", limit=settings.API_ANON_RATE_PER_MINUTE
-        )
+        ).wait
         return self._wait is None

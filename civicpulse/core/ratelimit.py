@@ -8,44 +8,58 @@ the request through: throttling must never take intake down.
 """
 
 import time
+from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.http import HttpRequest
 
+from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
-from civicpulse.core.workers import redis_client
 
 
-def _window_key(scope: str, who: str, window_s: int, now: float) -> str:
-    return f"cp:{current_schema()}:{scope}:{who}:{int(now // window_s)}"
+@dataclass(frozen=True)
+class RateLimitHit:
+    """One request counted: the key of the window it was counted in (None when nothing
+    was counted: no limit, or Redis unreachable), and the seconds until that window ends
+    when the request went over the limit (None: let it through)."""
+
+    key: str | None
+    wait: float | None
 
 
-def rate_limit_hit(who: str, *, limit: int, window_s: int = 60, scope: str = "throttle") -> float | None:
-    """Count one request of `who` and return the seconds until its window ends if that
-    made it exceed `limit`, else None. A limit of 0 or less means no limit."""
+# DECR only a window that still exists: a refund arriving after its window expired must
+# not create a key (at -1, with no expiry) that would hand out an extra place later.
+_REFUND = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0"
+
+
+def rate_limit_hit(who: str, *, limit: int, window_s: int = 60, scope: str = "throttle") -> RateLimitHit:
+    """Count one request of `who` in the current window; over `limit` it must wait. A limit
+    of 0 or less means no limit."""
     if limit <= 0:
-        return None
+        return RateLimitHit(key=None, wait=None)
     now = time.time()
-    key = _window_key(scope, who, window_s, now)
+    key = f"cp:{current_schema()}:{scope}:{who}:{int(now // window_s)}"
     try:
         pipe = redis_client().pipeline()
         pipe.incr(key)
         pipe.expire(key, window_s * 2)
         count = int(pipe.execute()[0])
-    except redis.RedisError:
-        return None
-    return window_s - now % window_s if count > limit else None
+    except Exception:
+        # Whatever keeps the count from Redis (down, slow, misconfigured) lets the request
+        # through: throttling must never take intake down.
+        return RateLimitHit(key=None, wait=None)
+    return RateLimitHit(key=key, wait=window_s - now % window_s if count > limit else None)
 
 
-def rate_limit_refund(who: str, *, window_s: int = 60, scope: str = "throttle") -> None:
-    """Give back the request just counted, for a caller that only counts what it accepts
-    (the resident form does not charge a report the service turned down)."""
-    key = _window_key(scope, who, window_s, time.time())
+def rate_limit_refund(hit: RateLimitHit) -> None:
+    """Give back a counted request, for a caller that only counts what it accepts (the
+    resident form does not charge a report the service turned down)."""
+    if hit.key is None:
+        return
     try:
-        redis_client().decr(key)
-    except redis.RedisError:
-        pass
+        redis_client().eval(_REFUND, 1, hit.key)
+    except Exception:
+        pass  # the place stays used until the window ends: the safe side
 
 
 def client_address(request: HttpRequest) -> str:

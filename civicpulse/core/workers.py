@@ -4,7 +4,6 @@ Each worker process writes a key with a short expiry every few seconds; a worker
 dies simply stops renewing it.
 """
 
-import functools
 import json
 import socket
 import threading
@@ -13,18 +12,10 @@ from typing import cast
 import redis
 from django.conf import settings
 
+from civicpulse.core.redis_client import redis_client
+
 QUEUES = ("io", "cpu")
 _KEY_PREFIX = "civicpulse:worker:"
-
-
-def redis_client() -> redis.Redis:
-    """A client for the broker's Redis, sharing one connection pool per process."""
-    return _client_for(settings.CELERY_BROKER_URL, settings.REDIS_SOCKET_TIMEOUT)
-
-
-@functools.lru_cache(maxsize=8)
-def _client_for(url: str, timeout: float) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def queue_depth(queue: str) -> int:

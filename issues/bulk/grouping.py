@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
-from civicpulse.core.geo import EARTH_RADIUS_M
+from civicpulse.core.geo import METRES_PER_DEGREE
 from civicpulse.core.sql import compose, run
 from issues.models import OPEN_STATUSES
 from issues.selectors import grouping_policy_get
@@ -89,7 +89,7 @@ def _link_nearby(cursor: CursorWrapper, work: str, first: datetime, last: dateti
     # Cells at least twice the category's distance wide everywhere in the rows: the
     # metres of a degree of latitude on earthdistance's sphere, rounded down, and the
     # longitude scale of the latitude farthest from the equator.
-    yscale = math.floor(math.radians(EARTH_RADIUS_M))
+    yscale = math.floor(METRES_PER_DEGREE)
     xscale = yscale * math.cos(math.radians(min(max_lat + 0.01, 89.9)))
     run(
         cursor,

@@ -51,3 +51,43 @@ def area_upsert(*, code: str, name: str, boundary: dict | None = None) -> Area:
     area.full_clean()
     area.save()
     return area
+
+
+def taxonomy_copy_into_current_schema(
+    *, categories: list[Category], policy: GroupingPolicy
+) -> dict[str, Category]:
+    """Replace the current schema's categories and grouping policy with copies of another
+    schema's (same ids, related links, grouping values): a scratch schema that measures
+    grouping with a tenant's own rules. Departments stay behind: routing plays no part in
+    grouping. The copies by code."""
+    Category.objects.all().delete()
+    copies = Category.objects.bulk_create(
+        Category(
+            pk=c.pk,
+            code=c.code,
+            name=c.name,
+            description=c.description,
+            keywords=c.keywords,
+            default_severity=c.default_severity,
+            active=c.active,
+            group_radius_m=c.group_radius_m,
+            group_window_hours=c.group_window_hours,
+            group_min_similarity=c.group_min_similarity,
+            group_join_score=c.group_join_score,
+            group_borderline_low=c.group_borderline_low,
+            group_borderline_high=c.group_borderline_high,
+        )
+        for c in categories
+    )
+    Category.related.through.objects.bulk_create(
+        Category.related.through(from_category_id=c.pk, to_category_id=other.pk)
+        for c in categories
+        for other in c.related.all()
+    )
+    GroupingPolicy.objects.update_or_create(
+        pk=1,
+        defaults={
+            f.name: getattr(policy, f.name) for f in GroupingPolicy._meta.concrete_fields if not f.primary_key
+        },
+    )
+    return {c.code: c for c in copies}

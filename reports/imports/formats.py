@@ -9,6 +9,7 @@ from pathlib import Path
 from psycopg import sql
 
 from civicpulse.core.sql import compose
+from issues.models import IssueStatus
 
 # The report fields every format is mapped to (text until SQL parses them).
 COLUMNS = (
@@ -148,15 +149,15 @@ class Mapping:
 
 
 # Source statuses (lower case) to issue statuses; anything else is open.
-STATUSES = {
-    "received": "open",
-    "open": "open",
-    "in progress": "in_progress",
-    "completed": "resolved",
-    "completed - dup": "closed",
-    "closed": "closed",
-    "canceled": "closed",
-    "cancelled": "closed",
+STATUSES: dict[str, IssueStatus] = {
+    "received": IssueStatus.OPEN,
+    "open": IssueStatus.OPEN,
+    "in progress": IssueStatus.IN_PROGRESS,
+    "completed": IssueStatus.RESOLVED,
+    "completed - dup": IssueStatus.CLOSED,
+    "closed": IssueStatus.CLOSED,
+    "canceled": IssueStatus.CLOSED,
+    "cancelled": IssueStatus.CLOSED,
 }
 
 # Columns a format cannot do without: a file lacking them is the wrong format.

@@ -6,7 +6,7 @@ from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 from civicpulse.core.sql import compose, copy, run, run_many
-from issues.models import Category
+from issues.models import Category, IssueStatus
 from llm.offline import classify_offline
 from reports.addresses import standardise_address, standardise_parts
 from reports.imports.formats import STATUSES
@@ -107,7 +107,7 @@ def valid_rows_create(cursor: CursorWrapper, work: str, source: str) -> None:
     earlier batch loaded, with their category, grouping rules and address key. Needs
     `{work}.categories`, `{work}.addresses` and `{work}.grouping`; drops `{work}.rows`."""
     statuses = sql.SQL(" ").join(
-        compose("WHEN {raw} THEN {status}", raw=sql.Literal(k), status=sql.Literal(v))
+        compose("WHEN {raw} THEN {status}", raw=sql.Literal(k), status=sql.Literal(str(v)))
         for k, v in STATUSES.items()
     )
     # The first good row of each source id, as a table of its own: the aggregate and
@@ -125,7 +125,7 @@ def valid_rows_create(cursor: CursorWrapper, work: str, source: str) -> None:
            SELECT r.line, r.source_id, r.created_at,
                   -- A closing time before the opening one is unusable: unknown, not made up.
                   CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
-                  CASE lower(r.status) {statuses} ELSE 'open' END AS status,
+                  CASE lower(r.status) {statuses} ELSE {open} END AS status,
                   m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
                   g.radius, g.window_hours,
                   r.description, left(r.address, 500) AS address, a.id AS address_ref,
@@ -142,5 +142,6 @@ def valid_rows_create(cursor: CursorWrapper, work: str, source: str) -> None:
         {"source": source},
         work=work,
         statuses=statuses,
+        open=sql.Literal(str(IssueStatus.OPEN)),
     )
     run(cursor, "DROP TABLE {work}.rows, {work}.firsts; ANALYZE {work}.valid", work=work)

@@ -88,7 +88,7 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
 
 
 def throttle(who: str, per_minute: int) -> None:
-    wait = rate_limit_hit(who, limit=per_minute)
+    wait = rate_limit_hit(who, limit=per_minute).wait
     if wait is not None:
         raise Open311Error(
             429, "Too many requests; try again later.", headers={"Retry-After": str(math.ceil(wait))}

@@ -4,7 +4,7 @@
 -- One rule's query (analytics/rules/loader.py loads it; docs/scores.md explains the rules).
 -- It reads its thresholds from its row of analytics_rule, finds nothing while the rule is
 -- inactive, and yields rule_id, subject, area_id, category_id, issue_id, support, detail.
--- The status lists in braces are filled in from issues.models (analytics/statuses.py).
+-- The status lists in braces are filled in from issues.models (issues/statuses.py).
 WITH r AS (
     SELECT id, GREATEST((params->>'count')::int, 1) AS n, (params->>'days')::float8 AS days
     FROM analytics_rule WHERE code = 'reopened' AND active

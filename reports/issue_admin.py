@@ -1,10 +1,11 @@
 """The issue pages' parts that need reports: the issue's reports with why each joined, a
 map of them, the link to move or split them, search by tracking id, merging issues, and
 undoing a merge or move from the trail. Composed with issues.admin.IssueAdmin in
-civicpulse/admin.py (`issues` knows nothing of reports), through Django's own hooks, so
-the order of the mixins does not matter:
+civicpulse/admin.py (`issues` knows nothing of reports), through Django's own hooks.
+Its own fields go right after the issue's text, wherever it stands among the mixins;
+mixins that append fields (SLA, location report) keep their order in the composition:
 
-    class ComposedIssueAdmin(IssueReportsAdminMixin, ..., IssueAdmin): ...
+    class ComposedIssueAdmin(..., IssueReportsAdminMixin, IssueAdmin): ...
 """
 
 from typing import TYPE_CHECKING, TypedDict
