@@ -38,7 +38,7 @@ def write_floor() -> dict[str, float]:
     foreign keys, with the import's memory settings. Rolled back."""
     from django.db import connection, transaction
 
-    from reports.imports.bulk import BULK_TABLES
+    from reports.imports.tables import BULK_TABLES
 
     tables = tuple(reversed(BULK_TABLES))  # the referenced one (issues) first
     seconds = {"writing": 0.0, "indexing": 0.0}

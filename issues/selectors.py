@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from civicpulse.core.geo import geojson_polygons, point_in_geojson, search_box
-from issues.grouping import Thresholds
+from issues.match_score import Thresholds
 from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote
 from issues.statuses import OPEN_STATUSES_SQL
 

@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from civicpulse.core.admin import acting_user
 from civicpulse.core.geo import METRES_PER_DEGREE, metres_per_degree_lon
 from issues.admin import IssueEventInline
-from issues.grouping import explain_match
+from issues.match_score import explain_match
 from issues.models import Issue, IssueEvent
 from reports.models import Report
 from reports.services.regrouping import issue_event_undo, issue_event_undoable, issue_merge

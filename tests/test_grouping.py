@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from issues.grouping import WEIGHTS
+from issues.match_score import WEIGHTS
 from issues.models import Category, GroupingPolicy, Issue
 from issues.selectors import grouping_thresholds
 from issues.services.grouping import GroupingResult, issue_group_report
@@ -83,7 +83,7 @@ def test_the_score_is_its_weighted_parts_and_the_record_explains_it(tenant_a) ->
     # The trail of the issue carries the same reasons, and the issue page says them in words.
     linked = first.issue.events.get(kind="report_linked")
     assert linked.data["score"] == match["score"] and linked.data["parts"] == parts
-    from issues.grouping import explain_match
+    from issues.match_score import explain_match
 
     assert f"same category; score {match['score']} ≥ 0.7" in explain_match(match)
 
@@ -154,7 +154,7 @@ def test_a_score_below_the_join_threshold_opens_a_new_issue_and_says_why(tenant_
     best = second.match["best"]
     assert second.match["method"] == "new" and best["issue"] == first.issue.pk
     assert best["decision"] == "below_band" and best["score"] < 0.99 and "parts" in best
-    from issues.grouping import explain_match
+    from issues.match_score import explain_match
 
     assert explain_match(second.match) == (
         f"opened the issue: the closest candidate, #{first.issue.pk}, scored {best['score']} (joining needs 0.99)"

@@ -1,6 +1,6 @@
 """Grouping: a report, given by its fields (this app knows nothing of reports), joins the
 best matching open issue or opens a new one. Serialised per neighbourhood; the score and
-the decision are issues.grouping's, the candidates issues.selectors'."""
+the decision are issues.match_score's, the candidates issues.selectors'."""
 
 import json
 import logging
@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from civicpulse.core.tenancy import current_schema
-from issues import grouping
+from issues import match_score
 from issues.geo import cells_within
-from issues.grouping import Adjudicator
+from issues.match_score import Adjudicator
 from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
 from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
 from issues.services.operations import severity_rank
@@ -100,11 +100,11 @@ def issue_group_report(
     scored = [
         (
             c,
-            grouping.score(
+            match_score.score(
                 similarity=c.similarity,
                 distance_m=c.distance_m,
                 time_gap_s=c.time_gap_s,
-                relation=grouping.category_relation(category.pk if category else None, c.category_id),
+                relation=match_score.category_relation(category.pk if category else None, c.category_id),
                 thresholds=thresholds,
             ),
         )
@@ -127,7 +127,7 @@ def issue_group_report(
             match={"method": "new", **base},
         )
     ask = partial(_adjudicate, adjudicate, text, best.issue_id) if adjudicate is not None else None
-    decision = grouping.decide(best_score.value, thresholds, ask)
+    decision = match_score.decide(best_score.value, thresholds, ask)
     about_best = {
         "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
         "time_gap_s": round(best.time_gap_s),

@@ -14,7 +14,7 @@ and `mapped` (any CSV, through a YAML mapping).
 - `standardise`: categories, addresses, and the rows to load (one per source id);
 - `grouping`: the parent links the source states (the rest is `issues.bulk.grouping`);
 - `writes`: reports and locations (issues are written by `issues.bulk.writes`);
-- `bulk`: the tables' locks, and the indexes dropped and rebuilt around an onboarding load.
+- `tables`: the tables' locks, and the indexes dropped and rebuilt around an onboarding load.
 
 All SQL is composed one way, through `civicpulse.core.sql`.
 """

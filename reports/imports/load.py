@@ -14,7 +14,6 @@ from civicpulse.core.sql import run
 from civicpulse.core.tenancy import tenant_connection
 from issues.bulk.grouping import grouping_rules_create, rows_group
 from issues.bulk.writes import issues_write
-from reports.imports.bulk import bulk_load, is_bulk
 from reports.imports.checks import date_functions_create, rejected_rows_write, rows_check
 from reports.imports.files import (
     Progress,
@@ -27,6 +26,7 @@ from reports.imports.files import (
 from reports.imports.formats import FORMATS, MAPPED, REQUIRED, Column, Fields, Mapping
 from reports.imports.grouping import source_parents_link
 from reports.imports.standardise import addresses_create, categories_create, valid_rows_create
+from reports.imports.tables import bulk_load, is_bulk
 from reports.imports.writes import locations_write, reports_write
 from reports.models import ImportBatch
 from tenants.selectors import current_timezone_name

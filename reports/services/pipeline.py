@@ -100,7 +100,7 @@ def report_process(*, report_id: int) -> Report | None:
                 at=report.submitted_at,
                 report_ref=report.tracking_id,
                 # A borderline candidate may be put to the tenant's language model; its
-                # answer is one recorded signal (issues.grouping decides).
+                # answer is one recorded signal (issues.match_score decides).
                 adjudicate=adjudicate_same_problem,
             )
             report.issue = grouping.issue
