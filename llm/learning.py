@@ -150,12 +150,16 @@ def predict_many(parameters: dict, texts: Sequence[str]) -> list[str]:
 
 def classification_scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
     """Accuracy and macro-averaged F1 (each label present in either list weighs the same;
-    a label never predicted nor true does not count)."""
+    a label never predicted nor true does not count). An empty prediction (a classifier
+    that named no category) is wrong for its text's label and is no label of its own."""
     from sklearn.metrics import accuracy_score, f1_score
 
+    labels = sorted(set(truth) | {p for p in predicted if p})
     return {
         "accuracy": round(float(accuracy_score(truth, predicted)), 3),
-        "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 3),
+        "macro_f1": round(
+            float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 3
+        ),
     }
 
 

@@ -28,7 +28,7 @@ from civicpulse.core.tenancy import tenant_connection
 from issues.models import Category
 from issues.selectors import grouping_policy_get
 from issues.services.grouping import issue_group_report
-from issues.services.taxonomy import taxonomy_copy_into_current_schema
+from issues.services.taxonomy import taxonomy_copy_into_scratch
 from llm.offline import classify_offline
 from reports.addresses import normalise_address
 from reports.services.pipeline import category_info
@@ -233,7 +233,7 @@ def dedup_evaluate(
             with connection.cursor() as cursor:
                 clone_schema(cursor, settings.TENANT_TEMPLATE_SCHEMA, scratch)
             db.set_schema(scratch)
-            by_code = taxonomy_copy_into_current_schema(categories=categories, policy=policy)
+            by_code = taxonomy_copy_into_scratch(scratch_schema=scratch, categories=categories, policy=policy)
             by_name = {c.name.lower(): c for c in by_code.values()}
             infos = [category_info(c) for c in by_code.values() if c.active]
             for index in sorted(usable, key=lambda i: (rows[i].at, i)):

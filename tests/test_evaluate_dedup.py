@@ -150,3 +150,19 @@ def test_the_command_prints_one_line_per_figure_and_can_generate(tenant_a, tmp_p
     assert len(labelled_reports_read(saved)) == 40
     with pytest.raises(CommandError, match="No tenant"):
         call_command("evaluate_dedup", "nowhere", "--generate", "5", stdout=io.StringIO())
+
+
+def test_the_taxonomy_copy_refuses_a_tenants_own_schema(tenant_a) -> None:
+    """It replaces every category where it runs: never in a schema a tenant lives in."""
+    from issues.services.taxonomy import taxonomy_copy_into_scratch
+
+    before = Category.objects.count()
+    assert before > 0
+    for scratch in (tenant_a.schema_name, "dedup_eval_elsewhere"):
+        with pytest.raises(ValueError, match="not a scratch schema"):
+            taxonomy_copy_into_scratch(
+                scratch_schema=scratch,
+                categories=list(Category.objects.all()),
+                policy=GroupingPolicy.objects.get(),
+            )
+    assert Category.objects.count() == before

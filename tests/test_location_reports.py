@@ -22,6 +22,7 @@ from analytics.location_reports.services import location_report_create
 from analytics.rules.models import Flag, Rule
 from analytics.scores.models import ScoreRun, ScoreSnapshot
 from analytics.sla.models import IssueSla, SlaPolicy
+from civicpulse.core.geo import METRES_PER_DEGREE
 from issues.models import IssueStatus
 from llm.models import ModelCall
 from reports.addresses import normalise_address
@@ -35,8 +36,8 @@ from tests.support.scoring_helpers import resolved_issue
 LAT, LON = 40.7440, -74.0324
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 # 30 m north of the location: the same place; 300 m: another one.
-NEAR = LAT + 30 / 111_195
-FAR = LAT + 300 / 111_195
+NEAR = LAT + 30 / METRES_PER_DEGREE
+FAR = LAT + 300 / METRES_PER_DEGREE
 
 
 def _square(lat: float, lon: float, half: float = 0.01) -> dict:
@@ -221,16 +222,16 @@ def test_an_address_resolves_through_its_standardised_form(history: dict) -> Non
 
 def test_a_point_resolves_to_the_nearest_location_within_50_m(history: dict) -> None:
     Location.objects.create(
-        address_key="14 main st", address="14 Main St", latitude=LAT + 45 / 111_195, longitude=LON
+        address_key="14 main st", address="14 Main St", latitude=LAT + 45 / METRES_PER_DEGREE, longitude=LON
     )
     report = location_report_create(
-        request={"latitude": LAT + 10 / 111_195, "longitude": LON}, actor_label="test"
+        request={"latitude": LAT + 10 / METRES_PER_DEGREE, "longitude": LON}, actor_label="test"
     )
     assert report.location == history["location"] and report.body["subject"]["distance_m"] == pytest.approx(
         10, abs=0.2
     )
     nothing = location_report_create(
-        request={"latitude": LAT + 60 / 111_195, "longitude": LON + 0.001}, actor_label="test"
+        request={"latitude": LAT + 60 / METRES_PER_DEGREE, "longitude": LON + 0.001}, actor_label="test"
     )
     assert (
         not nothing.resolved and nothing.body["reason"] == "No known location lies within 50 m of the point."

@@ -212,6 +212,38 @@ def test_rejected_forms_do_not_use_up_the_rate_limit(client_a, tenant_a) -> None
     )
 
 
+def _form_count(address: str) -> int:
+    from civicpulse.core.redis_client import redis_client
+
+    client = redis_client()
+    return sum(int(client.get(key) or 0) for key in client.scan_iter(match=f"cp:*:form-rate:{address}:*"))
+
+
+def test_refused_and_failed_submissions_give_their_place_back(client_a, tenant_a, monkeypatch) -> None:
+    address = "203.0.113.10"
+    for n in range(5):
+        assert (
+            client_a.post("/report/", {"description": f"Hole {n}", **POINT}, REMOTE_ADDR=address).status_code
+            == 302
+        )
+    # Over the limit: refused, and not counted on top of the five accepted.
+    assert (
+        client_a.post("/report/", {"description": "One more", **POINT}, REMOTE_ADDR=address).status_code
+        == 429
+    )
+    assert _form_count(address) == 5
+
+    other = "203.0.113.11"
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("reports.views.report_submit", broken)
+    with pytest.raises(RuntimeError):
+        client_a.post("/report/", {"description": "Lost on our side", **POINT}, REMOTE_ADDR=other)
+    assert _form_count(other) == 0  # a report that failed on our side is not charged
+
+
 def test_rate_limit_uses_the_proxy_supplied_address(client_a, tenant_a, settings) -> None:
     settings.TRUSTED_PROXY_HOPS = 1
     for n in range(5):

@@ -7,6 +7,7 @@ them. Keys carry the tenant's schema, so tenants never share a budget. Redis dow
 the request through: throttling must never take intake down.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from django.http import HttpRequest
 
 from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,11 @@ def rate_limit_hit(who: str, *, limit: int, window_s: int = 60, scope: str = "th
         pipe.incr(key)
         pipe.expire(key, window_s * 2)
         count = int(pipe.execute()[0])
-    except Exception:
+    except Exception as exc:
         # Whatever keeps the count from Redis (down, slow, misconfigured) lets the request
-        # through: throttling must never take intake down.
+        # through: throttling must never take intake down. Said in the logs, so a throttle
+        # that is off does not go unnoticed.
+        logger.warning("rate limit not counted", extra={"scope": scope, "error": repr(exc)})
         return RateLimitHit(key=None, wait=None)
     return RateLimitHit(key=key, wait=window_s - now % window_s if count > limit else None)
 
@@ -58,8 +63,9 @@ def rate_limit_refund(hit: RateLimitHit) -> None:
         return
     try:
         redis_client().eval(_REFUND, 1, hit.key)
-    except Exception:
-        pass  # the place stays used until the window ends: the safe side
+    except Exception as exc:
+        # The place stays used until the window ends: the safe side.
+        logger.warning("rate limit refund lost", extra={"key": hit.key, "error": repr(exc)})
 
 
 def client_address(request: HttpRequest) -> str:

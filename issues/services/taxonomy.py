@@ -1,19 +1,16 @@
 """Writes on the taxonomy: a tenant's default categories, departments and grouping policy,
-and its areas."""
-
-from typing import TYPE_CHECKING
+its areas, and a copy of its categories into a scratch schema (grouping evaluations)."""
 
 from django.db import transaction
 
+from civicpulse.core.tenancy import current_schema
 from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
 from issues.models import Area, Category, Department, GroupingPolicy
-
-if TYPE_CHECKING:
-    from tenants.models import Tenant
+from tenants.models import Tenant
 
 
 @transaction.atomic
-def taxonomy_install_defaults(*, tenant: "Tenant") -> int:
+def taxonomy_install_defaults(*, tenant: Tenant) -> int:
     """Give a new tenant the categories of its kind, their departments and the grouping
     policy, in the current schema. Idempotent: what exists is left as staff edited it.
     Returns how many categories were created."""
@@ -53,13 +50,20 @@ def area_upsert(*, code: str, name: str, boundary: dict | None = None) -> Area:
     return area
 
 
-def taxonomy_copy_into_current_schema(
-    *, categories: list[Category], policy: GroupingPolicy
+@transaction.atomic
+def taxonomy_copy_into_scratch(
+    *, scratch_schema: str, categories: list[Category], policy: GroupingPolicy
 ) -> dict[str, Category]:
-    """Replace the current schema's categories and grouping policy with copies of another
-    schema's (same ids, related links, grouping values): a scratch schema that measures
-    grouping with a tenant's own rules. Departments stay behind: routing plays no part in
-    grouping. The copies by code."""
+    """Replace the categories and grouping policy of a scratch schema (the current one)
+    with copies of a tenant's (same ids, related links, grouping values), so grouping can
+    be measured there with the tenant's own rules. Departments stay behind: routing plays
+    no part in grouping. Returns the copies by code.
+
+    It replaces every category where it runs, so it refuses any schema but the scratch
+    one it is given, and any schema a tenant lives in."""
+    schema = current_schema()
+    if schema != scratch_schema or Tenant.objects.filter(schema_name=schema).exists():
+        raise ValueError(f"refusing to replace the taxonomy of schema {schema!r}: not a scratch schema")
     Category.objects.all().delete()
     copies = Category.objects.bulk_create(
         Category(
