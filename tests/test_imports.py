@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -52,6 +53,21 @@ CHICAGO_HEADER = [
     "LATITUDE",
     "LONGITUDE",
 ]
+
+
+def _chicago_row(
+    sr: str,
+    created: str = "2024-05-01T08:00:00",
+    lat: str = "41.8",
+    lon: str = "-87.6",
+    *,
+    kind: str = "Pothole in Street Complaint",
+    status: str = "Open",
+    closed: str = "",
+    parent: str = "",
+) -> list[str]:
+    """One line of a Chicago 311 export, in CHICAGO_HEADER's columns."""
+    return [sr, kind, "", status, created, closed, "1 A ST", "CHICAGO", "", "false", parent, lat, lon]
 
 
 def _write(path: Path, header: list[str], rows: list[list[str]], gzipped: bool = False) -> Path:
@@ -364,36 +380,27 @@ def test_bad_mappings_are_explained(tmp_path, yaml_text: str, message: str) -> N
 
 
 def test_rows_are_grouped_set_based_with_the_pipelines_rules(tenant_a, tmp_path) -> None:
-    row = lambda sr, when, lat, lon, kind="Pothole in Street Complaint", parent="": [  # noqa: E731
-        sr,
-        kind,
-        "",
-        "Open",
-        when,
-        "",
-        "1 A ST",
-        "CHICAGO",
-        "",
-        "false",
-        parent,
-        lat,
-        lon,
-    ]
     path = _write(
         tmp_path / "grouping.csv",
         CHICAGO_HEADER,
         [
-            row("G1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
-            row("G2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),  # 10 m, an hour later: same problem
-            row("G3", "2024-04-02T09:00:00", "41.880000", "-87.630100"),  # 8 m, next day: same problem
-            row("G4", "2024-04-01T10:00:00", "41.884500", "-87.630000"),  # 500 m away: another
-            row("G5", "2024-04-20T08:00:00", "41.880000", "-87.630000"),  # weeks later: another
-            row(
+            _chicago_row("G1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+            _chicago_row(
+                "G2", "2024-04-01T09:00:00", "41.880090", "-87.630000"
+            ),  # 10 m, an hour later: same problem
+            _chicago_row(
+                "G3", "2024-04-02T09:00:00", "41.880000", "-87.630100"
+            ),  # 8 m, next day: same problem
+            _chicago_row("G4", "2024-04-01T10:00:00", "41.884500", "-87.630000"),  # 500 m away: another
+            _chicago_row("G5", "2024-04-20T08:00:00", "41.880000", "-87.630000"),  # weeks later: another
+            _chicago_row(
                 "G6", "2024-04-01T11:00:00", "41.880000", "-87.630000", kind="Street Light Out Complaint"
             ),  # other kind
-            row("G7", "2024-04-03T09:00:00", "41.900000", "-87.600000", parent="G8"),  # a chain of parents...
-            row("G8", "2024-04-03T08:00:00", "41.900000", "-87.600000", parent="G9"),
-            row("G9", "2024-04-03T07:00:00", "41.950000", "-87.650000"),  # ...to its root
+            _chicago_row(
+                "G7", "2024-04-03T09:00:00", "41.900000", "-87.600000", parent="G8"
+            ),  # a chain of parents...
+            _chicago_row("G8", "2024-04-03T08:00:00", "41.900000", "-87.600000", parent="G9"),
+            _chicago_row("G9", "2024-04-03T07:00:00", "41.950000", "-87.650000"),  # ...to its root
         ],
     )
     assert import_reports(path=path, fmt="chicago311").batch.rows_loaded == 9
@@ -642,29 +649,14 @@ def test_seed_history_generates_and_imports_once(tenant_pair, db, capsys) -> Non
 
 
 def _grouping_file(tmp_path: Path) -> Path:
-    row = lambda sr, when, lat, lon, parent="": [  # noqa: E731
-        sr,
-        "Pothole in Street Complaint",
-        "",
-        "Open",
-        when,
-        "",
-        "1 A ST",
-        "CHICAGO",
-        "",
-        "false",
-        parent,
-        lat,
-        lon,
-    ]
     return _write(
         tmp_path / "bulk.csv",
         CHICAGO_HEADER,
         [
-            row("B1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
-            row("B2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),
-            row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
-            row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
+            _chicago_row("B1", "2024-04-01T08:00:00", "41.880000", "-87.630000"),
+            _chicago_row("B2", "2024-04-01T09:00:00", "41.880090", "-87.630000"),
+            _chicago_row("B3", "2024-04-01T10:00:00", "41.890000", "-87.630000", parent="B1"),
+            _chicago_row("B4", "2024-04-01T11:00:00", "41.950000", "-87.630000"),
         ],
     )
 
@@ -678,21 +670,7 @@ def test_bulk_issue_ids_leave_gaps_for_lines_that_open_none(tenant_a, tmp_path, 
 
     monkeypatch.setattr(load, "is_bulk", lambda cursor, work: True)
     earlier = IssueFactory(latitude=10.0, longitude=10.0)
-    row = lambda sr, when, lat, parent="": [  # noqa: E731
-        sr,
-        "Pothole in Street Complaint",
-        "",
-        "Open",
-        when,
-        "",
-        "1 A ST",
-        "CHICAGO",
-        "",
-        "false",
-        parent,
-        lat,
-        "-87.630000",
-    ]
+    row = partial(_chicago_row, lon="-87.630000")
     path = _write(
         tmp_path / "gaps.csv",
         CHICAGO_HEADER,
@@ -763,22 +741,7 @@ def test_rows_join_an_issue_already_in_the_tenant_when_it_was_open(tenant_a, tmp
         resolved_at=at + timedelta(minutes=30),
     )
 
-    def row(sr, when, lat):
-        return [
-            sr,
-            "Pothole in Street Complaint",
-            "",
-            "Open",
-            when,
-            "",
-            "1 A ST",
-            "CHICAGO",
-            "",  # noqa: E731
-            "false",
-            "",
-            lat,
-            "-87.630000",
-        ]
+    row = partial(_chicago_row, lon="-87.630000")
 
     path = _write(
         tmp_path / "later.csv",
@@ -862,34 +825,18 @@ def test_chicago_split_address_columns_are_used(tenant_a, tmp_path) -> None:
 
 
 def test_a_malformed_file_is_read_row_by_row_and_bad_dates_are_rejected(tenant_a, tmp_path) -> None:
-    def ok(sr, when):
-        return [
-            sr,
-            "Pothole in Street Complaint",
-            "",
-            "Open",
-            when,
-            "",
-            "1 A ST",
-            "CHICAGO",
-            "",  # noqa: E731
-            "false",
-            "",
-            "41.8",
-            "-87.6",
-        ]
 
     path = _write(
         tmp_path / "ragged.csv",
         CHICAGO_HEADER,
         [
-            ok("R1", "02/29/2024 11:59:59 PM"),  # a leap day
-            [*ok("R2", "2024-03-01T08:00:00"), "an extra field"],
-            ok("R3", "02/30/2024 08:00:00 AM"),  # no such day
-            ok("R4", "2023-02-29T08:00:00"),  # not a leap year
-            ok("R5", "2099-01-01T08:00:00"),
-            ok("R6", "2024-03-01"),  # a day without a time: midnight, local
-            ok("R7", "1709280000"),  # Unix seconds
+            _chicago_row("R1", "02/29/2024 11:59:59 PM"),  # a leap day
+            [*_chicago_row("R2", "2024-03-01T08:00:00"), "an extra field"],
+            _chicago_row("R3", "02/30/2024 08:00:00 AM"),  # no such day
+            _chicago_row("R4", "2023-02-29T08:00:00"),  # not a leap year
+            _chicago_row("R5", "2099-01-01T08:00:00"),
+            _chicago_row("R6", "2024-03-01"),  # a day without a time: midnight, local
+            _chicago_row("R7", "1709280000"),  # Unix seconds
         ],
     )
     result = import_reports(path=path, fmt="chicago311")
@@ -921,36 +868,20 @@ def test_portal_dates_read_the_fast_way_match_the_strict_checks(tenant_a, tmp_pa
         "02/29/2024 11:59:59 PM",
     ]
 
-    def row(sr, when):
-        return [
-            sr,
-            "Pothole in Street Complaint",
-            "",
-            "Open",
-            when,
-            "",
-            "1 A ST",
-            "CHICAGO",
-            "",  # noqa: E731
-            "false",
-            "",
-            "41.8",
-            "-87.6",
-        ]
-
     # What PostgreSQL's input takes but the strict checks do not is rejected both ways.
     odd = ["01/02/2024 00:15:00 AM", "01/02/2024 10:30:60 AM", "01/02/0999 10:00:00 AM"]
     fast = _write(
         tmp_path / "fast.csv",
         CHICAGO_HEADER,
-        [row(f"F{i}", d) for i, d in enumerate(dates)] + [row(f"FX{i}", d) for i, d in enumerate(odd)],
+        [_chicago_row(f"F{i}", d) for i, d in enumerate(dates)]
+        + [_chicago_row(f"FX{i}", d) for i, d in enumerate(odd)],
     )
     strict = _write(
         tmp_path / "strict.csv",
         CHICAGO_HEADER,
-        [row(f"S{i}", d) for i, d in enumerate(dates)]
-        + [row(f"SX{i}", d) for i, d in enumerate(odd)]
-        + [row("S9", "02/30/2024 08:00:00 AM")],
+        [_chicago_row(f"S{i}", d) for i, d in enumerate(dates)]
+        + [_chicago_row(f"SX{i}", d) for i, d in enumerate(odd)]
+        + [_chicago_row("S9", "02/30/2024 08:00:00 AM")],
     )
     assert import_reports(path=fast, fmt="chicago311").batch.rows_rejected == 3
     assert import_reports(path=strict, fmt="chicago311").batch.rows_rejected == 4
@@ -1067,29 +998,13 @@ def test_the_work_schema_goes_with_the_import(tenant_a, tmp_path, monkeypatch) -
 
 
 def test_reasons_closing_times_and_parent_cycles(tenant_a, tmp_path) -> None:
-    def row(sr, status="Open", created="2024-05-01T08:00:00", closed="", lat="41.8", lon="-87.6", parent=""):
-        return [  # noqa: E731
-            sr,
-            "Pothole in Street Complaint",
-            "",
-            status,
-            created,
-            closed,
-            "1 A ST",
-            "CHICAGO",
-            "",
-            "false",
-            parent,
-            lat,
-            lon,
-        ]
 
     path = _write(
         tmp_path / "cases.csv",
         CHICAGO_HEADER,
         [
-            row("C1", lat="41.8", lon=""),  # one coordinate only
-            row("X" * 101),  # a source id too long to keep
+            _chicago_row("C1", lat="41.8", lon=""),  # one coordinate only
+            _chicago_row("X" * 101),  # a source id too long to keep
             [
                 "C3",
                 "Pothole in Street Complaint",
@@ -1105,11 +1020,13 @@ def test_reasons_closing_times_and_parent_cycles(tenant_a, tmp_path) -> None:
                 "",
                 "",
             ],
-            row("C4", lat="abc"),  # unreadable
-            row("C5", status="Completed", closed="2024-04-30T08:00:00"),  # closed before it was opened
-            row("C6", status="Canceled", closed="2024-05-02T08:00:00", lat="41.9"),
-            row("C7", lat="41.81", parent="C8"),  # C7 and C8 name each other
-            row("C8", lat="41.82", parent="C7"),
+            _chicago_row("C4", lat="abc"),  # unreadable
+            _chicago_row(
+                "C5", status="Completed", closed="2024-04-30T08:00:00"
+            ),  # closed before it was opened
+            _chicago_row("C6", status="Canceled", closed="2024-05-02T08:00:00", lat="41.9"),
+            _chicago_row("C7", lat="41.81", parent="C8"),  # C7 and C8 name each other
+            _chicago_row("C8", lat="41.82", parent="C7"),
         ],
     )
     assert (

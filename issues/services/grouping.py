@@ -110,22 +110,24 @@ def issue_group_report(
         )
         for c in candidates
     ]
+    # Where no candidate joins, the report opens an issue of its own.
+    open_new = partial(
+        _group_into_new,
+        text=text,
+        summary=summary,
+        category=category,
+        severity=severity,
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        report_ref=report_ref,
+        actor_label=actor_label,
+    )
     # Ties go to the candidate the query ranked first (more similar text, then nearer).
     best, best_score = max(scored, key=lambda pair: pair[1].value, default=(None, None))
     if best is None or best_score is None:
-        return _group_into_new(
-            text=text,
-            summary=summary,
-            category=category,
-            severity=severity,
-            latitude=latitude,
-            longitude=longitude,
-            address_key=address_key,
-            at=at,
-            report_ref=report_ref,
-            actor_label=actor_label,
-            match={"method": "new", **base},
-        )
+        return open_new(match={"method": "new", **base})
     ask = partial(_adjudicate, adjudicate, text, best.issue_id) if adjudicate is not None else None
     decision = match_score.decide(best_score.value, thresholds, ask)
     about_best = {
@@ -151,18 +153,8 @@ def issue_group_report(
             return GroupingResult(issue, False, match)
         # Staff closed the match since the candidate query: a new issue, and the record says so.
         about_best["closed_meanwhile"] = True
-    return _group_into_new(
-        text=text,
-        summary=summary,
-        category=category,
-        severity=severity,
-        latitude=latitude,
-        longitude=longitude,
-        address_key=address_key,
-        at=at,
-        report_ref=report_ref,
-        actor_label=actor_label,
-        match={"method": "new", **base, "best": {"issue": best.issue_id, **about_best}, **adjudication},
+    return open_new(
+        match={"method": "new", **base, "best": {"issue": best.issue_id, **about_best}, **adjudication}
     )
 
 
