@@ -3,6 +3,7 @@ policies, pause reasons and a business calendar, score settings and the rules.""
 
 from django.db import transaction
 
+from analytics.records.rule_services import property_rules_install_defaults
 from analytics.rules.services import rules_install_defaults
 from analytics.scores.services import score_settings_install_default
 from analytics.sla.services.calendar import calendar_install_default
@@ -20,4 +21,7 @@ def analytics_install_defaults(*, tenant: Tenant) -> int:
     calendar_install_default()
     score_settings_install_default()
     rules_install_defaults()
+    # Property risk profiles are a capability of city tenants.
+    if tenant.kind == Tenant.Kind.CITY:
+        property_rules_install_defaults()
     return created

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from analytics.location_reports import api as location_reports
 from analytics.rules import api as rules
@@ -24,4 +24,5 @@ urlpatterns = [
         location_reports.LocationReportPdf.as_view(),
         name="api-location-report-pdf",
     ),
+    path("", include("analytics.property.urls_api")),
 ]

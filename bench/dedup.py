@@ -249,7 +249,6 @@ def _measure(points: list[dict]) -> None:
             "category_ids": category_compatible_ids(category),
             "radius_m": thresholds.radius_m,
             "window_hours": thresholds.window_hours,
-            "min_similarity": thresholds.min_similarity,
         }
         started = time.perf_counter()
         found = issue_candidates(**query)

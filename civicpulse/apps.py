@@ -16,9 +16,12 @@ class CivicPulseAdminConfig(admin_apps.AdminConfig):
             PeriodicTask,
             SolarSchedule,
         )
+        from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-        from civicpulse.core.admin import restrict_to_platform
+        from civicpulse.core.admin import restrict_to_platform, restrict_to_tenants
 
         # Schedules are the operators' business: a periodic task edited by a tenant's staff
         # could name another tenant's schema in its headers, or collide by name and stall beat.
         restrict_to_platform(PeriodicTask, IntervalSchedule, CrontabSchedule, SolarSchedule, ClockedSchedule)
+        # Analysts' refresh tokens live in each tenant's schema: the platform has none.
+        restrict_to_tenants(OutstandingToken, BlacklistedToken)

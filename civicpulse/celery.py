@@ -1,23 +1,48 @@
 """The one Celery app. Tenant-aware: every task carries the schema it was sent from and
 runs in it (tenant-schemas-celery)."""
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from celery import Task, signals
 from celery.worker import WorkController
+from django.core.exceptions import ImproperlyConfigured
 from tenant_schemas_celery.app import CeleryApp
+
+from civicpulse.environment import development_refuse_unless_debug, settings_module_choose
 
 if TYPE_CHECKING:
     from civicpulse.core.workers import Heartbeat
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicpulse.settings.dev")
+# .env first, then the settings it names (development settings only when nothing says).
+settings_module_choose()
 
 app = CeleryApp("civicpulse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 _heartbeat: "Heartbeat | None" = None
+
+
+def _refuse_development(process: str) -> None:
+    try:
+        development_refuse_unless_debug(process)
+    except ImproperlyConfigured as exc:
+        # Celery logs and swallows a receiver's exceptions; only SystemExit stops the start.
+        raise SystemExit(str(exc)) from exc
+
+
+@signals.celeryd_init.connect
+def _refuse_development_worker(**kwargs: Any) -> None:
+    # A worker on the development settings would mail to the console and run with the
+    # published secret key: only when DEBUG is explicitly on (make run).
+    _refuse_development("a Celery worker")
+
+
+@signals.import_modules.connect
+def _refuse_development_beat(**kwargs: Any) -> None:
+    # Sent when a worker or beat loads the task modules: for beat, the first moment, before
+    # its database scheduler touches the database (beat_init comes after that).
+    _refuse_development("a Celery worker or beat")
 
 
 @signals.worker_ready.connect

@@ -3,7 +3,10 @@ process, and sizes from the environment."""
 
 import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# This machine only, unless told otherwise: a development server (make run, DEBUG on)
+# must not answer the network. Containers and servers behind a proxy on another host set
+# BIND_ADDRESS (0.0.0.0 for every interface; the Docker image does).
+bind = f"{os.environ.get('BIND_ADDRESS') or '127.0.0.1'}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "8"))
@@ -18,5 +21,25 @@ logconfig_dict = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "json"}},
     "loggers": {
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Off (accesslog None) but, if switched on, its request lines go through the same
+        # filter, which redacts tracking ids and resident tokens from them.
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+
+# glibc serves large allocations (a decoded photo) from the heap once one of that size has
+# been freed (its mmap threshold rises to match), and a heap seldom shrinks: each web
+# process would keep the memory of its largest photo for good. A fixed threshold returns
+# every buffer over 128 KB to the system as soon as it is freed.
+M_MMAP_THRESHOLD = -3
+
+
+def post_fork(server: object, worker: object) -> None:
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to tune
+        pass

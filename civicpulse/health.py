@@ -2,15 +2,22 @@
 
 /healthz answers 200 while the database answers (the web process can serve); /readyz
 answers 503 when any dependency is down, for load balancers and deploy checks.
+
+Anyone gets the status code and `{"status": "ok" | "fail"}`; the details (which part is
+down, the error's type, the workers' host names and queues) are for the platform admin
+only: a signed-in active superuser on the public host. They tell an attacker what runs
+where and when it is weak.
 """
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_tenants.utils import get_public_schema_name
 
 from civicpulse.core import workers
 from civicpulse.core.redis_client import redis_client
+from civicpulse.core.tenancy import current_schema
 
 
 def _database() -> dict[str, object]:
@@ -47,17 +54,32 @@ def _state() -> dict[str, dict[str, object]]:
     }
 
 
+def _platform_admin(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return (
+        current_schema() == get_public_schema_name()
+        and user is not None
+        and user.is_active
+        and user.is_superuser
+    )
+
+
+def _answer(request: HttpRequest, ok: bool, state: dict[str, dict[str, object]]) -> JsonResponse:
+    body: dict[str, object] = {"status": "ok" if ok else "fail"}
+    if _platform_admin(request):
+        body.update(state)
+    return JsonResponse(body, status=200 if ok else 503)
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     state = _state()
-    status = 200 if state["database"]["ok"] else 503
-    return JsonResponse({"status": "ok" if status == 200 else "down", **state}, status=status)
+    return _answer(request, bool(state["database"]["ok"]), state)
 
 
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     state = _state()
-    ready = all(part["ok"] for part in state.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", **state}, status=200 if ready else 503)
+    return _answer(request, all(part["ok"] for part in state.values()), state)

@@ -2,7 +2,8 @@
 what the issue itself holds (fields, notes, trail, workflow actions). The pieces that need
 other apps (its reports, merging, undo; SLA; location reports) are mixins of those apps,
 composed with it and registered once in civicpulse/admin.py; the hooks they use are
-Django's own (get_inlines, get_fields, get_actions, get_urls, get_search_results)."""
+Django's own (get_inlines, get_fields, get_actions, get_urls, get_search_results).
+Areas and departments, retired rather than deleted: issues.admin_taxonomy."""
 
 from datetime import timedelta
 from typing import ClassVar
@@ -15,8 +16,8 @@ from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
 
 from civicpulse.core.admin import EstimatedCountPaginator, TenantAdmin, acting_user
+from issues.admin_taxonomy import AreaAdmin, DepartmentAdmin  # noqa: F401  (registers them)
 from issues.models import (
-    Area,
     Category,
     Department,
     GroupingPolicy,
@@ -34,16 +35,6 @@ from issues.services.workflow import (
     issue_transition,
     issue_update,
 )
-
-
-@admin.register(Area)
-class AreaAdmin(TenantAdmin):
-    list_display = ("name", "code", "has_boundary")
-    search_fields = ("name", "code")
-
-    @admin.display(boolean=True, description="boundary")
-    def has_boundary(self, obj: Area) -> bool:
-        return bool(obj.boundary)
 
 
 @admin.register(Category)
@@ -122,13 +113,6 @@ class GroupingPolicyAdmin(TenantAdmin):
         if policy._state.adding and self.has_change_permission(request):
             policy.save()
         return HttpResponseRedirect(reverse("admin:issues_groupingpolicy_change", args=[policy.pk]))
-
-
-@admin.register(Department)
-class DepartmentAdmin(TenantAdmin):
-    list_display = ("name", "code", "email")
-    search_fields = ("name", "code")
-    filter_horizontal = ("members",)
 
 
 class MyDepartmentFilter(admin.SimpleListFilter):
@@ -293,7 +277,7 @@ class IssueAdmin(TenantAdmin):
             )
         return results, False
 
-    @admin.action(description="Assign to me")
+    @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         me = acting_user(request)
         for issue_id in queryset.values_list("pk", flat=True):
@@ -348,22 +332,22 @@ class IssueAdmin(TenantAdmin):
         for line in refused:
             self.message_user(request, line, messages.ERROR)
 
-    @admin.action(description="Acknowledge")
+    @admin.action(description="Acknowledge", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.ACKNOWLEDGED)
 
-    @admin.action(description="Start work")
+    @admin.action(description="Start work", permissions=["change"])
     def start(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.IN_PROGRESS)
 
-    @admin.action(description="Resolve")
+    @admin.action(description="Resolve", permissions=["change"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.RESOLVED)
 
-    @admin.action(description="Close")
+    @admin.action(description="Close", permissions=["change"])
     def close(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.CLOSED)
 
-    @admin.action(description="Reopen")
+    @admin.action(description="Reopen", permissions=["change"])
     def reopen(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         self._move(request, queryset, IssueStatus.OPEN)

@@ -43,7 +43,7 @@ class Pages(PageNumberPagination):
 class DepartmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Department
-        fields = ["code", "name"]
+        fields = ["code", "name", "active"]
 
 
 class AreaSerializer(serializers.ModelSerializer):
@@ -51,7 +51,7 @@ class AreaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Area
-        fields = ["code", "name", "boundary"]
+        fields = ["code", "name", "boundary", "active"]
 
 
 class QuestionValueSerializer(serializers.Serializer):

@@ -1,5 +1,5 @@
 """The grouping score: one number in [0, 1] saying how likely a report and an open issue
-are the same problem, made of four parts a person can check by hand. Pure functions, no
+are the same problem, made of five parts a person can check by hand. Pure functions, no
 database: the thresholds come from issues.selectors.grouping_thresholds, the candidates
 from issues.selectors.issue_candidates. docs/grouping.md explains the choices.
 `explain_match` reads a stored match record back in words for staff.
@@ -8,11 +8,13 @@ from issues.selectors.issue_candidates. docs/grouping.md explains the choices.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# How much each part counts. Text counts most: two reports of one problem usually
-# describe it alike. Distance and time only rank candidates that already passed the
-# hard radius and window; the category relation keeps a related category's issue
-# behind one of the report's own category.
-WEIGHTS: dict[str, float] = {"text": 0.40, "distance": 0.25, "time": 0.15, "category": 0.20}
+# How much each part counts. What the texts say counts most, in words (trigrams: "Pot
+# Hole" / "Pothole") and in meaning (embeddings: "Encampment" / "people camping on the
+# sidewalk"). Distance and time only rank candidates that already passed the hard radius
+# and window; the category relation keeps a related category's issue behind one of the
+# report's own category. Fitted on real resident reports and their city's own duplicate
+# links (docs/grouping.md says how).
+WEIGHTS: dict[str, float] = {"text": 0.15, "meaning": 0.25, "distance": 0.25, "time": 0.15, "category": 0.20}
 
 # The category part by relation. A related category is a declared link between two
 # categories, so it says more than not knowing one side's category at all.
@@ -72,22 +74,28 @@ def category_relation(report_category_id: int | None, issue_category_id: int | N
 def score(
     *,
     similarity: float,
+    meaning: float | None,
     distance_m: float | None,
     time_gap_s: float,
     relation: str,
     thresholds: Thresholds,
 ) -> Score:
-    """Each part in [0, 1]: text is the trigram similarity; distance falls linearly from 1
-    at the same point to 0 at the radius (a shared address, with no point, counts as the
-    same place); time falls from 1 at the same moment to 0 at the window's edge, either
-    side (reports are not always processed in the order they were sent). Parts and the
-    score are rounded to three decimals before the score is compared with a threshold,
-    so the record reproduces the decision exactly."""
+    """Each part in [0, 1]: text is the trigram similarity; meaning the cosine of the two
+    texts' embeddings (below 0 counts as 0), or the text part when either has none (no
+    model, a blank text, an imported issue), so a missing embedding neither helps nor
+    hurts; distance falls linearly from 1 at the same point to 0 at the radius (a shared
+    address, with no point, counts as the same place); time falls from 1 at the same
+    moment to 0 at the window's edge, either side (reports are not always processed in
+    the order they were sent). Parts and the score are rounded to three decimals before
+    the score is compared with a threshold, so the record reproduces the decision
+    exactly."""
     radius, window_s = thresholds.radius_m, thresholds.window_hours * 3600
     distance = 1.0 if distance_m is None or not radius else 1.0 - min(distance_m, radius) / radius
     time = 1.0 if not window_s else 1.0 - min(abs(time_gap_s), window_s) / window_s
+    text = min(max(similarity, 0.0), 1.0)
     parts = {
-        "text": round(min(max(similarity, 0.0), 1.0), 3),
+        "text": round(text, 3),
+        "meaning": round(text if meaning is None else min(max(meaning, 0.0), 1.0), 3),
         "distance": round(distance, 3),
         "time": round(time, 3),
         "category": RELATION_VALUES[relation],
@@ -145,6 +153,8 @@ def explain_match(match: dict) -> str:
         parts.append(f"{match['distance_m']} m")
     parts.append(f"{round(match.get('time_gap_s', 0) / 3600, 1)} h apart")
     parts.append(f"similarity {match.get('similarity')}")
+    if match.get("meaning") is not None:
+        parts.append(f"meaning {match['meaning']}")
     if match.get("category_relation"):
         parts.append(f"{match['category_relation']} category")
     line = ", ".join(parts)

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from issues.geo import MAX_GROUP_RADIUS_M
 from issues.validators import QUESTION_DATATYPES, validate_category_questions, validate_geojson_boundary
 
 code_validator = RegexValidator(
@@ -30,6 +31,11 @@ class Area(models.Model):
         validators=[validate_geojson_boundary],
         help_text="Optional GeoJSON Polygon or MultiPolygon, [longitude, latitude] positions.",
     )
+    active = models.BooleanField(
+        default=True,
+        help_text="Areas are never deleted: issues, scores, flags and location reports keep pointing at "
+        "them. Untick to retire one: new issues are no longer placed in it, and its history stays.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -45,6 +51,11 @@ class Department(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True, help_text="Where the department's alerts go.")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="departments")
+    active = models.BooleanField(
+        default=True,
+        help_text="Departments are never deleted: issues and categories keep pointing at them. Untick to "
+        "retire one: new issues are no longer routed to it, and its history stays.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -63,6 +74,13 @@ class Category(models.Model):
         blank=True,
         help_text="Words that point to this category, comma-separated.",
     )
+    examples = ArrayField(
+        models.CharField(max_length=300),
+        default=list,
+        blank=True,
+        help_text="Short reports of this category in residents' words. Before the tenant's corrections "
+        "train a model, a new report is compared with these to pick its category.",
+    )
     default_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     active = models.BooleanField(default=True)
     questions = models.JSONField(
@@ -75,7 +93,7 @@ class Category(models.Model):
     )
     department = models.ForeignKey(
         Department,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="categories",
@@ -91,7 +109,9 @@ class Category(models.Model):
         "grouping distance (m)",
         null=True,
         blank=True,
-        help_text="Reports farther apart are different problems. Empty: the tenant's default.",
+        validators=[MaxValueValidator(MAX_GROUP_RADIUS_M)],
+        help_text=f"Reports farther apart are different problems (at most {MAX_GROUP_RADIUS_M} m). "
+        "Empty: the tenant's default.",
     )
     group_window_hours = models.PositiveIntegerField(
         "grouping window (hours)",
@@ -104,7 +124,7 @@ class Category(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate. "
+        help_text="Similarity (0 to 1) in words (trigrams) or in meaning (embeddings), the better of the two, a report's text needs with the issue's to be a candidate. "
         "Empty: the tenant's default.",
     )
     group_join_score = models.FloatField(
@@ -133,6 +153,13 @@ class Category(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(group_radius_m__isnull=True)
+                | models.Q(group_radius_m__lte=MAX_GROUP_RADIUS_M),
+                name="category_group_radius_bounded",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -166,7 +193,10 @@ class GroupingPolicy(models.Model):
     # Always 1: a tenant has one policy (a check constraint holds it).
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     radius_m = models.PositiveIntegerField(
-        "grouping distance (m)", default=50, help_text="Reports farther apart are different problems."
+        "grouping distance (m)",
+        default=50,
+        validators=[MaxValueValidator(MAX_GROUP_RADIUS_M)],
+        help_text=f"Reports farther apart are different problems (at most {MAX_GROUP_RADIUS_M} m).",
     )
     window_hours = models.PositiveIntegerField(
         "grouping window (hours)",
@@ -177,7 +207,7 @@ class GroupingPolicy(models.Model):
         "minimum text similarity",
         default=0.1,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Trigram similarity (0 to 1) a report's text needs with the issue's to be a candidate at all.",
+        help_text="Similarity (0 to 1) in words (trigrams) or in meaning (embeddings), the better of the two, a report's text needs with the issue's to be a candidate at all.",
     )
     join_score = models.FloatField(
         default=0.55,
@@ -207,6 +237,9 @@ class GroupingPolicy(models.Model):
                 condition=models.Q(borderline_low__lte=models.F("join_score"))
                 & models.Q(join_score__lte=models.F("borderline_high")),
                 name="groupingpolicy_bounds_nest",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(radius_m__lte=MAX_GROUP_RADIUS_M), name="groupingpolicy_radius_bounded"
             ),
         ]
 
@@ -238,14 +271,19 @@ class Issue(models.Model):
     summary = models.CharField(max_length=300, blank=True)
     # The first report's text: what later reports are compared with.
     text = models.TextField(blank=True)
+    # Its meaning as numbers (civicpulse.core.vectors; 512 bytes), when the embedding model
+    # was there; later reports are compared with it beside the words.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
     category = models.ForeignKey(
         Category, on_delete=models.PROTECT, null=True, blank=True, related_name="issues"
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     status = models.CharField(max_length=20, choices=IssueStatus.choices, default=IssueStatus.OPEN)
-    area = models.ForeignKey(Area, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues")
+    # PROTECT: an area or department is retired (`active`), never deleted, so no issue's
+    # history is silently emptied.
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, null=True, blank=True, related_name="issues")
     department = models.ForeignKey(
-        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="issues"
+        Department, on_delete=models.PROTECT, null=True, blank=True, related_name="issues"
     )
     # Centroid of the issue's located reports.
     latitude = models.FloatField(null=True, blank=True)
@@ -301,6 +339,9 @@ class IssueEvent(models.Model):
         # A share of an SLA target used up; `data` names the target and the threshold.
         SLA_AT_RISK = "sla_at_risk", "SLA at risk"
         SLA_BREACHED = "sla_breached", "SLA breached"
+        # Staff erased a reporter's data (reports.services.residents_data): `data` says how
+        # many of this issue's reports and whether their text went too, never whose.
+        REPORTER_DATA_ERASED = "reporter_data_erased", "Reporter's data erased"
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

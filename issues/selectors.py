@@ -16,8 +16,9 @@ from issues.statuses import OPEN_STATUSES_SQL
 
 
 def area_for_point(latitude: float, longitude: float) -> Area | None:
-    """The first area (by name) whose boundary holds the point."""
-    for area in Area.objects.exclude(boundary=None).order_by("name", "pk"):
+    """The first active area (by name) whose boundary holds the point: a retired area
+    keeps its issues but is given no new ones."""
+    for area in Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk"):
         if area.boundary and point_in_geojson(latitude, longitude, area.boundary):
             return area
     return None
@@ -66,19 +67,23 @@ class Candidate:
     time_gap_s: float
     similarity: float
     category_id: int | None = None
+    # The issue's stored text embedding (civicpulse.core.vectors), None when it has none.
+    embedding: bytes | None = None
 
 
 # One indexed query: the GiST index on open issues' points (migration issues 0013)
 # narrows to the box around the neighbourhood, then exact distance, the time window
-# (either side: reports are not always processed in the order they were sent), the
-# category and the text similarity (pg_trgm) filter and rank what is left.
+# (either side: reports are not always processed in the order they were sent) and the
+# category filter what is left, ranked by text similarity (pg_trgm); the grouping service
+# then compares meanings (embeddings) and applies the minimum similarity to the better of
+# the two, so a reworded duplicate is not dropped for sharing few trigrams.
 _GEO_CANDIDATES = f"""
     WITH here AS (SELECT public.ll_to_earth(%(lat)s, %(lon)s) AS point)
     SELECT i.id,
            public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
            EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)) AS gap_s,
            public.similarity(i.text, %(text)s) AS sim,
-           i.category_id
+           i.category_id, i.embedding
     FROM issues_issue i, here
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
       AND point(i.longitude, i.latitude) <@ box(point(%(west)s, %(south)s), point(%(east)s, %(north)s))
@@ -86,13 +91,12 @@ _GEO_CANDIDATES = f"""
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
       AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
       AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
-      AND public.similarity(i.text, %(text)s) >= %(min_similarity)s
     ORDER BY sim DESC, distance_m
     LIMIT 20
 """
 _ADDRESS_CANDIDATES = f"""
     SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
-           i.category_id
+           i.category_id, i.embedding
     FROM issues_issue i
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
@@ -114,7 +118,6 @@ class CandidateQuery(TypedDict):
     category_ids: list[int] | None  # None: any category
     radius_m: float
     window_hours: int
-    min_similarity: float
 
 
 # What candidate_query passes to the SQL, by placeholder name.
@@ -132,7 +135,6 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidatePara
         "text": query["text"],
         "radius": radius,
         "window": int(query["window_hours"]),
-        "min_similarity": float(query["min_similarity"]),
         "any_category": query["category_ids"] is None,
         "categories": query["category_ids"] or [],
         "address_key": query["address_key"],
@@ -150,7 +152,27 @@ def issue_candidates(**query: Unpack[CandidateQuery]) -> list[Candidate]:
     statement, params = candidate_query(**query)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return [Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4]) for row in cursor.fetchall()]
+        return [
+            Candidate(
+                row[0],
+                row[1],
+                float(row[2]),
+                float(row[3]),
+                row[4],
+                None if row[5] is None else bytes(row[5]),
+            )
+            for row in cursor.fetchall()
+        ]
+
+
+def _has_area(ring: list) -> bool:
+    """Whether the ring encloses anything: both spans non-zero and a shoelace area above
+    rounding noise (1e-12 square degrees is about a hundredth of a square metre)."""
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    if not ring or max(lons) == min(lons) or max(lats) == min(lats):
+        return False
+    twice_area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:] + ring[:1], strict=True))
+    return abs(twice_area) > 2e-12
 
 
 def area_map(width: int = 600) -> dict | None:
@@ -160,7 +182,11 @@ def area_map(width: int = 600) -> dict | None:
     polygons = []
     for area in Area.objects.exclude(boundary=None).order_by("name"):
         if area.boundary is not None:  # always, by the filter; the nullable field's type cannot say so
-            polygons.append((area.name, [polygon[0] for polygon in geojson_polygons(area.boundary)]))
+            # A ring without area (every corner on one line) cannot be clicked into, and
+            # alone it would give the map no width or no height to scale by.
+            rings = [polygon[0] for polygon in geojson_polygons(area.boundary) if _has_area(polygon[0])]
+            if rings:
+                polygons.append((area.name, rings))
     points = [p for _, rings in polygons for ring in rings for p in ring]
     if not points:
         return None

@@ -4,7 +4,8 @@ for one JSON object that must validate against a JSON schema.
 Which endpoint: the tenant's own when it chose one (on the operator's allow-list), else
 the operator's (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY, LLM_TIMEOUT), else none. Every call
 is audited in the tenant's schema (ModelCall); at most LLM_MAX_CONCURRENCY calls per
-endpoint are in flight across all workers; timeouts, 429s, 5xx and dropped connections
+endpoint are in flight across all workers, at most LLM_MAX_CONCURRENCY_PER_TENANT of them
+for one tenant; the circuit breaker is kept per endpoint and tenant; timeouts, 429s, 5xx and dropped connections
 are retried with backoff, then reported as a ModelFault for the caller to fall back.
 """
 
@@ -21,8 +22,9 @@ import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletion
 
+from civicpulse.core.tenancy import current_schema
 from llm.limiter import NoSlot, circuit_open, circuit_record_fault, model_slot
-from llm.models import Endpoint, ModelCall
+from llm.models import TIMEOUT_MAX_S, TIMEOUT_MIN_S, Endpoint, ModelCall
 from llm.secrets import secret_decrypt
 
 logger = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ def endpoint_config(purpose: str) -> EndpointConfig | None:
                 choice.base_url,
                 choice.model,
                 secret_decrypt(choice.api_key_encrypted),
-                choice.timeout_s or settings.LLM_TIMEOUT,
+                tenant_timeout(choice.timeout_s),
                 "tenant",
             )
     if settings.LLM_BASE_URL and settings.LLM_MODEL:
@@ -120,6 +122,21 @@ def endpoint_config(purpose: str) -> EndpointConfig | None:
             settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY, settings.LLM_TIMEOUT, "operator"
         )
     return None
+
+
+def tenant_timeout(timeout_s: float | None) -> float:
+    """A tenant's own timeout, held to TIMEOUT_MIN_S..TIMEOUT_MAX_S even if a row escaped
+    the model's validation; empty: the operator's."""
+    if timeout_s is None:
+        return float(settings.LLM_TIMEOUT)
+    return min(max(float(timeout_s), TIMEOUT_MIN_S), TIMEOUT_MAX_S)
+
+
+def tenant_slot_limit() -> int:
+    """How many of an endpoint's LLM_MAX_CONCURRENCY slots one tenant may hold at once
+    (LLM_MAX_CONCURRENCY_PER_TENANT; 0: half of them, rounded up), never more than all."""
+    share = settings.LLM_MAX_CONCURRENCY_PER_TENANT or -(-settings.LLM_MAX_CONCURRENCY // 2)
+    return max(1, min(share, settings.LLM_MAX_CONCURRENCY))
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -164,7 +181,9 @@ def chat_json(
     ModelCall either way."""
     prompt_sha256 = hashlib.sha256(json.dumps([config.model, system, user]).encode()).hexdigest()
     retries = settings.LLM_RETRIES if retries is None else retries
-    if circuit_open(config.endpoint):
+    # The slots and the breaker are the tenant's own on a shared endpoint (llm.limiter).
+    tenant = current_schema()
+    if circuit_open(config.endpoint, tenant=tenant):
         # Not a call: nothing to audit. The report's note says why the model was not used.
         raise ModelFault(
             Outcome.UNAVAILABLE, "circuit open after repeated faults; retrying the model shortly"
@@ -187,7 +206,9 @@ def chat_json(
             try:
                 with model_slot(
                     config.endpoint,
+                    tenant=tenant,
                     limit=settings.LLM_MAX_CONCURRENCY,
+                    tenant_limit=tenant_slot_limit(),
                     hold_s=config.timeout + 5,
                     wait_s=settings.LLM_SLOT_WAIT if slot_wait is None else slot_wait,
                 ):
@@ -222,7 +243,7 @@ def chat_json(
                 answer = _answer(response, schema)
                 fault = None
                 return answer
-            if fault.outcome in _TRANSIENT and circuit_record_fault(config.endpoint):
+            if fault.outcome in _TRANSIENT and circuit_record_fault(config.endpoint, tenant=tenant):
                 break  # the endpoint is down: no more retries either
             if attempt < retries:
                 time.sleep(wait)

@@ -1,26 +1,16 @@
 """The offline classifier that learns from staff corrections.
 
 Every staff correction is a TrainingExample. Once a tenant has enough of them,
-`classifier_train` fits a small text model (TF-IDF over word unigrams and bigrams, then
-logistic regression) for the category and, when staff have corrected enough severities,
-a second one for severity, and stores it as a new TrainedClassifier version in the
-tenant's schema.
-
-scikit-learn fits; it is never needed to predict. What is stored is plain JSON numbers
-(terms, idf, weights, intercepts, classes) and prediction is a few lines of numpy, so a
-worker never unpickles anything and a later version of the code can still read, audit and
-use an old model. scikit-learn is imported inside the fitting functions only: the `io`
-workers that classify reports never load it.
+`classifier_train` fits a text model (llm.text_model: words, character n-grams and the
+embedding, then logistic regression) for the category and, when staff have corrected
+enough severities, a second one for severity, and stores it as a new TrainedClassifier
+version in the tenant's schema, as plain numbers.
 """
 
-import itertools
-import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -30,122 +20,13 @@ from django.utils import timezone
 from civicpulse.core.tenancy import current_schema
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import rule_severity, summarise
+from llm.text_model import PARAMETERS_FORMAT, TextModel, predict_many, text_model_fit
 from llm.types import SEVERITIES, CategoryInfo, Classification
 
-if TYPE_CHECKING:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-# Bumped whenever the stored parameters change shape, so old rows stay readable.
-PARAMETERS_FORMAT = 1
-_TOKEN = re.compile(r"\b\w\w+\b")
-# The most frequent terms only, so the stored JSON stays near 25 kB per category however
-# many corrections there are. On generated city reports, 2,000 terms scored as well as
-# 20,000 (within 0.002 of accuracy).
-MAX_FEATURES = 2000
-# Stored weights are rounded: five decimals move no probability by more than ~1e-4.
-_DECIMALS = 5
 # Fewer examples than this are not worth cross-validating: five folds of a handful of
 # texts say nothing reliable about accuracy.
 CROSS_VALIDATION_MIN_EXAMPLES = 30
 _FOLDS = 5
-# Inverse regularisation strength. Weaker than scikit-learn's default (1.0) because
-# TF-IDF vectors are L2-normalised and short texts carry few terms; on generated city
-# reports it scored a little better (0.935 against 0.930 accuracy).
-_C = 10.0
-
-
-def text_features(text: str) -> list[str]:
-    """The terms a text is made of: lower-cased words of two or more characters, and each
-    pair of neighbouring words. The one analyzer for fitting and predicting (it is handed
-    to scikit-learn as a callable), so both always see the same terms."""
-    words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-
-
-def text_model_estimators(
-    texts: Sequence[str], labels: Sequence[str]
-) -> tuple["TfidfVectorizer", "LogisticRegression"]:
-    """The fitted scikit-learn vectorizer and logistic regression, before they are turned
-    into plain parameters (what the stored model must predict exactly like)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    if len(set(labels)) < 2:
-        raise ValueError("a text model needs at least two distinct labels")
-    vectorizer = TfidfVectorizer(analyzer=text_features, sublinear_tf=True, max_features=MAX_FEATURES)
-    features = vectorizer.fit_transform(texts)
-    model = LogisticRegression(C=_C, max_iter=2000)
-    model.fit(features, list(labels))
-    return vectorizer, model
-
-
-def text_model_fit(texts: Sequence[str], labels: Sequence[str]) -> dict:
-    """Fit TF-IDF + logistic regression on labelled texts; return its parameters as plain
-    JSON-ready data: `terms` (the vocabulary in column order), `idf`, `coef` (one row per
-    class, or a single row for two classes, as scikit-learn keeps it), `intercept` and
-    `classes`. Pure: touches no database."""
-    vectorizer, model = text_model_estimators(texts, labels)
-    return {
-        "terms": vectorizer.get_feature_names_out().tolist(),
-        "idf": np.round(vectorizer.idf_, _DECIMALS).tolist(),
-        "coef": np.round(model.coef_, _DECIMALS).tolist(),
-        "intercept": np.round(model.intercept_, _DECIMALS).tolist(),
-        "classes": [str(c) for c in model.classes_],
-    }
-
-
-@dataclass(frozen=True)
-class TextModel:
-    """A fitted text model read back from its parameters, ready to predict with numpy."""
-
-    index: dict[str, int]
-    idf: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    classes: tuple[str, ...]
-
-    @classmethod
-    def from_parameters(cls, parameters: dict) -> "TextModel":
-        return cls(
-            index={term: i for i, term in enumerate(parameters["terms"])},
-            idf=np.asarray(parameters["idf"], dtype=float),
-            coef=np.asarray(parameters["coef"], dtype=float),
-            intercept=np.asarray(parameters["intercept"], dtype=float),
-            classes=tuple(parameters["classes"]),
-        )
-
-    def knows(self, text: str) -> bool:
-        """Whether any term of the text is in the vocabulary (else only the prior speaks)."""
-        return any(term in self.index for term in text_features(text))
-
-    def probabilities(self, text: str) -> np.ndarray:
-        """One probability per class, in `classes` order: what scikit-learn's
-        predict_proba gives for the same text."""
-        counts = Counter(term for term in text_features(text) if term in self.index)
-        scores = self.intercept.copy()
-        if counts:
-            columns = np.fromiter((self.index[t] for t in counts), dtype=np.intp, count=len(counts))
-            # Sublinear tf, times idf, L2-normalised: TfidfVectorizer(sublinear_tf=True).
-            tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
-            weights = (1.0 + np.log(tf)) * self.idf[columns]
-            weights /= np.linalg.norm(weights)
-            scores = scores + self.coef[:, columns] @ weights
-        if len(self.classes) == 2:
-            # Binary logistic regression keeps one row of weights, for the second class.
-            second = 1.0 / (1.0 + math.exp(-float(scores[0])))
-            return np.array([1.0 - second, second])
-        exp = np.exp(scores - scores.max())
-        return exp / exp.sum()
-
-    def predict(self, text: str) -> str:
-        return self.classes[int(np.argmax(self.probabilities(text)))]
-
-
-def predict_many(parameters: dict, texts: Sequence[str]) -> list[str]:
-    """The most probable class of each text under stored (or freshly fitted) parameters."""
-    model = TextModel.from_parameters(parameters)
-    return [model.predict(text) for text in texts]
 
 
 def classification_scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:

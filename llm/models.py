@@ -3,8 +3,14 @@ model endpoint (when it brings one), the audit log of every model call, the staf
 corrections the offline classifier learns from, and the versions of what it learned."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+# A tenant's own timeout, in seconds, is held to this range (model, database and at every
+# call): a long one would hold a shared concurrency slot for that long, a tiny one would
+# make every call a fault.
+TIMEOUT_MIN_S, TIMEOUT_MAX_S = 1.0, 30.0
 
 
 class Endpoint(models.Model):
@@ -25,7 +31,12 @@ class Endpoint(models.Model):
     model = models.CharField(max_length=200, blank=True)
     # Encrypted (llm.secrets); never shown again once saved.
     api_key_encrypted = models.TextField(blank=True, editable=False)
-    timeout_s = models.FloatField(null=True, blank=True, help_text="Seconds; empty: the operator's default.")
+    timeout_s = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(TIMEOUT_MIN_S), MaxValueValidator(TIMEOUT_MAX_S)],
+        help_text=f"Seconds, {TIMEOUT_MIN_S:g} to {TIMEOUT_MAX_S:g}; empty: the operator's default.",
+    )
     classify = models.BooleanField(default=True, help_text="Ask the model for each report's category.")
     adjudicate = models.BooleanField(
         default=True,
@@ -36,6 +47,13 @@ class Endpoint(models.Model):
     class Meta:
         verbose_name = "language model"
         verbose_name_plural = "language model"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(timeout_s__isnull=True)
+                | models.Q(timeout_s__gte=TIMEOUT_MIN_S, timeout_s__lte=TIMEOUT_MAX_S),
+                name="endpoint_timeout_bounded",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.get_mode_display()

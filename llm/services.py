@@ -14,16 +14,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from llm.client import ModelFault, chat_json, endpoint_config
+from llm.few_shot import nearest_corrections
 from llm.learning import classify_learned
 from llm.models import Endpoint, ModelCall, TrainingExample
 from llm.offline import classify_offline, rule_severity
+from llm.prior import classify_prior
 from llm.prompts import (
     ADJUDICATION_SCHEMA,
     adjudication_messages,
     classification_messages,
     classification_schema,
 )
-from llm.secrets import secret_encrypt
+from llm.secrets import secret_encrypt, secret_rotate
 from llm.types import SEVERITIES, CategoryInfo, Classification
 
 
@@ -33,9 +35,19 @@ def _place() -> str:
 
 
 def classify_offline_best(text: str, categories: list[CategoryInfo]) -> Classification:
-    """The tenant's learned model once it has one that knows these categories, else the
-    categories' names, descriptions and keywords."""
-    return classify_learned(text, categories) or classify_offline(text, categories)
+    """The tenant's learned model once it has one that knows these categories; else, when
+    there is a choice to make, the categories' starter examples compared in meaning (the
+    cold start); else their names, descriptions and keywords. A single category (the
+    resident's own choice) is kept by every path, and the keywords' confidence then says
+    how well the text fits it."""
+    return classify_learned(text, categories) or classify_untrained(text, categories)
+
+
+def classify_untrained(text: str, categories: list[CategoryInfo]) -> Classification:
+    """What a tenant with no trained model gets: the starter examples compared in meaning
+    when there is a choice to make and the embedding model is there, else the keywords."""
+    prior = classify_prior(text, categories) if len(categories) > 1 else None
+    return prior or classify_offline(text, categories)
 
 
 def _bounded_severity(suggested: str, ruled: str) -> str:
@@ -53,7 +65,10 @@ def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classificat
     config = endpoint_config(ModelCall.Purpose.CLASSIFY)
     if config is None or not categories:
         return classify_offline_best(text, categories)
-    system, user = classification_messages(text=text, categories=categories, place=_place())
+    codes = [c.code for c in categories]
+    system, user = classification_messages(
+        text=text, categories=categories, place=_place(), examples=nearest_corrections(text, codes)
+    )
     try:
         answer = chat_json(
             config,
@@ -121,6 +136,21 @@ def endpoint_save(*, endpoint: Endpoint, api_key: str = "", clear_api_key: bool 
 
 
 @transaction.atomic
+def endpoint_secrets_rotate() -> tuple[int, int]:
+    """Re-encrypt the tenant's stored model keys with the first LLM_SECRET_KEY. Returns
+    (re-encrypted, unreadable); an unreadable key is left for staff to enter again."""
+    rotated = unreadable = 0
+    for endpoint in Endpoint.objects.exclude(api_key_encrypted="").select_for_update().order_by("pk"):
+        token = secret_rotate(endpoint.api_key_encrypted)
+        if token is None:
+            unreadable += 1
+            continue
+        Endpoint.objects.filter(pk=endpoint.pk).update(api_key_encrypted=token)
+        rotated += 1
+    return rotated, unreadable
+
+
+@transaction.atomic
 def training_example_record(*, ref: str, text: str, category: str, severity: str) -> TrainingExample:
     """Record a staff correction as a labelled example. One per source (`ref`, a report's
     tracking id): a later correction of the same report replaces the earlier one."""
@@ -137,3 +167,11 @@ def training_example_record(*, ref: str, text: str, category: str, severity: str
         },
     )
     return example
+
+
+def training_examples_forget(*, refs: list[str]) -> int:
+    """Delete the labelled examples of these sources (reports' tracking ids): their text
+    is a reporter's words, erased at the reporter's request. The next training run learns
+    without them."""
+    deleted, _ = TrainingExample.objects.filter(ref__in=refs).delete()
+    return deleted

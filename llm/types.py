@@ -19,6 +19,8 @@ class CategoryInfo:
     description: str = ""
     keywords: tuple[str, ...] = field(default_factory=tuple)
     default_severity: str = "medium"
+    # Short reports of the category in residents' words: the cold-start classifier's prior.
+    examples: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,3 @@
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -11,10 +9,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin, acting_user
+from civicpulse.core.csv_safe import csv_writer
 from issues.models import Issue
-from reports.models import ImportBatch, Location, Report
+from reports import erasure_admin  # noqa: F401  (registers the erasure page)
+from reports.addresses import standardise_address
+from reports.models import ImportBatch, Location, LocationChange, Report
+from reports.services.locations import location_place, point_in_tenant_areas
 from reports.services.regrouping import issue_move_reports
-from reports.services.staff_edits import report_correct, report_place, report_retry
+from reports.services.staff_edits import report_correct, report_photos_approve, report_place, report_retry
 
 
 class ReviewFilter(admin.SimpleListFilter):
@@ -29,6 +31,7 @@ class ReviewFilter(admin.SimpleListFilter):
             ("failed", "Processing failed"),
             ("placement", "No point: place it"),
             ("confidence", "Low-confidence classification"),
+            ("photo", "Photo awaiting approval"),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> QuerySet[Report]:
@@ -40,7 +43,25 @@ class ReviewFilter(admin.SimpleListFilter):
             return queryset.filter(
                 category_source=Report.CategorySource.CLASSIFIER, confidence__lt=self.LOW_CONFIDENCE
             )
+        if self.value() == "photo":
+            return queryset.filter(photo_approved=False).exclude(photo="")
         return queryset
+
+
+class PointForm(forms.ModelForm):
+    """A point staff give (a report's placement, an address's place) lies in the tenant's
+    areas, when it has any."""
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        moved = {"latitude", "longitude"} & set(self.changed_data)
+        if moved and latitude is not None and longitude is not None:
+            if not point_in_tenant_areas(latitude, longitude):
+                self.add_error("latitude", "That point lies outside all of this place's areas.")
+        if "address" in self.fields and "address" in data and not standardise_address(data["address"]).key:
+            self.add_error("address", "Give an address with words or numbers in it.")
+        return data
 
 
 class MoveForm(ActionForm):
@@ -60,6 +81,7 @@ class ReportAdmin(TenantAdmin):
         "attempts",
     )
     list_filter = (ReviewFilter, "status", "channel", "category")
+    form = PointForm
     action_form = MoveForm
     search_fields = ("tracking_id", "description", "address", "external_id")
     list_select_related = ("category", "issue")
@@ -80,6 +102,8 @@ class ReportAdmin(TenantAdmin):
         "longitude",
         "address",
         "needs_placement",
+        "photo_preview",
+        "photo_approved",
         "media_url",
         "email",
         "channel",
@@ -92,20 +116,48 @@ class ReportAdmin(TenantAdmin):
         "last_error",
         "processed_at",
     )
-    readonly_fields = tuple(f for f in fields if f not in ("category", "severity", "latitude", "longitude"))
+    readonly_fields = tuple(
+        f for f in fields if f not in ("category", "severity", "latitude", "longitude", "photo_approved")
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Report | None = None) -> tuple:
+        readonly = self.readonly_fields
+        # Approving a photo for the public is a permission of its own (approve_photo).
+        if obj is None or not obj.photo or not self.has_approve_photo_permission(request):
+            readonly = (*readonly, "photo_approved")
         # The point is set by staff only for a report that has none ("needs placement").
         if obj is not None and obj.needs_placement:
-            return self.readonly_fields
-        return (*self.readonly_fields, "latitude", "longitude")
+            return readonly
+        return (*readonly, "latitude", "longitude")
+
+    def has_approve_photo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("reports.approve_photo")
+
+    @admin.display(description="photo")
+    def photo_preview(self, report: Report) -> str:
+        if not report.photo:
+            return "—"
+        url = reverse("report-photo", args=[report.tracking_id])
+        return format_html('<a href="{}"><img src="{}" alt="photo" style="max-height:240px"></a>', url, url)
+
+    @admin.action(description="Approve photos for the public", permissions=["approve_photo"])
+    def approve_photos(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = report_photos_approve(report_ids=ids, approved=True, actor=acting_user(request))
+        self.message_user(request, f"Approved {count} photo(s) for the public.", messages.SUCCESS)
+
+    @admin.action(description="Withdraw photos from the public", permissions=["approve_photo"])
+    def withdraw_photos(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = report_photos_approve(report_ids=ids, approved=False, actor=acting_user(request))
+        self.message_user(request, f"Withdrew {count} photo(s) from the public.", messages.SUCCESS)
 
     date_hierarchy = "submitted_at"
-    actions = ("retry", "move_to_issue", "split_out")
+    actions = ("retry", "move_to_issue", "split_out", "approve_photos", "withdraw_photos")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
-    @admin.action(description="Move to issue #… (give the number above)")
+    @admin.action(description="Move to issue #… (give the number above)", permissions=["change"])
     def move_to_issue(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
         to_issue = request.POST.get("to_issue", "").strip()
         if not to_issue.isdigit() or not Issue.objects.filter(pk=int(to_issue)).exists():
@@ -115,7 +167,7 @@ class ReportAdmin(TenantAdmin):
             return
         self._move(request, queryset, int(to_issue))
 
-    @admin.action(description="Split out into a new issue")
+    @admin.action(description="Split out into a new issue", permissions=["change"])
     def split_out(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
         self._move(request, queryset, None)
 
@@ -141,6 +193,8 @@ class ReportAdmin(TenantAdmin):
             report_place(
                 report_id=obj.pk, latitude=data["latitude"], longitude=data["longitude"], actor=actor
             )
+        if "photo_approved" in form.changed_data and self.has_approve_photo_permission(request):
+            report_photos_approve(report_ids=[obj.pk], approved=data["photo_approved"], actor=actor)
         report_correct(
             report_id=obj.pk,
             category=form.cleaned_data["category"],
@@ -148,26 +202,72 @@ class ReportAdmin(TenantAdmin):
             actor=actor,
         )
 
-    @admin.action(description="Retry processing of selected failed reports")
+    @admin.action(description="Retry processing of selected failed reports", permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
         count = report_retry(report_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} failed report(s) again.", messages.SUCCESS)
 
 
+class LocationChangeInline(admin.TabularInline):
+    """Where the address was placed before, by whom: read-only."""
+
+    model = LocationChange
+    extra = 0
+    can_delete = False
+    fields = ("at", "source", "from_latitude", "from_longitude", "to_latitude", "to_longitude", "actor")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Location | None = None) -> bool:
+        return False
+
+
 @admin.register(Location)
 class LocationAdmin(TenantAdmin):
-    list_display = ("address", "address_key", "latitude", "longitude", "created_at")
+    """Addresses and their points. Staff correct a point here: the move goes through
+    location_place and is recorded below the form (reports.services.locations)."""
+
+    list_display = (
+        "address",
+        "address_key",
+        "parse_confidence",
+        "latitude",
+        "longitude",
+        "source",
+        "created_at",
+    )
+    list_filter = ("source",)
     search_fields = ("address", "address_key")
+    form = PointForm
+    fields = ("address", "address_key", "latitude", "longitude", "source", "created_at")
+    inlines = (LocationChangeInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Location | None = None) -> tuple:
+        fixed = ("address_key", "source", "created_at")
+        return (*fixed, "address") if obj is not None else fixed
+
+    def save_model(self, request: HttpRequest, obj: Location, form: forms.ModelForm, change: bool) -> None:
+        std = standardise_address(obj.address)
+        placed = location_place(
+            address_key=obj.address_key if change else std.key,
+            std=std,
+            address=obj.address,
+            latitude=form.cleaned_data["latitude"],
+            longitude=form.cleaned_data["longitude"],
+            actor=acting_user(request),
+        )
+        obj.pk, obj._state.adding = placed.pk, False  # the admin goes on with the saved row
 
 
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyTenantAdmin):
     """Read-only record of each import, with its rejected rows as a CSV download. Batches
-    come from `manage.py import_reports`, and are kept: imported reports point at them."""
+    come from `manage.py import_reports` and, with their dataset, `import_records` and
+    `fetch_records`; they are kept: imported reports and records point at them."""
 
     list_display = (
         "started_at",
         "source_format",
+        "dataset",
         "file_name",
         "status",
         "rows_read",
@@ -176,9 +276,10 @@ class ImportBatchAdmin(ReadOnlyTenantAdmin):
         "rows_skipped",
         "rejected_csv",
     )
-    list_filter = ("source_format", "status")
+    list_filter = ("source_format", "dataset", "status")
     readonly_fields = (
         "source_format",
+        "dataset",
         "file_name",
         "checksum",
         "started_at",
@@ -217,7 +318,7 @@ class ImportBatchAdmin(ReadOnlyTenantAdmin):
         columns = list(dict.fromkeys(key for *_, raw in rows for key in raw))
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-rejected.csv"'
-        writer = csv.writer(response)
+        writer = csv_writer(response)  # formula-safe: the rows are what an import file said
         writer.writerow(["line", "source_id", "reason", *columns])
         for line, source_id, reason, raw in rows:
             writer.writerow([line, source_id, reason, *(raw.get(c, "") for c in columns)])

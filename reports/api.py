@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicpulse.apikeys.models import ApiKey
+from civicpulse.core.ratelimit import client_address
 from reports.models import Report
 from reports.selectors import report_by_tracking_id
 from reports.services.intake import report_submit
@@ -131,6 +132,7 @@ class ReportCollection(APIView):
             external_id=data.get("external_id"),
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,  # HasScope: always a key
             channel=Report.Channel.API,
+            client=client_address(request),
         )
         location = f"/api/v1/reports/{result.report.tracking_id}/"
         return Response(

@@ -6,9 +6,17 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        from issues.signals import issue_public_change
+        from issues.signals import issue_public_change, issue_public_change_recorded
 
+        issue_public_change_recorded.connect(_mark_pending, dispatch_uid="reports.notify-pending")
         issue_public_change.connect(_queue_notification, dispatch_uid="reports.notify")
+
+
+def _mark_pending(sender: object, event_id: int, **kwargs: object) -> None:
+    # Inside the change's transaction: the marker commits (or rolls back) with it.
+    from reports.models import PendingNotification
+
+    PendingNotification.objects.get_or_create(event_id=event_id)
 
 
 def _queue_notification(sender: object, event_id: int, **kwargs: object) -> None:

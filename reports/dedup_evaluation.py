@@ -13,6 +13,7 @@ makes such data up.
 """
 
 import csv
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,12 +25,14 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from civicpulse.core.geo import EARTH_RADIUS_M
 from civicpulse.core.tenancy import tenant_connection
 from issues.models import Category
 from issues.selectors import grouping_policy_get
 from issues.services.grouping import issue_group_report
 from issues.services.taxonomy import taxonomy_copy_into_scratch
-from llm.offline import classify_offline
+from llm.embeddings import embed_stored
+from llm.services import classify_untrained
 from reports.addresses import normalise_address
 from reports.services.pipeline import category_info
 from tenants.models import Tenant
@@ -208,18 +211,58 @@ class _RolledBack(Exception):
     pass
 
 
+# Real duplicates are mostly a few metres apart; the figures split recall at this distance
+# so a change that finds far duplicates by losing near ones shows.
+NEAR_M = 50
+
+
+def _distance_m(a: LabelledReport, b: LabelledReport) -> float | None:
+    """Great-circle distance on the sphere the database measures with (earthdistance)."""
+    if a.latitude is None or a.longitude is None or b.latitude is None or b.longitude is None:
+        return None
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def recall_by_distance(
+    rows: list[LabelledReport], truth: list[str], predicted: dict[int, int]
+) -> dict[str, float | int]:
+    """Recall of the true pairs within NEAR_M of each other and of those farther apart
+    (pairs without two points count as near: they share an address)."""
+    members: dict[str, list[int]] = {}
+    for index in predicted:
+        members.setdefault(truth[index], []).append(index)
+    found = {"near": 0, "far": 0}
+    total = {"near": 0, "far": 0}
+    for group in members.values():
+        for position, i in enumerate(group):
+            for j in group[position + 1 :]:
+                distance = _distance_m(rows[i], rows[j])
+                side = "far" if distance is not None and distance > NEAR_M else "near"
+                total[side] += 1
+                found[side] += predicted[i] == predicted[j]
+    return {
+        f"recall_within_{NEAR_M}m": round(found["near"] / total["near"], 3) if total["near"] else 1.0,
+        f"recall_beyond_{NEAR_M}m": round(found["far"] / total["far"], 3) if total["far"] else 1.0,
+        f"true_pairs_beyond_{NEAR_M}m": total["far"],
+    }
+
+
 def dedup_evaluate(
     *,
     tenant: Tenant,
     rows: list[LabelledReport],
     use_category: bool = False,
+    label_map: dict[str, str] | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, float | int]:
     """Group `rows` (in time order) as the pipeline would, with the tenant's categories
     and grouping policy, in a throwaway schema; return the figures. Each row's category
-    is the offline classifier's pick, or (`use_category`) the row's own when it names one
-    of the tenant's categories by code or name. Rows with neither a point nor an address
-    cannot be grouped and are left out (`rows_skipped`)."""
+    is what a tenant with no training picks (llm.services.classify_untrained), or
+    (`use_category`) the row's own when it names one of the tenant's categories by code
+    or name, or through `label_map` (label folded to lower case → code). Rows with neither
+    a point nor an address cannot be grouped and are left out (`rows_skipped`)."""
     usable = [i for i, row in enumerate(rows) if row.latitude is not None or normalise_address(row.address)]
     issue_of: dict[int, int] = {}
     db = tenant_connection()
@@ -238,10 +281,12 @@ def dedup_evaluate(
             infos = [category_info(c) for c in by_code.values() if c.active]
             for index in sorted(usable, key=lambda i: (rows[i].at, i)):
                 row = rows[index]
-                given = (
-                    (by_code.get(row.category) or by_name.get(row.category.lower())) if use_category else None
-                )
-                classification = classify_offline(row.text, infos)
+                given = None
+                if use_category and label_map is not None:
+                    given = by_code.get(label_map.get(row.category.lower(), ""))
+                elif use_category:
+                    given = by_code.get(row.category) or by_name.get(row.category.lower())
+                classification = classify_untrained(row.text, infos)
                 result = issue_group_report(
                     text=row.text,
                     summary=classification.summary,
@@ -253,6 +298,7 @@ def dedup_evaluate(
                     at=row.at,
                     report_ref=row.ref,
                     actor_label="evaluation",
+                    embedding=embed_stored(row.text),
                 )
                 issue_of[index] = result.issue.pk
                 if progress is not None:
@@ -265,4 +311,4 @@ def dedup_evaluate(
     truth = true_groups(rows)
     kept = sorted(issue_of)
     figures = dedup_figures([truth[i] for i in kept], [issue_of[i] for i in kept])
-    return {**figures, "rows_skipped": len(rows) - len(kept)}
+    return {**figures, **recall_by_distance(rows, truth, issue_of), "rows_skipped": len(rows) - len(kept)}

@@ -134,7 +134,12 @@ class IssueReportsAdminMixin(_IssueAdminBase):
         actions = super().get_actions(request)
         if self.actions is not None and IS_POPUP_VAR not in request.GET:
             merge = self.get_action("merge")
-            if merge is not None:
+            # Held to the permissions it declares, as Django holds the actions it collects
+            # itself: a member who may only view is not offered it (nor can post it).
+            if merge is not None and all(
+                getattr(self, f"has_{permission}_permission")(request)
+                for permission in getattr(merge[0], "allowed_permissions", ())
+            ):
                 actions[merge[1]] = merge
         return actions
 
@@ -242,7 +247,7 @@ class IssueReportsAdminMixin(_IssueAdminBase):
             round(reach),
         )
 
-    @admin.action(description="Merge selected into one")
+    @admin.action(description="Merge selected into one", permissions=["change"])
     def merge(self, request: HttpRequest, queryset: QuerySet[Issue]) -> None:
         try:
             target = issue_merge(

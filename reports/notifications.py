@@ -1,5 +1,11 @@
 """Tell residents what happened to the issue their report joined: once per change and
-address, with a link to the tracking page and a one-click unsubscribe."""
+address, with a link to the tracking page and a one-click unsubscribe.
+
+Double opt-in: a report's email gets one message asking to confirm it (a link to
+/track/<id>/confirm/<token>); updates go only to confirmed addresses. Both kinds of mail
+have a pending marker written with the change itself (a PendingNotification; a
+report's empty `confirmation_sent_at`), so the sweep sends whatever a lost message left
+behind, however long ago."""
 
 import logging
 import smtplib
@@ -14,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from civicpulse.core.tenancy import current_schema
 from issues.models import IssueEvent, IssueNote, IssueStatus
-from reports.models import Notification, Report
+from reports.models import Notification, PendingNotification, Report
 from tenants.selectors import current_tenant
 
 logger = logging.getLogger(__name__)
@@ -22,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 def unsubscribe_token(tracking_id: str) -> str:
     return salted_hmac("civicpulse.unsubscribe", f"{current_schema()}:{tracking_id}").hexdigest()[:32]
+
+
+def confirmation_token(tracking_id: str, email: str) -> str:
+    # Bound to the address too: a link sent to one address confirms no other.
+    value = f"{current_schema()}:{tracking_id}:{email.lower()}"
+    return salted_hmac("civicpulse.confirm-email", value).hexdigest()[:32]
 
 
 def public_url(path: str) -> str:
@@ -50,10 +62,11 @@ def notify_issue_event(*, event_id: int) -> int:
         return 0
     body = _message(event)
     if body is None:
+        PendingNotification.objects.filter(event_id=event.pk).delete()
         return 0
     reporters: dict[str, str] = {}
     for email, tracking_id in (
-        Report.objects.filter(issue_id=event.issue_id, notify=True)
+        Report.objects.filter(issue_id=event.issue_id, notify=True, email_confirmed=True)
         .exclude(email="")
         .order_by("submitted_at")
         .values_list("email", "tracking_id")
@@ -82,21 +95,87 @@ def notify_issue_event(*, event_id: int) -> int:
             # SMTP failures raise, and the task retries: sent mail is not sent twice.)
             logger.warning("notification address refused", extra={"event_id": event.pk})
             continue
+    # Everyone was told (or refused for good): nothing is pending for this change.
+    PendingNotification.objects.filter(event_id=event.pk).delete()
     logger.info("residents notified", extra={"event_id": event.pk, "sent": sent})
     return sent
 
 
-def notify_sweep(*, since: timedelta = timedelta(hours=2), settle: timedelta = timedelta(minutes=1)) -> int:
-    """Catch up on changes whose notification was never queued (Redis down at the
-    moment of the change) or never finished. Sending is idempotent per address, so
-    going over recent changes again only sends what is missing. Returns emails sent."""
-    now = timezone.now()
-    events = IssueEvent.objects.filter(
-        created_at__gte=now - since,
-        created_at__lte=now - settle,
-        kind__in=[IssueEvent.Kind.STATUS_CHANGED, IssueEvent.Kind.NOTE_ADDED],
-    ).values_list("pk", flat=True)
-    return sum(notify_issue_event(event_id=event_id) for event_id in events)
+def confirmation_send(*, report_id: int) -> bool:
+    """Ask the report's email address to confirm it wants updates. Sent once: claimed by
+    a conditional UPDATE, released again if the mail cannot be sent."""
+    with transaction.atomic():
+        claimed = (
+            Report.objects.filter(pk=report_id, email_confirmed=False, confirmation_sent_at__isnull=True)
+            .exclude(email="")
+            .update(confirmation_sent_at=timezone.now())
+        )
+        if not claimed:
+            return False
+        report = Report.objects.only("tracking_id", "email").get(pk=report_id)
+        link = public_url(
+            f"/track/{report.tracking_id}/confirm/{confirmation_token(report.tracking_id, report.email)}"
+        )
+        try:
+            send_mail(
+                subject=_("Confirm updates on your report %(id)s") % {"id": report.tracking_id},
+                message=_(
+                    "Someone (we hope you) reported a problem and asked for updates at this address.\n\n"
+                    "To receive them, confirm here: %(link)s\n\n"
+                    "If it was not you, ignore this message: you will hear nothing more."
+                )
+                % {"link": link},
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[report.email],
+            )
+        except smtplib.SMTPRecipientsRefused:
+            logger.warning("confirmation address refused", extra={"report_id": report_id})
+    return True
+
+
+def confirmation_enqueue(*, report_id: int) -> None:
+    """Queue the confirmation email (after commit). Redis down: the sweep sends it later."""
+    from reports.tasks import send_confirmation  # the tasks module imports this one
+
+    try:
+        send_confirmation.apply_async(args=(report_id,), retry=False)
+    except Exception as exc:
+        logger.warning("could not queue confirmation", extra={"report_id": report_id, "error": repr(exc)})
+
+
+def report_confirm_email(*, tracking_id: str, token: str) -> bool:
+    """The link of the confirmation email was followed (and its button pressed)."""
+    report = Report.objects.filter(tracking_id=tracking_id).exclude(email="").first()
+    if report is None or not constant_time_compare(token, confirmation_token(tracking_id, report.email)):
+        return False
+    Report.objects.filter(pk=report.pk).update(email_confirmed=True)
+    return True
+
+
+def confirmation_token_valid(*, tracking_id: str, token: str) -> bool:
+    email = Report.objects.filter(tracking_id=tracking_id).values_list("email", flat=True).first()
+    return bool(email) and constant_time_compare(token, confirmation_token(tracking_id, email or ""))
+
+
+def notify_sweep(*, settle: timedelta = timedelta(minutes=1), batch: int = 500) -> int:
+    """Catch up on what is still pending, however old: changes whose notification was
+    never queued (Redis down at the moment of the change) or never finished, and
+    confirmation emails never sent. Sending is idempotent per address. Returns emails
+    sent (confirmations included). `settle` leaves the queued messages their chance."""
+    before = timezone.now() - settle
+    events = PendingNotification.objects.filter(created_at__lte=before).order_by("created_at")
+    sent = sum(
+        notify_issue_event(event_id=event_id)
+        for event_id in events.values_list("event_id", flat=True)[:batch]
+    )
+    waiting = (
+        Report.objects.filter(
+            email_confirmed=False, confirmation_sent_at__isnull=True, submitted_at__lte=before
+        )
+        .exclude(email="")
+        .values_list("pk", flat=True)[:batch]
+    )
+    return sent + sum(confirmation_send(report_id=report_id) for report_id in waiting)
 
 
 def unsubscribe_token_valid(*, tracking_id: str, token: str) -> bool:

@@ -1,9 +1,20 @@
 """Resident photos: checked, re-encoded without EXIF (where GPS coordinates and the phone's
-identity live), and bounded in size before anything is stored."""
+identity live), and bounded in size before anything is stored.
+
+Decoding is what costs memory (Pillow holds 4 bytes a pixel: a 40-megapixel photo is
+160 MB before any copy), and a file of a few hundred kilobytes can declare that many
+pixels. So the size the header declares is checked first, JPEGs are decoded straight at
+1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's draft mode), nothing is decoded to
+more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
+at once (photo_slot)."""
 
 import io
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -11,15 +22,73 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
-MAX_SIDE = 2048  # stored photos are scaled down to this
+MAX_PIXELS = 40_000_000  # the most a photo may declare; JPEGs that large are decoded scaled down
+# The most pixels any photo is decoded to (16 MB at 4 bytes a pixel): a JPEG is scaled
+# down by its decoder to fit, any other format must already fit.
+MAX_DECODED_PIXELS = 4_000_000
+MAX_SIDE = 1600  # stored photos are scaled down to this
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 # Phones often write multi-picture JPEGs; the first picture is kept, as a plain JPEG.
 SAVED_AS = {"MPO": "JPEG"}
+DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
+
+
+class PhotoBusy(Exception):
+    """Every photo slot of this process was taken (for PHOTO_SLOT_WAIT_S): try again."""
+
+
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
+
+
+def _photo_slots() -> threading.BoundedSemaphore:
+    global _slots
+    if _slots is None:
+        with _slots_lock:  # settings are read on first use, not at import
+            if _slots is None:
+                _slots = threading.BoundedSemaphore(max(1, settings.PHOTO_DECODE_SLOTS))
+    return _slots
+
+
+@contextmanager
+def photo_slot() -> Iterator[None]:
+    """Hold one of this process's photo slots, or raise PhotoBusy after waiting
+    PHOTO_SLOT_WAIT_S (none by default): a request waiting here holds a web thread that
+    other residents and other tenants need."""
+    slots = _photo_slots()
+    if not slots.acquire(timeout=settings.PHOTO_SLOT_WAIT_S):
+        raise PhotoBusy
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def photo_slot_free() -> bool:
+    """Whether a photo slot of this process frees up within PHOTO_SLOT_WAIT_S, asked before
+    a photo POST is even validated, so that a flood is turned away at the cost of reading
+    its form only. A hint: the slot may be taken again by the time photo_slot() asks."""
+    slots = _photo_slots()
+    if not slots.acquire(timeout=settings.PHOTO_SLOT_WAIT_S):
+        return False
+    slots.release()
+    return True
+
+
+def _draft_scale(width: int, height: int) -> int:
+    """The JPEG decode scale: the largest that still leaves the long side at least
+    MAX_SIDE (no visible loss once stored), and at least the smallest that fits
+    MAX_DECODED_PIXELS."""
+    keeps_detail = max(s for s in DRAFT_SCALES if s == 1 or max(width, height) // s >= MAX_SIDE)
+    fits = next((s for s in DRAFT_SCALES if (width // s) * (height // s) <= MAX_DECODED_PIXELS), 0)
+    if not fits:
+        raise ValidationError(_("That photo is too large."))
+    return max(keeps_detail, fits)
 
 
 def photo_clean(upload: UploadedFile) -> ContentFile:
-    """Return the photo re-encoded from its pixels alone, or raise ValidationError."""
+    """Return the photo re-encoded from its pixels alone, or raise ValidationError. Takes
+    no slot itself: callers decoding on behalf of a request hold photo_slot()."""
     if upload.size is None:  # Django's upload handlers always count it; anything else is not a photo
         raise ValidationError(_("That file is not a photo we can read."))
     if upload.size > MAX_PHOTO_BYTES:
@@ -30,16 +99,28 @@ def photo_clean(upload: UploadedFile) -> ContentFile:
         image = Image.open(upload)
         if image.format not in ALLOWED_FORMATS and image.format not in SAVED_AS:
             raise ValidationError(_("Send a JPEG, PNG or WebP photo."))
-        if image.width * image.height > MAX_PIXELS:
+        width, height = image.size
+        if width * height > MAX_PIXELS:
             raise ValidationError(_("That photo is too large."))
+        if image.format in ("JPEG", "MPO"):
+            scale = _draft_scale(width, height)
+            if scale > 1:
+                # Pillow picks the largest scale (of 1, 2, 4, 8) leaving at least this size.
+                image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
+        elif width * height > MAX_DECODED_PIXELS:
+            raise ValidationError(
+                _("That photo is too large: send a JPEG, or a PNG or WebP of up to %(mp)d megapixels.")
+                % {"mp": MAX_DECODED_PIXELS // 1_000_000}
+            )
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValidationError(_("That file is not a photo we can read.")) from exc
     image_format = SAVED_AS.get(image.format, image.format)
-    # Apply the orientation EXIF asks for, then drop EXIF (and every other chunk) by
-    # writing a new file from the pixels only.
-    image = ImageOps.exif_transpose(image)
+    # Scale down first, so every copy below is of the small picture; then apply the
+    # orientation EXIF asks for (thumbnail keeps EXIF), then drop EXIF (and every other
+    # chunk) by writing a new file from the pixels only.
     image.thumbnail((MAX_SIDE, MAX_SIDE))
+    ImageOps.exif_transpose(image, in_place=True)
     if image.mode == "P":  # a palette would be lost in the copy below: spell colours out
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image_format == "JPEG" and image.mode not in ("RGB", "L"):

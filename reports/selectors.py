@@ -1,5 +1,6 @@
 """Reads on reports."""
 
+import uuid
 from typing import TypeAlias, TypedDict, TypeVar
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
@@ -22,6 +23,10 @@ def report_by_tracking_id(tracking_id: str) -> Report | None:
     if not normalised:
         return None
     return Report.objects.select_related("category", "issue").filter(tracking_id=normalised).first()
+
+
+def report_by_public_id(public_id: uuid.UUID) -> Report | None:
+    return Report.objects.filter(public_id=public_id).first()
 
 
 def report_public_history(report: Report) -> dict:

@@ -3,8 +3,9 @@
 from celery import shared_task
 
 from civicpulse.core.workers import queue_depth
-from reports.notifications import notify_issue_event, notify_sweep
+from reports.notifications import confirmation_send, notify_issue_event, notify_sweep
 from reports.services.pipeline import report_process, report_sweep_stuck
+from reports.services.residents_data import retention_sweep
 
 # More messages than this waiting in the `io` queue means a backlog is being worked off.
 BUSY_QUEUE_DEPTH = 100
@@ -36,3 +37,21 @@ def notify_event(event_id: int) -> int:
 @shared_task(name="reports.notify_sweep", ignore_result=True)
 def sweep_notifications() -> int:
     return notify_sweep()
+
+
+@shared_task(
+    name="reports.send_confirmation",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_confirmation(report_id: int) -> bool:
+    # An SMTP failure releases the claim (the send rolls back) and the task retries.
+    return confirmation_send(report_id=report_id)
+
+
+@shared_task(name="reports.retention_sweep", ignore_result=True)
+def sweep_retention() -> dict[str, int]:
+    # Daily in every tenant (beat); a run cut short is finished by the next one.
+    return retention_sweep()

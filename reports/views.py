@@ -1,78 +1,125 @@
 """Resident pages: report a problem, then follow it by tracking id. No account needed."""
 
+import math
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
-from civicpulse.core.ratelimit import RateLimitHit, client_address, rate_limit_hit, rate_limit_refund
+from civicpulse.core.ratelimit import RateLimitHit, client_address, rate_limit_refund
 from issues.selectors import area_map
 from reports.forms import ReportForm
+from reports.limits import form_rate_hit, tenant_hour_hit
 from reports.models import Report
-from reports.notifications import report_unsubscribe, unsubscribe_token_valid
-from reports.selectors import normalise_tracking_id, report_by_tracking_id, report_public_history
+from reports.notifications import (
+    confirmation_token_valid,
+    report_confirm_email,
+    report_unsubscribe,
+    unsubscribe_token_valid,
+)
+from reports.photos import PhotoBusy, photo_slot_free
+from reports.selectors import (
+    normalise_tracking_id,
+    report_by_public_id,
+    report_by_tracking_id,
+    report_public_history,
+)
 from reports.services.intake import report_submit
 from tenants.selectors import current_tenant
 
-# Reports one client address may send in a window, against floods from one source.
-FORM_RATE = (5, 600)  # reports, seconds
-
-
-def _form_rate_hit(request: HttpRequest) -> RateLimitHit:
-    """Counted first (two reports racing for the last place cannot both get it) and given
-    back unless the report is accepted: a resident who forgot the location, or whose
-    report failed on our side, is not penalised."""
-    return rate_limit_hit(
-        client_address(request), limit=FORM_RATE[0], window_s=FORM_RATE[1], scope="form-rate"
-    )
+TOO_MANY = _lazy("Too many reports from this connection. Please wait a few minutes.")
+PLACE_BUSY = _lazy(
+    "This place has received an unusual number of reports in the last hour. Please try again later."
+)
+PHOTOS_BUSY = _lazy("We are busy processing photos right now. Please send your report again in a minute.")
 
 
 @require_http_methods(["GET", "POST"])
 def report_new(request: HttpRequest) -> HttpResponse:
-    form = ReportForm(request.POST or None, request.FILES or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid() and form.cleaned_data["website"]:
-            form.add_error(None, _("Your report could not be sent. Please try again."))
-            status = 400
-        elif form.is_valid():
-            hit = _form_rate_hit(request)
-            if hit.wait is not None:
-                rate_limit_refund(hit)
-                form.add_error(None, _("Too many reports from this connection. Please wait a few minutes."))
-                status = 429
-            else:
-                data = form.cleaned_data
-                try:
-                    result = report_submit(
-                        description=data["description"],
-                        latitude=data["latitude"],
-                        longitude=data["longitude"],
-                        address=data["address"],
-                        category_code=data["category"].code if data["category"] else None,
-                        email=data["email"],
-                        photo=data["photo"],
-                        channel=Report.Channel.WEB,
-                    )
-                except ValidationError as exc:
-                    rate_limit_refund(hit)
-                    for field, messages in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, messages)
-                    status = 400
-                except Exception:
-                    rate_limit_refund(hit)
-                    raise
-                else:
-                    return redirect("report-track", tracking_id=result.report.tracking_id)
-        else:
-            status = 400
+    if request.method != "POST":
+        return _form_page(request, ReportForm())
+    # A POST carrying a photo is counted before its photo is opened, and stays counted
+    # whatever becomes of it: reading photos is what a flood costs us. Without a photo only
+    # an accepted report is charged: a resident who forgot the location, or whose report
+    # failed on our side, is not penalised. Both counts are increment-first (atomic).
+    carries_photo = bool(request.FILES.get("photo"))
+    address_hit = form_rate_hit(request) if carries_photo else None
+    if address_hit is not None and address_hit.wait is not None:
+        return _refused(request, ReportForm(request.POST), TOO_MANY, 429, address_hit.wait)
+    if carries_photo and not photo_slot_free():  # busy: turned away before any checking
+        return _refused(request, ReportForm(request.POST), PHOTOS_BUSY, 503, 60)
+    form = ReportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _form_page(request, form, 400)
+    if form.cleaned_data["website"]:
+        form.add_error(None, _("Your report could not be sent. Please try again."))
+        return _form_page(request, form, 400)
+    if address_hit is None:
+        address_hit = form_rate_hit(request)
+        if address_hit.wait is not None:
+            rate_limit_refund(address_hit)
+            return _refused(request, form, TOO_MANY, 429, address_hit.wait)
+    # What a refused or failed report gives back: never a photo POST's own count.
+    taken = [] if carries_photo else [address_hit]
+    tenant_hit = tenant_hour_hit()
+    taken.append(tenant_hit)
+    if tenant_hit.wait is not None:
+        _refund(taken)
+        return _refused(request, form, PLACE_BUSY, 429, tenant_hit.wait)
+    data = form.cleaned_data
+    try:
+        result = report_submit(
+            description=data["description"],
+            latitude=data["latitude"],
+            longitude=data["longitude"],
+            address=data["address"],
+            category_code=data["category"].code if data["category"] else None,
+            email=data["email"],
+            photo=data["photo"],
+            channel=Report.Channel.WEB,
+            client=client_address(request),
+        )
+    except ValidationError as exc:
+        _refund(taken)
+        for field, messages in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return _form_page(request, form, 400)
+    except PhotoBusy:
+        _refund(taken)
+        return _refused(request, form, PHOTOS_BUSY, 503, 60)
+    except Exception:
+        _refund(taken)
+        raise
+    return redirect("report-track", tracking_id=result.report.tracking_id)
+
+
+def _refund(hits: list[RateLimitHit]) -> None:
+    for hit in hits:
+        rate_limit_refund(hit)
+
+
+def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> HttpResponse:
     return render(
         request,
         "reports/new.html",
         {"form": form, "map": area_map(), "tenant": current_tenant()},
         status=status,
     )
+
+
+def _refused(
+    request: HttpRequest, form: ReportForm, message: str | Promise, status: int, wait: float
+) -> HttpResponse:
+    """The form again, with what was typed (a browser never keeps the photo) and why."""
+    form.add_error(None, str(message))
+    response = _form_page(request, form, status)
+    response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def report_track(request: HttpRequest, tracking_id: str | None = None) -> HttpResponse:
@@ -89,10 +136,27 @@ def report_track(request: HttpRequest, tracking_id: str | None = None) -> HttpRe
 
 
 def report_photo(request: HttpRequest, tracking_id: str) -> FileResponse:
+    """The photo on the reporter's own tracking page (and in the staff console): the
+    tracking id is the key, and no public feed lists it."""
     report = report_by_tracking_id(tracking_id)
     if report is None or not report.photo:
         raise Http404
+    return _private(FileResponse(report.photo.open("rb"), content_type=None))
+
+
+def report_public_photo(request: HttpRequest, public_id: uuid.UUID) -> FileResponse:
+    """A photo staff approved for the public (Open311 `media_url`), by the report's public id."""
+    report = report_by_public_id(public_id)
+    if report is None or not report.photo or not report.photo_approved:
+        raise Http404
     return FileResponse(report.photo.open("rb"), content_type=None)
+
+
+def _private(response: FileResponse) -> FileResponse:
+    # Not kept by shared caches, nor sent on as a Referer from the page that shows it.
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -107,3 +171,17 @@ def report_unsubscribe_view(request: HttpRequest, tracking_id: str, token: str) 
     return render(
         request, "reports/unsubscribed.html", {"tenant": current_tenant(), "valid": True, "done": done}
     )
+
+
+@require_http_methods(["GET", "POST"])
+def report_confirm_view(request: HttpRequest, tracking_id: str, token: str) -> HttpResponse:
+    """The link of the confirmation email: GET shows one button, the POST confirms (a mail
+    scanner opening the link confirms nothing)."""
+    context = {
+        "tenant": current_tenant(),
+        "valid": confirmation_token_valid(tracking_id=tracking_id, token=token),
+    }
+    if not context["valid"]:
+        return render(request, "reports/confirm.html", context, status=404)
+    context["done"] = request.method == "POST" and report_confirm_email(tracking_id=tracking_id, token=token)
+    return render(request, "reports/confirm.html", context)

@@ -4,6 +4,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 export PORT="${PORT:-8000}"
+# A development server: it answers this machine only unless BIND_ADDRESS says otherwise
+# (0.0.0.0: every interface), and runs the development settings with DEBUG on explicitly
+# (wsgi.py and celery.py refuse those settings without it).
+export BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}"
+export DEBUG="${DEBUG:-true}"
 BIN=.venv/bin
 
 pids=()
@@ -30,7 +35,7 @@ start beat "$BIN/celery" -A civicpulse beat -l INFO
 
 cat <<MSG
 
-  CivicPulse is starting on port $PORT.
+  CivicPulse is starting on $BIND_ADDRESS:$PORT (BIND_ADDRESS=0.0.0.0 to answer other machines).
 
   Public site and platform admin   http://localhost:$PORT/          (admin: http://localhost:$PORT/admin/)
   Springfield (city)               http://springfield.localhost:$PORT/
@@ -39,6 +44,7 @@ cat <<MSG
   Health                           http://localhost:$PORT/healthz   http://localhost:$PORT/readyz
 
   Platform operator: operator / civicpulse-demo     Staff on each tenant: staff / civicpulse-demo
+  Springfield property analyst: analyst / civicpulse-demo   http://springfield.localhost:$PORT/property/
   Browsers resolve *.localhost to this machine. For other tools, add to /etc/hosts:
     127.0.0.1 springfield.localhost northfield-campus.localhost harbor-hotel.localhost
 

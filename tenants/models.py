@@ -4,7 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import connection, models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
@@ -58,10 +58,50 @@ class Tenant(TenantMixin):
         default=False, help_text="A suspended tenant answers 403 and keeps all of its data."
     )
     public_page_enabled = models.BooleanField(default=True, help_text="Show the public accountability page.")
+    # Opt-in for every kind but a city (set by kind in tenant_create): a building's or a
+    # hotel's record is not for the public to compare unless it chooses so.
     leaderboard_enabled = models.BooleanField(
-        default=True, help_text="Take part in the cross-tenant leaderboard."
+        default=False, help_text="Take part in the cross-tenant leaderboard."
+    )
+    # On for cities, off for every other kind (set by kind in tenant_create): their
+    # reports are about rooms and private buildings, not public streets.
+    open311_public_reads = models.BooleanField(
+        "public Open311 reads",
+        default=False,
+        help_text="Anyone may read this tenant's service requests through Open311 (GET requests); "
+        "when off, only callers with a read API key may.",
+    )
+    analyst_accounts_enabled = models.BooleanField(
+        default=False,
+        help_text="Let people register as analysts (property search and reports only; city tenants).",
+    )
+    # Residents' submissions and data (docs/security.md, "Resident intake and residents' data").
+    resident_reports_per_hour = models.PositiveIntegerField(
+        default=300,
+        help_text="Reports the resident form accepts in one hour across all senders (0: no cap). "
+        "Past it, residents are asked to try again later.",
+    )
+    photo_storage_quota_mb = models.PositiveIntegerField(
+        "photo storage quota (MB)",
+        default=5120,
+        help_text="Storage for residents' photos (0: no quota). When full, reports are still "
+        "accepted, without a photo.",
+    )
+    resident_data_retention_months = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[MinValueValidator(1)],
+        help_text="Months after an issue is closed before its reporters' email addresses and "
+        "photos are deleted. The issue and its public history stay.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the platform admin deletes the tenant (tenants.deletion): it is suspended at
+    # once and its schema, files and exports are dropped only once this has passed.
+    deletion_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When this suspended tenant's data will be deleted for good (empty: not scheduled).",
+    )
 
     auto_create_schema = True
     auto_drop_schema = False
@@ -128,3 +168,36 @@ class LeaderboardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class TenantExport(models.Model):
+    """One export of a tenant's data (tenants.export): a zip of CSV files, one per table
+    worth exporting, and the tenant's files, with a manifest of row counts and checksums.
+    Progress while it runs is kept in the cache (the export reads one snapshot)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # Deleted with its tenant, and its file too (tenants.deletion).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.CharField(max_length=150, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file_name = models.CharField(max_length=300, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField("SHA-256", max_length=64, blank=True)
+    tables = models.PositiveIntegerField(null=True, blank=True)
+    rows = models.BigIntegerField(null=True, blank=True)
+    files = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export of {self.tenant_id} at {self.created_at:%Y-%m-%d %H:%M}"

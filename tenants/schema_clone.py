@@ -118,9 +118,18 @@ def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:
                 new, sql.Identifier(table), tpl, sql.Identifier(table)
             )
         )
+        # Every column but generated ones, which PostgreSQL computes (and refuses values for).
+        cursor.execute(
+            """
+            SELECT array_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            """,
+            [sql.Identifier(template, table).as_string(conn)],
+        )
+        columns = sql.SQL(", ").join(map(sql.Identifier, cursor.fetchone()[0]))
         run(
-            sql.SQL("INSERT INTO {}.{} SELECT * FROM {}.{}").format(
-                new, sql.Identifier(table), tpl, sql.Identifier(table)
+            sql.SQL("INSERT INTO {}.{} ({}) SELECT {} FROM {}.{}").format(
+                new, sql.Identifier(table), columns, columns, tpl, sql.Identifier(table)
             )
         )
     _restore_index_names(cursor, run, src, target)

@@ -37,6 +37,10 @@ def tenant_create(
         kind=kind,
         timezone=timezone,
         open311_jurisdiction_id=open311_jurisdiction_id or slug,
+        # A city's service requests and record are public by nature; every other kind
+        # opts in (docs/security.md).
+        open311_public_reads=kind == Tenant.Kind.CITY,
+        leaderboard_enabled=kind == Tenant.Kind.CITY,
     )
     tenant.full_clean()
     tenant.save(verbosity=0)
@@ -61,8 +65,12 @@ def tenant_install_defaults(*, tenant: Tenant) -> None:
 
 
 def tenant_set_suspended(*, tenant: Tenant, suspended: bool) -> Tenant:
-    """Suspend or reinstate a tenant. Its data stays untouched either way."""
-    Tenant.objects.filter(pk=tenant.pk).update(suspended=suspended)
+    """Suspend or reinstate a tenant. Its data stays untouched either way; reinstating
+    also cancels a scheduled deletion (tenants.deletion)."""
+    changes: dict[str, object] = {"suspended": suspended}
+    if not suspended:
+        changes["deletion_due_at"] = tenant.deletion_due_at = None
+    Tenant.objects.filter(pk=tenant.pk).update(**changes)
     tenant.suspended = suspended
     logger.info("tenant suspension changed", extra={"slug": tenant.slug, "suspended": suspended})
     return tenant

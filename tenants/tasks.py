@@ -21,3 +21,18 @@ def schema_probe() -> dict[str, object]:
         "categories": category.objects.count() if on_tenant else None,
         "worker": socket.gethostname(),
     }
+
+
+@shared_task(name="tenants.export_tenant", ignore_result=True)
+def export_tenant(export_id: int) -> None:
+    from tenants.export import tenant_export_run
+
+    tenant_export_run(export_id=export_id)
+
+
+@shared_task(name="tenants.delete_due", ignore_result=True)
+def delete_due() -> list[str]:
+    # Sent by beat into the public schema only (CELERY_BEAT_SCHEDULE "tenants-delete-due").
+    from tenants.deletion import tenant_delete_due
+
+    return tenant_delete_due()

@@ -36,7 +36,7 @@ def keep_connection() -> Iterator[None]:
 
 @pytest.fixture
 def fuzz_key(tenant_a) -> str:
-    return api_key_create(name="fuzz", scopes=["submit", "read", "staff"])[1]
+    return api_key_create(name="fuzz", scopes=["submit", "read", "staff", "property"])[1]
 
 
 @pytest.fixture

@@ -32,6 +32,9 @@ FIGURES = {
     "recall",
     "f1",
     "mixed_issue_share",
+    "recall_within_50m",
+    "recall_beyond_50m",
+    "true_pairs_beyond_50m",
     "rows_skipped",
 }
 

@@ -415,7 +415,6 @@ def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(te
         category_ids=None,
         radius_m=50,
         window_hours=168,
-        min_similarity=0.0,
     )
     assert [c.issue_id for c in found] == [near.pk] and 30 < found[0].distance_m < 36
     statement, params = candidate_query(
@@ -427,7 +426,6 @@ def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(te
         category_ids=None,
         radius_m=50,
         window_hours=168,
-        min_similarity=0.0,
     )
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")

@@ -14,7 +14,20 @@ def own_redis(settings):
     server.stop()
 
 
-def test_readyz_is_503_while_redis_is_stopped(db, own_redis, public_client, client_a) -> None:
+@pytest.fixture
+def operator_client(public_client):
+    """The public host's client, signed in as the platform admin (a superuser there)."""
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_context
+
+    with schema_context("public"):
+        operator = get_user_model().objects.create_superuser("health-op", "op@example.org", "x-password-1")
+        public_client.force_login(operator)
+    return public_client
+
+
+def test_readyz_is_503_while_redis_is_stopped(db, own_redis, operator_client, client_a) -> None:
+    public_client = operator_client
     ready = public_client.get("/readyz")
     # No worker serves this Redis: not ready, and it says which queues lack one.
     assert ready.status_code == 503
@@ -29,27 +42,56 @@ def test_readyz_is_503_while_redis_is_stopped(db, own_redis, public_client, clie
     assert public_client.get("/readyz").status_code == 200
 
     own_redis.stop()
-    for client in (public_client, client_a):
-        response = client.get("/readyz")
-        assert response.status_code == 503
-        body = response.json()
-        assert body["status"] == "not ready"
-        assert body["database"] == {"ok": True}
-        assert body["redis"]["ok"] is False
-        # Liveness only needs the database.
-        health = client.get("/healthz")
-        assert health.status_code == 200
-        assert health.json()["redis"]["ok"] is False
+    response = public_client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["database"] == {"ok": True}
+    assert body["redis"]["ok"] is False
+    # Liveness only needs the database.
+    health = public_client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["redis"]["ok"] is False
+    # A tenant's host gives the same codes, and no details to anyone.
+    assert client_a.get("/readyz").status_code == 503
+    assert client_a.get("/readyz").json() == {"status": "fail"}
+    assert client_a.get("/healthz").json() == {"status": "ok"}
+
+
+def test_anonymous_callers_and_tenant_staff_get_only_ok_or_fail(
+    db, own_redis, public_client, client_a, tenant_pair
+) -> None:
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import schema_context
+
+    # Redis up but no worker: not ready; the database answers: alive.
+    assert public_client.get("/readyz").status_code == 503
+    assert public_client.get("/readyz").json() == {"status": "fail"}
+    assert public_client.get("/healthz").status_code == 200
+    assert public_client.get("/healthz").json() == {"status": "ok"}
+    # A tenant's superuser is not the platform admin: no details on the tenant's host.
+    with schema_context(tenant_pair[0].schema_name):
+        staff = get_user_model().objects.create_superuser("tenant-admin", "t@example.org", "x-password-1")
+        client_a.force_login(staff)
+    assert client_a.get("/readyz").json() == {"status": "fail"}
+    # A platform staff member who is not a superuser neither.
+    with schema_context("public"):
+        helper = get_user_model().objects.create_user("platform-helper", "h@example.org", "x-password-1")
+        helper.is_staff = True
+        helper.save()
+        public_client.force_login(helper)
+    assert public_client.get("/healthz").json() == {"status": "ok"}
 
 
 @pytest.mark.worker
 def test_readyz_is_200_with_database_redis_and_both_queues_served(
-    tenant_pair, public_client, django_db_blocker
+    tenant_pair, operator_client, django_db_blocker
 ) -> None:
     with django_db_blocker.unblock():
         with celery_worker("io", "threads", "io-ready"), celery_worker("cpu", "prefork", "cpu-ready"):
-            response = public_client.get("/readyz")
+            response = operator_client.get("/readyz")
     assert response.status_code == 200, response.content
+    assert response.json()["status"] == "ok"
     queues = response.json()["workers"]["queues"]
     assert any(w.startswith("io-ready@") for w in queues["io"])
     assert any(w.startswith("cpu-ready@") for w in queues["cpu"])

@@ -573,6 +573,7 @@ def test_imported_addresses_fill_locations_that_place_later_reports(tenant_a, tm
     location = Location.objects.get()
     assert (location.address_key, location.street, location.zip) == ("100 n state st", "state", "60602")
     assert (location.latitude, location.longitude) == (41.883, -87.628)  # the first report's point
+    assert location.source == "import"  # the city's own records: trusted (docs/security.md)
     placed = report_submit(description="Another pothole", address="100 North State St").report
     assert (placed.latitude, placed.longitude, placed.needs_placement) == (41.883, -87.628, False)
 

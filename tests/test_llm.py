@@ -280,6 +280,7 @@ def test_a_burst_never_exceeds_the_concurrency_limit(django_db_setup, django_db_
     server.answer = lambda request: _answer()
     settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_TIMEOUT = server.url, "test-model", 5.0
     settings.LLM_MAX_CONCURRENCY, settings.LLM_SLOT_WAIT, settings.LLM_RETRIES = 2, 10.0, 0
+    settings.LLM_MAX_CONCURRENCY_PER_TENANT = 2  # one tenant alone may use every slot here
     results: list[str] = []
     try:
         with django_db_blocker.unblock(), committed_tenant("llm-burst", "LLM burst", "city") as tenant:
@@ -322,7 +323,7 @@ def test_a_slot_held_by_another_process_is_not_given_twice(settings) -> None:
             "-c",
             "import sys, django; django.setup()\n"
             "from llm.limiter import model_slot\n"
-            "with model_slot('http://model.test:80', limit=1, hold_s=30, wait_s=5):\n"
+            "with model_slot('http://model.test:80', tenant='t', limit=1, tenant_limit=1, hold_s=30, wait_s=5):\n"
             "    print('held', flush=True); sys.stdin.readline()\n",
         ],
         cwd=ROOT,
@@ -334,12 +335,14 @@ def test_a_slot_held_by_another_process_is_not_given_twice(settings) -> None:
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(NoSlot):
-            with model_slot("http://model.test:80", limit=1, hold_s=30, wait_s=0.2):
+            with model_slot(
+                "http://model.test:80", tenant="t", limit=1, tenant_limit=1, hold_s=30, wait_s=0.2
+            ):
                 pass
         holder.stdin.write("\n")
         holder.stdin.flush()
         assert holder.wait(30) == 0
-        with model_slot("http://model.test:80", limit=1, hold_s=30, wait_s=0.2):
+        with model_slot("http://model.test:80", tenant="t", limit=1, tenant_limit=1, hold_s=30, wait_s=0.2):
             pass  # released by the other process: free again
     finally:
         if holder.poll() is None:
@@ -423,3 +426,43 @@ def test_the_pipeline_asks_the_model_about_a_borderline_candidate(
         joined.issue_id in {first.issue_id, processed.issue_id}
         and joined.match["adjudication"]["same"] is True
     )
+
+
+def test_the_model_sees_the_tenants_nearest_corrected_reports(tenant_a, operator_model: FakeModel) -> None:
+    from llm.services import classify_report, training_example_record
+
+    training_example_record(
+        ref="r1", text="Crater in the asphalt outside the bakery", category="potholes", severity=""
+    )
+    training_example_record(
+        ref="r2", text="Graffiti tags sprayed on the library wall", category="graffiti", severity=""
+    )
+    training_example_record(
+        ref="r3", text="Road surface broken near the school", category="potholes", severity=""
+    )
+    training_example_record(
+        ref="r4", text="Alien spaceship landed", category="no_longer_offered", severity=""
+    )
+
+    classify_report(text="Big hole in the road by the bakery", categories=CATEGORIES)
+    system = operator_model.requests[-1]["messages"][0]["content"]
+    assert "Reports this place's staff have sorted" in system
+    shown = [json.loads(line) for line in system.splitlines() if line.startswith('{"report"')]
+    # The two about the road; the graffiti one is in a category this call does not offer,
+    # and so is the alien one: neither is ever shown.
+    assert sorted(example["report"] for example in shown) == [
+        "Crater in the asphalt outside the bakery",
+        "Road surface broken near the school",
+    ]
+    assert {example["category"] for example in shown} == {"potholes"}
+    # Examples stay data in the system message; the report alone is the user message.
+    assert json.loads(operator_model.requests[-1]["messages"][1]["content"]) == {
+        "report": "Big hole in the road by the bakery"
+    }
+
+
+def test_without_corrections_the_prompt_has_no_examples(tenant_a, operator_model: FakeModel) -> None:
+    from llm.services import classify_report
+
+    classify_report(text="Big hole in the road", categories=CATEGORIES)
+    assert "staff have sorted" not in operator_model.requests[-1]["messages"][0]["content"]

@@ -337,7 +337,10 @@ def _pdf_text(pdf: bytes) -> str:
 def test_the_pdf_carries_the_figures_and_is_the_same_when_regenerated(
     history: dict, client_a, api_key_a: str
 ) -> None:
-    created = api(client_a, api_key_a).post("/api/v1/location-reports/", {"address": "12 Main Street"})
+    from civicpulse.apikeys.services import api_key_create
+
+    creator = api_key_create(name="creator", scopes=["location"])[1]
+    created = api(client_a, creator).post("/api/v1/location-reports/", {"address": "12 Main Street"})
     assert created.status_code == 201, created.content
     body = created.json()
     assert created["Location"] == f"/api/v1/location-reports/{body['id']}/"
@@ -374,7 +377,7 @@ def test_the_pdf_carries_the_figures_and_is_the_same_when_regenerated(
 def test_the_api_validates_the_request_and_the_scope(history: dict, client_a, tenant_a) -> None:
     from civicpulse.apikeys.services import api_key_create
 
-    read = api(client_a, api_key_create(name="reader", scopes=["read"])[1])
+    read = api(client_a, api_key_create(name="reader", scopes=["read", "location"])[1])
     submit_only = api(client_a, api_key_create(name="submitter", scopes=["submit"])[1])
     assert submit_only.post("/api/v1/location-reports/", {"area": "downtown"}).status_code == 403
     assert api(client_a, None).post("/api/v1/location-reports/", {"area": "downtown"}).status_code == 401

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from issues.services.workflow import issue_note_add, issue_transition
 from reports.models import Report
-from reports.notifications import notify_issue_event
+from reports.notifications import confirmation_token, notify_issue_event, report_confirm_email
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process
 from tests.support.factories import UserFactory
@@ -26,6 +26,10 @@ def issue_with_reporters(tenant_a):
     ]:
         report = report_submit(description=text, latitude=39.8, longitude=-89.64, email=email).report
         report_process(report_id=report.pk)
+        if email:  # double opt-in: each reporter followed the confirmation link
+            assert report_confirm_email(
+                tracking_id=report.tracking_id, token=confirmation_token(report.tracking_id, email)
+            )
         reports.append(Report.objects.get(pk=report.pk))
     assert len({r.issue_id for r in reports}) == 1
     return reports
@@ -104,7 +108,7 @@ def test_a_change_whose_notification_was_never_queued_is_caught_up(
 ) -> None:
     from datetime import timedelta
 
-    from issues.models import IssueEvent
+    from reports.models import PendingNotification
     from reports.notifications import notify_sweep
     from reports.tasks import notify_event
 
@@ -116,7 +120,9 @@ def test_a_change_whose_notification_was_never_queued_is_caught_up(
     with django_capture_on_commit_callbacks(execute=True):
         issue_transition(issue_id=issue_id, to_status="in_progress")  # the change stands
     assert mail.outbox == []
-    IssueEvent.objects.filter(kind="status_changed").update(created_at=timezone.now() - timedelta(minutes=5))
+    # Keyed on the pending marker, not a window: a change hours old is still caught up.
+    PendingNotification.objects.update(created_at=timezone.now() - timedelta(hours=3))
     assert notify_sweep() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["ann@example.org", "bob@example.org"]
     assert notify_sweep() == 0  # nothing is sent twice
+    assert not PendingNotification.objects.exists()

@@ -34,7 +34,8 @@ def test_processing_classifies_and_opens_an_issue(tenant_a) -> None:
     report = process(submit("Street light out on Elm Street, the whole corner is dark"))
     assert report.status == "processed" and report.processed_at is not None
     assert report.category.code == "street_lights" and report.category_source == "classifier"
-    assert report.classifier == "offline-keywords-v1" and 0 < report.confidence <= 1
+    # A new tenant: no corrections yet, the starter examples decide (by meaning).
+    assert report.classifier == "offline-prior-v1" and 0 < report.confidence <= 1
     assert report.summary == "Street light out on Elm Street, the whole corner is dark"
     issue = report.issue
     assert issue.report_count == 1 and issue.status == "open" and issue.category == report.category
@@ -351,3 +352,54 @@ def test_reports_not_sent_to_the_broker_are_swept_at_once(
         # No waiting for an interval: nothing was ever sent.
         assert report_sweep_stuck()["requeued"] == 1
     assert queued == [[report.pk]]
+
+
+def test_the_sweeper_never_fails_or_requeues_a_report_a_worker_is_processing(tenant_a, monkeypatch) -> None:
+    import reports.services.pipeline as pipeline
+
+    report = submit()
+    # The last attempt, queued long ago: what the sweeper used to fail under the worker.
+    Report.objects.filter(pk=report.pk).update(
+        attempts=MAX_ATTEMPTS - 1, enqueued_at=timezone.now() - timedelta(hours=1)
+    )
+    swept: list[dict[str, int]] = []
+    classify = pipeline.classify_report
+
+    def slow_classify(**kwargs):
+        # A sweep runs while the worker is mid-try (a slow model call).
+        swept.append(report_sweep_stuck(now=timezone.now() + timedelta(minutes=2)))
+        return classify(**kwargs)
+
+    monkeypatch.setattr(pipeline, "classify_report", slow_classify)
+    monkeypatch.setattr(pipeline, "enqueue_processing", lambda ids: len(ids))
+    processed = process(report)
+    assert swept == [{"requeued": 0, "failed": 0}]
+    assert processed.status == "processed" and processed.processing_started_at is not None
+
+
+def test_a_dead_workers_report_is_taken_back_once_its_start_is_stale(tenant_a) -> None:
+    from reports.services.pipeline import PROCESSING_STALE_AFTER
+
+    started = timezone.now()
+    midway, last = submit(), submit("Another one", lat=LAT + 0.01)
+    Report.objects.filter(pk=midway.pk).update(attempts=1, processing_started_at=started)
+    Report.objects.filter(pk=last.pk).update(attempts=MAX_ATTEMPTS, processing_started_at=started)
+    assert report_sweep_stuck(now=started + timedelta(minutes=2)) == {"requeued": 0, "failed": 0}
+    stale = started + PROCESSING_STALE_AFTER + timedelta(minutes=1)
+    assert report_sweep_stuck(now=stale) == {"requeued": 1, "failed": 1}
+    assert Report.objects.get(pk=last.pk).status == "failed"
+    assert Report.objects.get(pk=midway.pk).enqueue_count == 2
+
+
+def test_a_failed_try_frees_the_report_for_the_sweeper(tenant_a, monkeypatch) -> None:
+    import reports.services.pipeline as pipeline
+
+    def explode(**kwargs):
+        raise RuntimeError("model down")
+
+    monkeypatch.setattr(pipeline, "classify_report", explode)
+    report = submit()
+    assert report_process(report_id=report.pk) is None
+    report.refresh_from_db()
+    assert report.processing_started_at is None and report.attempts == 1
+    assert report_sweep_stuck(now=timezone.now() + timedelta(minutes=2))["requeued"] == 1

@@ -21,7 +21,7 @@ from issues.geo import cells_within
 from issues.models import Issue, IssueEvent
 from reports.models import Report
 from reports.services.intake import report_submit
-from reports.services.pipeline import report_process, report_sweep_stuck
+from reports.services.pipeline import PROCESSING_STALE_AFTER, report_process, report_sweep_stuck
 from tenants.models import Tenant
 from tests.support.services import celery_worker, child_database_url, committed_tenant, wait_for
 
@@ -128,10 +128,15 @@ def test_a_worker_killed_mid_task_loses_nothing(live, key) -> None:
         blocker.close()  # releases the locks
     report = _report(live, tracking_id)
     assert report.status == "received" and report.attempts == 1 and report.issue is None
+    assert report.processing_started_at is not None
 
     with celery_worker("io", "threads", "io-rescuer"):
         with tenant_context(live):
-            assert report_sweep_stuck(now=timezone.now() + timedelta(seconds=61))["requeued"] >= 1
+            # While the dead worker's start is recent the report still looks taken...
+            assert report_sweep_stuck(now=timezone.now() + timedelta(seconds=61))["requeued"] == 0
+            # ...once it is stale, the worker is taken for dead and the report re-queued.
+            later = timezone.now() + PROCESSING_STALE_AFTER + timedelta(seconds=61)
+            assert report_sweep_stuck(now=later)["requeued"] >= 1
         report = _wait_processed(live, tracking_id)
     with tenant_context(live):
         assert Issue.objects.get(pk=report.issue_id).report_count == 1

@@ -28,6 +28,10 @@ def test_operator_creates_a_tenant_through_the_provisioning_service(public_schem
             "open311_jurisdiction_id": "",
             "public_page_enabled": "on",
             "leaderboard_enabled": "",
+            # What the form shows filled in: the residents' limits and retention defaults.
+            "resident_reports_per_hour": "300",
+            "photo_storage_quota_mb": "5120",
+            "resident_data_retention_months": "12",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -125,6 +125,7 @@ def test_the_tenant_figures_reach_the_leaderboard_unless_it_opted_out(tenant_a, 
 
 def test_leaderboard_compares_tenants_of_the_same_kind(tenant_a, tenant_pair) -> None:
     beta = tenant_pair[1]
+    Tenant.objects.filter(pk=beta.pk).update(leaderboard_enabled=True)  # a hotel opts in
     LeaderboardEntry.objects.create(
         tenant=beta,
         kind=beta.kind,

@@ -4,13 +4,16 @@ import os
 import subprocess
 import sys
 
+from cryptography.fernet import Fernet
+
 from tests.support.services import ROOT
 
 GOOD_KEY = "k" * 20 + "-production-secret-for-the-deploy-check-0123456789"
+LLM_KEY = Fernet.generate_key().decode()
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "LLM_SECRET_KEY")}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -30,11 +33,11 @@ def test_production_refuses_debug() -> None:
 def test_production_refuses_a_missing_or_default_secret_key() -> None:
     missing = _run("check")
     assert missing.returncode != 0 and "SECRET_KEY" in missing.stderr
-    default = _run("check", SECRET_KEY="dev-only-insecure-key-change-me")
+    default = _run("check", SECRET_KEY="dev-only-insecure-key-change-me-never-in-production")
     assert default.returncode != 0 and "SECRET_KEY must be set" in default.stderr
 
 
 def test_check_deploy_is_clean() -> None:
-    result = _run("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=GOOD_KEY)
+    result = _run("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=GOOD_KEY, LLM_SECRET_KEY=LLM_KEY)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -35,3 +35,7 @@ class ScoreRunAdmin(TenantAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ScoreRun | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ScoreRun | None = None) -> bool:
+        # The public trend is drawn from every run's snapshots: a run is history, kept.
+        return False

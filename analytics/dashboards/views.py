@@ -2,7 +2,6 @@
 accountability page (no login). Thin: filters in, selectors, charts and tables out.
 Every figure is drawn (server-side SVG) and tabled; any staff table downloads as CSV."""
 
-import csv
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from analytics.scores.models import ScoreScope, ScoreSettings
 from analytics.scores.selectors import score_run_latest, score_snapshots, score_trend
 from analytics.sla.selectors import sla_policies_current
 from civicpulse.core.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
+from civicpulse.core.csv_safe import csv_writer
 from issues.models import Area, Category
 from tenants.selectors import current_tenant
 
@@ -45,7 +45,7 @@ class DashboardFilters(forms.Form):
 def _csv(table: Table) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{table.key}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # formula-safe: cells hold text staff and residents wrote
     writer.writerow(table.columns)
     writer.writerows(table.rows)
     return response

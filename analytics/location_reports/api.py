@@ -1,10 +1,13 @@
-"""The location reports API (scope `read`): a report generated for an address, a point or
-an area and stored; fetched again, and as PDF, exactly as it was generated."""
+"""The location reports API: a report generated for an address, a point or an area and
+stored (scope `location`, a few an hour per key: each one writes a row and may call the
+language model); fetched again (scope `read`), and as PDF, exactly as it was generated
+(rendered on the first download and stored)."""
 
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +17,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from analytics.location_reports.models import LocationReport
@@ -21,6 +25,7 @@ from analytics.location_reports.pdf import location_report_pdf_response
 from analytics.location_reports.selectors import location_report_by_id
 from analytics.location_reports.services import location_report_create
 from civicpulse.apikeys.models import ApiKey
+from civicpulse.core.ratelimit import rate_limit_hit
 
 
 class LocationReportRequest(serializers.Serializer):
@@ -114,12 +119,38 @@ def _location_report(report_id: int) -> LocationReport:
     return report
 
 
+class LocationReportCreateThrottle(BaseThrottle):
+    """Per key, LOCATION_REPORT_CREATE_PER_HOUR reports an hour (0: no limit), beside the
+    key's own per-minute rate: each report writes a row and may call the model."""
+
+    _wait: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        api_key = request.auth
+        if request.method != "POST" or not isinstance(api_key, ApiKey):
+            return True
+        self._wait = rate_limit_hit(
+            f"key:{api_key.pk}",
+            limit=settings.LOCATION_REPORT_CREATE_PER_HOUR,
+            window_s=3600,
+            scope="location-report",
+        ).wait
+        return self._wait is None
+
+    def wait(self) -> float:
+        return self._wait or 3600.0
+
+
 class LocationReportCreate(APIView):
     """Generate a location accountability report for an address, a point (the nearest
     known location within 50 m) or an area, and store it. No match is an answer too:
-    `resolved` false with the reason (still 201: the request is stored)."""
+    `resolved` false with the reason (still 201: the request is stored). Needs the
+    `location` scope, and is limited per key (LOCATION_REPORT_CREATE_PER_HOUR)."""
 
-    required_scopes = {"POST": "read"}
+    required_scopes = {"POST": ApiKey.Scope.LOCATION.value}
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), LocationReportCreateThrottle()]
 
     @extend_schema(request=LocationReportRequest, responses={201: LocationReportSerializer})
     def post(self, request: Request) -> Response:
@@ -145,7 +176,8 @@ class LocationReportDetail(APIView):
 
 
 class LocationReportPdf(APIView):
-    """A stored report as PDF, rendered again from its stored JSON."""
+    """A stored report as PDF, rendered from its stored JSON on the first download and
+    served as stored after."""
 
     required_scopes = {"GET": "read"}
     renderer_classes = [JSONRenderer, PdfRenderer]

@@ -17,6 +17,9 @@ from analytics.location_reports.services import location_report_create
 from civicpulse.core.admin import acting_user
 from issues.models import Issue
 
+# The Django permission that lets staff generate a location report from an issue's page.
+LOCATION_REPORT_GENERATE = "analytics.add_locationreport"
+
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
@@ -57,7 +60,13 @@ class LocationReportIssueAdminMixin(_IssueAdminBase):
 
     def location_report_view(self, request: HttpRequest, issue_id: int) -> HttpResponse:
         issue = get_object_or_404(Issue, pk=issue_id)
-        if request.method != "POST" or not self.has_view_permission(request, issue):
+        # Generating writes a stored report (and may call the model): a staff member who
+        # may only look at issues may not, whatever the button's URL.
+        if (
+            request.method != "POST"
+            or not self.has_view_permission(request, issue)
+            or not request.user.has_perm(LOCATION_REPORT_GENERATE)
+        ):
             raise PermissionDenied
         location = location_of_issue(issue=issue)
         if location is None:

@@ -27,9 +27,8 @@ class LocationReport(models.Model):
     location = models.ForeignKey(
         "reports.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    area = models.ForeignKey(
-        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # PROTECT: areas are retired, never deleted (issues.models.Area.active).
+    area = models.ForeignKey("issues.Area", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     narrative_source = models.CharField(max_length=15, choices=NarrativeSource.choices)
     body = models.JSONField(help_text="The whole report as generated: findings, narrative and its source.")
 
@@ -38,3 +37,17 @@ class LocationReport(models.Model):
 
     def __str__(self) -> str:
         return f"Location report {self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class LocationReportPdf(models.Model):
+    """A stored report's PDF, rendered once, on its first download, and served from here
+    after: rendering is the costly part (WeasyPrint), and the report never changes."""
+
+    report = models.OneToOneField(
+        LocationReport, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    pdf = models.BinaryField()
+    rendered_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"PDF of location report {self.pk}"

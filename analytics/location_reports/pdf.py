@@ -6,8 +6,9 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from analytics.location_reports.models import LocationReport
+from analytics.location_reports.models import LocationReport, LocationReportPdf
 from civicpulse.core.charts import hbars_svg, stacked_bars_svg
+from civicpulse.core.pdf import html_to_pdf
 
 
 def location_report_charts(body: dict) -> dict[str, SafeString]:
@@ -46,14 +47,26 @@ def location_report_html(body: dict) -> str:
 
 
 def location_report_pdf(body: dict) -> bytes:
-    # Imported here: WeasyPrint loads Pango when imported, which only the PDF needs.
-    from weasyprint import HTML
-
-    return HTML(string=location_report_html(body)).write_pdf()
+    """The PDF of a report's body, rendered now (fetching no URL: civicpulse.core.pdf)."""
+    return html_to_pdf(location_report_html(body))
 
 
 def location_report_pdf_response(report: LocationReport) -> HttpResponse:
-    """The report's PDF, to show in the browser, named after the report."""
-    response = HttpResponse(location_report_pdf(report.body), content_type="application/pdf")
+    """The report's PDF, to show in the browser, named after the report: rendered on the
+    first download and stored, then served as stored."""
+    response = HttpResponse(location_report_pdf_stored(report=report), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="location-report-{report.pk}.pdf"'
     return response
+
+
+def location_report_pdf_stored(*, report: LocationReport) -> bytes:
+    """The report's PDF as stored, rendering and storing it on the first call. Two first
+    downloads at once both render, and the first to store wins; both serve the same."""
+    stored = LocationReportPdf.objects.filter(report_id=report.pk).values_list("pdf", flat=True).first()
+    if stored is not None:
+        return bytes(stored)
+    pdf = location_report_pdf(report.body)
+    LocationReportPdf.objects.bulk_create(
+        [LocationReportPdf(report_id=report.pk, pdf=pdf)], ignore_conflicts=True
+    )
+    return pdf

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from analytics.rules.definitions import RULE_DEFINITIONS, RuleConcern
+from issues.geo import MAX_GROUP_RADIUS_M
 from issues.models import Category, Issue
 
 
@@ -50,6 +51,9 @@ class Rule(models.Model):
                 raise ValidationError({"params": f"{name} must be a number, at least 0."})
         if "share" in self.params and self.params["share"] > 1:
             raise ValidationError({"params": "share is at most 1."})
+        # As the grouping distance, and for the same reason: the rule's pairs grow with its square.
+        if "radius_m" in self.params and self.params["radius_m"] > MAX_GROUP_RADIUS_M:
+            raise ValidationError({"params": f"radius_m is at most {MAX_GROUP_RADIUS_M} metres."})
 
 
 class RuleVersion(models.Model):
@@ -85,9 +89,8 @@ class Flag(models.Model):
     weight = models.FloatField()
     # `issue:12`, `area:3`, `area:none`, `category:7`: what the rule fired on.
     subject = models.CharField(max_length=100)
-    area = models.ForeignKey(
-        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # PROTECT: areas are retired, never deleted (issues.models.Area.active).
+    area = models.ForeignKey("issues.Area", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     issue = models.ForeignKey(Issue, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     support = models.PositiveIntegerField(help_text="The count that made the rule fire.")

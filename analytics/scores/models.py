@@ -77,12 +77,12 @@ class ScoreSnapshot(models.Model):
     """The figures of the tenant, one area or one category over one run's window. Kept
     as history: trends are drawn from these rows."""
 
-    run = models.ForeignKey(ScoreRun, on_delete=models.CASCADE, related_name="snapshots")
+    # PROTECT: a run is never deleted, so the public trend drawn from its snapshots survives.
+    run = models.ForeignKey(ScoreRun, on_delete=models.PROTECT, related_name="snapshots")
     computed_at = models.DateTimeField(help_text="The run's window end, repeated for trend queries.")
     scope = models.CharField(max_length=10, choices=ScoreScope.choices)
-    area = models.ForeignKey(
-        "issues.Area", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    # PROTECT: areas are retired, never deleted (issues.models.Area.active).
+    area = models.ForeignKey("issues.Area", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     category = models.ForeignKey(Category, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reported = models.PositiveIntegerField(help_text="Issues created in the window.")
     resolved = models.PositiveIntegerField(help_text="Issues resolved in the window.")

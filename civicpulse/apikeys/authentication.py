@@ -3,6 +3,7 @@ the OpenAPI schema."""
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from civicpulse.apikeys.models import ApiKey
 from civicpulse.apikeys.selectors import api_key_for
 from civicpulse.apikeys.services import api_key_touch
+from civicpulse.core.ratelimit import client_rate_key, rate_limit_hit, rate_limit_refund
 
 if TYPE_CHECKING:
     # Only for the hint: importing drf-spectacular's schema reads DRF's settings, which
@@ -33,7 +35,13 @@ class ApiClient:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """`Authorization: Api-Key <key>`, looked up in the current tenant's schema."""
+    """`Authorization: Api-Key <key>`, looked up in the current tenant's schema.
+
+    DRF authenticates before it checks permissions and throttles, so a wrong key would
+    be answered 401 before any throttle counted it, and keys could be guessed at full
+    speed. Every key sent is therefore counted per client address *before* it is looked
+    up (API_BAD_KEY_RATE_PER_MINUTE), and the count is given back when the key is good:
+    only bad keys use the budget, and a client over it is answered 429 unlooked-up."""
 
     keyword = "Api-Key"
 
@@ -44,9 +52,17 @@ class ApiKeyAuthentication(BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not key.strip():
             raise exceptions.AuthenticationFailed("Send the key as: Authorization: Api-Key <key>.")
+        hit = rate_limit_hit(
+            f"badkey:{client_rate_key(request)}",
+            limit=settings.API_BAD_KEY_RATE_PER_MINUTE,
+            scope="apikey",
+        )
+        if hit.wait is not None:
+            raise exceptions.Throttled(wait=hit.wait)
         api_key = api_key_for(key.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        rate_limit_refund(hit)  # a good key: only bad ones use the budget
         api_key_touch(api_key=api_key)
         return ApiClient(api_key), api_key
 
@@ -66,5 +82,5 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`; scopes: submit, read, staff.",
+            "description": "`Api-Key <key>`; scopes: submit, read, staff, property, location.",
         }

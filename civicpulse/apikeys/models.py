@@ -10,6 +10,9 @@ class ApiKey(models.Model):
         SUBMIT = "submit", "Submit reports"
         READ = "read", "Read"
         STAFF = "staff", "Staff actions"
+        PROPERTY = "property", "Property lookups and reports"
+        # Its own scope: a location report writes a row and may call the language model.
+        LOCATION = "location", "Create location reports"
 
     name = models.CharField(max_length=100)
     # The first characters of the key, to recognise it in lists; the key itself is not kept.

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from civicpulse.apikeys.models import ApiKey
-from civicpulse.core.ratelimit import client_address, rate_limit_hit
+from civicpulse.core.ratelimit import client_rate_key, rate_limit_hit
 
 if TYPE_CHECKING:
     # DRF reads these classes from its settings while rest_framework.views is loading.
@@ -41,6 +41,6 @@ class AnonymousRateThrottle(_LimiterThrottle):
         if isinstance(request.auth, ApiKey):
             return True
         self._wait = rate_limit_hit(
-            f"anon:{client_address(request)}", limit=settings.API_ANON_RATE_PER_MINUTE
+            f"anon:{client_rate_key(request)}", limit=settings.API_ANON_RATE_PER_MINUTE
         ).wait
         return self._wait is None

@@ -60,6 +60,19 @@ class SchemaScoped(admin.ModelAdmin[_ModelT]):
     def has_delete_permission(self, request: HttpRequest, obj: _ModelT | None = None) -> bool:
         return self._here() and super().has_delete_permission(request, obj)
 
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Django checks an action's permissions only when it declares them (`permissions=`
+        on @admin.action). The project's own actions all do; an action that does not
+        (third-party admins') is offered, and run, only to a member who may change."""
+        actions = super().get_actions(request)
+        if self.has_change_permission(request):
+            return actions
+        return {
+            name: action
+            for name, action in actions.items()
+            if action is not None and getattr(action[0], "allowed_permissions", None)
+        }
+
 
 class PlatformAdmin(SchemaScoped[_ModelT]):
     public_schema = True
@@ -91,6 +104,17 @@ def restrict_to_platform(*models: type[Model]) -> None:
         admin.site.unregister(model)
         admin.site.register(
             model, type(f"Platform{original.__name__}", (SchemaScoped, original), {"public_schema": True})
+        )
+
+
+def restrict_to_tenants(*models: type[Model]) -> None:
+    """Re-register third-party admins of tenant apps (their tables exist in tenants'
+    schemas only) for tenants' consoles only."""
+    for model in models:
+        original = type(admin.site._registry[model])
+        admin.site.unregister(model)
+        admin.site.register(
+            model, type(f"Tenant{original.__name__}", (SchemaScoped, original), {"public_schema": False})
         )
 
 

@@ -1,7 +1,13 @@
-"""Structured logs: one JSON object a line, each with the tenant and the request id."""
+"""Structured logs: one JSON object a line, each with the tenant and the request id.
+
+Secrets that travel in URLs never reach a log line: a report's tracking id (the key to
+its tracking page and photo), the unsubscribe and confirmation tokens of resident
+emails, and Open311 tokens (which are tracking ids) are replaced by `[redacted]`
+wherever a path or request line appears (ContextFilter, on every handler)."""
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from civicpulse.core.context import request_id_var, tenant_var
@@ -14,12 +20,47 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+REDACTED = "[redacted]"
+# /track/<id>/…, its /unsubscribe/<token> and /confirm/<token>, /track/?id=<id>, and
+# Open311 /tokens/<token>.json: the secret part of each, up to the next / ? & space or quote.
+_SECRETS = (
+    (re.compile(r"(/track/)(?!\[redacted\])[^/?&\s'\"]+"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"(/(?:unsubscribe|confirm)/)(?!\[redacted\])[^/?&\s'\"]+"), rf"\g<1>{REDACTED}"),
+    (
+        re.compile(r"(/tokens/)(?!\[redacted\])[^/?&\s'\"]+?(?=\.(?:json|xml)\b|[/?&\s'\"]|$)"),
+        rf"\g<1>{REDACTED}",
+    ),
+    (re.compile(r"(/track/\?(?:[^\s'\"]*&)?id=)[^&\s'\"]+"), rf"\g<1>{REDACTED}"),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with every tracking id and resident token in a URL path replaced."""
+    if "/track/" not in text and "/tokens/" not in text:
+        return text
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class ContextFilter(logging.Filter):
-    """Stamps the current tenant and request id on every record."""
+    """Stamps the current tenant and request id on every record, and redacts secrets
+    from its message and its extra fields (a request line, a path, a request object)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.tenant = tenant_var.get()
         record.request_id = request_id_var.get()
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_ATTRS or key.startswith("_"):
+                continue
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
+            elif key == "request":  # Django's 4xx/5xx lines carry the request object
+                setattr(record, key, redact(str(value)))
         return True
 
 

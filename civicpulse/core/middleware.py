@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from civicpulse.core.context import request_id_var, tenant_var
+from civicpulse.core.logging import redact
 
 access_log = logging.getLogger("civicpulse.request")
 
@@ -33,14 +34,15 @@ class RequestContextMiddleware:
         tenant_var.set("-")
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
+        path = redact(request.path)  # tracking ids and resident tokens stay out of logs
         access_log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },

@@ -7,6 +7,7 @@ them. Keys carry the tenant's schema, so tenants never share a budget. Redis dow
 the request through: throttling must never take intake down.
 """
 
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -76,3 +77,28 @@ def client_address(request: HttpRequest) -> str:
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR", ""))
+
+
+# One IPv6 subscriber is routinely given a whole /64 (and can pick any address in it at
+# will), so per-address limits count the /64, as IPv4 counts the one address.
+IPV6_RATE_PREFIX = 64
+
+
+def address_rate_key(address: str) -> str:
+    """What a per-address limit counts `address` as: an IPv4 address itself (also when
+    written IPv4-mapped, ::ffff:a.b.c.d), an IPv6 address its /64 network; anything
+    unparseable as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_RATE_PREFIX), strict=False))
+    return str(ip)
+
+
+def client_rate_key(request: HttpRequest) -> str:
+    """The key anonymous per-address limits use for this request's client."""
+    return address_rate_key(client_address(request))

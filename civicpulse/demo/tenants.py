@@ -2,9 +2,27 @@
 
 from typing import NamedTuple
 
+from django.conf import settings
+from django.core.management.base import CommandError
+
 DEMO_PASSWORD = "civicpulse-demo"
 OPERATOR_USERNAME = "operator"
 STAFF_USERNAME = "staff"
+# The demo analyst (property search, their reports, their account; never the console),
+# on the demo tenants that allow analyst accounts.
+ANALYST_USERNAME = "analyst"
+ANALYST_TENANTS = ("springfield",)
+
+
+def demo_seeding_refuse_in_production() -> None:
+    """The demo creates superusers with a published password (DEMO_PASSWORD) and invented
+    reports: never on an installation that serves the public (DEMO_SEEDING_ALLOWED is off
+    in the production settings)."""
+    if not settings.DEMO_SEEDING_ALLOWED:
+        raise CommandError(
+            "Refusing to seed demo data under production settings: it creates superusers with a "
+            "published password. Seed a development installation instead."
+        )
 
 
 class DemoTenant(NamedTuple):

@@ -4,11 +4,14 @@ Defaults point at the project-local PostgreSQL and Redis that `make run` starts,
 `manage.py` works in a bootstrapped checkout with no variables set.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import django_stubs_ext
 import environ
+
+from civicpulse.settings.schedule import BEAT_SCHEDULE
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Issue], QuerySet[Report]),
 # as the type hints write them.
@@ -20,8 +23,11 @@ env = environ.Env()
 # An optional .env file beside manage.py; real environment variables win over it.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-never-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+# Former secret keys, still accepted while a new SECRET_KEY rolls out (sessions, signed
+# links, model keys derived from it): docs/security.md, "Rotating secrets".
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 
 # The host names of the public site; tenants live on `<slug>.<BASE_DOMAIN>`.
@@ -62,6 +68,8 @@ TENANT_APPS = [
     "axes",
     "rest_framework",
     "civicpulse.apikeys",
+    # Refresh tokens of analysts' JWTs, outstanding and blacklisted, per tenant like the users they name.
+    "rest_framework_simplejwt.token_blacklist",
     "issues",
     "reports",
     "llm",
@@ -160,10 +168,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Lock a username from one address out after repeated failures, per schema.
+# Lock a username from one address out after repeated failures, per schema; also an
+# address trying many usernames, and a username tried from many addresses (a higher
+# limit): civicpulse.core.lockout. The address is the client's behind TRUSTED_PROXY_HOPS.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "civicpulse.core.lockout.TieredLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "civicpulse.core.ratelimit.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 
@@ -224,34 +238,19 @@ CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "civicpulse.beat:TenantScheduler"
-# Entries without `tenant_schemas` run in every tenant's schema; editable in the
-# platform admin (django-celery-beat) once beat has installed them.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "reports-sweep-stuck": {"task": "reports.sweep_stuck", "schedule": 60.0, "options": {"queue": "io"}},
-    "reports-notify-sweep": {"task": "reports.notify_sweep", "schedule": 600.0, "options": {"queue": "io"}},
-    "llm-retrain-classifier": {
-        "task": "llm.retrain_classifier",
-        "schedule": 3600.0,
-        "options": {"queue": "cpu"},
-    },
-    "analytics-sla-evaluate": {
-        "task": "analytics.sla_evaluate",
-        "schedule": 900.0,
-        "options": {"queue": "cpu"},
-    },
-    "analytics-scores-compute": {
-        "task": "analytics.scores_compute",
-        "schedule": 3600.0,
-        "options": {"queue": "cpu"},
-    },
-    "analytics-rules-evaluate": {
-        "task": "analytics.rules_evaluate",
-        "schedule": 3600.0,
-        "options": {"queue": "cpu"},
-    },
-}
+# What beat runs, and where: civicpulse/settings/schedule.py.
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 # How long a worker's heartbeat in Redis stays valid; /readyz reads them.
 WORKER_HEARTBEAT_TTL = 30
+
+# A tenant the platform admin deletes is suspended at once and dropped (schema, files,
+# exports) only this many days later; until then it can be reinstated.
+TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=30)
+# Where tenant exports (zip files of CSV and photos) are written: private, never served
+# as media; downloaded through the platform admin only.
+TENANT_EXPORT_ROOT = env.path("TENANT_EXPORT_ROOT", default=str(BASE_DIR / "exports"))
+# seed_demo and seed_history create superusers with a published password: off in production.
+DEMO_SEEDING_ALLOWED = True
 
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="civicpulse@localhost")
 # How links in emails reach a tenant's host ({host} is its primary domain).
@@ -274,6 +273,16 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
 }
+# Analysts' JWTs (analytics.property.tokens): short access, a week of refresh, each refresh
+# rotated and the old one blacklisted; every token names the tenant that issued it.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=30),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_TOKEN_CLASSES": ("analytics.property.tokens.TenantAccessToken",),
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "CivicPulse API",
     "DESCRIPTION": "The integrator API of one CivicPulse tenant (served on the tenant's host). "
@@ -293,6 +302,9 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests a minute from one client address without an API key (0: no limit).
 API_ANON_RATE_PER_MINUTE = env.int("API_ANON_RATE_PER_MINUTE", default=120)
+# Unknown or revoked API keys one client address may send a minute before every request
+# it sends with a key is answered 429 without the key being looked up; 0: no limit.
+API_BAD_KEY_RATE_PER_MINUTE = env.int("API_BAD_KEY_RATE_PER_MINUTE", default=20)
 # Paths that answer in the API's error shape and take the API's body limit.
 API_PATH_PREFIXES = ("/api/", "/open311/")
 # Protocols with an error shape of their own: path prefix -> renderer of
@@ -302,6 +314,9 @@ ERROR_RENDERERS = {"/open311/": "reports.open311.errors.error_response"}
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 # Any other body (the report form with its photo) is refused above this.
 FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+# Photos each web process decodes at once, and seconds one waits for a slot (reports.photos).
+PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
+PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
 # Proxies in front of the web servers that append to X-Forwarded-For: the client's
 # address for rate limits is that many entries from the right. 0: REMOTE_ADDR.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
@@ -321,6 +336,14 @@ LLM_ALLOWED_BASE_URLS = env.list("LLM_ALLOWED_BASE_URLS", default=[])
 # Model calls in flight at once, across every worker process (a Redis semaphore per
 # endpoint), and how long a call may wait for a slot before the offline classifier answers.
 LLM_MAX_CONCURRENCY = env.int("LLM_MAX_CONCURRENCY", default=4)
+# ...and at most this many of them for one tenant, so one tenant's burst cannot take an
+# endpoint's every slot from the others; 0: half of LLM_MAX_CONCURRENCY, rounded up.
+LLM_MAX_CONCURRENCY_PER_TENANT = env.int("LLM_MAX_CONCURRENCY_PER_TENANT", default=0)
+# Location reports an API key may create an hour (each writes a row and may call the
+# model), beside the key's own per-minute rate; 0: no limit.
+LOCATION_REPORT_CREATE_PER_HOUR = env.int("LOCATION_REPORT_CREATE_PER_HOUR", default=30)
+# New property reports an API key or an analyst may generate in an hour (0: no limit).
+PROPERTY_REPORT_CREATE_PER_HOUR = env.int("PROPERTY_REPORT_CREATE_PER_HOUR", default=120)
 LLM_SLOT_WAIT = env.float("LLM_SLOT_WAIT", default=5.0)
 # Retries after a timeout, a 429, a 5xx or a dropped connection, backing off from this
 # many seconds, doubling (a Retry-After header is honoured up to LLM_RETRY_MAX_WAIT).
@@ -330,7 +353,9 @@ LLM_RETRY_MAX_WAIT = env.float("LLM_RETRY_MAX_WAIT", default=10.0)
 # The same-problem check is asked while grouping holds its neighbourhood lock: one try,
 # this many seconds at most, no waiting for a slot.
 LLM_ADJUDICATE_TIMEOUT = env.float("LLM_ADJUDICATE_TIMEOUT", default=3.0)
-# Encrypts tenants' own API keys (a Fernet key); empty: derived from SECRET_KEY.
+# Encrypts tenants' own API keys: one or more comma-separated Fernet keys, the first
+# encrypts and all decrypt (llm.secrets); empty: derived from SECRET_KEY (development only,
+# production requires it).
 LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
 # The offline classifier retrains once a tenant has this many staff corrections.
 CLASSIFIER_MIN_EXAMPLES = env.int("CLASSIFIER_MIN_EXAMPLES", default=20)

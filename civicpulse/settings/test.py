@@ -25,3 +25,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 import tempfile  # noqa: E402
 
 MEDIA_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-media-")
+# ...and tenant exports to another.
+TENANT_EXPORT_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-exports-")

@@ -20,7 +20,13 @@ def area_parts_create(cursor: CursorWrapper, work: str) -> int:
         work=work,
     )
     rows = []
-    areas = Area.objects.exclude(boundary=None).order_by("name", "pk").values_list("pk", "boundary")
+    # Only active areas, as area_for_point: a retired area is given no new issues.
+    areas = (
+        Area.objects.filter(active=True)
+        .exclude(boundary=None)
+        .order_by("name", "pk")
+        .values_list("pk", "boundary")
+    )
     for order, (area_id, geometry) in enumerate(areas):
         if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
             continue

@@ -13,10 +13,11 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from civicpulse.core.tenancy import current_schema
+from civicpulse.core.vectors import stored_cosine
 from issues import match_score
 from issues.geo import cells_within
 from issues.match_score import Adjudicator
-from issues.models import OPEN_STATUSES, Category, Issue, IssueEvent, Severity
+from issues.models import OPEN_STATUSES, Category, Department, Issue, IssueEvent, Severity
 from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
 from issues.services.operations import severity_rank
 from issues.services.workflow import issue_event_record
@@ -31,6 +32,10 @@ class GroupingResult:
     match: dict
 
 
+# The key of the tenant's whole grouping lock (in the tenant's key space, beside the cells').
+_TENANT_KEY = 0
+
+
 def _signed32(value: int) -> int:
     return value - (1 << 32) if value >= (1 << 31) else value
 
@@ -40,18 +45,37 @@ def _lock_neighbourhood(
 ) -> None:
     """Serialise grouping per neighbourhood for the rest of the transaction, so two
     near-identical reports processed at the same moment cannot both open an issue.
-    Locks are taken in sorted order, so two groupings never deadlock."""
+
+    Each grouping first takes the tenant's grouping lock: shared, then its cells (or its
+    address) exclusively; or, when its circle would need more than MAX_LOCK_CELLS cells,
+    the tenant's lock exclusively and nothing else. Every grouping thus holds at most
+    MAX_LOCK_CELLS + 1 locks, however large the radius. The tenant's lock comes first and
+    the rest in sorted order, so two groupings never deadlock."""
     space = _signed32(zlib.crc32(current_schema().encode()))
-    if latitude is not None and longitude is not None:
-        keys = [
-            _signed32(zlib.crc32(f"cell:{r}:{c}".encode()))
-            for r, c in cells_within(latitude, longitude, radius_m)
-        ]
-    else:
-        keys = [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
+    cells = (
+        cells_within(latitude, longitude, radius_m) if latitude is not None and longitude is not None else []
+    )
     with connection.cursor() as cursor:
+        if cells is None:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, _TENANT_KEY])
+            return
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [space, _TENANT_KEY])
+        if latitude is not None and longitude is not None:
+            keys = [_signed32(zlib.crc32(f"cell:{r}:{c}".encode())) for r, c in cells]
+        else:
+            keys = [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
         for key in sorted(set(keys)):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
+
+
+def _routed_department_id(category: Category | None) -> int | None:
+    """The category's department, unless it was retired: a retired department keeps its
+    issues but is routed no new ones."""
+    if category is None or category.department_id is None:
+        return None
+    return (
+        Department.objects.filter(pk=category.department_id, active=True).values_list("pk", flat=True).first()
+    )
 
 
 def _title_from(summary: str, text: str) -> str:
@@ -73,10 +97,14 @@ def issue_group_report(
     report_ref: str,
     actor_label: str = "pipeline",
     adjudicate: Adjudicator | None = None,
+    embedding: bytes | None = None,
 ) -> GroupingResult:
     """Link a report (given by its fields; this app knows nothing of reports) to the best
     matching open issue, or open a new issue for it. The returned `match` says why: the
     score of the best candidate, its parts and the thresholds in force (docs/grouping.md).
+
+    `embedding` is the report text's vector (civicpulse.core.vectors), compared with each
+    candidate's for the meaning part of the score; a new issue keeps it.
 
     `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
     only when its score is borderline; it answers `{"same": bool, ...}` or None. It runs
@@ -94,14 +122,19 @@ def issue_group_report(
         category_ids=category_compatible_ids(category),
         radius_m=thresholds.radius_m,
         window_hours=thresholds.window_hours,
-        min_similarity=thresholds.min_similarity,
     )
+    meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
+    # A candidate at all only when the texts share enough, in words or in meaning.
+    candidates = [
+        c for c in candidates if max(c.similarity, meanings[c.issue_id] or 0.0) >= thresholds.min_similarity
+    ]
     base = {"candidates": len(candidates), "thresholds": thresholds.as_record()}
     scored = [
         (
             c,
             match_score.score(
                 similarity=c.similarity,
+                meaning=meanings[c.issue_id],
                 distance_m=c.distance_m,
                 time_gap_s=c.time_gap_s,
                 relation=match_score.category_relation(category.pk if category else None, c.category_id),
@@ -134,6 +167,7 @@ def issue_group_report(
         "distance_m": None if best.distance_m is None else round(best.distance_m, 1),
         "time_gap_s": round(best.time_gap_s),
         "similarity": round(best.similarity, 3),
+        "meaning": None if meanings[best.issue_id] is None else round(meanings[best.issue_id] or 0.0, 3),
         **best_score.as_record(),
         "decision": decision.reason,
     }
@@ -231,7 +265,7 @@ def issue_open(
         category=category,
         severity=severity or (category.default_severity if category else Severity.MEDIUM),
         area=area_for_point(latitude, longitude) if latitude is not None and longitude is not None else None,
-        department_id=category.department_id if category else None,
+        department_id=_routed_department_id(category),
         latitude=latitude,
         longitude=longitude,
         address_key="" if latitude is not None else address_key,

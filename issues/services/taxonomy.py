@@ -6,6 +6,7 @@ from django.db import transaction
 from civicpulse.core.tenancy import current_schema
 from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
 from issues.models import Area, Category, Department, GroupingPolicy
+from issues.starter_examples import STARTER_EXAMPLES
 from tenants.models import Tenant
 
 
@@ -22,6 +23,7 @@ def taxonomy_install_defaults(*, tenant: Tenant) -> int:
             name=d.name,
             description=d.description,
             keywords=list(d.keywords),
+            examples=list(STARTER_EXAMPLES.get(d.code, ())),
             default_severity=d.severity,
             questions=[dict(q) for q in d.questions],
         )
@@ -72,6 +74,7 @@ def taxonomy_copy_into_scratch(
             name=c.name,
             description=c.description,
             keywords=c.keywords,
+            examples=c.examples,
             default_severity=c.default_severity,
             active=c.active,
             group_radius_m=c.group_radius_m,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from issues.models import Issue, IssueEvent, IssueNote, IssueStatus
 from issues.selectors import area_for_point
-from issues.signals import issue_public_change
+from issues.signals import issue_public_change, issue_public_change_recorded
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     IssueStatus.OPEN: frozenset(
@@ -152,7 +152,10 @@ def issue_note_add(
 
 
 def _announce(event: IssueEvent) -> None:
-    """Tell listeners (resident notifications) once the change is committed."""
+    """Tell listeners (resident notifications) once the change is committed. The pending
+    marker listeners write commits with the change: a message lost after the commit is sent
+    by the sweep."""
+    issue_public_change_recorded.send(sender=IssueEvent, event_id=event.pk)
     transaction.on_commit(lambda: issue_public_change.send(sender=IssueEvent, event_id=event.pk))
 
 

@@ -126,13 +126,15 @@ def valid_rows_create(cursor: CursorWrapper, work: str, source: str) -> None:
                   -- A closing time before the opening one is unusable: unknown, not made up.
                   CASE WHEN r.closed_at >= r.created_at THEN r.closed_at END AS closed_at,
                   CASE lower(r.status) {statuses} ELSE {open} END AS status,
-                  m.category_id, c.department_id, COALESCE(c.default_severity, 'medium') AS severity,
+                  m.category_id, d.id AS department_id, COALESCE(c.default_severity, 'medium') AS severity,
                   g.radius, g.window_hours,
                   r.description, left(r.address, 500) AS address, a.id AS address_ref,
                   COALESCE(a.key, '') AS address_key, r.lat, r.lon, r.parent_id, r.tracking_id
            FROM {work}.rows r
            LEFT JOIN {work}.categories m ON m.raw = r.category
            LEFT JOIN issues_category c ON c.id = m.category_id
+           -- A retired department is routed nothing new, as issue_open does.
+           LEFT JOIN issues_department d ON d.id = c.department_id AND d.active
            LEFT JOIN {work}.grouping g ON g.id = m.category_id
            LEFT JOIN {work}.addresses a
              ON (a.address, a.street_number, a.street_direction, a.street_name, a.street_type, a.zip_in)

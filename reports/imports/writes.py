@@ -84,13 +84,16 @@ def _settle_tracking_clashes(cursor: CursorWrapper, work: str) -> None:
 def locations_write(cursor: CursorWrapper, work: str) -> None:
     """Where each address is: the first located row of each, unless known already. Keys
     are inserted in order and conflicts are ignored, so two imports sharing addresses
-    wait for each other at most, never deadlock, never duplicate."""
+    wait for each other at most, never deadlock, never duplicate. An import is the city's
+    own record, loaded by its operator: trusted like staff placement for an address not
+    yet known (source `import`), but it never moves a known point; only staff do
+    (reports.services.locations)."""
     run(
         cursor,
         """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
-               latitude, longitude, created_at)
+               latitude, longitude, source, created_at)
            SELECT DISTINCT ON (a.key) a.key, v.address, a.number, a.direction, a.street, a.std_type,
-               a.unit, a.zip, v.lat, v.lon, now()
+               a.unit, a.zip, v.lat, v.lon, 'import', now()
            -- The first located row of each way of writing the address, then of each key:
            -- two small sorts instead of one over every row.
            FROM (SELECT DISTINCT ON (address_ref) address_ref, address, lat, lon, created_at, line

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from civicpulse.core.ratelimit import client_address, rate_limit_hit
+from civicpulse.core.ratelimit import client_rate_key, rate_limit_hit
 from civicpulse.core.tenancy import current_schema
 from reports.open311.arguments import param
 from reports.open311.errors import Open311Error, errors_render
@@ -66,8 +66,10 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
                         f"{request.method} is not allowed here; use {' or '.join(methods)}.",
                         headers={"Allow": ", ".join(methods)},
                     )
-                # PostgreSQL cannot store a NUL character: refuse it here, not with a 500 later.
+                # PostgreSQL cannot store a NUL character: refuse it here, not with a 500 later,
+                # in the path's segments (a service code, an id, a token) as in the arguments.
                 for name, values in (
+                    *((segment, [value]) for segment, value in kwargs.items()),
                     *request.GET.lists(),
                     *(request.POST.lists() if request.method == "POST" else ()),
                 ):
@@ -77,7 +79,7 @@ def open311(*methods: str, tenant_required: bool = True) -> Callable:
                         )
                 with _jurisdiction(request, required=tenant_required):
                     if request.method != "POST":  # a POST is throttled by its api_key instead
-                        throttle(f"anon:{client_address(request)}", settings.API_ANON_RATE_PER_MINUTE)
+                        throttle(f"anon:{client_rate_key(request)}", settings.API_ANON_RATE_PER_MINUTE)
                     return view(request, fmt, **kwargs)
             except Open311Error as error:
                 return errors_render(fmt, error)

@@ -1,19 +1,31 @@
-"""Service requests: a POST through report_submit like any other report (its
-service_request_id the tracking id, returned at once), the search, one request, and a
-token (the tracking id too)."""
+"""Service requests: a POST through report_submit like any other report, the search, one
+request, and a token.
 
+A request's `service_request_id` is the report's public id (a UUID of its own), never its
+tracking id: the tracking id opens the reporter's own tracking page and photo, so no
+feed lists it. A POST answers with both, the tracking id as the `token` for the caller
+to hand to the reporter; `tokens/<tracking id>` gives the service_request_id back.
+
+Reads (GET requests, one request) are public where the tenant publishes them
+(Tenant.open311_public_reads: cities by default); elsewhere they need a key with the
+`read` scope. Public answers of a tenant that is not a city carry points rounded to
+PUBLIC_DECIMALS places (about 100 m), and a photo only once staff approved it."""
+
+import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from civicpulse.apikeys.selectors import api_key_for
 from civicpulse.apikeys.services import api_key_touch
+from civicpulse.core.ratelimit import client_address
 from issues.models import OPEN_STATUSES
 from reports.models import Report
+from reports.notifications import public_url
 from reports.open311.arguments import (
     attribute_answers,
     coordinate,
@@ -28,18 +40,20 @@ from reports.open311.errors import Open311Error
 from reports.open311.rendering import render
 from reports.selectors import (
     Open311Report,
-    location_by_id,
     normalise_tracking_id,
     report_public_trail,
     reports_for_open311,
     with_public_trail,
 )
 from reports.services.intake import report_submit
-from tenants.selectors import current_timezone_name
+from tenants.models import Tenant
+from tenants.selectors import current_tenant, current_timezone_name
 
 # Spec: "a span of 90 days or first 1000 requests returned, whichever is smallest".
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
+# Decimal places of a point in the public answers of a tenant that is not a city.
+PUBLIC_DECIMALS = 3
 # report_submit's field names as Open311 calls them, for error descriptions.
 OPEN311_FIELDS = {
     "latitude": "lat",
@@ -73,12 +87,12 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     category_or_404(service_code)
     latitude, longitude = coordinate(form, "lat"), coordinate(form, "long")
     address = form.get("address_string", "")
-    address_id = form.get("address_id", "").strip()
-    if address_id and latitude is None and longitude is None and not address.strip():
-        location = location_by_id(int(address_id)) if address_id.isdigit() and len(address_id) < 10 else None
-        if location is None:
-            raise Open311Error(400, f"address_id {address_id!r} is not a known address.")
-        address, latitude, longitude = location.address, location.latitude, location.longitude
+    if form.get("address_id", "").strip() and latitude is None and longitude is None and not address.strip():
+        # This endpoint publishes no address ids (a request's address_id is always empty),
+        # and internal row ids are no public handle: an address_id alone places nothing.
+        raise Open311Error(
+            400, "address_id is not accepted here: give address_string, or lat and long, instead."
+        )
     try:
         result = report_submit(
             description=form.get("description", ""),
@@ -91,6 +105,7 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
             channel=Report.Channel.OPEN311,
             attributes=attribute_answers(form),
             media_url=form.get("media_url", "").strip(),
+            client=client_address(request),
         )
     except ValidationError as exc:
         raise Open311Error(
@@ -103,7 +118,10 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
         ) from exc
     body = [
         {
-            "service_request_id": result.report.tracking_id,
+            "service_request_id": str(result.report.public_id),
+            # The reporter's own key to the tracking page: for the caller to pass on,
+            # never shown by any read.
+            "token": result.report.tracking_id,
             "service_notice": None,
             "account_id": form.get("account_id") or None,
         }
@@ -111,12 +129,63 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     return render(fmt, "service_requests", body)
 
 
+def _public_ids(values: list[str]) -> list[uuid.UUID]:
+    """The service_request_ids that can name a request (anything else names none)."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return ids
+
+
+class _Shown:
+    """How much of a request an answer shows: points rounded or exact, and the absolute
+    address of an approved photo."""
+
+    def __init__(self, *, rounded: bool) -> None:
+        self.rounded = rounded
+        self._site = ""  # the tenant's own site, looked up once per answer
+
+    def point(self, value: float | None) -> float | None:
+        return round(value, PUBLIC_DECIMALS) if value is not None and self.rounded else value
+
+    def photo_url(self, report: Report) -> str | None:
+        if not (report.photo and report.photo_approved):
+            return None
+        # On the tenant's own host (reports.urls), whichever host this answer is served on.
+        self._site = self._site or public_url("")
+        return f"{self._site}/photos/{report.public_id}"
+
+
+def _reader(request: HttpRequest) -> _Shown:
+    """What this caller may read of the tenant's requests: anyone where the tenant
+    publishes them, else only a key of the tenant with the `read` scope (`api_key`, or
+    the API's `Authorization: Api-Key` header). Points are rounded in what anyone may
+    read of a tenant that is not a city; a read key sees them exact."""
+    tenant = current_tenant()
+    header = request.headers.get("Authorization", "")
+    raw = param(request, "api_key") or (
+        header.removeprefix("Api-Key").strip() if header.startswith("Api-Key ") else ""
+    )
+    key = api_key_for(raw) if raw else None
+    keyed = key is not None and "read" in key.scopes
+    if not keyed and not tenant.open311_public_reads:
+        raise Open311Error(
+            403,
+            "This jurisdiction does not publish its service requests; an api_key with the read scope may read them.",
+        )
+    return _Shown(rounded=not keyed and tenant.kind != Tenant.Kind.CITY)
+
+
 def _request_search(request: HttpRequest, fmt: str) -> HttpResponse:
+    shown = _reader(request)
     zone = ZoneInfo(current_timezone_name())
     reports = reports_for_open311()
-    ids = [normalise_tracking_id(value) for value in split_list(param(request, "service_request_id"))]
-    if ids:  # the spec: this overrides all other arguments
-        reports = reports.filter(tracking_id__in=ids)
+    requested = split_list(param(request, "service_request_id"))
+    if requested:  # the spec: this overrides all other arguments
+        reports = reports.filter(public_id__in=_public_ids(requested))
     else:
         codes = split_list(param(request, "service_code"))
         if codes:
@@ -148,30 +217,37 @@ def _request_search(request: HttpRequest, fmt: str) -> HttpResponse:
     if extensions:
         reports = with_public_trail(reports)
     rows = reports.order_by("-submitted_at", "-id")[(page - 1) * page_size : page * page_size]
-    return render(fmt, "service_requests", [_request_body(report, extensions) for report in rows])
+    return render(fmt, "service_requests", [_request_body(report, extensions, shown) for report in rows])
 
 
 @open311("GET")
 def request_detail(request: HttpRequest, fmt: str, service_request_id: str) -> HttpResponse:
-    tracking_id = normalise_tracking_id(service_request_id)
-    reports = reports_for_open311()
-    reports = reports.filter(tracking_id=tracking_id) if tracking_id else reports.none()
+    shown = _reader(request)
+    ids = _public_ids([service_request_id])
+    reports: QuerySet[Open311Report] = reports_for_open311()
+    reports = reports.filter(public_id=ids[0]) if ids else reports.none()
     extensions = param(request, "extensions").lower() == "true"
     report = (with_public_trail(reports) if extensions else reports).first()
     if report is None:
         raise Open311Error(404, f"service_request_id {service_request_id!r} was not found.")
-    return render(fmt, "service_requests", [_request_body(report, extensions)])
+    return render(fmt, "service_requests", [_request_body(report, extensions, shown)])
 
 
 @open311("GET")
 def token(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
+    """The service_request_id of the request whose token (tracking id) this is."""
     tracking_id = normalise_tracking_id(token)
-    if not tracking_id or not Report.objects.filter(tracking_id=tracking_id).exists():
+    public_id = (
+        Report.objects.filter(tracking_id=tracking_id).values_list("public_id", flat=True).first()
+        if tracking_id
+        else None
+    )
+    if public_id is None:
         raise Open311Error(404, f"token {token!r} was not found.")
-    return render(fmt, "service_requests", [{"service_request_id": tracking_id, "token": token}])
+    return render(fmt, "service_requests", [{"service_request_id": str(public_id), "token": token}])
 
 
-def _request_body(report: Open311Report, extensions: bool) -> dict:
+def _request_body(report: Open311Report, extensions: bool, shown: _Shown) -> dict:
     issue = report.issue
     category = report.category or (issue.category if issue else None)
     closed = issue is not None and issue.status not in OPEN_STATUSES
@@ -181,7 +257,7 @@ def _request_body(report: Open311Report, extensions: bool) -> dict:
     else:
         updated = max(report.submitted_at, issue.updated_at) if issue else report.submitted_at
     body: dict[str, object] = {
-        "service_request_id": report.tracking_id,
+        "service_request_id": str(report.public_id),
         "status": "closed" if closed else "open",
         "status_notes": report.status_note,
         "service_name": category.name if category else None,
@@ -195,9 +271,10 @@ def _request_body(report: Open311Report, extensions: bool) -> dict:
         "address": report.address or None,
         "address_id": None,
         "zipcode": None,
-        "lat": report.latitude,
-        "long": report.longitude,
-        "media_url": report.media_url or None,
+        "lat": shown.point(report.latitude),
+        "long": shown.point(report.longitude),
+        # The reporting system's own picture, else our photo once staff approved it.
+        "media_url": report.media_url or shown.photo_url(report),
     }
     if extensions:
         body["notes"] = report_public_trail(report)

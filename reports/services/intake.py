@@ -9,16 +9,20 @@ from datetime import datetime
 from typing import TypeGuard
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from civicpulse.apikeys.models import ApiKey
 from issues.models import Category
-from reports.addresses import StandardAddress, standardise_address
+from reports.addresses import standardise_address
+from reports.limits import photo_storage_left
 from reports.models import Location, Report
-from reports.photos import photo_clean
+from reports.notifications import confirmation_enqueue
+from reports.photos import photo_clean, photo_slot
+from reports.services.locations import location_witness
 from reports.services.pipeline import enqueue_processing
 
 DESCRIPTION_MAX = 4000
@@ -156,6 +160,7 @@ def report_submit(
     photo: UploadedFile | None = None,
     attributes: dict[str, str | list[str]] | None = None,
     media_url: str = "",
+    client: str = "",
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
     is committed; its processing is queued after the commit (unless `enqueue` is False:
@@ -163,7 +168,8 @@ def report_submit(
     message per field; `attributes` (answers to the category's questions, by code) are
     checked only when given, so channels without the questions are not held to them.
     With an external_id already used by this API key, returns that
-    report (created=False) and stores nothing."""
+    report (created=False) and stores nothing. `client` (the sender's address) makes the
+    report's point one independent witness of where its address is (services.locations)."""
     address = address or ""
     std = standardise_address(address)  # parsed once: its key, and the parts a new Location keeps
     errors, category = report_validate(
@@ -178,14 +184,9 @@ def report_submit(
         attributes=attributes,
         media_url=media_url,
     )
-    clean_photo = None
-    if photo is not None:
-        try:
-            clean_photo = photo_clean(photo)
-        except ValidationError as exc:
-            errors["photo"] = exc.messages
-    if errors:
+    if errors:  # refused before its photo is decoded: decoding is what costs memory
         raise ValidationError(errors)
+    clean_photo = _photo_prepare(photo) if photo is not None else None
 
     if external_id is not None and api_key is not None:
         existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
@@ -193,8 +194,8 @@ def report_submit(
             return SubmitResult(existing, False)
 
     address_key = std.key
-    # A point the resident gave teaches us where the address is; one we looked up does not.
-    # (Validation let through both coordinates or neither.)
+    # A point the resident gave is one witness of where the address is; one we looked up
+    # is not. (Validation let through both coordinates or neither.)
     learned_point = (
         (latitude, longitude) if address_key and latitude is not None and longitude is not None else None
     )
@@ -228,56 +229,61 @@ def report_submit(
         enqueued_at=now,
         enqueue_count=1,
     )
-    if clean_photo is not None:
-        report.photo.save(clean_photo.name, clean_photo, save=False)
     try:
         with transaction.atomic():
+            if clean_photo is not None:  # removed again below if the transaction fails
+                report.photo.save(clean_photo.name, clean_photo, save=False)
+                report.photo_bytes = clean_photo.size
             report.save(force_insert=True)
             if learned_point is not None:
-                location_remember(
+                location_witness(
                     address_key=address_key,
                     std=std,
                     address=address,
                     latitude=learned_point[0],
                     longitude=learned_point[1],
+                    client=client,
+                    email=email or "",
                 )
             if enqueue:
                 transaction.on_commit(lambda: enqueue_processing([report.pk]))
+            if report.email:  # double opt-in: ask first (the sweep catches a lost message)
+                transaction.on_commit(lambda: confirmation_enqueue(report_id=report.pk))
     except IntegrityError:
+        _photo_discard(report)
         # The same external_id submitted twice at the same moment: the other one won.
         if external_id is not None and api_key is not None:
             existing = Report.objects.filter(api_key=api_key, external_id=external_id).first()
             if existing is not None:
                 return SubmitResult(existing, False)
         raise
+    except BaseException:
+        _photo_discard(report)  # no file is left behind without its report
+        raise
     return SubmitResult(report, True)
 
 
-def location_remember(
-    *,
-    address_key: str,
-    std: StandardAddress,
-    address: str,
-    latitude: float,
-    longitude: float,
-) -> None:
-    """Remember where an address is, the first time a report gives both. Concurrency-safe:
-    insert and ignore a conflict, never update under another writer."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,"
-            " latitude, longitude, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
-            " ON CONFLICT (address_key) DO NOTHING",
-            [
-                address_key,
-                address[:500],
-                std.number[:20],
-                std.direction[:10],
-                std.street[:200],
-                std.street_type[:20],
-                std.unit[:50],
-                std.zip[:10],
-                latitude,
-                longitude,
-            ],
-        )
+def _photo_prepare(photo: UploadedFile) -> ContentFile:
+    """The photo re-encoded for storage, within the tenant's photo storage quota and one
+    of this process's photo slots (PhotoBusy when none frees up in time). Raises
+    ValidationError on the photo field."""
+    left = photo_storage_left()
+    full = ValidationError(
+        {"photo": ["This place's photo storage is full: please send your report without the photo."]}
+    )
+    if left is not None and left <= 0:
+        raise full  # before any decoding
+    try:
+        with photo_slot():
+            clean = photo_clean(photo)
+    except ValidationError as exc:
+        raise ValidationError({"photo": exc.messages}) from exc
+    # Soft: two photos racing for the last megabytes may both be stored.
+    if left is not None and clean.size > left:
+        raise full
+    return clean
+
+
+def _photo_discard(report: Report) -> None:
+    if report.photo:
+        report.photo.delete(save=False)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from issues.models import Category
 from issues.services.grouping import issue_group_report
+from llm.embeddings import embed_stored
 from llm.services import adjudicate_same_problem, classify_report
 from llm.types import CategoryInfo
 from reports.models import Report
@@ -22,6 +23,11 @@ MAX_ATTEMPTS = 5
 # doubling with each re-queue, so a long backlog is not multiplied by the sweeper.
 STUCK_AFTER = timedelta(seconds=60)
 STUCK_AFTER_MAX = timedelta(hours=1)
+# A report a worker started processing is its worker's until this long has passed: only
+# then is the worker taken for dead and the report re-queued, or failed if out of attempts.
+# Well above a slow try (model retries and backoff, slot waits, the grouping lock), well
+# below the hour a lost report may wait.
+PROCESSING_STALE_AFTER = timedelta(minutes=10)
 
 
 def enqueue_processing(report_ids: list[int]) -> int:
@@ -53,6 +59,7 @@ def category_info(category: Category) -> CategoryInfo:
         category.description,
         tuple(category.keywords),
         category.default_severity,
+        tuple(category.examples),
     )
 
 
@@ -68,7 +75,7 @@ def report_process(*, report_id: int) -> Report | None:
     is no longer `received` is left alone, and the row lock makes concurrent runs of the
     same report wait for each other."""
     claimed = Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(
-        attempts=F("attempts") + 1
+        attempts=F("attempts") + 1, processing_started_at=timezone.now()
     )
     if not claimed:
         return None  # processed already, failed for good, or gone
@@ -102,6 +109,7 @@ def report_process(*, report_id: int) -> Report | None:
                 # A borderline candidate may be put to the tenant's language model; its
                 # answer is one recorded signal (issues.match_score decides).
                 adjudicate=adjudicate_same_problem,
+                embedding=embed_stored(report.description),
             )
             report.issue = grouping.issue
             report.match = grouping.match
@@ -133,7 +141,10 @@ def report_process(*, report_id: int) -> Report | None:
 
 def _record_failure(report_id: int, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(last_error=error)
+    # This try is over: the sweeper may re-queue the report on its usual schedule.
+    Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(
+        last_error=error, processing_started_at=None
+    )
     Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED, attempts__gte=MAX_ATTEMPTS).update(
         status=Report.Status.FAILED
     )
@@ -148,7 +159,9 @@ def report_sweep_stuck(
     every re-queue. While the queue is busy (`queue_busy`: a backlog is waiting), a report
     no worker has started yet is most likely still in that backlog, so only reports a
     worker started and did not finish are re-queued: a slow backlog is not multiplied.
-    Reports that used up their attempts become `failed`."""
+    Reports that used up their attempts become `failed`. A report a worker is processing
+    (its processing start more recent than PROCESSING_STALE_AFTER) is neither re-queued nor
+    failed: only a worker that died leaves a stale start behind."""
     now = now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -158,8 +171,9 @@ def report_sweep_stuck(
                        last_error = COALESCE(NULLIF(last_error, ''), 'processing did not finish')
                 WHERE status = 'received' AND attempts >= %s
                   AND enqueued_at < %s
+                  AND (processing_started_at IS NULL OR processing_started_at < %s)
                 """,
-                [MAX_ATTEMPTS, now - STUCK_AFTER],
+                [MAX_ATTEMPTS, now - STUCK_AFTER, now - PROCESSING_STALE_AFTER],
             )
             failed = cursor.rowcount
             # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
@@ -169,6 +183,7 @@ def report_sweep_stuck(
                 WHERE r.id IN (
                     SELECT id FROM reports_report
                     WHERE status = 'received' AND (NOT %(busy)s OR attempts > 0)
+                      AND (processing_started_at IS NULL OR processing_started_at < %(stale)s)
                       AND (enqueued_at IS NULL OR enqueued_at < %(now)s - LEAST(
                             %(base)s * power(2, GREATEST(enqueue_count - 1, 0)), %(cap)s) * interval '1 second')
                     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
@@ -180,6 +195,7 @@ def report_sweep_stuck(
                     "limit": limit,
                     "base": STUCK_AFTER.total_seconds(),
                     "cap": STUCK_AFTER_MAX.total_seconds(),
+                    "stale": now - PROCESSING_STALE_AFTER,
                 },
             )
             ids = sorted(row[0] for row in cursor.fetchall())

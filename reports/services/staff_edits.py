@@ -13,7 +13,8 @@ from issues.services.workflow import issue_event_record, issue_place
 from llm.services import training_example_record
 from reports.addresses import standardise_address
 from reports.models import Report
-from reports.services.intake import location_remember, report_validate
+from reports.services.intake import report_validate
+from reports.services.locations import location_place
 from reports.services.pipeline import enqueue_processing
 
 
@@ -57,8 +58,9 @@ def report_correct(
 
 @transaction.atomic
 def report_place(*, report_id: int, latitude: float, longitude: float, actor: User | None = None) -> Report:
-    """Staff put an address-only report on the map. The address learns its point (so the
-    next report of it is placed by itself), and an issue that had no point takes it."""
+    """Staff put an address-only report on the map. The address learns its point, or is
+    moved to it (so the next report of it is placed by itself), and an issue that had no
+    point takes it."""
     errors, _ = report_validate(
         description="placed",
         latitude=latitude,
@@ -75,12 +77,14 @@ def report_place(*, report_id: int, latitude: float, longitude: float, actor: Us
     report.latitude, report.longitude, report.needs_placement = latitude, longitude, False
     report.save(update_fields=["latitude", "longitude", "needs_placement"])
     if report.address_key:
-        location_remember(
+        # Staff know best: the address moves here even if it had a point (recorded).
+        location_place(
             address_key=report.address_key,
             std=standardise_address(report.address),
             address=report.address,
             latitude=latitude,
             longitude=longitude,
+            actor=actor,
         )
     if report.issue_id is not None:
         issue_place(
@@ -93,6 +97,29 @@ def report_place(*, report_id: int, latitude: float, longitude: float, actor: Us
     return report
 
 
+@transaction.atomic
+def report_photos_approve(*, report_ids: list[int], approved: bool, actor: User | None = None) -> int:
+    """Staff approve report photos for the public (Open311 `media_url`), or withdraw the
+    approval. Recorded on the trail of each report's issue. Returns how many changed."""
+    changed = list(
+        Report.objects.select_for_update(of=("self",))
+        .filter(pk__in=report_ids, photo_approved=not approved)
+        .exclude(photo="")
+        .order_by("pk")
+        .values_list("pk", "tracking_id", "issue_id")
+    )
+    Report.objects.filter(pk__in=[pk for pk, _, _ in changed]).update(photo_approved=approved)
+    for _pk, tracking_id, issue_id in changed:
+        if issue_id is not None:
+            issue_event_record(
+                issue_id=issue_id,
+                kind=IssueEvent.Kind.REPORT_CORRECTED,
+                actor=actor,
+                data={"report": tracking_id, "changes": {"photo_approved": [not approved, approved]}},
+            )
+    return len(changed)
+
+
 def report_retry(*, report_ids: list[int]) -> int:
     """Staff asked to try failed reports again: back to `received` with fresh attempts."""
     with transaction.atomic():
@@ -102,6 +129,7 @@ def report_retry(*, report_ids: list[int]) -> int:
         Report.objects.filter(pk__in=ids).update(
             status=Report.Status.RECEIVED,
             attempts=0,
+            processing_started_at=None,
             enqueued_at=timezone.now(),
             enqueue_count=F("enqueue_count") + 1,
         )

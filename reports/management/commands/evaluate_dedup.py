@@ -7,10 +7,12 @@ from json import dumps
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from reports.dedup_evaluation import Columns, dedup_evaluate, labelled_reports_read, labelled_reports_write
 from reports.dedup_samples import labelled_reports_generate
+from reports.label_maps import label_map_read
 from tenants.commands import tenant_for_command
 
 
@@ -48,6 +50,12 @@ class Command(BaseCommand):
             default="",
             help="use this column's category (a code or name of the tenant's) instead of the offline classifier's",
         )
+        columns.add_argument(
+            "--label-map",
+            type=Path,
+            help="with --category-column: a CSV of two columns, the file's category, the tenant's category "
+            "code (a row whose category it does not list is classified as usual)",
+        )
         columns.add_argument("--address-column", default="", help="groups rows that have no point by address")
 
     def handle(
@@ -65,10 +73,17 @@ class Command(BaseCommand):
         time_column: str,
         duplicate_column: str,
         category_column: str,
+        label_map: Path | None,
         address_column: str,
         **options: object,
     ) -> None:
         tenant = tenant_for_command(slug)
+        if label_map is not None and not category_column:
+            raise CommandError("--label-map maps the categories of --category-column: name that column too.")
+        mapping = None
+        if label_map is not None:
+            with tenant_context(tenant):
+                mapping = label_map_read(label_map)
         if generate is not None:
             if generate < 1:
                 raise CommandError("--generate needs a positive number of rows.")
@@ -96,7 +111,11 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         with tqdm(total=len(rows), desc="grouping", unit=" rows", file=sys.stderr, disable=None) as bar:
             figures = dedup_evaluate(
-                tenant=tenant, rows=rows, use_category=bool(category_column), progress=bar.update
+                tenant=tenant,
+                rows=rows,
+                use_category=bool(category_column),
+                label_map=mapping,
+                progress=bar.update,
             )
         if json:
             self.stdout.write(dumps(figures))

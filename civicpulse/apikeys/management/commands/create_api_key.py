@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--scopes", default="submit,read", help="comma-separated: submit, read, staff")
+        parser.add_argument(
+            "--scopes", default="submit,read", help="comma-separated: submit, read, staff, property, location"
+        )
 
     def handle(self, slug: str, name: str, scopes: str, **options: object) -> None:
         tenant = tenant_for_command(slug)

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from tqdm import tqdm
 
 from civicpulse.demo.history import generate_chicago311
-from civicpulse.demo.tenants import DEMO_TENANTS
+from civicpulse.demo.tenants import DEMO_TENANTS, demo_seeding_refuse_in_production
 from reports.imports.load import import_reports
 from tenants.commands import tenant_for_command
 
@@ -23,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=50_000)
 
     def handle(self, slug: str, rows: int, **options: object) -> None:
+        demo_seeding_refuse_in_production()  # invented history has no place in a real tenant
         tenant = tenant_for_command(slug, "run `make run` or `manage.py seed_demo` first")
         demo = next((d for d in DEMO_TENANTS if d.slug == slug), None)
         with tempfile.TemporaryDirectory(prefix="civicpulse-history-") as workdir:

@@ -1,13 +1,17 @@
 """How well would the classifiers do on a tenant's labelled history? Fit a throwaway
-learned model on the older part of a CSV, score it on the newer part beside the keyword
-classifier (and the tenant's language model, when it has one).
+learned model on the older part of a CSV, score it on the newer part beside a plain
+TF-IDF + LinearSVC fitted on the same rows, the cold-start classifier (and the tenant's
+language model, when it has one). With --cold-start nothing is fitted: every row is
+classified as a new tenant's first reports would be.
 
 The throwaway model is fitted and used in memory by the same code as the stored one
 (llm.learning) and never written: the tenant's own model and examples are left alone.
 The language model is asked through the pipeline's entry point, one call per scored
 row, and those calls are audited in the tenant (ModelCall) like any other.
-The labels are the file's own values; each one becomes a category named after itself,
-so the keyword classifier is judged on the names alone.
+Labels are the tenant's categories, by code or name or through --label-map (rows whose
+label maps to none are left out and counted). A file whose labels are not all categories
+of the tenant, and no map, is judged on its own labels: each becomes a category named
+after itself.
 """
 
 import csv
@@ -19,11 +23,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
+from issues.models import Category
 from llm.client import endpoint_config
-from llm.learning import LearnedClassifier, TextModel, classification_scores, text_model_fit
+from llm.learning import LearnedClassifier, classification_scores
 from llm.offline import classify_offline
-from llm.services import classify_report
+from llm.services import classify_report, classify_untrained
+from llm.text_model import TextModel, baseline_predictions, text_model_fit
 from llm.types import CategoryInfo, Classification
+from reports.label_maps import label_map_read, label_resolver
+from reports.services.pipeline import category_info
 from tenants.commands import tenant_for_command
 from tenants.models import Tenant
 
@@ -138,16 +146,25 @@ def confusion_table(title: str, labels: list[str], matrix: list[list[int]]) -> s
 
 class Command(BaseCommand):
     help = (
-        "Score the learned offline classifier, the keyword classifier and (when configured) the "
-        "tenant's language model on a labelled CSV: fit on the older part, score the newer part. "
-        "Writes nothing to the tenant."
+        "Score the classifiers on a labelled CSV: the learned model fitted on the older part against a "
+        "plain TF-IDF + LinearSVC on the same split, or (--cold-start) what a new tenant gets with no "
+        "training. Writes nothing to the tenant."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("slug", help="the tenant whose language model settings apply")
+        parser.add_argument("slug", help="the tenant whose categories and language model settings apply")
         parser.add_argument("--csv", dest="path", type=Path, required=True)
         parser.add_argument("--text-column", required=True)
         parser.add_argument("--label-column", required=True)
+        parser.add_argument(
+            "--label-map",
+            type=Path,
+            help="CSV of two columns: the file's label, the tenant's category code (rows with labels it "
+            "does not list are left out)",
+        )
+        parser.add_argument(
+            "--cold-start", action="store_true", help="fit nothing: score what a tenant with no training gets"
+        )
         parser.add_argument(
             "--date-column",
             help="rows are split by this date (Unix seconds, ISO 8601 or "
@@ -169,6 +186,8 @@ class Command(BaseCommand):
         path: Path,
         text_column: str,
         label_column: str,
+        label_map: Path | None,
+        cold_start: bool,
         date_column: str | None,
         id_column: str | None,
         train_fraction: float,
@@ -186,41 +205,56 @@ class Command(BaseCommand):
             date_column=date_column,
             id_column=id_column,
         )
+        rows, categories, unmapped = _as_categories(tenant, rows, label_map)
         if len(rows) < MIN_ROWS:
             raise CommandError(f"Too few rows: {len(rows)} usable, at least {MIN_ROWS} needed.")
         if date_column:
             # Every row has its date here (read_rows refuses an unreadable one); the sort is stable, so
             # rows of the same moment keep their order in the file.
             rows.sort(key=lambda r: r.when or datetime.min.replace(tzinfo=UTC))
-        cut = min(max(round(len(rows) * train_fraction), 1), len(rows) - 1)
-        train, test = rows[:cut], rows[cut:]
-        if len({r.label for r in train}) < 2:
-            raise CommandError("Too few rows: the older part has fewer than two labels to learn.")
-
         labels = sorted({r.label for r in rows})
-        categories = [CategoryInfo(code=label, name=label) for label in labels]
-        texts, truth = [r.text for r in test], [r.label for r in test]
-        fitted = text_model_fit([r.text for r in train], [r.label for r in train])
-        learned = LearnedClassifier(version=0, category=TextModel.from_parameters(fitted), severity=None)
         figures: dict[str, object] = {
-            "train_rows": len(train),
-            "test_rows": len(test),
             "labels": len(labels),
             "skipped_rows": skipped,
+            "unmapped_rows": unmapped,
         }
+        if cold_start:
+            test: list[Row] = rows
+            figures["rows"] = len(rows)
+        else:
+            cut = min(max(round(len(rows) * train_fraction), 1), len(rows) - 1)
+            train, test = rows[:cut], rows[cut:]
+            if len({r.label for r in train}) < 2:
+                raise CommandError("Too few rows: the older part has fewer than two labels to learn.")
+            figures.update({"train_rows": len(train), "test_rows": len(test)})
+        texts, truth = [r.text for r in test], [r.label for r in test]
         predictions: dict[str, list[str]] = {}
 
-        # As the pipeline uses it: the learned model, the keywords for a text it knows no word of.
+        # What a tenant with no training gets: the starter examples in meaning, else keywords.
+        untrained = [classify_untrained(text, categories) for text in texts]
         keywords = [_category(classify_offline(text, categories)) for text in texts]
-        answers = [learned.classify(text, categories) for text in texts]
-        predictions["learned"] = [
-            _category(answer) if answer else kept for answer, kept in zip(answers, keywords, strict=True)
-        ]
-        figures.update(classification_scores(truth, predictions["learned"]))
-        figures["keyword_fallbacks"] = sum(a is None for a in answers)
+        if cold_start:
+            predictions["cold_start"] = [_category(answer) for answer in untrained]
+            figures.update(classification_scores(truth, predictions["cold_start"]))
+            figures["answered_by_examples"] = sum(a.classifier.startswith("offline-prior") for a in untrained)
+        else:
+            fitted = text_model_fit([r.text for r in train], [r.label for r in train])
+            learned = LearnedClassifier(version=0, category=TextModel.from_parameters(fitted), severity=None)
+            # As the pipeline uses it: the learned model, the untrained path for a text it knows no word of.
+            answers = [learned.classify(text, categories) for text in texts]
+            predictions["learned"] = [
+                _category(answer or fallback) for answer, fallback in zip(answers, untrained, strict=True)
+            ]
+            figures.update(classification_scores(truth, predictions["learned"]))
+            figures["untrained_fallbacks"] = sum(a is None for a in answers)
+            predictions["baseline"] = baseline_predictions(
+                [r.text for r in train], [r.label for r in train], texts
+            )
+            baseline = classification_scores(truth, predictions["baseline"])
+            figures.update({f"baseline_{name}": value for name, value in baseline.items()})
         predictions["keywords"] = keywords
-        baseline = classification_scores(truth, predictions["keywords"])
-        figures.update({f"baseline_{name}": value for name, value in baseline.items()})
+        scored = classification_scores(truth, keywords)
+        figures.update({f"keyword_{name}": value for name, value in scored.items()})
 
         if no_model:
             self.stderr.write("language model: skipped (--no-model)")
@@ -256,3 +290,21 @@ class Command(BaseCommand):
             self.stderr.write(f"language model: {config.model} at {config.endpoint}, {len(texts)} calls")
             answers = [classify_report(text=text, categories=categories) for text in texts]
         return [_category(a) for a in answers], sum(not a.classifier.startswith("llm:") for a in answers)
+
+
+def _as_categories(
+    tenant: Tenant, rows: list[Row], label_map: Path | None
+) -> tuple[list[Row], list[CategoryInfo], int]:
+    """The rows with their labels as the tenant's category codes, the tenant's active
+    categories, and how many rows were left out for a label naming none (with a map). A
+    file with a label that names no category, and no map, keeps its own labels as
+    categories: it is judged on the labels' names alone."""
+    with tenant_context(tenant):
+        resolver = label_resolver(label_map_read(label_map) if label_map else None)
+        categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    codes = [resolver.get(r.label.lower()) for r in rows]
+    if label_map is None and not all(codes):
+        own = sorted({r.label for r in rows})
+        return rows, [CategoryInfo(code=label, name=label) for label in own], 0
+    kept = [Row(r.text, code, r.when) for r, code in zip(rows, codes, strict=True) if code]
+    return kept, categories, len(rows) - len(kept)

@@ -1,0 +1,332 @@
+"""A photo flood against the resident form: 64 parallel POSTs of a small JPEG that
+decodes to 40 megapixels, while another tenant's form page is timed.
+
+    .venv/bin/python bench/photo_flood.py [--posters 64] [--rounds 3] [--addresses 64]
+        [--workers 4] [--port 8187] [--keep]
+
+Starts its own gunicorn (production settings with throwaway secrets, `--workers`
+processes of 8 threads, TRUSTED_PROXY_HOPS=1 so each poster can speak for its own client
+address through X-Forwarded-For) against the database and Redis the environment names
+(the development defaults otherwise), in two throwaway tenants: `bench-flood` (flooded;
+its hourly cap on resident reports is switched off, so the photo path itself is measured)
+and `bench-quiet` (timed). Report processing is queued on Redis database 15, where no
+worker listens.
+
+Prints `photo_bytes` (the file sent), `posts`, `accepted` (302), `busy_503`,
+`limited_429`, `other` (any other answer), `flood_s`, `rss_growth_mb_total` (the sum over
+the web processes of peak resident memory during the flood minus resident memory before
+it; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
+`flood_p99_ms` (the other tenant's form page before and during the flood; goal: flood
+under 2x quiet) with `flood_samples`. The exit code is 0 whatever the figures.
+"""
+
+import argparse
+import http.client
+import io
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from queue import Empty
+from typing import IO
+
+from _setup import ROOT, django_setup, drop_tenant, figure, kept_or_new_tenant, percentile
+
+FLOODED, QUIET = "bench-flood", "bench-quiet"
+POINT = {"latitude": "39.8", "longitude": "-89.64"}
+
+
+def jpeg_40mp() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8000, 5000), (120, 120, 120)).save(out, format="JPEG", quality=50)
+    return out.getvalue()
+
+
+def small_jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+class Form:
+    """One tenant's resident form, with the CSRF cookie and token of one GET."""
+
+    def __init__(self, port: int, slug: str) -> None:
+        self.port, self.host = port, f"{slug}.localhost"
+        status, headers, body = self.request("GET", "/report/")
+        if status != 200:
+            raise SystemExit(f"GET /report/ on {self.host}: {status}")
+        cookie = re.search(r"csrftoken=([^;]+)", headers.get("set-cookie", ""))
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+        if not cookie or not token:
+            raise SystemExit("no CSRF token on the form page")
+        self.cookie, self.token = cookie.group(1), token.group(1).decode()
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers={"Host": self.host, **(headers or {})})
+            response = conn.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            conn.close()
+
+    def post_photo(self, photo: bytes, client: str) -> int:
+        boundary = uuid.uuid4().hex
+        parts = [(k, v) for k, v in {"description": "Pothole", **POINT}.items()]
+        parts.append(("csrfmiddlewaretoken", self.token))
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in parts
+        )
+        body += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        body += photo + f"\r\n--{boundary}--\r\n".encode()
+        status, _, _ = self.request(
+            "POST",
+            "/report/",
+            body,
+            {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Cookie": f"csrftoken={self.cookie}",
+                "X-Forwarded-For": client,
+            },
+        )
+        return status
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _time_page(form: Form, stop: "EventType", samples: "Queue[float]") -> None:
+    """Time the other tenant's form page until `stop`; run in a process of its own, so the
+    posters' threads do not slow the timing client down."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        status, _, _ = form.request("GET", "/report/")
+        if status == 200:
+            samples.put((time.perf_counter() - started) * 1000)
+
+
+def _quiet_p99(form: Form, count: int = 200) -> float | None:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        form.request("GET", "/report/")
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 0.99)
+
+
+def _start_server(port: int, workers: int, media: str, log: IO[bytes]) -> subprocess.Popen:
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "civicpulse.settings.prod",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "LLM_SECRET_KEY": Fernet.generate_key().decode(),
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", _database_url(settings.DATABASES["default"])),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": _broker_url(),
+        "TRUSTED_PROXY_HOPS": "1",
+        "MEDIA_ROOT": media,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "civicpulse.wsgi:application",
+            "-c",
+            "python:civicpulse.gunicorn_conf",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz", headers={"Host": "localhost"})
+            conn.getresponse().read()
+            if len(_children(server.pid)) >= workers:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.5)
+    server.terminate()
+    raise SystemExit("the web server did not start")
+
+
+def _broker_url() -> str:
+    """Redis database 15 of the configured server: the server's broker (where its rate
+    limits count and report processing is queued, for no worker)."""
+    from django.conf import settings
+
+    return settings.REDIS_URL.rsplit("/", 1)[0] + "/15"
+
+
+def _forget_rate_limits() -> None:
+    """Start with no request counted against the two tenants, and no queued message."""
+    import redis
+
+    client = redis.Redis.from_url(_broker_url())
+    for pattern in (f"cp:{FLOODED}:*", f"cp:{QUIET}:*"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+    client.delete("io")
+
+
+def _peaks_reset(workers: list[int]) -> dict[int, int]:
+    """Restart each process's peak (VmHWM) from now; return its resident memory now (kB)."""
+    for pid in workers:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return {pid: _status_kb(pid, "VmRSS") for pid in workers}
+
+
+def _growth(workers: list[int], before: dict[int, int]) -> dict[int, float]:
+    """Each process's peak since _peaks_reset minus its memory then, in MB."""
+    return {pid: max(0, _status_kb(pid, "VmHWM") - before[pid]) / 1024 for pid in workers}
+
+
+def _flood(form: Form, photo: bytes, args: argparse.Namespace, network: int) -> tuple[Counter[int], float]:
+    """`args.posters` threads each POST the photo `args.rounds` times, from `args.addresses`
+    client addresses in 198.<network>.0.0/16; the answers by status, and the seconds taken."""
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def poster(n: int) -> None:
+        for r in range(args.rounds):
+            address = (n * args.rounds + r) % args.addresses
+            status = form.post_photo(photo, f"198.{network}.{address // 250}.{address % 250 + 1}")
+            with lock:
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=poster, args=(n,)) for n in range(args.posters)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, time.perf_counter() - started
+
+
+def _database_url(db: dict) -> str:
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--posters", type=int, default=64, help="parallel POSTs")
+    parser.add_argument("--rounds", type=int, default=3, help="POSTs each poster sends, one after another")
+    parser.add_argument("--addresses", type=int, default=64, help="client addresses the posters speak for")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
+    parser.add_argument("--port", type=int, default=8187)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the two tenants, their photos and the server log"
+    )
+    args = parser.parse_args()
+    django_setup()
+
+    from tenants.models import Tenant
+
+    for slug, name in ((FLOODED, "Bench Flood"), (QUIET, "Bench Quiet")):
+        kept_or_new_tenant(slug, name)
+    Tenant.objects.filter(schema_name=FLOODED).update(resident_reports_per_hour=0)
+    _forget_rate_limits()
+    photo, warm_photo = jpeg_40mp(), small_jpeg()
+    figure("photo_bytes", len(photo))
+    media = tempfile.mkdtemp(prefix="civicpulse-bench-media-")
+    log_path = Path(media) / "server.log"
+    print(f"server log: {log_path}", file=sys.stderr)
+    with log_path.open("wb") as log:
+        server = _start_server(args.port, args.workers, media, log)
+    try:
+        flooded, quiet = Form(args.port, FLOODED), Form(args.port, QUIET)
+        # Before the baseline, every process has served the pages and a burst of the same
+        # shape with an ordinary small photo: what is measured is what the 40-megapixel
+        # photos add, not a process's first use of its threads.
+        for _ in range(2 * args.workers):
+            quiet.request("GET", "/report/")
+        _flood(flooded, warm_photo, args, network=17)
+        quiet_p99 = _quiet_p99(quiet)
+        workers = _children(server.pid)
+        before = _peaks_reset(workers)
+        stop, queue = multiprocessing.Event(), multiprocessing.Queue()
+        timer = multiprocessing.Process(target=_time_page, args=(quiet, stop, queue))
+        timer.start()
+        statuses, flood_s = _flood(flooded, photo, args, network=18)
+        stop.set()
+        samples: list[float] = []
+        while timer.is_alive() or not queue.empty():
+            try:
+                samples.append(queue.get(timeout=0.5))
+            except Empty:
+                pass
+        timer.join()
+        growth = _growth(workers, before)
+        # The same flood again: what processes that have decoded such photos before still grow by.
+        before = _peaks_reset(workers)
+        again, _ = _flood(flooded, photo, args, network=19)
+        growth_again = _growth(workers, before)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        _forget_rate_limits()
+        if not args.keep:
+            for slug in (FLOODED, QUIET):
+                drop_tenant(slug)
+            shutil.rmtree(media, ignore_errors=True)
+    figure("posts", sum(statuses.values()))
+    figure("accepted", statuses[302])
+    figure("busy_503", statuses[503])
+    figure("limited_429", statuses[429])
+    figure("other", sum(v for k, v in statuses.items() if k not in (302, 503, 429)))
+    figure("flood_s", round(flood_s, 2))
+    figure("rss_growth_mb_total", round(sum(growth.values()), 1))
+    figure("rss_growth_mb_max", round(max(growth.values()), 1))
+    figure("rss_growth_mb_total_again", round(sum(growth_again.values()), 1))
+    figure("accepted_again", again[302])
+    figure("quiet_p99_ms", round(quiet_p99 or 0, 1))
+    figure("flood_p99_ms", round(percentile(samples, 0.99) or 0, 1))
+    figure("flood_samples", len(samples))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Meaning, not only words: the embedding model shipped in its wheel loads with no network
+and answers for grouping and the cold start; without the package everything falls back
+to the word-based paths."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from civicpulse.core import vectors as vectors_format
+from issues.models import Category
+from issues.services.grouping import issue_group_report
+from llm import embeddings
+from llm.services import classify_untrained
+from reports.services.pipeline import category_info
+
+ROOT = Path(__file__).resolve().parents[1]
+COLD_START_FILE = ROOT / "tests" / "data" / "cold_start_city.csv"
+
+
+def _run_isolated(code: str) -> str:
+    """Run code in a fresh interpreter (nothing loaded yet), from the project root."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_model_loads_from_its_wheel_with_every_socket_refused() -> None:
+    out = _run_isolated(
+        """
+        import socket
+
+        def refuse(*args, **kwargs):
+            raise OSError("network refused in this test")
+
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.create_connection = refuse
+        from llm import embeddings
+
+        vectors = embeddings.embed(["Pot Hole", "Pothole", "Graffiti on the wall"])
+        assert vectors is not None, "the model did not load"
+        print(round(float(vectors[0] @ vectors[1]), 3), round(float(vectors[0] @ vectors[2]), 3))
+        """
+    )
+    same, different = map(float, out.split())
+    assert same > different + 0.2
+
+
+def test_without_the_package_the_keywords_answer() -> None:
+    out = _run_isolated(
+        """
+        import sys
+
+        sys.modules["wordllama"] = None  # the package is absent: importing it fails
+        import django
+
+        django.setup()
+        from llm import embeddings
+        from llm.services import classify_untrained
+        from llm.types import CategoryInfo
+
+        categories = [
+            CategoryInfo("potholes", "Potholes", "Holes in the road.", ("pothole",), examples=("A hole in the road",)),
+            CategoryInfo("graffiti", "Graffiti", "Paint on walls.", ("graffiti",), examples=("Tags on the wall",)),
+        ]
+        answer = classify_untrained("pothole outside", categories)
+        print(embeddings.embed(["x"]) is None, answer.classifier, answer.category)
+        """
+    )
+    assert out == "True offline-keywords-v1 potholes"
+
+
+def test_vectors_round_trip_through_storage_compactly() -> None:
+    vectors = embeddings.embed(["Street light out on Elm", ""])
+    assert vectors is not None
+    stored = embeddings.embed_stored("Street light out on Elm")
+    assert stored is not None and len(stored) == 512
+    back = vectors_format.unpack(stored)
+    assert back is not None and np.allclose(back, vectors[0], atol=2e-3)
+    assert vectors_format.unpack(b"\x00" * 10) is None  # another model's size is ignored
+    assert vectors_format.cosine(vectors[0], vectors[1]) is None  # a blank text is similar to nothing
+    assert embeddings.embed_stored("   ") is None
+
+
+def test_cold_start_reads_meaning_where_no_keyword_matches(tenant_a) -> None:
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    camping = classify_untrained("dude camping in the alley with a shopping cart", categories)
+    assert (camping.category, camping.classifier) == ("other", "offline-prior-v1")
+    tree = classify_untrained("a huge branch broke off and lies across the footpath", categories)
+    assert tree.category == "trees_parks" and 0 < tree.confidence <= 1
+    # The resident's own choice is kept, with the keywords' confidence in it.
+    only = [c for c in categories if c.code == "graffiti"]
+    assert classify_untrained("a big limb came down on my car", only).classifier == "offline-keywords-v1"
+
+
+def test_cold_start_beats_the_keywords_on_a_file_written_for_the_tests(tenant_a) -> None:
+    out = io.StringIO()
+    call_command(
+        "evaluate_classifier",
+        "alpha",
+        "--csv",
+        str(COLD_START_FILE),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--cold-start",
+        "--no-model",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    assert figures["rows"] == "44" and figures["unmapped_rows"] == "0"
+    assert float(figures["accuracy"]) >= 0.75
+    assert float(figures["accuracy"]) > float(figures["keyword_accuracy"]) + 0.1
+
+
+def test_a_label_map_names_the_tenants_categories(tenant_a, tmp_path) -> None:
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "text,label\n"
+        + "".join(f"pot hole number {i} in the road,Pot Hole\n" for i in range(8))
+        + "".join(f"tags sprayed on wall {i},Graffiti Removal\n" for i in range(8))
+        + "tents under the bridge,Encampment\n"
+    )
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("label,category\nPot Hole,potholes\nGraffiti Removal,graffiti\n")
+    out = io.StringIO()
+    args = ["--csv", str(labelled), "--text-column", "text", "--label-column", "label", "--no-model"]
+    call_command(
+        "evaluate_classifier", "alpha", *args, "--label-map", str(mapping), stdout=out, stderr=io.StringIO()
+    )
+    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    # The unmapped label's row is left out and counted; the rest are scored as categories.
+    assert figures["unmapped_rows"] == "1" and figures["labels"] == "2"
+    assert {"baseline_accuracy", "baseline_macro_f1", "keyword_accuracy"} <= set(figures)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,category\nPot Hole,potholes\nGraffiti Removal,nonsense\n")
+    with pytest.raises(Exception, match="line 3: 'nonsense' is not a category code"):
+        call_command("evaluate_classifier", "alpha", *args, "--label-map", str(bad), stdout=io.StringIO())
+
+
+def _group(text: str, latitude: float, at_offset_s: int = 0):
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    answer = classify_untrained(text, categories)
+    return issue_group_report(
+        text=text,
+        summary=answer.summary,
+        category=Category.objects.get(code=answer.category),
+        severity=answer.severity,
+        latitude=latitude,
+        longitude=-87.6,
+        address_key="",
+        at=timezone.now() + timezone.timedelta(seconds=at_offset_s),
+        report_ref=text,
+    )
+
+
+def test_pot_hole_and_pothole_five_metres_apart_are_one_issue_graffiti_is_not(tenant_a) -> None:
+    five_metres = 5 / 111_195
+    first = _group("Pot Hole", 41.88)
+    second = _group("Pothole", 41.88 + five_metres, 60)
+    assert second.issue.pk == first.issue.pk and not second.created
+    graffiti = _group("Graffiti", 41.88 + five_metres, 120)
+    assert graffiti.created and graffiti.issue.pk != first.issue.pk
+
+
+def test_evaluate_dedup_takes_categories_through_a_label_map_and_splits_recall_by_distance(
+    tenant_a, tmp_path
+) -> None:
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "id,text,latitude,longitude,time,duplicate_of,kind\n"
+        "1,Pot Hole,41.88,-87.6,2025-03-01T10:00:00,,Pot Hole\n"
+        "2,Pothole,41.88004,-87.6,2025-03-01T11:00:00,1,Pot Hole\n"
+        "3,Graffiti,41.88004,-87.6,2025-03-01T12:00:00,,Graffiti Removal\n"
+        "4,big pothole in the road,41.8830,-87.6,2025-03-01T13:00:00,1,Pot Hole\n"
+    )
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("label,category\nPot Hole,potholes\nGraffiti Removal,graffiti\n")
+    out = io.StringIO()
+    call_command(
+        "evaluate_dedup",
+        "alpha",
+        "--csv",
+        str(labelled),
+        "--category-column",
+        "kind",
+        "--label-map",
+        str(mapping),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    # Rows 1 and 2 (4 m apart) are found; row 4 is 330 m from them: beyond the radius.
+    assert figures["true_pairs"] == "3" and figures["true_pairs_beyond_50m"] == "2"
+    assert figures["recall_within_50m"] == "1.0" and figures["recall_beyond_50m"] == "0.0"
+    assert figures["mixed_issue_share"] == "0.0"
+    with pytest.raises(Exception, match="--label-map maps the categories of --category-column"):
+        call_command("evaluate_dedup", "alpha", "--csv", str(labelled), "--label-map", str(mapping))
