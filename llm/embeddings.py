@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -90,9 +91,21 @@ def embed(texts: Sequence[str]) -> np.ndarray | None:
     return vectors
 
 
+# A report's text is embedded by the classifier (starter examples, learned model,
+# few-shot) and again for the vector grouping stores: the recent texts' vectors are kept
+# so each text is embedded once per process.
+_RECENT_TEXTS = 256
+
+
+@lru_cache(maxsize=_RECENT_TEXTS)
 def embed_one(text: str) -> np.ndarray | None:
+    """One text's unit vector (read-only: it is shared), or None without the model."""
     vectors = embed([text])
-    return None if vectors is None else vectors[0]
+    if vectors is None:
+        return None
+    vector = vectors[0]
+    vector.setflags(write=False)
+    return vector
 
 
 def embed_stored(text: str) -> bytes | None:
