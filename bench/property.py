@@ -1,7 +1,8 @@
 """Property risk profiles at city scale: generated records for 100,000 locations loaded
 through the real loaders, then the rule engine's views timed.
 
-    .venv/bin/python bench/property.py [--locations 100000] [--scale 1.0] [--keep]
+    .venv/bin/python bench/property.py [--locations 100000] [--scale 1.0]
+        [--autocomplete-locations 1000000] [--keep]
 
 Loads, for `--locations` addresses (civicpulse/demo/records.py generates them), a million
 building violations, 200,000 food inspections, 300,000 permits, 50,000 tax sale events
@@ -16,10 +17,13 @@ and 20,000 vacant-building violations (times `--scale`), each file through
 - `report_ms_p50` / `report_ms_p95`: a property report (lookup by address, findings,
   narrative without a model, stored) for 200 random addresses, and
   `autocomplete_p50_ms` / `autocomplete_p95_ms` over 200 partial addresses, some with a
-  typo (bench/_property_reports.py, run through `REPORT_FIGURES`).
+  typo (bench/_property_reports.py). With `--autocomplete-locations N` the tenant is
+  first topped up to N locations (`autocomplete_locations`) by generated addresses on
+  800 streets, without records, so that the autocomplete is timed at a million
+  locations without loading ten million records.
 
 The tenant is dropped at the end unless --keep (a kept tenant is reused by later runs
-of the report part without loading again).
+of the report part without loading again; locations added for the autocomplete stay).
 """
 
 import argparse
@@ -27,10 +31,9 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from _property_reports import autocomplete_figures, report_figures
+from _property_reports import autocomplete_figures, locations_fill, report_figures
 from _setup import django_setup, drop_tenant, figure, percentile
 
 SLUG = "bench-property"
@@ -89,24 +92,25 @@ def views() -> list[int]:
     return ids
 
 
-# The property reports' figures (`report_ms` p50/p95 over 200 random addresses and
-# `autocomplete_p95_ms`), each a function of the tenant's location ids printing its own
-# `name: value` lines, run in the tenant after the views. Added by that part of the bench.
-REPORT_FIGURES: list[Callable[[list[int]], None]] = [report_figures, autocomplete_figures]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--locations", type=int, default=100_000)
     parser.add_argument("--scale", type=float, default=1.0, help="share of the full record counts")
+    parser.add_argument(
+        "--autocomplete-locations",
+        type=int,
+        default=0,
+        help="before the autocomplete figures, add generated locations (no records) up to this many",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     django_setup()
     from django.db import connection
     from django_tenants.utils import tenant_context
 
+    from reports.models import Location
     from tenants.models import Tenant
     from tenants.services import tenant_create
 
@@ -121,8 +125,11 @@ def main() -> None:
             if fresh:
                 load(args.locations, args.scale)
             ids = views()
-            for report_figures in REPORT_FIGURES:
-                report_figures(ids)
+            report_figures(ids)
+            if args.autocomplete_locations:
+                figure("autocomplete_locations", locations_fill(args.autocomplete_locations))
+                ids = list(Location.objects.values_list("pk", flat=True))
+            autocomplete_figures(ids)
     finally:
         if not args.keep:
             drop_tenant(SLUG)

@@ -62,7 +62,7 @@ def test_sign_up_search_report_and_pdf(city, browser, django_db_blocker) -> None
             assert label.text
             browser.find_element(By.ID, f"id_{field}").send_keys(value)
         browser.save_screenshot(str(ARTIFACTS / "1-sign-up-phone.png"))
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
         wait_for(lambda: browser.current_url.rstrip("/").endswith("/property"), 20, "the dashboard")
         assert browser.execute_script("return document.documentElement.scrollWidth") <= 420 + 1
         assert browser.find_element(By.ID, "report-count").text == "0"

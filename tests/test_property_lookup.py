@@ -123,6 +123,12 @@ def test_autocomplete_by_prefix_then_trigrams(place: dict, client_a, tenant_a) -
     # A street without a number: its addresses, numbers in order.
     on_street = address_suggestions(q="West Lake Street")
     assert [s["address_key"] for s in on_street] == [f"{100 + n} w lake st" for n in range(10)]
+    # A street typed partly, or with two letters swapped: the known streets it may mean.
+    assert [s["address_key"] for s in address_suggestions(q="Lkae St")] == [
+        s["address_key"] for s in on_street
+    ]
+    assert address_suggestions(q="w la")[0]["address_key"] == "100 w lake st"
+    assert address_suggestions(q="Xkae St") == []
     from civicpulse.apikeys.services import api_key_create
 
     key = api_key_create(name="integrator", scopes=["property"])[1]

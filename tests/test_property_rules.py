@@ -189,6 +189,21 @@ def test_rule_fires_at_its_threshold_and_not_one_below(code: str, tenant_a) -> N
     }
 
 
+def test_supporting_counts_are_the_records_behind_each_verdict(tenant_a) -> None:
+    """C2 counts the lien events within its window, C3 those whose amounts make its total,
+    D2 the vacant-building violations whose dues make the fines due (not every event)."""
+    place = Place()
+    place.lien(year=2010, amount="0")
+    place.lien(year=THIS_YEAR - 1, amount="6000")
+    place.lien(year=THIS_YEAR - 8, amount="6000")
+    place.lien(year=THIS_YEAR, amount="0")
+    place.vacant(due="600")
+    place.vacant(due="600")
+    place.vacant(due="0")
+    counts = {f["code"]: f["supporting_count"] for f in property_flags(place.location.pk)}
+    assert counts == {"C1": 4, "C2": 2, "C3": 2, "D1": 2, "D2": 2}
+
+
 def test_a_location_without_records_scores_zero(tenant_a) -> None:
     place = Place()
     assert property_score(place.location.pk) == {"raw_score": 0, "tier": "LOW", "flag_codes": []}

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from analytics.records.models import BuildingViolation, RecordSource
 from analytics.records.socrata import FetchError, Retry, records_fetch
+from analytics.records.sources import record_source_save
 from reports.models import ImportBatch
 from tests.support.soda_server import FakeSoda
 
@@ -49,8 +50,9 @@ def soda() -> Iterator[FakeSoda]:
 
 @pytest.fixture
 def source(tenant_a, soda: FakeSoda) -> RecordSource:
-    return RecordSource.objects.create(
-        dataset="violations", base_url=soda.url, resource_id=RESOURCE, format="chicago", app_token="tok-123"
+    return record_source_save(
+        source=RecordSource(dataset="violations", base_url=soda.url, resource_id=RESOURCE, format="chicago"),
+        app_token="tok-123",
     )
 
 

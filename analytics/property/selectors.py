@@ -40,12 +40,31 @@ _ON_STREET = """
     WHERE street = %(street)s AND NOT (id = ANY(%(seen)s))
     ORDER BY number, zip LIMIT %(limit)s
 """
+# A street typed partly or with a typo: the known street names sharing its first letter,
+# read by a skip scan of the (street, number, zip) index (one probe per distinct street,
+# never the addresses themselves), at most STREETS_SCANNED of them.
+_STREETS_FROM = """
+    WITH RECURSIVE s (street, n) AS (
+        (SELECT street, 1 FROM reports_location WHERE street >= %(lo)s AND street < %(hi)s
+         ORDER BY street LIMIT 1)
+        UNION ALL
+        SELECT (SELECT r.street FROM reports_location r WHERE r.street > s.street AND r.street < %(hi)s
+                ORDER BY r.street LIMIT 1), s.n + 1
+        FROM s WHERE s.street IS NOT NULL AND s.n < %(most)s
+    )
+    SELECT street FROM s WHERE street IS NOT NULL
+"""
 SIMILARITY_AT_NUMBER = 0.2
 SIMILARITY_ANYWHERE = 0.5
+STREETS_SCANNED = 600
+# Streets whose addresses fill the ten, closest name first.
+STREETS_SUGGESTED = 3
 # The trigram search over every address is given this long at most (a few common
-# trigrams can match a large share of a million addresses); past it, no more suggestions.
-ANYWHERE_TIMEOUT_MS = 150
+# trigrams can match a large share of a million addresses, about 80 ms of GIN postings
+# on two cores), so that an answer stays under 50 ms; past it, no more suggestions.
+ANYWHERE_TIMEOUT_MS = 30
 _DIRECTIONS = {"n", "s", "e", "w", "ne", "nw", "se", "sw"}
+_STREET_TYPES = {"st", "ave", "rd", "blvd", "dr", "ln", "pl", "ct", "ter", "hwy", "pkwy", "sq", "cir", "way"}
 
 
 def _like_prefix(text: str) -> str:
@@ -61,7 +80,7 @@ def address_suggestions(*, q: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[dict
     with connection.cursor() as cursor:
         cursor.execute(_PREFIX, {"prefix": _like_prefix(key), "limit": limit})
         rows = list(cursor.fetchall())
-        if len(rows) < limit and len(key) >= 4:
+        if len(rows) < limit and len(key) >= 3:
             number, _, rest = key.partition(" ")
             params: dict[str, str | int | float | list[int]] = {
                 "q": key,
@@ -78,18 +97,64 @@ def address_suggestions(*, q: str, limit: int = AUTOCOMPLETE_LIMIT) -> list[dict
                     streets = list(
                         dict.fromkeys([words[0], " ".join(words[:-1]) or words[0], " ".join(words)])
                     )
-                    for street in streets:
-                        if len(rows) >= limit:
-                            break
-                        seen = [r[0] for r in rows] or [0]
-                        cursor.execute(
-                            _ON_STREET, {**params, "street": street, "seen": seen, "limit": limit - len(rows)}
+                    rows += _on_streets(cursor, streets, rows, limit)
+                    if len(rows) < limit:
+                        # Not (or not only) a street's full name: those it may mean.
+                        name = " ".join(
+                            words[:-1] if len(words) > 1 and words[-1] in _STREET_TYPES else words
                         )
-                        rows += cursor.fetchall()
+                        like = [s for s in _streets_like(cursor, name) if s not in streets]
+                        rows += _on_streets(cursor, like, rows, limit)
                 if len(rows) < limit and len(key) >= 6:
                     params |= {"seen": [r[0] for r in rows] or [0], "limit": limit - len(rows)}
                     rows += _similar_anywhere(cursor, params)
     return [{"location_id": r[0], "address": r[1], "address_key": r[2]} for r in rows]
+
+
+def _on_streets(cursor: CursorWrapper, streets: list[str], rows: list[tuple], limit: int) -> list[tuple]:
+    """Addresses on these streets, in their order, numbers in order, until `rows` and
+    they make `limit`."""
+    found: list[tuple] = []
+    for street in streets:
+        wanted = limit - len(rows) - len(found)
+        if wanted <= 0:
+            break
+        seen = [r[0] for r in [*rows, *found]] or [0]
+        cursor.execute(_ON_STREET, {"street": street, "seen": seen, "limit": wanted})
+        found += cursor.fetchall()
+    return found
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits from `a` to `b`: letters inserted, deleted, replaced, or two neighbours swapped
+    (optimal string alignment)."""
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _streets_like(cursor: CursorWrapper, name: str) -> list[str]:
+    """Known street names `name` may mean, typed partly or with a typo (`kingw`,
+    `kignwood`, `mian`): among those sharing its first letter, the ones it begins, then
+    (past three letters) those within one edit (two past five letters) of it or of their
+    start, closest first."""
+    if len(name) < 2:
+        return []
+    cursor.execute(_STREETS_FROM, {"lo": name[0], "hi": chr(ord(name[0]) + 1), "most": STREETS_SCANNED})
+    allowed = 0 if len(name) <= 3 else 1 if len(name) <= 5 else 2
+    ranked = []
+    for (street,) in cursor.fetchall():
+        edits = 0 if street.startswith(name) else min(_edits(name, street), _edits(name, street[: len(name)]))
+        if edits <= allowed:
+            ranked.append((edits, street))
+    return [street for _, street in sorted(ranked)[:STREETS_SUGGESTED]]
 
 
 def _similar_anywhere(cursor: CursorWrapper, params: dict[str, str | int | float | list[int]]) -> list[tuple]:

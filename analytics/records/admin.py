@@ -19,6 +19,7 @@ from analytics.records.models import (
 )
 from analytics.records.rule_models import PropertyRule, PropertyRuleVersion, PropertyTierBound
 from analytics.records.rule_services import property_rule_revise, property_tier_bounds_set
+from analytics.records.sources import record_source_save
 from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin, acting_user
 
 _PROVENANCE = ("source_dataset", "source_id", "import_batch", "location")
@@ -68,9 +69,41 @@ class ParcelAdmin(ReadOnlyTenantAdmin):
     raw_id_fields = ("location",)
 
 
+class RecordSourceForm(forms.ModelForm):
+    base_url = forms.URLField(
+        assume_scheme="https", help_text=RecordSource._meta.get_field("base_url").help_text
+    )
+    app_token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Optional: a higher rate limit. Stored encrypted and never shown again. "
+        "Leave empty to keep the current token.",
+    )
+    clear_app_token = forms.BooleanField(required=False, label="Remove the stored token")
+
+    class Meta:
+        model = RecordSource
+        fields = ("dataset", "base_url", "resource_id", "format", "app_token", "clear_app_token", "active")
+
+
 @admin.register(RecordSource)
 class RecordSourceAdmin(TenantAdmin):
-    list_display = ("dataset", "base_url", "resource_id", "format", "active")
+    form = RecordSourceForm
+    list_display = ("dataset", "base_url", "resource_id", "format", "has_token", "active")
+
+    @admin.display(boolean=True, description="App token")
+    def has_token(self, obj: RecordSource) -> bool:
+        return bool(obj.app_token_encrypted)
+
+    def save_model(
+        self, request: HttpRequest, obj: RecordSource, form: RecordSourceForm, change: bool
+    ) -> None:
+        record_source_save(
+            source=obj,
+            app_token=form.cleaned_data["app_token"],
+            clear_app_token=form.cleaned_data["clear_app_token"],
+        )
 
 
 class PropertyRuleVersionInline(admin.TabularInline):

@@ -198,7 +198,9 @@ class RecordSource(models.Model):
     base_url = models.URLField(help_text="The portal, e.g. https://data.cityofchicago.org")
     resource_id = models.CharField(max_length=20, help_text="The Socrata dataset id, e.g. 22u3-xenr.")
     format = models.CharField(max_length=20, default="chicago", help_text="The layout its rows are read in.")
-    app_token = models.CharField(max_length=100, blank=True, help_text="Optional: a higher rate limit.")
+    # The portal's app token (optional: a higher rate limit), encrypted as tenants' model
+    # keys are (llm.secrets, LLM_SECRET_KEY); set through record_source_save, never shown.
+    app_token_encrypted = models.TextField(blank=True, editable=False)
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from analytics.records.load import import_records
 from analytics.records.models import RecordSource
 from analytics.records.selectors import last_complete_batch_start
+from llm.secrets import secret_decrypt
 from reports.models import ImportBatch
 
 logger = logging.getLogger(__name__)
@@ -78,13 +79,18 @@ def soda_pages(
 ) -> Iterator[list[dict]]:
     """The dataset's rows page by page (changed since `since`, if given)."""
     endpoint = f"{source.base_url.rstrip('/')}/resource/{source.resource_id}.json"
+    token = secret_decrypt(source.app_token_encrypted)
+    if source.app_token_encrypted and not token:
+        # Stored under a key LLM_SECRET_KEY no longer holds: download at the anonymous
+        # rate rather than not at all, and say so (staff enter the token again).
+        logger.warning("socrata app token unreadable", extra={"dataset": source.dataset})
     offset = 0
     while True:
         params = {"$limit": str(page_size), "$offset": str(offset), "$order": ":id"}
         if since is not None:
             stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
             params["$where"] = f":updated_at >= '{stamp}'"
-        rows = _get(f"{endpoint}?{urllib.parse.urlencode(params)}", source.app_token, retry, sleep)
+        rows = _get(f"{endpoint}?{urllib.parse.urlencode(params)}", token, retry, sleep)
         if rows:
             yield rows
         if len(rows) < page_size:

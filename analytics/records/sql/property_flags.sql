@@ -1,6 +1,8 @@
 -- Layer 2: the fifteen rules, one SELECT each, over each location's summary (layer 1).
 -- Thresholds, years, severity and activity come from the rules' current versions
--- (analytics_propertyrule); only firing rules produce rows.
+-- (analytics_propertyrule); only firing rules produce rows. supporting_count is the number
+-- of records behind the verdict: those counted, or summed (C3, D2), or within the
+-- rule's window (C2); docs/records.md lists each.
 SELECT s.location_id, f.rule_code, f.category, f.description, f.severity, f.supporting_count, f.rule_version
 FROM property_location_summary s
 CROSS JOIN LATERAL (
@@ -28,10 +30,12 @@ CROSS JOIN LATERAL (
     SELECT r.code, r.category, r.description, r.severity, (s.lien_events)::bigint, r.version
     FROM analytics_propertyrule r WHERE r.code = 'C1' AND r.active AND s.lien_events >= r.threshold
     UNION ALL
-    SELECT r.code, r.category, r.description, r.severity, (s.lien_events)::bigint, r.version
+    SELECT r.code, r.category, r.description, r.severity,
+           (SELECT count(*) FROM unnest(s.lien_tax_years) y WHERE y >= date_part('year', CURRENT_DATE) - r.years),
+           r.version
     FROM analytics_propertyrule r WHERE r.code = 'C2' AND r.active AND s.latest_lien_year >= date_part('year', CURRENT_DATE) - r.years
     UNION ALL
-    SELECT r.code, r.category, r.description, r.severity, (s.lien_events)::bigint, r.version
+    SELECT r.code, r.category, r.description, r.severity, (s.priced_lien_events)::bigint, r.version
     FROM analytics_propertyrule r WHERE r.code = 'C3' AND r.active AND s.total_lien_amount > r.threshold
     UNION ALL
     SELECT r.code, r.category, r.description, r.severity, (s.active_vacant_violations)::bigint, r.version

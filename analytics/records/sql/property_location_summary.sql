@@ -17,6 +17,8 @@ SELECT l.id AS location_id,
        COALESCE(t.lien_events, 0) AS lien_events,
        t.latest_lien_year,
        COALESCE(t.total_lien_amount, 0) AS total_lien_amount,
+       COALESCE(t.priced_lien_events, 0) AS priced_lien_events,
+       COALESCE(t.lien_tax_years, '{}') AS lien_tax_years,
        COALESCE(b.active_vacant_violations, 0) AS active_vacant_violations,
        COALESCE(b.vacant_fines_due, 0) AS vacant_fines_due,
        COALESCE(o.open_issues, 0) AS open_issues,
@@ -67,7 +69,11 @@ LEFT JOIN (
     SELECT pa.location_id,
            count(*) AS lien_events,
            max(x.tax_year) AS latest_lien_year,
-           COALESCE(sum(x.amount_offered), 0) AS total_lien_amount
+           COALESCE(sum(x.amount_offered), 0) AS total_lien_amount,
+           -- What C3's total is made of, and the years C2 counts within its window (the
+           -- window is the rule's, read in layer 2, so the years are kept, one per event).
+           count(*) FILTER (WHERE x.amount_offered > 0) AS priced_lien_events,
+           array_agg(x.tax_year) FILTER (WHERE x.tax_year IS NOT NULL) AS lien_tax_years
     FROM analytics_taxlienevent x
     JOIN analytics_parcel pa ON pa.pin = x.pin
     WHERE pa.location_id IS NOT NULL AND NOT EXISTS (
