@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test check bootstrap bootstrap-dev services migrate seed seed-history stop bench-tenants clean
+.PHONY: run test check bootstrap bootstrap-dev services migrate seed seed-history stop bench-tenants clean messages
 
 bootstrap:
 	@scripts/services.sh install
@@ -29,6 +29,15 @@ check: bootstrap-dev
 ## make test: `make check`, then the whole suite against a throwaway test database.
 test: check
 	@DJANGO_SETTINGS_MODULE=civicpulse.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+## make messages: collect the translatable strings into locale/*/django.po, then compile the
+## .mo files that are committed beside them (needs GNU gettext: docs/languages.md).
+MESSAGE_SOURCES_IGNORED := --ignore='.venv/*' --ignore='.local/*' --ignore='staticfiles/*' --ignore='node_modules/*' \
+	--ignore='tests/*' --ignore='bench/*' --ignore='templates/admin/*' --ignore='*/admin.py' --ignore='*/admin_*.py'
+messages:
+	@command -v xgettext >/dev/null || scripts/services.sh install-gettext
+	@$(PY) manage.py makemessages -l es --add-location file $(MESSAGE_SOURCES_IGNORED)
+	@$(PY) manage.py compilemessages -l es --ignore='.venv/*' --ignore='.local/*'
 
 migrate: bootstrap
 	@$(PY) manage.py migrate_schemas --noinput

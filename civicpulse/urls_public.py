@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Open311 for every tenant, chosen by jurisdiction_id.
     path("open311/v2/", include("reports.urls_open311")),
+    # The language switcher posts here (Django's set_language: a cookie, then back).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

@@ -19,6 +19,8 @@ urlpatterns = [
     path("open311/v2/", include("reports.urls_open311")),
     path("", include("reports.urls")),
     path("", include("analytics.urls")),
+    # The language switcher posts here (Django's set_language: a cookie, then back).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

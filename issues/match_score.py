@@ -137,6 +137,16 @@ def explain_match(match: dict) -> str:
     method = match.get("method")
     if method == "moved":
         return f"moved here by {match.get('by') or 'staff'}"
+    if method == "resident":
+        distance = match.get("distance_m")
+        return "chosen by the resident (“Me too”)" + (
+            f", {distance} m from the issue" if distance is not None else ""
+        )
+    chosen = match.get("chosen") or {}
+    if chosen.get("closed_meanwhile"):
+        # The resident's choice was closed before the report was grouped: say so first.
+        rest = explain_match({k: v for k, v in match.items() if k != "chosen"})
+        return f"the resident chose #{chosen.get('issue')}, closed meanwhile; {rest}"
     if method in (None, "new"):
         best = match.get("best")
         if not best:

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from issues.geo import MAX_GROUP_RADIUS_M
 from issues.validators import QUESTION_DATATYPES, validate_category_questions, validate_geojson_boundary
@@ -251,11 +252,11 @@ class GroupingPolicy(models.Model):
 
 
 class IssueStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    IN_PROGRESS = "in_progress", "In progress"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
 
 
 # Reports are grouped only into issues in these states; Open311 calls them `open`.
@@ -307,6 +308,8 @@ class Issue(models.Model):
             models.Index(fields=["status", "created_at"], name="issue_status_created"),
             # The triage list's order: most reported first, then newest.
             models.Index(fields=["-report_count", "-created_at", "-id"], name="issue_triage_order"),
+            # The public list's order, newest first: a page is read from the index's top.
+            models.Index(fields=["-created_at", "-id"], name="issue_public_recent"),
             models.Index(
                 fields=["address_key", "last_report_at"],
                 name="issue_open_address",
@@ -391,3 +394,6 @@ class IssueNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_visibility_display()} note on issue {self.issue_id}"
+
+
+from issues.map_models import MapSettings  # noqa: E402, F401  (its own module: registered from here)

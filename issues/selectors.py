@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict, Unpack
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
 
 from civicpulse.core.geo import geojson_polygons, point_in_geojson, search_box
 from issues.match_score import Thresholds
-from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote
+from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote, MapSettings
 from issues.statuses import OPEN_STATUSES_SQL
 
 
@@ -217,6 +218,102 @@ def area_map(width: int = 600) -> dict | None:
             for name, rings in polygons
         ],
     }
+
+
+def map_tiles() -> dict[str, str]:
+    """The street tiles this tenant's maps use: its own when it set them, else the
+    operator's. An empty url means no tiles (the outline map of the areas only)."""
+    own = MapSettings.objects.filter(pk=1).first()
+    if own is not None and own.tiles_off:
+        return {"url": "", "attribution": ""}
+    url = (own.tile_url if own else "") or settings.MAP_TILE_URL
+    # A tenant's own tiles without their own attribution still credit the operator's only
+    # when they are the operator's tiles.
+    attribution = (own.tile_attribution if own else "") or (
+        settings.MAP_TILE_ATTRIBUTION if url == settings.MAP_TILE_URL else ""
+    )
+    return {"url": url, "attribution": attribution}
+
+
+def area_boundaries_geojson() -> list[dict]:
+    """The active areas' boundaries (GeoJSON), for a map that checks a point is inside one."""
+    return [
+        boundary
+        for boundary in Area.objects.filter(active=True)
+        .exclude(boundary=None)
+        .values_list("boundary", flat=True)
+        if boundary is not None
+    ]
+
+
+# Cells per side of the grid an over-full viewport is counted in: at most GRID**2 cells.
+MARKER_GRID = 40
+
+_MARKERS_WHERE = f"""
+    FROM issues_issue i
+    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
+      AND point(i.longitude, i.latitude) <@ box(point(%(west)s, %(south)s), point(%(east)s, %(north)s))
+      AND (%(area)s::int IS NULL OR i.area_id = %(area)s) AND (%(category)s::int IS NULL OR i.category_id = %(category)s)
+"""
+
+
+def open_issue_markers(
+    *,
+    bbox: tuple[float, float, float, float],
+    limit: int,
+    area_id: int | None = None,
+    category_id: int | None = None,
+) -> dict[str, list[dict]]:
+    """The open issues in a viewport (west, south, east, north) for a map, never more
+    than `limit` of them: {"markers": [{id, latitude, longitude, status, category}]}
+    when they fit, else {"cells": [{latitude, longitude, count}]}, their counts on a
+    MARKER_GRID square grid (each at its issues' mean point). Both queries go through
+    the GiST index on open issues' points (migration issues 0013), so a viewport over a
+    million issues answers in one aggregate, not a million rows."""
+    west, south, east, north = bbox
+    params = {
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+        "area": area_id,
+        "category": category_id,
+        "limit": limit + 1,
+        "cell_w": max((east - west) / MARKER_GRID, 1e-9),
+        "cell_h": max((north - south) / MARKER_GRID, 1e-9),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.id, i.latitude, i.longitude, i.status, c.name "
+            + _MARKERS_WHERE.replace(
+                "FROM issues_issue i",
+                "FROM issues_issue i LEFT JOIN issues_category c ON c.id = i.category_id",
+            )
+            + " LIMIT %(limit)s",
+            params,
+        )
+        rows = cursor.fetchall()
+        if len(rows) <= limit:
+            return {
+                "markers": [
+                    {"id": i, "latitude": lat, "longitude": lon, "status": status, "category": category or ""}
+                    for i, lat, lon, status, category in rows
+                ],
+                "cells": [],
+            }
+        cursor.execute(
+            "SELECT count(*), avg(i.latitude), avg(i.longitude)"
+            + _MARKERS_WHERE
+            + " GROUP BY floor((i.longitude - %(west)s) / %(cell_w)s), floor((i.latitude - %(south)s) / %(cell_h)s)",
+            params,
+        )
+        return {
+            "markers": [],
+            "cells": [
+                {"latitude": round(lat, 6), "longitude": round(lon, 6), "count": count}
+                for count, lat, lon in cursor.fetchall()
+            ],
+        }
 
 
 def issue_list_for_api() -> QuerySet[Issue]:

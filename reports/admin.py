@@ -97,6 +97,7 @@ class ReportAdmin(TenantAdmin):
         "confidence",
         "classifier",
         "issue",
+        "chosen_issue",
         "match",
         "latitude",
         "longitude",

@@ -4,6 +4,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from issues.models import Category
+from reports.services.locations import point_in_tenant_areas
+
+OUTSIDE_AREAS = _(
+    "That point is outside the area this place looks after. Move the pin inside it, or type the address."
+)
 
 
 class CategoryChoiceField(forms.ModelChoiceField[Category]):
@@ -30,6 +35,9 @@ class ReportForm(forms.Form):
     address = forms.CharField(label=_("Address or place"), required=False, max_length=500)
     latitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-90, max_value=90)
     longitude = forms.FloatField(required=False, widget=forms.HiddenInput, min_value=-180, max_value=180)
+    # "Me too" on an issue of the "already reported near here?" list: the report joins
+    # that issue (checked by report_submit, honoured by grouping).
+    chosen_issue = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
     email = forms.EmailField(
         label=_("Email for updates (optional)"),
         required=False,
@@ -39,3 +47,10 @@ class ReportForm(forms.Form):
     # Invisible to people (hidden by CSS, skipped by keyboards and screen readers); bots
     # that fill every field fill this one.
     website = forms.CharField(required=False, label=_("Leave this empty"))
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if latitude is not None and longitude is not None and not point_in_tenant_areas(latitude, longitude):
+            self.add_error("latitude", OUTSIDE_AREAS)
+        return data

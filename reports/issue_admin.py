@@ -17,14 +17,17 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html, format_html_join, json_script
+from django.utils.safestring import SafeString
 
 from civicpulse.core.admin import acting_user
 from civicpulse.core.geo import METRES_PER_DEGREE, metres_per_degree_lon
 from issues.admin import IssueEventInline
 from issues.match_score import explain_match
 from issues.models import Issue, IssueEvent
+from issues.selectors import map_tiles
 from reports.models import Report
 from reports.services.regrouping import issue_event_undo, issue_event_undoable, issue_merge
 
@@ -40,6 +43,8 @@ else:
 
 # Shown on the issue page right after the issue's text.
 REPORT_FIELDS = ("reports_map", "move_reports")
+# Reports drawn on the issue page's map: enough for any real issue, bounded for a flood.
+MAP_REPORTS = 1000
 
 
 class ReportInline(admin.TabularInline):
@@ -211,21 +216,60 @@ class IssueReportsAdminMixin(_IssueAdminBase):
 
     @admin.display(description="map of the reports")
     def reports_map(self, issue: Issue) -> str:
-        """The reports around the issue's centre, drawn to scale (no tiles): a glance shows
-        whether they really are one problem."""
-        points = [
-            (lat, lon)
-            for lat, lon in Report.objects.filter(issue=issue)
+        """The reports around the issue's centre on street tiles, clustered (map.js), over
+        the same drawn to scale without tiles (the fallback): a glance shows whether they
+        really are one problem."""
+        rows = [
+            (pk, tracking_id, lat, lon)
+            for pk, tracking_id, lat, lon in Report.objects.filter(issue=issue)
             .exclude(latitude=None)
-            .values_list("latitude", "longitude")
+            .order_by("submitted_at", "pk")
+            .values_list("pk", "tracking_id", "latitude", "longitude")[:MAP_REPORTS]
             if lat is not None and lon is not None  # a report has both or neither
         ]
-        if not points or issue.latitude is None or issue.longitude is None:
+        if not rows or issue.latitude is None or issue.longitude is None:
             return "—"
+        tiles = map_tiles()
+        data = {
+            "centre": {"latitude": issue.latitude, "longitude": issue.longitude, "title": f"#{issue.pk}"},
+            "points": [
+                {
+                    "id": pk,
+                    "title": tracking_id,
+                    "latitude": lat,
+                    "longitude": lon,
+                    "url": reverse("admin:reports_report_change", args=[pk]),
+                }
+                for pk, tracking_id, lat, lon in rows
+            ],
+        }
+        return format_html(
+            '<div id="issue-map" class="civic-map" hidden data-civic-map="points" data-points="issue-map-points"'
+            ' data-fallback="issue-map-svg" data-tile-url="{}" data-tile-attribution="{}" role="region"'
+            ' aria-label="map of the reports" style="width:36rem;max-width:100%;height:20rem"></div>'
+            '<div id="issue-map-svg">{}</div>{}'
+            '<link rel="stylesheet" href="{}"><link rel="stylesheet" href="{}"><link rel="stylesheet" href="{}">'
+            '<link rel="stylesheet" href="{}"><script src="{}"></script><script src="{}"></script><script src="{}"></script>',
+            tiles["url"],
+            tiles["attribution"],
+            self._reports_svg((issue.latitude, issue.longitude), [(lat, lon) for _, _, lat, lon in rows]),
+            json_script(data, "issue-map-points"),
+            static("vendor/leaflet/leaflet.css"),
+            static("vendor/leaflet.markercluster/MarkerCluster.css"),
+            static("vendor/leaflet.markercluster/MarkerCluster.Default.css"),
+            static("civicpulse/map.css"),
+            static("vendor/leaflet/leaflet.js"),
+            static("vendor/leaflet.markercluster/leaflet.markercluster.js"),
+            static("civicpulse/map.js"),
+        )
+
+    @staticmethod
+    def _reports_svg(centre: tuple[float, float], points: list[tuple[float, float]]) -> SafeString:
+        """The reports around the issue's centre, drawn to scale without tiles."""
         metres = [
             (
-                (lat - issue.latitude) * METRES_PER_DEGREE,
-                (lon - issue.longitude) * metres_per_degree_lon(issue.latitude),
+                (lat - centre[0]) * METRES_PER_DEGREE,
+                (lon - centre[1]) * metres_per_degree_lon(centre[0]),
             )
             for lat, lon in points
         ]

@@ -119,6 +119,9 @@ class Report(models.Model):
     )
     # Cleared by the one-click unsubscribe link in every update email.
     notify = models.BooleanField(default=True)
+    # The language the resident's pages spoke (the form's): their emails speak it too.
+    # Empty (API, Open311, imports): the tenant's default language.
+    language = models.CharField(max_length=10, blank=True, default="", db_default="")
     # Stored re-encoded, without EXIF or location metadata (reports.photos).
     photo = models.ImageField(upload_to="photos/%Y/%m/", blank=True)
     # Size of the stored photo (0: none), so a tenant's photo storage is summed from an
@@ -170,6 +173,18 @@ class Report(models.Model):
     source_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     # Why the report joined its issue: method, distance, time gap, similarity, thresholds.
     match = models.JSONField(null=True, blank=True)
+    # The issue the resident said this is ("Me too" on the report form's list of issues
+    # already reported nearby): grouping links the report to it while it is open. Not
+    # indexed: only the report's own processing reads it.
+    chosen_issue = models.ForeignKey(
+        Issue,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        help_text="The issue the resident chose (“Me too”) when sending the report.",
+    )
 
     class Meta:
         ordering = ["-submitted_at"]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
@@ -41,7 +41,14 @@ def public_url(path: str) -> str:
     return settings.PUBLIC_URL_TEMPLATE.format(host=host) + path
 
 
+def email_language(report_language: str) -> str:
+    """The language of a resident's emails: their report's (the one its form spoke), else
+    the tenant's default."""
+    return report_language or current_tenant().default_language
+
+
 def _message(event: IssueEvent) -> str | None:
+    """The email's text in the active language; None when residents are not told."""
     if event.kind == IssueEvent.Kind.STATUS_CHANGED:
         status = IssueStatus(event.data["to"]).label.lower()
         return _("The problem you reported is now %(status)s.") % {"status": status}
@@ -64,26 +71,32 @@ def notify_issue_event(*, event_id: int) -> int:
     if body is None:
         PendingNotification.objects.filter(event_id=event.pk).delete()
         return 0
-    reporters: dict[str, str] = {}
-    for email, tracking_id in (
+    bodies = {translation.get_language(): body}  # one text per language, not per address
+    # Each address hears about it once, through its first report, in that report's language.
+    reporters: dict[str, tuple[str, str]] = {}
+    for email, tracking_id, language in (
         Report.objects.filter(issue_id=event.issue_id, notify=True, email_confirmed=True)
         .exclude(email="")
         .order_by("submitted_at")
-        .values_list("email", "tracking_id")
+        .values_list("email", "tracking_id", "language")
     ):
-        reporters.setdefault(email.lower(), tracking_id)
+        reporters.setdefault(email.lower(), (tracking_id, language))
     sent = 0
-    for email, tracking_id in reporters.items():
+    for email, (tracking_id, language) in reporters.items():
         track = public_url(f"/track/{tracking_id}/")
         stop = public_url(f"/track/{tracking_id}/unsubscribe/{unsubscribe_token(tracking_id)}")
+        language = email_language(language)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), translation.override(language):
+                if language not in bodies:
+                    bodies[language] = _message(event) or ""
                 # Claim first: if the mail cannot be sent, the claim rolls back and a retry
                 # sends it; once sent and committed, it is never sent again.
                 Notification.objects.create(event_id=event.pk, email=email)
                 send_mail(
                     subject=_("Update on your report %(id)s") % {"id": tracking_id},
-                    message=f"{body}\n\n{_('Follow it here:')} {track}\n\n{_('Stop these emails:')} {stop}\n",
+                    message=_("%(body)s\n\nFollow it here: %(track)s\n\nStop these emails: %(stop)s\n")
+                    % {"body": bodies[language], "track": track, "stop": stop},
                     from_email=settings.DEFAULT_FROM_EMAIL,
                     recipient_list=[email],
                 )
@@ -112,22 +125,23 @@ def confirmation_send(*, report_id: int) -> bool:
         )
         if not claimed:
             return False
-        report = Report.objects.only("tracking_id", "email").get(pk=report_id)
+        report = Report.objects.only("tracking_id", "email", "language").get(pk=report_id)
         link = public_url(
             f"/track/{report.tracking_id}/confirm/{confirmation_token(report.tracking_id, report.email)}"
         )
         try:
-            send_mail(
-                subject=_("Confirm updates on your report %(id)s") % {"id": report.tracking_id},
-                message=_(
-                    "Someone (we hope you) reported a problem and asked for updates at this address.\n\n"
-                    "To receive them, confirm here: %(link)s\n\n"
-                    "If it was not you, ignore this message: you will hear nothing more."
+            with translation.override(email_language(report.language)):
+                send_mail(
+                    subject=_("Confirm updates on your report %(id)s") % {"id": report.tracking_id},
+                    message=_(
+                        "Someone (we hope you) reported a problem and asked for updates at this address.\n\n"
+                        "To receive them, confirm here: %(link)s\n\n"
+                        "If it was not you, ignore this message: you will hear nothing more."
+                    )
+                    % {"link": link},
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    recipient_list=[report.email],
                 )
-                % {"link": link},
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[report.email],
-            )
         except smtplib.SMTPRecipientsRefused:
             logger.warning("confirmation address refused", extra={"report_id": report_id})
     return True

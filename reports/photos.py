@@ -6,12 +6,14 @@ Decoding is what costs memory (Pillow holds 4 bytes a pixel: a 40-megapixel phot
 pixels. So the size the header declares is checked first, JPEGs are decoded straight at
 1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's draft mode), nothing is decoded to
 more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
-at once (photo_slot)."""
+at once (photo_slot), on threads of its own at a lower CPU priority (photo_clean)."""
 
 import io
+import os
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -31,6 +33,9 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 # Phones often write multi-picture JPEGs; the first picture is kept, as a plain JPEG.
 SAVED_AS = {"MPO": "JPEG"}
 DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
+# How much nicer than the web threads the threads decoding photos are: the scheduler gives
+# them what the threads serving every other request leave over (bench/photo_flood.py).
+DECODE_NICENESS = 10
 
 
 class PhotoBusy(Exception):
@@ -38,16 +43,31 @@ class PhotoBusy(Exception):
 
 
 _slots: threading.BoundedSemaphore | None = None
+_decoders: ThreadPoolExecutor | None = None
 _slots_lock = threading.Lock()
 
 
 def _photo_slots() -> threading.BoundedSemaphore:
-    global _slots
+    global _slots, _decoders
     if _slots is None:
         with _slots_lock:  # settings are read on first use, not at import
             if _slots is None:
-                _slots = threading.BoundedSemaphore(max(1, settings.PHOTO_DECODE_SLOTS))
+                count = max(1, settings.PHOTO_DECODE_SLOTS)
+                _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_lower_priority)
+                _slots = threading.BoundedSemaphore(count)
     return _slots
+
+
+def _lower_priority() -> None:
+    """Lower this thread's CPU priority (Linux: a thread id is a PRIO_PROCESS target).
+    Raising niceness needs no privilege; it is never lowered again, as these threads only
+    ever decode photos."""
+    try:
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + DECODE_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
+    except (OSError, AttributeError):  # another system: the same decoding, at normal priority
+        pass
 
 
 @contextmanager
@@ -87,8 +107,16 @@ def _draft_scale(width: int, height: int) -> int:
 
 
 def photo_clean(upload: UploadedFile) -> ContentFile:
-    """Return the photo re-encoded from its pixels alone, or raise ValidationError. Takes
-    no slot itself: callers decoding on behalf of a request hold photo_slot()."""
+    """Return the photo re-encoded from its pixels alone, or raise ValidationError. The
+    work runs on one of the process's low-priority decoding threads while the calling
+    thread waits; it takes no slot itself: callers decoding on behalf of a request hold
+    photo_slot()."""
+    _photo_slots()
+    assert _decoders is not None
+    return _decoders.submit(_photo_reencode, upload).result()
+
+
+def _photo_reencode(upload: UploadedFile) -> ContentFile:
     if upload.size is None:  # Django's upload handlers always count it; anything else is not a photo
         raise ValidationError(_("That file is not a photo we can read."))
     if upload.size > MAX_PHOTO_BYTES:

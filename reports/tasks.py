@@ -4,6 +4,7 @@ from celery import shared_task
 
 from civicpulse.core.workers import queue_depth
 from reports.notifications import confirmation_send, notify_issue_event, notify_sweep
+from reports.services.outbox import reports_drain
 from reports.services.pipeline import report_process, report_sweep_stuck
 from reports.services.residents_data import retention_sweep
 
@@ -15,6 +16,12 @@ BUSY_QUEUE_DEPTH = 100
 def process_report(report_id: int) -> None:
     # Failures are recorded on the report; the sweeper re-queues it (up to MAX_ATTEMPTS).
     report_process(report_id=report_id)
+
+
+@shared_task(name="reports.drain", ignore_result=True)
+def drain_reports(token: str = "") -> int:
+    # The outbox's wake-up: claims received reports in batches until none is left.
+    return reports_drain(token=token)
 
 
 @shared_task(name="reports.sweep_stuck", ignore_result=True)

@@ -3,17 +3,26 @@
 import math
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from civicpulse.core.ratelimit import RateLimitHit, client_address, rate_limit_refund
-from issues.selectors import area_map
+from civicpulse.core.ratelimit import (
+    RateLimitHit,
+    client_address,
+    client_rate_key,
+    rate_limit_hit,
+    rate_limit_refund,
+)
+from issues.selectors import area_boundaries_geojson, area_map, map_tiles
 from reports.forms import ReportForm
+from reports.geocoder import address_suggestions
 from reports.limits import form_rate_hit, tenant_hour_hit
 from reports.models import Report
 from reports.notifications import (
@@ -23,6 +32,7 @@ from reports.notifications import (
     unsubscribe_token_valid,
 )
 from reports.photos import PhotoBusy, photo_slot_free
+from reports.public_issues import publication
 from reports.selectors import (
     normalise_tracking_id,
     report_by_public_id,
@@ -32,27 +42,53 @@ from reports.selectors import (
 from reports.services.intake import report_submit
 from tenants.selectors import current_tenant
 
-TOO_MANY = _lazy("Too many reports from this connection. Please wait a few minutes.")
-PLACE_BUSY = _lazy(
+TOO_MANY = gettext_lazy("Too many reports from this connection. Please wait a few minutes.")
+PLACE_BUSY = gettext_lazy(
     "This place has received an unusual number of reports in the last hour. Please try again later."
 )
-PHOTOS_BUSY = _lazy("We are busy processing photos right now. Please send your report again in a minute.")
+PHOTOS_BUSY = gettext_lazy(
+    "We are busy processing photos right now. Please send your report again in a minute."
+)
 
 
+# The form's text fields come to a few kilobytes at most (4,000 characters of description):
+# a larger body carries a file.
+FORM_TEXT_MAX_BYTES = 64 * 1024
+
+
+@csrf_exempt  # checked by _report_post, once a POST carrying a photo has been let in
 @require_http_methods(["GET", "POST"])
 def report_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _form_page(request, ReportForm())
+    # A body large enough to carry a photo is counted against its address and turned away
+    # while this process's photo slots are busy before a byte of it is read: under a flood
+    # a refusal then costs about a millisecond instead of parsing the upload and drawing
+    # the whole form (with its map) again, time other tenants' requests were queueing for.
+    # gunicorn discards the unread body before the connection's next request.
+    address_hit = None
+    if _content_length(request) > FORM_TEXT_MAX_BYTES:
+        address_hit = form_rate_hit(request)
+        if address_hit.wait is not None:
+            return _turned_away(request, TOO_MANY, 429, address_hit.wait)
+        if not photo_slot_free():
+            return _turned_away(request, PHOTOS_BUSY, 503, 60)
+    return _report_post(request, address_hit)
+
+
+@csrf_protect
+def _report_post(request: HttpRequest, address_hit: RateLimitHit | None) -> HttpResponse:
     # A POST carrying a photo is counted before its photo is opened, and stays counted
     # whatever becomes of it: reading photos is what a flood costs us. Without a photo only
     # an accepted report is charged: a resident who forgot the location, or whose report
     # failed on our side, is not penalised. Both counts are increment-first (atomic).
-    carries_photo = bool(request.FILES.get("photo"))
-    address_hit = form_rate_hit(request) if carries_photo else None
-    if address_hit is not None and address_hit.wait is not None:
-        return _refused(request, ReportForm(request.POST), TOO_MANY, 429, address_hit.wait)
-    if carries_photo and not photo_slot_free():  # busy: turned away before any checking
-        return _refused(request, ReportForm(request.POST), PHOTOS_BUSY, 503, 60)
+    if address_hit is None and request.FILES.get("photo"):  # a small photo: counted here
+        address_hit = form_rate_hit(request)
+        if address_hit.wait is not None:
+            return _refused(request, ReportForm(request.POST), TOO_MANY, 429, address_hit.wait)
+        if not photo_slot_free():  # busy: turned away before any checking
+            return _refused(request, ReportForm(request.POST), PHOTOS_BUSY, 503, 60)
+    charged = address_hit is not None  # stays counted, whatever becomes of this POST
     form = ReportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _form_page(request, form, 400)
@@ -65,7 +101,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
             rate_limit_refund(address_hit)
             return _refused(request, form, TOO_MANY, 429, address_hit.wait)
     # What a refused or failed report gives back: never a photo POST's own count.
-    taken = [] if carries_photo else [address_hit]
+    taken = [] if charged else [address_hit]
     tenant_hit = tenant_hour_hit()
     taken.append(tenant_hit)
     if tenant_hit.wait is not None:
@@ -83,6 +119,8 @@ def report_new(request: HttpRequest) -> HttpResponse:
             photo=data["photo"],
             channel=Report.Channel.WEB,
             client=client_address(request),
+            language=request.LANGUAGE_CODE,
+            chosen_issue_id=data["chosen_issue"],
         )
     except ValidationError as exc:
         _refund(taken)
@@ -98,6 +136,23 @@ def report_new(request: HttpRequest) -> HttpResponse:
     return redirect("report-track", tracking_id=result.report.tracking_id)
 
 
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _turned_away(request: HttpRequest, message: str | Promise, status: int, wait: float) -> HttpResponse:
+    """A short page for a POST refused unread: what was typed was never read, so the
+    resident is sent back to it (browsers keep it on Back), not shown the form again."""
+    response = render(
+        request, "reports/turned_away.html", {"tenant": current_tenant(), "message": message}, status=status
+    )
+    response["Retry-After"] = str(math.ceil(wait))
+    return response
+
+
 def _refund(hits: list[RateLimitHit]) -> None:
     for hit in hits:
         rate_limit_refund(hit)
@@ -107,9 +162,31 @@ def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> Htt
     return render(
         request,
         "reports/new.html",
-        {"form": form, "map": area_map(), "tenant": current_tenant()},
+        {
+            "form": form,
+            "map": area_map(),
+            "tenant": current_tenant(),
+            "tiles": map_tiles(),
+            "boundaries": area_boundaries_geojson(),
+            # "Already reported near here?" where the tenant publishes its issues.
+            "nearby": publication().public,
+        },
         status=status,
     )
+
+
+@require_http_methods(["GET"])
+def address_suggest(request: HttpRequest) -> JsonResponse:
+    """`?q=` what the resident typed so far: `{"addresses": [{address, latitude,
+    longitude, source}]}` (reports.geocoder). Throttled per client address."""
+    hit = rate_limit_hit(
+        client_rate_key(request), limit=settings.ADDRESS_SUGGEST_RATE_PER_MINUTE, scope="addresses"
+    )
+    if hit.wait is not None:
+        response = JsonResponse({"addresses": [], "error": "too many requests"}, status=429)
+        response["Retry-After"] = str(math.ceil(hit.wait))
+        return response
+    return JsonResponse({"addresses": address_suggestions(request.GET.get("q", "")[:200])})
 
 
 def _refused(
@@ -132,6 +209,8 @@ def report_track(request: HttpRequest, tracking_id: str | None = None) -> HttpRe
     context = {"tenant": current_tenant(), "searched": wanted, "report": report}
     if report is not None:
         context.update(report_public_history(report))
+        # The issue's public page, where the tenant publishes its issues.
+        context["issue_public"] = publication().public
     return render(request, "reports/track.html", context, status=200 if report or not wanted else 404)
 
 

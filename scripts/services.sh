@@ -5,6 +5,7 @@
 #   scripts/services.sh install-dev  the same, plus the test and lint tools and a headless browser
 #   scripts/services.sh start     start PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set
 #   scripts/services.sh stop      stop the project-local servers
+#   scripts/services.sh install-gettext  GNU gettext, for `make messages` (translators only)
 #
 # Everything lives under .local/ (ignored by git). PostgreSQL refuses to run as root, so as
 # root the cluster belongs to the unprivileged `postgres` user.
@@ -15,6 +16,16 @@ LOCAL="$ROOT/.local"
 PG_PORT="${CIVICPULSE_PG_PORT:-55432}"
 REDIS_PORT="${CIVICPULSE_REDIS_PORT:-56379}"
 PYTHON="${PYTHON:-python3}"
+
+# What the web and worker processes need from the system, here and in docker/Dockerfile
+# (tests/test_deployment_parity.py keeps the two lists in step): Pango, HarfBuzz's subsetter
+# and a font for WeasyPrint (location and property reports as PDF). One package per line.
+RUNTIME_PACKAGES=(
+  libpango-1.0-0
+  libpangoft2-1.0-0
+  libharfbuzz-subset0
+  fonts-dejavu-core
+)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -65,9 +76,10 @@ install_system() {
   if [ "${1:-}" = dev ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
     pkgs+=(chromium chromium-driver)
   fi
-  # Pango and a font for WeasyPrint (location reports as PDF).
-  if ! dpkg -s libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null 2>&1; then
-    pkgs+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+  # npm, for the axe-core the accessibility test injects (scripts/fetch_axe.sh), tests only.
+  if [ "${1:-}" = dev ] && ! command -v npm >/dev/null; then pkgs+=(npm); fi
+  if ! dpkg -s "${RUNTIME_PACKAGES[@]}" >/dev/null 2>&1; then
+    pkgs+=("${RUNTIME_PACKAGES[@]}")
   fi
   if [ ${#pkgs[@]} -gt 0 ]; then apt_install "${pkgs[@]}"; fi
 }
@@ -159,7 +171,9 @@ stop_all() {
 case "${1:-}" in
   install) install_system; install_python requirements.txt ;;
   install-dev) install_system dev; install_python requirements-dev.txt ;;
+  # For translators only (make messages): the .mo files are committed, nothing else needs it.
+  install-gettext) apt_install gettext ;;
   start) start_postgres; start_redis ;;
   stop) stop_all ;;
-  *) die "usage: $0 install|install-dev|start|stop" ;;
+  *) die "usage: $0 install|install-dev|install-gettext|start|stop" ;;
 esac

@@ -69,6 +69,7 @@ class TenantAdminPage(TenantLifecycleAdminMixin, PlatformAdmin):
             suspended=data["suspended"],
             public_page_enabled=data["public_page_enabled"],
             analyst_accounts_enabled=data["analyst_accounts_enabled"],
+            default_language=data["default_language"],
         )
 
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:

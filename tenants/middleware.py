@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from civicpulse.core.context import tenant_var
@@ -15,6 +18,41 @@ from tenants.models import Domain, Tenant
 
 # Paths a suspended tenant still answers: operators' probes must keep working.
 _ALWAYS_OPEN = ("/healthz", "/readyz")
+# The staff console and the integrators' APIs stay in LANGUAGE_CODE: their own texts are
+# not translated, and an API's messages must not change with a caller's browser.
+_SETTLED_LANGUAGE = ("/admin/", "/api/", "/open311/", "/healthz", "/readyz")
+
+
+def resident_language(request: HttpRequest, default: str) -> str:
+    """The visitor's choice (the switcher's cookie), else the first language their browser
+    asks for that the site speaks, else `default` (the tenant's, on a tenant's host)."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    asked = [chosen] if chosen else []
+    asked += [code for code, _ in parse_accept_lang_header(request.headers.get("Accept-Language", ""))]
+    for code in asked:
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return default
+
+
+class TenantLocaleMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware (Vary: Accept-Language, Content-Language) with the tenant's
+    default language where the visitor expressed none; staff and API paths stay settled."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(_SETTLED_LANGUAGE):
+            language = settings.LANGUAGE_CODE
+        else:
+            tenant = getattr(request, "tenant", None)
+            language = resident_language(
+                request, getattr(tenant, "default_language", "") or settings.LANGUAGE_CODE
+            )
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
 
 
 class TenantStatusMiddleware:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import connection, models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_public_schema_name, schema_exists
@@ -31,13 +32,19 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"Unknown time zone: {value!r}.")
 
 
+def language_choices() -> list[tuple[str, str]]:
+    # Read when a form asks, not at import time: settings.LANGUAGES is the one list.
+    return list(settings.LANGUAGES)
+
+
 class Tenant(TenantMixin):
     class Kind(models.TextChoices):
-        CITY = "city", "City"
-        BUILDING = "building", "Building"
-        CAMPUS = "campus", "Campus"
-        HOTEL = "hotel", "Hotel"
-        FACILITY = "facility", "Facility"
+        # Translated: the public site and the tenant's home page show them to residents.
+        CITY = "city", _("City")
+        BUILDING = "building", _("Building")
+        CAMPUS = "campus", _("Campus")
+        HOTEL = "hotel", _("Hotel")
+        FACILITY = "facility", _("Facility")
 
     # The slug is the schema name: one identifier for the host label, the schema and the CLI.
     schema_name = models.CharField(
@@ -46,6 +53,13 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    default_language = models.CharField(
+        max_length=10,
+        choices=language_choices,
+        default="en",
+        help_text="Resident pages and emails use it when a resident has not chosen a language "
+        "(neither with the switcher nor in their browser).",
+    )
     open311_jurisdiction_id = models.CharField(
         "Open311 jurisdiction id",
         max_length=100,

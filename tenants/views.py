@@ -1,6 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
 from civicpulse.core.charts import hbars_svg
 from tenants.models import LeaderboardEntry, Tenant
@@ -30,14 +31,14 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     public schema by each tenant's computation), as a chart and a table per kind."""
     kinds: list[dict[str, str | list[LeaderboardEntry] | SafeString]] = []
     for kind, entries in leaderboard_latest().items():
-        label = Tenant.Kind(kind).label
+        label = str(Tenant.Kind(kind).label)  # in the visitor's language
         kinds.append(
             {
                 "label": label,
                 "entries": entries,
                 "chart": hbars_svg(
                     [(e.tenant.name, e.score) for e in entries],
-                    title=f"Scores, {label.lower()} (0–100)",
+                    title=_("Scores, %(kind)s (0–100)") % {"kind": label.lower()},
                     maximum=100,
                 ),
             }

@@ -329,13 +329,18 @@ def test_staff_correction_is_recorded_on_the_issue_trail(tenant_a) -> None:
 def test_reports_not_sent_to_the_broker_are_swept_at_once(
     tenant_a, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
+    import reports.services.outbox
     from reports.services.pipeline import enqueue_processing
     from reports.tasks import process_report
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
+    class DownRedis:
+        set = delete = pipeline = broker_down
+
     monkeypatch.setattr(process_report, "apply_async", broker_down)
+    monkeypatch.setattr(reports.services.outbox, "redis_client", DownRedis)
     with django_capture_on_commit_callbacks(execute=True):
         report = submit()
     report.refresh_from_db()

@@ -32,11 +32,13 @@ def test_operator_creates_a_tenant_through_the_provisioning_service(public_schem
             "resident_reports_per_hour": "300",
             "photo_storage_quota_mb": "5120",
             "resident_data_retention_months": "12",
+            "default_language": "es",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     tenant = Tenant.objects.get(schema_name="epsilon")
     assert tenant.leaderboard_enabled is False
+    assert tenant.default_language == "es"
     assert tenant.get_primary_domain().domain == "epsilon.localhost"
     assert schema_exists("epsilon")
     with schema_context("epsilon"):

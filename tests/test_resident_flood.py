@@ -133,6 +133,96 @@ def test_a_slot_taken_between_the_check_and_the_decoding_also_answers_503(
     assert Report.objects.count() == 0
 
 
+def _photo_of(size: int) -> SimpleUploadedFile:
+    """A JPEG padded (after its end marker, as many real files are) to `size` bytes."""
+    data = _small_jpeg()
+    return SimpleUploadedFile("p.jpg", data + b"\0" * (size - len(data)), content_type="image/jpeg")
+
+
+@pytest.fixture
+def bodies_parsed(monkeypatch) -> list[bool]:
+    """One entry for each multipart body Django parses."""
+    from django.http.multipartparser import MultiPartParser
+
+    parsed: list[bool] = []
+    parse = MultiPartParser.parse
+
+    def spying_parse(self: MultiPartParser) -> tuple[object, object]:
+        parsed.append(True)
+        return parse(self)
+
+    monkeypatch.setattr(MultiPartParser, "parse", spying_parse)
+    return parsed
+
+
+def test_a_large_photo_post_finding_no_slot_is_turned_away_unread(client_a, tenant_a, bodies_parsed) -> None:
+    from reports.views import FORM_TEXT_MAX_BYTES
+
+    with photo_slot():
+        busy = client_a.post(
+            "/report/", {"description": "Pothole", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+        )
+    assert busy.status_code == 503 and busy["Retry-After"] == "60"
+    page = busy.content.decode()
+    assert "busy processing photos" in page and "Back button" in page
+    assert bodies_parsed == [] and Report.objects.count() == 0
+
+
+def test_large_photo_posts_are_counted_against_the_address_unread(client_a, tenant_a, bodies_parsed) -> None:
+    from reports.views import FORM_TEXT_MAX_BYTES
+
+    address = "203.0.113.21"
+    with photo_slot():  # five posts turned away busy: each counted all the same
+        for n in range(5):
+            data = {"description": f"Hole {n}", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+            assert client_a.post("/report/", data, REMOTE_ADDR=address).status_code == 503
+    data = {"description": "Hole 6", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+    over = client_a.post("/report/", data, REMOTE_ADDR=address)
+    assert over.status_code == 429 and int(over["Retry-After"]) > 0
+    assert "Too many reports from this connection" in over.content.decode()
+    assert bodies_parsed == [] and Report.objects.count() == 0
+
+
+def test_a_large_photo_post_let_in_is_checked_for_csrf_and_stored_counted_once(tenant_pair, tenant_a) -> None:
+    from django.test import Client
+
+    from civicpulse.core.redis_client import redis_client
+    from reports.views import FORM_TEXT_MAX_BYTES
+    from tests.conftest import host_of
+
+    browser = Client(HTTP_HOST=host_of(tenant_pair[0]), enforce_csrf_checks=True)
+    data = {"description": "Pothole", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+    assert browser.post("/report/", data).status_code == 403  # no token: the gate lets nothing past CSRF
+    browser.get("/report/")
+    token = browser.cookies["csrftoken"].value
+    data = {"description": "Pothole", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+    accepted = browser.post("/report/", {**data, "csrfmiddlewaretoken": token}, REMOTE_ADDR="203.0.113.22")
+    assert accepted.status_code == 302 and Report.objects.get().photo_bytes > 0
+    counted = redis_client().scan_iter(match="cp:alpha:form-rate:*203.0.113.22*")
+    assert [redis_client().get(key) for key in counted] == [b"1"]
+
+
+def test_photos_are_decoded_on_a_lower_priority_thread(tenant_a, monkeypatch) -> None:
+    import os
+    import threading
+
+    from reports.photos import DECODE_NICENESS
+
+    seen: list[tuple[int, int]] = []  # (thread, niceness) of each decoding
+    load = ImageFile.ImageFile.load
+
+    def spying_load(self: ImageFile.ImageFile) -> object:
+        seen.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spying_load)
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen and all(
+        t != threading.get_native_id() and n == min(19, own + DECODE_NICENESS) for t, n in seen
+    )
+
+
 @pytest.mark.parametrize(
     "address, key",
     [

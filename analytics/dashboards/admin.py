@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
-from analytics.dashboards.views import staff_dashboard
+from analytics.dashboards.views import staff_dashboard, staff_markers
 from analytics.scores.models import ScoreRun
 from civicpulse.core.admin import TenantAdmin
 
@@ -22,6 +22,11 @@ class ScoreRunAdmin(TenantAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [
             path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="analytics_dashboard"),
+            path(
+                "dashboard/markers/",
+                self.admin_site.admin_view(self.markers_view),
+                name="analytics_dashboard_markers",
+            ),
             *super().get_urls(),
         ]
 
@@ -29,6 +34,11 @@ class ScoreRunAdmin(TenantAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return staff_dashboard(request, self.admin_site.each_context(request))
+
+    def markers_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return staff_markers(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

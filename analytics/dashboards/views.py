@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics.dashboards.selectors import (
@@ -28,7 +30,10 @@ from analytics.scores.selectors import score_run_latest, score_snapshots, score_
 from analytics.sla.selectors import sla_policies_current
 from civicpulse.core.charts import hbars_svg, line_svg, points_map_svg, stacked_bars_svg
 from civicpulse.core.csv_safe import csv_writer
+from civicpulse.core.geo import geojson_polygons
+from civicpulse.core.maps import parse_bbox
 from issues.models import Area, Category
+from issues.selectors import map_tiles, open_issue_markers
 from tenants.selectors import current_tenant
 
 # The public page's charts are drawn this wide so their text stays legible on a phone.
@@ -146,8 +151,39 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
             "sections": sections,
             "query": query.urlencode(),
             "period_days": days,
+            "tiles": map_tiles(),
+            "map_bounds": _bounds(area_boundaries(area_id=area_id)),
         },
     )
+
+
+def _bounds(areas: list[tuple[str, dict]]) -> dict[str, float] | None:
+    """West, south, east and north of the areas' outer rings: where the map starts."""
+    points = [p for _, boundary in areas for polygon in geojson_polygons(boundary) for p in polygon[0]]
+    if not points:
+        return None
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return {"west": min(lons), "south": min(lats), "east": max(lons), "north": max(lats)}
+
+
+def staff_markers(request: HttpRequest) -> JsonResponse:
+    """The dashboard map's open issues in one viewport (`?bbox=west,south,east,north`,
+    and the dashboard's area and category filters): bounded, see open_issue_markers."""
+    try:
+        bbox = parse_bbox(request.GET.get("bbox", ""))
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    form = DashboardFilters(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    answer = open_issue_markers(
+        bbox=bbox,
+        limit=settings.MAP_MARKERS_LIMIT,
+        area_id=data["area"].pk if data.get("area") else None,
+        category_id=data["category"].pk if data.get("category") else None,
+    )
+    # One link pattern for every marker, filled in by the page.
+    issue_url = reverse("admin:issues_issue_change", args=[0]).replace("/0/", "/{id}/")
+    return JsonResponse({**answer, "issue_url": issue_url})
 
 
 def _hours(value: float | None) -> str:

@@ -62,3 +62,20 @@ def search_box(latitude: float, longitude: float, radius_m: float) -> tuple[floa
     if longitude - spread < -180 or longitude + spread > 180:
         return -180.0, south, 180.0, north
     return longitude - spread, south, longitude + spread, north
+
+
+# Decimal places of a point in what anyone may read of a tenant that is not a city
+# (docs/security.md): about 100 m.
+PUBLIC_POINT_DECIMALS = 3
+# The farthest rounding to PUBLIC_POINT_DECIMALS moves a point (half a unit of the last
+# place on both axes, about 79 m at the equator), rounded up: what a search of rounded
+# points widens its box by so it still holds every point it must measure.
+PUBLIC_ROUNDING_SLACK_M = 80.0
+
+
+def great_circle_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Metres between two points on the sphere, as earthdistance measures them."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

@@ -84,6 +84,10 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 TENANT_TEMPLATE_SCHEMA = "tenant_template"
 # Seconds each web process remembers which tenant a host belongs to (0: ask every time).
 TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
+# `SET search_path` once per connection and tenant instead of before every cursor.
+# django-tenants (4.0.1) forgets the value on ROLLBACK and ROLLBACK TO SAVEPOINT, which
+# undo a SET made inside them (tests/test_search_path.py).
+TENANT_LIMIT_SET_CALLS = True
 # Functions called, in order, inside a new tenant's schema to install its defaults.
 TENANT_PROVISIONING_HOOKS = [
     "issues.services.taxonomy.taxonomy_install_defaults",
@@ -98,8 +102,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Pages speak the visitor's language when a translation ships (English does today).
-    "django.middleware.locale.LocaleMiddleware",
+    # Resident pages speak the visitor's choice, else their browser's, else the tenant's default.
+    "tenants.middleware.TenantLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -182,7 +186,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# Resident pages and emails speak these (docs/languages.md); a tenant chooses its default.
+LANGUAGES = [("en", "English"), ("es", "Spanish")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -305,6 +310,9 @@ API_ANON_RATE_PER_MINUTE = env.int("API_ANON_RATE_PER_MINUTE", default=120)
 # Unknown or revoked API keys one client address may send a minute before every request
 # it sends with a key is answered 429 without the key being looked up; 0: no limit.
 API_BAD_KEY_RATE_PER_MINUTE = env.int("API_BAD_KEY_RATE_PER_MINUTE", default=20)
+# Seconds each process remembers an API key it found active: a revoked key is refused
+# everywhere within this long (0: look every key up on every request).
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 # Paths that answer in the API's error shape and take the API's body limit.
 API_PATH_PREFIXES = ("/api/", "/open311/")
 # Protocols with an error shape of their own: path prefix -> renderer of
@@ -324,44 +332,8 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # the report and issue tables' indexes and foreign keys once instead of row by row,
 # holding those tables for its duration (live intake of that tenant waits).
 IMPORT_BULK_MIN_ROWS = env.int("IMPORT_BULK_MIN_ROWS", default=100_000)
-
-# Language models (llm.client). No base URL: the offline classifier only.
-LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
-LLM_MODEL = env.str("LLM_MODEL", default="")
-LLM_API_KEY = env.str("LLM_API_KEY", default="")
-LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=10.0)
-# Tenants may bring their own endpoint only under one of these URL prefixes (scheme, host
-# and port exact, path a prefix), so no tenant can point the server at internal addresses.
-LLM_ALLOWED_BASE_URLS = env.list("LLM_ALLOWED_BASE_URLS", default=[])
-# Model calls in flight at once, across every worker process (a Redis semaphore per
-# endpoint), and how long a call may wait for a slot before the offline classifier answers.
-LLM_MAX_CONCURRENCY = env.int("LLM_MAX_CONCURRENCY", default=4)
-# ...and at most this many of them for one tenant, so one tenant's burst cannot take an
-# endpoint's every slot from the others; 0: half of LLM_MAX_CONCURRENCY, rounded up.
-LLM_MAX_CONCURRENCY_PER_TENANT = env.int("LLM_MAX_CONCURRENCY_PER_TENANT", default=0)
-# Location reports an API key may create an hour (each writes a row and may call the
-# model), beside the key's own per-minute rate; 0: no limit.
-LOCATION_REPORT_CREATE_PER_HOUR = env.int("LOCATION_REPORT_CREATE_PER_HOUR", default=30)
-# New property reports an API key or an analyst may generate in an hour (0: no limit).
-PROPERTY_REPORT_CREATE_PER_HOUR = env.int("PROPERTY_REPORT_CREATE_PER_HOUR", default=120)
-LLM_SLOT_WAIT = env.float("LLM_SLOT_WAIT", default=5.0)
-# Retries after a timeout, a 429, a 5xx or a dropped connection, backing off from this
-# many seconds, doubling (a Retry-After header is honoured up to LLM_RETRY_MAX_WAIT).
-LLM_RETRIES = env.int("LLM_RETRIES", default=2)
-LLM_RETRY_BACKOFF = env.float("LLM_RETRY_BACKOFF", default=0.5)
-LLM_RETRY_MAX_WAIT = env.float("LLM_RETRY_MAX_WAIT", default=10.0)
-# The same-problem check is asked while grouping holds its neighbourhood lock: one try,
-# this many seconds at most, no waiting for a slot.
-LLM_ADJUDICATE_TIMEOUT = env.float("LLM_ADJUDICATE_TIMEOUT", default=3.0)
-# Encrypts tenants' own API keys: one or more comma-separated Fernet keys, the first
-# encrypts and all decrypt (llm.secrets); empty: derived from SECRET_KEY (development only,
-# production requires it).
-LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
-# The offline classifier retrains once a tenant has this many staff corrections.
-CLASSIFIER_MIN_EXAMPLES = env.int("CLASSIFIER_MIN_EXAMPLES", default=20)
-# ...and uses it only once its cross-validated accuracy (measured from 30 corrections on)
-# reaches this; 0 uses every trained model.
-CLASSIFIER_MIN_ACCURACY = env.float("CLASSIFIER_MIN_ACCURACY", default=0.7)
+from civicpulse.settings.llm import *  # noqa: E402, F403  (language models, classifier; after .env)
+from civicpulse.settings.maps import *  # noqa: E402, F403  (street maps, address search; after .env)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")

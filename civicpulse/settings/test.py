@@ -6,6 +6,8 @@ from .dev import *  # noqa: F401,F403
 DEBUG = False
 # Tests change tenants (suspension) between requests; the cache has a test of its own.
 TENANT_CACHE_SECONDS = 0
+# Tests revoke keys between requests; the key cache has a test of its own.
+API_KEY_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]
@@ -24,6 +26,11 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Uploaded photos go to a throwaway folder.
 import tempfile  # noqa: E402
 
-MEDIA_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-media-")
+# Child processes of a test (gunicorn, workers) are handed the test run's folder, so
+# they serve and remove the photos the test stored.
+MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="civicpulse-test-media-")
 # ...and tenant exports to another.
 TENANT_EXPORT_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-exports-")
+
+# No tiles unless a test serves its own (the machine has no network): the outline map.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")

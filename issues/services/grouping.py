@@ -12,6 +12,7 @@ from functools import partial
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
+from civicpulse.core.geo import great_circle_m
 from civicpulse.core.tenancy import current_schema
 from civicpulse.core.vectors import stored_cosine
 from issues import match_score
@@ -98,6 +99,7 @@ def issue_group_report(
     actor_label: str = "pipeline",
     adjudicate: Adjudicator | None = None,
     embedding: bytes | None = None,
+    chosen_issue_id: int | None = None,
 ) -> GroupingResult:
     """Link a report (given by its fields; this app knows nothing of reports) to the best
     matching open issue, or open a new issue for it. The returned `match` says why: the
@@ -108,11 +110,29 @@ def issue_group_report(
 
     `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
     only when its score is borderline; it answers `{"same": bool, ...}` or None. It runs
-    while the neighbourhood is locked, so it must answer quickly or give up."""
+    while the neighbourhood is locked, so it must answer quickly or give up.
+
+    `chosen_issue_id` is the issue the resident said this report is ("Me too" on the
+    report form): the report joins it, unscored, while it is open; once it is not, the
+    report is grouped as any other and the record says the choice was closed meanwhile."""
     thresholds = grouping_thresholds(category)
     _lock_neighbourhood(
         latitude=latitude, longitude=longitude, address_key=address_key, radius_m=thresholds.radius_m
     )
+    chosen_record: dict = {}
+    if chosen_issue_id is not None:
+        chosen = _group_into_chosen(
+            issue_id=chosen_issue_id,
+            latitude=latitude,
+            longitude=longitude,
+            severity=severity,
+            at=at,
+            report_ref=report_ref,
+            actor_label=actor_label,
+        )
+        if chosen is not None:
+            return chosen
+        chosen_record = {"chosen": {"issue": chosen_issue_id, "closed_meanwhile": True}}
     candidates = issue_candidates(
         latitude=latitude,
         longitude=longitude,
@@ -128,7 +148,7 @@ def issue_group_report(
     candidates = [
         c for c in candidates if max(c.similarity, meanings[c.issue_id] or 0.0) >= thresholds.min_similarity
     ]
-    base = {"candidates": len(candidates), "thresholds": thresholds.as_record()}
+    base = {"candidates": len(candidates), "thresholds": thresholds.as_record(), **chosen_record}
     scored = [
         (
             c,
@@ -190,6 +210,37 @@ def issue_group_report(
     return open_new(
         match={"method": "new", **base, "best": {"issue": best.issue_id, **about_best}, **adjudication}
     )
+
+
+def _group_into_chosen(
+    *,
+    issue_id: int,
+    latitude: float | None,
+    longitude: float | None,
+    severity: str,
+    at: datetime,
+    report_ref: str,
+    actor_label: str,
+) -> GroupingResult | None:
+    """Join the issue the resident chose, while it is open (None once it is not). The
+    resident's word stands for the score: the record says they chose it, and how far the
+    report lies from the issue as it stood."""
+    row = Issue.objects.filter(pk=issue_id).values_list("latitude", "longitude").first()
+    issue_lat, issue_lon = row if row is not None else (None, None)
+    distance_m = None
+    if latitude is not None and longitude is not None and issue_lat is not None and issue_lon is not None:
+        distance_m = round(great_circle_m(latitude, longitude, issue_lat, issue_lon), 1)
+    match = {"method": "resident", "chosen_by": "resident", "issue": issue_id, "distance_m": distance_m}
+    issue = _issue_attach(
+        issue_id=issue_id,
+        latitude=latitude,
+        longitude=longitude,
+        severity=severity,
+        at=at,
+        actor_label=actor_label,
+        data={"report": report_ref, **match},
+    )
+    return None if issue is None else GroupingResult(issue, False, match)
 
 
 def _group_into_new(
@@ -294,9 +345,10 @@ def _issue_attach(
     actor_label: str,
     data: dict,
 ) -> Issue | None:
-    """Link to the issue, unless it stopped being open since it was found (None then)."""
-    issue = Issue.objects.select_for_update().get(pk=issue_id)
-    if issue.status not in OPEN_STATUSES:
+    """Link to the issue, unless it stopped being open (or was never there) since it was
+    found (None then)."""
+    issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+    if issue is None or issue.status not in OPEN_STATUSES:
         return None
     n = issue.report_count
     if (

@@ -70,7 +70,7 @@ def issue_transition(
     if to_status not in IssueStatus.values:
         raise TransitionError({"status": f"Unknown status {to_status!r}."})
     if to_status not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(IssueStatus(s).label for s in TRANSITIONS[current]))
+        allowed = ", ".join(sorted(str(IssueStatus(s).label) for s in TRANSITIONS[current]))
         raise TransitionError(
             {
                 "status": f"An issue that is {IssueStatus(current).label.lower()} cannot become "

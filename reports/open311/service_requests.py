@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from civicpulse.apikeys.selectors import api_key_for
 from civicpulse.apikeys.services import api_key_touch
+from civicpulse.core.geo import PUBLIC_POINT_DECIMALS
 from civicpulse.core.ratelimit import client_address
 from issues.models import OPEN_STATUSES
 from reports.models import Report
@@ -53,7 +54,7 @@ from tenants.selectors import current_tenant, current_timezone_name
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
 # Decimal places of a point in the public answers of a tenant that is not a city.
-PUBLIC_DECIMALS = 3
+PUBLIC_DECIMALS = PUBLIC_POINT_DECIMALS
 # report_submit's field names as Open311 calls them, for error descriptions.
 OPEN311_FIELDS = {
     "latitude": "lat",

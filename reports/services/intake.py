@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from civicpulse.apikeys.models import ApiKey
 from issues.models import Category
@@ -22,8 +23,9 @@ from reports.limits import photo_storage_left
 from reports.models import Location, Report
 from reports.notifications import confirmation_enqueue
 from reports.photos import photo_clean, photo_slot
+from reports.services.chosen_issue import chosen_issue_errors
 from reports.services.locations import location_witness
-from reports.services.pipeline import enqueue_processing
+from reports.services.outbox import pipeline_wake
 
 DESCRIPTION_MAX = 4000
 
@@ -55,28 +57,29 @@ def report_validate(
     the active category its code names. Staff placing a report reuse the point checks."""
     errors: dict[str, list[str]] = {}
     if not isinstance(description, str) or not description.strip():
-        errors["description"] = ["Describe the problem (1 to 4,000 characters)."]
+        errors["description"] = [_("Describe the problem (1 to 4,000 characters).")]
     elif len(description) > DESCRIPTION_MAX:
         errors["description"] = [
-            f"Keep the description to {DESCRIPTION_MAX:,} characters (it has {len(description):,})."
+            _("Keep the description to %(max)s characters (it has %(length)s).")
+            % {"max": f"{DESCRIPTION_MAX:,}", "length": f"{len(description):,}"}
         ]
     if (latitude is None) != (longitude is None):
         errors["latitude" if latitude is None else "longitude"] = [
-            "Give both latitude and longitude, or neither."
+            _("Give both latitude and longitude, or neither.")
         ]
     if latitude is not None and not (_is_number(latitude) and -90 <= latitude <= 90):
-        errors["latitude"] = ["Latitude must be a number from -90 to 90."]
+        errors["latitude"] = [_("Latitude must be a number from -90 to 90.")]
     if longitude is not None and not (_is_number(longitude) and -180 <= longitude <= 180):
-        errors["longitude"] = ["Longitude must be a number from -180 to 180."]
+        errors["longitude"] = [_("Longitude must be a number from -180 to 180.")]
     if latitude is None and longitude is None and not address_key:
-        errors["location"] = ["Give a point (latitude and longitude) or an address."]
+        errors["location"] = [_("Give a point (latitude and longitude) or an address.")]
     if len(address) > 500:
-        errors["address"] = ["Keep the address to 500 characters."]
+        errors["address"] = [_("Keep the address to 500 characters.")]
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            errors["email"] = ["Enter a valid email address."]
+            errors["email"] = [_("Enter a valid email address.")]
     if external_id is not None and not (0 < len(external_id) <= 100):
         errors["external_id"] = ["external_id must be 1 to 100 characters."]
     media_max = Report._meta.get_field("media_url").max_length
@@ -161,6 +164,8 @@ def report_submit(
     attributes: dict[str, str | list[str]] | None = None,
     media_url: str = "",
     client: str = "",
+    language: str = "",
+    chosen_issue_id: int | None = None,
 ) -> SubmitResult:
     """Validate and store a report in the current tenant's schema. Returns once the report
     is committed; its processing is queued after the commit (unless `enqueue` is False:
@@ -169,7 +174,10 @@ def report_submit(
     checked only when given, so channels without the questions are not held to them.
     With an external_id already used by this API key, returns that
     report (created=False) and stores nothing. `client` (the sender's address) makes the
-    report's point one independent witness of where its address is (services.locations)."""
+    report's point one independent witness of where its address is (services.locations).
+    `language` is the one the resident's pages spoke: their emails speak it too.
+    `chosen_issue_id` is the issue the resident said this is ("Me too"): checked here
+    (services.chosen_issue), honoured by grouping."""
     address = address or ""
     std = standardise_address(address)  # parsed once: its key, and the parts a new Location keeps
     errors, category = report_validate(
@@ -184,6 +192,10 @@ def report_submit(
         attributes=attributes,
         media_url=media_url,
     )
+    if chosen_issue_id is not None and not errors:
+        chosen = chosen_issue_errors(issue_id=chosen_issue_id, latitude=latitude, longitude=longitude)
+        if chosen:
+            errors["chosen_issue"] = chosen
     if errors:  # refused before its photo is decoded: decoding is what costs memory
         raise ValidationError(errors)
     clean_photo = _photo_prepare(photo) if photo is not None else None
@@ -218,6 +230,7 @@ def report_submit(
         address_key=address_key,
         needs_placement=needs_placement,
         email=email or "",
+        language=language,
         attributes=attributes or {},
         media_url=media_url,
         category=category,
@@ -228,6 +241,7 @@ def report_submit(
         submitted_at=submitted_at or now,
         enqueued_at=now,
         enqueue_count=1,
+        chosen_issue_id=chosen_issue_id,
     )
     try:
         with transaction.atomic():
@@ -246,7 +260,8 @@ def report_submit(
                     email=email or "",
                 )
             if enqueue:
-                transaction.on_commit(lambda: enqueue_processing([report.pk]))
+                # The row is the queue: only a wake-up, at most one per tenant a moment.
+                transaction.on_commit(lambda: pipeline_wake(report_id=report.pk))
             if report.email:  # double opt-in: ask first (the sweep catches a lost message)
                 transaction.on_commit(lambda: confirmation_enqueue(report_id=report.pk))
     except IntegrityError:
@@ -269,7 +284,7 @@ def _photo_prepare(photo: UploadedFile) -> ContentFile:
     ValidationError on the photo field."""
     left = photo_storage_left()
     full = ValidationError(
-        {"photo": ["This place's photo storage is full: please send your report without the photo."]}
+        {"photo": [_("This place's photo storage is full: please send your report without the photo.")]}
     )
     if left is not None and left <= 0:
         raise full  # before any decoding

@@ -74,11 +74,19 @@ def report_process(*, report_id: int) -> Report | None:
     """Classify a received report and group it into an issue. Idempotent: a report that
     is no longer `received` is left alone, and the row lock makes concurrent runs of the
     same report wait for each other."""
-    claimed = Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(
-        attempts=F("attempts") + 1, processing_started_at=timezone.now()
-    )
+    # A report another worker is on (a drain's batch) keeps its processing start until
+    # that try ends or the sweeper takes it back from a dead worker.
+    claimed = Report.objects.filter(
+        pk=report_id, status=Report.Status.RECEIVED, processing_started_at=None
+    ).update(attempts=F("attempts") + 1, processing_started_at=timezone.now())
     if not claimed:
-        return None  # processed already, failed for good, or gone
+        return None  # processed already, failed for good, in progress elsewhere, or gone
+    return report_process_claimed(report_id=report_id)
+
+
+def report_process_claimed(*, report_id: int) -> Report | None:
+    """Process a report this worker claimed (report_process, or outbox.reports_claim for a
+    batch). A failure is recorded on the report and returns None."""
     report = Report.objects.select_related("category").get(pk=report_id)
     try:
         classification = classify_report(text=report.description, categories=_categories(report.category))
@@ -110,6 +118,8 @@ def report_process(*, report_id: int) -> Report | None:
                 # answer is one recorded signal (issues.match_score decides).
                 adjudicate=adjudicate_same_problem,
                 embedding=embed_stored(report.description),
+                # "Me too": the issue the resident chose on the form, joined while open.
+                chosen_issue_id=report.chosen_issue_id,
             )
             report.issue = grouping.issue
             report.match = grouping.match
@@ -179,7 +189,8 @@ def report_sweep_stuck(
             # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
             cursor.execute(
                 """
-                UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1
+                UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1,
+                       processing_started_at = NULL
                 WHERE r.id IN (
                     SELECT id FROM reports_report
                     WHERE status = 'received' AND (NOT %(busy)s OR attempts > 0)

@@ -154,6 +154,7 @@ def child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test",
         "DATABASE_URL": child_database_url(),
         "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+        "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         **(extra_env or {}),
     }
 
