@@ -156,17 +156,17 @@ def test_the_runs_list_links_to_the_dashboard(client_a, tenant_a) -> None:
 
 def test_public_page_query_count_is_pinned(client_a, tenant_a, django_assert_num_queries) -> None:
     # The tenant by host, then settings, latest run, policies, the tenant's, categories'
-    # and areas' snapshots and the trend (8 queries, each after its search_path): however
-    # many issues and areas.
+    # and areas' snapshots and the trend (8 queries, and one SET search_path for the public
+    # schema and one for the tenant's): however many issues and areas.
     _seed()
     scores_compute()
     client_a.get("/accountability/")
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(10):
         assert client_a.get("/accountability/").status_code == 200
     for _ in range(30):
         resolved_issue(used=0.5)
     scores_compute()
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(10):
         client_a.get("/accountability/")
 
 

@@ -229,7 +229,7 @@ def test_issue_list_query_count_does_not_grow_with_rows(staff_client, django_ass
     assert count_queries() == few
     # Pinned at what it takes today (session, user, rows, the filters' choices, search
     # paths, the page's SLA states), so a new per-page query is noticed, not only a per-row one.
-    assert few == 24
+    assert few == 14
 
 
 def test_unfiltered_issue_list_uses_the_planner_estimate(tenant_a, django_assert_num_queries) -> None:
