@@ -4,6 +4,7 @@ API's callers and who sees which report."""
 
 import io
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -135,6 +136,34 @@ def test_a_narrative_with_an_invented_number_is_replaced(
     }
 
 
+@pytest.mark.parametrize(
+    "counsel, words",
+    [
+        ("The score is 7 (HIGH); buyers should proceed with caution.", "buyers, should"),
+        ("With a score of 7, we recommend a legal review before any purchase.", "recommend, legal, purchase"),
+        ("Rule A1 fires on 6 records; investors may wish to avoid this property.", "investors, avoid"),
+    ],
+)
+def test_a_narrative_giving_advice_is_replaced(
+    home, narrative_model: FakeModel, counsel: str, words: str
+) -> None:
+    narrative_model.answer = lambda request: {"narrative": counsel}
+    report = _report(pin=PIN)
+    assert report.body["narrative"] == f"{deterministic_summary(narrative_facts(report.body))} {DISCLAIMER}"
+    assert report.body["narrative_source"] == {
+        "source": "deterministic",
+        "why": f"the model's narrative gave advice or spoke of a transaction: {words}",
+    }
+
+
+def test_words_the_findings_contain_are_no_advice() -> None:
+    from analytics.property.narrative import advice_words
+
+    facts = {"property": {"address": "12 Buyers Ct"}, "flags": [{"description": "A tax sale purchase"}]}
+    assert advice_words("The property at 12 Buyers Ct has a purchase on file.", facts) == []
+    assert advice_words("Buyers should look elsewhere.", facts) == ["should"]
+
+
 def test_a_model_fault_falls_back_to_the_summary(home, narrative_model: FakeModel) -> None:
     narrative_model.mode = "500"
     report = _report(pin=PIN)
@@ -166,6 +195,32 @@ def test_the_pdf_carries_the_findings_and_is_rendered_once(home) -> None:
     PropertyReport.objects.filter(pk=report.pk).update(body={**report.body, "score": 99})
     report.refresh_from_db()
     assert property_report_pdf_get(report=report) == pdf
+
+
+def test_the_pdf_draws_a_gauge_tinted_flag_cards_and_six_record_tables(home) -> None:
+    """What the PDF is rendered from (WeasyPrint draws exactly this HTML, no script)."""
+    from analytics.property.pdf import CATEGORIES, property_report_html
+
+    report = _report(pin=PIN)
+    html = property_report_html(report.body)
+    top = report.body["scale"]["max_score"]
+    assert f'role="img" aria-label="Risk score 7 of at most {top}, tier HIGH"' in html
+    assert html.count("<path d=") >= 4  # the four tiers' bands
+    cards = {
+        code: tint
+        for tint, code in re.findall(
+            r'<div class="flag" style="background: (#\w+);[^>]*>\s*<span class="code"[^>]*>(\w\d)<', html
+        )
+    }
+    assert cards == {"A1": CATEGORIES["A"][1], "C1": CATEGORIES["C"][1], "C2": CATEGORIES["C"][1]}
+    assert re.findall(r"<h3>([^<(]+) \(\d+\)</h3>", html) == [
+        "Building violations",
+        "Food inspections",
+        "Building permits",
+        "311 service requests",
+        "Tax sales and liens",
+        "Vacant building violations",
+    ]
 
 
 def _analyst(username: str):
@@ -283,3 +338,78 @@ def test_report_creation_is_limited_per_caller(home, client_a, tenant_a, setting
     # Lookups and reads are not counted, nor is another key.
     assert api(client_a, key).post("/api/v1/property/lookup", {"pin": PIN}).status_code == 200
     assert api(client_a, other).post("/api/v1/property/reports", {"pin": PIN}).status_code == 201
+
+
+def test_the_property_and_auth_endpoints_are_in_the_openapi_schema(client_a, tenant_a) -> None:
+    document = client_a.get("/api/v1/schema/?format=json").json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    def fields(name: str) -> set[str]:
+        return set(schemas[name]["properties"])
+
+    def body(path: str, method: str = "post") -> str:
+        ref = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        return ref.rsplit("/", 1)[-1]
+
+    def answer(path: str, method: str, status: str) -> str:
+        ref = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        return ref.rsplit("/", 1)[-1]
+
+    assert fields(body("/api/v1/property/lookup")) == {"pin", "address", "latitude", "longitude"}
+    assert fields(answer("/api/v1/property/lookup", "post", "200")) >= {
+        "location_id",
+        "match_confidence",
+        "address",
+        "resolved",
+        "warning",
+    }
+    assert fields(body("/api/v1/property/reports")) == {
+        "location_id",
+        "pin",
+        "address",
+        "latitude",
+        "longitude",
+    }
+    create = paths["/api/v1/property/reports"]["post"]
+    assert "application/pdf" in create["responses"]["201"]["content"]
+    assert any(p["name"] == "format" and "pdf" in p["schema"]["enum"] for p in create["parameters"])
+    report = answer("/api/v1/property/reports", "post", "201")
+    assert fields(report) >= {
+        "id",
+        "score",
+        "tier",
+        "flags",
+        "records",
+        "freshness",
+        "narrative",
+        "match_confidence",
+    }
+    assert fields("PropertyFlag") == {
+        "code",
+        "category",
+        "description",
+        "severity",
+        "supporting_count",
+        "rule_version",
+    }
+    assert answer("/api/v1/property/reports/{report_id}", "get", "200") == report
+    assert (
+        "application/pdf"
+        in paths["/api/v1/property/reports/{report_id}/pdf"]["get"]["responses"]["200"]["content"]
+    )
+    assert "get" in paths["/api/v1/property/reports/mine"]
+    addresses = paths["/api/v1/property/addresses"]["get"]
+    assert [p["name"] for p in addresses["parameters"] if p["in"] == "query"] == ["q"]
+    # Analysts' accounts and tokens.
+    assert fields(body("/api/v1/auth/register")) == {"email", "password", "full_name", "organisation"}
+    assert fields(body("/api/v1/auth/token")) == {"username", "email", "password"}
+    assert fields(answer("/api/v1/auth/token", "post", "200")) == {"access", "refresh"}
+    assert fields(body("/api/v1/auth/token/refresh")) == {"refresh"}
+    assert fields(answer("/api/v1/auth/token/refresh", "post", "200")) == {"access", "refresh"}
+    assert "get" in paths["/api/v1/auth/me"]
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["Bearer"] == {**schemes["Bearer"], "type": "http", "scheme": "bearer"}
+    lookup_security = {
+        name for entry in paths["/api/v1/property/lookup"]["post"]["security"] for name in entry
+    }
+    assert {"Bearer", "ApiKey"} <= lookup_security

@@ -308,3 +308,29 @@ def test_a_console_edit_is_a_new_version(client_a, tenant_a) -> None:
     assert client_a.get(f"/admin/analytics/propertyrule/{rule.pk}/change/").status_code == 200
     assert client_a.get("/admin/analytics/propertytierbound/").status_code == 200
     assert client_a.get("/admin/analytics/buildingviolation/").status_code == 200
+
+
+def test_tier_bounds_are_edited_in_the_console(client_a, tenant_a) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("ptiers", "t@example.org", "pw-ptiers-123456")
+    client_a.post("/admin/login/", {"username": "ptiers", "password": "pw-ptiers-123456"})
+    high = PropertyTierBound.objects.get(tier="HIGH")
+    page = f"/admin/analytics/propertytierbound/{high.pk}/change/"
+    # At or past CRITICAL's bound (10): refused on the form, with the reason, nothing saved.
+    refused = client_a.post(page, {"min_score": "10"})
+    assert refused.status_code == 200
+    assert "each tier starts above the one before" in refused.content.decode()
+    assert PropertyTierBound.objects.get(tier="HIGH").min_score == 6
+    saved = client_a.post(page, {"min_score": "7"})
+    assert saved.status_code == 302
+    assert PropertyTierBound.objects.get(tier="HIGH").min_score == 7
+    place = Place()
+    place.violations(20, status="COMPLIED")  # A4 (2)
+    place.vacant(due="50")  # D1 (3)
+    place.permit(days=91)  # D3 (1): 6, HIGH no more
+    assert property_score(place.location.pk) == {
+        "raw_score": 6,
+        "tier": "MODERATE",
+        "flag_codes": ["A4", "D1", "D3"],
+    }

@@ -277,15 +277,16 @@ def test_command_prints_the_summary_line(tenant_a, capsys) -> None:
 def test_pin_normalise(value: str | None, expected: str | None, tenant_a) -> None:
     assert pin_normalise(value) == expected
     if value is not None:
-        # The loaders' SQL says the same.
+        # The loaders' own SQL function (analytics.records.checks) says the same.
         from django.db import connection
 
+        from analytics.records.checks import functions_create
+        from civicpulse.core.sql import run
+
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT CASE WHEN btrim(%s) ~ '^[0-9]+(-[0-9]+)*$' THEN CASE length(replace(btrim(%s), '-', ''))"
-                " WHEN 14 THEN replace(btrim(%s), '-', '') WHEN 10 THEN replace(btrim(%s), '-', '') || '0000' END END",
-                [value] * 4,
-            )
+            run(cursor, "CREATE SCHEMA {work}", work="pin_check")
+            functions_create(cursor, "pin_check")
+            cursor.execute("SELECT pin_check.rec_pin(%s)", [value])
             assert cursor.fetchone()[0] == expected
 
 
@@ -304,3 +305,100 @@ def test_permits_without_pin_columns(tenant_a, tmp_path) -> None:
     )
     batch = import_records(path=path, dataset="permits")
     assert batch.rows_loaded == 1 and BuildingPermit.objects.get(permit_number="1").pins == []
+
+
+@pytest.mark.parametrize(
+    ("name", "dataset", "fmt"),
+    [
+        ("violations_2015.csv", "violations", None),
+        ("violations_2023.csv", "violations", None),
+        ("inspections.csv", "inspections", None),
+        ("permits_2016.csv", "permits", None),
+        ("permits_current.csv", "permits", None),
+        ("service_requests_311.csv", "311", None),
+        ("tax_annual_sale.csv", "tax_sales", "cook_county"),
+        ("tax_pin_lists.csv", "tax_sales", "cook_county"),
+        ("vacant_2018.csv", "vacant_buildings", None),
+    ],
+)
+def test_each_loader_reimported_loads_nothing_twice(
+    name: str, dataset: str, fmt: str | None, tenant_a
+) -> None:
+    first = _load(name, dataset, fmt=fmt)
+    assert first.rows_loaded > 0 and first.dataset == dataset
+    again = _load(name, dataset, fmt=fmt)
+    # The same rows rejected again, each good row skipped, nothing new in the tables.
+    assert (again.rows_read, again.rows_rejected) == (first.rows_read, first.rows_rejected)
+    assert (again.rows_loaded, again.rows_skipped) == (0, first.rows_loaded + first.rows_skipped)
+    assert again.status == first.status == ImportBatch.Status.DONE
+    rejected = sorted(RejectedRow.objects.filter(batch=again).values_list("source_id", "reason"))
+    assert rejected == sorted(RejectedRow.objects.filter(batch=first).values_list("source_id", "reason"))
+
+
+def test_a_records_batch_and_its_rejected_rows_are_in_the_console(client_a, tenant_a) -> None:
+    import csv
+
+    from django.contrib.auth import get_user_model
+
+    batch = _load("vacant_2018.csv", "vacant_buildings")
+    get_user_model().objects.create_superuser("recs", "r@example.org", "pw-records-123456")
+    client_a.post("/admin/login/?next=/admin/", {"username": "recs", "password": "pw-records-123456"})
+    listing = client_a.get("/admin/reports/importbatch/").content.decode()
+    assert "vacant_2018.csv" in listing and f"{batch.pk}/rejected.csv" in listing
+    response = client_a.get(f"/admin/reports/importbatch/{batch.pk}/rejected.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(response.content.decode().splitlines()))
+    # The row kept whole (every column of the file, by its name), with its line and reason.
+    assert rows[0][:3] == ["line", "source_id", "reason"] and len(rows[0]) == 3 + 17
+    assert [(r[1], r[2]) for r in rows[1:]] == [("11DR286649", "unreadable amount due: lots")]
+    kept = dict(zip(rows[0], rows[1], strict=True))
+    assert (kept["docket number"], kept["current amount due"]) == ("11BS02905A", "lots")
+
+
+def test_vacant_buildings_current_layout_with_points_and_piped_violations(tenant_a) -> None:
+    """Since 2021 the portal writes one row per docket (its violations joined by pipes),
+    with coordinates, in the API's snake_case names: each row's point makes its location."""
+    from analytics.records.selectors import property_flags
+
+    batch = _load("vacant_current.csv", "vacant_buildings")
+    assert (batch.rows_loaded, batch.rows_rejected) == (2, 0)
+    docket = VacantBuildingViolation.objects.get(docket_number="22BS00123A")
+    assert docket.violation_number == "22DR000101|22DR000102" and docket.source_id == docket.violation_number
+    assert (str(docket.total_fines), str(docket.amount_due), str(docket.issued_date)) == (
+        "2000.00",
+        "1500.00",
+        "2022-03-14",
+    )
+    assert docket.disposition == "Liable - Default" and docket.latitude == 41.7626
+    location = Location.objects.get(pk=docket.location_id)
+    assert (location.address_key, location.latitude, location.parse_confidence) == (
+        "1417 w 72nd pl",
+        41.7626,
+        "HIGH",
+    )
+    # An amount still due (D1) and above $1,000 (D2).
+    assert [f["code"] for f in property_flags(location.pk)] == ["D1", "D2"]
+
+
+def test_a_load_leaves_the_planner_statistics_current(tenant_a) -> None:
+    """A table analysed while it held only a failed load's dead rows is planned as holding
+    one row, whatever it holds later, and the whole-table views then run for minutes: a
+    load that grows its table analyses it (the new locations' table too)."""
+    from django.db import connection, transaction
+
+    def estimates() -> dict[str, float]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE oid IN"
+                " ('analytics_buildingviolation'::regclass, 'reports_location'::regclass)"
+            )
+            return dict(cursor.fetchall())
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _load("violations_2015.csv", "violations")
+        raise RuntimeError("the load fails after its rows were written")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE analytics_buildingviolation; ANALYZE reports_location")
+    assert estimates() == {"analytics_buildingviolation": 0.0, "reports_location": 0.0}
+    _load("violations_2015.csv", "violations")
+    assert estimates() == {"analytics_buildingviolation": 2.0, "reports_location": 1.0}

@@ -3,11 +3,12 @@
 The tenant's language model (when it has one) writes it at temperature 0 from the facts
 alone, formal and cautious, with no legal advice and no recommendation for or against any
 transaction. Every number it states must be one the facts contain (the location
-reports' check, analytics.location_reports.narrative.unsupported_numbers), or the paragraph
-is discarded for the deterministic summary, which is also what a tenant without a model
-gets. Either way the paragraph ends with the same fixed disclaimer."""
+reports' check, analytics.location_reports.narrative.unsupported_numbers) and it may use
+no word of advice or of a transaction (`advice_words`), or the paragraph is discarded for
+the deterministic summary, which is also what a tenant without a model gets. Either way the paragraph ends with the same fixed disclaimer."""
 
 import json
+import re
 from dataclasses import dataclass
 
 from analytics.location_reports.models import NarrativeSource
@@ -34,10 +35,30 @@ SYSTEM_PROMPT = (
     "state what the records show (the risk score and tier, which rules fire and on how many records, how many "
     "records of each kind are on file and how current each dataset is), never what they might mean for the "
     "owner or a buyer. Give no legal, financial or professional advice and no recommendation for or against "
-    "any transaction. Every number you write must be copied exactly, as digits, from the findings: do not add, "
-    "subtract, divide, round or convert any figure, and do not write numbers in words. Do not speculate about "
-    'causes. Do not add a disclaimer. Answer with a JSON object: {"narrative": "<the paragraph>"}.'
+    "any transaction, and use no word of advice or of a transaction (such as should, recommend, advise, "
+    "suggest, buy, sell, purchase, invest, avoid or legal). Every number you write must be copied exactly, as "
+    "digits, from the findings: do not add, subtract, divide, round or convert any figure, and do not write "
+    "numbers in words. Do not speculate about causes. Do not add a disclaimer. Answer with a JSON object: "
+    '{"narrative": "<the paragraph>"}.'
 )
+
+
+# Words of advice or of a transaction: the paragraph states what the records show and
+# never counsels, so a model's paragraph using any of them (but those the findings
+# themselves contain: an address, a rule's description) is set aside as one citing an
+# unknown number is (the prompt forbids both; this checks it). Whole words, any case.
+_ADVICE = re.compile(
+    r"\b(recommend\w*|advis\w*|advice|suggest\w*|should|ought|urge\w*|buy|buys|buyers?|buying|purchas\w*|"
+    r"sell|sells|sellers?|selling|invest\w*|avoid\w*|attorney\w*|lawyers?|legal\w*|lawsuits?|litigat\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def advice_words(text: str, facts: object) -> list[str]:
+    """The words of advice or of a transaction `text` uses that `facts` do not, lower
+    case, in order, once each."""
+    known = {match.lower() for match in _ADVICE.findall(json.dumps(facts, ensure_ascii=False))}
+    return [w for w in dict.fromkeys(match.lower() for match in _ADVICE.findall(text)) if w not in known]
 
 
 def narrative_facts(body: dict) -> dict:
@@ -137,5 +158,10 @@ def narrative_write(facts: dict) -> Narrative:
     if unknown:
         return _fallback(
             facts, f"the model's narrative cited numbers not in the findings: {', '.join(unknown)}"
+        )
+    advice = advice_words(text, facts)
+    if advice:
+        return _fallback(
+            facts, f"the model's narrative gave advice or spoke of a transaction: {', '.join(advice)}"
         )
     return Narrative(f"{text} {DISCLAIMER}", NarrativeSource.MODEL, f"written by {config.model}"[:300])

@@ -18,7 +18,11 @@ from analytics.records.models import (
     VacantBuildingViolation,
 )
 from analytics.records.rule_models import PropertyRule, PropertyRuleVersion, PropertyTierBound
-from analytics.records.rule_services import property_rule_revise, property_tier_bounds_set
+from analytics.records.rule_services import (
+    property_rule_revise,
+    property_tier_bounds_check,
+    property_tier_bounds_set,
+)
 from analytics.records.sources import record_source_save
 from civicpulse.core.admin import EstimatedCountPaginator, ReadOnlyTenantAdmin, TenantAdmin, acting_user
 
@@ -161,8 +165,25 @@ class PropertyRuleAdmin(TenantAdmin):
         return False  # deactivate it instead
 
 
+class PropertyTierBoundForm(forms.ModelForm):
+    class Meta:
+        model = PropertyTierBound
+        fields = ("min_score",)
+
+    def clean(self) -> dict:
+        # Refused on the form, with the reason, rather than after a "changed" message.
+        cleaned = super().clean() or {}
+        if cleaned.get("min_score") is not None:
+            try:
+                property_tier_bounds_check(bounds={self.instance.tier: cleaned["min_score"]})
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from exc
+        return cleaned
+
+
 @admin.register(PropertyTierBound)
 class PropertyTierBoundAdmin(TenantAdmin):
+    form = PropertyTierBoundForm
     list_display = ("tier", "min_score", "updated_at")
     readonly_fields = ("tier", "updated_at")
     fields = ("tier", "min_score", "updated_at")
@@ -170,10 +191,7 @@ class PropertyTierBoundAdmin(TenantAdmin):
     def save_model(
         self, request: HttpRequest, obj: PropertyTierBound, form: forms.ModelForm, change: bool
     ) -> None:
-        try:
-            property_tier_bounds_set(bounds={obj.tier: obj.min_score})
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        property_tier_bounds_set(bounds={obj.tier: obj.min_score})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

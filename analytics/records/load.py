@@ -20,6 +20,7 @@ from analytics.records.writes import (
     locations_write,
     parcels_write,
     records_write,
+    table_analyze_if_grown,
     valid_rows_create,
 )
 from civicpulse.core.sql import run
@@ -105,16 +106,20 @@ def import_records(
             rejected = rejected_rows_write(cursor, work, batch.pk, raw_header)
             phase("standardising")
             valid_rows_create(cursor, work, spec, source)
+            created = 0
             if spec.located:
                 addresses_create(cursor, work)
                 phase("writing")
-                locations_write(cursor, work)
+                created = locations_write(cursor, work)
             else:
                 keyed_create_unlocated(cursor, work)
                 phase("writing")
             # Parcels first: a tax sale's location is its parcel's.
-            parcels_write(cursor, work, spec)
+            parcels = parcels_write(cursor, work, spec)
             loaded = records_write(cursor, work, spec, source, batch.pk)
+            table_analyze_if_grown(cursor, spec.table, loaded)
+            table_analyze_if_grown(cursor, "reports_location", created)
+            table_analyze_if_grown(cursor, "analytics_parcel", parcels)
             run(cursor, "DROP SCHEMA {work} CASCADE", work=work)
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch.pk).update(

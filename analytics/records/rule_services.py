@@ -76,13 +76,19 @@ def property_rule_revise(*, rule_id: int, actor: User | None = None, **changes: 
     return rule
 
 
-@transaction.atomic
-def property_tier_bounds_set(*, bounds: dict[str, int]) -> None:
-    """Set the score at which each tier starts: LOW at 0, each next tier higher."""
+def property_tier_bounds_check(*, bounds: dict[str, int]) -> None:
+    """Refuse `bounds` (merged over the stored ones) unless LOW starts at 0 and each next
+    tier higher."""
     merged = {**dict(PropertyTierBound.objects.values_list("tier", "min_score")), **bounds}
     order = [merged[t] for t in TIER_BOUNDS]
     if order[0] != 0 or any(b <= a for a, b in zip(order, order[1:], strict=False)):
         raise ValidationError("LOW starts at 0 and each tier starts above the one before.")
+
+
+@transaction.atomic
+def property_tier_bounds_set(*, bounds: dict[str, int]) -> None:
+    """Set the score at which each tier starts: LOW at 0, each next tier higher."""
+    property_tier_bounds_check(bounds=bounds)
     for tier, bound in bounds.items():
         PropertyTierBound.objects.update_or_create(
             tier=tier, defaults={"min_score": bound, "updated_at": timezone.now()}

@@ -19,6 +19,7 @@ from analytics.records.models import (
 )
 from analytics.records.pins import pin_normalise
 from reports.models import ImportBatch, Location, Report
+from tenants.selectors import current_tenant
 
 # The record models by dataset name, and each one's date (newest first).
 RECORD_MODELS: dict[str, tuple[type[Model], str]] = {
@@ -98,7 +99,7 @@ def location_records(location_id: int, limit: int = 50) -> dict[str, list[dict]]
         out[str(name)] = list(rows.order_by(f"-{date_field}", "-id").values(*fields)[:limit])
     key = Location.objects.filter(pk=location_id).values_list("address_key", flat=True).first()
     reports = Report.objects.filter(address_key=key) if key else Report.objects.none()
-    out[str(Dataset.REQUESTS_311)] = [
+    requests = [
         dict(row)
         for row in reports.order_by("-submitted_at", "-id").values(
             "id",
@@ -111,6 +112,14 @@ def location_records(location_id: int, limit: int = 50) -> dict[str, list[dict]]
             "address",
         )[:limit]
     ]
+    # Analysts may be anyone who signed up: a resident's own words reach them only where
+    # the tenant publishes its requests anyway (Open311 reads, docs/security.md). Imported
+    # requests (the city's own 311 data) keep theirs.
+    if not current_tenant().open311_public_reads:
+        for row in requests:
+            if row["import_batch_id"] is None:
+                row["description"] = ""
+    out[str(Dataset.REQUESTS_311)] = requests
     return out
 
 

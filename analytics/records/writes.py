@@ -88,10 +88,10 @@ def addresses_create(cursor: CursorWrapper, work: str) -> None:
     )
 
 
-def locations_write(cursor: CursorWrapper, work: str) -> None:
+def locations_write(cursor: CursorWrapper, work: str) -> int:
     """A Location for each address first seen with a point (the first row of it that has
     one); an address already known keeps its point. Keys in order, conflicts ignored, so
-    concurrent loads never deadlock or duplicate."""
+    concurrent loads never deadlock or duplicate. Returns how many were created."""
     run(
         cursor,
         """INSERT INTO reports_location (address_key, address, number, direction, street, street_type, unit, zip,
@@ -108,11 +108,13 @@ def locations_write(cursor: CursorWrapper, work: str) -> None:
            ON CONFLICT (address_key) DO NOTHING""",
         work=work,
     )
+    return int(cursor.rowcount)
 
 
-def parcels_write(cursor: CursorWrapper, work: str, spec: DatasetSpec) -> None:
+def parcels_write(cursor: CursorWrapper, work: str, spec: DatasetSpec) -> int:
     """Parcels of the PINs the rows name: a permit's PINs are at its location (a parcel
-    not located yet takes it), a tax sale's PIN is recorded unlocated if new."""
+    not located yet takes it), a tax sale's PIN is recorded unlocated if new. Returns
+    how many were created or located."""
     if spec.name == "permits":
         run(
             cursor,
@@ -134,6 +136,9 @@ def parcels_write(cursor: CursorWrapper, work: str, spec: DatasetSpec) -> None:
                ON CONFLICT (pin) DO NOTHING""",
             work=work,
         )
+    else:
+        return 0
+    return int(cursor.rowcount)
 
 
 def records_write(cursor: CursorWrapper, work: str, spec: DatasetSpec, source: str, batch_id: int) -> int:
@@ -185,3 +190,18 @@ def keyed_create_unlocated(cursor: CursorWrapper, work: str) -> None:
         " pointless boolean)",
         work=work,
     )
+
+
+def table_analyze_if_grown(cursor: CursorWrapper, table: str, added: int) -> None:
+    """ANALYZE `table` when this load added a tenth of its rows or more, or the planner
+    takes it for empty. The views over a freshly loaded table must not be planned on
+    statistics from before the load: a table analysed while it held only dead rows (a
+    failed load) is estimated at one row whatever it holds, and the whole-table views
+    then join row by row for minutes instead of a second. Autovacuum would come only
+    after the load's commit, and then only when its thresholds are reached."""
+    if added <= 0:
+        return
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    (estimate,) = cursor.fetchone()
+    if estimate <= 0 or added * 10 >= estimate:
+        run(cursor, "ANALYZE {table}", table=sql.Identifier(table))
