@@ -2,21 +2,25 @@
 and answers for grouping and the cold start; without the package everything falls back
 to the word-based paths."""
 
+import importlib
 import io
 import os
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.utils import timezone
 
 from civicpulse.core import vectors as vectors_format
 from issues.models import Category
 from issues.services.grouping import issue_group_report
+from issues.starter_examples import STARTER_EXAMPLES
 from llm import embeddings
 from llm.services import classify_untrained
 from reports.services.pipeline import category_info
@@ -108,6 +112,30 @@ def test_cold_start_reads_meaning_where_no_keyword_matches(tenant_a) -> None:
     assert classify_untrained("a big limb came down on my car", only).classifier == "offline-keywords-v1"
 
 
+def test_cold_start_reads_misspelled_short_reports(tenant_a) -> None:
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    # The first two need the character n-grams: by meaning alone they go to "other" and
+    # "sanitation".
+    texts = {
+        "stret lite": "street_lights",
+        "overgrown tress": "trees_parks",
+        "grafittti tagz": "graffiti",
+        "sidewlak crakced": "sidewalks",
+    }
+    assert {text: classify_untrained(text, categories).category for text in texts} == texts
+
+
+def test_unedited_first_starter_examples_are_renewed_and_edited_ones_kept(tenant_a) -> None:
+    migration = importlib.import_module("issues.migrations.0020_starter_examples_v2")
+    Category.objects.filter(code="potholes").update(examples=migration.FIRST_EXAMPLES["potholes"])
+    Category.objects.filter(code="graffiti").update(examples=["Tags on our mural"])
+    migration.renew_starter_examples(django_apps, None)
+    examples = dict(
+        Category.objects.filter(code__in=["potholes", "graffiti"]).values_list("code", "examples")
+    )
+    assert examples == {"potholes": list(STARTER_EXAMPLES["potholes"]), "graffiti": ["Tags on our mural"]}
+
+
 def test_cold_start_beats_the_keywords_on_a_file_written_for_the_tests(tenant_a) -> None:
     out = io.StringIO()
     call_command(
@@ -166,7 +194,7 @@ def _group(text: str, latitude: float, at_offset_s: int = 0):
         latitude=latitude,
         longitude=-87.6,
         address_key="",
-        at=timezone.now() + timezone.timedelta(seconds=at_offset_s),
+        at=timezone.now() + timedelta(seconds=at_offset_s),
         report_ref=text,
     )
 

@@ -1,0 +1,12 @@
+"""Short reports written by the team, per default category, the way residents and
+occupants phrase problems. A new tenant has no corrections yet: these are what the
+cold-start classifier compares a report with (beside each category's name and
+description). They are copied onto each category when a tenant is created, so staff can
+edit them in the console, and they stop mattering once the tenant's corrections train a
+model. Keyed by category code: a code means the same thing for every kind that has it.
+"""
+
+from issues.starter_examples.city import CITY_EXAMPLES
+from issues.starter_examples.places import PLACE_EXAMPLES
+
+STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {**CITY_EXAMPLES, **PLACE_EXAMPLES}
