@@ -226,6 +226,12 @@ def classify_learned(text: str, categories: list[CategoryInfo]) -> Classificatio
     the text has no word it has seen: the keyword classifier answers then."""
     if not categories:
         return None
+    learned = learned_model_trusted()
+    return None if learned is None else learned.classify(text, categories)
+
+
+def learned_model_trusted() -> LearnedClassifier | None:
+    """The current tenant's latest learned model, when it is good enough to be used."""
     learned = _latest_model()
     if learned is None:
         return None
@@ -234,4 +240,4 @@ def classify_learned(text: str, categories: list[CategoryInfo]) -> Classificatio
     minimum = settings.CLASSIFIER_MIN_ACCURACY
     if minimum > 0 and (learned.accuracy is None or learned.accuracy < minimum):
         return None
-    return learned.classify(text, categories)
+    return learned

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from llm.client import ModelFault, chat_json, endpoint_config
 from llm.few_shot import nearest_corrections
-from llm.learning import classify_learned
+from llm.learning import classify_learned, learned_model_trusted
 from llm.models import Endpoint, ModelCall, TrainingExample
 from llm.offline import classify_offline, rule_severity
 from llm.prior import classify_prior
@@ -88,6 +88,28 @@ def classify_report(*, text: str, categories: list[CategoryInfo]) -> Classificat
         confidence=round(float(answer["confidence"]), 3),
         classifier=f"llm:{config.model}"[:50],
     )
+
+
+def classify_reports(*, items: list[tuple[str, list[CategoryInfo]]]) -> list[Classification | Exception]:
+    """Classify many reports, each (text, its categories) as classify_report would one by
+    one, with the tenant's endpoint and learned model read once for all. A report whose
+    classification raised gets its exception in its place: one bad text fails alone."""
+    answers: list[Classification | Exception] = []
+    if endpoint_config(ModelCall.Purpose.CLASSIFY) is not None:
+        for text, categories in items:
+            try:
+                answers.append(classify_report(text=text, categories=categories))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
+    learned = learned_model_trusted()
+    for text, categories in items:
+        try:
+            known = learned.classify(text, categories) if learned is not None and categories else None
+            answers.append(known or classify_untrained(text, categories))
+        except Exception as exc:
+            answers.append(exc)
+    return answers
 
 
 def adjudicate_same_problem(report_text: str, issue_text: str) -> dict | None:

@@ -4,11 +4,12 @@ from celery import shared_task
 
 from civicpulse.core.workers import queue_depth
 from reports.notifications import confirmation_send, notify_issue_event, notify_sweep
-from reports.services.outbox import reports_drain
+from reports.services.outbox import pipeline_wake, reports_drain, reports_waiting
 from reports.services.pipeline import report_process, report_sweep_stuck
 from reports.services.residents_data import retention_sweep
 
-# More messages than this waiting in the `io` queue means a backlog is being worked off.
+# More messages than this waiting in the `io` queue, or more received reports than this
+# waiting for a drain, means a backlog is being worked off.
 BUSY_QUEUE_DEPTH = 100
 
 
@@ -26,7 +27,13 @@ def drain_reports(token: str = "") -> int:
 
 @shared_task(name="reports.sweep_stuck", ignore_result=True)
 def sweep_stuck() -> dict[str, int]:
-    return report_sweep_stuck(queue_busy=queue_depth("io") > BUSY_QUEUE_DEPTH)
+    # The table is the outbox's queue: reports waiting there are a backlog as much as
+    # messages in `io` are, and a drain is woken for them (a wake-up lost with Redis, or
+    # drains that all ended) instead of one task per report.
+    waiting = reports_waiting(limit=BUSY_QUEUE_DEPTH + 1)
+    if waiting:
+        pipeline_wake()
+    return report_sweep_stuck(queue_busy=queue_depth("io") > BUSY_QUEUE_DEPTH or waiting > BUSY_QUEUE_DEPTH)
 
 
 @shared_task(

@@ -2,10 +2,13 @@
 at most once a moment; drains claim batches that no other worker takes."""
 
 import pytest
+from django.db import transaction
 
+import llm.services as llm_services
 import reports.services.outbox as outbox
 import reports.services.pipeline as pipeline
 from civicpulse.core.redis_client import redis_client
+from issues.models import Issue
 from reports.models import Report
 from reports.services.intake import report_submit
 from reports.services.outbox import pipeline_wake, reports_claim, reports_drain
@@ -42,12 +45,14 @@ def test_submissions_publish_one_wake_up_per_interval_and_no_task_per_report(
     assert pipeline_wake() and len(published) == 2
 
 
-def test_a_drain_processes_its_batches(published) -> None:
+def test_a_drain_processes_its_batches(published, monkeypatch) -> None:
+    monkeypatch.setattr(outbox, "FANOUT_INTERVAL", 60)  # however slow this machine, one wake-up
     ids = [submit(f"Street light out on corner {n}", lat=LAT + n * 0.01).pk for n in range(5)]
     assert reports_drain(batch_size=2) == 5
     assert set(Report.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"processed"}
     assert set(Report.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
-    # Full batches woke another drain (the backlog is shared by more threads).
+    # Full batches woke another drain (the backlog is shared by more threads), at most one
+    # per FANOUT_INTERVAL.
     assert len(published) == 1
 
 
@@ -61,29 +66,105 @@ def test_a_claimed_report_is_nobody_elses(published) -> None:
     assert Report.objects.get(pk=first.pk).attempts == 1
 
 
-def test_a_poisonous_report_fails_alone_after_its_retries(published, monkeypatch) -> None:
-    classify = pipeline.classify_report
+@pytest.mark.parametrize("stage", ["classifier", "grouping"])
+def test_a_poisonous_report_fails_alone_after_its_retries(published, monkeypatch, stage: str) -> None:
+    # Poisoned where both the batch and the single-report retries go through: the
+    # classifier a tenant without a model uses, or the grouping of a classified report
+    # (which fails the batch's transaction, so its reports go one by one).
+    target, name = (
+        (llm_services, "classify_untrained") if stage == "classifier" else (pipeline, "issue_group_report")
+    )
+    real = getattr(target, name)
 
-    def poisoned(*, text: str, **kwargs):
-        if "POISON" in text:
-            raise ValueError("classifier choked on POISON")
-        return classify(text=text, **kwargs)
+    def poisoned(*args, **kwargs):
+        if "POISON" in (args[0] if args else kwargs["text"]):
+            raise ValueError(f"{stage} choked on POISON")
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "classify_report", poisoned)
+    monkeypatch.setattr(target, name, poisoned)
     good = [submit(f"Overflowing bin number {n}", lat=LAT + n * 0.01).pk for n in range(3)]
     poison = submit("POISON in the description", lat=LAT + 0.5).pk
-    assert reports_drain(batch_size=10) == 4
+    good.append(submit("Overflowing bin beside the school", lat=LAT + 0.6).pk)  # after it in the batch
+    assert reports_drain(batch_size=10) == 5
     assert set(Report.objects.filter(pk__in=good).values_list("status", flat=True)) == {"processed"}
+    assert all(Report.objects.get(pk=pk).issue_id for pk in good)
     bad = Report.objects.get(pk=poison)
-    assert (bad.status, bad.attempts, bad.processing_started_at) == ("received", 1, None)
-    assert "classifier choked on POISON" in bad.last_error
+    assert (bad.status, bad.attempts, bad.processing_started_at, bad.issue_id) == ("received", 1, None, None)
+    assert f"{stage} choked on POISON" in bad.last_error
     # Its retries are the sweeper's single-report tasks; after the last it has failed, for good.
     for _ in range(MAX_ATTEMPTS - 1):
         assert report_process(report_id=poison) is None
     bad.refresh_from_db()
     assert (bad.status, bad.attempts) == ("failed", MAX_ATTEMPTS)
-    assert "classifier choked on POISON" in bad.last_error
+    assert f"{stage} choked on POISON" in bad.last_error
     assert reports_claim() == []
+
+
+def _outcome(ids: list[int]) -> dict:
+    """What grouping made of these reports, with issue ids replaced by the position of
+    the issue's first report, so two runs (whose issues get other ids) compare."""
+    reports = list(Report.objects.filter(pk__in=ids).select_related("category").order_by("pk"))
+    position: dict[int, int] = {}
+    for report in reports:
+        assert report.issue_id is not None
+        position.setdefault(report.issue_id, len(position))
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: position.get(v, v) if k == "issue" else plain(v) for k, v in value.items()}
+        return [plain(v) for v in value] if isinstance(value, list) else value
+
+    issues = {
+        position[issue.pk]: (
+            issue.title,
+            issue.category_id,
+            issue.severity,
+            issue.report_count,
+            round(issue.latitude, 9),
+            round(issue.longitude, 9),
+            [(e.kind, plain(e.data)) for e in issue.events.order_by("created_at", "pk")],
+        )
+        for issue in Issue.objects.filter(pk__in=position)
+    }
+    rows = [
+        (position[r.issue_id], r.category.code, r.category_source, r.severity, r.classifier, plain(r.match))
+        for r in reports
+    ]
+    return {"reports": rows, "issues": issues}
+
+
+def test_a_batch_groups_as_grouping_one_by_one(published) -> None:
+    # An open issue from before the batch, which some of the batch's reports join.
+    earlier = submit("Fallen tree blocking the path by the pond", lat=LAT)
+    report_process(report_id=earlier.pk)
+    texts = [
+        ("Fallen tree blocking the path by the pond", LAT + 0.00001, None),
+        ("Street light out at the corner of Oak and Fifth", LAT + 0.02, None),
+        # Near-identical reports within the batch: the first opens an issue the others join.
+        ("Street light out at the corner of Oak and Fifth", LAT + 0.02001, None),
+        ("Streetlight out, corner of Oak & Fifth, very dark", LAT + 0.02002, None),
+        ("Graffiti sprayed on the bus shelter", LAT + 0.02003, None),
+        ("Deep pothole in the road outside number 12", LAT + 0.04, "potholes"),
+        ("Deep pothole in the road outside number 12", LAT + 0.04, "potholes"),
+        ("Loud music every night past midnight", LAT + 0.3, None),
+    ]
+    ids = [
+        report_submit(description=t, latitude=lat, longitude=LON, category_code=code).report.pk
+        for t, lat, code in texts
+    ]
+    with transaction.atomic():
+        for pk in ids:
+            report_process(report_id=pk)
+        one_by_one = _outcome(ids)
+        transaction.set_rollback(True)
+    assert set(Report.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"received"}
+    assert reports_drain(batch_size=len(ids)) == len(ids)
+    batched = _outcome(ids)
+    assert batched == one_by_one
+    # The case is not trivial: reports joined, within the batch and from before it.
+    groups = [row[0] for row in batched["reports"]]
+    assert len(set(groups)) == 5 and groups.count(groups[1]) == 3
+    assert Report.objects.get(pk=ids[0]).issue_id == Report.objects.get(pk=earlier.pk).issue_id
 
 
 def test_redis_down_at_the_wake_up_leaves_the_report_to_the_next_sweep(
@@ -107,3 +188,23 @@ def test_redis_down_at_the_wake_up_leaves_the_report_to_the_next_sweep(
     assert queued == [[report.pk]]
     # A drain that finds Redis down still ends (its last look at the key gives up at once).
     assert reports_drain(token="gone") == 1
+
+
+def test_the_sweep_wakes_a_drain_for_the_tables_backlog_and_counts_it_as_busy(published, monkeypatch) -> None:
+    import reports.tasks
+
+    seen: list[bool] = []
+    monkeypatch.setattr(reports.tasks, "queue_depth", lambda queue: 0)
+    monkeypatch.setattr(reports.tasks, "report_sweep_stuck", lambda queue_busy: seen.append(queue_busy) or {})
+    monkeypatch.setattr(reports.tasks, "BUSY_QUEUE_DEPTH", 2)
+    reports.tasks.sweep_stuck()
+    assert seen == [False] and published == []  # nothing waits: no drain
+    submit()  # its wake-up was lost (no commit callback runs here)
+    reports.tasks.sweep_stuck()
+    assert seen == [False, False] and len(published) == 1
+    redis_client().delete(outbox._wake_key())
+    for n in range(2):
+        submit(f"Pothole number {n}", lat=LAT + n * 0.01)
+    reports.tasks.sweep_stuck()
+    # A backlog in the table: only reports a worker started are re-queued one by one.
+    assert seen == [False, False, True] and len(published) == 2

@@ -383,14 +383,14 @@ def test_the_sweeper_never_fails_or_requeues_a_report_a_worker_is_processing(ten
 
 
 def test_a_dead_workers_report_is_taken_back_once_its_start_is_stale(tenant_a) -> None:
-    from reports.services.pipeline import PROCESSING_STALE_AFTER
+    from reports.services.pipeline import processing_stale_after
 
     started = timezone.now()
     midway, last = submit(), submit("Another one", lat=LAT + 0.01)
     Report.objects.filter(pk=midway.pk).update(attempts=1, processing_started_at=started)
     Report.objects.filter(pk=last.pk).update(attempts=MAX_ATTEMPTS, processing_started_at=started)
     assert report_sweep_stuck(now=started + timedelta(minutes=2)) == {"requeued": 0, "failed": 0}
-    stale = started + PROCESSING_STALE_AFTER + timedelta(minutes=1)
+    stale = started + processing_stale_after() + timedelta(minutes=1)
     assert report_sweep_stuck(now=stale) == {"requeued": 1, "failed": 1}
     assert Report.objects.get(pk=last.pk).status == "failed"
     assert Report.objects.get(pk=midway.pk).enqueue_count == 2

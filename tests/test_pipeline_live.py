@@ -21,7 +21,7 @@ from issues.geo import cells_within
 from issues.models import Issue, IssueEvent
 from reports.models import Report
 from reports.services.intake import report_submit
-from reports.services.pipeline import PROCESSING_STALE_AFTER, report_process, report_sweep_stuck
+from reports.services.pipeline import processing_stale_after, report_process, report_sweep_stuck
 from tenants.models import Tenant
 from tests.support.services import celery_worker, child_database_url, committed_tenant, wait_for
 
@@ -136,7 +136,7 @@ def test_a_worker_killed_mid_task_loses_nothing(live, key) -> None:
             # While the dead worker's start is recent the report still looks taken...
             assert report_sweep_stuck(now=timezone.now() + timedelta(seconds=61))["requeued"] == 0
             # ...once it is stale, the worker is taken for dead and the report re-queued.
-            later = timezone.now() + PROCESSING_STALE_AFTER + timedelta(seconds=61)
+            later = timezone.now() + processing_stale_after() + timedelta(seconds=61)
             assert report_sweep_stuck(now=later)["requeued"] >= 1
         report = _wait_processed(live, tracking_id)
     with tenant_context(live):

@@ -4,22 +4,21 @@ the decision are issues.match_score's, the candidates issues.selectors'."""
 
 import json
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 
 from civicpulse.core.geo import great_circle_m
-from civicpulse.core.tenancy import current_schema
 from civicpulse.core.vectors import stored_cosine
 from issues import match_score
-from issues.geo import cells_within
 from issues.match_score import Adjudicator
-from issues.models import OPEN_STATUSES, Category, Department, Issue, IssueEvent, Severity
+from issues.models import OPEN_STATUSES, Area, Category, Department, Issue, IssueEvent, Severity
 from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
+from issues.services.grouping_batch import GroupingBatch, lock_keys, neighbourhoods_lock
 from issues.services.operations import severity_rank
 from issues.services.workflow import issue_event_record
 
@@ -33,50 +32,30 @@ class GroupingResult:
     match: dict
 
 
-# The key of the tenant's whole grouping lock (in the tenant's key space, beside the cells').
-_TENANT_KEY = 0
-
-
-def _signed32(value: int) -> int:
-    return value - (1 << 32) if value >= (1 << 31) else value
-
-
-def _lock_neighbourhood(
-    *, latitude: float | None, longitude: float | None, address_key: str, radius_m: float
-) -> None:
-    """Serialise grouping per neighbourhood for the rest of the transaction, so two
-    near-identical reports processed at the same moment cannot both open an issue.
-
-    Each grouping first takes the tenant's grouping lock: shared, then its cells (or its
-    address) exclusively; or, when its circle would need more than MAX_LOCK_CELLS cells,
-    the tenant's lock exclusively and nothing else. Every grouping thus holds at most
-    MAX_LOCK_CELLS + 1 locks, however large the radius. The tenant's lock comes first and
-    the rest in sorted order, so two groupings never deadlock."""
-    space = _signed32(zlib.crc32(current_schema().encode()))
-    cells = (
-        cells_within(latitude, longitude, radius_m) if latitude is not None and longitude is not None else []
-    )
-    with connection.cursor() as cursor:
-        if cells is None:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, _TENANT_KEY])
-            return
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [space, _TENANT_KEY])
-        if latitude is not None and longitude is not None:
-            keys = [_signed32(zlib.crc32(f"cell:{r}:{c}".encode())) for r, c in cells]
-        else:
-            keys = [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
-        for key in sorted(set(keys)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
-
-
-def _routed_department_id(category: Category | None) -> int | None:
+def _routed_department_id(category: Category | None, batch: GroupingBatch | None) -> int | None:
     """The category's department, unless it was retired: a retired department keeps its
     issues but is routed no new ones."""
     if category is None or category.department_id is None:
         return None
+    if batch is not None:
+        return batch.department_id(category.department_id)
     return (
         Department.objects.filter(pk=category.department_id, active=True).values_list("pk", flat=True).first()
     )
+
+
+def _event(batch: GroupingBatch | None, **event: Any) -> None:
+    """Record an issue's event now, or with the batch's at its end."""
+    if batch is not None:
+        batch.event(**event)
+    else:
+        issue_event_record(**event)
+
+
+def _area(latitude: float | None, longitude: float | None, batch: GroupingBatch | None) -> Area | None:
+    if latitude is None or longitude is None:
+        return None
+    return batch.area(latitude, longitude) if batch else area_for_point(latitude, longitude)
 
 
 def _title_from(summary: str, text: str) -> str:
@@ -100,6 +79,7 @@ def issue_group_report(
     adjudicate: Adjudicator | None = None,
     embedding: bytes | None = None,
     chosen_issue_id: int | None = None,
+    batch: GroupingBatch | None = None,
 ) -> GroupingResult:
     """Link a report (given by its fields; this app knows nothing of reports) to the best
     matching open issue, or open a new issue for it. The returned `match` says why: the
@@ -114,11 +94,22 @@ def issue_group_report(
 
     `chosen_issue_id` is the issue the resident said this report is ("Me too" on the
     report form): the report joins it, unscored, while it is open; once it is not, the
-    report is grouped as any other and the record says the choice was closed meanwhile."""
-    thresholds = grouping_thresholds(category)
-    _lock_neighbourhood(
-        latitude=latitude, longitude=longitude, address_key=address_key, radius_m=thresholds.radius_m
-    )
+    report is grouped as any other and the record says the choice was closed meanwhile.
+
+    `batch`: this report is one of a batch grouped in this transaction (grouping_batch),
+    whose neighbourhoods are locked already and whose reads and events it shares."""
+    thresholds = batch.thresholds(category) if batch else grouping_thresholds(category)
+    if batch is None:
+        neighbourhoods_lock(
+            [
+                lock_keys(
+                    latitude=latitude,
+                    longitude=longitude,
+                    address_key=address_key,
+                    radius_m=thresholds.radius_m,
+                )
+            ]
+        )
     chosen_record: dict = {}
     if chosen_issue_id is not None:
         chosen = _group_into_chosen(
@@ -129,6 +120,7 @@ def issue_group_report(
             at=at,
             report_ref=report_ref,
             actor_label=actor_label,
+            batch=batch,
         )
         if chosen is not None:
             return chosen
@@ -139,7 +131,7 @@ def issue_group_report(
         address_key=address_key,
         at=at,
         text=text,
-        category_ids=category_compatible_ids(category),
+        category_ids=batch.compatible_ids(category) if batch else category_compatible_ids(category),
         radius_m=thresholds.radius_m,
         window_hours=thresholds.window_hours,
     )
@@ -176,6 +168,7 @@ def issue_group_report(
         at=at,
         report_ref=report_ref,
         actor_label=actor_label,
+        batch=batch,
     )
     # Ties go to the candidate the query ranked first (more similar text, then nearer).
     best, best_score = max(scored, key=lambda pair: pair[1].value, default=(None, None))
@@ -202,6 +195,7 @@ def issue_group_report(
             at=at,
             actor_label=actor_label,
             data={"report": report_ref, **match},
+            batch=batch,
         )
         if issue is not None:
             return GroupingResult(issue, False, match)
@@ -221,6 +215,7 @@ def _group_into_chosen(
     at: datetime,
     report_ref: str,
     actor_label: str,
+    batch: GroupingBatch | None,
 ) -> GroupingResult | None:
     """Join the issue the resident chose, while it is open (None once it is not). The
     resident's word stands for the score: the record says they chose it, and how far the
@@ -239,6 +234,7 @@ def _group_into_chosen(
         at=at,
         actor_label=actor_label,
         data={"report": report_ref, **match},
+        batch=batch,
     )
     return None if issue is None else GroupingResult(issue, False, match)
 
@@ -256,6 +252,7 @@ def _group_into_new(
     report_ref: str,
     actor_label: str,
     match: dict,
+    batch: GroupingBatch | None,
 ) -> GroupingResult:
     issue = issue_open(
         text=text,
@@ -268,6 +265,7 @@ def _group_into_new(
         at=at,
         actor_label=actor_label,
         data={"report": report_ref},
+        batch=batch,
     )
     return GroupingResult(issue, True, match)
 
@@ -304,6 +302,7 @@ def issue_open(
     data: dict,
     actor: User | None = None,
     report_count: int = 1,
+    batch: GroupingBatch | None = None,
 ) -> Issue:
     """A new open issue from its first report's fields, routed to the category's
     department and placed in its area; `data` goes on the CREATED event. Grouping opens
@@ -315,8 +314,8 @@ def issue_open(
         text=text,
         category=category,
         severity=severity or (category.default_severity if category else Severity.MEDIUM),
-        area=area_for_point(latitude, longitude) if latitude is not None and longitude is not None else None,
-        department_id=_routed_department_id(category),
+        area=_area(latitude, longitude, batch),
+        department_id=_routed_department_id(category, batch),
         latitude=latitude,
         longitude=longitude,
         address_key="" if latitude is not None else address_key,
@@ -324,7 +323,8 @@ def issue_open(
         created_at=at,
         last_report_at=at,
     )
-    issue_event_record(
+    _event(
+        batch,
         issue_id=issue.pk,
         kind=IssueEvent.Kind.CREATED,
         actor=actor,
@@ -344,6 +344,7 @@ def _issue_attach(
     at: datetime,
     actor_label: str,
     data: dict,
+    batch: GroupingBatch | None,
 ) -> Issue | None:
     """Link to the issue, unless it stopped being open (or was never there) since it was
     found (None then)."""
@@ -369,7 +370,12 @@ def _issue_attach(
     issue.save(
         update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"]
     )
-    issue_event_record(
-        issue_id=issue.pk, kind=IssueEvent.Kind.REPORT_LINKED, actor_label=actor_label, at=at, data=data
+    _event(
+        batch,
+        issue_id=issue.pk,
+        kind=IssueEvent.Kind.REPORT_LINKED,
+        actor_label=actor_label,
+        at=at,
+        data=data,
     )
     return issue

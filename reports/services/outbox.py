@@ -16,13 +16,19 @@ from django.utils import timezone
 from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
 from reports.models import Report
-from reports.services.pipeline import report_process_claimed
+from reports.services.batch import reports_process_batch
 
 logger = logging.getLogger(__name__)
 
 # At most one drain is woken per tenant in this long; a report committed meanwhile is
 # found by the drain woken just before (it claims until the table has none left).
 WAKE_INTERVAL = 1.0
+# A drain whose claim came back full wakes one more drain at most this often (its own
+# wake key's interval): a backlog gets all the worker threads within a second or two.
+FANOUT_INTERVAL = 0.1
+# How often an idle drain looks for reports again while its wake key lives: the wait a
+# report committed then may have before a worker takes it.
+IDLE_POLL = 0.1
 # Reports one claim takes: enough to amortise the claim, few enough that a drain's
 # claimed-but-unfinished reports stay a small share of the backlog.
 BATCH_SIZE = 50
@@ -32,16 +38,16 @@ def _wake_key() -> str:
     return f"cp:{current_schema()}:pipeline:wake"
 
 
-def pipeline_wake(*, report_id: int | None = None) -> bool:
-    """Wake this tenant's drain unless one was woken in the last WAKE_INTERVAL. Called after
-    commit; False when Redis could not be reached (the report, if given, is then left to
-    the sweeper's next run at once)."""
+def pipeline_wake(*, report_id: int | None = None, interval: float = WAKE_INTERVAL) -> bool:
+    """Wake this tenant's drain unless one was woken in the last `interval` seconds. Called
+    after commit; False when Redis could not be reached (the report, if given, is then left
+    to the sweeper's next run at once)."""
     from reports.tasks import drain_reports
 
     key, token = _wake_key(), uuid.uuid4().hex
     client = redis_client()
     try:
-        if not client.set(key, token, nx=True, px=int(WAKE_INTERVAL * 1000)):
+        if not client.set(key, token, nx=True, px=int(interval * 1000)):
             return True  # a drain woken moments ago will find this report
         try:
             drain_reports.apply_async(args=(token,), retry=False)
@@ -77,30 +83,45 @@ def reports_claim(*, limit: int = BATCH_SIZE) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def reports_waiting(*, limit: int) -> int:
+    """How many received reports no worker has claimed yet, counted up to `limit`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT 1 FROM reports_report
+                WHERE status = 'received' AND attempts = 0 AND processing_started_at IS NULL LIMIT %s) waiting
+            """,
+            [limit],
+        )
+        return int(cursor.fetchone()[0])
+
+
 def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
     """Process received reports batch by batch until none is left; returns how many were
-    processed or failed. A failing report is recorded on its own row and the batch goes on;
-    its retries are the sweeper's, with backoff.
+    processed or failed. Each batch is processed together (services.batch); a failing
+    report is recorded on its own row and the rest of its batch goes on; its retries are
+    the sweeper's, with backoff.
 
-    The drain woken by `token` ends with one more claim after its wake key expires: a
-    submission turned away by that key (its report committed after this drain's last
-    claim) is covered by it. A full batch wakes another drain, so a backlog is worked off
-    by as many worker threads as it needs."""
+    The drain woken by `token` keeps claiming every IDLE_POLL while its wake key lives,
+    and ends with one more claim after the key expired: a submission turned away by that
+    key (its report committed after one of this drain's claims) is covered by it, within
+    IDLE_POLL rather than at the key's end. A full batch wakes another drain, so a backlog
+    is worked off by as many worker threads as it needs."""
     done = 0
-    waited = False
+    expired = not token
     while True:
         ids = reports_claim(limit=batch_size)
         if len(ids) == batch_size:
-            pipeline_wake()
-        if not ids:
-            if waited or not token:
-                return done
-            time.sleep(_own_wake_left(token))
-            waited = True
+            pipeline_wake(interval=FANOUT_INTERVAL)
+        if ids:
+            done += reports_process_batch(report_ids=ids)
             continue
-        for report_id in ids:
-            report_process_claimed(report_id=report_id)
-            done += 1
+        if expired:
+            return done
+        left = _own_wake_left(token)
+        expired = left <= 0
+        time.sleep(min(left, IDLE_POLL))
 
 
 def _own_wake_left(token: str) -> float:

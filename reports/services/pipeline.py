@@ -5,15 +5,17 @@ a dead worker or Redis down at submission left behind."""
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from issues.models import Category
 from issues.services.grouping import issue_group_report
+from issues.services.grouping_batch import GroupingBatch
 from llm.embeddings import embed_stored
 from llm.services import adjudicate_same_problem, classify_report
-from llm.types import CategoryInfo
+from llm.types import CategoryInfo, Classification
 from reports.models import Report
 
 logger = logging.getLogger(__name__)
@@ -23,11 +25,13 @@ MAX_ATTEMPTS = 5
 # doubling with each re-queue, so a long backlog is not multiplied by the sweeper.
 STUCK_AFTER = timedelta(seconds=60)
 STUCK_AFTER_MAX = timedelta(hours=1)
-# A report a worker started processing is its worker's until this long has passed: only
-# then is the worker taken for dead and the report re-queued, or failed if out of attempts.
-# Well above a slow try (model retries and backoff, slot waits, the grouping lock), well
-# below the hour a lost report may wait.
-PROCESSING_STALE_AFTER = timedelta(minutes=10)
+
+
+def processing_stale_after() -> timedelta:
+    """A report a worker started processing is its worker's until this long has passed
+    (settings.PIPELINE_PROCESSING_STALE_SECONDS): only then is the worker taken for dead
+    and the report re-queued, or failed if out of attempts."""
+    return timedelta(seconds=settings.PIPELINE_PROCESSING_STALE_SECONDS)
 
 
 def enqueue_processing(report_ids: list[int]) -> int:
@@ -63,7 +67,7 @@ def category_info(category: Category) -> CategoryInfo:
     )
 
 
-def _categories(chosen: Category | None) -> list[CategoryInfo]:
+def report_categories(chosen: Category | None) -> list[CategoryInfo]:
     """What the classifier may answer: the resident's category when one was chosen (it is
     kept, so severity and confidence must be about it), else every active category."""
     categories = [chosen] if chosen is not None else Category.objects.filter(active=True).order_by("code")
@@ -85,71 +89,95 @@ def report_process(*, report_id: int) -> Report | None:
 
 
 def report_process_claimed(*, report_id: int) -> Report | None:
-    """Process a report this worker claimed (report_process, or outbox.reports_claim for a
-    batch). A failure is recorded on the report and returns None."""
+    """Process a report this worker claimed (report_process, or one of a batch that could
+    not be processed together). A failure is recorded on the report and returns None."""
     report = Report.objects.select_related("category").get(pk=report_id)
     try:
-        classification = classify_report(text=report.description, categories=_categories(report.category))
+        classification = classify_report(
+            text=report.description, categories=report_categories(report.category)
+        )
         with transaction.atomic():
             report = (
                 Report.objects.select_for_update(of=("self",)).select_related("category").get(pk=report_id)
             )
             if report.status != Report.Status.RECEIVED:
                 return report
-            if report.category is None and classification.category:
-                report.category = Category.objects.filter(code=classification.category).first()
-                report.category_source = Report.CategorySource.CLASSIFIER if report.category else ""
-            report.severity = classification.severity
-            report.summary = classification.summary
-            report.confidence = classification.confidence
-            report.classifier = classification.classifier
-            report.classifier_note = classification.note
-            grouping = issue_group_report(
-                text=report.description,
-                summary=report.summary,
-                category=report.category,
-                severity=report.severity,
-                latitude=report.latitude,
-                longitude=report.longitude,
-                address_key=report.address_key,
-                at=report.submitted_at,
-                report_ref=report.tracking_id,
-                # A borderline candidate may be put to the tenant's language model; its
-                # answer is one recorded signal (issues.match_score decides).
-                adjudicate=adjudicate_same_problem,
-                embedding=embed_stored(report.description),
-                # "Me too": the issue the resident chose on the form, joined while open.
-                chosen_issue_id=report.chosen_issue_id,
+            chosen = (
+                Category.objects.filter(code=classification.category).first()
+                if report.category is None and classification.category
+                else None
             )
-            report.issue = grouping.issue
-            report.match = grouping.match
-            report.status = Report.Status.PROCESSED
-            report.processed_at = timezone.now()
-            report.last_error = ""
-            report.save(
-                update_fields=[
-                    "category",
-                    "category_source",
-                    "severity",
-                    "summary",
-                    "confidence",
-                    "classifier",
-                    "classifier_note",
-                    "issue",
-                    "match",
-                    "status",
-                    "processed_at",
-                    "last_error",
-                ]
-            )
+            report_classification_apply(report, classification, chosen)
+            report_group(report)
+            report.save(update_fields=PROCESSED_FIELDS)
         return report
     except Exception as exc:
         # Recorded on the report and logged once; the sweeper tries again later.
-        _record_failure(report_id, exc)
+        record_failure(report_id, exc)
         return None
 
 
-def _record_failure(report_id: int, exc: Exception) -> None:
+# What processing writes on a report.
+PROCESSED_FIELDS = [
+    "category",
+    "category_source",
+    "severity",
+    "summary",
+    "confidence",
+    "classifier",
+    "classifier_note",
+    "issue",
+    "match",
+    "status",
+    "processed_at",
+    "last_error",
+]
+
+
+def report_classification_apply(
+    report: Report, classification: Classification, chosen: Category | None
+) -> None:
+    """Put the classifier's answer on the report. `chosen` is the category of the answer's
+    code; it is taken only when the resident chose none."""
+    if report.category is None and classification.category:
+        report.category = chosen
+        report.category_source = Report.CategorySource.CLASSIFIER if chosen else ""
+    report.severity = classification.severity
+    report.summary = classification.summary
+    report.confidence = classification.confidence
+    report.classifier = classification.classifier
+    report.classifier_note = classification.note
+
+
+def report_group(report: Report, batch: GroupingBatch | None = None) -> None:
+    """Link a classified report to its issue (opening one if none matches), in the caller's
+    transaction, with the neighbourhood locked (by the batch, or here)."""
+    grouping = issue_group_report(
+        text=report.description,
+        summary=report.summary,
+        category=report.category,
+        severity=report.severity,
+        latitude=report.latitude,
+        longitude=report.longitude,
+        address_key=report.address_key,
+        at=report.submitted_at,
+        report_ref=report.tracking_id,
+        # A borderline candidate may be put to the tenant's language model; its
+        # answer is one recorded signal (issues.match_score decides).
+        adjudicate=adjudicate_same_problem,
+        embedding=embed_stored(report.description),
+        # "Me too": the issue the resident chose on the form, joined while open.
+        chosen_issue_id=report.chosen_issue_id,
+        batch=batch,
+    )
+    report.issue = grouping.issue
+    report.match = grouping.match
+    report.status = Report.Status.PROCESSED
+    report.processed_at = timezone.now()
+    report.last_error = ""
+
+
+def record_failure(report_id: int, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     # This try is over: the sweeper may re-queue the report on its usual schedule.
     Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(
@@ -170,9 +198,10 @@ def report_sweep_stuck(
     no worker has started yet is most likely still in that backlog, so only reports a
     worker started and did not finish are re-queued: a slow backlog is not multiplied.
     Reports that used up their attempts become `failed`. A report a worker is processing
-    (its processing start more recent than PROCESSING_STALE_AFTER) is neither re-queued nor
+    (its processing start more recent than processing_stale_after()) is neither re-queued nor
     failed: only a worker that died leaves a stale start behind."""
     now = now or timezone.now()
+    stale = now - processing_stale_after()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -183,7 +212,7 @@ def report_sweep_stuck(
                   AND enqueued_at < %s
                   AND (processing_started_at IS NULL OR processing_started_at < %s)
                 """,
-                [MAX_ATTEMPTS, now - STUCK_AFTER, now - PROCESSING_STALE_AFTER],
+                [MAX_ATTEMPTS, now - STUCK_AFTER, stale],
             )
             failed = cursor.rowcount
             # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
@@ -206,7 +235,7 @@ def report_sweep_stuck(
                     "limit": limit,
                     "base": STUCK_AFTER.total_seconds(),
                     "cap": STUCK_AFTER_MAX.total_seconds(),
-                    "stale": now - PROCESSING_STALE_AFTER,
+                    "stale": stale,
                 },
             )
             ids = sorted(row[0] for row in cursor.fetchall())

@@ -1,0 +1,132 @@
+"""A drain's claimed batch, processed together: classified in one call, grouped in one
+transaction and written in a few statements, where one report at a time costs about
+fifteen round trips each (docs/performance.md, "Pipeline batches")."""
+
+import json
+import logging
+
+from django.db import connection, transaction
+
+from issues.models import Category
+from issues.services.grouping_batch import GroupingBatch, lock_keys, neighbourhoods_lock
+from llm.services import classify_reports
+from llm.types import CategoryInfo, Classification
+from reports.models import Report
+from reports.services.pipeline import (
+    PROCESSED_FIELDS,
+    category_info,
+    record_failure,
+    report_categories,
+    report_classification_apply,
+    report_group,
+    report_process_claimed,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def reports_process_batch(*, report_ids: list[int]) -> int:
+    """Process reports this worker claimed (outbox.reports_claim); returns how many were
+    processed or failed.
+
+    Grouping goes report by report in id order inside one transaction, so the batch ends
+    in the issues grouping them one by one gives (issues.services.grouping_batch). A
+    report whose classification fails is failed on its own. When grouping fails, the
+    batch's transaction is rolled back and its reports go one by one
+    (pipeline.report_process_claimed), so that only the faulty one fails, with its error."""
+    reports = list(Report.objects.select_related("category").filter(pk__in=report_ids).order_by("pk"))
+    everyone: list[CategoryInfo] | None = None  # the active categories, read once
+    items: list[tuple[str, list[CategoryInfo]]] = []
+    for report in reports:
+        if report.category is not None:
+            items.append((report.description, [category_info(report.category)]))
+        else:
+            everyone = report_categories(None) if everyone is None else everyone
+            items.append((report.description, everyone))
+    classified: list[tuple[Report, Classification]] = []
+    for report, answer in zip(reports, classify_reports(items=items), strict=True):
+        if isinstance(answer, Exception):
+            record_failure(report.pk, answer)
+        else:
+            classified.append((report, answer))
+    try:
+        _group_together(classified)
+    except Exception as exc:
+        logger.warning(
+            "batch grouping failed; one by one", extra={"reports": len(classified), "error": repr(exc)}
+        )
+        for report, _ in classified:
+            report_process_claimed(report_id=report.pk)
+    return len(reports)
+
+
+def _group_together(classified: list[tuple[Report, Classification]]) -> None:
+    codes = {c.category for report, c in classified if report.category is None and c.category}
+    by_code = {c.code: c for c in Category.objects.filter(code__in=codes)} if codes else {}
+    batch = GroupingBatch()
+    with transaction.atomic():
+        # Reports still received, locked: one processed meanwhile (by the sweeper's task
+        # after this worker was taken for dead) is left as it is.
+        still = set(
+            Report.objects.select_for_update()
+            .filter(pk__in=[report.pk for report, _ in classified], status=Report.Status.RECEIVED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        todo = [(report, c) for report, c in classified if report.pk in still]
+        for report, classification in todo:
+            report_classification_apply(report, classification, by_code.get(classification.category or ""))
+        neighbourhoods_lock(
+            lock_keys(
+                latitude=report.latitude,
+                longitude=report.longitude,
+                address_key=report.address_key,
+                radius_m=batch.thresholds(report.category).radius_m,
+            )
+            for report, _ in todo
+        )
+        for report, _ in todo:
+            report_group(report, batch)
+        batch.flush()
+        _reports_save([report for report, _ in todo])
+
+
+# The column and SQL type of each field processing writes (a field added to
+# PROCESSED_FIELDS without one here fails every batch loudly, and its reports then go one
+# by one). JSON travels as text and is cast per row.
+_COLUMNS = {
+    "category": ("category_id", "bigint"),
+    "category_source": ("category_source", "text"),
+    "severity": ("severity", "text"),
+    "summary": ("summary", "text"),
+    "confidence": ("confidence", "float8"),
+    "classifier": ("classifier", "text"),
+    "classifier_note": ("classifier_note", "text"),
+    "issue": ("issue_id", "bigint"),
+    "match": ("match", "jsonb"),
+    "status": ("status", "text"),
+    "processed_at": ("processed_at", "timestamptz"),
+    "last_error": ("last_error", "text"),
+}
+
+
+def _reports_save(reports: list[Report]) -> None:
+    """Write what processing set on each report (pipeline.PROCESSED_FIELDS) in one
+    statement: Django's bulk_update builds a CASE per field and row, which took more of a
+    batch's time than its grouping."""
+    if not reports:
+        return
+    columns = [_COLUMNS[field] for field in PROCESSED_FIELDS]
+    values: list[list] = [[r.pk for r in reports]]
+    for column, kind in columns:
+        found = [getattr(r, column) for r in reports]
+        values.append([None if v is None else json.dumps(v) for v in found] if kind == "jsonb" else found)
+    assignments = ", ".join(f"{column} = v.{column}::{kind}" for column, kind in columns)
+    arrays = ", ".join(f"%s::{'text' if kind == 'jsonb' else kind}[]" for _, kind in columns)
+    names = ", ".join(column for column, _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE reports_report r SET {assignments}"  # noqa: S608 (constants, not input)
+            f" FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE r.id = v.id",
+            values,
+        )
