@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, FloatField, Func, Q, QuerySet
 
 from civicpulse.core.geo import PUBLIC_POINT_DECIMALS, PUBLIC_ROUNDING_SLACK_M, search_box
 from issues.models import OPEN_STATUSES, Issue
@@ -149,25 +149,42 @@ def issue_markers(
     limit: int = MARKERS_LIMIT,
 ) -> tuple[list[Marker], bool]:
     """The located issues of the public list inside `box` (west, south, east, north; None:
-    everywhere), newest first, at most `limit`; and whether more were left out."""
-    issues = issues_public(filters, now=now).exclude(latitude=None)
+    everywhere), newest first, at most `limit`; and whether more were left out.
+
+    Where points are rounded, the box is compared with the rounded points, as the nearby
+    lookup measures from them: compared with the exact points, ever smaller boxes would
+    find each point to the centimetre whatever the answer shows."""
+    issues = (
+        issues_public(filters, now=now)
+        .exclude(latitude=None)
+        .annotate(shown_lat=_published("latitude", rounded), shown_lon=_published("longitude", rounded))
+    )
     if box is not None:
         west, south, east, north = box
-        issues = issues.filter(latitude__gte=south, latitude__lte=north)
+        issues = issues.filter(shown_lat__gte=south, shown_lat__lte=north)
         # A box across the 180th meridian has its west edge east of its east edge.
         issues = (
-            issues.filter(longitude__gte=west, longitude__lte=east)
+            issues.filter(shown_lon__gte=west, shown_lon__lte=east)
             if west <= east
-            else issues.filter(Q(longitude__gte=west) | Q(longitude__lte=east))
+            else issues.filter(Q(shown_lon__gte=west) | Q(shown_lon__lte=east))
         )
     rows = list(
-        issues.values_list("id", "title", "status", "category__name", "latitude", "longitude")[: limit + 1]
+        issues.values_list("id", "title", "status", "category__name", "shown_lat", "shown_lon")[: limit + 1]
     )
-    markers = []
-    for pk, title, status, category_name, lat, lon in rows[:limit]:
-        if lat is None or lon is None:  # excluded above; the nullable fields' types cannot say so
-            continue
-        if rounded:
-            lat, lon = round(lat, PUBLIC_POINT_DECIMALS), round(lon, PUBLIC_POINT_DECIMALS)
-        markers.append(Marker(pk, title, status, category_name, lat, lon))
+    markers = [
+        Marker(pk, title, status, category_name, lat, lon)
+        for pk, title, status, category_name, lat, lon in rows[:limit]
+        if lat is not None and lon is not None  # excluded above; the types cannot say so
+    ]
     return markers, len(rows) > limit
+
+
+def _published(field: str, rounded: bool) -> F | Func:
+    """A coordinate as the public sees it: rounded as `_NEARBY` rounds it, or exact."""
+    if not rounded:
+        return F(field)
+    return Func(
+        F(field),
+        template=f"round(%(expressions)s::numeric, {PUBLIC_POINT_DECIMALS})::float8",
+        output_field=FloatField(),
+    )

@@ -17,6 +17,7 @@ from django.utils.crypto import salted_hmac
 from civicpulse.core.tenancy import current_schema
 from reports.addresses import normalise_address
 from reports.models import Location
+from reports.public_issues import publication
 from reports.services.locations import point_in_tenant_areas
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,17 @@ def address_suggestions(text: str) -> list[Suggestion]:
         return []
     # The key holds the typed words, lower-cased and abbreviated as stored keys are; the
     # trigram index on address_key serves the containment test.
+    places = Location.objects.filter(address_key__contains=key)
+    if not publication().public:
+        # An address learned from reports (their agreement, or staff placing a report's
+        # address) says that someone reported there: where the tenant does not publish its
+        # requests that is residents' data (docs/security.md), so only its own records.
+        places = places.filter(source=Location.Source.IMPORT)
     known: list[Suggestion] = [
         {"address": address, "latitude": lat, "longitude": lon, "source": "known"}
-        for address, lat, lon in Location.objects.filter(address_key__contains=key)
-        .order_by("address_key")
-        .values_list("address", "latitude", "longitude")[:SUGGESTIONS]
+        for address, lat, lon in places.order_by("address_key").values_list(
+            "address", "latitude", "longitude"
+        )[:SUGGESTIONS]
     ]
     if len(known) >= SUGGESTIONS or not settings.GEOCODER_URL:
         return known

@@ -59,7 +59,7 @@ def test_the_rejected_rows_download_is_formula_safe(client_a, tenant_a) -> None:
 
 
 def test_bad_keys_are_throttled_before_they_are_looked_up(client_a, tenant_a, settings, monkeypatch) -> None:
-    import civicpulse.apikeys.authentication as authentication
+    import civicpulse.apikeys.throttling as throttling
 
     settings.API_BAD_KEY_RATE_PER_MINUTE = 3
     looked_up: list[str] = []
@@ -68,7 +68,7 @@ def test_bad_keys_are_throttled_before_they_are_looked_up(client_a, tenant_a, se
         looked_up.append(key)
         return api_key_for(key)
 
-    monkeypatch.setattr(authentication, "api_key_for", counted)
+    monkeypatch.setattr(throttling, "api_key_for", counted)
     guesses = [
         api(client_a, f"cp_guess{n}").get("/api/v1/issues/", REMOTE_ADDR="10.0.0.7").status_code
         for n in range(6)

@@ -20,6 +20,8 @@ from analytics.property.pdf import property_report_context
 from analytics.property.services import property_report_create
 from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin, acting_user, on_public_schema
 
+PROPERTY_REPORT_GENERATE = "analytics.add_propertyreport"
+
 
 def _city() -> bool:
     return not on_public_schema() and property_enabled()
@@ -86,7 +88,8 @@ class PropertyReportAdmin(ReadOnlyTenantAdmin):
         )
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
+        # Generating writes a stored report (and may call the model): looking is not enough.
+        if not self.has_view_permission(request) or not request.user.has_perm(PROPERTY_REPORT_GENERATE):
             raise PermissionDenied
         form = SearchForm(request.POST)
         if not form.is_valid():

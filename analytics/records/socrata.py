@@ -24,6 +24,7 @@ from django.utils import timezone
 from analytics.records.load import import_records
 from analytics.records.models import RecordSource
 from analytics.records.selectors import last_complete_batch_start
+from civicpulse.core.outbound import OutboundRefused, outbound_open
 from llm.secrets import secret_decrypt
 from reports.models import ImportBatch
 
@@ -53,11 +54,14 @@ def _get(url: str, token: str, retry: Retry, sleep: Callable[[float], None]) -> 
     delays = retry.delays()
     while True:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as response:
+            # The portal is the tenant's staff's choice: never an address beside the server.
+            with outbound_open(urllib.request.Request(url, headers=headers), timeout=60) as response:
                 rows = json.load(response)
             if not isinstance(rows, list):
                 raise FetchError(f"expected a JSON list of rows from {url}")
             return rows
+        except OutboundRefused as exc:
+            raise FetchError(f"{url}: refused, {exc}") from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as exc:
             # A client error other than throttling will not pass on a second try.
             if isinstance(exc, urllib.error.HTTPError) and exc.code < 500 and exc.code != 429:

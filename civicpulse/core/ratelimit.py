@@ -75,8 +75,18 @@ def client_address(request: HttpRequest) -> str:
     hops = settings.TRUSTED_PROXY_HOPS
     forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
     if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
+        return _without_port(forwarded[-hops])
     return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _without_port(entry: str) -> str:
+    """An X-Forwarded-For entry without the port some proxies append (`1.2.3.4:5678`,
+    `[2001:db8::1]:5678`): kept, every connection of one client would count apart."""
+    if entry.startswith("["):
+        return entry[1:].split("]", 1)[0]
+    if entry.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has several
+        return entry.split(":", 1)[0]
+    return entry
 
 
 # One IPv6 subscriber is routinely given a whole /64 (and can pick any address in it at

@@ -11,6 +11,7 @@ Reads (GET requests, one request) are public where the tenant publishes them
 `read` scope. Public answers of a tenant that is not a city carry points rounded to
 PUBLIC_DECIMALS places (about 100 m), and a photo only once staff approved it."""
 
+import math
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,10 +21,11 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from civicpulse.apikeys.selectors import api_key_for
+from civicpulse.apikeys.models import ApiKey
 from civicpulse.apikeys.services import api_key_touch
+from civicpulse.apikeys.throttling import api_key_guarded
 from civicpulse.core.geo import PUBLIC_POINT_DECIMALS
-from civicpulse.core.ratelimit import client_address
+from civicpulse.core.ratelimit import client_address, client_rate_key
 from issues.models import OPEN_STATUSES
 from reports.models import Report
 from reports.notifications import public_url
@@ -74,7 +76,7 @@ def requests(request: HttpRequest, fmt: str) -> HttpResponse:
 
 def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     form = request.POST
-    api_key = api_key_for(form.get("api_key", "").strip()) if form.get("api_key", "").strip() else None
+    api_key = _api_key(request, form.get("api_key", "").strip())
     if api_key is None:
         raise Open311Error(403, "Missing or invalid api_key.")
     if "submit" not in api_key.scopes:
@@ -130,6 +132,19 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
     return render(fmt, "service_requests", body)
 
 
+def _api_key(request: HttpRequest, raw: str) -> ApiKey | None:
+    """The active key sent as `api_key` (None without one), counted as a guess first like
+    the API's header (a POST is not throttled per address otherwise)."""
+    if not raw:
+        return None
+    api_key, wait = api_key_guarded(raw, client_key=client_rate_key(request))
+    if wait is not None:
+        raise Open311Error(
+            429, "Too many unknown api_keys; try again later.", headers={"Retry-After": str(math.ceil(wait))}
+        )
+    return api_key
+
+
 def _public_ids(values: list[str]) -> list[uuid.UUID]:
     """The service_request_ids that can name a request (anything else names none)."""
     ids = []
@@ -170,7 +185,7 @@ def _reader(request: HttpRequest) -> _Shown:
     raw = param(request, "api_key") or (
         header.removeprefix("Api-Key").strip() if header.startswith("Api-Key ") else ""
     )
-    key = api_key_for(raw) if raw else None
+    key = _api_key(request, raw)
     keyed = key is not None and "read" in key.scopes
     if not keyed and not tenant.open311_public_reads:
         raise Open311Error(
