@@ -1,26 +1,31 @@
 """Intake against the lean anchor, in one run, with the same load generator.
 
-    .venv/bin/python bench/intake_vs_anchor.py [--seconds 10] [--pipeline-seconds 10]
-        [--connections 64] [--threads 2] [--io-workers 2] [--keep]
+    .venv/bin/python bench/intake_vs_anchor.py [--seconds 10] [--rounds 1]
+        [--pipeline-seconds 10] [--connections 64] [--threads 2] [--io-workers 2] [--keep]
 
 Starts the anchor of `../shared/bench/anchor_drf/` (Django + DRF, 2 sync gunicorn workers,
 one row committed per request) against a database of its own on the project's PostgreSQL
-(`<project database>_anchor`), then the project's web tier as `make run` serves it
-(gunicorn with civicpulse.gunicorn_conf, DEBUG as `make run` sets it), and runs the same wrk
-script (`post.lua`: a different report each request) against each in turn:
+(`<project database>_anchor`) and the project's web tier as `make run` serves it (gunicorn
+with civicpulse.gunicorn_conf, DEBUG as `make run` sets it), side by side, and runs the
+same wrk script (`post.lua`: a different report each request) against each:
 
-1. the anchor;
-2. `POST /api/v1/reports/` of a throwaway tenant (`bench-intake`), no pipeline worker running;
-3. the same with the pipeline running beside it (`io` workers as `make run` starts them,
-   and beat); its backlog (reports still `received`) is counted before and after.
+1. the anchor and `POST /api/v1/reports/` of a throwaway tenant (`bench-intake`), no
+   pipeline worker running, taking turns `--rounds` times (each after one warm-up);
+2. the intake again with the pipeline running beside it (`io` workers as `make run` starts
+   them, and beat); its backlog (reports still `received`) is read right before and right
+   after the measured run.
 
-Prints `anchor_rps`, `anchor_p99_ms`, `intake_rps`, `ratio` (intake / anchor),
-`intake_p50_ms`, `intake_p99_ms`, `intake_errors`, `ratio_with_pipeline`,
-`p99_with_pipeline_ms`, `errors_with_pipeline`, `processed_during_load`,
-`backlog_growth_per_s` (reports/s the backlog grew by while the load ran; 0 or less: the
-pipeline kept up) and `drain_after_load_s`. The machine is shared and noisy: compare the
-ratios, which come from one run. The API key has no rate limit (the anchor has none).
-Installs wrk with apt-get when it is missing. The tenant is dropped unless --keep.
+Prints `anchor_rps`, `anchor_p99_ms`, `intake_rps`, `ratio` (intake / anchor: the median
+of the rounds' ratios; `ratio_rounds` lists them when there are several), `intake_p50_ms`,
+`intake_p99_ms` (medians over the rounds), `intake_errors` (summed), `ratio_with_pipeline`
+(against the anchor's median), `p99_with_pipeline_ms`, `errors_with_pipeline`,
+`processed_during_load`, `backlog_growth_per_s` (reports/s the backlog grew by during the
+measured run, warm-up excluded; 0 or less: the pipeline kept up), `drain_after_load_s`,
+and `load_average_anchor`, `load_average_intake`, `load_average_with_pipeline` (the
+machine's 1-minute load average as each run ended; medians over the rounds). The machine
+is shared and noisy: compare ratios, and on a busy machine take `--rounds 3` or more. The
+API key has no rate limit (the anchor has none). Installs wrk with apt-get when it is
+missing. The tenant is dropped unless --keep.
 """
 
 import argparse
@@ -35,6 +40,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
+from typing import NamedTuple
 
 from _setup import ROOT, django_setup, drop_tenant, figure
 
@@ -50,6 +57,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10, help="each wrk run (the issue's: 10)")
     parser.add_argument("--pipeline-seconds", type=int, default=None, help="the run with the pipeline")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="anchor and intake runs taking turns; medians are printed"
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--io-workers", type=int, default=int(os.environ.get("IO_WORKERS", "2")))
@@ -92,47 +102,53 @@ def main() -> None:
             return int(cursor.fetchone()[0])
 
     try:
-        with _server(
-            [
-                ".venv/bin/gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{args.anchor_port}",
-                "--chdir",
-                str(anchor_dir),
-            ]
-            + ["anchor:application"],
-            args.anchor_port,
-            pg_env,
-        ):
-            anchor = _load(wrk, args, args.anchor_port, {}, args.seconds)
-        figure("anchor_rps", anchor[0])
-        figure("anchor_p99_ms", anchor[2])
         web_env = {"PORT": str(args.port), "DEBUG": os.environ.get("DEBUG", "true")}
         load_env = {"CP_KEY": key, "CP_HOST": f"{SLUG}.localhost"}
-        with _server(
-            [".venv/bin/gunicorn", "civicpulse.wsgi:application", "-c", "python:civicpulse.gunicorn_conf"],
-            args.port,
-            web_env,
-        ):
-            alone = _load(wrk, args, args.port, load_env, args.seconds)
-            figure("intake_rps", alone[0])
-            figure("ratio", round(alone[0] / anchor[0], 3))
-            figure("intake_p50_ms", alone[1])
-            figure("intake_p99_ms", alone[2])
-            figure("intake_errors", alone[3])
+        anchor_command = [".venv/bin/gunicorn", "-w", "2", "-b", f"127.0.0.1:{args.anchor_port}"]
+        anchor_command += ["--chdir", str(anchor_dir), "anchor:application"]
+        project_command = [
+            ".venv/bin/gunicorn",
+            "civicpulse.wsgi:application",
+            "-c",
+            "python:civicpulse.gunicorn_conf",
+        ]
+        # Both servers up at once (the idle one costs nothing), so that their runs can take
+        # turns: on a shared machine the load moves within a minute, and each round's ratio
+        # compares two runs seconds apart.
+        with _server(anchor_command, args.anchor_port, pg_env), _server(project_command, args.port, web_env):
+            _warm_up(wrk, args, args.anchor_port, {})
+            _warm_up(wrk, args, args.port, load_env)
+            anchors, intakes = [], []
+            for _ in range(args.rounds):
+                anchors.append(_load(wrk, args, args.anchor_port, {}, args.seconds, warm_up=False))
+                intakes.append(_load(wrk, args, args.port, load_env, args.seconds, warm_up=False))
+            anchor_rps = median(run.rps for run in anchors)
+            ratios = [intake.rps / anchor.rps for anchor, intake in zip(anchors, intakes, strict=True)]
+            figure("anchor_rps", anchor_rps)
+            figure("anchor_p99_ms", median(run.p99_ms for run in anchors))
+            figure("load_average_anchor", round(median(run.load_average for run in anchors), 2))
+            figure("intake_rps", median(run.rps for run in intakes))
+            figure("ratio", round(median(ratios), 3))
+            if args.rounds > 1:
+                figure("ratio_rounds", " ".join(f"{ratio:.3f}" for ratio in ratios))
+            figure("intake_p50_ms", median(run.p50_ms for run in intakes))
+            figure("intake_p99_ms", median(run.p99_ms for run in intakes))
+            figure("intake_errors", sum(run.errors for run in intakes))
+            figure("load_average_intake", round(median(run.load_average for run in intakes), 2))
             # What the paused pipeline left waits elsewhere: the next run starts from none.
             _set_aside(tenant)
             seconds = args.pipeline_seconds or args.seconds
             with _pipeline(args.io_workers, web_env):
+                _warm_up(wrk, args, args.port, load_env)
+                # Read right around the measured run: the warm-up's reports are not its growth.
                 before = backlog()
-                with_pipeline = _load(wrk, args, args.port, load_env, seconds)
+                with_pipeline = _load(wrk, args, args.port, load_env, seconds, warm_up=False)
                 after = backlog()
-                figure("ratio_with_pipeline", round(with_pipeline[0] / anchor[0], 3))
-                figure("p99_with_pipeline_ms", with_pipeline[2])
-                figure("errors_with_pipeline", with_pipeline[3])
-                figure("processed_during_load", round(with_pipeline[0] * seconds) - (after - before))
+                figure("ratio_with_pipeline", round(with_pipeline.rps / anchor_rps, 3))
+                figure("p99_with_pipeline_ms", with_pipeline.p99_ms)
+                figure("errors_with_pipeline", with_pipeline.errors)
+                figure("load_average_with_pipeline", round(with_pipeline.load_average, 2))
+                figure("processed_during_load", round(with_pipeline.rps * seconds) - (after - before))
                 figure("backlog_growth_per_s", round((after - before) / seconds, 1))
                 started = time.monotonic()
                 while backlog() and time.monotonic() - started < 300:
@@ -265,24 +281,42 @@ def _answers(port: int) -> bool:
         conn.close()
 
 
+def _run_wrk(wrk: str, args: argparse.Namespace, port: int, env: dict[str, str], seconds: int) -> str:
+    return subprocess.run(
+        [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
+        + ["-s", str(args.anchor_dir / "post.lua"), "--latency", f"http://127.0.0.1:{port}{PATH}"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _warm_up(wrk: str, args: argparse.Namespace, port: int, env: dict[str, str]) -> None:
+    """A 5-second run that lets every server process finish booting and warm up."""
+    _run_wrk(wrk, args, port, env, 5)
+
+
+class Run(NamedTuple):
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx answers and socket errors
+    load_average: float  # the machine's, over the last minute, as the run ended
+
+
 def _load(
-    wrk: str, args: argparse.Namespace, port: int, env: dict[str, str], seconds: int
-) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, non-2xx or socket errors) of one wrk run, after a
-    5-second one that lets every server process finish booting and warm up."""
-    for run_seconds in (5, seconds):
-        out = subprocess.run(
-            [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{run_seconds}s"]
-            + ["-s", str(args.anchor_dir / "post.lua"), "--latency", f"http://127.0.0.1:{port}{PATH}"],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+    wrk: str, args: argparse.Namespace, port: int, env: dict[str, str], seconds: int, warm_up: bool = True
+) -> Run:
+    """One wrk run, after a warm-up unless the caller ran its own."""
+    if warm_up:
+        _warm_up(wrk, args, port, env)
+    out = _run_wrk(wrk, args, port, env, seconds)
+    load_average = os.getloadavg()[0]
     found = RESULT.search(out)
     if found is None:
         raise RuntimeError(f"no RESULT line in wrk's output:\n{out}")
-    return float(found[1]), float(found[2]), float(found[3]), int(found[4])
+    return Run(float(found[1]), float(found[2]), float(found[3]), int(found[4]), load_average)
 
 
 def _set_aside(tenant: object) -> None:

@@ -2,23 +2,26 @@
 decodes to 40 megapixels, while another tenant's form page is timed.
 
     .venv/bin/python bench/photo_flood.py [--posters 64] [--rounds 3] [--addresses 64]
-        [--workers 4] [--port 8187] [--keep]
+        [--workers N] [--threads N] [--port 8187] [--keep]
 
-Starts its own gunicorn (production settings with throwaway secrets, `--workers`
-processes of 8 threads, TRUSTED_PROXY_HOPS=1 so each poster can speak for its own client
+Starts its own gunicorn (production settings with throwaway secrets, the processes and
+threads of civicpulse/gunicorn_conf.py unless `--workers` and `--threads` say otherwise,
+TRUSTED_PROXY_HOPS=1 so each poster can speak for its own client
 address through X-Forwarded-For) against the database and Redis the environment names
 (the development defaults otherwise), in two throwaway tenants: `bench-flood` (flooded;
 its hourly cap on resident reports is switched off, so the photo path itself is measured)
 and `bench-quiet` (timed). Report processing is queued on Redis database 15, where no
 worker listens.
 
-Prints `photo_bytes` (the file sent), `posts`, `accepted` (302), `busy_503`,
+Prints `photo_bytes` (the file sent), `web_processes` and `web_threads` (the server's),
+`posts`, `accepted` (302), `busy_503`,
 `limited_429`, `other` (any other answer), `flood_s`, `rss_growth_mb_total` (the sum over
 the web processes of peak resident memory during the flood minus resident memory before
 it; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
 `flood_p99_ms` (the other tenant's form page before and during the flood; goal: flood
 under 2x quiet) with `flood_p50_ms` and `flood_samples` (with a few dozen samples, p99
-is the slowest page). The exit code is 0 whatever the figures.
+is the slowest page), and `load_average` (the machine's 1-minute load average right after
+the first flood: the machine may be shared). The exit code is 0 whatever the figures.
 """
 
 import argparse
@@ -147,7 +150,7 @@ def _quiet_p99(form: Form, count: int = 200) -> float | None:
     return percentile(samples, 0.99)
 
 
-def _start_server(port: int, workers: int, media: str, log: IO[bytes]) -> subprocess.Popen:
+def _start_server(port: int, workers: int, threads: int, media: str, log: IO[bytes]) -> subprocess.Popen:
     from cryptography.fernet import Fernet
     from django.conf import settings
 
@@ -164,6 +167,7 @@ def _start_server(port: int, workers: int, media: str, log: IO[bytes]) -> subpro
         "MEDIA_ROOT": media,
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
+        "WEB_THREADS": str(threads),
         "LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
@@ -257,13 +261,18 @@ def main() -> None:
     parser.add_argument("--posters", type=int, default=64, help="parallel POSTs")
     parser.add_argument("--rounds", type=int, default=3, help="POSTs each poster sends, one after another")
     parser.add_argument("--addresses", type=int, default=64, help="client addresses the posters speak for")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
+    parser.add_argument("--workers", type=int, help="gunicorn processes (default: gunicorn_conf's)")
+    parser.add_argument("--threads", type=int, help="threads in each (default: gunicorn_conf's)")
     parser.add_argument("--port", type=int, default=8187)
     parser.add_argument(
         "--keep", action="store_true", help="keep the two tenants, their photos and the server log"
     )
     args = parser.parse_args()
     django_setup()
+    from civicpulse import gunicorn_conf
+
+    args.workers = args.workers or gunicorn_conf.workers
+    args.threads = args.threads or gunicorn_conf.threads
 
     from tenants.models import Tenant
 
@@ -277,7 +286,7 @@ def main() -> None:
     log_path = Path(media) / "server.log"
     print(f"server log: {log_path}", file=sys.stderr)
     with log_path.open("wb") as log:
-        server = _start_server(args.port, args.workers, media, log)
+        server = _start_server(args.port, args.workers, args.threads, media, log)
     try:
         flooded, quiet = Form(args.port, FLOODED), Form(args.port, QUIET)
         # Before the baseline, every process has served the pages and a burst of the same
@@ -301,6 +310,7 @@ def main() -> None:
             except Empty:
                 pass
         timer.join()
+        load_average = os.getloadavg()[0]
         growth = _growth(workers, before)
         # The same flood again: what processes that have decoded such photos before still grow by.
         before = _peaks_reset(workers)
@@ -314,6 +324,8 @@ def main() -> None:
             for slug in (FLOODED, QUIET):
                 drop_tenant(slug)
             shutil.rmtree(media, ignore_errors=True)
+    figure("web_processes", args.workers)
+    figure("web_threads", args.threads)
     figure("posts", sum(statuses.values()))
     figure("accepted", statuses[302])
     figure("busy_503", statuses[503])
@@ -328,6 +340,7 @@ def main() -> None:
     figure("flood_p50_ms", round(percentile(samples, 0.5) or 0, 1))
     figure("flood_p99_ms", round(percentile(samples, 0.99) or 0, 1))
     figure("flood_samples", len(samples))
+    figure("load_average", round(load_average, 2))
 
 
 if __name__ == "__main__":

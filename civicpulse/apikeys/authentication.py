@@ -3,16 +3,15 @@ the OpenAPI schema."""
 
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from civicpulse.apikeys.models import ApiKey
-from civicpulse.apikeys.selectors import api_key_cached, api_key_for
 from civicpulse.apikeys.services import api_key_touch
-from civicpulse.core.ratelimit import client_rate_key, rate_limit_hit, rate_limit_refund
+from civicpulse.apikeys.throttling import api_key_guarded
+from civicpulse.core.ratelimit import client_rate_key
 
 if TYPE_CHECKING:
     # Only for the hint: importing drf-spectacular's schema reads DRF's settings, which
@@ -55,19 +54,11 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the key as: Authorization: Api-Key <key>.")
         # A key this process found active moments ago is no guess: no lookup to protect,
         # so no count (two Redis round trips saved on every intake request).
-        api_key = api_key_cached(key.strip())
+        api_key, wait = api_key_guarded(key.strip(), client_key=client_rate_key(request))
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait)
         if api_key is None:
-            hit = rate_limit_hit(
-                f"badkey:{client_rate_key(request)}",
-                limit=settings.API_BAD_KEY_RATE_PER_MINUTE,
-                scope="apikey",
-            )
-            if hit.wait is not None:
-                raise exceptions.Throttled(wait=hit.wait)
-            api_key = api_key_for(key.strip())
-            if api_key is None:
-                raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
-            rate_limit_refund(hit)  # a good key: only bad ones use the budget
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         api_key_touch(api_key=api_key)
         return ApiClient(api_key), api_key
 

@@ -101,13 +101,15 @@ MIDDLEWARE = [
     "civicpulse.core.errors.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The Browser* middleware are Django's, skipped by integrators' calls (API paths, no
+    # session cookie), which have no session, user or messages to handle.
+    "civicpulse.core.middleware.BrowserSessionMiddleware",
     # Resident pages speak the visitor's choice, else their browser's, else the tenant's default.
     "tenants.middleware.TenantLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "civicpulse.core.middleware.BrowserAuthenticationMiddleware",
+    "civicpulse.core.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks.
     "axes.middleware.AxesMiddleware",
@@ -239,6 +241,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Workers look up the tenant of each task's schema; remember it for a minute.
 CELERY_TASK_TENANT_CACHE_SECONDS = 60
+# Seconds a report a worker started stays that worker's before the sweeper takes the worker
+# for dead and re-queues the report: well above a slow try (model retries and backoff,
+# slot waits, the grouping lock), well below the hour a lost report may wait.
+PIPELINE_PROCESSING_STALE_SECONDS = env.int("PIPELINE_PROCESSING_STALE_SECONDS", default=600)
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -325,6 +331,10 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 # Photos each web process decodes at once, and seconds one waits for a slot (reports.photos).
 PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
 PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
+# Hosts a tenant's record portal may be on although they resolve to private addresses
+# (an on-premises portal); any other portal must be on the public internet
+# (civicpulse.core.outbound), so staff cannot point the server at its neighbours.
+OUTBOUND_PRIVATE_HOSTS = env.list("OUTBOUND_PRIVATE_HOSTS", default=[])
 # Proxies in front of the web servers that append to X-Forwarded-For: the client's
 # address for rate limits is that many entries from the right. 0: REMOTE_ADDR.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)

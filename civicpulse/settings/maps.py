@@ -11,6 +11,7 @@ __all__ = [
     "MAP_MARKERS_LIMIT",
     "MAP_TILE_ATTRIBUTION",
     "MAP_TILE_URL",
+    "PUBLIC_MARKERS_LIMIT",
 ]
 
 env = environ.Env()
@@ -24,6 +25,9 @@ if MAP_TILE_URL and not all(p in MAP_TILE_URL for p in ("{z}", "{x}", "{y}")):
     raise ImproperlyConfigured("MAP_TILE_URL must hold {z}, {x} and {y}, or be empty.")
 # Staff maps: markers one viewport answers with; past it, counts per grid cell.
 MAP_MARKERS_LIMIT = env.int("MAP_MARKERS_LIMIT", default=2000)
+# The public issues map: markers one answer holds (newest first). Past it the map says so
+# and asks again for each viewport as the resident zooms in.
+PUBLIC_MARKERS_LIMIT = env.int("PUBLIC_MARKERS_LIMIT", default=1000)
 # A Nominatim-compatible search endpoint (…/search) the address box may also ask, from the
 # server, with this timeout in seconds. Empty (the default): the tenant's own addresses only.
 GEOCODER_URL = env.str("GEOCODER_URL", default="")

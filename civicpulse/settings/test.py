@@ -32,5 +32,8 @@ MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="
 # ...and tenant exports to another.
 TENANT_EXPORT_ROOT = tempfile.mkdtemp(prefix="civicpulse-test-exports-")
 
+# The fake record portals of the tests listen on the loopback address.
+OUTBOUND_PRIVATE_HOSTS = ["127.0.0.1"]
+
 # No tiles unless a test serves its own (the machine has no network): the outline map.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
