@@ -1,6 +1,7 @@
 """Reads on issues and the taxonomy."""
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict, Unpack
@@ -12,14 +13,17 @@ from django.db.models import QuerySet
 
 from civicpulse.core.geo import geojson_polygons, point_in_geojson, search_box
 from issues.match_score import Thresholds
-from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote, MapSettings
+from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote, IssueStatus, MapSettings
 from issues.statuses import OPEN_STATUSES_SQL
 
 
-def area_for_point(latitude: float, longitude: float) -> Area | None:
+def area_for_point(latitude: float, longitude: float, areas: Iterable[Area] | None = None) -> Area | None:
     """The first active area (by name) whose boundary holds the point: a retired area
-    keeps its issues but is given no new ones."""
-    for area in Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk"):
+    keeps its issues but is given no new ones. `areas`: those active areas, read already
+    (a pipeline batch reads them once)."""
+    if areas is None:
+        areas = Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk")
+    for area in areas:
         if area.boundary and point_in_geojson(latitude, longitude, area.boundary):
             return area
     return None
@@ -49,11 +53,13 @@ _THRESHOLD_FIELDS = {
 }
 
 
-def grouping_thresholds(category: Category | None) -> Thresholds:
+def grouping_thresholds(category: Category | None, policy: GroupingPolicy | None = None) -> Thresholds:
     """The values in force for reports of `category` (None: uncategorised, the tenant's
-    values). The policy is read only when the category leaves something empty."""
+    values). The policy (`policy`, when the caller has read it) is read only when the
+    category leaves something empty."""
     own = {name: getattr(category, field) for field, name in _THRESHOLD_FIELDS.items()} if category else {}
-    policy = grouping_policy_get() if category is None or None in own.values() else None
+    if policy is None and (category is None or None in own.values()):
+        policy = grouping_policy_get()
     values = {
         name: own[name] if own.get(name) is not None else getattr(policy, name)
         for name in _THRESHOLD_FIELDS.values()
@@ -220,6 +226,29 @@ def area_map(width: int = 600) -> dict | None:
     }
 
 
+def recent_issue_extent(limit: int = 200) -> dict[str, float] | None:
+    """Where a map opens for a tenant without area boundaries: the box around its latest
+    `limit` issues (read from the top of the newest-first index), widened outward to
+    whole hundredths of a degree and one more (about a kilometre), so the page shows the
+    tenant's streets without giving away any issue's exact place. None when it has none."""
+    rows = (
+        Issue.objects.exclude(latitude=None)
+        .exclude(longitude=None)
+        .order_by("-created_at", "-id")
+        .values_list("latitude", "longitude")[:limit]
+    )
+    # Never None by the filters; the nullable fields' types cannot say so.
+    points = [(lat, lon) for lat, lon in rows if lat is not None and lon is not None]
+    if not points:
+        return None
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    # In whole hundredths, one more on each side: every issue lies well inside, a single
+    # one included.
+    south, north = (math.floor(min(lats) * 100) - 1) / 100, (math.ceil(max(lats) * 100) + 1) / 100
+    west, east = (math.floor(min(lons) * 100) - 1) / 100, (math.ceil(max(lons) * 100) + 1) / 100
+    return {"west": west, "east": east, "south": south, "north": north}
+
+
 def map_tiles() -> dict[str, str]:
     """The street tiles this tenant's maps use: its own when it set them, else the
     operator's. An empty url means no tiles (the outline map of the areas only)."""
@@ -265,7 +294,8 @@ def open_issue_markers(
     category_id: int | None = None,
 ) -> dict[str, list[dict]]:
     """The open issues in a viewport (west, south, east, north) for a map, never more
-    than `limit` of them: {"markers": [{id, latitude, longitude, status, category}]}
+    than `limit` of them: {"markers": [{id, latitude, longitude, status, status_label,
+    category}]}
     when they fit, else {"cells": [{latitude, longitude, count}]}, their counts on a
     MARKER_GRID square grid (each at its issues' mean point). Both queries go through
     the GiST index on open issues' points (migration issues 0013), so a viewport over a
@@ -296,7 +326,15 @@ def open_issue_markers(
         if len(rows) <= limit:
             return {
                 "markers": [
-                    {"id": i, "latitude": lat, "longitude": lon, "status": status, "category": category or ""}
+                    {
+                        "id": i,
+                        "latitude": lat,
+                        "longitude": lon,
+                        "status": status,
+                        # The popup's word for it (the code is for scripts).
+                        "status_label": str(IssueStatus(status).label),
+                        "category": category or "",
+                    }
                     for i, lat, lon, status, category in rows
                 ],
                 "cells": [],

@@ -6,6 +6,7 @@ nothing about the reporters shown (docs/security.md)."""
 import math
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -40,6 +41,10 @@ from tenants.selectors import current_tenant
 # asks once per pin move (debounced), so this is generous for a resident and bounds a
 # client that would map a tenant's issues by measuring from many points.
 NEARBY_RATE = (30, 60)  # requests, seconds
+# The list, its map's markers and the issue pages, together: each is bounded (a page of
+# 20, at most 1,000 markers), but a client walking every page or issue would still read
+# the tenant's whole history; a person browsing asks a few a minute.
+PAGES_RATE = (120, 60)  # requests, seconds
 PAGE_SIZE = 20
 
 
@@ -48,6 +53,18 @@ def _published() -> Publication:
     if not shown.public:
         raise Http404("This place does not publish its issues.")
     return shown
+
+
+def _pages_wait(request: HttpRequest) -> float | None:
+    """Seconds this client must wait before another public page or markers request."""
+    hit = rate_limit_hit(client_rate_key(request), limit=PAGES_RATE[0], window_s=PAGES_RATE[1], scope="pages")
+    return hit.wait
+
+
+def _busy(request: HttpRequest, wait: float) -> HttpResponse:
+    response = render(request, "reports/busy.html", {"tenant": current_tenant()}, status=429)
+    response["Retry-After"] = str(math.ceil(wait))
+    return response
 
 
 def _coordinate(query: QueryDict, name: str, bound: int, errors: dict[str, list[str]]) -> float | None:
@@ -123,6 +140,8 @@ def issues_public_view(request: HttpRequest) -> HttpResponse:
     """The list: open and recent issues (or those of one status), newest first, a page at
     a time (no count: a page more is read to know whether there is a next one)."""
     shown = _published()
+    if (wait := _pages_wait(request)) is not None:
+        return _busy(request, wait)
     form, filters = _filters(request)
     if form.errors:
         context = {"tenant": current_tenant(), "form": form, "issues": [], "shown": shown}
@@ -176,17 +195,26 @@ def _box(request: HttpRequest) -> tuple[tuple[float, float, float, float] | None
 @require_GET
 def issues_markers_view(request: HttpRequest) -> JsonResponse:
     """The public map's markers: `{"markers": [...], "truncated": bool}`, at most
-    MARKERS_LIMIT, inside the viewport when one is given, with the list's filters."""
+    PUBLIC_MARKERS_LIMIT, inside the viewport when one is given, with the list's filters."""
     shown = publication()
     if not shown.public:
         return JsonResponse(error_body("not_found", "This place does not publish its issues."), status=404)
+    if (wait := _pages_wait(request)) is not None:
+        response = JsonResponse(
+            error_body("throttled", "Too many requests from this connection. Please wait a minute."),
+            status=429,
+        )
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
     form, filters = _filters(request)
     box, errors = _box(request)
     errors.update({field: [str(m) for m in messages] for field, messages in form.errors.items()})
     if errors:
         field, messages = next(iter(errors.items()))
         return JsonResponse(error_body("invalid", f"{field}: {messages[0]}", errors), status=400)
-    markers, truncated = issue_markers(filters, now=timezone.now(), rounded=shown.rounded, box=box)
+    markers, truncated = issue_markers(
+        filters, now=timezone.now(), rounded=shown.rounded, box=box, limit=settings.PUBLIC_MARKERS_LIMIT
+    )
     body = [
         {
             "id": m.id,
@@ -208,6 +236,8 @@ def issue_public_view(request: HttpRequest, issue_id: int) -> HttpResponse:
     """One issue as anyone may see it: what, where (rounded where the tenant rounds),
     its status, how many reported it, approved photos and its public history."""
     shown = _published()
+    if (wait := _pages_wait(request)) is not None:
+        return _busy(request, wait)
     issue = issue_public(issue_id)
     if issue is None:
         raise Http404("No such issue.")

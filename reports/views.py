@@ -20,7 +20,7 @@ from civicpulse.core.ratelimit import (
     rate_limit_hit,
     rate_limit_refund,
 )
-from issues.selectors import area_boundaries_geojson, area_map, map_tiles
+from issues.selectors import area_boundaries_geojson, area_map, map_tiles, recent_issue_extent
 from reports.forms import ReportForm
 from reports.geocoder import address_suggestions
 from reports.limits import form_rate_hit, tenant_hour_hit
@@ -159,12 +159,16 @@ def _refund(hits: list[RateLimitHit]) -> None:
 
 
 def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> HttpResponse:
+    outline = area_map()
     return render(
         request,
         "reports/new.html",
         {
             "form": form,
-            "map": area_map(),
+            "map": outline,
+            # Where the street map opens: the areas, else around the latest issues (a
+            # tenant with neither opens on the world until a place is given).
+            "extent": outline["bounds"] if outline else recent_issue_extent(),
             "tenant": current_tenant(),
             "tiles": map_tiles(),
             "boundaries": area_boundaries_geojson(),

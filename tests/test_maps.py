@@ -250,7 +250,14 @@ def test_markers_are_the_open_issues_in_the_viewport_with_staff_fields(staff_a, 
     IssueFactory(latitude=None, longitude=None)
     body = staff_a.get(MARKERS, {"bbox": BBOX}).json()
     assert body["markers"] == [
-        {"id": inside.pk, "latitude": 39.8, "longitude": -89.65, "status": "open", "category": "Roads"}
+        {
+            "id": inside.pk,
+            "latitude": 39.8,
+            "longitude": -89.65,
+            "status": "open",
+            "status_label": "Open",
+            "category": "Roads",
+        }
     ]
     assert body["cells"] == [] and body["issue_url"] == "/admin/issues/issue/{id}/change/"
     other = CategoryFactory(code="lights_map", name="Lights")
@@ -307,3 +314,62 @@ def test_the_issue_page_maps_its_reports_on_tiles_over_the_outline(staff_a, tena
 def test_a_geocoder_answering_nonsense_gives_no_suggestions(client_a, tenant_a, geocoder) -> None:
     geocoder.places = [{"display_name": "No point here"}]
     assert client_a.get("/report/addresses/", {"q": "elm road"}).json() == {"addresses": []}
+
+
+# --- where the maps open ---------------------------------------------------------------
+
+
+def _data_bounds(page: str, element_id: str) -> dict[str, str]:
+    import re
+
+    tag = re.search(rf'<div id="{element_id}"[^>]*>', page)
+    assert tag, element_id
+    return dict(re.findall(r'data-(west|east|south|north)="([^"]*)"', tag.group(0)))
+
+
+def test_without_areas_the_map_opens_around_the_latest_issues_coarsely(client_a, tenant_a, staff_a) -> None:
+    # No area and no issue: nothing to centre on (the world, until a place is given).
+    assert _data_bounds(client_a.get("/report/").content.decode(), "tile-map") == {}
+    IssueFactory(latitude=39.8012, longitude=-89.6437)
+    IssueFactory(latitude=39.8154, longitude=-89.6301)
+    IssueFactory(latitude=None, longitude=None)
+    bounds = _data_bounds(client_a.get("/report/").content.decode(), "tile-map")
+    # Widened outward to whole hundredths, and one more: no issue's own place is given away.
+    assert bounds == {"west": "-89.66", "east": "-89.62", "south": "39.79", "north": "39.83"}
+    dashboard = staff_a.get("/admin/analytics/scorerun/dashboard/").content.decode()
+    assert _data_bounds(dashboard, "staff-map") == bounds
+
+
+def test_one_issue_still_gives_the_map_a_kilometre_around_it(client_a, tenant_a) -> None:
+    IssueFactory(latitude=39.8, longitude=-89.0)
+    bounds = {
+        k: float(v) for k, v in _data_bounds(client_a.get("/report/").content.decode(), "tile-map").items()
+    }
+    assert bounds["south"] < 39.8 < bounds["north"] and bounds["west"] < -89.0 < bounds["east"]
+    assert bounds["north"] - bounds["south"] >= 0.01 and bounds["east"] - bounds["west"] >= 0.01
+
+
+def test_the_maps_numbers_are_never_written_the_spanish_way(client_a, tenant_a) -> None:
+    """Spanish writes 39,75: the script reading the map's edges would get NaN and draw
+    the pin in a corner."""
+    _area()
+    page = client_a.get("/report/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<html lang="es">' in page
+    expected = {"west": "-89.7", "east": "-89.6", "south": "39.7", "north": "39.9"}
+    assert _data_bounds(page, "tile-map") == expected and _data_bounds(page, "map") == expected
+
+
+def test_the_form_says_how_to_place_the_pin_with_a_keyboard(client_a, tenant_a) -> None:
+    page = client_a.get("/report/").content.decode()
+    assert 'aria-describedby="map-keys"' in page and 'id="map-keys"' in page
+    assert "press Enter to put the pin at its centre" in page
+
+
+def test_an_address_alone_is_enough_without_the_map(client_a, tenant_a) -> None:
+    """The map is never the only way: with areas on the map, a typed address and no
+    point at all still sends the report (the pipeline places it later, if it can)."""
+    _area()
+    response = client_a.post("/report/", {"description": "Fallen branch", "address": "12 Main Street"})
+    assert response.status_code == 302
+    report = Report.objects.get()
+    assert (report.address, report.latitude, report.longitude) == ("12 Main Street", None, None)

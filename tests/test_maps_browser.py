@@ -248,6 +248,49 @@ def test_a_point_outside_the_area_is_said_at_once(city, tiles, browser, django_d
         _shot(browser, "4-outside-the-area")
 
 
+def test_the_pin_by_keyboard_alone(city, tiles, browser, django_db_blocker) -> None:
+    """No mouse: the focused map pans with the arrow keys, Enter puts the pin at its
+    centre, and the focused pin moves with the arrow keys (the map staying put)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    with django_db_blocker.unblock(), web_server() as port:
+        _tiles_for(tiles.url)
+        browser.get(f"http://{SLUG}.localhost:{port}/report/")
+        tile_map = browser.find_element(By.ID, "tile-map")
+        wait_for(lambda: tile_map.get_attribute("data-state") == "tiles", 20, "tiles")
+        help_text = browser.find_element(By.ID, "map-keys")
+        assert help_text.is_displayed() and "Enter" in help_text.text
+        assert tile_map.get_attribute("aria-describedby") == "map-keys"
+        # Tab from the address box's neighbour ("use my location") reaches the map.
+        browser.execute_script("document.getElementById('locate').focus()")
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        assert browser.switch_to.active_element == tile_map
+        # Zoomed in ("=" is Leaflet's "+" key) and panned west, each animated: Enter once
+        # the map has come to rest (Leaflet ignores keys while it moves).
+        ActionChains(browser).send_keys("=").pause(1).send_keys(Keys.ARROW_LEFT).pause(1).send_keys(
+            Keys.ENTER
+        ).perform()
+        wait_for(lambda: browser.find_element(By.ID, "id_latitude").get_attribute("value"), 5, "the pin")
+        centre = _point(browser)
+        # Panned west of the area's centre (-89.65), still inside the area.
+        assert 39.75 <= centre[0] <= 39.85 and -89.70 <= centre[1] < -89.65
+        assert "outside" not in browser.find_element(By.ID, "where").text
+        _shot(browser, "8-pin-by-keyboard")
+
+        pin = browser.find_element(By.CSS_SELECTOR, "#tile-map .leaflet-marker-icon")
+        browser.execute_script("arguments[0].focus()", pin)
+        ActionChains(browser).send_keys(Keys.ARROW_RIGHT, Keys.ARROW_UP).perform()
+        moved = _point(browser)
+        assert moved[1] > centre[1] and moved[0] > centre[0]
+        assert browser.switch_to.active_element == pin
+        # The map did not pan under the pin: Enter on the map gives the same centre again.
+        browser.execute_script("arguments[0].focus()", tile_map)
+        ActionChains(browser).send_keys(Keys.ENTER).perform()
+        assert _point(browser) == centre
+
+
 @pytest.mark.parametrize("case", ["no tile URL", "tiles failing"])
 def test_the_outline_map_takes_over_and_the_form_still_sends(
     city, tiles, browser, django_db_blocker, case
@@ -308,3 +351,35 @@ def test_the_staff_dashboard_map_loads_markers_for_its_viewport(
         assert not browser.find_element(By.ID, "issue-map-svg").is_displayed()
         browser.execute_script("arguments[0].scrollIntoView()", issue_map)
         _shot(browser, "7-staff-issue-map")
+
+
+def test_the_public_map_past_its_limit_asks_again_for_each_viewport(
+    city, tiles, browser, django_db_blocker
+) -> None:
+    """Only the newest markers fit one answer (here 5 of the city's 31): the public map
+    says so, and once zoomed in on a corner it asks for that viewport and shows the
+    issues there, the oldest included."""
+    from selenium.webdriver.common.by import By
+
+    with django_db_blocker.unblock(), web_server({"PUBLIC_MARKERS_LIMIT": "5"}) as port:
+        _tiles_for(tiles.url)
+        browser.get(f"http://{SLUG}.localhost:{port}/issues/")
+        issues_map = browser.find_element(By.ID, "issues-map")
+        wait_for(lambda: issues_map.get_attribute("data-markers") == "5", 20, "the newest markers")
+        assert issues_map.get_attribute("data-truncated") == "1"
+        assert browser.find_element(By.ID, "issues-map-note").is_displayed()
+        _shot(browser, "9-public-map-truncated")
+        # The oldest issue (the first of the grid) lies in the south-west corner, alone.
+        browser.execute_script("arguments[0].civicMap.setView([39.76, -89.69], 16)", issues_map)
+        wait_for(lambda: issues_map.get_attribute("data-markers") == "1", 20, "the corner's marker")
+        assert issues_map.get_attribute("data-truncated") == ""
+        assert not browser.find_element(By.ID, "issues-map-note").is_displayed()
+        with tenant_context(city):
+            from issues.models import Issue
+
+            oldest = Issue.objects.order_by("created_at", "id").first()
+        assert oldest is not None and (oldest.latitude, oldest.longitude) == (39.76, -89.69)
+        assert (
+            browser.find_element(By.CSS_SELECTOR, "#issues-map .leaflet-marker-icon").get_attribute("title")
+            == oldest.title
+        )

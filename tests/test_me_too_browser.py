@@ -109,11 +109,22 @@ def test_me_too_joins_the_issue_already_reported(city, browser, django_db_blocke
         assert link.get_attribute("href").endswith(f"/issues/{issue_id}/") and link.text == ISSUE_TEXT
         browser.save_screenshot(str(ARTIFACTS / "2-tracking-joined.png"))
 
-        # The public list, filtered by the issue's category, shows it reported twice.
+        # The public list, filtered by the issue's category, status and area, shows it
+        # reported twice; filtered to resolved problems, it is not there.
         browser.get(f"{base}/issues/")
-        Select(browser.find_element(By.ID, "id_category")).select_by_visible_text(category_name)
-        browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-        wait_for(lambda: "category=" in browser.current_url, 10, "the filtered list")
+
+        def _filter(category: str, status: str, area: str) -> None:
+            Select(browser.find_element(By.ID, "id_category")).select_by_visible_text(category)
+            Select(browser.find_element(By.ID, "id_status")).select_by_visible_text(status)
+            Select(browser.find_element(By.ID, "id_area")).select_by_visible_text(area)
+            browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            wait_for(lambda: f"status={status.lower()}" in browser.current_url, 10, "the filtered list")
+
+        _filter(category_name, "Resolved", "Downtown")
+        assert browser.find_element(By.ID, "issue-list-empty").is_displayed()
+        _filter(category_name, "Open", "Downtown")
+        assert "area=downtown" in browser.current_url
+        assert Select(browser.find_element(By.ID, "id_area")).first_selected_option.text == "Downtown"
         entry = browser.find_element(By.CSS_SELECTOR, f'#issue-list li[data-issue="{issue_id}"]')
         assert "reported by 2 people" in entry.text
         browser.save_screenshot(str(ARTIFACTS / "3-public-list.png"))
@@ -141,29 +152,68 @@ def tiles(city, django_db_blocker) -> Iterator[TileServer]:
         MapSettings.objects.filter(pk=1).delete()
 
 
-def test_on_the_tiles_the_pin_finds_the_issue_and_the_public_map_clusters_it(
+def test_a_pin_on_the_tiles_finds_the_issue_and_me_too_joins_it(
     city, tiles, browser, django_db_blocker
 ) -> None:
-    """With street tiles: a pin dropped on the tiled map lists the issue there and the map
-    draws it; the public list's map shows its marker, clustered."""
+    """With street tiles (from a local tile server): a pin dropped on the tiled map lists
+    the issue already reported there and the map draws it (its popup names the status in
+    words); "Me too" sends the report as one more of that issue, and the tracking page
+    shows it joined with the count raised. The public list's map shows the issue's
+    marker, clustered."""
     from selenium.webdriver.common.by import By
 
-    _, issue_id = city
-    with django_db_blocker.unblock(), web_server() as port:
+    tenant, issue_id = city
+    with tenant_context(tenant):
+        before = Issue.objects.get(pk=issue_id).report_count
+    with django_db_blocker.unblock(), web_server() as port, celery_worker("io", "threads", "io-metoo-tiles"):
         base = f"http://{SLUG}.localhost:{port}"
         browser.get(f"{base}/report/")
         tile_map = browser.find_element(By.ID, "tile-map")
         wait_for(lambda: tile_map.get_attribute("data-state") == "tiles", 20, "the tiles")
-        assert tiles.served > 0
-        # The map is fitted to the area, whose centre is where the issue is.
+        assert tiles.served > 0 and not browser.find_element(By.ID, "map").is_displayed()
+        browser.find_element(By.NAME, "description").send_keys("Lamp post dark again at the Elm corner")
+        # The map is fitted to the area, whose centre is where the issue is: a tap there.
         tile_map.click()
+        wait_for(
+            lambda: browser.find_elements(By.CSS_SELECTOR, "#tile-map .leaflet-marker-icon"), 5, "the pin"
+        )
         item_css = f'#nearby-list li[data-issue="{issue_id}"]'
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, item_css), 20, "the issue already reported")
+        item = browser.find_element(By.CSS_SELECTOR, item_css)
+        assert ISSUE_TEXT in item.text and f"Reported by {before} people" in item.text
         wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#tile-map .civic-nearby"), 10, "its marker")
+        browser.find_element(By.CSS_SELECTOR, "#tile-map path.civic-nearby").click()
+        popup = browser.find_element(By.CSS_SELECTOR, "#tile-map .leaflet-popup-content")
+        wait_for(lambda: ISSUE_TEXT in popup.text, 5, "the marker's popup")
+        assert "Open" in popup.text and "open" not in popup.text.replace(ISSUE_TEXT, "")
         browser.save_screenshot(str(ARTIFACTS / "4-tiles-nearby.png"))
+
+        item.find_element(By.CSS_SELECTOR, "button.nearby-metoo").click()
+        wait_for(lambda: "/track/" in browser.current_url, 20, "the tracking page")
+        tracking_id = browser.find_element(By.TAG_NAME, "h1").text.strip()
+        with tenant_context(tenant):
+            wait_for(
+                lambda: Report.objects.get(tracking_id=tracking_id).status == "processed", 60, "processing"
+            )
+            report = Report.objects.get(tracking_id=tracking_id)
+            assert report.issue_id == issue_id and report.chosen_issue_id == issue_id
+            assert report.match["method"] == "resident"
+            assert Issue.objects.get(pk=issue_id).report_count == before + 1
+        browser.refresh()
+        assert f"{before} other people reported the same problem." in browser.page_source
+        assert browser.find_element(By.CSS_SELECTOR, "#issue-link a").text == ISSUE_TEXT
+        browser.save_screenshot(str(ARTIFACTS / "5-tiles-tracking-joined.png"))
 
         browser.get(f"{base}/issues/")
         issues_map = browser.find_element(By.ID, "issues-map")
         wait_for(lambda: issues_map.get_attribute("data-markers") == "1", 20, "the public map's markers")
         assert issues_map.is_displayed() and issues_map.get_attribute("data-state") == "tiles"
-        browser.save_screenshot(str(ARTIFACTS / "5-public-map.png"))
+        # Clicked from the page's side: the map may still be zooming to its markers.
+        marker = browser.find_element(By.CSS_SELECTOR, "#issues-map .leaflet-marker-icon")
+        browser.execute_script("arguments[0].click()", marker)
+        popup = browser.find_element(By.CSS_SELECTOR, "#issues-map .leaflet-popup-content")
+        wait_for(lambda: ISSUE_TEXT in popup.text, 5, "the public marker's popup")
+        assert "Open" in popup.text
+        browser.save_screenshot(str(ARTIFACTS / "6-public-map.png"))
+    for name in ("4-tiles-nearby", "5-tiles-tracking-joined", "6-public-map"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 5_000

@@ -20,7 +20,7 @@ from issues.models import Issue, IssueNote
 from issues.public_selectors import PublicFilters, issue_markers, issues_nearby
 from issues.services.workflow import issue_assign, issue_note_add, issue_transition
 from reports.models import Report
-from reports.public_views import NEARBY_RATE
+from reports.public_views import NEARBY_RATE, PAGES_RATE
 from reports.services.intake import report_submit
 from reports.services.pipeline import report_process
 from tenants.models import Tenant
@@ -47,8 +47,9 @@ FIELDS = {
 
 @pytest.fixture(autouse=True)
 def fresh_throttle():
-    for key in redis_client().scan_iter(match="cp:*:nearby:*"):
-        redis_client().delete(key)
+    for scope in ("nearby", "pages"):
+        for key in redis_client().scan_iter(match=f"cp:*:{scope}:*"):
+            redis_client().delete(key)
 
 
 def nearby(client, lat: float = LAT, lon: float = LON, **extra):
@@ -106,7 +107,12 @@ def test_nearby_answers_a_bounded_number(client_a, tenant_a) -> None:
 
 def test_nearby_is_one_query_on_the_open_point_index(tenant_a) -> None:
     IssueFactory(latitude=LAT)
+    # Open issues elsewhere and fresh statistics: the plan then depends on this test's rows,
+    # not on what the tables held when an earlier test last analysed them.
+    for n in range(1, 31):
+        IssueFactory(latitude=LAT + n * 0.05)
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE issues_issue")
         cursor.execute("SET LOCAL enable_seqscan = off")
     from django.test.utils import CaptureQueriesContext
 
@@ -211,6 +217,26 @@ def test_nearby_is_throttled_per_client_address(client_a, tenant_a) -> None:
     for n in range(limit):
         assert nearby(client_a, REMOTE_ADDR=f"2001:db8:1:2::{n + 1}").status_code == 200
     assert nearby(client_a, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
+
+
+def test_the_public_pages_and_markers_share_one_throttle_per_client_address(client_a, tenant_a) -> None:
+    """Each answer is bounded, but a client walking every page or issue would read the
+    tenant's whole history: a person browsing asks a few a minute."""
+    issue = IssueFactory(latitude=LAT, longitude=LON)
+    paths = ("/issues/", "/issues/markers/", f"/issues/{issue.pk}/")
+    for n in range(PAGES_RATE[0]):
+        assert client_a.get(paths[n % 3], REMOTE_ADDR="10.9.1.1").status_code == 200
+    page = client_a.get("/issues/", REMOTE_ADDR="10.9.1.1")
+    assert page.status_code == 429 and int(page["Retry-After"]) >= 1
+    assert "Please wait a minute" in page.content.decode()
+    assert client_a.get(f"/issues/{issue.pk}/", REMOTE_ADDR="10.9.1.1").status_code == 429
+    markers = client_a.get("/issues/markers/", REMOTE_ADDR="10.9.1.1")
+    assert markers.status_code == 429 and markers.json()["code"] == "throttled"
+    # The form's nearby lookups keep their own budget; another address has its own.
+    assert nearby(client_a, REMOTE_ADDR="10.9.1.1").status_code == 200
+    assert client_a.get("/issues/", REMOTE_ADDR="10.9.1.2").status_code == 200
+    spanish = client_a.get("/issues/", REMOTE_ADDR="10.9.1.1", HTTP_ACCEPT_LANGUAGE="es")
+    assert spanish.status_code == 429 and "Espere un minuto" in spanish.content.decode()
 
 
 def _page(client, query: dict | None = None):

@@ -33,7 +33,7 @@ from civicpulse.core.csv_safe import csv_writer
 from civicpulse.core.geo import geojson_polygons
 from civicpulse.core.maps import parse_bbox
 from issues.models import Area, Category
-from issues.selectors import map_tiles, open_issue_markers
+from issues.selectors import map_tiles, open_issue_markers, recent_issue_extent
 from tenants.selectors import current_tenant
 
 # The public page's charts are drawn this wide so their text stays legible on a phone.
@@ -152,7 +152,8 @@ def staff_dashboard(request: HttpRequest, extra_context: dict) -> HttpResponse:
             "query": query.urlencode(),
             "period_days": days,
             "tiles": map_tiles(),
-            "map_bounds": _bounds(area_boundaries(area_id=area_id)),
+            # A tenant without area outlines: around its latest issues, not the world.
+            "map_bounds": _bounds(area_boundaries(area_id=area_id)) or recent_issue_extent(),
         },
     )
 

@@ -160,8 +160,9 @@ def child_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def web_server() -> Iterator[int]:
-    """A real gunicorn serving the test database; yields its port."""
+def web_server(extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """A real gunicorn serving the test database; yields its port. `extra_env`: settings
+    read from the environment that a test needs otherwise."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -177,7 +178,7 @@ def web_server() -> Iterator[int]:
             "4",
         ],
         cwd=ROOT,
-        env=child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT}),
+        env=child_env({"PORT": str(port), "MEDIA_ROOT": settings.MEDIA_ROOT, **(extra_env or {})}),
     )
 
     def answers() -> bool:

@@ -15,8 +15,9 @@
  *
  * CivicMap.clustered(element, url): a clustered map of the markers `url` answers with,
  * as JSON: {"issues": [{id, title, latitude, longitude, status?, category?, url?}]} (or
- * the same list under "markers"). Each marker's popup shows its title (a link when it has
- * a url), category and status. Returns the Leaflet map, or null when it fell back.
+ * the same list under "markers") and "truncated" when more were left out. Each marker's
+ * popup shows its title (a link when it has a url), category and status. Returns the
+ * Leaflet map (also element.civicMap), or null when it fell back.
  *
  * Events (the report form): whenever its point changes (pin dropped or dragged, "use my
  * location", an address chosen) the form dispatches on document
@@ -95,7 +96,7 @@
   function popup(item, words) {
     var title = escapeText(item.title || ("#" + item.id));
     var html = item.url ? '<a href="' + escapeText(item.url) + '">' + title + "</a>" : "<strong>" + title + "</strong>";
-    var details = [item.category, item.status].filter(Boolean).map(escapeText);
+    var details = [item.category, item.status_label || item.status].filter(Boolean).map(escapeText);
     if (item.report_count) details.push(escapeText((words.reports || "%s reports").replace("%s", item.report_count)));
     return html + (details.length ? "<br>" + details.join(" · ") : "");
   }
@@ -169,6 +170,32 @@
       if (pan) map.setView([a, b], Math.max(map.getZoom(), 17));
     }
 
+    /* The pin without a mouse: the arrow keys pan the focused map (Leaflet's own), Enter
+     * or Space puts the pin at its centre (drawn as a cross while it has focus); the
+     * arrow keys move the focused pin (Shift: further). */
+    function keyboardPin() {
+      var help = document.getElementById(el.getAttribute("aria-describedby"));
+      if (help) help.hidden = false;
+      el.classList.add("civic-pin-map");
+      el.addEventListener("keydown", function (e) {
+        if (e.target === el && (e.key === "Enter" || e.key === " ")) {
+          e.preventDefault();
+          var c = map.getCenter();
+          choose(c.lat, c.lng, false);
+          return;
+        }
+        var steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[e.key];
+        if (!steps || !marker || e.target !== marker.getElement()) return;
+        // Not Leaflet's panning as well: the pin moves, the map stays.
+        e.preventDefault();
+        e.stopPropagation();
+        var px = e.shiftKey ? 40 : 8, at = map.latLngToContainerPoint(marker.getLatLng());
+        var p = map.containerPointToLatLng([at.x + steps[0] * px, at.y + steps[1] * px]);
+        choose(p.lat, p.lng, false);
+        marker.getElement().focus();
+      }, true);
+    }
+
     function choose(a, b, pan) {
       lat.value = a.toFixed(6);
       lon.value = b.toFixed(6);
@@ -191,6 +218,7 @@
       else fit(map, el, start);
       map.on("click", function (e) { choose(e.latlng.lat, e.latlng.lng, false); });
       if (start) placeMarker(start[0][0], start[0][1], false);
+      keyboardPin();
     }
     if (svg) {
       svg.addEventListener("click", function (e) {
@@ -297,24 +325,45 @@
     return L.marker([item.latitude, item.longitude], { title: item.title || ("#" + item.id) }).bindPopup(popup(item, words));
   }
 
-  /* Clustered markers from a JSON URL; see the header for the shape. */
+  /* Clustered markers from a JSON URL; see the header for the shape. An answer marked
+   * "truncated" (only the newest fit) makes the map say so (the element named by
+   * data-note) and ask again, with the viewport (west, south, east, north), each time
+   * the view moves, so zooming in shows every marker of a smaller place. */
   function clustered(el, url) {
     var words = readJson(el.dataset.strings) || {};
     var map = base(el);
     if (!map) return null;
+    el.civicMap = map;
     fit(map, el);
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
-      .then(function (body) {
-        var items = body.issues || body.markers || [];
-        var layer = clusterLayer();
-        items.forEach(function (item) { layer.addLayer(markerFor(item, words)); });
-        layer.addTo(map);
-        if (!boundsOf(el) && items.length) {
-          map.fitBounds(L.latLngBounds(items.map(function (i) { return [i.latitude, i.longitude]; })).pad(0.1), { maxZoom: 17 });
-        }
-        el.dataset.markers = String(items.length);
-      });
+    var layer = clusterLayer().addTo(map), asked = 0, following = false;
+    var note = el.dataset.note ? document.getElementById(el.dataset.note) : null;
+    function load(box) {
+      var mine = ++asked, target = url;
+      if (box) {
+        var b = map.getBounds();
+        target += (url.indexOf("?") < 0 ? "?" : "&") + "west=" + Math.max(b.getWest(), -180) + "&south=" +
+          Math.max(b.getSouth(), -90) + "&east=" + Math.min(b.getEast(), 180) + "&north=" + Math.min(b.getNorth(), 90);
+      }
+      fetch(target, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          if (mine !== asked) return;
+          var items = body.issues || body.markers || [];
+          layer.clearLayers();
+          items.forEach(function (item) { layer.addLayer(markerFor(item, words)); });
+          el.dataset.markers = String(items.length);
+          el.dataset.truncated = body.truncated ? "1" : "";
+          if (note) note.hidden = !body.truncated;
+          if (!box && !boundsOf(el) && items.length) {
+            map.fitBounds(L.latLngBounds(items.map(function (i) { return [i.latitude, i.longitude]; })).pad(0.1), { maxZoom: 17 });
+          }
+          if (body.truncated && !following) {
+            following = true;
+            map.on("moveend", function () { load(true); });
+          }
+        });
+    }
+    load(false);
     return map;
   }
 
