@@ -17,6 +17,20 @@ start() {  # name, command...
   "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
+# Celery processes are started again when they exit (a worker can die when Redis does:
+# kombu's Redis transport raises while restoring unacknowledged messages), as compose's
+# `restart: unless-stopped` does in production; their reports wait in the table meanwhile.
+supervised() {  # command...
+  local child
+  trap 'kill "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    "$@" &
+    child=$!
+    wait "$child"
+    echo "exited with status $?; starting again in 2 s"
+    sleep 2
+  done
+}
 stop() {
   trap - INT TERM EXIT
   echo; echo "stopping..."
@@ -28,10 +42,10 @@ trap stop INT TERM EXIT
 start web "$BIN/gunicorn" civicpulse.wsgi:application -c python:civicpulse.gunicorn_conf
 # Two thread-pool processes for `io`: one Python process is held to one core by its GIL.
 for n in $(seq "${IO_WORKERS:-2}"); do
-  start "io$n" "$BIN/celery" -A civicpulse worker -Q io -P threads -c 8 -n "io$n@%h" --without-mingle --without-gossip -l INFO
+  start "io$n" supervised "$BIN/celery" -A civicpulse worker -Q io -P threads -c 8 -n "io$n@%h" --without-mingle --without-gossip -l INFO
 done
-start cpu "$BIN/celery" -A civicpulse worker -Q cpu -P prefork -c 2 -n "cpu@%h" --without-mingle --without-gossip -l INFO
-start beat "$BIN/celery" -A civicpulse beat -l INFO
+start cpu supervised "$BIN/celery" -A civicpulse worker -Q cpu -P prefork -c 2 -n "cpu@%h" --without-mingle --without-gossip -l INFO
+start beat supervised "$BIN/celery" -A civicpulse beat -l INFO
 
 cat <<MSG
 
@@ -52,5 +66,5 @@ cat <<MSG
 
 MSG
 
-# Stop everything as soon as any one process exits.
+# Stop everything if the web server exits (the Celery processes are started again).
 wait -n
