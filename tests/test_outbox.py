@@ -66,6 +66,25 @@ def test_a_claimed_report_is_nobody_elses(published) -> None:
     assert Report.objects.get(pk=first.pk).attempts == 1
 
 
+@pytest.fixture
+def rescanning_planner(tenant_a) -> None:
+    """The plan a planner may pick once the table's statistics change: a nested loop
+    that runs the claim's locking subquery again for every row of the outer scan."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for setting in ("hashjoin", "mergejoin", "hashagg", "sort", "material", "bitmapscan"):
+            cursor.execute(f"SET LOCAL enable_{setting} = off")  # the test's transaction only
+
+
+def test_a_claim_takes_no_more_than_its_limit_whatever_the_plan(published, rescanning_planner) -> None:
+    ids = [submit(f"Broken bench number {n}", lat=LAT + n * 0.01).pk for n in range(4)]
+    assert reports_claim(limit=1) == ids[:1]
+    assert reports_claim(limit=2) == ids[1:3]
+    Report.objects.filter(pk__in=ids).update(attempts=1, processing_started_at=None, enqueued_at=None)
+    assert pipeline.report_sweep_stuck(limit=3)["requeued"] == 3
+
+
 @pytest.mark.parametrize("stage", ["classifier", "grouping"])
 def test_a_poisonous_report_fails_alone_after_its_retries(published, monkeypatch, stage: str) -> None:
     # Poisoned where both the batch and the single-report retries go through: the

@@ -68,17 +68,21 @@ def reports_claim(*, limit: int = BATCH_SIZE) -> list[int]:
     (drain, single-report task or sweeper) takes it while this one works on it."""
     with transaction.atomic(), connection.cursor() as cursor:
         # The partial index on received reports' enqueued_at serves the order; a report
-        # whose wake-up failed (enqueued_at NULL) comes last.
+        # whose wake-up failed (enqueued_at NULL) comes last. The locking SELECT sits in a
+        # MATERIALIZED CTE so it runs exactly once: as an `IN (...)` subquery the planner
+        # may rescan it per outer row, and every rescan skips the rows this statement
+        # already updated and locks the next ones, so LIMIT would not bound the claim.
         cursor.execute(
             """
-            UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
-            WHERE r.id IN (
+            WITH claimed AS MATERIALIZED (
                 SELECT id FROM reports_report
                 WHERE status = 'received' AND attempts = 0 AND processing_started_at IS NULL
                 ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED)
+            UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
+            FROM claimed WHERE r.id = claimed.id
             RETURNING r.id
             """,
-            [timezone.now(), limit],
+            [limit, timezone.now()],
         )
         return sorted(row[0] for row in cursor.fetchall())
 

@@ -216,17 +216,20 @@ def report_sweep_stuck(
             )
             failed = cursor.rowcount
             # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
+            # MATERIALIZED: the locking SELECT runs once, so LIMIT bounds it (as in
+            # outbox.reports_claim).
             cursor.execute(
                 """
-                UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1,
-                       processing_started_at = NULL
-                WHERE r.id IN (
+                WITH due AS MATERIALIZED (
                     SELECT id FROM reports_report
                     WHERE status = 'received' AND (NOT %(busy)s OR attempts > 0)
                       AND (processing_started_at IS NULL OR processing_started_at < %(stale)s)
                       AND (enqueued_at IS NULL OR enqueued_at < %(now)s - LEAST(
                             %(base)s * power(2, GREATEST(enqueue_count - 1, 0)), %(cap)s) * interval '1 second')
                     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                UPDATE reports_report r SET enqueued_at = %(now)s, enqueue_count = r.enqueue_count + 1,
+                       processing_started_at = NULL
+                FROM due WHERE r.id = due.id
                 RETURNING r.id
                 """,
                 {
