@@ -86,6 +86,46 @@ def test_gunicorn_binds_this_machine_unless_told(monkeypatch) -> None:
     importlib.reload(conf)
 
 
+def test_gunicorn_writes_no_access_line_of_its_own_unless_asked() -> None:
+    """Each request is logged once, by civicpulse.core.middleware: gunicorn's own access
+    line (written whenever a logging config is given) only with `accesslog` set."""
+    import logging
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    import civicpulse.gunicorn_conf as conf
+
+    def served(logger_class: type, accesslog: str | None) -> int:
+        cfg = Config()
+        logger = logger_class(cfg)
+        # Given after the logger is made, so that this process's logging is not configured
+        # again; what access() reads is the configuration at the time of the request.
+        cfg.set("logconfig_dict", conf.logconfig_dict)
+        cfg.set("accesslog", accesslog)
+        lines: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = lines.append  # type: ignore[method-assign]
+        logger.access_log.addHandler(handler)  # the config's handlers do not propagate
+        try:
+            logger.access(
+                SimpleNamespace(status="201 Created", sent=10, headers=[], response_length=10),
+                SimpleNamespace(headers=[]),
+                {"REQUEST_METHOD": "POST", "RAW_URI": "/api/v1/reports/", "SERVER_PROTOCOL": "HTTP/1.1"},
+                timedelta(milliseconds=3),
+            )
+        finally:
+            logger.access_log.removeHandler(handler)
+        return len(lines)
+
+    assert conf.logger_class is conf.AccessLogAsConfigured
+    assert served(Logger, None) == 1  # gunicorn's own class: a second line per request
+    assert served(conf.AccessLogAsConfigured, None) == 0
+    assert served(conf.AccessLogAsConfigured, "-") == 1
+
+
 def test_make_run_serves_this_machine_with_debug_explicitly_on() -> None:
     script = (ROOT / "scripts" / "run.sh").read_text()
     assert 'BIND_ADDRESS="${BIND_ADDRESS:-127.0.0.1}"' in script
