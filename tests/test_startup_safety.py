@@ -107,7 +107,7 @@ def test_gunicorn_writes_no_access_line_of_its_own_unless_asked() -> None:
         cfg.set("accesslog", accesslog)
         lines: list[logging.LogRecord] = []
         handler = logging.Handler()
-        handler.emit = lines.append  # type: ignore[method-assign]
+        handler.emit = lines.append  # type: ignore[method-assign,assignment]
         logger.access_log.addHandler(handler)  # the config's handlers do not propagate
         try:
             logger.access(
