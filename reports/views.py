@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from civicpulse.core.bodies import request_body_discard
 from civicpulse.core.ratelimit import (
     RateLimitHit,
     client_address,
@@ -65,7 +66,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
     # while this process's photo slots are busy before a byte of it is read: under a flood
     # a refusal then costs about a millisecond instead of parsing the upload and drawing
     # the whole form (with its map) again, time other tenants' requests were queueing for.
-    # gunicorn discards the unread body before the connection's next request.
+    # The unread body is then discarded in large reads (civicpulse.core.bodies).
     address_hit = None
     if _content_length(request) > FORM_TEXT_MAX_BYTES:
         address_hit = form_rate_hit(request)
@@ -150,6 +151,7 @@ def _turned_away(request: HttpRequest, message: str | Promise, status: int, wait
         request, "reports/turned_away.html", {"tenant": current_tenant(), "message": message}, status=status
     )
     response["Retry-After"] = str(math.ceil(wait))
+    request_body_discard(request)
     return response
 
 
