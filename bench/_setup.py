@@ -16,6 +16,30 @@ def django_setup() -> None:
     django.setup()
 
 
+def production_env(**overrides: str) -> dict[str, str]:
+    """The environment of a web server on the production settings (DEBUG off) with
+    throwaway secrets, against the database and Redis this process is set up with."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "civicpulse.settings.prod",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "LLM_SECRET_KEY": Fernet.generate_key().decode(),
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "REDIS_URL": settings.REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+
+
 def percentile(values: list[float], share: float) -> float | None:
     """Nearest rank: a figure some run really had (None for no runs)."""
     if not values:

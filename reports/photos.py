@@ -44,6 +44,7 @@ class PhotoBusy(Exception):
 
 _slots: threading.BoundedSemaphore | None = None
 _decoders: ThreadPoolExecutor | None = None
+_admissions: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 
 
@@ -56,6 +57,33 @@ def _photo_slots() -> threading.BoundedSemaphore:
                 _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_lower_priority)
                 _slots = threading.BoundedSemaphore(count)
     return _slots
+
+
+def _photo_admissions() -> threading.BoundedSemaphore:
+    global _admissions
+    if _admissions is None:
+        with _slots_lock:
+            if _admissions is None:
+                _admissions = threading.BoundedSemaphore(max(1, settings.PHOTO_POSTS_IN_FLIGHT))
+    return _admissions
+
+
+@contextmanager
+def photo_post_admitted() -> Iterator[bool]:
+    """Whether a POST carrying a photo may be read, holding one of this process's
+    PHOTO_POSTS_IN_FLIGHT places until it is answered (never waiting for one).
+
+    The decoding slot is taken only once the body is in and parsed; without this bound
+    every photo POST arriving while the slot happened to be free would be read and parsed
+    in full, only to find the slot taken by then and be answered with the form drawn
+    again: in a flood, most of the server's work (bench/photo_flood.py)."""
+    admissions = _photo_admissions()
+    admitted = admissions.acquire(blocking=False)
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            admissions.release()
 
 
 def _lower_priority() -> None:

@@ -32,7 +32,7 @@ from reports.notifications import (
     report_unsubscribe,
     unsubscribe_token_valid,
 )
-from reports.photos import PhotoBusy, photo_slot_free
+from reports.photos import PhotoBusy, photo_post_admitted, photo_slot_free
 from reports.public_issues import publication
 from reports.selectors import (
     normalise_tracking_id,
@@ -67,14 +67,17 @@ def report_new(request: HttpRequest) -> HttpResponse:
     # a refusal then costs about a millisecond instead of parsing the upload and drawing
     # the whole form (with its map) again, time other tenants' requests were queueing for.
     # The unread body is then discarded in large reads (civicpulse.core.bodies).
-    address_hit = None
-    if _content_length(request) > FORM_TEXT_MAX_BYTES:
-        address_hit = form_rate_hit(request)
-        if address_hit.wait is not None:
-            return _turned_away(request, TOO_MANY, 429, address_hit.wait)
-        if not photo_slot_free():
+    if _content_length(request) <= FORM_TEXT_MAX_BYTES:
+        return _report_post(request, None)
+    address_hit = form_rate_hit(request)
+    if address_hit.wait is not None:
+        return _turned_away(request, TOO_MANY, 429, address_hit.wait)
+    # Read only while few photo posts are in flight here: the slot may be free now and
+    # taken by the time this body is in.
+    with photo_post_admitted() as admitted:
+        if not admitted or not photo_slot_free():
             return _turned_away(request, PHOTOS_BUSY, 503, 60)
-    return _report_post(request, address_hit)
+        return _report_post(request, address_hit)
 
 
 @csrf_protect

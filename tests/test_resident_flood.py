@@ -4,6 +4,7 @@ storage quota; no photo file outliving a report that was not stored; and a map t
 survives a degenerate area."""
 
 import io
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from PIL import Image, ImageFile
 from civicpulse.core.ratelimit import address_rate_key
 from reports.forms import ReportForm
 from reports.models import Report
-from reports.photos import MAX_DECODED_PIXELS, photo_clean, photo_slot
+from reports.photos import MAX_DECODED_PIXELS, photo_clean, photo_post_admitted, photo_slot
 from tenants.models import Tenant
 
 POINT = {"latitude": "39.8", "longitude": "-89.64"}
@@ -166,6 +167,36 @@ def test_a_large_photo_post_finding_no_slot_is_turned_away_unread(client_a, tena
     page = busy.content.decode()
     assert "busy processing photos" in page and "Back button" in page
     assert bodies_parsed == [] and Report.objects.count() == 0
+
+
+def test_a_large_photo_post_is_read_only_while_few_are_in_flight(client_a, tenant_a, bodies_parsed) -> None:
+    """Every place for a photo post in flight taken (each by a post still being read or
+    decoded): one more is turned away unread although the decoding slot is free; once
+    they are answered, it is read and stored, and leaves every place free behind it."""
+    from reports.views import FORM_TEXT_MAX_BYTES
+
+    def post(address: str) -> int:
+        data = {"description": "Pothole", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT}
+        return client_a.post("/report/", data, REMOTE_ADDR=address).status_code
+
+    with ExitStack() as in_flight:
+        places = [
+            in_flight.enter_context(photo_post_admitted()) for _ in range(settings.PHOTO_POSTS_IN_FLIGHT)
+        ]
+        assert all(places)
+        busy = client_a.post(
+            "/report/",
+            {"description": "Pothole", "photo": _photo_of(FORM_TEXT_MAX_BYTES + 1), **POINT},
+            REMOTE_ADDR="203.0.113.23",
+        )
+        assert busy.status_code == 503 and "busy processing photos" in busy.content.decode()
+        assert bodies_parsed == []
+    assert post("203.0.113.24") == 302 and bodies_parsed == [True]
+    with ExitStack() as in_flight:
+        assert all(
+            in_flight.enter_context(photo_post_admitted()) for _ in range(settings.PHOTO_POSTS_IN_FLIGHT)
+        )
+        assert not in_flight.enter_context(photo_post_admitted())  # and no more than that
 
 
 def test_large_photo_posts_are_counted_against_the_address_unread(client_a, tenant_a, bodies_parsed) -> None:

@@ -331,6 +331,7 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 # Photos each web process decodes at once, and seconds one waits for a slot (reports.photos).
 PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
 PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
+PHOTO_POSTS_IN_FLIGHT = env.int("PHOTO_POSTS_IN_FLIGHT", default=4)
 # Hosts a tenant's record portal may be on although they resolve to private addresses
 # (an on-premises portal); any other portal must be on the public internet
 # (civicpulse.core.outbound), so staff cannot point the server at its neighbours.
