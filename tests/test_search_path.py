@@ -47,3 +47,23 @@ def test_a_transaction_rolled_back_in_another_tenant_leaves_the_right_path(tenan
         assert _schema(conn) == "beta-hotel"
     finally:
         conn.close()
+
+
+def test_choosing_the_tenant_already_set_sends_no_set(tenant_pair, db, django_assert_num_queries) -> None:
+    """A connection kept between requests: the next request switches to the public schema
+    to resolve its tenant, then chooses it, and sends no SET when the session's path is
+    already that tenant's; another tenant's request does."""
+    alpha, beta = tenant_pair
+    connection.set_tenant(alpha)
+    assert _schema(connection) == "alpha"
+    connection.set_schema_to_public()  # the tenant resolved without a query (cached)
+    connection.set_tenant(alpha)
+    with django_assert_num_queries(1):
+        assert _schema(connection) == "alpha"
+    connection.set_tenant(beta)
+    with django_assert_num_queries(2):  # the SET, then the statement
+        assert _schema(connection) == "beta-hotel"
+    connection.set_tenant(alpha)
+    with django_assert_num_queries(2):
+        assert _schema(connection) == "alpha"
+    connection.set_schema_to_public()

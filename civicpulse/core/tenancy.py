@@ -21,7 +21,7 @@ class TenantConnection(Protocol):
 
 
 def tenant_connection() -> TenantConnection:
-    # The ENGINE is always django_tenants.postgresql_backend (settings enforce it).
+    # The ENGINE is always django-tenants' backend (civicpulse.core.database, set by settings).
     return cast(TenantConnection, connection)
 
 
