@@ -20,7 +20,11 @@ TRACKING_LENGTH = 10  # 50 random bits
 
 
 def new_tracking_id() -> str:
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_LENGTH))
+    # The 32 letters are 5 bits each: one draw of 50 bits is the same as ten draws of a
+    # letter, with one read of the system's randomness instead of ten (a tenth of an
+    # API intake's CPU went to those reads).
+    bits = secrets.randbits(5 * TRACKING_LENGTH)
+    return "".join(TRACKING_ALPHABET[(bits >> (5 * i)) & 31] for i in range(TRACKING_LENGTH))
 
 
 class ImportBatch(models.Model):

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 
 from civicpulse.apikeys.models import ApiKey
 from civicpulse.apikeys.services import api_key_create
-from reports.models import TRACKING_ALPHABET, Location, Report
+from reports.models import TRACKING_ALPHABET, TRACKING_LENGTH, Location, Report, new_tracking_id
 from reports.services.pipeline import report_process
 from tests.conftest import api
 
@@ -30,6 +30,16 @@ def test_post_creates_a_received_report(client_a, api_key_a) -> None:
     report = Report.objects.get(tracking_id=tracking_id)
     assert report.submitted_at >= before and report.email == "r@example.org"
     assert report.channel == "api" and report.api_key.name == "test"
+
+
+def test_tracking_ids_draw_every_letter_at_every_place() -> None:
+    """50 random bits, five to a letter: over 2,000 ids each of the 32 letters turns up at
+    each of the ten places (a letter missing from one place would happen about once in
+    10^26 runs), and no id repeats."""
+    ids = [new_tracking_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for place in range(TRACKING_LENGTH):
+        assert {tracking_id[place] for tracking_id in ids} == set(TRACKING_ALPHABET)
 
 
 def test_get_shows_classification_and_issue_once_processed(client_a, api_key_a) -> None:
