@@ -1,13 +1,15 @@
 """Intake against the lean anchor, in one run, with the same load generator.
 
     .venv/bin/python bench/intake_vs_anchor.py [--seconds 10] [--rounds 1]
-        [--pipeline-seconds 10] [--connections 64] [--threads 2] [--io-workers 2] [--keep]
+        [--pipeline-seconds 10] [--connections 64] [--threads 2] [--io-workers 2]
+        [--production] [--keep]
 
 Starts the anchor of `../shared/bench/anchor_drf/` (Django + DRF, 2 sync gunicorn workers,
 one row committed per request) against a database of its own on the project's PostgreSQL
 (`<project database>_anchor`) and the project's web tier as `make run` serves it (gunicorn
-with civicpulse.gunicorn_conf, DEBUG as `make run` sets it), side by side, and runs the
-same wrk script (`post.lua`: a different report each request) against each:
+with civicpulse.gunicorn_conf, DEBUG as `make run` sets it; with `--production`, the
+production settings with throwaway secrets and DEBUG off, as the anchor runs), side by
+side, and runs the same wrk script (`post.lua`: a different report each request) against each:
 
 1. the anchor and `POST /api/v1/reports/` of a throwaway tenant (`bench-intake`), no
    pipeline worker running, taking turns `--rounds` times (each after one warm-up);
@@ -43,7 +45,7 @@ from pathlib import Path
 from statistics import median
 from typing import NamedTuple
 
-from _setup import ROOT, django_setup, drop_tenant, figure
+from _setup import ROOT, django_setup, drop_tenant, figure, production_env
 
 ANCHOR_DIR = ROOT.parent / "shared" / "bench" / "anchor_drf"
 SLUG = "bench-intake"
@@ -66,6 +68,11 @@ def main() -> None:
     parser.add_argument("--anchor-port", type=int, default=8901)
     parser.add_argument("--port", type=int, default=8902, help="the project's web tier")
     parser.add_argument("--anchor-dir", type=Path, default=ANCHOR_DIR, help="anchor.py and post.lua")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="serve (and run the pipeline) on the production settings, DEBUG off as the anchor",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench tenant")
     args = parser.parse_args()
     anchor_dir = args.anchor_dir.resolve()
@@ -102,7 +109,12 @@ def main() -> None:
             return int(cursor.fetchone()[0])
 
     try:
-        web_env = {"PORT": str(args.port), "DEBUG": os.environ.get("DEBUG", "true")}
+        web_env = (
+            # INFO as deployed: every request's access line is part of its cost.
+            production_env(PORT=str(args.port), LOG_LEVEL="INFO")
+            if args.production
+            else {"PORT": str(args.port), "DEBUG": os.environ.get("DEBUG", "true")}
+        )
         load_env = {"CP_KEY": key, "CP_HOST": f"{SLUG}.localhost"}
         anchor_command = [".venv/bin/gunicorn", "-w", "2", "-b", f"127.0.0.1:{args.anchor_port}"]
         anchor_command += ["--chdir", str(anchor_dir), "anchor:application"]
