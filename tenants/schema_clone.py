@@ -15,6 +15,8 @@ a freshly migrated schema to keep it that way.
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
+from civicpulse.core.tenancy import tenant_connection
+
 
 def _restore_index_names(cursor: CursorWrapper, run, src: int, target: str) -> None:
     """Give the copied indexes (and so their primary/unique constraints) the template's
@@ -151,3 +153,6 @@ def clone_schema(cursor: CursorWrapper, template: str, target: str) -> None:
             [qualified, column],
         )
     run(sql.SQL("SET LOCAL search_path = public"))
+    # Set by hand, behind the backend: the next statement through Django sets the
+    # tenant's path again instead of trusting the one it remembers.
+    tenant_connection().search_path_forget()

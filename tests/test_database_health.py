@@ -53,7 +53,9 @@ def test_a_connection_the_server_ended_is_replaced_before_use(kept) -> None:
     pid = _backend_pid(kept)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    time.sleep(0.2)  # the server's farewell reaches the socket
+    deadline = time.monotonic() + 10  # until the server's farewell has reached the socket
+    while kept.is_usable() and time.monotonic() < deadline:
+        time.sleep(0.05)
     _next_request(kept)
     assert kept.connection is None  # closed by the check, not by a failing statement
     assert _backend_pid(kept) != pid

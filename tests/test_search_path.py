@@ -23,13 +23,22 @@ def test_a_savepoint_rolled_back_in_another_tenant_leaves_the_right_path(tenant_
     alpha, beta = tenant_pair
     connection.set_tenant(alpha)
     assert _schema(connection) == "alpha"
-    connection.set_tenant(beta)
     with pytest.raises(RuntimeError):
         with transaction.atomic():  # a savepoint inside the test's transaction
+            connection.set_tenant(beta)
             assert _schema(connection) == "beta-hotel"  # the SET happens in here...
             raise RuntimeError("rolled back")
-    # ...and was undone with it: the next cursor sets it again.
+    # ...and was undone with it (the session is back on alpha's path): the next cursor
+    # sets it again, also when the next request chooses beta afresh.
     assert _schema(connection) == "beta-hotel"
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            connection.set_tenant(alpha)
+            assert _schema(connection) == "alpha"
+            raise RuntimeError("rolled back")
+    connection.set_schema_to_public()
+    connection.set_tenant(alpha)  # the path the rolled-back savepoint had set
+    assert _schema(connection) == "alpha"
     connection.set_schema_to_public()
 
 
@@ -45,6 +54,14 @@ def test_a_transaction_rolled_back_in_another_tenant_leaves_the_right_path(tenan
         conn.rollback()  # ...which takes it back to alpha's path
         conn.set_autocommit(True)
         assert _schema(conn) == "beta-hotel"
+        conn.set_autocommit(False)
+        conn.set_tenant(alpha)
+        assert _schema(conn) == "alpha"  # set inside a transaction...
+        conn.rollback()  # ...and undone: the session holds beta's path again
+        conn.set_autocommit(True)
+        conn.set_schema_to_public()
+        conn.set_tenant(alpha)  # the next request, for the tenant the rollback undid
+        assert _schema(conn) == "alpha"
     finally:
         conn.close()
 
@@ -66,4 +83,19 @@ def test_choosing_the_tenant_already_set_sends_no_set(tenant_pair, db, django_as
     connection.set_tenant(alpha)
     with django_assert_num_queries(2):
         assert _schema(connection) == "alpha"
+    connection.set_schema_to_public()
+
+
+def test_a_path_set_by_hand_is_not_trusted(tenant_pair, db) -> None:
+    """SET LOCAL behind the backend's back (the schema clone does): the backend is told,
+    and the next statement for the remembered tenant sets its path again."""
+    alpha, _ = tenant_pair
+    connection.set_tenant(alpha)
+    assert _schema(connection) == "alpha"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path = public")
+    connection.search_path_forget()
+    connection.set_schema_to_public()
+    connection.set_tenant(alpha)
+    assert _schema(connection) == "alpha"
     connection.set_schema_to_public()

@@ -19,6 +19,8 @@ class TenantConnection(Protocol):
 
     def set_schema_to_public(self) -> None: ...
 
+    def search_path_forget(self) -> None: ...
+
 
 def tenant_connection() -> TenantConnection:
     # The ENGINE is always django-tenants' backend (civicpulse.core.database, set by settings).

@@ -5,7 +5,8 @@
   of every request, even for the tenant it already served. Here choosing the tenant whose
   path is already set keeps it. django-tenants still forgets it wherever the session may
   have lost it: a closed connection, a ROLLBACK or ROLLBACK TO SAVEPOINT (which undo a SET
-  made inside them; tests/test_search_path.py).
+  made inside them; tests/test_search_path.py), and code that sets the path by hand says
+  so (`search_path_forget`).
 - The health check (CONN_HEALTH_CHECKS, and after an error): Django sends `SELECT 1` at
   the first use of a kept connection in each request. A server that closed the
   connection (a restart, an administrator's termination, an idle timeout) has by then
@@ -16,7 +17,9 @@
 import select
 from typing import Any
 
+import psycopg
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
+from django_tenants.utils import get_limit_set_calls
 from psycopg.pq import TransactionStatus
 
 
@@ -26,6 +29,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
     # flag (search_path_set_schemas) is cleared by every tenant change, including the
     # switch to the public schema that resolving each request's tenant makes first.
     _session_search_path: list[str] | None = None
+    search_path_set_schemas: list[str] | None  # django-tenants' flag: set, or to be set
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
         super().set_tenant(tenant, include_public)
@@ -33,21 +37,38 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self.search_path_set_schemas = self._session_search_path
 
     def _handle_search_path(self, cursor: Any = None) -> None:
+        sends_set = not self._setting_search_path and not (
+            get_limit_set_calls() and self.search_path_set_schemas
+        )
         super()._handle_search_path(cursor)
-        if not self._setting_search_path:  # not the inner call made while setting it
+        if sends_set:  # what the SET left: its paths, or None when it failed
             self._session_search_path = self.search_path_set_schemas
 
-    def close(self) -> None:
+    def search_path_forget(self) -> None:
+        """The session's search_path was changed behind the backend (a raw `SET` or
+        `SET LOCAL`): send the SET again before the next statement."""
+        self.search_path_set_schemas = None
         self._session_search_path = None
-        super().close()
+
+    # Forgotten after the statement, not before: sending it takes a cursor, which must not
+    # record the path the rollback is about to undo.
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._session_search_path = None
 
     def rollback(self) -> None:
-        self._session_search_path = None
-        super().rollback()
+        try:
+            super().rollback()
+        finally:
+            self._session_search_path = None
 
     def savepoint_rollback(self, sid: str) -> None:
-        self._session_search_path = None
-        super().savepoint_rollback(sid)
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._session_search_path = None
 
     def is_usable(self) -> bool:
         """What `SELECT 1` would answer, without sending it: whether the connection is open,
@@ -57,11 +78,15 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         raw = self.connection
         if raw is None or raw.closed or raw.broken:
             return False
-        if raw.info.transaction_status in (TransactionStatus.INERROR, TransactionStatus.UNKNOWN):
+        if raw.info.transaction_status in (
+            TransactionStatus.ACTIVE,
+            TransactionStatus.INERROR,
+            TransactionStatus.UNKNOWN,
+        ):
             return False
         try:
             poller = select.poll()
             poller.register(raw.fileno(), select.POLLIN | select.POLLPRI)
             return not poller.poll(0)
-        except (OSError, ValueError):
+        except (OSError, ValueError, psycopg.Error):  # psycopg: the socket is gone
             return False
