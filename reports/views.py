@@ -62,22 +62,23 @@ FORM_TEXT_MAX_BYTES = 64 * 1024
 def report_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _form_page(request, ReportForm())
-    # A body large enough to carry a photo is counted against its address and turned away
-    # while this process's photo slots are busy before a byte of it is read: under a flood
-    # a refusal then costs about a millisecond instead of parsing the upload and drawing
-    # the whole form (with its map) again, time other tenants' requests were queueing for.
-    # The unread body is then discarded in large reads (civicpulse.core.bodies).
+    # A body large enough to carry a photo is counted against its address and, while this
+    # process's photo slots are busy, turned away before a byte of it is parsed: under a
+    # flood a refusal then costs about a millisecond instead of parsing the upload and
+    # drawing the whole form (with its map) again, time other tenants' requests were
+    # queueing for. The unparsed body is dropped in large reads (civicpulse.core.bodies).
     if _content_length(request) <= FORM_TEXT_MAX_BYTES:
         return _report_post(request, None)
     address_hit = form_rate_hit(request)
     if address_hit.wait is not None:
         return _turned_away(request, TOO_MANY, 429, address_hit.wait)
     # Read only while few photo posts are in flight here: the slot may be free now and
-    # taken by the time this body is in.
+    # taken by the time this body is in. A post turned away gives its place back before
+    # its body is dropped, which takes as long as the client takes to send it.
     with photo_post_admitted() as admitted:
-        if not admitted or not photo_slot_free():
-            return _turned_away(request, PHOTOS_BUSY, 503, 60)
-        return _report_post(request, address_hit)
+        if admitted and photo_slot_free():
+            return _report_post(request, address_hit)
+    return _turned_away(request, PHOTOS_BUSY, 503, 60)
 
 
 @csrf_protect

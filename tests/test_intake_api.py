@@ -35,7 +35,8 @@ def test_post_creates_a_received_report(client_a, api_key_a) -> None:
 def test_tracking_ids_draw_every_letter_at_every_place() -> None:
     """50 random bits, five to a letter: over 2,000 ids each of the 32 letters turns up at
     each of the ten places (a letter missing from one place would happen about once in
-    10^26 runs), and no id repeats."""
+    10^25 runs), and no id repeats."""
+    assert len(set(TRACKING_ALPHABET)) == len(TRACKING_ALPHABET) == 32
     ids = [new_tracking_id() for _ in range(2000)]
     assert len(set(ids)) == len(ids)
     for place in range(TRACKING_LENGTH):

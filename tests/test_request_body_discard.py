@@ -4,6 +4,7 @@ connection's next request, even one already pipelined behind it, arrives intact.
 import http.client
 import io
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 
@@ -30,6 +31,8 @@ def _request_on(stream: object) -> HttpRequest:
 @pytest.fixture
 def sockets() -> Iterator[tuple[socket.socket, socket.socket]]:
     client, server = socket.socketpair()
+    for end in (client, server):
+        end.settimeout(10)  # a discard reading past the body fails here instead of hanging
     yield client, server
     client.close()
     server.close()
@@ -69,6 +72,42 @@ def test_a_chunked_body_is_discarded_up_to_its_last_chunk(sockets) -> None:
     request_body_discard(_request_on(stream))
     sender.join()
     assert stream.read(10) == b""
+    assert unreader.read(len(NEXT)) == NEXT
+
+
+def test_an_aborted_upload_is_answered_all_the_same() -> None:
+    """The connection reset halfway through the body (the resident's phone lost its
+    signal): the discard ends quietly and the refusal still goes out."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    with client, server:
+        server.settimeout(10)
+        stream = Body(LengthReader(SocketUnreader(server), len(BODY)))
+        client.sendall(BODY[:1000])
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with SO_LINGER 0: a reset, not an end of stream
+        request_body_discard(_request_on(stream))
+
+
+def test_a_photo_post_turned_away_has_its_body_dropped(tenant_a, sockets) -> None:
+    """The resident form's refusal, on gunicorn's own body stream: its body is read off
+    before the answer, up to the next request."""
+    from reports.photos import photo_slot
+    from reports.views import report_new
+
+    client, server = sockets
+    unreader = SocketUnreader(server)
+    stream = Body(LengthReader(unreader, len(BODY)))
+    request = RequestFactory().post("/report/", b"", content_type="multipart/form-data; boundary=x")
+    request.META.update(
+        {"CONTENT_LENGTH": str(len(BODY)), "wsgi.input": stream, "REMOTE_ADDR": "203.0.113.40"}
+    )
+    sender = _send(client, BODY + NEXT)
+    with photo_slot():  # this process's decoding slot is taken
+        response = report_new(request)
+    sender.join()
+    assert response.status_code == 503 and stream.reader.length == 0
     assert unreader.read(len(NEXT)) == NEXT
 
 

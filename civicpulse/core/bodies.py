@@ -25,5 +25,8 @@ def request_body_discard(request: HttpRequest) -> None:
     read = getattr(reader, "read", None)
     if not callable(read):
         return
-    while read(DISCARD_CHUNK_BYTES):
-        pass
+    try:
+        while read(DISCARD_CHUNK_BYTES):
+            pass
+    except Exception:  # an aborted upload or a malformed chunk: the answer still goes
+        return  # out, and gunicorn closes the connection when its own drain fails too
