@@ -136,7 +136,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default="postgres://civicpulse@127.0.0.1:55432/civicpulse"),
+    # The project-local server scripts/services.sh starts, on its port, unless named.
+    "default": env.db_url(
+        "DATABASE_URL",
+        default=f"postgres://civicpulse@127.0.0.1:{env.int('CIVICPULSE_PG_PORT', default=55432)}/civicpulse",
+    ),
 }
 # django-tenants routes queries by schema through its own backend, whatever the URL says
 # (civicpulse.core.database: that backend, with fewer round trips per request).
@@ -147,7 +151,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:56379/0")
+REDIS_URL = env.str(
+    "REDIS_URL", default=f"redis://127.0.0.1:{env.int('CIVICPULSE_REDIS_PORT', default=56379)}/0"
+)
 # Short timeouts: a Redis outage must slow nothing down that does not need Redis.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 
