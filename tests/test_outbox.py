@@ -1,6 +1,8 @@
 """The transactional outbox: a submission commits its report and wakes its tenant's drain
 at most once a moment; drains claim batches that no other worker takes."""
 
+import time
+
 import pytest
 from django.db import transaction
 
@@ -22,15 +24,22 @@ def submit(text: str = "Deep pothole in the road outside number 12", lat: float 
     return report_submit(description=text, latitude=lat, longitude=LON).report
 
 
+def wake_key_expire() -> None:
+    """The tenant's wake key gone, as its expiry would leave it (and as this process, which
+    remembers how long a key it saw has to live, would then find it)."""
+    redis_client().delete(outbox._wake_key())
+    outbox._known_awake.clear()
+
+
 @pytest.fixture
 def published(tenant_a, monkeypatch) -> list[tuple]:
     """What the wake-ups publish, recorded instead of sent; no wake key left from before."""
-    redis_client().delete(outbox._wake_key())
+    wake_key_expire()
     sent: list[tuple] = []
     monkeypatch.setattr(drain_reports, "apply_async", lambda args=(), **kw: sent.append(args))
     monkeypatch.setattr(process_report, "apply_async", lambda args=(), **kw: sent.append(("single", *args)))
     yield sent
-    redis_client().delete(outbox._wake_key())
+    wake_key_expire()
 
 
 def test_submissions_publish_one_wake_up_per_interval_and_no_task_per_report(
@@ -41,8 +50,29 @@ def test_submissions_publish_one_wake_up_per_interval_and_no_task_per_report(
     assert len(published) == 1 and published[0][0]  # one drain, with the token of its key
     assert all(r.status == "received" and r.enqueued_at is not None for r in reports)
     # Once the key has expired, the next submission wakes a drain again.
-    redis_client().delete(outbox._wake_key())
+    wake_key_expire()
     assert pipeline_wake() and len(published) == 2
+
+
+def test_wake_ups_in_a_live_keys_time_send_nothing_to_redis(published) -> None:
+    """A process that saw the wake key set knows how long it lives: submissions until
+    shortly before its end need no round trip, and none after it is gone is lost."""
+    schema = outbox.current_schema()
+    assert pipeline_wake() and len(published) == 1
+    seen_until = outbox._known_awake[schema] - time.monotonic()
+    assert (
+        outbox.WAKE_INTERVAL - outbox.AWAKE_MARGIN - 0.1
+        < seen_until
+        <= outbox.WAKE_INTERVAL - outbox.AWAKE_MARGIN
+    )
+    redis_client().delete(outbox._wake_key())  # gone early (a Redis restart): not asked
+    assert pipeline_wake() and redis_client().get(outbox._wake_key()) is None and len(published) == 1
+    outbox._known_awake[schema] = time.monotonic()  # the time known to be left has run out
+    assert pipeline_wake() and len(published) == 2
+    # Another process's key: this one learns how long it has left from Redis, too.
+    outbox._known_awake.clear()
+    assert pipeline_wake() and len(published) == 2
+    assert outbox._known_awake[schema] > time.monotonic()
 
 
 def test_a_drain_processes_its_batches(published, monkeypatch) -> None:
@@ -221,7 +251,7 @@ def test_the_sweep_wakes_a_drain_for_the_tables_backlog_and_counts_it_as_busy(pu
     submit()  # its wake-up was lost (no commit callback runs here)
     reports.tasks.sweep_stuck()
     assert seen == [False, False] and len(published) == 1
-    redis_client().delete(outbox._wake_key())
+    wake_key_expire()
     for n in range(2):
         submit(f"Pothole number {n}", lat=LAT + n * 0.01)
     reports.tasks.sweep_stuck()

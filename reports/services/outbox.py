@@ -1,6 +1,7 @@
 """The report row is the queue (a transactional outbox). A submission commits its report
 and nothing else; after the commit it wakes its tenant's drain at most once per
-WAKE_INTERVAL (a Redis key set with NX and a short expiry), and a drain claims batches of
+WAKE_INTERVAL (a Redis key set with NX and a short expiry; a process that saw the key
+alive asks Redis nothing more until shortly before it expires), and a drain claims batches of
 received reports with `FOR UPDATE SKIP LOCKED`. Nothing can be lost between the commit
 and the queue: the queue is the table. A wake-up that never reaches Redis costs only time:
 the report keeps no `enqueued_at`, so the sweeper (pipeline.report_sweep_stuck) takes it
@@ -34,6 +35,14 @@ IDLE_POLL = 0.1
 BATCH_SIZE = 50
 
 
+# Per process and tenant: until when (time.monotonic()) the wake key is known to live,
+# from the expiry Redis reported to this process. Submissions before then need no round
+# trip: the drain that key woke claims until it expires, and once more after. Kept short
+# of the key's end by AWAKE_MARGIN, the time between a report's commit and its wake-up.
+_known_awake: dict[str, float] = {}
+AWAKE_MARGIN = 0.2
+
+
 def _wake_key() -> str:
     return f"cp:{current_schema()}:pipeline:wake"
 
@@ -44,21 +53,29 @@ def pipeline_wake(*, report_id: int | None = None, interval: float = WAKE_INTERV
     to the sweeper's next run at once)."""
     from reports.tasks import drain_reports
 
+    schema, asked = current_schema(), time.monotonic()
+    if _known_awake.get(schema, 0.0) > asked:
+        return True  # the key this process saw set lives on: its drain will find this report
     key, token = _wake_key(), uuid.uuid4().hex
     client = redis_client()
     try:
-        if not client.set(key, token, nx=True, px=int(interval * 1000)):
-            return True  # a drain woken moments ago will find this report
-        try:
-            drain_reports.apply_async(args=(token,), retry=False)
-        except Exception:
-            client.delete(key)  # let the next submission try again instead of waiting
-            raise
+        pipe = client.pipeline(transaction=False)
+        pipe.set(key, token, nx=True, px=int(interval * 1000))
+        pipe.pttl(key)
+        woken, ttl_ms = pipe.execute()
+        if woken:
+            try:
+                drain_reports.apply_async(args=(token,), retry=False)
+            except Exception:
+                client.delete(key)  # let the next submission try again instead of waiting
+                raise
     except Exception as exc:  # Redis down or unreachable: the report is safe in the table
         logger.warning("could not wake the pipeline", extra={"report_id": report_id, "error": repr(exc)})
         if report_id is not None:
             Report.objects.filter(pk=report_id, status=Report.Status.RECEIVED).update(enqueued_at=None)
         return False
+    if ttl_ms > 0:  # the key's end is at least this far from when this process asked
+        _known_awake[schema] = asked + ttl_ms / 1000 - AWAKE_MARGIN
     return True
 
 
