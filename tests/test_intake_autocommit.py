@@ -1,0 +1,80 @@
+"""A report alone (no photo, no address to learn a point for) is one INSERT in
+autocommit: committed before its wake-up runs, and a refused insert (the same external_id
+submitted twice at the same moment) leaves the connection usable for the answer."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection, connections
+from django_tenants.utils import tenant_context
+
+from reports.models import Report
+from reports.services.intake import report_submit
+from tests.support.services import committed_tenant
+
+POINT = {"latitude": 39.8, "longitude": -89.64}
+
+
+@pytest.fixture
+def city(django_db_setup, django_db_blocker) -> Iterator[object]:
+    """A committed tenant, and this test's connection in autocommit as a web thread's is."""
+    with (
+        django_db_blocker.unblock(),
+        committed_tenant("intake-autocommit", "Autocommit City", "city") as tenant,
+    ):
+        with tenant_context(tenant):
+            assert connection.get_autocommit()
+            yield tenant
+
+
+def _committed(tenant: object, report_id: int) -> bool:
+    """Whether another session sees the report: it is committed."""
+    other = connections.create_connection("default")
+    try:
+        other.set_tenant(tenant)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM reports_report WHERE id = %s", [report_id])
+            return cursor.fetchone()[0] == 1
+    finally:
+        other.close()
+
+
+def test_a_report_alone_is_committed_before_its_wake_up(city, monkeypatch) -> None:
+    from django.db import transaction
+
+    woken: list[bool] = []
+    opened: list[bool] = []  # a transaction the service opened for the report
+    atomic = transaction.atomic
+    monkeypatch.setattr(
+        "reports.services.intake.transaction.atomic", lambda *a, **kw: opened.append(True) or atomic(*a, **kw)
+    )
+    monkeypatch.setattr(
+        "reports.services.intake.pipeline_wake",
+        lambda *, report_id: woken.append(_committed(city, report_id)) or True,
+    )
+    result = report_submit(description="Deep pothole outside number 12", **POINT)
+    assert result.created and woken == [True] and opened == []
+    # An address learning its point: the report and the address's witness in one transaction.
+    result = report_submit(description="Street light out", address="12 Main St", **POINT)
+    assert woken == [True, True] and opened == [True]
+
+
+def test_an_insert_refused_in_autocommit_still_answers_with_the_winner(city, monkeypatch) -> None:
+    from civicpulse.apikeys.services import api_key_create
+
+    key, _ = api_key_create(name="crm", scopes=["submit"])
+    save = Report.save
+    raced: list[bool] = []
+
+    def save_after_a_rival(self: Report, *args: object, **kwargs: object) -> None:
+        if not raced:  # another request with the same external_id commits first
+            raced.append(True)
+            save(
+                Report(description="The rival", api_key=key, external_id="crm-1", **POINT), force_insert=True
+            )
+        save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Report, "save", save_after_a_rival)
+    result = report_submit(description="Mine", api_key=key, external_id="crm-1", **POINT)
+    assert raced and not result.created and result.report.description == "The rival"
+    assert Report.objects.filter(external_id="crm-1").count() == 1
