@@ -105,3 +105,12 @@ def api(client: Client, key: str | None):
             return client.get(path, **headers, **extra)
 
     return _Api
+
+
+@pytest.fixture(autouse=True)
+def _wake_keys_unknown() -> None:
+    """Each test starts with no wake key remembered by this process (reports.services.outbox):
+    a key an earlier test saw alive would otherwise keep its wake-ups from Redis."""
+    from reports.services import outbox
+
+    outbox._known_awake.clear()

@@ -56,7 +56,8 @@ def test_submissions_publish_one_wake_up_per_interval_and_no_task_per_report(
 
 def test_wake_ups_in_a_live_keys_time_send_nothing_to_redis(published) -> None:
     """A process that saw the wake key set knows how long it lives: submissions until
-    shortly before its end need no round trip, and none after it is gone is lost."""
+    shortly before its end need no round trip. A key gone early (a Redis restart) is not
+    noticed until then: reports committed meanwhile wait for the sweeper's next run."""
     schema = outbox.current_schema()
     assert pipeline_wake() and len(published) == 1
     seen_until = outbox._known_awake[schema] - time.monotonic()

@@ -40,6 +40,8 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         sends_set = not self._setting_search_path and not (
             get_limit_set_calls() and self.search_path_set_schemas
         )
+        if sends_set:  # unknown until the SET's outcome is recorded, whatever interrupts it
+            self._session_search_path = None
         super()._handle_search_path(cursor)
         if sends_set:  # what the SET left: its paths, or None when it failed
             self._session_search_path = self.search_path_set_schemas
