@@ -10,15 +10,17 @@ from gunicorn.glogging import Logger
 # BIND_ADDRESS (0.0.0.0 for every interface; the Docker image does).
 bind = f"{os.environ.get('BIND_ADDRESS') or '127.0.0.1'}:{os.environ.get('PORT', '8000')}"
 # One process per core (a process runs Python on one core at a time: its GIL), each with
-# threads for the time a request waits: on PostgreSQL, Redis, or a client still sending its
-# body (a photo post turned away unread holds a thread until the client has sent it all).
+# threads for the time a request waits on PostgreSQL or Redis (uploads are read before a
+# thread takes them, and served by a thread of their own: web_worker.py).
 # Measured on 2 cores (docs/performance.md, 2026-12-05): 2 x 16 took less CPU per intake
 # request than 4 x 8 and kept another tenant's pages faster during a photo flood, with the
 # same 32 database connections at most; sync workers (one request per process, no
 # keep-alive) did worst. More cores: raise WEB_CONCURRENCY to their number.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "16"))
+# gunicorn's threaded worker, with uploads read by its event loop and served by threads of
+# their own (WEB_UPLOAD_THREADS, 1 by default, beside `threads`): civicpulse/web_worker.py.
+worker_class = "civicpulse.web_worker.UploadLaneWorker"
 graceful_timeout = 5
 # Requests are logged by civicpulse.core.middleware (with tenant and request id), not here.
 accesslog = None

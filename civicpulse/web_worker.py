@@ -1,0 +1,232 @@
+"""The gunicorn worker `make run` and the container use: gunicorn's threaded worker, with
+uploads kept apart from everything else.
+
+A thread that serves a photo post waits while the client sends the body, then holds the
+GIL while the body is parsed. In a flood of such posts every thread of a process was
+theirs: another tenant's page queued behind them, then shared the GIL with all of them
+(bench/photo_flood.py: its slowest page took 300-777 ms against 24-36 ms quiet), and a
+few clients sending slowly could hold every thread of the process for as long as they
+liked. Here:
+
+- an upload (upload_expected) is read by the worker's event loop, without a thread,
+  until its body is all in (within UPLOAD_BODY_TIMEOUT_S, in at most
+  UPLOAD_BUFFER_BYTES of memory per process at once: past that, uploads are handed on
+  unread, as gunicorn would);
+- it is then served by a pool of its own, WEB_UPLOAD_THREADS threads (1 by default:
+  uploads are served one after another per process, as a buffering proxy in front of
+  it would have them);
+- pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do.
+
+A request is placed by peeking at its socket; the buffered bytes are handed to gunicorn's
+parser as if just read from the socket, so the request it sees is the same."""
+
+import errno
+import os
+import re
+import selectors
+import socket
+import ssl
+import time
+from collections import deque
+from concurrent import futures
+from functools import partial
+
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+# A body larger than this carries a file (the resident form's text comes to a few
+# kilobytes; reports.views.FORM_TEXT_MAX_BYTES is the same bound).
+UPLOAD_MIN_BYTES = 64 * 1024
+# What is peeked of a request to place it: a request head is well under this.
+HEAD_PEEK_BYTES = 8 * 1024
+# What is read off an upload's socket at a time while its body arrives: the size Django
+# reads a body in. Larger pieces were copied again and again by gunicorn's reader, each
+# read taking a part of one (bench/photo_flood.py: a fifth more CPU with 256 KB).
+READ_BYTES = 64 * 1024
+# The largest body read ahead: the resident form's limit (FORM_MAX_BODY_BYTES, a photo
+# of 8 MB and its form). Larger ones are refused by the application (413), which is left
+# to read or drop them itself.
+BUFFERED_BODY_MAX_BYTES = 10 * 1024 * 1024
+TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+_HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked", re.IGNORECASE)
+
+
+def upload_expected(head: bytes) -> int | None:
+    """The size in bytes (head and body) of the upload a request's first bytes begin, -1
+    for an upload whose size its head does not give (chunked, or the head not all in
+    yet: a client that slow is not a page request), or None for any other request."""
+    end = head.find(_HEAD_END)
+    if end < 0:
+        return -1
+    head = head[: end + 2]
+    if _CHUNKED.search(head):
+        return -1
+    length = _CONTENT_LENGTH.search(head)
+    if length is None or int(length.group(1)) <= UPLOAD_MIN_BYTES:
+        return None
+    return end + len(_HEAD_END) + int(length.group(1))
+
+
+class BufferedUnreader(SocketUnreader):
+    """gunicorn's socket reader, serving first what the event loop read ahead."""
+
+    def __init__(self, sock: socket.socket, pieces: deque[bytes]) -> None:
+        super().__init__(sock)
+        self.pieces = pieces
+
+    def chunk(self) -> bytes:
+        return self.pieces.popleft() if self.pieces else super().chunk()
+
+
+class Upload:
+    """An upload whose bytes the event loop is reading."""
+
+    def __init__(self, conn: TConn, deadline: float) -> None:
+        self.conn, self.deadline = conn, deadline
+        self.pieces: deque[bytes] = deque()
+        self.received = 0
+        self.expected = -1  # unknown until its head is in
+        self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES
+
+
+class UploadLaneWorker(ThreadWorker):
+    def init_process(self) -> None:
+        self.upload_pool = futures.ThreadPoolExecutor(
+            max_workers=max(1, int(os.environ.get("WEB_UPLOAD_THREADS", "1"))), thread_name_prefix="upload"
+        )
+        self.buffer_budget = int(os.environ.get("UPLOAD_BUFFER_BYTES", str(32 * 1024 * 1024)))
+        self.body_timeout = float(os.environ.get("UPLOAD_BODY_TIMEOUT_S", "60"))
+        self.buffered = 0
+        self.read_buffer = memoryview(bytearray(READ_BYTES))
+        self.uploads: dict[int, Upload] = {}
+        super().init_process()
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Place a request whose first bytes have arrived (called by the event loop)."""
+        conn.init()
+        expected = self._peek_upload(conn)
+        if expected is None:
+            self._wrap_future(self.tpool.submit(self.handle, conn), conn)
+        elif expected > BUFFERED_BODY_MAX_BYTES or self._over_budget(expected):
+            # Too large for the application, or no memory left to read it ahead: served
+            # in the upload lane as gunicorn would, its thread reading the body.
+            self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
+        else:
+            upload = Upload(conn, time.monotonic() + self.body_timeout)
+            self._reserve(upload, expected)
+            conn.sock.setblocking(False)
+            with self._lock:
+                self.uploads[id(conn)] = upload
+                self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._upload_readable, upload))
+
+    def _peek_upload(self, conn: TConn) -> int | None:
+        if isinstance(conn.sock, ssl.SSLSocket):  # TLS bytes cannot be peeked at
+            return None
+        if conn.parser.unreader.buf.getbuffer().nbytes:  # a pipelined request already read
+            return None
+        try:
+            head = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:  # nothing there after all, or gone: gunicorn's own read will say
+            return None
+        return upload_expected(head) if head else None
+
+    def _reserve(self, upload: Upload, expected: int) -> None:
+        upload.expected = expected
+        wanted = max(expected, upload.received)
+        self.buffered += wanted - upload.reserved
+        upload.reserved = wanted
+
+    def _upload_readable(self, upload: Upload, sock: socket.socket) -> None:
+        try:
+            # Into the process's one read buffer, then copied at the size read (recv
+            # would allocate READ_BYTES each time, then shrink it).
+            size = sock.recv_into(self.read_buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            size = 0
+        data = self.read_buffer[:size].tobytes()
+        if not data:  # the client went away before its body was all in
+            self._drop(upload)
+            return
+        upload.pieces.append(data)
+        upload.received += len(data)
+        if upload.expected < 0 and not self._head_placed(upload):
+            return
+        if upload.received >= upload.expected:
+            self._hand_over(upload, self.upload_pool)
+
+    def _head_placed(self, upload: Upload) -> bool:
+        """Once a slow request's head is in: whether its body is to be read ahead here
+        (its size reserved), else it is handed on as it is."""
+        head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
+        if _HEAD_END not in head:
+            if upload.received >= HEAD_PEEK_BYTES:  # a head that long: gunicorn refuses it
+                self._hand_over(upload, self.upload_pool)
+            return False
+        expected = upload_expected(head)
+        if expected is None:  # no upload after all: a page or API call sent slowly
+            self._hand_over(upload, self.tpool)
+            return False
+        if (
+            expected < 0
+            or expected > BUFFERED_BODY_MAX_BYTES
+            or self._over_budget(expected - upload.reserved)
+        ):
+            # chunked, too large for the application, or no memory left to read it ahead
+            self._hand_over(upload, self.upload_pool)
+            return False
+        self._reserve(upload, expected)
+        return True
+
+    def _over_budget(self, more: int) -> bool:
+        return self.buffered + max(more, 0) > self.buffer_budget
+
+    def _forget(self, upload: Upload) -> None:
+        with self._lock:
+            self.uploads.pop(id(upload.conn), None)
+            try:
+                self.poller.unregister(upload.conn.sock)
+            except (KeyError, ValueError, OSError):
+                pass
+        self.buffered -= upload.reserved
+        upload.reserved = 0
+
+    def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor) -> None:
+        self._forget(upload)
+        conn = upload.conn
+        conn.sock.setblocking(True)
+        conn.parser.unreader = BufferedUnreader(conn.sock, upload.pieces)
+        self._wrap_future(pool.submit(self.handle, conn), conn)
+
+    def _drop(self, upload: Upload, answer: bytes = b"") -> None:
+        self._forget(upload)
+        if answer:
+            try:
+                upload.conn.sock.send(answer)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
+                    self.log.debug("Could not answer a slow upload: %s", exc)
+        self.nr_conns -= 1
+        upload.conn.close()
+
+    def murder_keepalived(self) -> None:
+        """gunicorn's sweep of idle keep-alive connections, run once a loop: here also
+        the uploads whose body did not arrive in time (answered 408)."""
+        super().murder_keepalived()
+        now = time.monotonic()
+        for upload in [u for u in self.uploads.values() if u.deadline < now]:
+            self._drop(upload, TIMEOUT_ANSWER)
+
+    def handle_quit(self, sig: int, frame: object) -> None:
+        self.upload_pool.shutdown(wait=False)
+        super().handle_quit(sig, frame)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.upload_pool.shutdown(wait=False)

@@ -1,0 +1,136 @@
+"""The web worker (civicpulse/web_worker.py): uploads are read by the event loop before a
+thread takes them, so a client that stops halfway through its photo holds no thread and
+is answered 408 when its time is up, while other uploads and pages are served."""
+
+import http.client
+import io
+import re
+import socket
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from django_tenants.utils import tenant_context
+from PIL import Image
+
+from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, upload_expected
+from tests.support.services import committed_tenant, web_server
+
+SLUG = "upload-lane-city"
+
+
+def _head(*lines: str) -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+PHOTO_HEAD = _head("POST /report/ HTTP/1.1", "Host: x", "content-length: 700000")
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (_head("GET /report/ HTTP/1.1", "Host: x"), None),
+        (_head("POST /api/v1/reports/ HTTP/1.1", "Host: x", "Content-Length: 300"), None),
+        (_head("POST /report/ HTTP/1.1", f"Content-Length: {UPLOAD_MIN_BYTES}"), None),
+        (PHOTO_HEAD, len(PHOTO_HEAD) + 700_000),
+        (_head("POST /report/ HTTP/1.1", "Transfer-Encoding: chunked"), -1),
+        (b"POST /report/ HTTP/1.1\r\nHost: x\r\nContent-Len", -1),  # the head still on its way
+    ],
+)
+def test_a_request_is_placed_by_its_head(head: bytes, expected: int | None) -> None:
+    assert upload_expected(head) == expected
+
+
+def test_what_was_read_ahead_is_served_before_the_socket() -> None:
+    client, server = socket.socketpair()
+    with client, server:
+        client.sendall(b"then the socket")
+        unreader = BufferedUnreader(server, deque([b"read ", b"ahead, "]))
+        assert unreader.read(27) == b"read ahead, then the socket"
+
+
+def _photo() -> bytes:
+    """A JPEG larger than UPLOAD_MIN_BYTES: noise does not compress."""
+    out = io.BytesIO()
+    Image.effect_noise((500, 400), 80).convert("RGB").save(out, format="JPEG", quality=95)
+    assert len(out.getvalue()) > UPLOAD_MIN_BYTES
+    return out.getvalue()
+
+
+def _form_post(token: str, photo: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    fields = {"description": "Streetlight out", "latitude": "39.8", "longitude": "-89.64"}
+    fields["csrfmiddlewaretoken"] = token
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return body + photo + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@contextmanager
+def _stalled_upload(port: int, host: str, cookie: str) -> Iterator[socket.socket]:
+    """A photo post that stops a kilobyte into its photo, of a megabyte announced (with
+    the CSRF cookie, so that the view would wait for its token in the body)."""
+    stalled = socket.create_connection(("127.0.0.1", port), timeout=30)
+    with stalled:
+        stalled.sendall(
+            _head(
+                "POST /report/ HTTP/1.1",
+                f"Host: {host}",
+                "Content-Type: multipart/form-data; boundary=x",
+                "Content-Length: 1000000",
+                f"Cookie: csrftoken={cookie}",
+            )
+            + b'--x\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n\r\n'
+            + b"\xff" * 1000
+        )
+        yield stalled
+
+
+def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_db_blocker) -> None:
+    """One upload thread, taken by nobody while a client sits on half a photo: another
+    resident's photo post is read, stored and answered, on a connection kept alive for
+    the next page; the stalled post is answered 408 once its time is up."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city") as tenant:
+        extra = {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "3"}
+        with web_server(extra) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            browser.request("GET", "/report/", headers={"Host": host})
+            with browser.getresponse() as page:
+                html = page.read()
+                cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
+            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+            assert page.status == 200 and cookie and token
+            with _stalled_upload(port, host, cookie.group(1)) as stalled:
+                body, content_type = _form_post(token.group(1).decode(), _photo())
+                headers = {
+                    "Host": host,
+                    "Content-Type": content_type,
+                    "Cookie": f"csrftoken={cookie.group(1)}",
+                }
+                browser.request("POST", "/report/", body, headers)
+                with browser.getresponse() as posted:
+                    posted.read()
+                assert posted.status == 302, posted.status
+                tracking_id = posted.getheader("Location", "").rstrip("/").rsplit("/", 1)[-1]
+                connection = browser.sock
+                browser.request("GET", "/healthz", headers={"Host": host})
+                with browser.getresponse() as health:
+                    health.read()
+                assert health.status == 200 and browser.sock is connection  # the same connection
+                answer = stalled.recv(1024)  # the stalled post, once its 3 s are up
+            browser.close()
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        from reports.models import Report
+
+        with tenant_context(tenant):
+            report = Report.objects.get(tracking_id=tracking_id)
+        assert report.photo and report.photo_bytes > 0
