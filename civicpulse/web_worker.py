@@ -52,17 +52,23 @@ TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-
 _HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r", re.IGNORECASE)
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked", re.IGNORECASE)
+# A client asking whether to send its body waits for gunicorn's "100 Continue".
+_EXPECT = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
+# The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
+# 408 (bytes a second: about a quarter of a megabit).
+UPLOAD_MIN_RATE = 32 * 1024
 
 
 def upload_expected(head: bytes) -> int | None:
     """The size in bytes (head and body) of the upload a request's first bytes begin, -1
-    for an upload whose size its head does not give (chunked, or the head not all in
-    yet: a client that slow is not a page request), or None for any other request."""
+    for an upload not to be read ahead (chunked, or waiting for "100 Continue") or whose
+    head has not all arrived (a client that slow is not a page request), or None for any
+    other request."""
     end = head.find(_HEAD_END)
     if end < 0:
         return -1
     head = head[: end + 2]
-    if _CHUNKED.search(head):
+    if _CHUNKED.search(head) or _EXPECT.search(head):
         return -1
     length = _CONTENT_LENGTH.search(head)
     if length is None or int(length.group(1)) <= UPLOAD_MIN_BYTES:
@@ -84,8 +90,8 @@ class BufferedUnreader(SocketUnreader):
 class Upload:
     """An upload whose bytes the event loop is reading."""
 
-    def __init__(self, conn: TConn, deadline: float) -> None:
-        self.conn, self.deadline = conn, deadline
+    def __init__(self, conn: TConn, started: float) -> None:
+        self.conn, self.started, self.deadline = conn, started, started
         self.pieces: deque[bytes] = deque()
         self.received = 0
         self.expected = -1  # unknown until its head is in
@@ -107,37 +113,53 @@ class UploadLaneWorker(ThreadWorker):
     def enqueue_req(self, conn: TConn) -> None:
         """Place a request whose first bytes have arrived (called by the event loop)."""
         conn.init()
-        expected = self._peek_upload(conn)
+        if conn.parser.mesg is None and type(conn.parser.unreader) is SocketUnreader:
+            # A new connection: its reader, for as long as it lives, serves what is read
+            # ahead before the socket, in the order it came (a body the application left
+            # unread is dropped through it before the next request is parsed).
+            conn.parser.unreader = BufferedUnreader(conn.sock, deque())
+        head = self._peek(conn)
+        expected = upload_expected(head) if head else None
         if expected is None:
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
-        elif expected > BUFFERED_BODY_MAX_BYTES or self._over_budget(expected):
-            # Too large for the application, or no memory left to read it ahead: served
-            # in the upload lane as gunicorn would, its thread reading the body.
+        elif (
+            (expected < 0 and _HEAD_END in head)
+            or expected > BUFFERED_BODY_MAX_BYTES
+            or self._over_budget(expected)
+        ):
+            # Not to be read ahead, too large for the application, or no memory left to
+            # read it ahead: served in the upload lane as gunicorn would, its thread
+            # reading the body.
             self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
         else:
-            upload = Upload(conn, time.monotonic() + self.body_timeout)
+            upload = Upload(conn, time.monotonic())
             self._reserve(upload, expected)
             conn.sock.setblocking(False)
             with self._lock:
                 self.uploads[id(conn)] = upload
                 self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._upload_readable, upload))
 
-    def _peek_upload(self, conn: TConn) -> int | None:
-        if isinstance(conn.sock, ssl.SSLSocket):  # TLS bytes cannot be peeked at
-            return None
-        if conn.parser.unreader.buf.getbuffer().nbytes:  # a pipelined request already read
-            return None
+    def _peek(self, conn: TConn) -> bytes:
+        """The first bytes of the connection's next request, or b"" where they cannot be
+        told from its socket: TLS, or bytes already read (a pipelined request)."""
+        unreader = conn.parser.unreader
+        if isinstance(conn.sock, ssl.SSLSocket) or not isinstance(unreader, BufferedUnreader):
+            return b""
+        if unreader.pieces or unreader.buf.getbuffer().nbytes:
+            return b""
         try:
-            head = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except OSError:  # nothing there after all, or gone: gunicorn's own read will say
-            return None
-        return upload_expected(head) if head else None
+            return b""
 
     def _reserve(self, upload: Upload, expected: int) -> None:
+        """Count the upload's size against the budget, and give it the time it may take."""
         upload.expected = expected
         wanted = max(expected, upload.received)
-        self.buffered += wanted - upload.reserved
+        with self._lock:  # released by the thread that served it (_hand_over)
+            self.buffered += wanted - upload.reserved
         upload.reserved = wanted
+        upload.deadline = upload.started + self.body_timeout + max(expected, 0) / UPLOAD_MIN_RATE
 
     def _upload_readable(self, upload: Upload, sock: socket.socket) -> None:
         try:
@@ -192,18 +214,25 @@ class UploadLaneWorker(ThreadWorker):
                 self.poller.unregister(upload.conn.sock)
             except (KeyError, ValueError, OSError):
                 pass
-        self.buffered -= upload.reserved
-        upload.reserved = 0
+
+    def _release(self, size: int, _: object = None) -> None:
+        with self._lock:
+            self.buffered -= size
 
     def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor) -> None:
+        """Serve the upload from what was read of it; its bytes stay counted against the
+        budget until it has been served."""
         self._forget(upload)
         conn = upload.conn
         conn.sock.setblocking(True)
-        conn.parser.unreader = BufferedUnreader(conn.sock, upload.pieces)
-        self._wrap_future(pool.submit(self.handle, conn), conn)
+        conn.parser.unreader.pieces.extend(upload.pieces)
+        served = pool.submit(self.handle, conn)
+        self._wrap_future(served, conn)
+        served.add_done_callback(partial(self._release, upload.reserved))
 
     def _drop(self, upload: Upload, answer: bytes = b"") -> None:
         self._forget(upload)
+        self._release(upload.reserved)
         if answer:
             try:
                 upload.conn.sock.send(answer)
