@@ -8,8 +8,8 @@ pixels. So the size the header declares is checked first, JPEGs are decoded stra
 more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
 at once (photo_slot), on threads of its own at a lower CPU priority (photo_clean)."""
 
-import io
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,7 +28,13 @@ MAX_PIXELS = 40_000_000  # the most a photo may declare; JPEGs that large are de
 # The most pixels any photo is decoded to (16 MB at 4 bytes a pixel): a JPEG is scaled
 # down by its decoder to fit, any other format must already fit.
 MAX_DECODED_PIXELS = 4_000_000
-MAX_SIDE = 1600  # stored photos are scaled down to this
+# A JPEG is decoded at the smallest size its decoder offers that leaves its long side at
+# least KEPT_SIDE (no visible loss), and resized only if that is still over MAX_SIDE:
+# resizing costs twice what decoding at that scale does (a 40-megapixel JPEG decoded at
+# 2,000 x 1,250: 16 ms; resized to 1,600: 34 ms more), and a phone's 12, 40, 48 or 50
+# megapixels land at 1,824 to 2,040 pixels, so the common photo is never resized.
+KEPT_SIDE = 1600
+MAX_SIDE = 2048  # the most a stored photo keeps on its long side
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 # Phones often write multi-picture JPEGs; the first picture is kept, as a plain JPEG.
 SAVED_AS = {"MPO": "JPEG"}
@@ -36,6 +42,7 @@ DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
 # How much nicer than the web threads the threads decoding photos are: the scheduler gives
 # them what the threads serving every other request leave over (bench/photo_flood.py).
 DECODE_NICENESS = 10
+PICTURES_PER_SLOT = 2  # what _photo_reencode holds at once: the decoded picture, its clean copy
 
 
 class PhotoBusy(Exception):
@@ -54,6 +61,11 @@ def _photo_slots() -> threading.BoundedSemaphore:
         with _slots_lock:  # settings are read on first use, not at import
             if _slots is None:
                 count = max(1, settings.PHOTO_DECODE_SLOTS)
+                # Pillow gives an image's memory back to the system when it is freed, and the
+                # next photo's pages are then faulted in afresh: a third of a photo's CPU
+                # (bench/photo_flood.py). Each slot's two pictures (the decoded one and its
+                # clean copy, at most 16 MB each) are kept for the next photo instead.
+                Image.core.set_blocks_max(PICTURES_PER_SLOT * count)
                 _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_lower_priority)
                 _slots = threading.BoundedSemaphore(count)
     return _slots
@@ -125,9 +137,9 @@ def photo_slot_free() -> bool:
 
 def _draft_scale(width: int, height: int) -> int:
     """The JPEG decode scale: the largest that still leaves the long side at least
-    MAX_SIDE (no visible loss once stored), and at least the smallest that fits
+    KEPT_SIDE (no visible loss once stored), and at least the smallest that fits
     MAX_DECODED_PIXELS."""
-    keeps_detail = max(s for s in DRAFT_SCALES if s == 1 or max(width, height) // s >= MAX_SIDE)
+    keeps_detail = max(s for s in DRAFT_SCALES if s == 1 or max(width, height) // s >= KEPT_SIDE)
     fits = next((s for s in DRAFT_SCALES if (width // s) * (height // s) <= MAX_DECODED_PIXELS), 0)
     if not fits:
         raise ValidationError(_("That photo is too large."))
@@ -183,6 +195,11 @@ def _photo_reencode(upload: UploadedFile) -> ContentFile:
         image = image.convert("RGB")
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
-    out = io.BytesIO()
-    clean.save(out, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
-    return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[image_format]}")
+    # Into a file, not a BytesIO: Pillow encodes into a file descriptor without holding the
+    # GIL, but into Python bytes while holding it, and encoding was a fifth of the time the
+    # GIL was held in a process under a photo flood, other tenants' pages waiting for it.
+    with tempfile.TemporaryFile() as out:
+        clean.save(out, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
+        out.seek(0)
+        encoded = out.read()
+    return ContentFile(encoded, name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[image_format]}")

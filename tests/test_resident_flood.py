@@ -72,7 +72,15 @@ def test_an_invalid_report_is_refused_before_its_photo_is_decoded(client_a, tena
 def test_a_40_megapixel_jpeg_is_never_decoded_whole(tenant_a, jpeg_40mp, decoded_sizes) -> None:
     clean = photo_clean(SimpleUploadedFile("big.jpg", jpeg_40mp))
     assert decoded_sizes and all(w * h <= MAX_DECODED_PIXELS for w, h in decoded_sizes)
-    assert Image.open(io.BytesIO(clean.read())).size == (1600, 1000)
+    # decoded at 1/4, within the stored size: not resized
+    assert Image.open(io.BytesIO(clean.read())).size == (2000, 1250)
+
+
+def test_a_photo_over_the_stored_size_is_scaled_down(tenant_a) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (3000, 1000), (10, 20, 30)).save(out, format="PNG")  # 3 megapixels
+    clean = photo_clean(SimpleUploadedFile("wide.png", out.getvalue()))
+    assert Image.open(io.BytesIO(clean.read())).size == (2048, 683)
 
 
 def test_other_formats_above_the_decode_cap_are_refused_unread(tenant_a, decoded_sizes) -> None:
