@@ -182,12 +182,12 @@ def _has_area(ring: list) -> bool:
     return abs(twice_area) > 2e-12
 
 
-def area_map(width: int = 600) -> dict | None:
-    """The tenant's area boundaries as SVG paths, for a map drawn without tiles: the
-    resident clicks where the problem is and the page turns the click back into a
-    point with `bounds`. None when no area has a boundary."""
+def area_map(width: int = 600, areas: Iterable[Area] | None = None) -> dict | None:
+    """The tenant's area boundaries (or those of `areas`, read already) as SVG paths, for a
+    map drawn without tiles: the resident clicks where the problem is and the page turns
+    the click back into a point with `bounds`. None when no area has a boundary."""
     polygons = []
-    for area in Area.objects.exclude(boundary=None).order_by("name"):
+    for area in Area.objects.exclude(boundary=None).order_by("name") if areas is None else areas:
         if area.boundary is not None:  # always, by the filter; the nullable field's type cannot say so
             # A ring without area (every corner on one line) cannot be clicked into, and
             # alone it would give the map no width or no height to scale by.
@@ -264,14 +264,12 @@ def map_tiles() -> dict[str, str]:
     return {"url": url, "attribution": attribution}
 
 
-def area_boundaries_geojson() -> list[dict]:
-    """The active areas' boundaries (GeoJSON), for a map that checks a point is inside one."""
-    return [
-        boundary
-        for boundary in Area.objects.filter(active=True)
-        .exclude(boundary=None)
-        .values_list("boundary", flat=True)
-        if boundary is not None
+def report_form_areas() -> tuple[dict | None, list[dict]]:
+    """The report form's outline map (area_map) and the active areas' boundaries (GeoJSON,
+    for its check that a point is inside one), from one read of the areas."""
+    areas = list(Area.objects.exclude(boundary=None).order_by("name").only("name", "boundary", "active"))
+    return area_map(areas=areas), [
+        area.boundary for area in areas if area.active and area.boundary is not None
     ]
 
 

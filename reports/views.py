@@ -21,7 +21,7 @@ from civicpulse.core.ratelimit import (
     rate_limit_hit,
     rate_limit_refund,
 )
-from issues.selectors import area_boundaries_geojson, area_map, map_tiles, recent_issue_extent
+from issues.selectors import map_tiles, recent_issue_extent, report_form_areas
 from reports.forms import ReportForm
 from reports.geocoder import address_suggestions
 from reports.limits import form_rate_hit, tenant_hour_hit
@@ -165,7 +165,7 @@ def _refund(hits: list[RateLimitHit]) -> None:
 
 
 def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> HttpResponse:
-    outline = area_map()
+    outline, boundaries = report_form_areas()
     return render(
         request,
         "reports/new.html",
@@ -177,7 +177,7 @@ def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> Htt
             "extent": outline["bounds"] if outline else recent_issue_extent(),
             "tenant": current_tenant(),
             "tiles": map_tiles(),
-            "boundaries": area_boundaries_geojson(),
+            "boundaries": boundaries,
             # "Already reported near here?" where the tenant publishes its issues.
             "nearby": publication().public,
         },

@@ -13,9 +13,12 @@ from contextlib import contextmanager
 
 import pytest
 from django_tenants.utils import tenant_context
+from gunicorn.http.body import Body, ChunkedReader, LengthReader
+from gunicorn.http.message import Request
+from gunicorn.http.unreader import Unreader
 from PIL import Image
 
-from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, upload_expected
+from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, WholeReadBody, upload_expected
 from tests.support.services import committed_tenant, web_server
 
 SLUG = "upload-lane-city"
@@ -50,6 +53,58 @@ def test_what_was_read_ahead_is_served_before_the_socket() -> None:
         client.sendall(b"then the socket")
         unreader = BufferedUnreader(server, deque([b"read ", b"ahead, "]))
         assert unreader.read(27) == b"read ahead, then the socket"
+
+
+class _Pieces(Unreader):
+    """A connection's bytes as they came off the socket: 64 KB pieces."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.pieces = deque(data[i : i + 65536] for i in range(0, len(data), 65536))
+        self.asked = 0
+
+    def chunk(self) -> bytes:
+        self.asked += 1
+        return self.pieces.popleft() if self.pieces else b""
+
+
+class _CountingLengthReader(LengthReader):
+    calls = 0
+
+    def read(self, size: int) -> bytes:
+        self.calls += 1
+        return super().read(size)
+
+
+def test_a_body_is_read_in_the_sizes_asked_for_not_a_kilobyte_at_a_time() -> None:
+    body = bytes(range(256)) * 2400 + b"tail"  # 600 KB
+    ours = _CountingLengthReader(_Pieces(body + b"GET /next"), len(body))
+    theirs = _CountingLengthReader(_Pieces(body + b"GET /next"), len(body))
+    read = []
+    for reader, wrapper in ((ours, WholeReadBody), (theirs, Body)):
+        stream, parts = wrapper(reader), []
+        for size in (1, 1000, 65536, 70000, None):
+            parts.append(stream.read(size))
+        read.append(b"".join(parts))
+        assert stream.read(10) == b""
+        assert reader.unreader.read() == b"GET /next"  # the next request is left as it was
+    assert read == [body, body]
+    # Each of the six reads of ours asks its reader once (twice at the end of the body):
+    # gunicorn's asks for each kilobyte, and the reader copies what is left of its 64 KB
+    # piece every time.
+    assert ours.calls <= 2 * 6 and theirs.calls > 500
+
+
+def test_a_chunked_body_reads_the_same_through_it() -> None:
+    chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (b"a" * 70000, b"b" * 10)) + b"0\r\n\r\n"
+    )
+    request = Request.__new__(Request)  # only what ChunkedReader reads of it: trailers
+    request.headers = []
+    request.cfg = None
+    stream = WholeReadBody(ChunkedReader(request, _Pieces(chunked)))
+    assert stream.read(5) == b"aaaaa"
+    assert stream.read() == b"a" * 69995 + b"b" * 10
 
 
 def _photo() -> bytes:

@@ -147,6 +147,10 @@ DATABASES = {
 DATABASES["default"]["ENGINE"] = "civicpulse.core.database"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A form's choices (a category list) are read with one query instead of a server-side
+# cursor's three round trips; nothing here streams a result too large to hold, and
+# PgBouncer in transaction mode needs them off too.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
