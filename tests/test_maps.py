@@ -101,6 +101,29 @@ def test_the_form_carries_the_tiles_or_only_the_outline_map(client_a, tenant_a, 
     assert "<title>North</title>" in page and '"coordinates": [[[-89.7, 39.7]' in page
 
 
+def test_the_form_reads_its_areas_once_and_its_categories_without_a_cursor(client_a, tenant_a) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from issues.models import Area
+
+    _area()
+    area_upsert(code="old", name="Old Town", boundary={"type": "Polygon", "coordinates": [RING]})
+    Area.objects.filter(code="old").update(active=False)
+    CategoryFactory(name="Streetlight out")
+    with CaptureQueriesContext(connection) as queries:
+        page = client_a.get("/report/").content.decode()
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert sum('FROM "issues_area"' in sql for sql in statements) == 1
+    # The category list in one SELECT, not a server-side cursor's DECLARE, FETCH and CLOSE.
+    assert not any(sql.lstrip().upper().startswith("DECLARE") for sql in statements)
+    assert "Streetlight out" in page
+    # Both areas are drawn on the outline map; only the active one is sent for the check
+    # that a point is inside an area.
+    assert "<title>North</title>" in page and "<title>Old Town</title>" in page
+    assert page.count('"coordinates": [[[-89.7, 39.7]') == 1
+
+
 # --- the point inside the tenant's areas ---------------------------------------------
 
 
