@@ -8,6 +8,7 @@ pixels. So the size the header declares is checked first, JPEGs are decoded stra
 more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
 at once (photo_slot), on threads of its own at a lower CPU priority (photo_clean)."""
 
+import io
 import os
 import tempfile
 import threading
@@ -31,8 +32,10 @@ MAX_DECODED_PIXELS = 4_000_000
 # A JPEG is decoded at the smallest size its decoder offers that leaves its long side at
 # least KEPT_SIDE (no visible loss), and resized only if that is still over MAX_SIDE:
 # resizing costs twice what decoding at that scale does (a 40-megapixel JPEG decoded at
-# 2,000 x 1,250: 16 ms; resized to 1,600: 34 ms more), and a phone's 12, 40, 48 or 50
-# megapixels land at 1,824 to 2,040 pixels, so the common photo is never resized.
+# 2,000 x 1,250: 16 ms; resized to 1,600: 34 ms more), and a phone's 12 megapixels
+# (4,032 x 3,024) land at 2,016 pixels, so the common photo is never resized. Stored
+# photos have up to 1.6 times the pixels of a 1,600-pixel limit: the storage quota counts
+# what is stored.
 KEPT_SIDE = 1600
 MAX_SIDE = 2048  # the most a stored photo keeps on its long side
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -42,7 +45,9 @@ DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
 # How much nicer than the web threads the threads decoding photos are: the scheduler gives
 # them what the threads serving every other request leave over (bench/photo_flood.py).
 DECODE_NICENESS = 10
-PICTURES_PER_SLOT = 2  # what _photo_reencode holds at once: the decoded picture, its clean copy
+# What _photo_reencode holds at once: the decoded picture and its clean copy (a third only
+# while a photo is resized or turned upright).
+PICTURES_PER_SLOT = 2
 
 
 class PhotoBusy(Exception):
@@ -65,7 +70,8 @@ def _photo_slots() -> threading.BoundedSemaphore:
                 # next photo's pages are then faulted in afresh: a third of a photo's CPU
                 # (bench/photo_flood.py). Each slot's two pictures (the decoded one and its
                 # clean copy, at most 16 MB each) are kept for the next photo instead.
-                Image.core.set_blocks_max(PICTURES_PER_SLOT * count)
+                # (PILLOW_BLOCKS_MAX, where the operator set more, is kept.)
+                Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PICTURES_PER_SLOT * count))
                 _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_lower_priority)
                 _slots = threading.BoundedSemaphore(count)
     return _slots
@@ -195,11 +201,23 @@ def _photo_reencode(upload: UploadedFile) -> ContentFile:
         image = image.convert("RGB")
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
-    # Into a file, not a BytesIO: Pillow encodes into a file descriptor without holding the
-    # GIL, but into Python bytes while holding it, and encoding was a fifth of the time the
-    # GIL was held in a process under a photo flood, other tenants' pages waiting for it.
-    with tempfile.TemporaryFile() as out:
-        clean.save(out, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
-        out.seek(0)
-        encoded = out.read()
-    return ContentFile(encoded, name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[image_format]}")
+    return ContentFile(
+        _encoded(clean, image_format), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[image_format]}"
+    )
+
+
+def _encoded(image: Image.Image, image_format: str) -> bytes:
+    if image_format == "JPEG":
+        # Into a file: Pillow's JPEG encoder writes to a file descriptor without holding the
+        # GIL, and into Python bytes while holding it (a fifth of the time the GIL was held
+        # in a process under a photo flood, other tenants' pages waiting for it).
+        try:
+            with tempfile.TemporaryFile() as spool:
+                image.save(spool, format="JPEG", quality=85)
+                spool.seek(0)
+                return spool.read()
+        except OSError:  # no writable temporary directory, or a full one: in memory instead
+            pass
+    out = io.BytesIO()
+    image.save(out, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
+    return out.getvalue()

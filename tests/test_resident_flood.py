@@ -76,6 +76,17 @@ def test_a_40_megapixel_jpeg_is_never_decoded_whole(tenant_a, jpeg_40mp, decoded
     assert Image.open(io.BytesIO(clean.read())).size == (2000, 1250)
 
 
+def test_a_photo_is_encoded_in_memory_without_a_writable_temporary_directory(tenant_a, monkeypatch) -> None:
+    import tempfile
+
+    def no_temporary_directory() -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_directory)
+    clean = photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    assert Image.open(io.BytesIO(clean.read())).format == "JPEG"
+
+
 def test_a_photo_over_the_stored_size_is_scaled_down(tenant_a) -> None:
     out = io.BytesIO()
     Image.new("RGB", (3000, 1000), (10, 20, 30)).save(out, format="PNG")  # 3 megapixels

@@ -99,12 +99,31 @@ def test_a_chunked_body_reads_the_same_through_it() -> None:
     chunked = (
         b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (b"a" * 70000, b"b" * 10)) + b"0\r\n\r\n"
     )
-    request = Request.__new__(Request)  # only what ChunkedReader reads of it: trailers
+    # A request with no trailers: ChunkedReader reads nothing else of it.
+    request = Request.__new__(Request)
     request.headers = []
-    request.cfg = None
     stream = WholeReadBody(ChunkedReader(request, _Pieces(chunked)))
     assert stream.read(5) == b"aaaaa"
     assert stream.read() == b"a" * 69995 + b"b" * 10
+
+
+def test_every_request_body_is_read_through_it(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from gunicorn.workers.gthread import ThreadWorker
+
+    from civicpulse.web_worker import UploadLaneWorker
+
+    served = []
+
+    def served_by_gunicorn(self: ThreadWorker, req: SimpleNamespace, conn: None) -> bool:
+        served.append(req.body)
+        return True
+
+    monkeypatch.setattr(ThreadWorker, "handle_request", served_by_gunicorn)
+    request = SimpleNamespace(body=Body(LengthReader(_Pieces(b"photo"), 5)))
+    assert UploadLaneWorker.handle_request(UploadLaneWorker.__new__(UploadLaneWorker), request, None)
+    assert type(served[0]) is WholeReadBody and served[0].read() == b"photo"
 
 
 def _photo() -> bytes:
