@@ -86,7 +86,12 @@ class BufferedUnreader(SocketUnreader):
         self.pieces = pieces
 
     def chunk(self) -> bytes:
-        return self.pieces.popleft() if self.pieces else super().chunk()
+        if self.pieces:
+            return self.pieces.popleft()
+        try:
+            return super().chunk()
+        except TimeoutError:  # an upload lane's client sent nothing for UPLOAD_BODY_TIMEOUT_S
+            return b""  # as if it had gone: the request ends here, and its connection
 
 
 class WholeReadBody(Body):
@@ -145,7 +150,8 @@ class UploadLaneWorker(ThreadWorker):
         ):
             # Not to be read ahead, too large for the application, or no memory left to
             # read it ahead: served in the upload lane as gunicorn would, its thread
-            # reading the body.
+            # reading the body, for no longer than UPLOAD_BODY_TIMEOUT_S between reads.
+            conn.sock.settimeout(self.body_timeout)
             self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
         else:
             upload = Upload(conn, time.monotonic())
@@ -244,7 +250,10 @@ class UploadLaneWorker(ThreadWorker):
         budget until it has been served."""
         self._forget(upload)
         conn = upload.conn
-        conn.sock.setblocking(True)
+        # Blocking from here; in the upload lane the rest of a body may still be on its way
+        # (chunked, or no memory left to read it ahead), and a client that stops sending
+        # holds that lane's thread for UPLOAD_BODY_TIMEOUT_S between reads at most.
+        conn.sock.settimeout(self.body_timeout if pool is self.upload_pool else None)
         conn.parser.unreader.pieces.extend(upload.pieces)
         served = pool.submit(self.handle, conn)
         self._wrap_future(served, conn)

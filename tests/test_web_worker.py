@@ -238,3 +238,47 @@ def test_a_body_sent_after_its_answer_is_dropped_in_step(django_db_setup, django
                 health = http.client.HTTPResponse(client)
                 health.begin()
                 assert health.status == 200, health.status
+
+
+def test_an_upload_that_stops_after_100_continue_frees_the_upload_lane(
+    django_db_setup, django_db_blocker
+) -> None:
+    """A client that asks for "100 Continue" is served in the upload lane unread (its body
+    comes only once asked for); when it stops sending, the lane's one thread is freed
+    after UPLOAD_BODY_TIMEOUT_S without a read, and the photo post waiting behind it is
+    served."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "2"}) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            browser.request("GET", "/report/", headers={"Host": host})
+            with browser.getresponse() as page:
+                html = page.read()
+                cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
+            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+            assert cookie and token
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+                stalled.sendall(
+                    _head(
+                        "POST /report/ HTTP/1.1",
+                        f"Host: {host}",
+                        "Content-Type: multipart/form-data; boundary=x",
+                        "Content-Length: 100000",
+                        "Expect: 100-continue",
+                        # the cookie makes the view wait for the form's token in the body
+                        f"Cookie: csrftoken={cookie.group(1)}",
+                    )
+                )
+                assert stalled.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+                stalled.sendall(b"--x\r\n" + b"\xff" * 1000)  # then nothing more
+                body, content_type = _form_post(token.group(1).decode(), _photo())
+                headers = {
+                    "Host": host,
+                    "Content-Type": content_type,
+                    "Cookie": f"csrftoken={cookie.group(1)}",
+                }
+                browser.request("POST", "/report/", body, headers)
+                with browser.getresponse() as posted:
+                    posted.read()
+                assert posted.status == 302, posted.status
+            browser.close()
