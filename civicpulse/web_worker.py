@@ -8,14 +8,16 @@ theirs: another tenant's page queued behind them, then shared the GIL with all o
 few clients sending slowly could hold every thread of the process for as long as they
 liked. Here:
 
-- an upload (upload_expected) is read by the worker's event loop, without a thread,
-  until its body is all in (within UPLOAD_BODY_TIMEOUT_S, in at most
-  UPLOAD_BUFFER_BYTES of memory per process at once: past that, uploads are handed on
-  unread, as gunicorn would);
-- it is then served by a pool of its own, WEB_UPLOAD_THREADS threads (1 by default:
-  uploads are served one after another per process, as a buffering proxy in front of
-  it would have them);
-- pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do.
+- a request's body, of any size, is read by the worker's event loop, without a
+  thread, until it is all in (within UPLOAD_BODY_TIMEOUT_S and a second for every
+  32 KB, in at most UPLOAD_BUFFER_BYTES of memory per process at once: past that,
+  uploads are handed on unread, as gunicorn would), so a client that never sends the
+  body it announced holds no thread;
+- an upload (a request of more than 64 KB) is then served by a pool of its own,
+  WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
+  process, as a buffering proxy in front of it would have them);
+- pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do;
+- no thread reads a request's socket past the time the request may take.
 
 A request is placed by peeking at its socket; the buffered bytes are handed to gunicorn's
 parser as if just read from the socket, so the request it sees is the same."""
@@ -61,11 +63,10 @@ _EXPECT = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 UPLOAD_MIN_RATE = 32 * 1024
 
 
-def upload_expected(head: bytes) -> int | None:
-    """The size in bytes (head and body) of the upload a request's first bytes begin, -1
-    for an upload not to be read ahead (chunked, or waiting for "100 Continue") or whose
-    head has not all arrived (a client that slow is not a page request), or None for any
-    other request."""
+def request_size(head: bytes) -> int | None:
+    """The size in bytes (head and body) of the request a connection's first bytes begin:
+    None for a request without a body, -1 for one whose body is not to be read ahead
+    (chunked, or waiting for "100 Continue") or whose head has not all arrived."""
     end = head.find(_HEAD_END)
     if end < 0:
         return -1
@@ -73,25 +74,36 @@ def upload_expected(head: bytes) -> int | None:
     if _CHUNKED.search(head) or _EXPECT.search(head):
         return -1
     length = _CONTENT_LENGTH.search(head)
-    if length is None or int(length.group(1)) <= UPLOAD_MIN_BYTES:
+    if length is None or int(length.group(1)) == 0:
         return None
     return end + len(_HEAD_END) + int(length.group(1))
 
 
 class BufferedUnreader(SocketUnreader):
-    """gunicorn's socket reader, serving first what the event loop read ahead."""
+    """gunicorn's socket reader, serving first what the event loop read ahead, and reading
+    the socket only until the request's deadline: past it, the client is taken to have
+    gone (gunicorn ends the request there, and closes its connection)."""
 
     def __init__(self, sock: socket.socket, pieces: deque[bytes]) -> None:
         super().__init__(sock)
         self.pieces = pieces
+        self.deadline: float | None = None  # time.monotonic(); set as each request is placed
 
     def chunk(self) -> bytes:
         if self.pieces:
             return self.pieces.popleft()
+        if self.deadline is None:
+            return super().chunk()
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            return b""
+        self.sock.settimeout(left)
         try:
             return super().chunk()
-        except TimeoutError:  # an upload lane's client sent nothing for UPLOAD_BODY_TIMEOUT_S
-            return b""  # as if it had gone: the request ends here, and its connection
+        except TimeoutError:
+            return b""
+        finally:
+            self.sock.settimeout(None)  # the answer is written without a deadline
 
 
 class WholeReadBody(Body):
@@ -117,6 +129,7 @@ class Upload:
         self.received = 0
         self.expected = -1  # unknown until its head is in
         self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES
+        self.pool: futures.ThreadPoolExecutor | None = None  # that serves it, once its size is known
 
 
 class UploadLaneWorker(ThreadWorker):
@@ -140,22 +153,24 @@ class UploadLaneWorker(ThreadWorker):
             # unread is dropped through it before the next request is parsed).
             conn.parser.unreader = BufferedUnreader(conn.sock, deque())
         head = self._peek(conn)
-        expected = upload_expected(head) if head else None
-        if expected is None:
+        size = request_size(head) if head else None
+        unreader = conn.parser.unreader
+        if size is None or 0 < size <= len(head):
+            # No body, or all of it in already: a page or an API call. (Unknown for TLS and
+            # for a request read with the one before it: gunicorn reads those, in time.)
+            if isinstance(unreader, BufferedUnreader):
+                unreader.deadline = time.monotonic() + self.body_timeout
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
-        elif (
-            (expected < 0 and _HEAD_END in head)
-            or expected > BUFFERED_BODY_MAX_BYTES
-            or self._over_budget(expected)
-        ):
+        elif (size < 0 and _HEAD_END in head) or size > BUFFERED_BODY_MAX_BYTES or self._over_budget(size):
             # Not to be read ahead, too large for the application, or no memory left to
             # read it ahead: served in the upload lane as gunicorn would, its thread
-            # reading the body, for no longer than UPLOAD_BODY_TIMEOUT_S between reads.
-            conn.sock.settimeout(self.body_timeout)
-            self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
+            # reading the body, until the time such a body may take.
+            self._serve_unread(conn, self.upload_pool, size)
         else:
+            # A body on its way (every page's and API call's too: a client that never
+            # sends it holds no thread), or a head still arriving.
             upload = Upload(conn, time.monotonic())
-            self._reserve(upload, expected)
+            self._reserve(upload, size)
             conn.sock.setblocking(False)
             with self._lock:
                 self.uploads[id(conn)] = upload
@@ -178,14 +193,27 @@ class UploadLaneWorker(ThreadWorker):
         except OSError:  # nothing there after all, or gone: gunicorn's own read will say
             return b""
 
+    def _serve_unread(self, conn: TConn, pool: futures.ThreadPoolExecutor, size: int) -> None:
+        """Serve a request whose body its thread reads, until the time it may take."""
+        if isinstance(conn.parser.unreader, BufferedUnreader):
+            conn.parser.unreader.deadline = time.monotonic() + self._allowed(size)
+        self._wrap_future(pool.submit(self.handle, conn), conn)
+
+    def _allowed(self, size: int) -> float:
+        """Seconds a request of `size` bytes (-1: unknown) may take to arrive."""
+        return self.body_timeout + max(size, 0) / UPLOAD_MIN_RATE
+
     def _reserve(self, upload: Upload, expected: int) -> None:
-        """Count the upload's size against the budget, and give it the time it may take."""
+        """Count the upload's size against the budget, and give it the time it may take;
+        requests of more than UPLOAD_MIN_BYTES are served in the upload lane."""
         upload.expected = expected
+        if expected >= 0:
+            upload.pool = self.upload_pool if expected > UPLOAD_MIN_BYTES else self.tpool
         wanted = max(expected, upload.received)
         with self._lock:  # released by the thread that served it (_hand_over)
             self.buffered += wanted - upload.reserved
         upload.reserved = wanted
-        upload.deadline = upload.started + self.body_timeout + max(expected, 0) / UPLOAD_MIN_RATE
+        upload.deadline = upload.started + self._allowed(expected)
 
     def _upload_readable(self, upload: Upload, sock: socket.socket) -> None:
         try:
@@ -204,8 +232,8 @@ class UploadLaneWorker(ThreadWorker):
         upload.received += len(data)
         if upload.expected < 0 and not self._head_placed(upload):
             return
-        if upload.received >= upload.expected:
-            self._hand_over(upload, self.upload_pool)
+        if upload.received >= upload.expected and upload.pool is not None:
+            self._hand_over(upload, upload.pool)
 
     def _head_placed(self, upload: Upload) -> bool:
         """Once a slow request's head is in: whether its body is to be read ahead here
@@ -215,19 +243,15 @@ class UploadLaneWorker(ThreadWorker):
             if upload.received >= HEAD_PEEK_BYTES:  # a head that long: gunicorn refuses it
                 self._hand_over(upload, self.upload_pool)
             return False
-        expected = upload_expected(head)
-        if expected is None:  # no upload after all: a page or API call sent slowly
+        size = request_size(head)
+        if size is None:  # a page or API call without a body, sent slowly
             self._hand_over(upload, self.tpool)
             return False
-        if (
-            expected < 0
-            or expected > BUFFERED_BODY_MAX_BYTES
-            or self._over_budget(expected - upload.reserved)
-        ):
+        if size < 0 or size > BUFFERED_BODY_MAX_BYTES or self._over_budget(size - upload.reserved):
             # chunked, too large for the application, or no memory left to read it ahead
-            self._hand_over(upload, self.upload_pool)
+            self._hand_over(upload, self.upload_pool, size)
             return False
-        self._reserve(upload, expected)
+        self._reserve(upload, size)
         return True
 
     def _over_budget(self, more: int) -> bool:
@@ -245,16 +269,16 @@ class UploadLaneWorker(ThreadWorker):
         with self._lock:
             self.buffered -= size
 
-    def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor) -> None:
-        """Serve the upload from what was read of it; its bytes stay counted against the
-        budget until it has been served."""
+    def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor, size: int = -1) -> None:
+        """Serve the request from what was read of it, its thread reading the rest (if any)
+        until the time a request of `size` bytes may take; its bytes stay counted against
+        the budget until it has been served."""
         self._forget(upload)
         conn = upload.conn
-        # Blocking from here; in the upload lane the rest of a body may still be on its way
-        # (chunked, or no memory left to read it ahead), and a client that stops sending
-        # holds that lane's thread for UPLOAD_BODY_TIMEOUT_S between reads at most.
-        conn.sock.settimeout(self.body_timeout if pool is self.upload_pool else None)
-        conn.parser.unreader.pieces.extend(upload.pieces)
+        conn.sock.setblocking(True)
+        unreader = conn.parser.unreader
+        unreader.pieces.extend(upload.pieces)
+        unreader.deadline = upload.deadline if upload.expected >= 0 else upload.started + self._allowed(size)
         served = pool.submit(self.handle, conn)
         self._wrap_future(served, conn)
         served.add_done_callback(partial(self._release, upload.reserved))

@@ -6,6 +6,8 @@ import http.client
 import io
 import re
 import socket
+import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from gunicorn.http.message import Request
 from gunicorn.http.unreader import Unreader
 from PIL import Image
 
-from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, WholeReadBody, upload_expected
+from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, WholeReadBody, request_size
 from tests.support.services import committed_tenant, web_server
 
 SLUG = "upload-lane-city"
@@ -31,12 +33,15 @@ def _head(*lines: str) -> bytes:
 PHOTO_HEAD = _head("POST /report/ HTTP/1.1", "Host: x", "content-length: 700000")
 
 
+API_HEAD = _head("POST /api/v1/reports/ HTTP/1.1", "Host: x", "Content-Length: 300")
+
+
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
         (_head("GET /report/ HTTP/1.1", "Host: x"), None),
-        (_head("POST /api/v1/reports/ HTTP/1.1", "Host: x", "Content-Length: 300"), None),
-        (_head("POST /report/ HTTP/1.1", f"Content-Length: {UPLOAD_MIN_BYTES}"), None),
+        (_head("POST /report/ HTTP/1.1", "Host: x", "Content-Length: 0"), None),
+        (API_HEAD, len(API_HEAD) + 300),
         (PHOTO_HEAD, len(PHOTO_HEAD) + 700_000),
         (_head("POST /report/ HTTP/1.1", "Transfer-Encoding: chunked"), -1),
         (_head("POST /report/ HTTP/1.1", "Content-Length: 700000", "Expect: 100-continue"), -1),
@@ -44,7 +49,7 @@ PHOTO_HEAD = _head("POST /report/ HTTP/1.1", "Host: x", "content-length: 700000"
     ],
 )
 def test_a_request_is_placed_by_its_head(head: bytes, expected: int | None) -> None:
-    assert upload_expected(head) == expected
+    assert request_size(head) == expected
 
 
 def test_what_was_read_ahead_is_served_before_the_socket() -> None:
@@ -240,13 +245,13 @@ def test_a_body_sent_after_its_answer_is_dropped_in_step(django_db_setup, django
                 assert health.status == 200, health.status
 
 
-def test_an_upload_that_stops_after_100_continue_frees_the_upload_lane(
+def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
     django_db_setup, django_db_blocker
 ) -> None:
     """A client that asks for "100 Continue" is served in the upload lane unread (its body
-    comes only once asked for); when it stops sending, the lane's one thread is freed
-    after UPLOAD_BODY_TIMEOUT_S without a read, and the photo post waiting behind it is
-    served."""
+    comes only once asked for); sending a byte a second, it keeps the lane's one thread
+    only for the time its size allows (UPLOAD_BODY_TIMEOUT_S and a second for every 32
+    KB), and the photo post waiting behind it is served."""
     with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
         with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "2"}) as port:
             host = f"{SLUG}.localhost:{port}"
@@ -270,7 +275,19 @@ def test_an_upload_that_stops_after_100_continue_frees_the_upload_lane(
                     )
                 )
                 assert stalled.recv(1024).startswith(b"HTTP/1.1 100 Continue")
-                stalled.sendall(b"--x\r\n" + b"\xff" * 1000)  # then nothing more
+                stalled.sendall(b"--x\r\n" + b"\xff" * 1000)
+                trickling = threading.Event()
+                trickling.set()
+
+                def trickle() -> None:  # a byte a second, never idle long enough to time out
+                    while trickling.is_set():
+                        try:
+                            stalled.send(b"\xff")
+                        except OSError:
+                            return
+                        time.sleep(1)
+
+                threading.Thread(target=trickle, daemon=True).start()
                 body, content_type = _form_post(token.group(1).decode(), _photo())
                 headers = {
                     "Host": host,
@@ -280,5 +297,48 @@ def test_an_upload_that_stops_after_100_continue_frees_the_upload_lane(
                 browser.request("POST", "/report/", body, headers)
                 with browser.getresponse() as posted:
                     posted.read()
+                trickling.clear()
                 assert posted.status == 302, posted.status
             browser.close()
+
+
+def test_requests_whose_small_body_never_comes_hold_no_page_thread(
+    django_db_setup, django_db_blocker
+) -> None:
+    """More clients than the process has threads each announce a small body and send
+    none: each is read by the event loop, so a page is still answered at once, and each
+    is answered 408 once its time is up."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        with web_server({"UPLOAD_BODY_TIMEOUT_S": "2"}) as port:  # 1 process, 4 threads
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            browser.request("GET", "/report/", headers={"Host": host})
+            with browser.getresponse() as form:
+                form.read()
+                cookie = re.search(r"csrftoken=([^;]+)", form.getheader("Set-Cookie") or "")
+            browser.close()
+            assert cookie
+            stalled = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(6)]
+            try:
+                for client in stalled:
+                    client.sendall(
+                        _head(
+                            "POST /report/ HTTP/1.1",
+                            f"Host: {host}",
+                            "Content-Type: application/x-www-form-urlencoded",
+                            "Content-Length: 300",
+                            # the cookie makes the view wait for the form's token in the body
+                            f"Cookie: csrftoken={cookie.group(1)}",
+                        )
+                    )
+                page = http.client.HTTPConnection("127.0.0.1", port, timeout=1.5)
+                page.request("GET", "/healthz", headers={"Host": host})
+                with page.getresponse() as health:
+                    health.read()
+                assert health.status == 200
+                page.close()
+                answers = [client.recv(1024) for client in stalled]
+            finally:
+                for client in stalled:
+                    client.close()
+        assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers), answers
