@@ -33,7 +33,8 @@ from collections import deque
 from concurrent import futures
 from functools import partial
 
-from gunicorn.http.body import Body
+from gunicorn.http.body import Body, ChunkedReader, LengthReader
+from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -81,13 +82,16 @@ def request_size(head: bytes) -> int | None:
 
 class BufferedUnreader(SocketUnreader):
     """gunicorn's socket reader, serving first what the event loop read ahead, and reading
-    the socket only until the request's deadline: past it, the client is taken to have
-    gone (gunicorn ends the request there, and closes its connection)."""
+    the socket only until the request's deadline. Past it the request ends with an error
+    (NoMoreData: Django sees an unreadable body) and its connection is closed once it is
+    answered, never read again: a byte still on its way is never taken for the start of
+    another request."""
 
     def __init__(self, sock: socket.socket, pieces: deque[bytes]) -> None:
         super().__init__(sock)
         self.pieces = pieces
         self.deadline: float | None = None  # time.monotonic(); set as each request is placed
+        self.request: Request | None = None  # the one being served, to close its connection
 
     def chunk(self) -> bytes:
         if self.pieces:
@@ -95,15 +99,17 @@ class BufferedUnreader(SocketUnreader):
         if self.deadline is None:
             return super().chunk()
         left = self.deadline - time.monotonic()
-        if left <= 0:
-            return b""
-        self.sock.settimeout(left)
-        try:
-            return super().chunk()
-        except TimeoutError:
-            return b""
-        finally:
-            self.sock.settimeout(None)  # the answer is written without a deadline
+        if left > 0:
+            self.sock.settimeout(left)
+            try:
+                return super().chunk()
+            except TimeoutError:
+                pass
+            finally:
+                self.sock.settimeout(None)  # the answer is written without a deadline
+        if self.request is not None:
+            self.request.force_close()
+        raise NoMoreData(b"")
 
 
 class WholeReadBody(Body):
@@ -132,6 +138,17 @@ class Upload:
         self.pool: futures.ThreadPoolExecutor | None = None  # that serves it, once its size is known
 
 
+def _body_left(request: Request | None) -> int:
+    """Bytes of a request's body not yet read off its connection: 0 when none are (or no
+    request came before), -1 when unknown (a chunked body not read to its end)."""
+    reader = getattr(getattr(request, "body", None), "reader", None)
+    if isinstance(reader, LengthReader):
+        return reader.length
+    if isinstance(reader, ChunkedReader) and reader.parser is not None:
+        return -1
+    return 0
+
+
 class UploadLaneWorker(ThreadWorker):
     def init_process(self) -> None:
         self.upload_pool = futures.ThreadPoolExecutor(
@@ -152,9 +169,18 @@ class UploadLaneWorker(ThreadWorker):
             # ahead before the socket, in the order it came (a body the application left
             # unread is dropped through it before the next request is parsed).
             conn.parser.unreader = BufferedUnreader(conn.sock, deque())
+        unreader = conn.parser.unreader
+        if isinstance(unreader, BufferedUnreader):
+            unreader.request = None
+        left = _body_left(conn.parser.mesg)
+        if left:
+            # The body of the request before, left unread by the application (a 413, a
+            # chunked body, a post turned away), is still on its way: gunicorn drops it
+            # before reading this request, in the upload lane, in the time it may take.
+            self._serve_unread(conn, self.upload_pool, left)
+            return
         head = self._peek(conn)
         size = request_size(head) if head else None
-        unreader = conn.parser.unreader
         if size is None or 0 < size <= len(head):
             # No body, or all of it in already: a page or an API call. (Unknown for TLS and
             # for a request read with the one before it: gunicorn reads those, in time.)
@@ -178,6 +204,8 @@ class UploadLaneWorker(ThreadWorker):
 
     def handle_request(self, req: Request, conn: TConn) -> bool:
         req.body = WholeReadBody(req.body.reader)  # nothing of it has been read yet
+        if isinstance(conn.parser.unreader, BufferedUnreader):
+            conn.parser.unreader.request = req
         return super().handle_request(req, conn)
 
     def _peek(self, conn: TConn) -> bytes:

@@ -113,6 +113,8 @@ def test_a_chunked_body_reads_the_same_through_it() -> None:
 
 
 def test_every_request_body_is_read_through_it(monkeypatch) -> None:
+    """And the connection's reader knows the request, to close its connection when its
+    time is up."""
     from types import SimpleNamespace
 
     from gunicorn.workers.gthread import ThreadWorker
@@ -121,14 +123,39 @@ def test_every_request_body_is_read_through_it(monkeypatch) -> None:
 
     served = []
 
-    def served_by_gunicorn(self: ThreadWorker, req: SimpleNamespace, conn: None) -> bool:
+    def served_by_gunicorn(self: ThreadWorker, req: SimpleNamespace, conn: SimpleNamespace) -> bool:
         served.append(req.body)
         return True
 
     monkeypatch.setattr(ThreadWorker, "handle_request", served_by_gunicorn)
-    request = SimpleNamespace(body=Body(LengthReader(_Pieces(b"photo"), 5)))
-    assert UploadLaneWorker.handle_request(UploadLaneWorker.__new__(UploadLaneWorker), request, None)
+    client, server = socket.socketpair()
+    with client, server:
+        unreader = BufferedUnreader(server, deque())
+        connection = SimpleNamespace(parser=SimpleNamespace(unreader=unreader))
+        request = SimpleNamespace(body=Body(LengthReader(_Pieces(b"photo"), 5)))
+        assert UploadLaneWorker.handle_request(
+            UploadLaneWorker.__new__(UploadLaneWorker), request, connection
+        )
     assert type(served[0]) is WholeReadBody and served[0].read() == b"photo"
+    assert unreader.request is request
+
+
+def test_past_its_deadline_a_request_ends_and_its_connection_closes() -> None:
+    from types import SimpleNamespace
+
+    from gunicorn.http.errors import NoMoreData
+
+    client, server = socket.socketpair()
+    with client, server:
+        client.sendall(b"too late")
+        unreader = BufferedUnreader(server, deque([b"read ahead"]))
+        closed = []
+        unreader.request = SimpleNamespace(force_close=lambda: closed.append(True))
+        unreader.deadline = time.monotonic() - 1
+        assert unreader.chunk() == b"read ahead"  # already in: served whatever the time
+        with pytest.raises(NoMoreData):
+            unreader.chunk()  # the socket is not read again, its bytes never taken as a request
+        assert closed == [True] and server.recv(100) == b"too late"
 
 
 def _photo() -> bytes:
@@ -299,6 +326,13 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
                     posted.read()
                 trickling.clear()
                 assert posted.status == 302, posted.status
+                # The trickling post was ended, answered and its connection closed: what it
+                # sends next is never read as a request.
+                stalled.settimeout(10)
+                answer = b""
+                while chunk := stalled.recv(65536):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 403 ") and b"Connection: close" in answer
             browser.close()
 
 
