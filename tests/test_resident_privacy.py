@@ -185,6 +185,7 @@ def test_tracking_ids_and_tokens_stay_out_of_the_logs(client_a, tenant_a, caplog
         client_a.get(f"/track/?id={report.tracking_id}")
         client_a.get("/track/ZZZZZZZZZZ/")  # 404: Django's own "Not Found" line too
         client_a.get(f"{BASE}/tokens/{report.tracking_id}.json")
+        client_a.get(f"/api/v1/reports/{report.tracking_id}/")  # refused without a key, still logged
     text = _log_lines(caplog)
     assert "/track/[redacted]/unsubscribe/[redacted]" in text and "Not Found" in text
     for secret in (report.tracking_id, stop, confirm, "ZZZZZZZZZZ"):
@@ -199,6 +200,15 @@ def test_tracking_ids_and_tokens_stay_out_of_the_logs(client_a, tenant_a, caplog
     ContextFilter().filter(record)
     line = json.loads(JsonFormatter().format(record))["message"]
     assert line == '10.0.0.1 "GET /track/[redacted]/photo HTTP/1.1" 200'
+    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, '%(h)s "%(r)s" %(s)s', None, None)
+    record.args = {
+        "h": "10.0.0.1",
+        "r": "GET /open311/v2/requests.json?a=1&api_key=cp_secret HTTP/1.1",
+        "s": "200",
+    }
+    ContextFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))["message"]
+    assert "cp_secret" not in line and "api_key=[redacted]" in line
 
 
 @pytest.mark.parametrize("path", ["services/pot%00holes.json", "requests/ab%00cd.json", "tokens/AB%00CD.xml"])

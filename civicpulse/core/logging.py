@@ -21,10 +21,14 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 
 
 REDACTED = "[redacted]"
-# /track/<id>/…, its /unsubscribe/<token> and /confirm/<token>, /track/?id=<id>, and
-# Open311 /tokens/<token>.json: the secret part of each, up to the next / ? & space or quote.
+# /track/<id>/…, its /unsubscribe/<token> and /confirm/<token>, /track/?id=<id>, the API's
+# /api/v1/reports/<id>/, Open311 /tokens/<token>.json, and an api_key in a query string
+# (Open311 takes it there; gunicorn's access log, when on, writes the whole request line):
+# the secret part of each, up to the next / ? & space or quote.
 _SECRETS = (
     (re.compile(r"(/track/)(?!\[redacted\])[^/?&\s'\"]+"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"(/api/v1/reports/)(?!\[redacted\])[^/?&\s'\"]+"), rf"\g<1>{REDACTED}"),
+    (re.compile(r"([?&]api_key=)(?!\[redacted\])[^&\s'\"]+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(/(?:unsubscribe|confirm)/)(?!\[redacted\])[^/?&\s'\"]+"), rf"\g<1>{REDACTED}"),
     (
         re.compile(r"(/tokens/)(?!\[redacted\])[^/?&\s'\"]+?(?=\.(?:json|xml)\b|[/?&\s'\"]|$)"),
@@ -34,9 +38,12 @@ _SECRETS = (
 )
 
 
+_MARKERS = ("/track/", "/tokens/", "/api/v1/reports/", "api_key=")
+
+
 def redact(text: str) -> str:
     """`text` with every tracking id and resident token in a URL path replaced."""
-    if "/track/" not in text and "/tokens/" not in text:
+    if not any(marker in text for marker in _MARKERS):
         return text
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
