@@ -142,6 +142,17 @@ def test_without_areas_any_point_is_taken(client_a, tenant_a) -> None:
     assert response.status_code == 302
 
 
+def test_with_every_area_retired_any_point_is_taken(client_a, tenant_a) -> None:
+    from issues.models import Area
+
+    _area()
+    Area.objects.update(active=False)
+    response = client_a.post(
+        "/report/", {"description": "Pothole", "latitude": "40.5", "longitude": "-89.64"}
+    )
+    assert response.status_code == 302
+
+
 # --- address suggestions -------------------------------------------------------------
 
 

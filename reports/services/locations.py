@@ -54,8 +54,9 @@ def _witness_hash(kind: str, value: str) -> str:
 
 
 def point_in_tenant_areas(latitude: float, longitude: float) -> bool:
-    """True when the tenant has no area boundaries, or the point lies in one of them."""
-    if not Area.objects.filter(boundary__isnull=False).exists():
+    """True when the tenant has no active area with a boundary, or the point lies in one
+    of them (a retired area takes no new reports, and does not close the map either)."""
+    if not Area.objects.filter(active=True).exclude(boundary=None).exists():
         return True
     return area_for_point(latitude, longitude) is not None
 
