@@ -22,6 +22,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
 DEVELOPMENT_SETTINGS = "civicpulse.settings.dev"
+# Settings carrying the development defaults (DEBUG from the environment, the published
+# secret key): the development module, and the base every other one builds on.
+DEVELOPMENT_DEFAULTS = (DEVELOPMENT_SETTINGS, "civicpulse.settings.base")
 
 
 def settings_module_choose(env_file: Path = ENV_FILE) -> str:
@@ -34,14 +37,15 @@ def settings_module_choose(env_file: Path = ENV_FILE) -> str:
 
 
 def development_refuse_unless_debug(process: str) -> None:
-    """Stop a server from starting on the development settings unless the environment
-    turns DEBUG on explicitly (DEBUG=true)."""
-    if os.environ.get("DJANGO_SETTINGS_MODULE") != DEVELOPMENT_SETTINGS:
+    """Stop a server from starting on the development settings (or the base they build
+    on) unless the environment turns DEBUG on explicitly (DEBUG=true)."""
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if module not in DEVELOPMENT_DEFAULTS:
         return
     if environ.Env().bool("DEBUG", default=False):
         return
     raise ImproperlyConfigured(
-        f"Refusing to start {process} with the development settings ({DEVELOPMENT_SETTINGS}): they run "
+        f"Refusing to start {process} with the development settings ({module}): they run "
         "with DEBUG, a published secret key and console mail. Set DJANGO_SETTINGS_MODULE="
         "civicpulse.settings.prod in the environment or in .env, or set DEBUG=true to run the "
         "development settings on purpose."

@@ -47,9 +47,10 @@ def test_env_file_names_the_settings_module_and_the_environment_wins(tmp_path: P
 
 @pytest.mark.parametrize("entry", ["civicpulse.wsgi", "civicpulse.asgi"])
 def test_the_web_server_refuses_development_settings_without_debug(entry: str) -> None:
-    refused = _python(f"import {entry}", DJANGO_SETTINGS_MODULE="civicpulse.settings.dev", DEBUG="false")
-    assert refused.returncode != 0
-    assert "Refusing to start the web server" in refused.stderr
+    for module in ("civicpulse.settings.dev", "civicpulse.settings.base"):
+        refused = _python(f"import {entry}", DJANGO_SETTINGS_MODULE=module, DEBUG="false")
+        assert refused.returncode != 0
+        assert "Refusing to start the web server" in refused.stderr
     # DEBUG explicitly on: the development server starts (make run sets it).
     allowed = _python(
         f"import {entry}; print('loaded')", DJANGO_SETTINGS_MODULE="civicpulse.settings.dev", DEBUG="true"
