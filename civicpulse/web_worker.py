@@ -138,15 +138,21 @@ class Upload:
         self.pool: futures.ThreadPoolExecutor | None = None  # that serves it, once its size is known
 
 
-def _body_left(request: Request | None) -> int:
-    """Bytes of a request's body not yet read off its connection: 0 when none are (or no
-    request came before), -1 when unknown (a chunked body not read to its end)."""
+def _body_unread(request: Request | None) -> int:
+    """Bytes of a request's body its application left unread: -1 when unknown (a chunked
+    body not read to its end, or one whose reading failed)."""
     reader = getattr(getattr(request, "body", None), "reader", None)
-    if isinstance(reader, LengthReader):
-        return reader.length
-    if isinstance(reader, ChunkedReader) and reader.parser is not None:
-        return -1
-    return 0
+    if isinstance(reader, ChunkedReader):
+        return 0 if reader.parser is None else -1
+    return reader.length if isinstance(reader, LengthReader) else 0
+
+
+def _body_on_socket(request: Request, unreader: object) -> int:
+    """Of those, the bytes not read off the connection yet (-1: unknown)."""
+    left = _body_unread(request)
+    if left > 0 and isinstance(unreader, BufferedUnreader):
+        left = max(left - unreader.buf.getbuffer().nbytes - sum(len(piece) for piece in unreader.pieces), 0)
+    return left
 
 
 class UploadLaneWorker(ThreadWorker):
@@ -172,14 +178,7 @@ class UploadLaneWorker(ThreadWorker):
         unreader = conn.parser.unreader
         if isinstance(unreader, BufferedUnreader):
             unreader.request = None
-        left = _body_left(conn.parser.mesg)
-        if left:
-            # The body of the request before, left unread by the application (a 413, a
-            # chunked body, a post turned away), is still on its way: gunicorn drops it
-            # before reading this request, in the upload lane, in the time it may take.
-            self._serve_unread(conn, self.upload_pool, left)
-            return
-        head = self._peek(conn)
+        head, already = self._peek(conn)
         size = request_size(head) if head else None
         if size is None or 0 < size <= len(head):
             # No body, or all of it in already: a page or an API call. (Unknown for TLS and
@@ -192,10 +191,16 @@ class UploadLaneWorker(ThreadWorker):
             # read it ahead: served in the upload lane as gunicorn would, its thread
             # reading the body, until the time such a body may take.
             self._serve_unread(conn, self.upload_pool, size)
+        elif already and size < 0:
+            # A head still arriving after a request read with the one before: rare enough to
+            # be read, in its time, in the upload lane rather than on a page thread.
+            self._serve_unread(conn, self.upload_pool, size)
         else:
             # A body on its way (every page's and API call's too: a client that never
-            # sends it holds no thread), or a head still arriving.
+            # sends it holds no thread), or a head still arriving. Bytes already read off
+            # the socket stay where they are, ahead of those read from here on.
             upload = Upload(conn, time.monotonic())
+            upload.received = already
             self._reserve(upload, size)
             conn.sock.setblocking(False)
             with self._lock:
@@ -206,20 +211,28 @@ class UploadLaneWorker(ThreadWorker):
         req.body = WholeReadBody(req.body.reader)  # nothing of it has been read yet
         if isinstance(conn.parser.unreader, BufferedUnreader):
             conn.parser.unreader.request = req
-        return super().handle_request(req, conn)
+        keepalive = super().handle_request(req, conn)
+        # A body the application left unread and still on its way (a 413 answered before
+        # it, a chunked body, which Django never reads, a post refused unread): the
+        # connection is closed once answered rather than read on, so no thread waits for
+        # that body and none of it is ever taken for a request.
+        return keepalive and _body_on_socket(req, conn.parser.unreader) == 0
 
-    def _peek(self, conn: TConn) -> bytes:
-        """The first bytes of the connection's next request, or b"" where they cannot be
-        told from its socket: TLS, or bytes already read (a pipelined request)."""
+    def _peek(self, conn: TConn) -> tuple[bytes, int]:
+        """The first bytes of the connection's next request, and how many of them were read
+        off the socket already (with the request before: pipelined), or (b"", 0) where they
+        cannot be told: TLS."""
         unreader = conn.parser.unreader
         if isinstance(conn.sock, ssl.SSLSocket) or not isinstance(unreader, BufferedUnreader):
-            return b""
-        if unreader.pieces or unreader.buf.getbuffer().nbytes:
-            return b""
+            return b"", 0
+        # In the order gunicorn's reader serves them: its buffer, then the pieces; past what
+        # is left of the body of the request before (dropped before this one is read).
+        read = (unreader.buf.getvalue() + b"".join(unreader.pieces))[max(_body_unread(conn.parser.mesg), 0) :]
         try:
-            return conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            waiting = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except OSError:  # nothing there after all, or gone: gunicorn's own read will say
-            return b""
+            waiting = b""
+        return read + waiting, len(read)
 
     def _serve_unread(self, conn: TConn, pool: futures.ThreadPoolExecutor, size: int) -> None:
         """Serve a request whose body its thread reads, until the time it may take."""
@@ -228,8 +241,9 @@ class UploadLaneWorker(ThreadWorker):
         self._wrap_future(pool.submit(self.handle, conn), conn)
 
     def _allowed(self, size: int) -> float:
-        """Seconds a request of `size` bytes (-1: unknown) may take to arrive."""
-        return self.body_timeout + max(size, 0) / UPLOAD_MIN_RATE
+        """Seconds a request of `size` bytes (-1: unknown) may take to arrive: no more than
+        the largest body read ahead may (what is larger is refused unread)."""
+        return self.body_timeout + min(max(size, 0), BUFFERED_BODY_MAX_BYTES) / UPLOAD_MIN_RATE
 
     def _reserve(self, upload: Upload, expected: int) -> None:
         """Count the upload's size against the budget, and give it the time it may take;
@@ -268,7 +282,7 @@ class UploadLaneWorker(ThreadWorker):
         (its size reserved), else it is handed on as it is."""
         head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
         if _HEAD_END not in head:
-            if upload.received >= HEAD_PEEK_BYTES:  # a head that long: gunicorn refuses it
+            if upload.received >= HEAD_PEEK_BYTES:  # a head that long (cookies): read as it comes
                 self._hand_over(upload, self.upload_pool)
             return False
         size = request_size(head)
