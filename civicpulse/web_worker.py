@@ -75,7 +75,11 @@ def request_size(head: bytes) -> int | None:
     if _CHUNKED.search(head) or _EXPECT.search(head):
         return -1
     length = _CONTENT_LENGTH.search(head)
-    if length is None or int(length.group(1)) == 0:
+    if length is None:
+        return None
+    if len(length.group(1)) > 18:  # no body is that large (and int() refuses 4,300 digits)
+        return -1
+    if int(length.group(1)) == 0:
         return None
     return end + len(_HEAD_END) + int(length.group(1))
 
@@ -90,7 +94,10 @@ class BufferedUnreader(SocketUnreader):
     def __init__(self, sock: socket.socket, pieces: deque[bytes]) -> None:
         super().__init__(sock)
         self.pieces = pieces
-        self.deadline: float | None = None  # time.monotonic(); set as each request is placed
+        # Seconds the request being placed may take once a thread reads it (set as each
+        # request is placed), and when that thread must stop: time.monotonic().
+        self.allowed: float | None = None
+        self.deadline: float | None = None
         self.request: Request | None = None  # the one being served, to close its connection
 
     def chunk(self) -> bytes:
@@ -184,7 +191,7 @@ class UploadLaneWorker(ThreadWorker):
             # No body, or all of it in already: a page or an API call. (Unknown for TLS and
             # for a request read with the one before it: gunicorn reads those, in time.)
             if isinstance(unreader, BufferedUnreader):
-                unreader.deadline = time.monotonic() + self.body_timeout
+                unreader.allowed = self.body_timeout
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
         elif (size < 0 and _HEAD_END in head) or size > BUFFERED_BODY_MAX_BYTES or self._over_budget(size):
             # Not to be read ahead, too large for the application, or no memory left to
@@ -206,6 +213,14 @@ class UploadLaneWorker(ThreadWorker):
             with self._lock:
                 self.uploads[id(conn)] = upload
                 self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._upload_readable, upload))
+
+    def handle(self, conn: TConn) -> tuple[bool, TConn]:
+        """Serve the connection's next request on this thread: its time starts now, not
+        while it waited for a thread behind others."""
+        unreader = conn.parser.unreader
+        if isinstance(unreader, BufferedUnreader) and unreader.allowed is not None:
+            unreader.deadline = time.monotonic() + unreader.allowed
+        return super().handle(conn)
 
     def handle_request(self, req: Request, conn: TConn) -> bool:
         req.body = WholeReadBody(req.body.reader)  # nothing of it has been read yet
@@ -237,7 +252,7 @@ class UploadLaneWorker(ThreadWorker):
     def _serve_unread(self, conn: TConn, pool: futures.ThreadPoolExecutor, size: int) -> None:
         """Serve a request whose body its thread reads, until the time it may take."""
         if isinstance(conn.parser.unreader, BufferedUnreader):
-            conn.parser.unreader.deadline = time.monotonic() + self._allowed(size)
+            conn.parser.unreader.allowed = self._allowed(size)
         self._wrap_future(pool.submit(self.handle, conn), conn)
 
     def _allowed(self, size: int) -> float:
@@ -320,7 +335,8 @@ class UploadLaneWorker(ThreadWorker):
         conn.sock.setblocking(True)
         unreader = conn.parser.unreader
         unreader.pieces.extend(upload.pieces)
-        unreader.deadline = upload.deadline if upload.expected >= 0 else upload.started + self._allowed(size)
+        # All of it read ahead, or the rest to be read by the thread (chunked, too large)
+        unreader.allowed = self.body_timeout if upload.expected >= 0 else self._allowed(size)
         served = pool.submit(self.handle, conn)
         self._wrap_future(served, conn)
         served.add_done_callback(partial(self._release, upload.reserved))
