@@ -12,15 +12,16 @@ liked. Here:
   thread, until it is all in (within UPLOAD_BODY_TIMEOUT_S and a second for every
   32 KB, in at most UPLOAD_BUFFER_BYTES of memory per process at once: past that,
   uploads are handed on unread, as gunicorn would), so a client that never sends the
-  body it announced holds no thread;
+  body it announced holds no page thread;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them);
 - pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do;
 - no thread reads a request's socket past the time the request may take.
 
-A request is placed by peeking at its socket; the buffered bytes are handed to gunicorn's
-parser as if just read from the socket, so the request it sees is the same."""
+A request is placed by peeking at its socket (after what was read with the request
+before, if anything); the bytes read ahead are handed to gunicorn's parser as if just
+read from the socket, so the request it sees is the same."""
 
 import errno
 import os
@@ -44,13 +45,13 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 UPLOAD_MIN_BYTES = 64 * 1024
 # What is peeked of a request to place it: a request head is well under this.
 HEAD_PEEK_BYTES = 8 * 1024
-# What is read off an upload's socket at a time while its body arrives: the size Django
-# reads a body in. Larger pieces were copied again and again by gunicorn's reader, each
-# read taking a part of one (bench/photo_flood.py: a fifth more CPU with 256 KB).
+# What is read off a socket at a time while a body arrives: the size Django reads a body
+# in (bench/photo_flood.py: 256 KB made no difference once bodies were read whole, a
+# fifth more CPU before, when gunicorn's reader took a kilobyte of a piece at a time).
 READ_BYTES = 64 * 1024
 # The largest body read ahead: the resident form's limit (FORM_MAX_BODY_BYTES, a photo
-# of 8 MB and its form). Larger ones are refused by the application (413), which is left
-# to read or drop them itself.
+# of 8 MB and its form). Larger ones are refused by the application (413), unread, and
+# their connection closed once answered.
 BUFFERED_BODY_MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
