@@ -189,20 +189,21 @@ class UploadLaneWorker(ThreadWorker):
         head, already = self._peek(conn)
         size = request_size(head) if head else None
         if size is None or 0 < size <= len(head):
-            # No body, or all of it in already: a page or an API call. (Unknown for TLS and
-            # for a request read with the one before it: gunicorn reads those, in time.)
+            # No body, or all of it in already: a page or an API call. (Unknown for TLS:
+            # gunicorn reads it, in its time.)
             if isinstance(unreader, BufferedUnreader):
                 unreader.allowed = self.body_timeout
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
-        elif (size < 0 and _HEAD_END in head) or size > BUFFERED_BODY_MAX_BYTES or self._over_budget(size):
-            # Not to be read ahead, too large for the application, or no memory left to
-            # read it ahead: served in the upload lane as gunicorn would, its thread
-            # reading the body, until the time such a body may take.
-            self._serve_unread(conn, self.upload_pool, size)
-        elif already and size < 0:
-            # A head still arriving after a request read with the one before: rare enough to
-            # be read, in its time, in the upload lane rather than on a page thread.
-            self._serve_unread(conn, self.upload_pool, size)
+        elif (
+            (size < 0 and (_HEAD_END in head or already))
+            or size > BUFFERED_BODY_MAX_BYTES
+            or self._over_budget(size)
+        ):
+            # Not to be read ahead (chunked, 100 Continue, or a head still arriving behind
+            # a request read with the one before: rare), too large for the application, or
+            # no memory left to read it ahead: served in the upload lane as gunicorn would,
+            # its thread reading the rest, until the time such a request may take.
+            self._serve_unread(conn, size)
         else:
             # A body on its way (every page's and API call's too: a client that never
             # sends it holds no thread), or a head still arriving. Bytes already read off
@@ -250,11 +251,12 @@ class UploadLaneWorker(ThreadWorker):
             waiting = b""
         return read + waiting, len(read)
 
-    def _serve_unread(self, conn: TConn, pool: futures.ThreadPoolExecutor, size: int) -> None:
-        """Serve a request whose body its thread reads, until the time it may take."""
+    def _serve_unread(self, conn: TConn, size: int) -> None:
+        """Serve a request in the upload lane, its thread reading the body, until the time a
+        request of `size` bytes (-1: unknown) may take."""
         if isinstance(conn.parser.unreader, BufferedUnreader):
             conn.parser.unreader.allowed = self._allowed(size)
-        self._wrap_future(pool.submit(self.handle, conn), conn)
+        self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
 
     def _allowed(self, size: int) -> float:
         """Seconds a request of `size` bytes (-1: unknown) may take to arrive: no more than
