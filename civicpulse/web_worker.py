@@ -143,7 +143,6 @@ class Upload:
         self.received = 0
         self.expected = -1  # unknown until its head is in
         self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES
-        self.pool: futures.ThreadPoolExecutor | None = None  # that serves it, once its size is known
 
 
 def _body_unread(request: Request | None) -> int:
@@ -155,10 +154,10 @@ def _body_unread(request: Request | None) -> int:
     return reader.length if isinstance(reader, LengthReader) else 0
 
 
-def _body_on_socket(request: Request, unreader: object) -> int:
+def _body_on_socket(request: Request, unreader: BufferedUnreader) -> int:
     """Of those, the bytes not read off the connection yet (-1: unknown)."""
     left = _body_unread(request)
-    if left > 0 and isinstance(unreader, BufferedUnreader):
+    if left > 0:
         left = max(left - unreader.buf.getbuffer().nbytes - sum(len(piece) for piece in unreader.pieces), 0)
     return left
 
@@ -184,15 +183,13 @@ class UploadLaneWorker(ThreadWorker):
             # unread is dropped through it before the next request is parsed).
             conn.parser.unreader = BufferedUnreader(conn.sock, deque())
         unreader = conn.parser.unreader
-        if isinstance(unreader, BufferedUnreader):
-            unreader.request = None
+        unreader.request = None
         head, already = self._peek(conn)
         size = request_size(head) if head else None
         if size is None or 0 < size <= len(head):
             # No body, or all of it in already: a page or an API call. (Unknown for TLS:
             # gunicorn reads it, in its time.)
-            if isinstance(unreader, BufferedUnreader):
-                unreader.allowed = self.body_timeout
+            unreader.allowed = self.body_timeout
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
         elif (
             (size < 0 and (_HEAD_END in head or already))
@@ -220,14 +217,13 @@ class UploadLaneWorker(ThreadWorker):
         """Serve the connection's next request on this thread: its time starts now, not
         while it waited for a thread behind others."""
         unreader = conn.parser.unreader
-        if isinstance(unreader, BufferedUnreader) and unreader.allowed is not None:
+        if unreader.allowed is not None:
             unreader.deadline = time.monotonic() + unreader.allowed
         return super().handle(conn)
 
     def handle_request(self, req: Request, conn: TConn) -> bool:
         req.body = WholeReadBody(req.body.reader)  # nothing of it has been read yet
-        if isinstance(conn.parser.unreader, BufferedUnreader):
-            conn.parser.unreader.request = req
+        conn.parser.unreader.request = req
         keepalive = super().handle_request(req, conn)
         # A body the application left unread and still on its way (a 413 answered before
         # it, a chunked body, which Django never reads, a post refused unread): the
@@ -240,7 +236,7 @@ class UploadLaneWorker(ThreadWorker):
         off the socket already (with the request before: pipelined), or (b"", 0) where they
         cannot be told: TLS."""
         unreader = conn.parser.unreader
-        if isinstance(conn.sock, ssl.SSLSocket) or not isinstance(unreader, BufferedUnreader):
+        if isinstance(conn.sock, ssl.SSLSocket):
             return b"", 0
         # In the order gunicorn's reader serves them: its buffer, then the pieces; past what
         # is left of the body of the request before (dropped before this one is read).
@@ -254,8 +250,7 @@ class UploadLaneWorker(ThreadWorker):
     def _serve_unread(self, conn: TConn, size: int) -> None:
         """Serve a request in the upload lane, its thread reading the body, until the time a
         request of `size` bytes (-1: unknown) may take."""
-        if isinstance(conn.parser.unreader, BufferedUnreader):
-            conn.parser.unreader.allowed = self._allowed(size)
+        conn.parser.unreader.allowed = self._allowed(size)
         self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
 
     def _allowed(self, size: int) -> float:
@@ -264,11 +259,8 @@ class UploadLaneWorker(ThreadWorker):
         return self.body_timeout + min(max(size, 0), BUFFERED_BODY_MAX_BYTES) / UPLOAD_MIN_RATE
 
     def _reserve(self, upload: Upload, expected: int) -> None:
-        """Count the upload's size against the budget, and give it the time it may take;
-        requests of more than UPLOAD_MIN_BYTES are served in the upload lane."""
+        """Count the upload's size against the budget, and give it the time it may take."""
         upload.expected = expected
-        if expected >= 0:
-            upload.pool = self.upload_pool if expected > UPLOAD_MIN_BYTES else self.tpool
         wanted = max(expected, upload.received)
         with self._lock:  # released by the thread that served it (_hand_over)
             self.buffered += wanted - upload.reserved
@@ -292,8 +284,9 @@ class UploadLaneWorker(ThreadWorker):
         upload.received += len(data)
         if upload.expected < 0 and not self._head_placed(upload):
             return
-        if upload.received >= upload.expected and upload.pool is not None:
-            self._hand_over(upload, upload.pool)
+        if 0 <= upload.expected <= upload.received:
+            # requests of more than UPLOAD_MIN_BYTES are served in the upload lane
+            self._hand_over(upload, self.upload_pool if upload.expected > UPLOAD_MIN_BYTES else self.tpool)
 
     def _head_placed(self, upload: Upload) -> bool:
         """Once a slow request's head is in: whether its body is to be read ahead here

@@ -207,17 +207,18 @@ def _photo_reencode(upload: UploadedFile) -> ContentFile:
 
 
 def _encoded(image: Image.Image, image_format: str) -> bytes:
+    options = {"quality": 85} if image_format != "PNG" else {}
     if image_format == "JPEG":
         # Into a file: Pillow's JPEG encoder writes to a file descriptor without holding the
         # GIL, and into Python bytes while holding it (a fifth of the time the GIL was held
         # in a process under a photo flood, other tenants' pages waiting for it).
         try:
             with tempfile.TemporaryFile() as spool:
-                image.save(spool, format="JPEG", quality=85)
+                image.save(spool, format=image_format, **options)
                 spool.seek(0)
                 return spool.read()
         except OSError:  # no writable temporary directory, or a full one: in memory instead
             pass
     out = io.BytesIO()
-    image.save(out, format=image_format, **({"quality": 85} if image_format != "PNG" else {}))
+    image.save(out, format=image_format, **options)
     return out.getvalue()

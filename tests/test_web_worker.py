@@ -162,6 +162,31 @@ def test_past_its_deadline_a_request_ends_and_its_connection_closes() -> None:
         assert closed == [True] and server.recv(100) == b"too late"
 
 
+def _csrf(browser: http.client.HTTPConnection, host: str) -> tuple[str, str]:
+    """The CSRF cookie and the form's token, from one GET /report/ on `browser`."""
+    browser.request("GET", "/report/", headers={"Host": host})
+    with browser.getresponse() as page:
+        html = page.read()
+        cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert page.status == 200 and cookie and token
+    return cookie.group(1), token.group(1).decode()
+
+
+def _page_answered(port: int, host: str, within_s: float) -> bool:
+    """Whether a page on a new connection is answered within `within_s` seconds."""
+    page = http.client.HTTPConnection("127.0.0.1", port, timeout=within_s)
+    try:
+        page.request("GET", "/healthz", headers={"Host": host})
+        with page.getresponse() as health:
+            health.read()
+        return health.status == 200
+    except TimeoutError:
+        return False
+    finally:
+        page.close()
+
+
 def _photo() -> bytes:
     """A JPEG larger than UPLOAD_MIN_BYTES: noise does not compress."""
     out = io.BytesIO()
@@ -214,18 +239,13 @@ def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_
         with web_server(extra) as port:
             host = f"{SLUG}.localhost:{port}"
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            browser.request("GET", "/report/", headers={"Host": host})
-            with browser.getresponse() as page:
-                html = page.read()
-                cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
-            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-            assert page.status == 200 and cookie and token
-            with _stalled_upload(port, host, cookie.group(1)) as stalled:
-                body, content_type = _form_post(token.group(1).decode(), _photo())
+            cookie, token = _csrf(browser, host)
+            with _stalled_upload(port, host, cookie) as stalled:
+                body, content_type = _form_post(token, _photo())
                 headers = {
                     "Host": host,
                     "Content-Type": content_type,
-                    "Cookie": f"csrftoken={cookie.group(1)}",
+                    "Cookie": f"csrftoken={cookie}",
                 }
                 browser.request("POST", "/report/", body, headers)
                 with browser.getresponse() as posted:
@@ -279,11 +299,7 @@ def test_a_body_still_on_its_way_after_its_answer_closes_the_connection(
                     after = b""
                 assert after == b""  # closed: the GET inside the body was never served
             # and the upload lane's one thread is free for the next upload
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            browser.request("GET", "/healthz", headers={"Host": host})
-            with browser.getresponse() as health:
-                assert health.status == 200
-            browser.close()
+            assert _page_answered(port, host, within_s=10)
 
 
 def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
@@ -297,12 +313,7 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
         with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "2"}) as port:
             host = f"{SLUG}.localhost:{port}"
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            browser.request("GET", "/report/", headers={"Host": host})
-            with browser.getresponse() as page:
-                html = page.read()
-                cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie") or "")
-            token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-            assert cookie and token
+            cookie, token = _csrf(browser, host)
             with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
                 stalled.sendall(
                     _head(
@@ -312,7 +323,7 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
                         "Content-Length: 100000",
                         "Expect: 100-continue",
                         # the cookie makes the view wait for the form's token in the body
-                        f"Cookie: csrftoken={cookie.group(1)}",
+                        f"Cookie: csrftoken={cookie}",
                     )
                 )
                 assert stalled.recv(1024).startswith(b"HTTP/1.1 100 Continue")
@@ -329,11 +340,11 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
                         time.sleep(1)
 
                 threading.Thread(target=trickle, daemon=True).start()
-                body, content_type = _form_post(token.group(1).decode(), _photo())
+                body, content_type = _form_post(token, _photo())
                 headers = {
                     "Host": host,
                     "Content-Type": content_type,
-                    "Cookie": f"csrftoken={cookie.group(1)}",
+                    "Cookie": f"csrftoken={cookie}",
                 }
                 browser.request("POST", "/report/", body, headers)
                 with browser.getresponse() as posted:
@@ -363,12 +374,8 @@ def test_requests_whose_small_body_never_comes_hold_no_page_thread(
         with web_server({"UPLOAD_BODY_TIMEOUT_S": "2"}) as port:  # 1 process, 4 threads
             host = f"{SLUG}.localhost:{port}"
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            browser.request("GET", "/report/", headers={"Host": host})
-            with browser.getresponse() as form:
-                form.read()
-                cookie = re.search(r"csrftoken=([^;]+)", form.getheader("Set-Cookie") or "")
+            cookie, _ = _csrf(browser, host)
             browser.close()
-            assert cookie
             stalled = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(6)]
             try:
                 for client in stalled:
@@ -379,15 +386,10 @@ def test_requests_whose_small_body_never_comes_hold_no_page_thread(
                             "Content-Type: application/x-www-form-urlencoded",
                             "Content-Length: 300",
                             # the cookie makes the view wait for the form's token in the body
-                            f"Cookie: csrftoken={cookie.group(1)}",
+                            f"Cookie: csrftoken={cookie}",
                         )
                     )
-                page = http.client.HTTPConnection("127.0.0.1", port, timeout=1.5)
-                page.request("GET", "/healthz", headers={"Host": host})
-                with page.getresponse() as health:
-                    health.read()
-                assert health.status == 200
-                page.close()
+                assert _page_answered(port, host, within_s=1.5)
                 answers = [client.recv(1024) for client in stalled]
             finally:
                 for client in stalled:
@@ -404,18 +406,14 @@ def test_a_pipelined_request_whose_body_never_comes_holds_no_page_thread(
         with web_server({"UPLOAD_BODY_TIMEOUT_S": "3"}) as port:  # 1 process, 4 threads
             host = f"{SLUG}.localhost:{port}"
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            browser.request("GET", "/report/", headers={"Host": host})
-            with browser.getresponse() as form:
-                form.read()
-                cookie = re.search(r"csrftoken=([^;]+)", form.getheader("Set-Cookie") or "")
+            cookie, _ = _csrf(browser, host)
             browser.close()
-            assert cookie
             pipelined = _head("GET /healthz HTTP/1.1", f"Host: {host}") + _head(
                 "POST /report/ HTTP/1.1",
                 f"Host: {host}",
                 "Content-Type: application/x-www-form-urlencoded",
                 "Content-Length: 300",
-                f"Cookie: csrftoken={cookie.group(1)}",
+                f"Cookie: csrftoken={cookie}",
             )
             stalled = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(6)]
             try:
@@ -425,12 +423,7 @@ def test_a_pipelined_request_whose_body_never_comes_holds_no_page_thread(
                 for client in stalled:
                     client.sendall(b"x")  # a byte of each body, and no more
                 time.sleep(0.5)
-                page = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                page.request("GET", "/healthz", headers={"Host": host})
-                with page.getresponse() as health:
-                    health.read()
-                assert health.status == 200
-                page.close()
+                assert _page_answered(port, host, within_s=2)
             finally:
                 for client in stalled:
                     client.close()
