@@ -69,3 +69,13 @@ def post_fork(server: object, worker: object) -> None:
         ctypes.CDLL(ctypes.util.find_library("c")).mallopt(M_MMAP_THRESHOLD, 128 * 1024)
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to tune
         pass
+
+
+def post_worker_init(worker: object) -> None:
+    import gc
+
+    # Everything the application loaded (Django, the admin, every app's modules) lives as
+    # long as the process: kept out of the collector's reach, a full collection looks at
+    # what requests made only. It took 150-210 ms, every thread of the process stopped,
+    # and now takes 25-30 ms (bench/photo_flood.py, docs/performance.md).
+    gc.freeze()

@@ -15,7 +15,8 @@ liked. Here:
   body it announced holds no page thread;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
-  process, as a buffering proxy in front of it would have them);
+  process, as a buffering proxy in front of it would have them), which run, like the
+  threads decoding photos, on every CPU but one (civicpulse.core.cpus);
 - pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do;
 - no thread reads a request's socket past the time the request may take.
 
@@ -39,6 +40,8 @@ from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from civicpulse.core.cpus import keep_to_upload_lane
 
 # A body larger than this carries a file (the resident form's text comes to a few
 # kilobytes; reports.views.FORM_TEXT_MAX_BYTES is the same bound).
@@ -165,7 +168,9 @@ def _body_on_socket(request: Request, unreader: BufferedUnreader) -> int:
 class UploadLaneWorker(ThreadWorker):
     def init_process(self) -> None:
         self.upload_pool = futures.ThreadPoolExecutor(
-            max_workers=max(1, int(os.environ.get("WEB_UPLOAD_THREADS", "1"))), thread_name_prefix="upload"
+            max_workers=max(1, int(os.environ.get("WEB_UPLOAD_THREADS", "1"))),
+            thread_name_prefix="upload",
+            initializer=keep_to_upload_lane,  # off the CPU left to pages
         )
         self.buffer_budget = int(os.environ.get("UPLOAD_BUFFER_BYTES", str(32 * 1024 * 1024)))
         self.body_timeout = float(os.environ.get("UPLOAD_BODY_TIMEOUT_S", "60"))

@@ -6,7 +6,8 @@ Decoding is what costs memory (Pillow holds 4 bytes a pixel: a 40-megapixel phot
 pixels. So the size the header declares is checked first, JPEGs are decoded straight at
 1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's draft mode), nothing is decoded to
 more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
-at once (photo_slot), on threads of its own at a lower CPU priority (photo_clean)."""
+at once (photo_slot), on threads of its own at a lower CPU priority, kept off the CPU left
+to pages (photo_clean)."""
 
 import io
 import os
@@ -23,6 +24,8 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from civicpulse.core.cpus import keep_to_upload_lane
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # the most a photo may declare; JPEGs that large are decoded scaled down
@@ -72,7 +75,7 @@ def _photo_slots() -> threading.BoundedSemaphore:
                 # clean copy, at most 16 MB each) are kept for the next photo instead.
                 # (PILLOW_BLOCKS_MAX, where the operator set more, is kept.)
                 Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PICTURES_PER_SLOT * count))
-                _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_lower_priority)
+                _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_decoding_thread_start)
                 _slots = threading.BoundedSemaphore(count)
     return _slots
 
@@ -104,10 +107,11 @@ def photo_post_admitted() -> Iterator[bool]:
             admissions.release()
 
 
-def _lower_priority() -> None:
-    """Lower this thread's CPU priority (Linux: a thread id is a PRIO_PROCESS target).
-    Raising niceness needs no privilege; it is never lowered again, as these threads only
-    ever decode photos."""
+def _decoding_thread_start() -> None:
+    """Keep this thread to the upload lane's CPUs, and lower its CPU priority (Linux: a
+    thread id is a PRIO_PROCESS target). Raising niceness needs no privilege; it is never
+    lowered again, as these threads only ever decode photos."""
+    keep_to_upload_lane()
     try:
         thread = threading.get_native_id()
         niceness = os.getpriority(os.PRIO_PROCESS, thread) + DECODE_NICENESS

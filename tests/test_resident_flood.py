@@ -252,25 +252,33 @@ def test_a_large_photo_post_let_in_is_checked_for_csrf_and_stored_counted_once(t
     assert [redis_client().get(key) for key in counted] == [b"1"]
 
 
-def test_photos_are_decoded_on_a_lower_priority_thread(tenant_a, monkeypatch) -> None:
+def test_photos_are_decoded_on_a_lower_priority_thread_off_the_cpu_left_to_pages(
+    tenant_a, monkeypatch
+) -> None:
     import os
     import threading
 
+    from civicpulse.core.cpus import upload_lane_cpus
     from reports.photos import DECODE_NICENESS
 
-    seen: list[tuple[int, int]] = []  # (thread, niceness) of each decoding
+    seen: list[tuple[int, int, set[int]]] = []  # (thread, niceness, CPUs) of each decoding
     load = ImageFile.ImageFile.load
 
     def spying_load(self: ImageFile.ImageFile) -> object:
-        seen.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        thread = threading.get_native_id()
+        seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread), os.sched_getaffinity(thread)))
         return load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", spying_load)
     photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen and all(
-        t != threading.get_native_id() and n == min(19, own + DECODE_NICENESS) for t, n in seen
+        t != threading.get_native_id() and n == min(19, own + DECODE_NICENESS) for t, n, _ in seen
     )
+    allowed = os.sched_getaffinity(0)
+    assert all(cpus == (upload_lane_cpus() or allowed) for _, _, cpus in seen)
+    if len(allowed) > 1:
+        assert all(min(allowed) not in cpus for _, _, cpus in seen)
 
 
 @pytest.mark.parametrize(
