@@ -42,6 +42,26 @@ def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
     assert gc.get_freeze_count() == 0
     try:
         conf.post_worker_init(None)
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0 and conf._freeze_survivors in gc.callbacks
+    finally:
+        gc.callbacks.remove(conf._freeze_survivors)
+        gc.unfreeze()
+
+
+def test_what_a_full_collection_leaves_is_frozen_once_it_is_many(monkeypatch) -> None:
+    import civicpulse.gunicorn_conf as conf
+
+    assert gc.get_freeze_count() == 0
+    kept = [{"n": n} for n in range(conf.SETTLED_OBJECTS + 1)]
+    gc.collect()
+    try:
+        conf._freeze_survivors("stop", {"generation": 1})  # not a full collection
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(conf, "SETTLED_OBJECTS", len(gc.get_objects(generation=2)) + 1)
+        conf._freeze_survivors("stop", {"generation": 2})  # few left: nothing frozen
+        assert gc.get_freeze_count() == 0
+        monkeypatch.undo()
+        conf._freeze_survivors("stop", {"generation": 2})
+        assert gc.get_freeze_count() >= len(kept)
     finally:
         gc.unfreeze()
