@@ -5,6 +5,12 @@ import os
 
 from gunicorn.glogging import Logger
 
+from civicpulse.core.cpus import upload_lane_cpus
+
+# A UPLOAD_LANE_CPUS that cannot be read stops the server here, not at its first upload
+# (civicpulse.core.cpus).
+upload_lane_cpus()
+
 # This machine only, unless told otherwise: a development server (make run, DEBUG on)
 # must not answer the network. Containers and servers behind a proxy on another host set
 # BIND_ADDRESS (0.0.0.0 for every interface; the Docker image does).

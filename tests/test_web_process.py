@@ -20,6 +20,7 @@ from civicpulse.core.cpus import upload_lane_cpus
         ({0, 1, 2, 3}, "2-3", {2, 3}),
         ({0, 1}, "0, 1", {0, 1}),
         ({0, 1}, "5-7", None),  # none of them the process's: every CPU, not none
+        ({0, 1, 2}, "1-99999999999", {1, 2}),
     ],
 )
 def test_upload_work_is_kept_off_the_first_cpu_unless_told(
@@ -30,10 +31,18 @@ def test_upload_work_is_kept_off_the_first_cpu_unless_told(
     assert upload_lane_cpus() == expected
 
 
-def test_a_cpu_list_that_cannot_be_read_is_refused_by_name(monkeypatch) -> None:
+def test_a_cpu_list_that_cannot_be_read_stops_the_server_at_its_start(monkeypatch) -> None:
+    import importlib
+
+    import civicpulse.gunicorn_conf as conf
+
     monkeypatch.setenv("UPLOAD_LANE_CPUS", "the second one")
     with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
         upload_lane_cpus()
+    with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
+        importlib.reload(conf)
+    monkeypatch.undo()
+    importlib.reload(conf)
 
 
 def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:

@@ -15,12 +15,14 @@ import os
 import threading
 
 
-def _listed(text: str) -> set[int]:
-    cpus: set[int] = set()
+def _listed(text: str, allowed: set[int]) -> set[int]:
+    """The CPUs of `allowed` that `text` ("1,2" or "1-3") names (ranges are compared, not
+    spelt out: "0-99999999" costs nothing)."""
+    ranges = []
     for part in text.split(","):
         first, _, last = part.strip().partition("-")
-        cpus.update(range(int(first), int(last or first) + 1))
-    return cpus
+        ranges.append((int(first), int(last or first)))
+    return {cpu for cpu in allowed if any(low <= cpu <= high for low, high in ranges)}
 
 
 def upload_lane_cpus() -> set[int] | None:
@@ -34,7 +36,7 @@ def upload_lane_cpus() -> set[int] | None:
         return None
     if wanted:
         try:
-            chosen = _listed(wanted) & allowed
+            chosen = _listed(wanted, allowed)
         except ValueError:
             raise ValueError(
                 f"UPLOAD_LANE_CPUS={wanted!r}: a list of CPU numbers and ranges, or all"
