@@ -1,15 +1,10 @@
 """gunicorn settings shared by `make run` and the container: JSON logs like every other
 process, and sizes from the environment."""
 
+import gc
 import os
 
 from gunicorn.glogging import Logger
-
-from civicpulse.core.cpus import upload_lane_cpus
-
-# A UPLOAD_LANE_CPUS that cannot be read stops the server here, not at its first upload
-# (civicpulse.core.cpus).
-upload_lane_cpus()
 
 # This machine only, unless told otherwise: a development server (make run, DEBUG on)
 # must not answer the network. Containers and servers behind a proxy on another host set
@@ -77,28 +72,11 @@ def post_fork(server: object, worker: object) -> None:
         pass
 
 
-# Past this many objects left after a full collection, what is left is the process's own
-# for good (modules imported on first use, caches the first requests filled): frozen too.
-SETTLED_OBJECTS = 5_000
-
-
 def post_worker_init(worker: object) -> None:
-    import gc
-
     # Everything the application loaded (Django, the admin, every app's modules) lives as
     # long as the process: kept out of the collector's reach, a full collection looks only
-    # at what requests made. Such a collection stopped every thread of the process for
-    # 150-210 ms; with what loaded lazily frozen as well (_freeze_survivors), 1-8 ms
-    # (bench/photo_flood.py, docs/performance.md "Uploads beside pages").
+    # at what came after. Such a collection stopped every thread of the process for
+    # 150-210 ms, and now takes 25-30 ms (bench/photo_flood.py, docs/performance.md
+    # "Uploads beside pages"). Frozen here only, before any request: a cycle frozen while
+    # a request is in flight would never be collected.
     gc.freeze()
-    gc.callbacks.append(_freeze_survivors)
-
-
-def _freeze_survivors(phase: str, info: dict) -> None:
-    """After a full collection that leaves more than SETTLED_OBJECTS, freeze them. A frozen
-    object is still freed when nothing refers to it; only a cycle among frozen objects is
-    never collected, so this happens only as the long-lived objects grow, not per request."""
-    import gc
-
-    if phase == "stop" and info["generation"] == 2 and len(gc.get_objects(generation=2)) > SETTLED_OBJECTS:
-        gc.freeze()

@@ -2,11 +2,20 @@
 work runs on (civicpulse.core.cpus) and what its collector looks at (gunicorn_conf)."""
 
 import gc
+import http.client
 import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 
-from civicpulse.core.cpus import upload_lane_cpus
+from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus
+from tests.support.services import ROOT, committed_tenant, web_server
+from tests.test_web_worker import SLUG, _csrf, _form_post, _photo
+
+ONE_CPU = len(os.sched_getaffinity(0)) < 2
 
 
 @pytest.mark.parametrize(
@@ -19,7 +28,6 @@ from civicpulse.core.cpus import upload_lane_cpus
         ({0, 1, 2, 3}, "all", None),
         ({0, 1, 2, 3}, "2-3", {2, 3}),
         ({0, 1}, "0, 1", {0, 1}),
-        ({0, 1}, "5-7", None),  # none of them the process's: every CPU, not none
         ({0, 1, 2}, "1-99999999999", {1, 2}),
     ],
 )
@@ -31,18 +39,102 @@ def test_upload_work_is_kept_off_the_first_cpu_unless_told(
     assert upload_lane_cpus() == expected
 
 
-def test_a_cpu_list_that_cannot_be_read_stops_the_server_at_its_start(monkeypatch) -> None:
-    import importlib
-
-    import civicpulse.gunicorn_conf as conf
-
-    monkeypatch.setenv("UPLOAD_LANE_CPUS", "the second one")
+@pytest.mark.parametrize("setting", ["the second one", "3-1", "1-", "5-7"])
+def test_a_cpu_list_it_cannot_use_is_refused_by_name(monkeypatch, setting: str) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setenv("UPLOAD_LANE_CPUS", setting)
     with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
         upload_lane_cpus()
-    with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
-        importlib.reload(conf)
-    monkeypatch.undo()
-    importlib.reload(conf)
+
+
+def test_every_process_refuses_such_a_list_at_its_start() -> None:
+    """Django's settings check it (after .env is read): `manage.py check` stops, naming it."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "UPLOAD_LANE_CPUS": "the second one"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode != 0 and "UPLOAD_LANE_CPUS" in checked.stderr
+
+
+def test_keeping_a_thread_to_the_lane_never_raises(monkeypatch) -> None:
+    """It starts the threads of pools: a pool whose thread start raised is broken for good."""
+    monkeypatch.setenv("UPLOAD_LANE_CPUS", "the second one")
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            keep_to_upload_lane()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - what is asserted is that nothing is raised
+            outcome.append(exc)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert outcome == [None]
+
+
+@pytest.mark.skipif(ONE_CPU, reason="one CPU: nothing is left to pages")
+def test_a_thread_started_from_the_lane_gets_the_lane_not_less() -> None:
+    """The lane is worked out from the process's CPUs, not the calling thread's: a photo's
+    decoding thread is started by the upload thread, already kept to the lane."""
+    seen: list[set[int]] = []
+
+    def inner() -> None:
+        keep_to_upload_lane()
+        seen.append(os.sched_getaffinity(0))
+
+    def outer() -> None:
+        keep_to_upload_lane()
+        started = threading.Thread(target=inner)
+        started.start()
+        started.join()
+
+    thread = threading.Thread(target=outer)
+    thread.start()
+    thread.join()
+    assert seen == [upload_lane_cpus()]
+
+
+def _gunicorn_children(pid: int) -> list[int]:
+    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [child for child in children if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def _thread_cpus(pid: int) -> list[set[int]]:
+    """The CPUs each thread of process `pid` may run on."""
+    return [os.sched_getaffinity(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()]
+
+
+def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setup, django_db_blocker) -> None:
+    """The upload thread and the photo-decoding thread run on every CPU but the first;
+    the event loop and the page threads keep them all."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        with web_server() as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            cookie, token = _csrf(browser, host)
+            body, content_type = _form_post(token, _photo())
+            headers = {"Host": host, "Content-Type": content_type, "Cookie": f"csrftoken={cookie}"}
+            browser.request("POST", "/report/", body, headers)
+            with browser.getresponse() as posted:
+                posted.read()
+            browser.close()
+            assert posted.status == 302, posted.status
+            (arbiter,) = _gunicorn_children(os.getpid())
+            (worker,) = _gunicorn_children(arbiter)
+            placed = _thread_cpus(worker)
+    allowed, lane = os.sched_getaffinity(0), upload_lane_cpus()
+    if lane is None:  # one CPU here: nothing to leave to pages
+        assert all(cpus == allowed for cpus in placed)
+    else:
+        assert sum(cpus == lane for cpus in placed) == 2  # the upload thread, the decoding thread
+        assert sum(cpus == allowed for cpus in placed) == len(placed) - 2
 
 
 def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
@@ -51,26 +143,6 @@ def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
     assert gc.get_freeze_count() == 0
     try:
         conf.post_worker_init(None)
-        assert gc.get_freeze_count() > 0 and conf._freeze_survivors in gc.callbacks
-    finally:
-        gc.callbacks.remove(conf._freeze_survivors)
-        gc.unfreeze()
-
-
-def test_what_a_full_collection_leaves_is_frozen_once_it_is_many(monkeypatch) -> None:
-    import civicpulse.gunicorn_conf as conf
-
-    assert gc.get_freeze_count() == 0
-    kept = [{"n": n} for n in range(conf.SETTLED_OBJECTS + 1)]
-    gc.collect()
-    try:
-        conf._freeze_survivors("stop", {"generation": 1})  # not a full collection
-        assert gc.get_freeze_count() == 0
-        monkeypatch.setattr(conf, "SETTLED_OBJECTS", len(gc.get_objects(generation=2)) + 1)
-        conf._freeze_survivors("stop", {"generation": 2})  # few left: nothing frozen
-        assert gc.get_freeze_count() == 0
-        monkeypatch.undo()
-        conf._freeze_survivors("stop", {"generation": 2})
-        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()

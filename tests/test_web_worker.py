@@ -4,7 +4,6 @@ is answered 408 when its time is up, while other uploads and pages are served.""
 
 import http.client
 import io
-import os
 import re
 import socket
 import threading
@@ -13,7 +12,6 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -22,7 +20,6 @@ from gunicorn.http.message import Request
 from gunicorn.http.unreader import Unreader
 from PIL import Image
 
-from civicpulse.core.cpus import upload_lane_cpus
 from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, WholeReadBody, request_size
 from tests.support.services import committed_tenant, web_server
 
@@ -270,42 +267,6 @@ def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_
         with tenant_context(tenant):
             report = Report.objects.get(tracking_id=tracking_id)
         assert report.photo and report.photo_bytes > 0
-
-
-def _gunicorn_children(pid: int) -> list[int]:
-    children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return [child for child in children if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes()]
-
-
-def _thread_cpus(pid: int) -> list[set[int]]:
-    """The CPUs each thread of process `pid` may run on."""
-    return [os.sched_getaffinity(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()]
-
-
-def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setup, django_db_blocker) -> None:
-    """The upload thread and the photo-decoding thread run on every CPU but the first
-    (civicpulse.core.cpus); the event loop and the page threads keep them all."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        with web_server() as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            body, content_type = _form_post(token, _photo())
-            headers = {"Host": host, "Content-Type": content_type, "Cookie": f"csrftoken={cookie}"}
-            browser.request("POST", "/report/", body, headers)
-            with browser.getresponse() as posted:
-                posted.read()
-            browser.close()
-            assert posted.status == 302, posted.status
-            (arbiter,) = _gunicorn_children(os.getpid())
-            (worker,) = _gunicorn_children(arbiter)
-            placed = _thread_cpus(worker)
-    allowed, lane = os.sched_getaffinity(0), upload_lane_cpus()
-    if lane is None:  # one CPU here: nothing to leave to pages
-        assert all(cpus == allowed for cpus in placed)
-    else:
-        assert sum(cpus == lane for cpus in placed) == 2  # the upload thread, the decoding thread
-        assert sum(cpus == allowed for cpus in placed) == len(placed) - 2
 
 
 def test_a_body_still_on_its_way_after_its_answer_closes_the_connection(

@@ -6,13 +6,19 @@ another tenant's page waited for a core at every wake-up (after each query): 3.1
 page on average, against 1.0 ms when quiet, and its slowest pages twice as slow. A lower
 priority for the photo threads helped little (niceness 10: 3.1 ms; SCHED_IDLE: 2.3 ms); a
 core with no photo work on it did: 1.4 ms (bench/photo_flood.py, docs/performance.md
-"Uploads beside pages"). With one CPU there is nothing to leave.
+"Uploads beside pages"). With one CPU there is nothing to leave. It helps where the
+process has CPUs of its own (a whole machine, or a cpuset); under a CPU quota alone the
+process is shown every CPU of the host, and keeping off one of them changes nothing.
 
 UPLOAD_LANE_CPUS sets the list instead ("1,2" or "1-3"), or "all" to use every CPU.
+Django's settings check it, so that every process refuses a value it cannot use at its
+start.
 """
 
+import logging
 import os
-import threading
+
+logger = logging.getLogger(__name__)
 
 
 def _listed(text: str, allowed: set[int]) -> set[int]:
@@ -20,17 +26,24 @@ def _listed(text: str, allowed: set[int]) -> set[int]:
     spelt out: "0-99999999" costs nothing)."""
     ranges = []
     for part in text.split(","):
-        first, _, last = part.strip().partition("-")
-        ranges.append((int(first), int(last or first)))
+        first, dash, last = part.strip().partition("-")
+        low = int(first)
+        high = int(last) if dash else low
+        if low > high:
+            raise ValueError(part)
+        ranges.append((low, high))
     return {cpu for cpu in allowed if any(low <= cpu <= high for low, high in ranges)}
 
 
 def upload_lane_cpus() -> set[int] | None:
     """The CPUs for upload work, or None where it may use them all (one CPU, "all", or a
-    system that cannot tell or set a thread's CPUs)."""
+    system that cannot tell or set a thread's CPUs). Raises ValueError for a
+    UPLOAD_LANE_CPUS that cannot be read or names none of the process's CPUs."""
     if not hasattr(os, "sched_getaffinity"):
         return None
-    allowed = os.sched_getaffinity(0)
+    # The process's CPUs (its main thread's), not the calling thread's: a thread started
+    # by one already kept to the lane inherits the lane's CPUs.
+    allowed = os.sched_getaffinity(os.getpid())
     wanted = os.environ.get("UPLOAD_LANE_CPUS", "").strip()
     if wanted.lower() == "all":
         return None
@@ -39,20 +52,25 @@ def upload_lane_cpus() -> set[int] | None:
             chosen = _listed(wanted, allowed)
         except ValueError:
             raise ValueError(
-                f"UPLOAD_LANE_CPUS={wanted!r}: a list of CPU numbers and ranges, or all"
+                f"UPLOAD_LANE_CPUS={wanted!r}: a list of CPU numbers and ranges (1,2 or 1-3), or all"
             ) from None
-        return chosen or None
+        if not chosen:
+            raise ValueError(
+                f"UPLOAD_LANE_CPUS={wanted!r} names none of the CPUs this process may use "
+                f"({', '.join(map(str, sorted(allowed)))})"
+            )
+        return chosen
     if len(allowed) < 2:
         return None
     return allowed - {min(allowed)}
 
 
 def keep_to_upload_lane() -> None:
-    """Run the calling thread on the upload lane's CPUs from now on (Linux: a thread id is a
-    target of sched_setaffinity)."""
-    cpus = upload_lane_cpus()
-    if cpus is not None:
-        try:
-            os.sched_setaffinity(threading.get_native_id(), cpus)
-        except OSError:  # a CPU taken away since it was read: the same work, on any CPU
-            pass
+    """Run the calling thread on the upload lane's CPUs from now on. Never raises: it
+    starts the threads of pools, and a pool whose thread start fails is broken for good."""
+    try:
+        cpus = upload_lane_cpus()
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)  # 0: the calling thread
+    except (ValueError, OSError) as exc:  # checked at start; or CPUs changed since: any CPU
+        logger.warning("upload work runs on every CPU: %s", exc)

@@ -11,6 +11,7 @@ from typing import Any
 import django_stubs_ext
 import environ
 
+from civicpulse.core.cpus import upload_lane_cpus
 from civicpulse.settings.schedule import BEAT_SCHEDULE
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Issue], QuerySet[Report]),
@@ -343,6 +344,10 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
 PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
 PHOTO_POSTS_IN_FLIGHT = env.int("PHOTO_POSTS_IN_FLIGHT", default=4)
+# The CPUs upload and photo work run on (UPLOAD_LANE_CPUS, read from the environment by
+# civicpulse.core.cpus): checked here, once .env has been read, so that every process
+# refuses a value it cannot use at its start rather than at its first photo.
+upload_lane_cpus()
 # Hosts a tenant's record portal may be on although they resolve to private addresses
 # (an on-premises portal); any other portal must be on the public internet
 # (civicpulse.core.outbound), so staff cannot point the server at its neighbours.
