@@ -83,11 +83,11 @@ def test_keeping_a_thread_to_the_lane_never_raises(monkeypatch) -> None:
 def test_a_thread_started_from_the_lane_gets_the_lane_not_less() -> None:
     """The lane is worked out from the process's CPUs, not the calling thread's: a photo's
     decoding thread is started by the upload thread, already kept to the lane."""
-    seen: list[set[int]] = []
+    seen: list[tuple[set[int] | None, set[int]]] = []  # (the lane as told there, its CPUs)
 
     def inner() -> None:
         keep_to_upload_lane()
-        seen.append(os.sched_getaffinity(0))
+        seen.append((upload_lane_cpus(), os.sched_getaffinity(0)))
 
     def outer() -> None:
         keep_to_upload_lane()
@@ -98,7 +98,8 @@ def test_a_thread_started_from_the_lane_gets_the_lane_not_less() -> None:
     thread = threading.Thread(target=outer)
     thread.start()
     thread.join()
-    assert seen == [upload_lane_cpus()]
+    lane = upload_lane_cpus()
+    assert seen == [(lane, lane)]
 
 
 def _gunicorn_children(pid: int) -> list[int]:
