@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus
+from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus, upload_lane_setting_check
 from tests.support.services import ROOT, committed_tenant, web_server
 from tests.test_web_worker import SLUG, _csrf, _form_post, _photo
 
@@ -29,6 +29,8 @@ ONE_CPU = len(os.sched_getaffinity(0)) < 2
         ({0, 1, 2, 3}, "2-3", {2, 3}),
         ({0, 1}, "0, 1", {0, 1}),
         ({0, 1, 2}, "1-99999999999", {1, 2}),
+        # none of the process's CPUs (another service's share of one environment file)
+        ({0, 1}, "5-7", None),
     ],
 )
 def test_upload_work_is_kept_off_the_first_cpu_unless_told(
@@ -39,12 +41,14 @@ def test_upload_work_is_kept_off_the_first_cpu_unless_told(
     assert upload_lane_cpus() == expected
 
 
-@pytest.mark.parametrize("setting", ["the second one", "3-1", "1-", "5-7"])
-def test_a_cpu_list_it_cannot_use_is_refused_by_name(monkeypatch, setting: str) -> None:
+@pytest.mark.parametrize("setting", ["the second one", "3-1", "1-", "1,,2"])
+def test_a_cpu_list_it_cannot_read_is_refused_by_name(monkeypatch, setting: str) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setenv("UPLOAD_LANE_CPUS", setting)
     with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
         upload_lane_cpus()
+    with pytest.raises(ValueError, match="UPLOAD_LANE_CPUS"):
+        upload_lane_setting_check()
 
 
 def test_every_process_refuses_such_a_list_at_its_start() -> None:
@@ -80,9 +84,10 @@ def test_keeping_a_thread_to_the_lane_never_raises(monkeypatch) -> None:
 
 
 @pytest.mark.skipif(ONE_CPU, reason="one CPU: nothing is left to pages")
-def test_a_thread_started_from_the_lane_gets_the_lane_not_less() -> None:
+def test_a_thread_started_from_the_lane_gets_the_lane_not_less(monkeypatch) -> None:
     """The lane is worked out from the process's CPUs, not the calling thread's: a photo's
     decoding thread is started by the upload thread, already kept to the lane."""
+    monkeypatch.delenv("UPLOAD_LANE_CPUS", raising=False)  # the default lane, whatever .env says
     seen: list[tuple[set[int] | None, set[int]]] = []  # (the lane as told there, its CPUs)
 
     def inner() -> None:
@@ -142,8 +147,12 @@ def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
     import civicpulse.gunicorn_conf as conf
 
     assert gc.get_freeze_count() == 0
+    callbacks = list(gc.callbacks)
     try:
         conf.post_worker_init(None)
         assert gc.get_freeze_count() > 0
+        # frozen once, before any request: nothing freezes again while requests are in
+        # flight (their cycles would never be collected)
+        assert gc.callbacks == callbacks
     finally:
         gc.unfreeze()

@@ -11,7 +11,7 @@ from typing import Any
 import django_stubs_ext
 import environ
 
-from civicpulse.core.cpus import upload_lane_cpus
+from civicpulse.core.cpus import upload_lane_setting_check
 from civicpulse.settings.schedule import BEAT_SCHEDULE
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Issue], QuerySet[Report]),
@@ -346,8 +346,8 @@ PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
 PHOTO_POSTS_IN_FLIGHT = env.int("PHOTO_POSTS_IN_FLIGHT", default=4)
 # The CPUs upload and photo work run on (UPLOAD_LANE_CPUS, read from the environment by
 # civicpulse.core.cpus): checked here, once .env has been read, so that every process
-# refuses a value it cannot use at its start rather than at its first photo.
-upload_lane_cpus()
+# refuses a value it cannot read at its start rather than at its first photo.
+upload_lane_setting_check()
 # Hosts a tenant's record portal may be on although they resolve to private addresses
 # (an on-premises portal); any other portal must be on the public internet
 # (civicpulse.core.outbound), so staff cannot point the server at its neighbours.
