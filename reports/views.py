@@ -21,7 +21,7 @@ from civicpulse.core.ratelimit import (
     rate_limit_hit,
     rate_limit_refund,
 )
-from issues.selectors import map_tiles, recent_issue_extent, report_form_areas
+from reports.form_map import report_form_map
 from reports.forms import ReportForm
 from reports.geocoder import address_suggestions
 from reports.limits import form_rate_hit, tenant_hour_hit
@@ -165,19 +165,19 @@ def _refund(hits: list[RateLimitHit]) -> None:
 
 
 def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> HttpResponse:
-    outline, boundaries = report_form_areas()
+    form_map = report_form_map()
     return render(
         request,
         "reports/new.html",
         {
             "form": form,
-            "map": outline,
+            "map": form_map.outline,
             # Where the street map opens: the areas, else around the latest issues (a
             # tenant with neither opens on the world until a place is given).
-            "extent": outline["bounds"] if outline else recent_issue_extent(),
+            "extent": form_map.extent,
             "tenant": current_tenant(),
-            "tiles": map_tiles(),
-            "boundaries": boundaries,
+            "tiles": form_map.tiles,
+            "boundaries": form_map.boundaries,
             # "Already reported near here?" where the tenant publishes its issues.
             "nearby": publication().public,
         },

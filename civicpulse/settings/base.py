@@ -85,6 +85,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 TENANT_TEMPLATE_SCHEMA = "tenant_template"
 # Seconds each web process remembers which tenant a host belongs to (0: ask every time).
 TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
+# Seconds a web process keeps each tenant's report-form map (areas, where it opens, tiles)
+# before reading it again; 0 reads it at every visit (reports.form_map).
+FORM_MAP_CACHE_SECONDS = env.float("FORM_MAP_CACHE_SECONDS", default=30.0)
 # `SET search_path` once per connection and tenant instead of before every cursor.
 # django-tenants (4.0.1) forgets the value on ROLLBACK and ROLLBACK TO SAVEPOINT, which
 # undo a SET made inside them (tests/test_search_path.py).

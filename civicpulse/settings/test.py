@@ -6,6 +6,8 @@ from .dev import *  # noqa: F401,F403
 DEBUG = False
 # Tests change tenants (suspension) between requests; the cache has a test of its own.
 TENANT_CACHE_SECONDS = 0
+# Tests change areas and tiles between requests; the form map has a test of its own.
+FORM_MAP_CACHE_SECONDS = 0
 # Tests revoke keys between requests; the key cache has a test of its own.
 API_KEY_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
