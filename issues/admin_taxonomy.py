@@ -28,9 +28,9 @@ class AreaAdmin(TenantAdmin):
             None,
             {
                 "fields": ("name", "code", "boundary", "active"),
-                "description": RETIRE_NOTE.format(
-                    things="Areas", more=", scores, flags and location reports"
-                ),
+                "description": RETIRE_NOTE.format(things="Areas", more=", scores, flags and location reports")
+                + f" The resident form's map shows a change within {settings.FORM_MAP_CACHE_SECONDS:g} s;"
+                " where a report may be placed is checked against the areas as they are now.",
             },
         ),
     )
@@ -78,7 +78,8 @@ class MapSettingsAdmin(TenantAdmin):
                 None,
                 {
                     "fields": self.fields,
-                    "description": f"Empty fields take the platform's tiles: {platform}.",
+                    "description": f"Empty fields take the platform's tiles: {platform}. The"
+                    f" resident form's map shows a change within {settings.FORM_MAP_CACHE_SECONDS:g} s.",
                 },
             )
         ]

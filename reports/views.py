@@ -177,7 +177,7 @@ def _form_page(request: HttpRequest, form: ReportForm, status: int = 200) -> Htt
             "extent": form_map.extent,
             "tenant": current_tenant(),
             "tiles": form_map.tiles,
-            "boundaries": form_map.boundaries,
+            "boundaries_script": form_map.boundaries_script,
             # "Already reported near here?" where the tenant publishes its issues.
             "nearby": publication().public,
         },

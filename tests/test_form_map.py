@@ -2,7 +2,6 @@
 process every FORM_MAP_CACHE_SECONDS (reports.form_map), never shown to another tenant,
 and a change reaches the form within that time."""
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -46,25 +45,48 @@ def test_the_form_reads_its_map_once_in_the_window(client_a, tenant_a, kept_maps
     assert "<title>Quarry Ward</title>" in first and "<title>Quarry Ward</title>" in again
 
 
-def test_each_tenant_sees_its_own_map(client_a, client_b, tenant_a, kept_maps) -> None:
+def test_each_tenant_sees_its_own_map(client_a, client_b, tenant_a, tenant_pair, kept_maps, settings) -> None:
+    from django_tenants.utils import tenant_context
+
+    from issues.models import MapSettings
+
+    settings.MAP_TILE_URL = "https://tiles.example.org/{z}/{x}/{y}.png"
     _ward("Quarry Ward")  # tenant A's only
+    with tenant_context(tenant_pair[1]):
+        MapSettings.objects.update_or_create(pk=1, defaults={"tiles_off": True})
+    a_page = client_a.get("/report/").content.decode()
+    b_page = client_b.get("/report/").content.decode()
+    assert "<title>Quarry Ward</title>" in a_page and "Quarry Ward" not in b_page
+    assert 'data-tile-url=""' in b_page and 'data-tile-url=""' not in a_page
     assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()
+
+
+def test_a_change_reaches_the_form_within_the_window(client_a, tenant_a, kept_maps, monkeypatch) -> None:
+    from reports import form_map
+
+    now = [1000.0]
+    monkeypatch.setattr(form_map, "monotonic", lambda: now[0])
+    _ward("Quarry Ward")
+    client_a.get("/report/")
+    _ward("Mill Ward")
+    now[0] += 29
+    assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()  # kept
+    now[0] += 2
+    assert "<title>Mill Ward</title>" in client_a.get("/report/").content.decode()
+
+
+def test_past_its_bound_a_process_keeps_no_more_maps(
+    client_a, client_b, tenant_a, kept_maps, monkeypatch
+) -> None:
+    from reports import form_map
+
+    monkeypatch.setattr(form_map, "KEPT_TENANTS", 1)
+    _ward("Quarry Ward")
+    client_a.get("/report/")
     assert "Quarry Ward" not in client_b.get("/report/").content.decode()
+    assert len(form_map._kept) == 1
     assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()
-
-
-def test_a_change_reaches_the_form_within_the_window(client_a, tenant_a, settings) -> None:
-    settings.FORM_MAP_CACHE_SECONDS = 0.3
-    report_form_maps_forget()
-    try:
-        _ward("Quarry Ward")
-        client_a.get("/report/")
-        _ward("Mill Ward")
-        assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()  # kept
-        time.sleep(0.4)
-        assert "<title>Mill Ward</title>" in client_a.get("/report/").content.decode()
-    finally:
-        report_form_maps_forget()
+    assert len(form_map._kept) == 1
 
 
 def test_with_no_window_every_visit_reads_the_map(client_a, tenant_a, settings) -> None:
