@@ -18,7 +18,7 @@ from civicpulse.core.tenancy import current_schema
 from reports.addresses import normalise_address
 from reports.models import Location
 from reports.public_issues import publication
-from reports.services.locations import point_in_tenant_areas
+from reports.services.locations import point_in_tenant_areas, tenant_areas_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,13 @@ def geocoder_search(text: str) -> list[Suggestion]:
     except Exception as exc:  # a geocoder down, slow or answering nonsense: no suggestions
         logger.warning("geocoder search failed", extra={"error": repr(exc)})
         return []
+    areas = tenant_areas_bounded()  # once for every place the geocoder answered
     results = [
         r
         for r in results
         if -90 <= r["latitude"] <= 90
         and -180 <= r["longitude"] <= 180
-        and point_in_tenant_areas(r["latitude"], r["longitude"])
+        and point_in_tenant_areas(r["latitude"], r["longitude"], areas)
     ]
     try:
         cache.set(cache_key, results, GEOCODER_CACHE_S)

@@ -13,7 +13,7 @@ import pytest
 
 from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus, upload_lane_setting_check
 from tests.support.services import ROOT, committed_tenant, web_server
-from tests.test_web_worker import SLUG, _csrf, _form_post, _photo
+from tests.test_web_worker import SLUG, _csrf, _photo_posted
 
 ONE_CPU = len(os.sched_getaffinity(0)) < 2
 
@@ -125,11 +125,7 @@ def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setu
             host = f"{SLUG}.localhost:{port}"
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
             cookie, token = _csrf(browser, host)
-            body, content_type = _form_post(token, _photo())
-            headers = {"Host": host, "Content-Type": content_type, "Cookie": f"csrftoken={cookie}"}
-            browser.request("POST", "/report/", body, headers)
-            with browser.getresponse() as posted:
-                posted.read()
+            posted = _photo_posted(browser, host, cookie, token)
             browser.close()
             assert posted.status == 302, posted.status
             (arbiter,) = _gunicorn_children(os.getpid())

@@ -195,7 +195,11 @@ def _photo() -> bytes:
     return out.getvalue()
 
 
-def _form_post(token: str, photo: bytes) -> tuple[bytes, str]:
+def _photo_posted(
+    browser: http.client.HTTPConnection, host: str, cookie: str, token: str
+) -> http.client.HTTPResponse:
+    """A resident's report with a photo over UPLOAD_MIN_BYTES, posted on `browser`; its
+    answer, read."""
     boundary = uuid.uuid4().hex
     fields = {"description": "Streetlight out", "latitude": "39.8", "longitude": "-89.64"}
     fields["csrfmiddlewaretoken"] = token
@@ -207,7 +211,16 @@ def _form_post(token: str, photo: bytes) -> tuple[bytes, str]:
         f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
-    return body + photo + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    body += _photo() + f"\r\n--{boundary}--\r\n".encode()
+    headers = {
+        "Host": host,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Cookie": f"csrftoken={cookie}",
+    }
+    browser.request("POST", "/report/", body, headers)
+    with browser.getresponse() as posted:
+        posted.read()
+    return posted
 
 
 @contextmanager
@@ -241,15 +254,7 @@ def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_
             browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
             cookie, token = _csrf(browser, host)
             with _stalled_upload(port, host, cookie) as stalled:
-                body, content_type = _form_post(token, _photo())
-                headers = {
-                    "Host": host,
-                    "Content-Type": content_type,
-                    "Cookie": f"csrftoken={cookie}",
-                }
-                browser.request("POST", "/report/", body, headers)
-                with browser.getresponse() as posted:
-                    posted.read()
+                posted = _photo_posted(browser, host, cookie, token)
                 assert posted.status == 302, posted.status
                 tracking_id = posted.getheader("Location", "").rstrip("/").rsplit("/", 1)[-1]
                 connection = browser.sock
@@ -340,15 +345,7 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
                         time.sleep(1)
 
                 threading.Thread(target=trickle, daemon=True).start()
-                body, content_type = _form_post(token, _photo())
-                headers = {
-                    "Host": host,
-                    "Content-Type": content_type,
-                    "Cookie": f"csrftoken={cookie}",
-                }
-                browser.request("POST", "/report/", body, headers)
-                with browser.getresponse() as posted:
-                    posted.read()
+                posted = _photo_posted(browser, host, cookie, token)
                 trickling.clear()
                 assert posted.status == 302, posted.status
                 # The trickling post was ended, answered and its connection closed: what it

@@ -53,12 +53,18 @@ def _witness_hash(kind: str, value: str) -> str:
     return salted_hmac(f"civicpulse.location-witness.{kind}", f"{current_schema()}:{value}").hexdigest()
 
 
-def point_in_tenant_areas(latitude: float, longitude: float) -> bool:
+def tenant_areas_bounded() -> list[Area]:
+    """The tenant's active areas with a boundary: what a point must fall in, when any."""
+    return list(Area.objects.filter(active=True).exclude(boundary=None))
+
+
+def point_in_tenant_areas(latitude: float, longitude: float, areas: list[Area] | None = None) -> bool:
     """True when the tenant has no active area with a boundary, or the point lies in one
-    of them (a retired area takes no new reports, and does not close the map either)."""
-    if not Area.objects.filter(active=True).exclude(boundary=None).exists():
-        return True
-    return area_for_point(latitude, longitude) is not None
+    of them (a retired area takes no new reports, and does not close the map either).
+    `areas`: tenant_areas_bounded(), read already for several points."""
+    if areas is None:
+        areas = tenant_areas_bounded()
+    return not areas or area_for_point(latitude, longitude, areas) is not None
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
