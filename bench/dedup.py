@@ -11,7 +11,7 @@ open issue with its words reworded (so the grouping step both joins and opens is
 The first 20 points warm the caches and are not counted.
 
 Prints `issues`, `open_issues`, `fill_s`, `candidates_p50_ms`, `candidates_p95_ms`
-(`issues.selectors.issue_candidates`, one call), `candidates_mean_rows`,
+(`issues.candidate_selectors.issue_candidates`, one call), `candidates_mean_rows`,
 `grouping_p50_ms`, `grouping_p95_ms` (`issues.services.grouping.issue_group_report` in a
 transaction rolled back after each call: thresholds, neighbourhood lock, candidates,
 scoring, then linking or opening an issue) and `joined_share`. The EXPLAIN (ANALYZE,
@@ -229,8 +229,9 @@ def _measure(points: list[dict]) -> None:
     from django.utils import timezone
     from tqdm import tqdm
 
+    from issues.candidate_selectors import issue_candidates
     from issues.models import Category
-    from issues.selectors import category_compatible_ids, grouping_thresholds, issue_candidates
+    from issues.selectors import category_compatible_ids, grouping_thresholds
     from issues.services.grouping import issue_group_report
 
     categories = {c.pk: c for c in Category.objects.all()}
@@ -287,9 +288,9 @@ def _explain(query: dict) -> None:
     """The plan of one candidate query, on stderr."""
     from django.db import connection
 
-    from issues import selectors
+    from issues import candidate_selectors
 
-    statement, params = selectors.candidate_query(**query)
+    statement, params = candidate_selectors.candidate_query(**query)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
         print("\n".join(row[0] for row in cursor.fetchall()), file=sys.stderr)

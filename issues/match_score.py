@@ -1,7 +1,7 @@
 """The grouping score: one number in [0, 1] saying how likely a report and an open issue
 are the same problem, made of five parts a person can check by hand. Pure functions, no
 database: the thresholds come from issues.selectors.grouping_thresholds, the candidates
-from issues.selectors.issue_candidates. docs/grouping.md explains the choices.
+from issues.candidate_selectors.issue_candidates. docs/grouping.md explains the choices.
 `explain_match` reads a stored match record back in words for staff.
 """
 

@@ -2,16 +2,13 @@
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import QuerySet
 
-from civicpulse.core.geo import geojson_polygons, point_in_geojson, search_box
+from civicpulse.core.geo import geojson_polygons, point_in_geojson
 from issues.match_score import Thresholds
 from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote, IssueStatus, MapSettings
 from issues.statuses import OPEN_STATUSES_SQL
@@ -65,111 +62,6 @@ def grouping_thresholds(category: Category | None, policy: GroupingPolicy | None
         for name in _THRESHOLD_FIELDS.values()
     }
     return Thresholds(**values, from_category=tuple(name for name, value in own.items() if value is not None))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    issue_id: int
-    distance_m: float | None
-    time_gap_s: float
-    similarity: float
-    category_id: int | None = None
-    # The issue's stored text embedding (civicpulse.core.vectors), None when it has none.
-    embedding: bytes | None = None
-
-
-# One indexed query: the GiST index on open issues' points (migration issues 0013)
-# narrows to the box around the neighbourhood, then exact distance, the time window
-# (either side: reports are not always processed in the order they were sent) and the
-# category filter what is left, ranked by text similarity (pg_trgm); the grouping service
-# then compares meanings (embeddings) and applies the minimum similarity to the better of
-# the two, so a reworded duplicate is not dropped for sharing few trigrams.
-_GEO_CANDIDATES = f"""
-    WITH here AS (SELECT public.ll_to_earth(%(lat)s, %(lon)s) AS point)
-    SELECT i.id,
-           public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
-           EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)) AS gap_s,
-           public.similarity(i.text, %(text)s) AS sim,
-           i.category_id, i.embedding
-    FROM issues_issue i, here
-    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
-      AND point(i.longitude, i.latitude) <@ box(point(%(west)s, %(south)s), point(%(east)s, %(north)s))
-      AND public.earth_distance(here.point, public.ll_to_earth(i.latitude, i.longitude)) <= %(radius)s
-      AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
-      AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
-      AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
-    ORDER BY sim DESC, distance_m
-    LIMIT 20
-"""
-_ADDRESS_CANDIDATES = f"""
-    SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
-           i.category_id, i.embedding
-    FROM issues_issue i
-    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
-      AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
-      AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
-      AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
-    ORDER BY i.last_report_at DESC
-    LIMIT 20
-"""
-
-
-class CandidateQuery(TypedDict):
-    """What a new report brings to the search for its issue."""
-
-    latitude: float | None
-    longitude: float | None
-    address_key: str
-    at: datetime
-    text: str
-    category_ids: list[int] | None  # None: any category
-    radius_m: float
-    window_hours: int
-
-
-# What candidate_query passes to the SQL, by placeholder name.
-CandidateParams = dict[str, float | int | bool | str | datetime | list[int] | None]
-
-
-def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidateParams]:
-    """The SQL of `issue_candidates` and its parameters: by point where the report has
-    one, else by standardised address."""
-    latitude, longitude, radius = query["latitude"], query["longitude"], float(query["radius_m"])
-    params: CandidateParams = {
-        "lat": latitude,
-        "lon": longitude,
-        "at": query["at"],
-        "text": query["text"],
-        "radius": radius,
-        "window": int(query["window_hours"]),
-        "any_category": query["category_ids"] is None,
-        "categories": query["category_ids"] or [],
-        "address_key": query["address_key"],
-    }
-    if latitude is None or longitude is None:
-        return _ADDRESS_CANDIDATES, params
-    params.update(
-        zip(("west", "south", "east", "north"), search_box(latitude, longitude, radius), strict=True)
-    )
-    return _GEO_CANDIDATES, params
-
-
-def issue_candidates(**query: Unpack[CandidateQuery]) -> list[Candidate]:
-    """Open issues a new report may belong to, best first."""
-    statement, params = candidate_query(**query)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return [
-            Candidate(
-                row[0],
-                row[1],
-                float(row[2]),
-                float(row[3]),
-                row[4],
-                None if row[5] is None else bytes(row[5]),
-            )
-            for row in cursor.fetchall()
-        ]
 
 
 def _has_area(ring: list) -> bool:

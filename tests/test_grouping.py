@@ -399,7 +399,7 @@ def test_the_sphere_is_earthdistances_and_candidates_come_off_the_point_index(te
     from django.db import connection
 
     from civicpulse.core.geo import EARTH_RADIUS_M
-    from issues.selectors import candidate_query, issue_candidates
+    from issues.candidate_selectors import candidate_query, issue_candidates
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT public.earth()")

@@ -258,3 +258,35 @@ def test_the_sweep_wakes_a_drain_for_the_tables_backlog_and_counts_it_as_busy(pu
     reports.tasks.sweep_stuck()
     # A backlog in the table: only reports a worker started are re-queued one by one.
     assert seen == [False, False, True] and len(published) == 2
+
+
+def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(published, monkeypatch) -> None:
+    import issues.services.grouping_batch as grouping_batch
+    from reports.dedup_samples import labelled_reports_generate
+
+    # Problems over a town, several reported by two to six residents one after another, so
+    # that most reports find their candidates as the batch read them at its start and the
+    # others come after a report of their own problem in the same batch.
+    rows = labelled_reports_generate(120, seed=11, centre=(LAT, LON))
+    ids = [
+        report_submit(
+            description=row.text, latitude=row.latitude, longitude=row.longitude, submitted_at=row.at
+        ).report.pk
+        for row in rows
+    ]
+    with transaction.atomic():
+        for pk in ids:
+            report_process(report_id=pk)
+        one_by_one = _outcome(ids)
+        transaction.set_rollback(True)
+    at_start: list[int] = []
+    again: list[str] = []
+    many, single = grouping_batch.issue_candidates_many, grouping_batch.issue_candidates
+    monkeypatch.setattr(grouping_batch, "issue_candidates_many", lambda qs: at_start.append(len(qs)) or many(qs))
+    monkeypatch.setattr(grouping_batch, "issue_candidates", lambda **q: again.append(q["text"]) or single(**q))
+    assert reports_drain(batch_size=40) == len(ids)
+    assert _outcome(ids) == one_by_one
+    assert at_start == [40, 40, 40]
+    joined = Report.objects.filter(pk__in=ids).exclude(match__method="new").count()
+    # A report joining an issue of its own batch had to ask again; most did not.
+    assert joined >= 20 and 0 < len(again) < len(ids) / 2

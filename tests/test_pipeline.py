@@ -285,7 +285,7 @@ def test_staff_correction_marks_the_category_as_staffs(tenant_a) -> None:
 
 def test_a_report_never_joins_an_issue_closed_meanwhile(tenant_a, monkeypatch) -> None:
     import issues.services.grouping
-    from issues.selectors import Candidate
+    from issues.candidate_selectors import Candidate
     from issues.services.workflow import issue_transition
 
     first = process(submit())

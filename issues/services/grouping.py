@@ -1,6 +1,6 @@
 """Grouping: a report, given by its fields (this app knows nothing of reports), joins the
 best matching open issue or opens a new one. Serialised per neighbourhood; the score and
-the decision are issues.match_score's, the candidates issues.selectors'."""
+the decision are issues.match_score's, the candidates issues.candidate_selectors'."""
 
 import json
 import logging
@@ -15,10 +15,11 @@ from django.db import transaction
 from civicpulse.core.geo import great_circle_m
 from civicpulse.core.vectors import stored_cosine
 from issues import match_score
+from issues.candidate_selectors import issue_candidates
 from issues.match_score import Adjudicator
 from issues.models import OPEN_STATUSES, Area, Category, Department, Issue, IssueEvent, Severity
-from issues.selectors import area_for_point, category_compatible_ids, grouping_thresholds, issue_candidates
-from issues.services.grouping_batch import GroupingBatch, lock_keys, neighbourhoods_lock
+from issues.selectors import area_for_point, grouping_thresholds
+from issues.services.grouping_batch import GroupingBatch, grouping_query, lock_keys, neighbourhoods_lock
 from issues.services.operations import severity_rank
 from issues.services.workflow import issue_event_record
 
@@ -125,16 +126,17 @@ def issue_group_report(
         if chosen is not None:
             return chosen
         chosen_record = {"chosen": {"issue": chosen_issue_id, "closed_meanwhile": True}}
-    candidates = issue_candidates(
+    query = grouping_query(
+        text=text,
+        category=category,
         latitude=latitude,
         longitude=longitude,
         address_key=address_key,
         at=at,
-        text=text,
-        category_ids=batch.compatible_ids(category) if batch else category_compatible_ids(category),
-        radius_m=thresholds.radius_m,
-        window_hours=thresholds.window_hours,
+        thresholds=thresholds,
+        batch=batch,
     )
+    candidates = batch.candidates(report_ref, query) if batch else issue_candidates(**query)
     meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
     # A candidate at all only when the texts share enough, in words or in meaning.
     candidates = [
@@ -323,6 +325,8 @@ def issue_open(
         created_at=at,
         last_report_at=at,
     )
+    if batch is not None:
+        batch.issue_moved(latitude, longitude)
     _event(
         batch,
         issue_id=issue.pk,
@@ -352,6 +356,8 @@ def _issue_attach(
     if issue is None or issue.status not in OPEN_STATUSES:
         return None
     n = issue.report_count
+    if batch is not None:
+        batch.issue_moved(issue.latitude, issue.longitude)
     if (
         latitude is not None
         and longitude is not None
@@ -370,6 +376,8 @@ def _issue_attach(
     issue.save(
         update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"]
     )
+    if batch is not None:
+        batch.issue_moved(issue.latitude, issue.longitude)
     _event(
         batch,
         issue_id=issue.pk,

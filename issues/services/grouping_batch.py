@@ -4,9 +4,10 @@ The reports are grouped one after the other by the same code as a single report
 (grouping.issue_group_report), in order, so each sees the issues the ones before it opened
 or joined: a batch gives the issues grouping the same reports one by one gives, near-
 identical reports within it included. What a batch saves is round trips: the neighbourhood
-locks of every report are taken at once at the start, the thresholds, related categories,
-departments and areas are read once per batch, and the issues' events are written in one
-statement at the end."""
+locks of every report are taken at once at the start, the candidate issues of every report
+are read in one statement after them (and read again for a report near an issue the batch
+opened or changed before it), the thresholds, related categories, departments and areas
+are read once per batch, and the issues' events are written in one statement at the end."""
 
 import zlib
 from collections.abc import Iterable
@@ -16,7 +17,9 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db import connection
 
+from civicpulse.core.geo import great_circle_m
 from civicpulse.core.tenancy import current_schema
+from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
 from issues.geo import cells_within
 from issues.match_score import Thresholds
 from issues.models import Area, Category, Department, GroupingPolicy, IssueEvent
@@ -24,6 +27,10 @@ from issues.selectors import area_for_point, category_compatible_ids, grouping_p
 
 # The key of the tenant's whole grouping lock (in the tenant's key space, beside the cells').
 _TENANT_KEY = 0
+# How much farther than a report's grouping distance an issue the batch opened or moved
+# makes its candidates be read again: earthdistance's sphere and great_circle_m agree to far
+# less than this, so no issue the query would find is ever missed.
+_MOVED_MARGIN_M = 1.0
 
 
 def _signed32(value: int) -> int:
@@ -71,6 +78,30 @@ def neighbourhoods_lock(keys: Iterable[list[int] | None]) -> None:
             )
 
 
+def grouping_query(
+    *,
+    text: str,
+    category: Category | None,
+    latitude: float | None,
+    longitude: float | None,
+    address_key: str,
+    at: datetime,
+    thresholds: Thresholds,
+    batch: "GroupingBatch | None" = None,
+) -> CandidateQuery:
+    """What a report's search for its issue asks (issues.candidate_selectors)."""
+    return CandidateQuery(
+        latitude=latitude,
+        longitude=longitude,
+        address_key=address_key,
+        at=at,
+        text=text,
+        category_ids=batch.compatible_ids(category) if batch else category_compatible_ids(category),
+        radius_m=thresholds.radius_m,
+        window_hours=thresholds.window_hours,
+    )
+
+
 @dataclass
 class GroupingBatch:
     """What a batch reads once and writes at the end. Its neighbourhoods are locked
@@ -82,6 +113,43 @@ class GroupingBatch:
     _departments: dict[int, int | None] = field(default_factory=dict)
     _areas: list[Area] | None = None
     _policy: GroupingPolicy | None = None
+    # Each report's candidate query and what it found at the batch's start, by report.
+    _prefetched: dict[str, tuple[CandidateQuery, list[Candidate]]] = field(default_factory=dict)
+    # The points of the issues this batch opened or changed, before and after.
+    _moved: list[tuple[float, float]] = field(default_factory=list)
+
+    def candidates_prefetch(self, queries: Iterable[tuple[str, CandidateQuery]]) -> None:
+        """Read the candidates of these reports (by their reference) in one statement. Call
+        it once the batch's neighbourhoods are locked and before any report is grouped."""
+        # A report with only an address has its candidates read when it is grouped.
+        wanted = {ref: q for ref, q in queries if q["latitude"] is not None and q["longitude"] is not None}
+        found = issue_candidates_many(list(wanted.values()))
+        self._prefetched = {
+            ref: (query, own) for (ref, query), own in zip(wanted.items(), found, strict=True)
+        }
+
+    def candidates(self, ref: str, query: CandidateQuery) -> list[Candidate]:
+        """The report's candidates: those read at the batch's start, unless an issue the
+        batch opened or moved since lies within its grouping distance (or the query
+        differs); then they are read again, so the report sees what grouping it alone at
+        this point would see."""
+        kept = self._prefetched.pop(ref, None)
+        if kept is not None and kept[0] == query and not self._moved_near(query):
+            return kept[1]
+        return issue_candidates(**query)
+
+    def _moved_near(self, query: CandidateQuery) -> bool:
+        latitude, longitude = query["latitude"], query["longitude"]
+        if latitude is None or longitude is None:
+            return True
+        reach = float(query["radius_m"]) + _MOVED_MARGIN_M
+        return any(great_circle_m(latitude, longitude, lat, lon) <= reach for lat, lon in self._moved)
+
+    def issue_moved(self, latitude: float | None, longitude: float | None) -> None:
+        """An issue of this batch was opened or changed at this point (for an issue that
+        moved, call it with the point before and after)."""
+        if latitude is not None and longitude is not None:
+            self._moved.append((latitude, longitude))
 
     def thresholds(self, category: Category | None) -> Thresholds:
         key = category.pk if category else None

@@ -8,7 +8,7 @@ import logging
 from django.db import connection, transaction
 
 from issues.models import Category
-from issues.services.grouping_batch import GroupingBatch, lock_keys, neighbourhoods_lock
+from issues.services.grouping_batch import GroupingBatch, grouping_query, lock_keys, neighbourhoods_lock
 from llm.services import classify_reports
 from llm.types import CategoryInfo, Classification
 from reports.models import Report
@@ -84,6 +84,25 @@ def _group_together(classified: list[tuple[Report, Classification]]) -> None:
                 radius_m=batch.thresholds(report.category).radius_m,
             )
             for report, _ in todo
+        )
+        # Every report's candidates in one statement; a report whose resident chose its
+        # issue needs none unless that issue closed meanwhile (then it asks on its own).
+        batch.candidates_prefetch(
+            (
+                report.tracking_id,
+                grouping_query(
+                    text=report.description,
+                    category=report.category,
+                    latitude=report.latitude,
+                    longitude=report.longitude,
+                    address_key=report.address_key,
+                    at=report.submitted_at,
+                    thresholds=batch.thresholds(report.category),
+                    batch=batch,
+                ),
+            )
+            for report, _ in todo
+            if report.chosen_issue_id is None
         )
         for report, _ in todo:
             report_group(report, batch)

@@ -1,0 +1,156 @@
+"""The candidate issues a new report may join: one report's, or a whole batch's in one
+statement (docs/grouping.md, "Candidates")."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypedDict, Unpack
+
+from django.db import connection
+
+from civicpulse.core.geo import search_box
+from issues.statuses import OPEN_STATUSES_SQL
+
+
+@dataclass(frozen=True)
+class Candidate:
+    issue_id: int
+    distance_m: float | None
+    time_gap_s: float
+    similarity: float
+    category_id: int | None = None
+    # The issue's stored text embedding (civicpulse.core.vectors), None when it has none.
+    embedding: bytes | None = None
+
+
+# One statement for any number of located reports, one row of parameters each (`q`): for
+# each, the GiST index on open issues' points (migration issues 0013) narrows to the box
+# around its neighbourhood, then exact distance, the time window (either side: reports are
+# not always processed in the order they were sent) and the category filter what is left,
+# ranked by text similarity (pg_trgm). The grouping service then compares meanings
+# (embeddings) and applies the minimum similarity to the better of the two, so a reworded
+# duplicate is not dropped for sharing few trigrams. A batch of fifty reports costs about
+# what two reports asked one by one cost: the planning and the round trip are paid once.
+_GEO_CANDIDATES = f"""
+    SELECT q.n, c.id, c.distance_m, c.gap_s, c.sim, c.category_id, c.embedding
+    FROM unnest(%(n)s::int[], %(lat)s::float8[], %(lon)s::float8[], %(at)s::timestamptz[], %(text)s::text[],
+                %(radius)s::float8[], %(window)s::int[], %(any_category)s::bool[], %(categories)s::text[],
+                %(west)s::float8[], %(south)s::float8[], %(east)s::float8[], %(north)s::float8[])
+         AS q(n, lat, lon, at, text, radius, window_hours, any_category, categories, west, south, east, north)
+    CROSS JOIN LATERAL (
+        SELECT i.id,
+               public.earth_distance(public.ll_to_earth(q.lat, q.lon),
+                                     public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
+               EXTRACT(EPOCH FROM (q.at - i.last_report_at)) AS gap_s,
+               public.similarity(i.text, q.text) AS sim,
+               i.category_id, i.embedding
+        FROM issues_issue i
+        WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
+          AND point(i.longitude, i.latitude) <@ box(point(q.west, q.south), point(q.east, q.north))
+          AND public.earth_distance(public.ll_to_earth(q.lat, q.lon),
+                                    public.ll_to_earth(i.latitude, i.longitude)) <= q.radius
+          AND i.last_report_at >= q.at - make_interval(hours => q.window_hours)
+          AND i.created_at <= q.at + make_interval(hours => q.window_hours)
+          AND (q.any_category OR i.category_id IS NULL OR i.category_id = ANY(q.categories::int[]))
+        ORDER BY sim DESC, distance_m
+        LIMIT 20
+    ) c
+    ORDER BY q.n, c.sim DESC, c.distance_m
+"""
+_ADDRESS_CANDIDATES = f"""
+    SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
+           i.category_id, i.embedding
+    FROM issues_issue i
+    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
+      AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
+      AND i.created_at <= %(at)s + make_interval(hours => %(window)s)
+      AND (%(any_category)s OR i.category_id IS NULL OR i.category_id = ANY(%(categories)s))
+    ORDER BY i.last_report_at DESC
+    LIMIT 20
+"""
+
+
+class CandidateQuery(TypedDict):
+    """What a new report brings to the search for its issue."""
+
+    latitude: float | None
+    longitude: float | None
+    address_key: str
+    at: datetime
+    text: str
+    category_ids: list[int] | None  # None: any category
+    radius_m: float
+    window_hours: int
+
+
+# What candidate_query passes to the SQL, by placeholder name.
+CandidateParams = dict[str, float | int | bool | str | datetime | list | None]
+
+
+def _located(query: CandidateQuery) -> bool:
+    return query["latitude"] is not None and query["longitude"] is not None
+
+
+def _geo_params(queries: list[CandidateQuery]) -> CandidateParams:
+    """The located reports' parameters, one array per placeholder, one element per report."""
+    boxes = [search_box(q["latitude"] or 0.0, q["longitude"] or 0.0, float(q["radius_m"])) for q in queries]
+    return {
+        "n": list(range(len(queries))),
+        "lat": [q["latitude"] for q in queries],
+        "lon": [q["longitude"] for q in queries],
+        "at": [q["at"] for q in queries],
+        "text": [q["text"] for q in queries],
+        "radius": [float(q["radius_m"]) for q in queries],
+        "window": [int(q["window_hours"]) for q in queries],
+        "any_category": [q["category_ids"] is None for q in queries],
+        # Arrays of differing lengths cannot share one array column: each travels as the
+        # text of an int[] and is cast back in the query.
+        "categories": ["{" + ",".join(str(int(i)) for i in q["category_ids"] or []) + "}" for q in queries],
+        "west": [box[0] for box in boxes],
+        "south": [box[1] for box in boxes],
+        "east": [box[2] for box in boxes],
+        "north": [box[3] for box in boxes],
+    }
+
+
+def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidateParams]:
+    """The SQL of `issue_candidates` for one report and its parameters: by point where
+    the report has one, else by standardised address."""
+    if _located(query):
+        return _GEO_CANDIDATES, _geo_params([query])
+    return _ADDRESS_CANDIDATES, {
+        "at": query["at"],
+        "text": query["text"],
+        "window": int(query["window_hours"]),
+        "any_category": query["category_ids"] is None,
+        "categories": query["category_ids"] or [],
+        "address_key": query["address_key"],
+    }
+
+
+def _candidate(row: tuple) -> Candidate:
+    return Candidate(
+        row[0], row[1], float(row[2]), float(row[3]), row[4], None if row[5] is None else bytes(row[5])
+    )
+
+
+def issue_candidates(**query: Unpack[CandidateQuery]) -> list[Candidate]:
+    """Open issues a new report may belong to, best first."""
+    return issue_candidates_many([query])[0]
+
+
+def issue_candidates_many(queries: list[CandidateQuery]) -> list[list[Candidate]]:
+    """Each report's candidates, as `issue_candidates` gives them, in the order of
+    `queries`: every located report's in one statement, each address's on its own."""
+    found: list[list[Candidate]] = [[] for _ in queries]
+    located = [index for index, query in enumerate(queries) if _located(query)]
+    with connection.cursor() as cursor:
+        if located:
+            cursor.execute(_GEO_CANDIDATES, _geo_params([queries[index] for index in located]))
+            for row in cursor.fetchall():
+                found[located[row[0]]].append(_candidate(row[1:]))
+        for index, query in enumerate(queries):
+            if not _located(query):
+                statement, params = candidate_query(**query)
+                cursor.execute(statement, params)
+                found[index] = [_candidate(row) for row in cursor.fetchall()]
+    return found
