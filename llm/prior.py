@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import sparse
 
 from llm import embeddings
 from llm.offline import rule_severity, summarise
@@ -55,64 +56,71 @@ def _tf(text: str) -> Counter[str]:
 
 @dataclass(frozen=True)
 class _Spelling:
-    """TF-IDF over the examples' character n-grams, as an inverted index: for each n-gram,
-    the examples that have it and its weight in each (unit-length rows)."""
+    """TF-IDF over the examples' character n-grams: for each n-gram, its weight in each
+    example (unit-length rows), as a sparse matrix with one row per n-gram."""
 
-    idf: dict[str, float]
-    postings: dict[str, tuple[np.ndarray, np.ndarray]]
-    size: int
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    by_gram: sparse.csr_matrix
 
     @classmethod
     def fit(cls, texts: list[str]) -> "_Spelling":
         counts = [_tf(text) for text in texts]
         frequency = Counter(gram for count in counts for gram in count)
-        idf = {gram: math.log((1 + len(texts)) / (1 + df)) + 1 for gram, df in frequency.items()}
-        rows: dict[str, tuple[list[int], list[float]]] = {}
-        for index, count in enumerate(counts):
-            weights = {gram: tf * idf[gram] for gram, tf in count.items()}
+        vocabulary = {gram: index for index, gram in enumerate(frequency)}
+        idf = np.asarray([math.log((1 + len(texts)) / (1 + df)) + 1 for df in frequency.values()])
+        grams: list[int] = []
+        owners: list[int] = []
+        values: list[float] = []
+        for owner, count in enumerate(counts):
+            weights = {vocabulary[gram]: tf * idf[vocabulary[gram]] for gram, tf in count.items()}
             norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            for gram, weight in weights.items():
-                owners, values = rows.setdefault(gram, ([], []))
-                owners.append(index)
-                values.append(weight / norm)
-        postings = {
-            gram: (np.asarray(owners), np.asarray(values, dtype=np.float32))
-            for gram, (owners, values) in rows.items()
-        }
-        return cls(idf, postings, len(texts))
+            grams += weights
+            owners += [owner] * len(weights)
+            values += [weight / norm for weight in weights.values()]
+        by_gram = sparse.csr_matrix(
+            (np.asarray(values, dtype=np.float32), (grams, owners)), shape=(len(vocabulary), len(texts))
+        )
+        return cls(vocabulary, idf, by_gram)
 
     def similarities(self, text: str) -> np.ndarray:
         """Cosine of the text with every example (n-grams no example has are left out)."""
-        weights = {gram: tf * self.idf[gram] for gram, tf in _tf(text).items() if gram in self.idf}
-        found = np.zeros(self.size, dtype=np.float32)
-        norm = math.sqrt(sum(w * w for w in weights.values()))
-        for gram, weight in weights.items():
-            owners, values = self.postings[gram]
-            found[owners] += values * (weight / norm)
-        return found
+        known = [(self.vocabulary[gram], tf) for gram, tf in _tf(text).items() if gram in self.vocabulary]
+        if not known:
+            return np.zeros(self.by_gram.shape[1], dtype=np.float32)
+        index = np.asarray([gram for gram, _ in known])
+        weights = np.asarray([tf for _, tf in known]) * self.idf[index]
+        weights /= math.sqrt(float(weights @ weights))
+        return np.asarray(weights.astype(np.float32) @ self.by_gram[index]).ravel()
 
 
 @dataclass(frozen=True)
 class _Prototypes:
     vectors: np.ndarray  # one unit vector per example
-    owners: np.ndarray  # the index of each example's category
     spelling: _Spelling
+    # Per category, the indices of its examples, padded with the index one past the last
+    # example (a similarity of minus infinity), and how many of them its score averages.
+    slots: np.ndarray
+    nearest: np.ndarray
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _prototypes(key: _CategoryKey) -> _Prototypes | None:
-    """Every example's vector and n-grams, and the index of its category."""
+    """Every example's vector and n-grams, and which examples are each category's."""
     texts: list[str] = []
-    owners: list[int] = []
-    for index, (_, name, description, examples) in enumerate(key):
+    slots: list[list[int]] = []
+    for _, name, description, examples in key:
         own = [e for e in examples if e.strip()]
         own.append(f"{name}. {description}" if description else name)
+        slots.append(list(range(len(texts), len(texts) + len(own))))
         texts += own
-        owners += [index] * len(own)
     vectors = embeddings.embed(texts)
     if vectors is None:
         return None
-    return _Prototypes(vectors, np.asarray(owners), _Spelling.fit(texts))
+    width = max(len(own) for own in slots)
+    padded = np.asarray([own + [len(texts)] * (width - len(own)) for own in slots])
+    nearest = np.asarray([min(len(own), NEAREST) for own in slots], dtype=np.float64)
+    return _Prototypes(vectors, _Spelling.fit(texts), padded, nearest)
 
 
 def category_scores(text: str, vector: np.ndarray, categories: list[CategoryInfo]) -> np.ndarray | None:
@@ -122,11 +130,9 @@ def category_scores(text: str, vector: np.ndarray, categories: list[CategoryInfo
     if prototypes is None:
         return None
     similarities = prototypes.vectors @ vector + SPELLING_WEIGHT * prototypes.spelling.similarities(text)
-    scores = np.full(len(categories), -1.0)
-    for index in range(len(categories)):
-        mine = similarities[prototypes.owners == index]
-        scores[index] = float(np.sort(mine)[::-1][:NEAREST].mean())
-    return scores
+    by_category = np.append(similarities, -np.inf)[prototypes.slots]
+    closest = -np.sort(-by_category, axis=1)[:, :NEAREST]
+    return np.where(np.isfinite(closest), closest, 0.0).sum(axis=1) / prototypes.nearest
 
 
 def classify_prior(text: str, categories: list[CategoryInfo]) -> Classification | None:

@@ -282,8 +282,12 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
     at_start: list[int] = []
     again: list[str] = []
     many, single = grouping_batch.issue_candidates_many, grouping_batch.issue_candidates
-    monkeypatch.setattr(grouping_batch, "issue_candidates_many", lambda qs: at_start.append(len(qs)) or many(qs))
-    monkeypatch.setattr(grouping_batch, "issue_candidates", lambda **q: again.append(q["text"]) or single(**q))
+    monkeypatch.setattr(
+        grouping_batch, "issue_candidates_many", lambda qs: at_start.append(len(qs)) or many(qs)
+    )
+    monkeypatch.setattr(
+        grouping_batch, "issue_candidates", lambda **q: again.append(q["text"]) or single(**q)
+    )
     assert reports_drain(batch_size=40) == len(ids)
     assert _outcome(ids) == one_by_one
     assert at_start == [40, 40, 40]
