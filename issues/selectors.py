@@ -34,6 +34,15 @@ def category_compatible_ids(category: Category | None) -> list[int] | None:
     return [category.pk, *category.related.values_list("pk", flat=True)]
 
 
+def category_related_ids() -> dict[int, list[int]]:
+    """Every category's related ones (as `category_compatible_ids` lists them after the
+    category itself), in one read."""
+    related: dict[int, list[int]] = {}
+    for source, target in Category.related.through.objects.values_list("from_category_id", "to_category_id"):
+        related.setdefault(source, []).append(target)
+    return related
+
+
 def grouping_policy_get() -> GroupingPolicy:
     """The tenant's grouping defaults; the built-in ones (unsaved) if the row is missing."""
     return GroupingPolicy.objects.filter(pk=1).first() or GroupingPolicy()

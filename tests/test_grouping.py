@@ -103,6 +103,23 @@ def test_category_relation_is_a_part_of_the_score(tenant_a) -> None:
     assert same.match["score"] > related.match["score"] > unknown.match["score"]
 
 
+def test_a_batch_reads_related_categories_and_active_departments_as_one_report_does(tenant_a) -> None:
+    from issues.models import Department
+    from issues.selectors import category_compatible_ids
+    from issues.services.grouping_batch import GroupingBatch
+
+    potholes, sidewalks = Category.objects.get(code="potholes"), Category.objects.get(code="sidewalks")
+    sidewalks.related.add(potholes, Category.objects.get(code="street_lights"))
+    batch = GroupingBatch()
+    for category in Category.objects.all():
+        assert sorted(batch.compatible_ids(category) or []) == sorted(category_compatible_ids(category) or [])
+    assert len(batch.compatible_ids(sidewalks) or []) == 3 and batch.compatible_ids(None) is None
+    retired = Department.objects.create(code="old_roads", name="Old roads", active=False)
+    active = Department.objects.create(code="new_roads", name="New roads")
+    batch = GroupingBatch()
+    assert (batch.department_id(retired.pk), batch.department_id(active.pk)) == (None, active.pk)
+
+
 def test_per_category_values_fall_back_to_the_tenant_policy(tenant_a) -> None:
     policy = GroupingPolicy.objects.get()  # provisioning made it
     potholes = Category.objects.get(code="potholes")

@@ -23,7 +23,13 @@ from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidat
 from issues.geo import cells_within
 from issues.match_score import Thresholds
 from issues.models import Area, Category, Department, GroupingPolicy, IssueEvent
-from issues.selectors import area_for_point, category_compatible_ids, grouping_policy_get, grouping_thresholds
+from issues.selectors import (
+    area_for_point,
+    category_compatible_ids,
+    category_related_ids,
+    grouping_policy_get,
+    grouping_thresholds,
+)
 
 # The key of the tenant's whole grouping lock (in the tenant's key space, beside the cells').
 _TENANT_KEY = 0
@@ -109,8 +115,8 @@ class GroupingBatch:
 
     events: list[IssueEvent] = field(default_factory=list)
     _thresholds: dict[int | None, Thresholds] = field(default_factory=dict)
-    _compatible: dict[int | None, list[int] | None] = field(default_factory=dict)
-    _departments: dict[int, int | None] = field(default_factory=dict)
+    _related: dict[int, list[int]] | None = None
+    _active_departments: set[int] | None = None
     _areas: list[Area] | None = None
     _policy: GroupingPolicy | None = None
     # Each report's candidate query and what it found at the batch's start, by report.
@@ -160,18 +166,20 @@ class GroupingBatch:
         return self._thresholds[key]
 
     def compatible_ids(self, category: Category | None) -> list[int] | None:
-        key = category.pk if category else None
-        if key not in self._compatible:
-            self._compatible[key] = category_compatible_ids(category)
-        return self._compatible[key]
+        """As selectors.category_compatible_ids, from every category's links read once."""
+        if category is None:
+            return None
+        if self._related is None:
+            self._related = category_related_ids()
+        return [category.pk, *self._related.get(category.pk, [])]
 
     def department_id(self, department_id: int) -> int | None:
         """The department, unless it was retired (None then)."""
-        if department_id not in self._departments:
-            self._departments[department_id] = (
-                Department.objects.filter(pk=department_id, active=True).values_list("pk", flat=True).first()
+        if self._active_departments is None:
+            self._active_departments = set(
+                Department.objects.filter(active=True).values_list("pk", flat=True)
             )
-        return self._departments[department_id]
+        return department_id if department_id in self._active_departments else None
 
     def area(self, latitude: float, longitude: float) -> Area | None:
         if self._areas is None:
