@@ -261,6 +261,9 @@ def test_the_sweep_wakes_a_drain_for_the_tables_backlog_and_counts_it_as_busy(pu
 
 
 def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(published, monkeypatch) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     import issues.services.grouping_batch as grouping_batch
     from reports.dedup_samples import labelled_reports_generate
 
@@ -288,9 +291,14 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
     monkeypatch.setattr(
         grouping_batch, "issue_candidates", lambda **q: again.append(q["text"]) or single(**q)
     )
-    assert reports_drain(batch_size=40) == len(ids)
+    with CaptureQueriesContext(connection) as queries:
+        assert reports_drain(batch_size=40) == len(ids)
     assert _outcome(ids) == one_by_one
     assert at_start == [40, 40, 40]
     joined = Report.objects.filter(pk__in=ids).exclude(match__method="new").count()
     # A report joining an issue of its own batch had to ask again; most did not.
     assert joined >= 20 and 0 < len(again) < len(ids) / 2
+    # The issues a batch opens are written together: before a read that must see them,
+    # and at the batch's end.
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "issues_issue"')]
+    assert len(inserts) <= len(again) + len(at_start) < len(ids) - joined

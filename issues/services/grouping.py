@@ -45,12 +45,12 @@ def _routed_department_id(category: Category | None, batch: GroupingBatch | None
     )
 
 
-def _event(batch: GroupingBatch | None, **event: Any) -> None:
+def _event(batch: GroupingBatch | None, issue: Issue, **event: Any) -> None:
     """Record an issue's event now, or with the batch's at its end."""
     if batch is not None:
-        batch.event(**event)
+        batch.event(issue=issue, **event)
     else:
-        issue_event_record(**event)
+        issue_event_record(issue_id=issue.pk, **event)
 
 
 def _area(latitude: float | None, longitude: float | None, batch: GroupingBatch | None) -> Area | None:
@@ -309,8 +309,9 @@ def issue_open(
     """A new open issue from its first report's fields, routed to the category's
     department and placed in its area; `data` goes on the CREATED event. Grouping opens
     one per report that matched none; a split (reports app) opens one with `report_count`
-    0 and recounts it once the reports are on it."""
-    issue = Issue.objects.create(
+    0 and recounts it once the reports are on it. A batch's issue is written with the
+    batch's others (GroupingBatch.issue_opened): it has no id until then."""
+    issue = Issue(
         title=_title_from(summary, text),
         summary=summary,
         text=text,
@@ -325,11 +326,13 @@ def issue_open(
         created_at=at,
         last_report_at=at,
     )
-    if batch is not None:
-        batch.issue_moved(latitude, longitude)
+    if batch is None:
+        issue.save(force_insert=True)
+    else:
+        batch.issue_opened(issue)
     _event(
         batch,
-        issue_id=issue.pk,
+        issue,
         kind=IssueEvent.Kind.CREATED,
         actor=actor,
         actor_label=actor_label,
@@ -380,7 +383,7 @@ def _issue_attach(
         batch.issue_moved(issue.latitude, issue.longitude)
     _event(
         batch,
-        issue_id=issue.pk,
+        issue,
         kind=IssueEvent.Kind.REPORT_LINKED,
         actor_label=actor_label,
         at=at,

@@ -7,7 +7,8 @@ identical reports within it included. What a batch saves is round trips: the nei
 locks of every report are taken at once at the start, the candidate issues of every report
 are read in one statement after them (and read again for a report near an issue the batch
 opened or changed before it), the thresholds, related categories, departments and areas
-are read once per batch, and the issues' events are written in one statement at the end."""
+are read once per batch, the issues it opens are written together (before a read that must
+see them, and at the end), and the issues' events in one statement at the end."""
 
 import zlib
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from civicpulse.core.tenancy import current_schema
 from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
 from issues.geo import cells_within
 from issues.match_score import Thresholds
-from issues.models import Area, Category, Department, GroupingPolicy, IssueEvent
+from issues.models import Area, Category, Department, GroupingPolicy, Issue, IssueEvent
 from issues.selectors import (
     area_for_point,
     category_compatible_ids,
@@ -123,6 +124,8 @@ class GroupingBatch:
     _prefetched: dict[str, tuple[CandidateQuery, list[Candidate]]] = field(default_factory=dict)
     # The points of the issues this batch opened or changed, before and after.
     _moved: list[tuple[float, float]] = field(default_factory=list)
+    # Issues opened and not written yet (issue_opened).
+    _opened: list[Issue] = field(default_factory=list)
 
     def candidates_prefetch(self, queries: Iterable[tuple[str, CandidateQuery]]) -> None:
         """Read the candidates of these reports (by their reference) in one statement. Call
@@ -142,6 +145,7 @@ class GroupingBatch:
         kept = self._prefetched.pop(ref, None)
         if kept is not None and kept[0] == query and not self._moved_near(query):
             return kept[1]
+        self.issues_insert()  # the query must see the issues the batch opened so far
         return issue_candidates(**query)
 
     def _moved_near(self, query: CandidateQuery) -> bool:
@@ -150,6 +154,20 @@ class GroupingBatch:
             return True
         reach = float(query["radius_m"]) + _MOVED_MARGIN_M
         return any(great_circle_m(latitude, longitude, lat, lon) <= reach for lat, lon in self._moved)
+
+    def issue_opened(self, issue: Issue) -> None:
+        """An issue this batch opened, written with the others before the batch's next read
+        of candidates or at its end. Only a read of candidates could find it, so nothing
+        needs its id before then: its events and reports refer to it as an object."""
+        self._opened.append(issue)
+        self.issue_moved(issue.latitude, issue.longitude)
+
+    def issues_insert(self) -> None:
+        """Write the issues opened since the last write, in one statement (their ids are
+        set on them)."""
+        if self._opened:
+            Issue.objects.bulk_create(self._opened)
+            self._opened = []
 
     def issue_moved(self, latitude: float | None, longitude: float | None) -> None:
         """An issue of this batch was opened or changed at this point (for an issue that
@@ -189,7 +207,7 @@ class GroupingBatch:
     def event(
         self,
         *,
-        issue_id: int,
+        issue: Issue,
         kind: str,
         actor_label: str,
         at: datetime,
@@ -198,7 +216,7 @@ class GroupingBatch:
     ) -> None:
         self.events.append(
             IssueEvent(
-                issue_id=issue_id,
+                issue=issue,
                 kind=kind,
                 actor=actor,
                 actor_label=actor_label or (actor.get_username() if actor else ""),
@@ -208,6 +226,8 @@ class GroupingBatch:
         )
 
     def flush(self) -> None:
-        """Write the batch's events, in the order they happened, in one statement."""
+        """Write the issues opened since the last write, then the batch's events in the
+        order they happened, each in one statement."""
+        self.issues_insert()
         IssueEvent.objects.bulk_create(self.events)
         self.events = []

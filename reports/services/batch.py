@@ -107,6 +107,9 @@ def _group_together(classified: list[tuple[Report, Classification]]) -> None:
         for report, _ in todo:
             report_group(report, batch)
         batch.flush()
+        for report, _ in todo:
+            # An issue the batch opened got its id only as the batch wrote it.
+            report.issue_id = report.issue.pk if report.issue is not None else None
         _reports_save([report for report, _ in todo])
 
 
