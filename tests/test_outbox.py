@@ -4,7 +4,7 @@ at most once a moment; drains claim batches that no other worker takes."""
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 import llm.services as llm_services
 import reports.services.outbox as outbox
@@ -266,6 +266,7 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
 
     import issues.services.grouping_batch as grouping_batch
     from reports.dedup_samples import labelled_reports_generate
+    from reports.services.batch import reports_process_batch
 
     # Problems over a town, several reported by two to six residents one after another, so
     # that most reports find their candidates as the batch read them at its start and the
@@ -292,7 +293,8 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
         grouping_batch, "issue_candidates", lambda **q: again.append(q["text"]) or single(**q)
     )
     with CaptureQueriesContext(connection) as queries:
-        assert reports_drain(batch_size=40) == len(ids)
+        for _ in range(3):
+            assert reports_process_batch(report_ids=reports_claim(limit=40)) == 40
     assert _outcome(ids) == one_by_one
     assert at_start == [40, 40, 40]
     joined = Report.objects.filter(pk__in=ids).exclude(match__method="new").count()
@@ -302,3 +304,40 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
     # and at the batch's end.
     inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "issues_issue"')]
     assert len(inserts) <= len(again) + len(at_start) < len(ids) - joined
+
+
+def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
+    import math
+
+    import psycopg
+
+    near = [submit(lat=LAT).pk for _ in range(3)]
+    far = [submit(lat=LAT + 0.1).pk for _ in range(2)]  # about 11 km north: another region
+
+    def region(lat: float) -> list[int]:
+        return outbox._region_lock_key(
+            outbox._region_space(),
+            (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG)),
+        )
+
+    # Another drain, on a session of its own, works the region of the oldest reports.
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT))
+        ids, lock = outbox.reports_claim_region(limit=50)
+        assert ids == sorted(far) and lock == region(LAT + 0.1)
+        # Both regions taken: nothing for a third drain, and nothing claimed.
+        assert outbox.reports_claim_region(limit=50) == ([], None)
+        outbox.region_release(lock)
+        assert outbox.reports_claim_region(limit=50) == ([], None)  # every report there is claimed
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", region(LAT))
+    ids, lock = outbox.reports_claim_region(limit=50)
+    assert ids == sorted(near) and lock == region(LAT)
+    outbox.region_release(lock)

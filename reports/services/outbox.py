@@ -10,12 +10,14 @@ at its next run."""
 import logging
 import time
 import uuid
+import zlib
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
+from issues.geo import LOCK_CELL_DEG
 from reports.models import Report
 from reports.services.batch import reports_process_batch
 
@@ -34,6 +36,18 @@ IDLE_POLL = 0.1
 # claimed-but-unfinished reports stay a small share of the backlog.
 BATCH_SIZE = 50
 
+
+# A drain works one region of the tenant's map at a time: 4 by 4 neighbourhood lock cells
+# (issues.geo), about 2 km. A batch of one region locks cells that batches of other regions
+# do not (but along their common edge), so drains in different regions do not wait for
+# each other. Batches drawn from the whole map each locked cells all over it, and every
+# drain waited for the others: 14 of 16 were waiting for a lock at any moment.
+REGION_DEG = 4 * LOCK_CELL_DEG
+# How many of the oldest waiting reports are looked at for the regions to offer a drain.
+REGION_LOOKAHEAD = 500
+# A report with no point (an address only) belongs to the region NULL: one region.
+_REGION = f"floor(latitude / {REGION_DEG!r})::int, floor(longitude / {REGION_DEG!r})::int"
+_UNCLAIMED = "status = 'received' AND attempts = 0 AND processing_started_at IS NULL"
 
 # Per process and tenant: until when (time.monotonic()) the wake key is known to live,
 # from the expiry Redis reported to this process. Submissions before then need no round
@@ -79,10 +93,14 @@ def pipeline_wake(*, report_id: int | None = None, interval: float = WAKE_INTERV
     return True
 
 
-def reports_claim(*, limit: int = BATCH_SIZE) -> list[int]:
-    """Claim up to `limit` received reports no worker has started, oldest first: each
-    claimed one counts an attempt and records its processing start, so no other worker
-    (drain, single-report task or sweeper) takes it while this one works on it."""
+def reports_claim(
+    *, limit: int = BATCH_SIZE, region: tuple[int | None, int | None] | None = None
+) -> list[int]:
+    """Claim up to `limit` received reports no worker has started, oldest first (of
+    `region` only, when given: its row and column of REGION_DEG): each claimed one counts
+    an attempt and records its processing start, so no other worker (drain, single-report
+    task or sweeper) takes it while this one works on it."""
+    within = "" if region is None else f" AND ({_REGION}) IS NOT DISTINCT FROM (%s, %s)"
     with transaction.atomic(), connection.cursor() as cursor:
         # The partial index on received reports' enqueued_at serves the order; a report
         # whose wake-up failed (enqueued_at NULL) comes last. The locking SELECT sits in a
@@ -90,18 +108,70 @@ def reports_claim(*, limit: int = BATCH_SIZE) -> list[int]:
         # may rescan it per outer row, and every rescan skips the rows this statement
         # already updated and locks the next ones, so LIMIT would not bound the claim.
         cursor.execute(
-            """
+            f"""
             WITH claimed AS MATERIALIZED (
-                SELECT id FROM reports_report
-                WHERE status = 'received' AND attempts = 0 AND processing_started_at IS NULL
+                SELECT id FROM reports_report WHERE {_UNCLAIMED}{within}
                 ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED)
             UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
             FROM claimed WHERE r.id = claimed.id
             RETURNING r.id
-            """,
-            [limit, timezone.now()],
+            """,  # noqa: S608 (constants, not input)
+            [*(region or ()), limit, timezone.now()],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def _region_lock_key(space: int, region: tuple[int | None, int | None]) -> list[int]:
+    key = zlib.crc32(f"region:{region[0]}:{region[1]}".encode())
+    return [space, key - (1 << 32) if key >= (1 << 31) else key]
+
+
+def _region_space() -> int:
+    # A key space of its own, beside the grouping locks' (issues.services.grouping_batch).
+    space = zlib.crc32(f"{current_schema()}:regions".encode())
+    return space - (1 << 32) if space >= (1 << 31) else space
+
+
+def reports_claim_region(*, limit: int = BATCH_SIZE) -> tuple[list[int], list[int] | None]:
+    """Claim a batch in the region of the oldest waiting reports that no other drain is
+    working: returns the reports and the region's lock (a session lock, held until
+    region_release), or nothing when every region with waiting reports is taken (the
+    drains holding them claim those reports next). The lock only keeps drains apart; what
+    keeps two groupings from opening one issue twice is still the neighbourhood lock."""
+    space = _region_space()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT r, c FROM (
+                SELECT {_REGION}, enqueued_at FROM reports_report WHERE {_UNCLAIMED}
+                ORDER BY enqueued_at LIMIT %s) AS oldest(r, c, enqueued_at)
+            GROUP BY r, c ORDER BY min(enqueued_at) NULLS LAST
+            """,  # noqa: S608 (constants, not input)
+            [REGION_LOOKAHEAD],
+        )
+        regions = cursor.fetchall()
+        for region in regions:
+            lock = _region_lock_key(space, region)
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
+            if not cursor.fetchone()[0]:
+                continue
+            ids = reports_claim(limit=limit, region=region)
+            if ids:
+                return ids, lock
+            region_release(lock)
+    return [], None
+
+
+def region_release(lock: list[int] | None) -> None:
+    """Give up a region claimed by reports_claim_region. A connection that closed
+    meanwhile has released it already."""
+    if lock is None:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+    except Exception as exc:  # the session (and its lock) is gone: nothing to give up
+        logger.warning("could not release a drain's region", extra={"error": repr(exc)})
 
 
 def reports_waiting(*, limit: int) -> int:
@@ -132,12 +202,15 @@ def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
     done = 0
     expired = not token
     while True:
-        ids = reports_claim(limit=batch_size)
-        if len(ids) == batch_size:
-            pipeline_wake(interval=FANOUT_INTERVAL)
-        if ids:
-            done += reports_process_batch(report_ids=ids)
-            continue
+        ids, region = reports_claim_region(limit=batch_size)
+        try:
+            if len(ids) == batch_size:
+                pipeline_wake(interval=FANOUT_INTERVAL)
+            if ids:
+                done += reports_process_batch(report_ids=ids)
+                continue
+        finally:
+            region_release(region)
         if expired:
             return done
         left = _own_wake_left(token)
