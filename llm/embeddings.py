@@ -14,8 +14,8 @@ import logging
 import os
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -93,19 +93,40 @@ def embed(texts: Sequence[str]) -> np.ndarray | None:
 
 # A report's text is embedded by the classifier (starter examples, learned model,
 # few-shot) and again for the vector grouping stores: the recent texts' vectors are kept
-# so each text is embedded once per process.
-_RECENT_TEXTS = 256
+# so each text is embedded once per process. A pipeline batch (50 reports) per worker
+# thread fits many times over.
+_RECENT_TEXTS = 1024
+_recent: OrderedDict[str, np.ndarray] = OrderedDict()
+_recent_lock = threading.Lock()
 
 
-@lru_cache(maxsize=_RECENT_TEXTS)
+def embed_many(texts: Sequence[str]) -> list[np.ndarray] | None:
+    """Each text's unit vector (read-only: they are shared), the texts not seen lately
+    embedded in one call; None without the model."""
+    with _recent_lock:
+        known = {text: _recent[text] for text in texts if text in _recent}
+        for text in known:
+            _recent.move_to_end(text)
+    missing = list(dict.fromkeys(text for text in texts if text not in known))
+    if missing:
+        vectors = embed(missing)
+        if vectors is None:
+            return None
+        with _recent_lock:
+            for text, vector in zip(missing, vectors, strict=True):
+                vector.setflags(write=False)
+                known[text] = _recent[text] = vector
+            while len(_recent) > _RECENT_TEXTS:
+                _recent.popitem(last=False)
+    elif model() is None:
+        return None
+    return [known[text] for text in texts]
+
+
 def embed_one(text: str) -> np.ndarray | None:
     """One text's unit vector (read-only: it is shared), or None without the model."""
-    vectors = embed([text])
-    if vectors is None:
-        return None
-    vector = vectors[0]
-    vector.setflags(write=False)
-    return vector
+    vectors = embed_many([text])
+    return None if vectors is None else vectors[0]
 
 
 def embed_stored(text: str) -> bytes | None:

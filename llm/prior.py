@@ -16,6 +16,7 @@ the keyword classifier speaks.
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,15 +84,29 @@ class _Spelling:
         )
         return cls(vocabulary, idf, by_gram)
 
-    def similarities(self, text: str) -> np.ndarray:
-        """Cosine of the text with every example (n-grams no example has are left out)."""
-        known = [(self.vocabulary[gram], tf) for gram, tf in _tf(text).items() if gram in self.vocabulary]
-        if not known:
-            return np.zeros(self.by_gram.shape[1], dtype=np.float32)
-        index = np.asarray([gram for gram, _ in known])
-        weights = np.asarray([tf for _, tf in known]) * self.idf[index]
-        weights /= math.sqrt(float(weights @ weights))
-        return np.asarray(weights.astype(np.float32) @ self.by_gram[index]).ravel()
+    def similarities(self, texts: Sequence[str]) -> np.ndarray:
+        """Cosine of each text (a row) with every example (a column); n-grams no example
+        has are left out."""
+        rows: list[int] = []
+        grams: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for row, text in enumerate(texts):
+            known = [(self.vocabulary[gram], tf) for gram, tf in _tf(text).items() if gram in self.vocabulary]
+            if not known:
+                continue
+            index = np.asarray([gram for gram, _ in known])
+            weights = np.asarray([tf for _, tf in known]) * self.idf[index]
+            rows += [row] * len(known)
+            grams.append(index)
+            values.append(weights / math.sqrt(float(weights @ weights)))
+        query = sparse.csr_matrix(
+            (
+                np.concatenate(values).astype(np.float32) if values else np.zeros(0, dtype=np.float32),
+                (rows, np.concatenate(grams) if grams else np.zeros(0, dtype=np.intp)),
+            ),
+            shape=(len(texts), len(self.vocabulary)),
+        )
+        return (query @ self.by_gram).toarray()
 
 
 @dataclass(frozen=True)
@@ -123,37 +138,44 @@ def _prototypes(key: _CategoryKey) -> _Prototypes | None:
     return _Prototypes(vectors, _Spelling.fit(texts), padded, nearest)
 
 
-def category_scores(text: str, vector: np.ndarray, categories: list[CategoryInfo]) -> np.ndarray | None:
-    """Each category's score (mean similarity of its NEAREST closest examples); None
-    without the model."""
-    prototypes = _prototypes(_category_key(categories))
-    if prototypes is None:
-        return None
-    similarities = prototypes.vectors @ vector + SPELLING_WEIGHT * prototypes.spelling.similarities(text)
-    by_category = np.append(similarities, -np.inf)[prototypes.slots]
-    closest = -np.sort(-by_category, axis=1)[:, :NEAREST]
-    return np.where(np.isfinite(closest), closest, 0.0).sum(axis=1) / prototypes.nearest
+def _scores(texts: list[str], vectors: np.ndarray, prototypes: _Prototypes) -> np.ndarray:
+    """Each text's (a row) score for each category (a column): the mean similarity of its
+    NEAREST closest examples."""
+    similarities = vectors @ prototypes.vectors.T + SPELLING_WEIGHT * prototypes.spelling.similarities(texts)
+    padded = np.concatenate([similarities, np.full((len(texts), 1), -np.inf)], axis=1)
+    closest = -np.sort(-padded[:, prototypes.slots], axis=2)[:, :, :NEAREST]
+    return np.where(np.isfinite(closest), closest, 0.0).sum(axis=2) / prototypes.nearest
+
+
+def classify_prior_many(texts: list[str], categories: list[CategoryInfo]) -> list[Classification | None]:
+    """Each text's category, the one whose examples are nearest (None for every text
+    without the model or with no categories, and for a text with no words the model
+    knows), all compared in a few matrix products."""
+    answers: list[Classification | None] = [None] * len(texts)
+    wanted = [index for index, text in enumerate(texts) if text.strip()] if categories else []
+    vectors = embeddings.embed_many([texts[index] for index in wanted]) if wanted else None
+    prototypes = _prototypes(_category_key(categories)) if vectors is not None else None
+    if vectors is None or prototypes is None:
+        return answers
+    known = [(index, vector) for index, vector in zip(wanted, vectors, strict=True) if np.any(vector)]
+    if not known:
+        return answers
+    scores = _scores([texts[index] for index, _ in known], np.stack([v for _, v in known]), prototypes)
+    for (index, _), row in zip(known, scores, strict=True):
+        weights = np.exp((row - row.max()) / TEMPERATURE)
+        best = int(np.argmax(row))
+        category = categories[best]
+        answers[index] = Classification(
+            category=category.code,
+            severity=rule_severity(texts[index], category),
+            summary=summarise(texts[index]),
+            confidence=round(float(weights[best] / weights.sum()), 3),
+            classifier=CLASSIFIER_NAME,
+        )
+    return answers
 
 
 def classify_prior(text: str, categories: list[CategoryInfo]) -> Classification | None:
     """The category whose examples are nearest, or None without the model, with no
     categories, or for a text with no words the model knows."""
-    if not categories or not text.strip():
-        return None
-    vector = embeddings.embed_one(text)
-    if vector is None or not np.any(vector):
-        return None
-    scores = category_scores(text, vector, categories)
-    if scores is None:
-        return None
-    weights = np.exp((scores - scores.max()) / TEMPERATURE)
-    probabilities = weights / weights.sum()
-    best = int(np.argmax(scores))
-    category = categories[best]
-    return Classification(
-        category=category.code,
-        severity=rule_severity(text, category),
-        summary=summarise(text),
-        confidence=round(float(probabilities[best]), 3),
-        classifier=CLASSIFIER_NAME,
-    )
+    return classify_prior_many([text], categories)[0]

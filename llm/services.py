@@ -18,7 +18,7 @@ from llm.few_shot import nearest_corrections
 from llm.learning import classify_learned, learned_model_trusted
 from llm.models import Endpoint, ModelCall, TrainingExample
 from llm.offline import classify_offline, rule_severity
-from llm.prior import classify_prior
+from llm.prior import classify_prior_many
 from llm.prompts import (
     ADJUDICATION_SCHEMA,
     adjudication_messages,
@@ -46,8 +46,13 @@ def classify_offline_best(text: str, categories: list[CategoryInfo]) -> Classifi
 def classify_untrained(text: str, categories: list[CategoryInfo]) -> Classification:
     """What a tenant with no trained model gets: the starter examples compared in meaning
     when there is a choice to make and the embedding model is there, else the keywords."""
-    prior = classify_prior(text, categories) if len(categories) > 1 else None
-    return prior or classify_offline(text, categories)
+    return classify_untrained_many([text], categories)[0]
+
+
+def classify_untrained_many(texts: list[str], categories: list[CategoryInfo]) -> list[Classification]:
+    """classify_untrained for many texts with the same categories, compared at once."""
+    priors = classify_prior_many(texts, categories) if len(categories) > 1 else [None] * len(texts)
+    return [prior or classify_offline(text, categories) for text, prior in zip(texts, priors, strict=True)]
 
 
 def _bounded_severity(suggested: str, ruled: str) -> str:
@@ -103,13 +108,32 @@ def classify_reports(*, items: list[tuple[str, list[CategoryInfo]]]) -> list[Cla
                 answers.append(exc)
         return answers
     learned = learned_model_trusted()
-    for text, categories in items:
+    found: dict[int, Classification | Exception] = {}
+    untrained: dict[int, list[int]] = {}  # the items left to the starter examples, by categories list
+    for index, (text, categories) in enumerate(items):
+        known: Classification | Exception | None
         try:
             known = learned.classify(text, categories) if learned is not None and categories else None
-            answers.append(known or classify_untrained(text, categories))
         except Exception as exc:
-            answers.append(exc)
-    return answers
+            known = exc
+        if known is None:
+            untrained.setdefault(id(categories), []).append(index)
+        else:
+            found[index] = known
+    for indices in untrained.values():
+        texts, categories = [items[index][0] for index in indices], items[indices[0]][1]
+        try:
+            answers_many: list[Classification | Exception] = list(classify_untrained_many(texts, categories))
+        except Exception:  # one text it fails on fails alone: each is tried on its own
+            answers_many = []
+            for text in texts:
+                try:
+                    answers_many.append(classify_untrained(text, categories))
+                except Exception as exc:
+                    answers_many.append(exc)
+        for index, answer in zip(indices, answers_many, strict=True):
+            found[index] = answer
+    return [found[index] for index in range(len(items))]
 
 
 def adjudicate_same_problem(report_text: str, issue_text: str) -> dict | None:

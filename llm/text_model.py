@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,12 +65,18 @@ def char_features(text: str) -> list[str]:
     """Character n-grams of each word padded with a space either side, as scikit-learn's
     `char_wb` analyzer makes them."""
     grams: list[str] = []
-    low, high = CHAR_NGRAMS
     for word in _WORD.findall(text.lower()):
-        padded = f" {word} "
-        for size in range(low, high + 1):
-            grams += [padded[i : i + size] for i in range(len(padded) - size + 1)]
+        grams += _word_grams(word)
     return grams
+
+
+@lru_cache(maxsize=50_000)
+def _word_grams(word: str) -> tuple[str, ...]:
+    """One word's n-grams. Residents use few words over and over: each is cut up once per
+    process (a bounded cache of a few megabytes)."""
+    padded = f" {word} "
+    low, high = CHAR_NGRAMS
+    return tuple(padded[i : i + size] for size in range(low, high + 1) for i in range(len(padded) - size + 1))
 
 
 class FeatureSet:

@@ -122,12 +122,14 @@ def test_a_poisonous_report_fails_alone_after_its_retries(published, monkeypatch
     # classifier a tenant without a model uses, or the grouping of a classified report
     # (which fails the batch's transaction, so its reports go one by one).
     target, name = (
-        (llm_services, "classify_untrained") if stage == "classifier" else (pipeline, "issue_group_report")
+        (llm_services, "classify_untrained_many")
+        if stage == "classifier"
+        else (pipeline, "issue_group_report")
     )
     real = getattr(target, name)
 
     def poisoned(*args, **kwargs):
-        if "POISON" in (args[0] if args else kwargs["text"]):
+        if "POISON" in str(args[0] if args else kwargs["text"]):  # a text, or the batch's texts
             raise ValueError(f"{stage} choked on POISON")
         return real(*args, **kwargs)
 
