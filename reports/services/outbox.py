@@ -2,7 +2,7 @@
 and nothing else; after the commit it wakes its tenant's drain at most once per
 WAKE_INTERVAL (a Redis key set with NX and a short expiry; a process that saw the key
 alive asks Redis nothing more until shortly before it expires), and a drain claims batches of
-received reports with `FOR UPDATE SKIP LOCKED`. Nothing can be lost between the commit
+received reports of one region of the map with `FOR UPDATE SKIP LOCKED`. Nothing can be lost between the commit
 and the queue: the queue is the table. A wake-up that never reaches Redis costs only time:
 the report keeps no `enqueued_at`, so the sweeper (pipeline.report_sweep_stuck) takes it
 at its next run."""
@@ -197,8 +197,9 @@ def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
     The drain woken by `token` keeps claiming every IDLE_POLL while its wake key lives,
     and ends with one more claim after the key expired: a submission turned away by that
     key (its report committed after one of this drain's claims) is covered by it, within
-    IDLE_POLL rather than at the key's end. A full batch wakes another drain, so a backlog
-    is worked off by as many worker threads as it needs."""
+    IDLE_POLL rather than at the key's end, or by the drain holding its region, which claims
+    again after every batch. A full batch wakes another drain, so a backlog is worked off by
+    as many worker threads as it has regions."""
     done = 0
     expired = not token
     while True:
