@@ -22,38 +22,62 @@ class Candidate:
     embedding: bytes | None = None
 
 
-# One statement for any number of located reports, one row of parameters each (`q`): for
-# each, the GiST index on open issues' points (migration issues 0013) narrows to the box
-# around its neighbourhood, then exact distance, the time window (either side: reports are
-# not always processed in the order they were sent) and the category filter what is left,
-# ranked by text similarity (pg_trgm). The grouping service then compares meanings
-# (embeddings) and applies the minimum similarity to the better of the two, so a reworded
-# duplicate is not dropped for sharing few trigrams. A batch of fifty reports costs about
-# what two reports asked one by one cost: the planning and the round trip are paid once.
-_GEO_CANDIDATES = f"""
+# The search around one point, written once and rendered twice: with the report's own
+# values for a report alone (constants the planner can read, so it always takes the point
+# index), and with a row of parameters (`q`) per report for a batch. The GiST index on open
+# issues' points (migration issues 0013) narrows to the box around the neighbourhood, then
+# exact distance, the time window (either side: reports are not always processed in the
+# order they were sent) and the category filter what is left, ranked by text similarity
+# (pg_trgm). The grouping service then compares meanings (embeddings) and applies the
+# minimum similarity to the better of the two, so a reworded duplicate is not dropped for
+# sharing few trigrams.
+_AROUND = f"""
+    SELECT i.id,
+           public.earth_distance(public.ll_to_earth({{lat}}, {{lon}}),
+                                 public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
+           EXTRACT(EPOCH FROM ({{at}} - i.last_report_at)) AS gap_s,
+           public.similarity(i.text, {{text}}) AS sim,
+           i.category_id, i.embedding
+    FROM issues_issue i
+    WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
+      AND point(i.longitude, i.latitude) <@ box(point({{west}}, {{south}}), point({{east}}, {{north}}))
+      AND public.earth_distance(public.ll_to_earth({{lat}}, {{lon}}),
+                                public.ll_to_earth(i.latitude, i.longitude)) <= {{radius}}
+      AND i.last_report_at >= {{at}} - make_interval(hours => {{window}})
+      AND i.created_at <= {{at}} + make_interval(hours => {{window}})
+      AND ({{any_category}} OR i.category_id IS NULL OR i.category_id = ANY({{categories}}))
+    ORDER BY sim DESC, distance_m
+    LIMIT 20
+"""
+_NAMES = (
+    "lat",
+    "lon",
+    "at",
+    "text",
+    "radius",
+    "window",
+    "any_category",
+    "categories",
+    "west",
+    "south",
+    "east",
+    "north",
+)
+_GEO_CANDIDATES = _AROUND.format(**{name: f"%({name})s" for name in _NAMES})
+# A batch's reports, one row of parameters each, in one statement: fifty reports cost about
+# what two asked one by one cost (the planning and the round trip are paid once).
+_GEO_CANDIDATES_MANY = f"""
     SELECT q.n, c.id, c.distance_m, c.gap_s, c.sim, c.category_id, c.embedding
     FROM unnest(%(n)s::int[], %(lat)s::float8[], %(lon)s::float8[], %(at)s::timestamptz[], %(text)s::text[],
                 %(radius)s::float8[], %(window)s::int[], %(any_category)s::bool[], %(categories)s::text[],
                 %(west)s::float8[], %(south)s::float8[], %(east)s::float8[], %(north)s::float8[])
-         AS q(n, lat, lon, at, text, radius, window_hours, any_category, categories, west, south, east, north)
-    CROSS JOIN LATERAL (
-        SELECT i.id,
-               public.earth_distance(public.ll_to_earth(q.lat, q.lon),
-                                     public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
-               EXTRACT(EPOCH FROM (q.at - i.last_report_at)) AS gap_s,
-               public.similarity(i.text, q.text) AS sim,
-               i.category_id, i.embedding
-        FROM issues_issue i
-        WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
-          AND point(i.longitude, i.latitude) <@ box(point(q.west, q.south), point(q.east, q.north))
-          AND public.earth_distance(public.ll_to_earth(q.lat, q.lon),
-                                    public.ll_to_earth(i.latitude, i.longitude)) <= q.radius
-          AND i.last_report_at >= q.at - make_interval(hours => q.window_hours)
-          AND i.created_at <= q.at + make_interval(hours => q.window_hours)
-          AND (q.any_category OR i.category_id IS NULL OR i.category_id = ANY(q.categories::int[]))
-        ORDER BY sim DESC, distance_m
-        LIMIT 20
-    ) c
+         AS q(n, lat, lon, at, text, radius, "window", any_category, categories, west, south, east, north)
+    CROSS JOIN LATERAL ({
+    _AROUND.format(
+        **{name: f"q.{name}" for name in _NAMES}
+        | {"window": 'q."window"', "categories": "q.categories::int[]"}
+    )
+}) c
     ORDER BY q.n, c.sim DESC, c.distance_m
 """
 _ADDRESS_CANDIDATES = f"""
@@ -116,7 +140,8 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidatePara
     """The SQL of `issue_candidates` for one report and its parameters: by point where
     the report has one, else by standardised address."""
     if _located(query):
-        return _GEO_CANDIDATES, _geo_params([query])
+        row = {name: values[0] for name, values in _geo_params([query]).items() if isinstance(values, list)}
+        return _GEO_CANDIDATES, row | {"categories": query["category_ids"] or []}
     return _ADDRESS_CANDIDATES, {
         "at": query["at"],
         "text": query["text"],
@@ -145,7 +170,7 @@ def issue_candidates_many(queries: list[CandidateQuery]) -> list[list[Candidate]
     located = [index for index, query in enumerate(queries) if _located(query)]
     with connection.cursor() as cursor:
         if located:
-            cursor.execute(_GEO_CANDIDATES, _geo_params([queries[index] for index in located]))
+            cursor.execute(_GEO_CANDIDATES_MANY, _geo_params([queries[index] for index in located]))
             for row in cursor.fetchall():
                 found[located[row[0]]].append(_candidate(row[1:]))
         for index, query in enumerate(queries):

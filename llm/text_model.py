@@ -66,17 +66,23 @@ def char_features(text: str) -> list[str]:
     `char_wb` analyzer makes them."""
     grams: list[str] = []
     for word in _WORD.findall(text.lower()):
-        grams += _word_grams(word)
+        grams += _word_grams(word) if len(word) <= _KEPT_WORD_LENGTH else _cut(word)
     return grams
 
 
-@lru_cache(maxsize=50_000)
-def _word_grams(word: str) -> tuple[str, ...]:
-    """One word's n-grams. Residents use few words over and over: each is cut up once per
-    process (a bounded cache of a few megabytes)."""
+# Residents use few words over and over: each short word is cut up once per process. A
+# bound of 10,000 words of at most 20 letters keeps the cache to about 20 MB whatever
+# anyone types.
+_KEPT_WORD_LENGTH = 20
+
+
+def _cut(word: str) -> tuple[str, ...]:
     padded = f" {word} "
     low, high = CHAR_NGRAMS
     return tuple(padded[i : i + size] for size in range(low, high + 1) for i in range(len(padded) - size + 1))
+
+
+_word_grams = lru_cache(maxsize=10_000)(_cut)
 
 
 class FeatureSet:

@@ -1,6 +1,7 @@
 """The transactional outbox: a submission commits its report and wakes its tenant's drain
 at most once a moment; drains claim batches that no other worker takes."""
 
+import threading
 import time
 
 import pytest
@@ -322,7 +323,7 @@ def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
             (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG)),
         )
 
-    # Another drain, on a session of its own, works the region of the oldest reports.
+    # Other drains, on a session of their own, work both regions: nothing for this one.
     settings = connection.settings_dict
     with psycopg.connect(
         host=settings["HOST"],
@@ -333,13 +334,43 @@ def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
         autocommit=True,
     ) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT))
+        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT + 0.1))
+        assert outbox.reports_claim_region(limit=50) == ([], None)
+        # One region free: this drain works it, though its reports are not the oldest.
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", region(LAT + 0.1))
         ids, lock = outbox.reports_claim_region(limit=50)
         assert ids == sorted(far) and lock == region(LAT + 0.1)
-        # Both regions taken: nothing for a third drain, and nothing claimed.
-        assert outbox.reports_claim_region(limit=50) == ([], None)
         outbox.region_release(lock)
-        assert outbox.reports_claim_region(limit=50) == ([], None)  # every report there is claimed
-        other.execute("SELECT pg_advisory_unlock(%s, %s)", region(LAT))
-    ids, lock = outbox.reports_claim_region(limit=50)
-    assert ids == sorted(near) and lock == region(LAT)
-    outbox.region_release(lock)
+        # A drain about to end waits for the region still held, then claims its reports.
+        held = region(LAT)  # the key, read here: the tenant is this thread's
+        threading.Timer(0.3, lambda: other.execute("SELECT pg_advisory_unlock(%s, %s)", held)).start()
+        started = time.monotonic()
+        ids, lock = outbox.reports_claim_region(limit=50, wait=True)
+        assert ids == sorted(near) and lock == region(LAT) and time.monotonic() - started >= 0.25
+        outbox.region_release(lock)
+    assert reports_claim() == []
+
+
+def test_a_batch_reads_again_when_staff_closed_its_match_after_the_batchs_first_read(
+    published, monkeypatch
+) -> None:
+    import issues.services.grouping_batch as grouping_batch
+    from tests.support.factories import IssueFactory
+
+    text = "Deep pothole in the road outside number 12"
+    first = submit(text)
+    report_process(report_id=first.pk)
+    closed = Issue.objects.get(reports=first)
+    other = IssueFactory(text=text + ", very deep", category=closed.category, latitude=LAT, longitude=LON)
+    report = submit(text)
+    real = grouping_batch.GroupingBatch.candidates_prefetch
+
+    def prefetch_then_close(self, queries) -> None:
+        real(self, queries)
+        Issue.objects.filter(pk=closed.pk).update(status="closed")  # staff, in the meantime
+
+    monkeypatch.setattr(grouping_batch.GroupingBatch, "candidates_prefetch", prefetch_then_close)
+    assert reports_drain() == 1
+    report.refresh_from_db()
+    # As grouping it alone now would: the open issue, not a new one beside it.
+    assert report.issue_id == other.pk and report.match["method"] == "geo"

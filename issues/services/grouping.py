@@ -99,6 +99,7 @@ def issue_group_report(
 
     `batch`: this report is one of a batch grouped in this transaction (grouping_batch),
     whose neighbourhoods are locked already and whose reads and events it shares."""
+    given = dict(locals())  # the arguments, for a second try (below)
     thresholds = batch.thresholds(category) if batch else grouping_thresholds(category)
     if batch is None:
         neighbourhoods_lock(
@@ -170,6 +171,7 @@ def issue_group_report(
         at=at,
         report_ref=report_ref,
         actor_label=actor_label,
+        embedding=embedding,
         batch=batch,
     )
     # Ties go to the candidate the query ranked first (more similar text, then nearer).
@@ -201,6 +203,8 @@ def issue_group_report(
         )
         if issue is not None:
             return GroupingResult(issue, False, match)
+        if batch is not None and batch.read_at_start(report_ref):
+            return issue_group_report(**given)  # read again, as this report alone would be now
         # Staff closed the match since the candidate query: a new issue, and the record says so.
         about_best["closed_meanwhile"] = True
     return open_new(
@@ -254,6 +258,7 @@ def _group_into_new(
     report_ref: str,
     actor_label: str,
     match: dict,
+    embedding: bytes | None,
     batch: GroupingBatch | None,
 ) -> GroupingResult:
     issue = issue_open(
@@ -267,6 +272,7 @@ def _group_into_new(
         at=at,
         actor_label=actor_label,
         data={"report": report_ref},
+        embedding=embedding,
         batch=batch,
     )
     return GroupingResult(issue, True, match)
@@ -304,6 +310,7 @@ def issue_open(
     data: dict,
     actor: User | None = None,
     report_count: int = 1,
+    embedding: bytes | None = None,
     batch: GroupingBatch | None = None,
 ) -> Issue:
     """A new open issue from its first report's fields, routed to the category's
@@ -323,6 +330,7 @@ def issue_open(
         longitude=longitude,
         address_key="" if latitude is not None else address_key,
         report_count=report_count,
+        embedding=embedding,
         created_at=at,
         last_report_at=at,
     )

@@ -126,6 +126,8 @@ class GroupingBatch:
     _moved: list[tuple[float, float]] = field(default_factory=list)
     # Issues opened and not written yet (issue_opened).
     _opened: list[Issue] = field(default_factory=list)
+    # Reports whose candidates came from the read at the batch's start.
+    _read_at_start: set[str] = field(default_factory=set)
 
     def candidates_prefetch(self, queries: Iterable[tuple[str, CandidateQuery]]) -> None:
         """Read the candidates of these reports (by their reference) in one statement. Call
@@ -144,13 +146,22 @@ class GroupingBatch:
         this point would see."""
         kept = self._prefetched.pop(ref, None)
         if kept is not None and kept[0] == query and not self._moved_near(query):
+            self._read_at_start.add(ref)
             return kept[1]
         self.issues_insert()  # the query must see the issues the batch opened so far
         return issue_candidates(**query)
 
+    def read_at_start(self, ref: str) -> bool:
+        """Whether the report's candidates were those read at the batch's start (asked once:
+        a report whose match staff closed since is grouped again with a fresh read)."""
+        if ref in self._read_at_start:
+            self._read_at_start.discard(ref)
+            return True
+        return False
+
     def _moved_near(self, query: CandidateQuery) -> bool:
         latitude, longitude = query["latitude"], query["longitude"]
-        if latitude is None or longitude is None:
+        if latitude is None or longitude is None:  # never so: only located reports are read at the start
             return True
         reach = float(query["radius_m"]) + _MOVED_MARGIN_M
         return any(great_circle_m(latitude, longitude, lat, lon) <= reach for lat, lon in self._moved)

@@ -13,11 +13,14 @@ import uuid
 import zlib
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
 from issues.geo import LOCK_CELL_DEG
+from llm.client import endpoint_config
+from llm.models import ModelCall
 from reports.models import Report
 from reports.services.batch import reports_process_batch
 
@@ -45,6 +48,9 @@ BATCH_SIZE = 50
 REGION_DEG = 4 * LOCK_CELL_DEG
 # How many of the oldest waiting reports are looked at for the regions to offer a drain.
 REGION_LOOKAHEAD = 500
+# How long a drain about to end waits for a region another drain holds (a batch takes well
+# under a second without a language model).
+REGION_WAIT = 30.0
 # A report with no point (an address only) belongs to the region NULL: one region.
 _REGION = f"floor(latitude / {REGION_DEG!r})::int, floor(longitude / {REGION_DEG!r})::int"
 _UNCLAIMED = "status = 'received' AND attempts = 0 AND processing_started_at IS NULL"
@@ -132,12 +138,16 @@ def _region_space() -> int:
     return space - (1 << 32) if space >= (1 << 31) else space
 
 
-def reports_claim_region(*, limit: int = BATCH_SIZE) -> tuple[list[int], list[int] | None]:
+def reports_claim_region(
+    *, limit: int = BATCH_SIZE, wait: bool = False
+) -> tuple[list[int], list[int] | None]:
     """Claim a batch in the region of the oldest waiting reports that no other drain is
     working: returns the reports and the region's lock (a session lock, held until
-    region_release), or nothing when every region with waiting reports is taken (the
-    drains holding them claim those reports next). The lock only keeps drains apart; what
-    keeps two groupings from opening one issue twice is still the neighbourhood lock."""
+    region_release). When every region with waiting reports is taken, nothing, unless
+    `wait`: then the drain waits for the oldest of them, so that a drain about to end
+    leaves no report behind a region whose holder has just looked and found none. The
+    lock only keeps drains apart; what keeps two groupings from opening one issue twice is
+    still the neighbourhood lock."""
     space = _region_space()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -150,16 +160,36 @@ def reports_claim_region(*, limit: int = BATCH_SIZE) -> tuple[list[int], list[in
             [REGION_LOOKAHEAD],
         )
         regions = cursor.fetchall()
-        for region in regions:
+        for index, region in enumerate(regions):
             lock = _region_lock_key(space, region)
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
             if not cursor.fetchone()[0]:
-                continue
-            ids = reports_claim(limit=limit, region=region)
+                if not (wait and index == len(regions) - 1):
+                    continue
+                region, lock = regions[0], _region_lock_key(space, regions[0])
+                if not _region_wait(cursor, lock):
+                    break
+            try:
+                ids = reports_claim(limit=limit, region=region)
+            except BaseException:
+                region_release(lock)
+                raise
             if ids:
                 return ids, lock
             region_release(lock)
     return [], None
+
+
+def _region_wait(cursor: CursorWrapper, lock: list[int]) -> bool:
+    """Take the region's lock once its holder gives it up, looking every IDLE_POLL for at
+    most REGION_WAIT seconds (a holder that hangs is left to the sweeper)."""
+    deadline = time.monotonic() + REGION_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(IDLE_POLL)
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
+        if cursor.fetchone()[0]:
+            return True
+    return False
 
 
 def region_release(lock: list[int] | None) -> None:
@@ -170,8 +200,10 @@ def region_release(lock: list[int] | None) -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
-    except Exception as exc:  # the session (and its lock) is gone: nothing to give up
+    except Exception as exc:
+        # The session may live on with the lock: closing it gives the lock up for sure.
         logger.warning("could not release a drain's region", extra={"error": repr(exc)})
+        connection.close()
 
 
 def reports_waiting(*, limit: int) -> int:
@@ -202,8 +234,14 @@ def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
     as many worker threads as it has regions."""
     done = 0
     expired = not token
+    # With a language model, a batch's time is the model's answers, one by one: drains
+    # classify in parallel in any region instead of waiting for each other's.
+    by_region = endpoint_config(ModelCall.Purpose.CLASSIFY) is None
     while True:
-        ids, region = reports_claim_region(limit=batch_size)
+        if by_region:
+            ids, region = reports_claim_region(limit=batch_size, wait=expired)
+        else:
+            ids, region = reports_claim(limit=batch_size), None
         try:
             if len(ids) == batch_size:
                 pipeline_wake(interval=FANOUT_INTERVAL)
