@@ -173,8 +173,8 @@ def _outcome(ids: list[int]) -> dict:
             issue.category_id,
             issue.severity,
             issue.report_count,
-            round(issue.latitude, 9),
-            round(issue.longitude, 9),
+            None if issue.latitude is None else round(issue.latitude, 9),
+            None if issue.longitude is None else round(issue.longitude, 9),
             [(e.kind, plain(e.data)) for e in issue.events.order_by("created_at", "pk")],
         )
         for issue in Issue.objects.filter(pk__in=position)
@@ -374,3 +374,30 @@ def test_a_batch_reads_again_when_staff_closed_its_match_after_the_batchs_first_
     report.refresh_from_db()
     # As grouping it alone now would: the open issue, not a new one beside it.
     assert report.issue_id == other.pk and report.match["method"] == "geo"
+
+
+def test_a_batch_with_addresses_and_chosen_issues_groups_as_one_by_one(published) -> None:
+    earlier = submit("Fallen tree blocking the path by the pond")
+    report_process(report_id=earlier.pk)
+    chosen = Report.objects.get(pk=earlier.pk).issue_id
+    ids = [
+        report_submit(
+            description="Streetlight out in front of the library", address="12 Oak Street"
+        ).report.pk,
+        submit("Overflowing bin by the bus stop", lat=LAT + 0.00002).pk,
+        report_submit(description="Street light out at the library", address="12 Oak Street").report.pk,
+        # "Me too" on the earlier issue, from a little way off.
+        report_submit(
+            description="Tree down on the path", latitude=LAT + 0.0001, longitude=LON, chosen_issue_id=chosen
+        ).report.pk,
+        submit("Fallen tree blocking the path by the pond", lat=LAT + 0.00001).pk,
+    ]
+    with transaction.atomic():
+        for pk in ids:
+            report_process(report_id=pk)
+        one_by_one = _outcome(ids)
+        transaction.set_rollback(True)
+    assert reports_drain(batch_size=len(ids)) == len(ids)
+    assert _outcome(ids) == one_by_one
+    methods = [Report.objects.get(pk=pk).match["method"] for pk in ids]
+    assert methods == ["new", "new", "address", "resident", "geo"]
