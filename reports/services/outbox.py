@@ -159,25 +159,36 @@ def reports_claim_region(
             """,  # noqa: S608 (constants, not input)
             [REGION_LOOKAHEAD],
         )
-        regions = cursor.fetchall()
-        for index, region in enumerate(regions):
+        held: list[tuple[int | None, int | None]] = []
+        for region in cursor.fetchall():
             lock = _region_lock_key(space, region)
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
             if not cursor.fetchone()[0]:
-                if not (wait and index == len(regions) - 1):
-                    continue
-                region, lock = regions[0], _region_lock_key(space, regions[0])
-                if not _region_wait(cursor, lock):
-                    break
-            try:
-                ids = reports_claim(limit=limit, region=region)
-            except BaseException:
-                region_release(lock)
-                raise
+                held.append(region)
+                continue
+            ids = _claim_locked(lock, region, limit)
             if ids:
                 return ids, lock
-            region_release(lock)
+        if wait and held:
+            lock = _region_lock_key(space, held[0])
+            if _region_wait(cursor, lock):
+                ids = _claim_locked(lock, held[0], limit)
+                if ids:
+                    return ids, lock
     return [], None
+
+
+def _claim_locked(lock: list[int], region: tuple[int | None, int | None], limit: int) -> list[int]:
+    """Claim in a region whose lock this session just took; the lock is given up again
+    when nothing was claimed or the claim failed."""
+    try:
+        ids = reports_claim(limit=limit, region=region)
+    except BaseException:
+        region_release(lock)
+        raise
+    if not ids:
+        region_release(lock)
+    return ids
 
 
 def _region_wait(cursor: CursorWrapper, lock: list[int]) -> bool:
