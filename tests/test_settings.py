@@ -41,3 +41,29 @@ def test_check_deploy_is_clean() -> None:
     result = _run("check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=GOOD_KEY, LLM_SECRET_KEY=LLM_KEY)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _blas_threads(**env: str) -> int:
+    """The threads numpy's BLAS would use in a process of the project, as set at import."""
+    code = (
+        "import civicpulse, numpy, threadpoolctl; "
+        "print(max(i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout)
+
+
+def test_numpy_runs_one_blas_thread_unless_the_environment_says_otherwise() -> None:
+    # Several threads a process, each product on threads that spin between products: the
+    # io workers spent most of their CPU spinning (docs/performance.md, "One BLAS thread").
+    assert _blas_threads() == 1
+    assert _blas_threads(OPENBLAS_NUM_THREADS="2") == 2
