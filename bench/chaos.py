@@ -24,7 +24,8 @@ passed; must be 0), `duplicated_links` (reports linked or opened into an issue m
 once, by the issues' events; must be 0), `report_count_mismatch` (issues whose report count
 is not their number of reports; must be 0), `recovery_s` (from the end of the load until
 every accepted report was processed), `workers_died_with_redis` (io workers that exited
-when Redis went away and were started again by this script, as a supervisor would),
+after the deliberate kill, when Redis went away, and were started again by this script,
+as a supervisor would),
 `beat_alive` and `load_average`.
 """
 
@@ -84,22 +85,20 @@ def main() -> None:
             os.kill(procs["bench-io1"].pid, signal.SIGKILL)
             procs["bench-io1"].wait(10)
             procs["bench-io1"] = start_process(io_worker_command("bench-io1", args.threads), "bench-io1")
-            _sleep_until(started + args.kill_redis_at)
-            redis.kill()
-            time.sleep(args.redis_down)
-            redis.start()
-            # Celery's Redis transport can exit a worker when its broker vanishes (kombu's
-            # restore of unacked messages on a closed connection); a supervisor starts it
-            # again, as this does, and says how many it had to.
-            time.sleep(5)
-            died = [name for name, proc in procs.items() if name != "beat" and proc.poll() is not None]
-            for name in died:
-                procs[name] = start_process(io_worker_command(name, args.threads), name)
-            sender.join()
-            load_ended = time.monotonic()
-            wait_for_workers([name for name in procs if name != "beat"])
-            counts = _wait_settled(tenant, committed, args.timeout)
-            recovery = time.monotonic() - load_ended
+            supervisor = Supervisor(procs, args.threads)
+            supervisor.start()
+            try:
+                _sleep_until(started + args.kill_redis_at)
+                redis.kill()
+                time.sleep(args.redis_down)
+                redis.start()
+                sender.join()
+                load_ended = time.monotonic()
+                wait_for_workers([name for name in procs if name != "beat"])
+                counts = _wait_settled(tenant, committed, args.timeout)
+                recovery = time.monotonic() - load_ended
+            finally:
+                supervisor.stop()
             beat_alive = procs["beat"].poll() is None
         figure("accepted", len(committed))
         figure("refused", len(refused))
@@ -108,7 +107,7 @@ def main() -> None:
         for name, value in _integrity(tenant).items():
             figure(name, value)
         figure("recovery_s", round(recovery, 1) if not counts["lost"] else None)
-        figure("workers_died_with_redis", len(died))
+        figure("workers_died_with_redis", len(supervisor.restarted))
         figure("beat_alive", beat_alive)
         figure("load_average", round(os.getloadavg()[0], 2))
         if refused:
@@ -117,6 +116,31 @@ def main() -> None:
         if not args.keep:
             drop_tenant(SLUG)
         redis.stop()
+
+
+class Supervisor(threading.Thread):
+    """Starts again any io worker that exits, as systemd or a container's restart policy
+    would: Celery's Redis transport can exit a worker when its broker vanishes (kombu's
+    restore of unacked messages on a closed connection), and such a worker may take
+    seconds to exit, after Redis is back. Watches from the deliberate worker kill on, until
+    stopped."""
+
+    def __init__(self, procs: dict[str, subprocess.Popen], threads: int) -> None:
+        super().__init__(daemon=True)
+        self.procs, self.threads = procs, threads
+        self.restarted: list[str] = []
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(0.5):
+            for name, proc in list(self.procs.items()):
+                if name != "beat" and proc.poll() is not None:
+                    self.procs[name] = start_process(io_worker_command(name, self.threads), name)
+                    self.restarted.append(name)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
 
 
 def _sleep_until(moment: float) -> None:
