@@ -2,7 +2,7 @@
 decodes to 40 megapixels, while another tenant's form page is timed.
 
     .venv/bin/python bench/photo_flood.py [--posters 64] [--rounds 3] [--addresses 64]
-        [--workers N] [--threads N] [--port 8187] [--keep]
+        [--workers N] [--threads N] [--quiet-seconds 8] [--port 8187] [--keep]
 
 Starts its own gunicorn (production settings with throwaway secrets, the processes and
 threads of civicpulse/gunicorn_conf.py unless `--workers` and `--threads` say otherwise,
@@ -20,9 +20,10 @@ processes spent during the flood, the other tenant's pages included: the figure 
 on a shared machine), `rss_growth_mb_total` (the sum over
 the web processes of peak resident memory during the flood minus resident memory before
 it; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
-`flood_p99_ms` (the other tenant's form page before and during the flood; goal: flood
-under 2x quiet) with `flood_p50_ms` and `flood_samples` (with a few dozen samples, p99
-is the slowest page), and `load_average` (the machine's 1-minute load average right after
+`flood_p99_ms` (the other tenant's form page for `--quiet-seconds` before the flood and
+during it, each timed one page after another by a process of its own; goal: flood under
+2x quiet) with `quiet_p50_ms`, `flood_p50_ms`, `quiet_samples` and `flood_samples` (with
+a few dozen samples, p99 is the slowest page), and `load_average` (the machine's 1-minute load average right after
 the first flood: the machine may be shared). The exit code is 0 whatever the figures.
 """
 
@@ -41,6 +42,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -142,13 +145,27 @@ def _time_page(form: Form, stop: "EventType", samples: "Queue[float]") -> None:
             samples.put((time.perf_counter() - started) * 1000)
 
 
-def _quiet_p99(form: Form, count: int = 200) -> float | None:
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        form.request("GET", "/report/")
-        samples.append((time.perf_counter() - started) * 1000)
-    return percentile(samples, 0.99)
+@contextmanager
+def _timing(form: Form) -> Iterator[list[float]]:
+    """The other tenant's form page, timed by a process of its own (_time_page) while the
+    block runs; the samples are in the list once it ends. The quiet baseline and the flood
+    are timed alike, by the same kind of client over a similar time, so that their p99s
+    compare like with like."""
+    stop = multiprocessing.Event()
+    queue: Queue[float] = multiprocessing.Queue()
+    timer = multiprocessing.Process(target=_time_page, args=(form, stop, queue))
+    timer.start()
+    samples: list[float] = []
+    try:
+        yield samples
+    finally:
+        stop.set()
+        while timer.is_alive() or not queue.empty():
+            try:
+                samples.append(queue.get(timeout=0.5))
+            except Empty:
+                pass
+        timer.join()
 
 
 def _start_server(port: int, workers: int, threads: int, media: str, log: IO[bytes]) -> subprocess.Popen:
@@ -258,6 +275,12 @@ def main() -> None:
     parser.add_argument("--addresses", type=int, default=64, help="client addresses the posters speak for")
     parser.add_argument("--workers", type=int, help="gunicorn processes (default: gunicorn_conf's)")
     parser.add_argument("--threads", type=int, help="threads in each (default: gunicorn_conf's)")
+    parser.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=8,
+        help="how long the quiet page is timed (about a flood's length)",
+    )
     parser.add_argument("--port", type=int, default=8187)
     parser.add_argument(
         "--keep", action="store_true", help="keep the two tenants, their photos and the server log"
@@ -290,23 +313,14 @@ def main() -> None:
         for _ in range(2 * args.workers):
             quiet.request("GET", "/report/")
         _flood(flooded, warm_photo, args, network=17)
-        quiet_p99 = _quiet_p99(quiet)
+        with _timing(quiet) as quiet_samples:
+            time.sleep(args.quiet_seconds)
         workers = _children(server.pid)
         before = _peaks_reset(workers)
-        stop, queue = multiprocessing.Event(), multiprocessing.Queue()
-        timer = multiprocessing.Process(target=_time_page, args=(quiet, stop, queue))
-        timer.start()
-        cpu_before = _cpu_s(workers)
-        statuses, flood_s = _flood(flooded, photo, args, network=18)
-        web_cpu_s = _cpu_s(workers) - cpu_before
-        stop.set()
-        samples: list[float] = []
-        while timer.is_alive() or not queue.empty():
-            try:
-                samples.append(queue.get(timeout=0.5))
-            except Empty:
-                pass
-        timer.join()
+        with _timing(quiet) as samples:
+            cpu_before = _cpu_s(workers)
+            statuses, flood_s = _flood(flooded, photo, args, network=18)
+            web_cpu_s = _cpu_s(workers) - cpu_before
         load_average = os.getloadavg()[0]
         growth = _growth(workers, before)
         # The same flood again: what processes that have decoded such photos before still grow by.
@@ -334,7 +348,9 @@ def main() -> None:
     figure("rss_growth_mb_max", round(max(growth.values()), 1))
     figure("rss_growth_mb_total_again", round(sum(growth_again.values()), 1))
     figure("accepted_again", again[302])
-    figure("quiet_p99_ms", round(quiet_p99 or 0, 1))
+    figure("quiet_p50_ms", round(percentile(quiet_samples, 0.5) or 0, 1))
+    figure("quiet_p99_ms", round(percentile(quiet_samples, 0.99) or 0, 1))
+    figure("quiet_samples", len(quiet_samples))
     figure("flood_p50_ms", round(percentile(samples, 0.5) or 0, 1))
     figure("flood_p99_ms", round(percentile(samples, 0.99) or 0, 1))
     figure("flood_samples", len(samples))
