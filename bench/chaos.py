@@ -23,9 +23,9 @@ Prints `accepted` (submissions committed), `refused` (submissions that raised),
 passed; must be 0), `duplicated_links` (reports linked or opened into an issue more than
 once, by the issues' events; must be 0), `report_count_mismatch` (issues whose report count
 is not their number of reports; must be 0), `recovery_s` (from the end of the load until
-every accepted report was processed), `workers_died_with_redis` (io workers that exited
-after the deliberate kill, when Redis went away, and were started again by this script,
-as a supervisor would),
+every accepted report was processed), `workers_died_with_redis` (how many times an io worker
+exited after the deliberate kill, when Redis went away, and was started again by this
+script, as a supervisor would),
 `beat_alive` and `load_average`.
 """
 
@@ -123,24 +123,38 @@ class Supervisor(threading.Thread):
     would: Celery's Redis transport can exit a worker when its broker vanishes (kombu's
     restore of unacked messages on a closed connection), and such a worker may take
     seconds to exit, after Redis is back. Watches from the deliberate worker kill on, until
-    stopped."""
+    stopped; waits RESTART_DELAY before each start, as scripts/run.sh does, so a worker that
+    cannot start is not started twice a second."""
+
+    RESTART_DELAY = 2.0
 
     def __init__(self, procs: dict[str, subprocess.Popen], threads: int) -> None:
         super().__init__(daemon=True)
         self.procs, self.threads = procs, threads
         self.restarted: list[str] = []
         self._stopped = threading.Event()
+        self._error: BaseException | None = None
 
     def run(self) -> None:
-        while not self._stopped.wait(0.5):
-            for name, proc in list(self.procs.items()):
-                if name != "beat" and proc.poll() is not None:
-                    self.procs[name] = start_process(io_worker_command(name, self.threads), name)
-                    self.restarted.append(name)
+        try:
+            while not self._stopped.wait(0.5):
+                for name, proc in list(self.procs.items()):
+                    if (
+                        name != "beat"
+                        and proc.poll() is not None
+                        and not self._stopped.wait(self.RESTART_DELAY)
+                    ):
+                        self.procs[name] = start_process(io_worker_command(name, self.threads), name)
+                        self.restarted.append(name)
+        except BaseException as exc:  # handed to stop(): the run must not go on unsupervised
+            self._error = exc
 
     def stop(self) -> None:
+        """Stop watching; raise what made the supervision itself fail, if anything did."""
         self._stopped.set()
         self.join()
+        if self._error is not None:
+            raise RuntimeError("supervising the io workers failed") from self._error
 
 
 def _sleep_until(moment: float) -> None:
