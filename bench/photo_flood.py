@@ -22,9 +22,10 @@ the web processes of peak resident memory during the flood minus resident memory
 it; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
 `flood_p99_ms` (the other tenant's form page for `--quiet-seconds` before the flood and
 during it, each timed one page after another by a process of its own; goal: flood under
-2x quiet) with `quiet_p50_ms`, `flood_p50_ms`, `quiet_samples` and `flood_samples` (with
-a few dozen samples, p99 is the slowest page), and `load_average` (the machine's 1-minute load average right after
-the first flood: the machine may be shared). The exit code is 0 whatever the figures.
+2x quiet) with `quiet_p50_ms`, `flood_p50_ms`, `quiet_samples` and `flood_samples`
+(pages answered 200; `pages_not_200` counts the others, left out of the percentiles),
+and `load_average` (the machine's 1-minute load average right after the first flood: the
+machine may be shared). The exit code is 0 whatever the figures.
 """
 
 import argparse
@@ -44,6 +45,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -137,35 +139,53 @@ def _status_kb(pid: int, field: str) -> int:
 
 def _time_page(form: Form, stop: "EventType", samples: "Queue[float]") -> None:
     """Time the other tenant's form page until `stop`; run in a process of its own, so the
-    posters' threads do not slow the timing client down."""
+    posters' threads do not slow the timing client down. A page that is not a 200 is sent
+    as a negative time (counted apart, never in the percentiles)."""
     while not stop.is_set():
         started = time.perf_counter()
         status, _, _ = form.request("GET", "/report/")
-        if status == 200:
-            samples.put((time.perf_counter() - started) * 1000)
+        elapsed = (time.perf_counter() - started) * 1000
+        samples.put(elapsed if status == 200 else -elapsed)
+
+
+@dataclass
+class Timed:
+    pages_ms: list[float] = field(default_factory=list)  # the pages answered 200
+    failed: int = 0  # pages answered otherwise
 
 
 @contextmanager
-def _timing(form: Form) -> Iterator[list[float]]:
+def _timing(form: Form) -> Iterator[Timed]:
     """The other tenant's form page, timed by a process of its own (_time_page) while the
-    block runs; the samples are in the list once it ends. The quiet baseline and the flood
+    block runs; the times are in the result once it ends. The quiet baseline and the flood
     are timed alike, by the same kind of client over a similar time, so that their p99s
     compare like with like."""
     stop = multiprocessing.Event()
     queue: Queue[float] = multiprocessing.Queue()
     timer = multiprocessing.Process(target=_time_page, args=(form, stop, queue))
     timer.start()
-    samples: list[float] = []
+    timed = Timed()
     try:
-        yield samples
+        yield timed
     finally:
         stop.set()
         while timer.is_alive() or not queue.empty():
             try:
-                samples.append(queue.get(timeout=0.5))
+                sample = queue.get(timeout=0.5)
             except Empty:
-                pass
+                continue
+            if sample >= 0:
+                timed.pages_ms.append(sample)
+            else:
+                timed.failed += 1
         timer.join()
+    if timer.exitcode != 0:
+        raise SystemExit(f"the page timer failed (exit code {timer.exitcode}); see its traceback above")
+
+
+def _ms(samples: list[float], share: float) -> float | None:
+    value = percentile(samples, share)
+    return None if value is None else round(value, 1)
 
 
 def _start_server(port: int, workers: int, threads: int, media: str, log: IO[bytes]) -> subprocess.Popen:
@@ -313,11 +333,11 @@ def main() -> None:
         for _ in range(2 * args.workers):
             quiet.request("GET", "/report/")
         _flood(flooded, warm_photo, args, network=17)
-        with _timing(quiet) as quiet_samples:
+        with _timing(quiet) as quiet_pages:
             time.sleep(args.quiet_seconds)
         workers = _children(server.pid)
         before = _peaks_reset(workers)
-        with _timing(quiet) as samples:
+        with _timing(quiet) as flood_pages:
             cpu_before = _cpu_s(workers)
             statuses, flood_s = _flood(flooded, photo, args, network=18)
             web_cpu_s = _cpu_s(workers) - cpu_before
@@ -348,12 +368,13 @@ def main() -> None:
     figure("rss_growth_mb_max", round(max(growth.values()), 1))
     figure("rss_growth_mb_total_again", round(sum(growth_again.values()), 1))
     figure("accepted_again", again[302])
-    figure("quiet_p50_ms", round(percentile(quiet_samples, 0.5) or 0, 1))
-    figure("quiet_p99_ms", round(percentile(quiet_samples, 0.99) or 0, 1))
-    figure("quiet_samples", len(quiet_samples))
-    figure("flood_p50_ms", round(percentile(samples, 0.5) or 0, 1))
-    figure("flood_p99_ms", round(percentile(samples, 0.99) or 0, 1))
-    figure("flood_samples", len(samples))
+    figure("quiet_p50_ms", _ms(quiet_pages.pages_ms, 0.5))
+    figure("quiet_p99_ms", _ms(quiet_pages.pages_ms, 0.99))
+    figure("quiet_samples", len(quiet_pages.pages_ms))
+    figure("flood_p50_ms", _ms(flood_pages.pages_ms, 0.5))
+    figure("flood_p99_ms", _ms(flood_pages.pages_ms, 0.99))
+    figure("flood_samples", len(flood_pages.pages_ms))
+    figure("pages_not_200", quiet_pages.failed + flood_pages.failed)
     figure("load_average", round(load_average, 2))
 
 
