@@ -114,34 +114,44 @@ def _located(query: CandidateQuery) -> bool:
     return query["latitude"] is not None and query["longitude"] is not None
 
 
+def _geo_row(query: CandidateQuery) -> CandidateParams:
+    """One located report's parameters, by placeholder name."""
+    radius = float(query["radius_m"])
+    west, south, east, north = search_box(query["latitude"] or 0.0, query["longitude"] or 0.0, radius)
+    return {
+        "lat": query["latitude"],
+        "lon": query["longitude"],
+        "at": query["at"],
+        "text": query["text"],
+        "radius": radius,
+        "window": int(query["window_hours"]),
+        "any_category": query["category_ids"] is None,
+        "categories": [int(i) for i in query["category_ids"] or []],
+        "west": west,
+        "south": south,
+        "east": east,
+        "north": north,
+    }
+
+
 def _geo_params(queries: list[CandidateQuery]) -> CandidateParams:
     """The located reports' parameters, one array per placeholder, one element per report."""
-    boxes = [search_box(q["latitude"] or 0.0, q["longitude"] or 0.0, float(q["radius_m"])) for q in queries]
-    return {
-        "n": list(range(len(queries))),
-        "lat": [q["latitude"] for q in queries],
-        "lon": [q["longitude"] for q in queries],
-        "at": [q["at"] for q in queries],
-        "text": [q["text"] for q in queries],
-        "radius": [float(q["radius_m"]) for q in queries],
-        "window": [int(q["window_hours"]) for q in queries],
-        "any_category": [q["category_ids"] is None for q in queries],
-        # Arrays of differing lengths cannot share one array column: each travels as the
-        # text of an int[] and is cast back in the query.
-        "categories": ["{" + ",".join(str(int(i)) for i in q["category_ids"] or []) + "}" for q in queries],
-        "west": [box[0] for box in boxes],
-        "south": [box[1] for box in boxes],
-        "east": [box[2] for box in boxes],
-        "north": [box[3] for box in boxes],
-    }
+    rows = [_geo_row(query) for query in queries]
+    params: CandidateParams = {"n": list(range(len(rows)))}
+    params |= {name: [row[name] for row in rows] for name in _NAMES}
+    # Arrays of differing lengths cannot share one array column: each travels as the text
+    # of an int[] and is cast back in the query.
+    params["categories"] = [
+        "{" + ",".join(str(int(i)) for i in q["category_ids"] or []) + "}" for q in queries
+    ]
+    return params
 
 
 def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidateParams]:
     """The SQL of `issue_candidates` for one report and its parameters: by point where
     the report has one, else by standardised address."""
     if _located(query):
-        row = {name: values[0] for name, values in _geo_params([query]).items() if isinstance(values, list)}
-        return _GEO_CANDIDATES, row | {"categories": query["category_ids"] or []}
+        return _GEO_CANDIDATES, _geo_row(query)
     return _ADDRESS_CANDIDATES, {
         "at": query["at"],
         "text": query["text"],

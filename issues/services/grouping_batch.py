@@ -40,7 +40,9 @@ _TENANT_KEY = 0
 _MOVED_MARGIN_M = 1.0
 
 
-def _signed32(value: int) -> int:
+def advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 32-bit integer) for a name."""
+    value = zlib.crc32(name.encode())
     return value - (1 << 32) if value >= (1 << 31) else value
 
 
@@ -50,11 +52,11 @@ def lock_keys(
     """The advisory lock keys of a report's neighbourhood: its cells (or its address);
     None when its circle needs more than MAX_LOCK_CELLS cells (the tenant's lock then)."""
     if latitude is None or longitude is None:
-        return [_signed32(zlib.crc32(f"address:{address_key}".encode()))]
+        return [advisory_key(f"address:{address_key}")]
     cells = cells_within(latitude, longitude, radius_m)
     if cells is None:
         return None
-    return [_signed32(zlib.crc32(f"cell:{r}:{c}".encode())) for r, c in cells]
+    return [advisory_key(f"cell:{r}:{c}") for r, c in cells]
 
 
 def neighbourhoods_lock(keys: Iterable[list[int] | None]) -> None:
@@ -65,7 +67,7 @@ def neighbourhoods_lock(keys: Iterable[list[int] | None]) -> None:
     sorted order; or, when any neighbourhood is too large for cells, the tenant's lock
     exclusively and nothing else. Every grouping and every batch takes its locks in this
     one order, so none deadlocks with another."""
-    space = _signed32(zlib.crc32(current_schema().encode()))
+    space = advisory_key(current_schema())
     wanted: set[int] = set()
     for own in keys:
         if own is None:

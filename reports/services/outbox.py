@@ -10,7 +10,6 @@ at its next run."""
 import logging
 import time
 import uuid
-import zlib
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
@@ -19,6 +18,7 @@ from django.utils import timezone
 from civicpulse.core.redis_client import redis_client
 from civicpulse.core.tenancy import current_schema
 from issues.geo import LOCK_CELL_DEG
+from issues.services.grouping_batch import advisory_key
 from llm.client import endpoint_config
 from llm.models import ModelCall
 from reports.models import Report
@@ -128,14 +128,12 @@ def reports_claim(
 
 
 def _region_lock_key(space: int, region: tuple[int | None, int | None]) -> list[int]:
-    key = zlib.crc32(f"region:{region[0]}:{region[1]}".encode())
-    return [space, key - (1 << 32) if key >= (1 << 31) else key]
+    return [space, advisory_key(f"region:{region[0]}:{region[1]}")]
 
 
 def _region_space() -> int:
     # A key space of its own, beside the grouping locks' (issues.services.grouping_batch).
-    space = zlib.crc32(f"{current_schema()}:regions".encode())
-    return space - (1 << 32) if space >= (1 << 31) else space
+    return advisory_key(f"{current_schema()}:regions")
 
 
 def reports_claim_region(
