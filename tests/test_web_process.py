@@ -3,6 +3,7 @@ work runs on (civicpulse.core.cpus) and what its collector looks at (gunicorn_co
 
 import gc
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -152,3 +153,64 @@ def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
         assert gc.callbacks == callbacks
     finally:
         gc.unfreeze()
+
+
+# Run in a fresh interpreter: what the first requests load (URLconfs, templates, Pillow's
+# plugins) is loaded in this one by the tests before.
+_LOADED_BEFORE_FREEZE = """
+import gc, json, weakref
+
+import django
+
+django.setup()
+import PIL.Image
+from django.conf import settings
+from django.forms.renderers import get_default_renderer
+from django.template import engines
+from django.urls import get_resolver
+
+import civicpulse.gunicorn_conf as conf
+
+gc.disable()  # only post_worker_init may collect the cycle below
+class Node:
+    pass
+node = Node()
+node.me = node
+garbage = weakref.ref(node)
+del node
+
+conf.post_worker_init(None)
+pages = engines["django"].engine.template_loaders[0].get_template_cache
+widgets = get_default_renderer().engine.engine.template_loaders[0].get_template_cache
+print(json.dumps({
+    "urlconfs": [get_resolver(u)._populated for u in (settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF)],
+    "form_page": "reports/new.html" in pages,
+    "admin_login": "admin/login.html" in pages,
+    "widget": "django/forms/widgets/text.html" in widgets,
+    "pillow_plugins": PIL.Image._initialized,
+    "garbage_frozen": garbage() is not None,
+    "frozen": gc.get_freeze_count(),
+}))
+"""
+
+
+def test_a_web_process_loads_what_its_first_requests_would_before_it_freezes() -> None:
+    # Left to the first requests, the URLconfs' views and the compiled templates were
+    # 25,000-30,000 objects every full collection walked (docs/performance.md, "Loaded
+    # before the freeze").
+    result = subprocess.run(
+        [sys.executable, "-c", _LOADED_BEFORE_FREEZE],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "civicpulse.settings.test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["urlconfs"] == [True, True]
+    assert loaded["form_page"] and loaded["widget"]
+    assert not loaded["admin_login"]  # the admin's own templates wait for the staff who open them
+    assert loaded["pillow_plugins"] == 2
+    assert not loaded["garbage_frozen"]  # collected before the freeze, not kept for good
+    assert loaded["frozen"] > 0
