@@ -74,7 +74,7 @@ def post_fork(server: object, worker: object) -> None:
 
 def post_worker_init(worker: object) -> None:
     # Everything the application loaded (Django, the admin, every app's modules, and what
-    # Django would otherwise load at the first requests: civicpulse.core.preload) lives as
+    # Django would otherwise load at the first requests: civicpulse.preload) lives as
     # long as the process: kept out of the collector's reach, a full collection looks only
     # at what came after. Such a collection stopped every thread of the process for
     # 150-210 ms, 10-27 ms with the freeze alone; with the preload it walks a fifth as
@@ -83,7 +83,7 @@ def post_worker_init(worker: object) -> None:
     # The garbage of loading is collected first, so none of it is frozen. Frozen here
     # only, before any request: a cycle frozen while a request is in flight would never be
     # collected.
-    from civicpulse.core.preload import load_before_serving
+    from civicpulse.preload import load_before_serving
 
     load_before_serving()
     gc.collect()
