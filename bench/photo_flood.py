@@ -2,7 +2,8 @@
 decodes to 40 megapixels, while another tenant's form page is timed.
 
     .venv/bin/python bench/photo_flood.py [--posters 64] [--rounds 3] [--addresses 64]
-        [--workers N] [--threads N] [--quiet-seconds 8] [--port 8187] [--keep]
+        [--workers N] [--threads N] [--quiet-seconds 8] [--settle-seconds 5] [--repeat 1]
+        [--port 8187] [--keep]
 
 Starts its own gunicorn (production settings with throwaway secrets, the processes and
 threads of civicpulse/gunicorn_conf.py unless `--workers` and `--threads` say otherwise,
@@ -25,7 +26,12 @@ during it, each timed one page after another by a process of its own; goal: floo
 2x quiet) with `quiet_p50_ms`, `flood_p50_ms`, `quiet_samples` and `flood_samples`
 (pages answered 200; `pages_not_200` counts the others, left out of the percentiles),
 and `load_average` (the machine's 1-minute load average right after the first flood: the
-machine may be shared). The exit code is 0 whatever the figures.
+machine may be shared). With `--repeat N`, N quiet timings and timed floods take turns on
+the same server (after the second, untimed flood), and it prints each turn's ratio
+(`repeat_ratios`) and the p99s over all of them (`pooled_quiet_p99_ms`,
+`pooled_flood_p99_ms`, `pooled_samples`, `pooled_ratio`): one window's p99 is its tenth
+slowest page or so, and moves with the machine's own pauses. The exit code is 0 whatever
+the figures.
 """
 
 import argparse
@@ -188,6 +194,12 @@ def _ms(samples: list[float], share: float) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _ratio(flood: list[float], quiet: list[float]) -> float | None:
+    """Flood p99 over quiet p99, to two places (the goal: under 2)."""
+    flood_p99, quiet_p99 = percentile(flood, 0.99), percentile(quiet, 0.99)
+    return None if flood_p99 is None or not quiet_p99 else round(flood_p99 / quiet_p99, 2)
+
+
 def _start_server(port: int, workers: int, threads: int, media: str, log: IO[bytes]) -> subprocess.Popen:
     env = production_env(
         CELERY_BROKER_URL=_broker_url(),
@@ -301,11 +313,27 @@ def main() -> None:
         default=8,
         help="how long the quiet page is timed (about a flood's length)",
     )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=5,
+        help="pause before each quiet timing, so that it does not time what the flood before "
+        "left behind (its photos written out, its garbage collected)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="quiet timings and timed floods, in turn, against the same server (the figures "
+        "pooled over all of them are printed beside the first's)",
+    )
     parser.add_argument("--port", type=int, default=8187)
     parser.add_argument(
         "--keep", action="store_true", help="keep the two tenants, their photos and the server log"
     )
     args = parser.parse_args()
+    if not 1 <= args.repeat <= 200:  # each timed flood speaks from a /16 of its own: 198.18-218.*
+        parser.error("--repeat: from 1 to 200")
     django_setup()
     from civicpulse import gunicorn_conf
 
@@ -333,6 +361,7 @@ def main() -> None:
         for _ in range(2 * args.workers):
             quiet.request("GET", "/report/")
         _flood(flooded, warm_photo, args, network=17)
+        time.sleep(args.settle_seconds)
         with _timing(quiet) as quiet_pages:
             time.sleep(args.quiet_seconds)
         workers = _children(server.pid)
@@ -347,6 +376,15 @@ def main() -> None:
         before = _peaks_reset(workers)
         again, _ = _flood(flooded, photo, args, network=19)
         growth_again = _growth(workers, before)
+        # More quiet timings and floods in turn, each flood from client addresses of its own.
+        timings = [(quiet_pages, flood_pages)]
+        for n in range(1, args.repeat):
+            time.sleep(args.settle_seconds)
+            with _timing(quiet) as quiet_again:
+                time.sleep(args.quiet_seconds)
+            with _timing(quiet) as flood_again:
+                _flood(flooded, photo, args, network=19 + n)
+            timings.append((quiet_again, flood_again))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -374,7 +412,18 @@ def main() -> None:
     figure("flood_p50_ms", _ms(flood_pages.pages_ms, 0.5))
     figure("flood_p99_ms", _ms(flood_pages.pages_ms, 0.99))
     figure("flood_samples", len(flood_pages.pages_ms))
-    figure("pages_not_200", quiet_pages.failed + flood_pages.failed)
+    figure("pages_not_200", sum(q.failed + f.failed for q, f in timings))
+    if args.repeat > 1:
+        ratios = [_ratio(f.pages_ms, q.pages_ms) for q, f in timings]
+        figure("repeat_ratios", " ".join(str(r) for r in ratios))
+        figure("repeat_quiet_p99_ms", " ".join(str(_ms(q.pages_ms, 0.99)) for q, _ in timings))
+        figure("repeat_flood_p99_ms", " ".join(str(_ms(f.pages_ms, 0.99)) for _, f in timings))
+        pooled_quiet = [ms for q, _ in timings for ms in q.pages_ms]
+        pooled_flood = [ms for _, f in timings for ms in f.pages_ms]
+        figure("pooled_quiet_p99_ms", _ms(pooled_quiet, 0.99))
+        figure("pooled_flood_p99_ms", _ms(pooled_flood, 0.99))
+        figure("pooled_samples", f"{len(pooled_quiet)} quiet, {len(pooled_flood)} flood")
+        figure("pooled_ratio", _ratio(pooled_flood, pooled_quiet))
     figure("load_average", round(load_average, 2))
 
 
