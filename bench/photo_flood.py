@@ -192,6 +192,15 @@ def _timing(form: Form) -> Iterator[Timed]:
         raise SystemExit(f"the page timer failed (exit code {timer.exitcode}); see its traceback above")
 
 
+def _quiet_timed(form: Form, args: argparse.Namespace) -> Timed:
+    """The other tenant's form page with no flood, timed for `--quiet-seconds` once
+    `--settle-seconds` have passed."""
+    time.sleep(args.settle_seconds)
+    with _timing(form) as pages:
+        time.sleep(args.quiet_seconds)
+    return pages
+
+
 def _ms(samples: list[float], share: float) -> float | None:
     value = percentile(samples, share)
     return None if value is None else round(value, 1)
@@ -367,9 +376,7 @@ def main() -> None:
         for _ in range(2 * args.workers):
             quiet.request("GET", "/report/")
         _flood(flooded, warm_photo, args, network=17)
-        time.sleep(args.settle_seconds)
-        with _timing(quiet) as quiet_pages:
-            time.sleep(args.quiet_seconds)
+        quiet_pages = _quiet_timed(quiet, args)
         workers = _children(server.pid)
         before = _peaks_reset(workers)
         with _timing(quiet) as flood_pages:
@@ -385,9 +392,7 @@ def main() -> None:
         # More quiet timings and floods in turn, each flood from client addresses of its own.
         timings = [(quiet_pages, flood_pages)]
         for n in range(1, args.repeat):
-            time.sleep(args.settle_seconds)
-            with _timing(quiet) as quiet_again:
-                time.sleep(args.quiet_seconds)
+            quiet_again = _quiet_timed(quiet, args)
             with _timing(quiet) as flood_again:
                 _flood(flooded, photo, args, network=19 + n)
             timings.append((quiet_again, flood_again))

@@ -114,6 +114,10 @@ def _located(query: CandidateQuery) -> bool:
     return query["latitude"] is not None and query["longitude"] is not None
 
 
+def _category_ids(query: CandidateQuery) -> list[int]:
+    return [int(i) for i in query["category_ids"] or []]
+
+
 def _geo_row(query: CandidateQuery) -> CandidateParams:
     """One located report's parameters, by placeholder name."""
     radius = float(query["radius_m"])
@@ -126,7 +130,7 @@ def _geo_row(query: CandidateQuery) -> CandidateParams:
         "radius": radius,
         "window": int(query["window_hours"]),
         "any_category": query["category_ids"] is None,
-        "categories": [int(i) for i in query["category_ids"] or []],
+        "categories": _category_ids(query),
         "west": west,
         "south": south,
         "east": east,
@@ -141,9 +145,7 @@ def _geo_params(queries: list[CandidateQuery]) -> CandidateParams:
     params |= {name: [row[name] for row in rows] for name in _NAMES}
     # Arrays of differing lengths cannot share one array column: each travels as the text
     # of an int[] and is cast back in the query.
-    params["categories"] = [
-        "{" + ",".join(str(int(i)) for i in q["category_ids"] or []) + "}" for q in queries
-    ]
+    params["categories"] = ["{" + ",".join(map(str, _category_ids(q))) + "}" for q in queries]
     return params
 
 
