@@ -17,10 +17,11 @@ worker listens.
 Prints `photo_bytes` (the file sent), `web_processes` and `web_threads` (the server's),
 `posts`, `accepted` (302), `busy_503`,
 `limited_429`, `other` (any other answer), `flood_s`, `web_cpu_s` (the CPU seconds the web
-processes spent during the flood, the other tenant's pages included: the figure that holds
-on a shared machine), `rss_growth_mb_total` (the sum over
-the web processes of peak resident memory during the flood minus resident memory before
-it; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
+processes and the photo decoding processes they started spent during the flood, the other
+tenant's pages included: the figure that holds on a shared machine), `decoding_processes`,
+`rss_growth_mb_total` (the sum over the web and decoding processes of peak resident memory
+during the flood minus resident memory before it, all of it for a process started during
+the flood; goal under 150), `rss_growth_mb_max` (the largest process), `quiet_p99_ms` and
 `flood_p99_ms` (the other tenant's form page for `--quiet-seconds` before the first flood
 and during it, each timed one page after another by a process of its own) with
 `quiet_p50_ms`, `flood_p50_ms`, `quiet_samples` and `flood_samples` (pages answered 200;
@@ -135,8 +136,14 @@ class Form:
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    """The processes `pid` started, from any of its threads."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that has ended
+            continue
+    return children
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -267,25 +274,45 @@ def _forget_rate_limits() -> None:
     client.delete("io")
 
 
-def _cpu_s(workers: list[int]) -> float:
-    """CPU seconds (user and system) the processes have used so far."""
-    ticks = 0
-    for pid in workers:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
-    return ticks / os.sysconf("SC_CLK_TCK")
+def _web_processes(server: int) -> list[int]:
+    """The server's web processes and the photo decoding processes each of them started."""
+    workers = _children(server)
+    return workers + [pid for worker in workers for pid in _children(worker)]
 
 
-def _peaks_reset(workers: list[int]) -> dict[int, int]:
+def _cpu_s(processes: list[int]) -> dict[int, float]:
+    """CPU seconds (user and system) each process has used so far (a process that has
+    ended is left out)."""
+    used = {}
+    for pid in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return used
+
+
+def _cpu_spent(before: dict[int, float], server: int) -> float:
+    """CPU seconds the server's web and decoding processes spent since `before` (all of a
+    process started since)."""
+    after = _cpu_s(_web_processes(server))
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def _peaks_reset(processes: list[int]) -> dict[int, int]:
     """Restart each process's peak (VmHWM) from now; return its resident memory now (kB)."""
-    for pid in workers:
+    for pid in processes:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    return {pid: _status_kb(pid, "VmRSS") for pid in workers}
+    return {pid: _status_kb(pid, "VmRSS") for pid in processes}
 
 
-def _growth(workers: list[int], before: dict[int, int]) -> dict[int, float]:
-    """Each process's peak since _peaks_reset minus its memory then, in MB."""
-    return {pid: max(0, _status_kb(pid, "VmHWM") - before[pid]) / 1024 for pid in workers}
+def _growth(server: int, before: dict[int, int]) -> dict[int, float]:
+    """Each process's peak since _peaks_reset minus its memory then, in MB (all of the
+    peak of a process started since)."""
+    return {
+        pid: max(0, _status_kb(pid, "VmHWM") - before.get(pid, 0)) / 1024 for pid in _web_processes(server)
+    }
 
 
 def _flood(form: Form, photo: bytes, args: argparse.Namespace, network: int) -> tuple[Counter[int], float]:
@@ -377,18 +404,18 @@ def main() -> None:
             quiet.request("GET", "/report/")
         _flood(flooded, warm_photo, args, network=17)
         quiet_pages = _quiet_timed(quiet, args)
-        workers = _children(server.pid)
-        before = _peaks_reset(workers)
+        before = _peaks_reset(_web_processes(server.pid))
         with _timing(quiet) as flood_pages:
-            cpu_before = _cpu_s(workers)
+            cpu_before = _cpu_s(_web_processes(server.pid))
             statuses, flood_s = _flood(flooded, photo, args, network=18)
-            web_cpu_s = _cpu_s(workers) - cpu_before
+            web_cpu_s = _cpu_spent(cpu_before, server.pid)
         load_average = os.getloadavg()[0]
-        growth = _growth(workers, before)
+        growth = _growth(server.pid, before)
+        decoding_processes = len(_web_processes(server.pid)) - args.workers
         # The same flood again: what processes that have decoded such photos before still grow by.
-        before = _peaks_reset(workers)
+        before = _peaks_reset(_web_processes(server.pid))
         again, _ = _flood(flooded, photo, args, network=19)
-        growth_again = _growth(workers, before)
+        growth_again = _growth(server.pid, before)
         # More quiet timings and floods in turn, each flood from client addresses of its own.
         timings = [(quiet_pages, flood_pages)]
         for n in range(1, args.repeat):
@@ -413,6 +440,7 @@ def main() -> None:
     figure("other", sum(v for k, v in statuses.items() if k not in (302, 503, 429)))
     figure("flood_s", round(flood_s, 2))
     figure("web_cpu_s", round(web_cpu_s, 2))
+    figure("decoding_processes", decoding_processes)
     figure("rss_growth_mb_total", round(sum(growth.values()), 1))
     figure("rss_growth_mb_max", round(max(growth.values()), 1))
     figure("rss_growth_mb_total_again", round(sum(growth_again.values()), 1))

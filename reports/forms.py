@@ -43,7 +43,12 @@ class ReportForm(forms.Form):
         required=False,
         help_text=_("Used only for updates about this report."),
     )
-    photo = forms.ImageField(label=_("Photo (optional)"), required=False)
+    # A file, not Django's ImageField: that opens the photo with Pillow in the web process.
+    # It is opened only by a photo decoding process, once everything else is checked
+    # (reports.photos).
+    photo = forms.FileField(
+        label=_("Photo (optional)"), required=False, widget=forms.FileInput(attrs={"accept": "image/*"})
+    )
     # Invisible to people (hidden by CSS, skipped by keyboards and screen readers); bots
     # that fill every field fill this one.
     website = forms.CharField(required=False, label=_("Leave this empty"))

@@ -1,83 +1,149 @@
 """Resident photos: checked, re-encoded without EXIF (where GPS coordinates and the phone's
-identity live), and bounded in size before anything is stored.
+identity live), and bounded in size before anything is stored (reports.photo_codec).
 
-Decoding is what costs memory (Pillow holds 4 bytes a pixel: a 40-megapixel photo is
-160 MB before any copy), and a file of a few hundred kilobytes can declare that many
-pixels. So the size the header declares is checked first, JPEGs are decoded straight at
-1/2, 1/4 or 1/8 scale by the decoder itself (Pillow's draft mode), nothing is decoded to
-more than MAX_DECODED_PIXELS, and each process decodes at most PHOTO_DECODE_SLOTS photos
-at once (photo_slot), on threads of its own at a lower CPU priority, kept off the CPU left
-to pages (photo_clean)."""
+Each web process decodes at most PHOTO_DECODE_SLOTS photos at once (photo_slot), in
+processes of its own (photo_clean), so that a file built to hang or crash the decoder, or
+a decoder killed for its memory, costs that process and never the web process's threads,
+and a photo taking too long can be stopped (a thread cannot be). A lower CPU priority
+then also holds for all of the work: a decoding thread made nicer held the interpreter's
+lock (GIL) while it waited for a CPU (docs/security.md, docs/performance.md)."""
 
-import io
+import logging
 import os
-import tempfile
+import select
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from civicpulse.core.cpus import keep_to_upload_lane
+from civicpulse.core.cpus import upload_lane_cpus
+from reports.photo_codec import (
+    MAX_DECODED_PIXELS,
+    DecoderFailed,
+    PhotoRefused,
+    Reencoded,
+    answer_read,
+    frame_write,
+)
+
+logger = logging.getLogger(__name__)
 
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # the most a photo may declare; JPEGs that large are decoded scaled down
-# The most pixels any photo is decoded to (16 MB at 4 bytes a pixel): a JPEG is scaled
-# down by its decoder to fit, any other format must already fit.
-MAX_DECODED_PIXELS = 4_000_000
-# A JPEG is decoded at the smallest size its decoder offers that leaves its long side at
-# least KEPT_SIDE (no visible loss), and resized only if that is still over MAX_SIDE:
-# resizing costs twice what decoding at that scale does (a 40-megapixel JPEG decoded at
-# 2,000 x 1,250: 16 ms; resized to 1,600: 34 ms more), and a phone's 12 megapixels
-# (4,032 x 3,024) land at 2,016 pixels, so the common photo is never resized. Stored
-# photos have up to 1.6 times the pixels of a 1,600-pixel limit: the storage quota counts
-# what is stored.
-KEPT_SIDE = 1600
-MAX_SIDE = 2048  # the most a stored photo keeps on its long side
-ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-# Phones often write multi-picture JPEGs; the first picture is kept, as a plain JPEG.
-SAVED_AS = {"MPO": "JPEG"}
-DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
-# How much nicer than the web threads the threads decoding photos are: the scheduler gives
-# them what the threads serving every other request leave over (bench/photo_flood.py).
+# How much nicer than the web process its photo decoding processes are: the scheduler
+# gives them what the threads serving every other request leave over.
 DECODE_NICENESS = 10
-# What _photo_reencode holds at once: the decoded picture and its clean copy (a third only
-# while a photo is resized or turned upright).
-PICTURES_PER_SLOT = 2
+
+
+def _refusal(reason: str) -> str:
+    """What the resident is told for a PhotoRefused reason."""
+    if reason == "format":
+        return _("Send a JPEG, PNG or WebP photo.")
+    if reason in ("too_large", "too_slow"):
+        return _("That photo is too large.")
+    if reason == "too_large_not_jpeg":
+        return _("That photo is too large: send a JPEG, or a PNG or WebP of up to %(mp)d megapixels.") % {
+            "mp": MAX_DECODED_PIXELS // 1_000_000
+        }
+    return _("That file is not a photo we can read.")
 
 
 class PhotoBusy(Exception):
-    """Every photo slot of this process was taken (for PHOTO_SLOT_WAIT_S): try again."""
+    """Every photo slot of this process was taken (for PHOTO_SLOT_WAIT_S), or its decoding
+    process died under the photo: try again."""
 
 
 _slots: threading.BoundedSemaphore | None = None
-_decoders: ThreadPoolExecutor | None = None
 _admissions: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 
 
 def _photo_slots() -> threading.BoundedSemaphore:
-    global _slots, _decoders
+    global _slots
     if _slots is None:
         with _slots_lock:  # settings are read on first use, not at import
             if _slots is None:
-                count = max(1, settings.PHOTO_DECODE_SLOTS)
-                # Pillow gives an image's memory back to the system when it is freed, and the
-                # next photo's pages are then faulted in afresh: a third of a photo's CPU
-                # (bench/photo_flood.py). Each slot's two pictures (the decoded one and its
-                # clean copy, at most 16 MB each) are kept for the next photo instead.
-                # (PILLOW_BLOCKS_MAX, where the operator set more, is kept.)
-                Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PICTURES_PER_SLOT * count))
-                _decoders = ThreadPoolExecutor(count, "photo-decode", initializer=_decoding_thread_start)
-                _slots = threading.BoundedSemaphore(count)
+                _slots = threading.BoundedSemaphore(max(1, settings.PHOTO_DECODE_SLOTS))
     return _slots
+
+
+class _Decoder:
+    """One photo decoding process (reports.photo_codec run as a program): a fresh
+    interpreter that loads Pillow and nothing else, kept to the upload lane's CPUs and
+    DECODE_NICENESS steps nicer. About 20 MB, and the pictures of the photo it decodes. It
+    ends when its input closes: when this process ends, however it ends."""
+
+    def __init__(self) -> None:
+        try:
+            cpus = upload_lane_cpus()
+        except ValueError:  # refused at start; unreadable since: any CPU
+            cpus = None
+        # Nothing of the web process's environment but what runs Python and Pillow: its
+        # secrets (the database's, the key's) are not there to be read by whoever would
+        # take over a decoder with a crafted file.
+        environment = {
+            k: v for k, v in os.environ.items() if k in _DECODER_ENVIRONMENT or k.startswith("PILLOW_")
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "reports.photo_codec",
+                ",".join(map(str, sorted(cpus or ()))),
+                str(DECODE_NICENESS),
+            ],
+            cwd=_CODE_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+
+    def decoded(self, data: bytes) -> Reencoded:
+        """Raises PhotoRefused, DecoderFailed (both whole answers: the process may take the
+        next photo), DecoderLost if the process died, or DecodeTooSlow if it did not
+        answer within PHOTO_DECODE_TIMEOUT_S (a file built to take minutes to decode)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        try:
+            frame_write(self.process.stdin, data)
+            # The answer is written only once the photo is decoded, and read whole: so the
+            # wait is before its first byte.
+            ready, _, _ = select.select([self.process.stdout], [], [], settings.PHOTO_DECODE_TIMEOUT_S)
+            if not ready:
+                raise DecodeTooSlow
+            return answer_read(self.process.stdout)
+        except (OSError, EOFError) as exc:
+            raise DecoderLost from exc
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # the part of a photo still buffered, for a process gone
+                    pass
+
+
+class DecoderLost(Exception):
+    """A photo decoding process died under a photo (killed for its memory, say)."""
+
+
+class DecodeTooSlow(Exception):
+    """A photo decoding process took more than PHOTO_DECODE_TIMEOUT_S over one photo."""
+
+
+_CODE_ROOT = Path(__file__).resolve().parent.parent  # where `reports` is imported from
+_DECODER_ENVIRONMENT = {"PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONHASHSEED"}
+_idle_decoders: list[_Decoder] = []
 
 
 def _photo_admissions() -> threading.BoundedSemaphore:
@@ -107,19 +173,6 @@ def photo_post_admitted() -> Iterator[bool]:
             admissions.release()
 
 
-def _decoding_thread_start() -> None:
-    """Keep this thread to the upload lane's CPUs, and lower its CPU priority (Linux: a
-    thread id is a PRIO_PROCESS target). Raising niceness needs no privilege; it is never
-    lowered again, as these threads only ever decode photos."""
-    keep_to_upload_lane()
-    try:
-        thread = threading.get_native_id()
-        niceness = os.getpriority(os.PRIO_PROCESS, thread) + DECODE_NICENESS
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
-    except (OSError, AttributeError):  # another system: the same decoding, at normal priority
-        pass
-
-
 @contextmanager
 def photo_slot() -> Iterator[None]:
     """Hold one of this process's photo slots, or raise PhotoBusy after waiting
@@ -145,84 +198,61 @@ def photo_slot_free() -> bool:
     return True
 
 
-def _draft_scale(width: int, height: int) -> int:
-    """The JPEG decode scale: the largest that still leaves the long side at least
-    KEPT_SIDE (no visible loss once stored), and at least the smallest that fits
-    MAX_DECODED_PIXELS."""
-    keeps_detail = max(s for s in DRAFT_SCALES if s == 1 or max(width, height) // s >= KEPT_SIDE)
-    fits = next((s for s in DRAFT_SCALES if (width // s) * (height // s) <= MAX_DECODED_PIXELS), 0)
-    if not fits:
-        raise ValidationError(_("That photo is too large."))
-    return max(keeps_detail, fits)
+def photo_decoded(data: bytes) -> Reencoded:
+    """`data` re-encoded by one of this process's decoding processes, the calling thread
+    waiting for it: PhotoRefused (also for a photo that takes over PHOTO_DECODE_TIMEOUT_S,
+    its process stopped), or PhotoBusy if no process could be started or it died meanwhile
+    (the next photo starts another)."""
+    with _slots_lock:
+        decoder = _idle_decoders.pop() if _idle_decoders else None
+    if decoder is not None and decoder.process.poll() is not None:  # died while idle: a new one
+        decoder.stop()
+        decoder = None
+    try:
+        decoder = decoder or _Decoder()
+    except OSError as exc:  # out of processes or file descriptors, for now
+        logger.warning("no photo decoding process could be started: %s", exc)
+        raise PhotoBusy from exc
+    try:
+        done = decoder.decoded(data)
+    except (PhotoRefused, DecoderFailed):  # whole answers: the process may take the next photo
+        _decoder_give_back(decoder)
+        raise
+    except DecodeTooSlow:
+        decoder.stop()
+        logger.warning("a photo took over %s s to decode: refused", settings.PHOTO_DECODE_TIMEOUT_S)
+        raise PhotoRefused("too_slow") from None
+    except DecoderLost:
+        decoder.stop()
+        raise PhotoBusy from None
+    except BaseException:
+        # Anything else may leave part of an answer unread, which the next photo would
+        # read as its own: the process is not used again.
+        decoder.stop()
+        raise
+    _decoder_give_back(decoder)
+    return done
+
+
+def _decoder_give_back(decoder: _Decoder) -> None:
+    with _slots_lock:
+        kept = len(_idle_decoders) < max(1, settings.PHOTO_DECODE_SLOTS)
+        if kept:
+            _idle_decoders.append(decoder)
+    if not kept:  # started for a caller that held no slot
+        decoder.stop()
 
 
 def photo_clean(upload: UploadedFile) -> ContentFile:
-    """Return the photo re-encoded from its pixels alone, or raise ValidationError. The
-    work runs on one of the process's low-priority decoding threads while the calling
-    thread waits; it takes no slot itself: callers decoding on behalf of a request hold
-    photo_slot()."""
-    _photo_slots()
-    assert _decoders is not None
-    return _decoders.submit(_photo_reencode, upload).result()
-
-
-def _photo_reencode(upload: UploadedFile) -> ContentFile:
+    """Return the photo re-encoded from its pixels alone, or raise ValidationError. It
+    takes no slot itself: callers decoding on behalf of a request hold photo_slot()."""
     if upload.size is None:  # Django's upload handlers always count it; anything else is not a photo
-        raise ValidationError(_("That file is not a photo we can read."))
+        raise ValidationError(_refusal("unreadable"))
     if upload.size > MAX_PHOTO_BYTES:
         raise ValidationError(_("Photos can be up to %(mb)d MB.") % {"mb": MAX_PHOTO_BYTES // (1024 * 1024)})
-    image: Image.Image  # the opened file, then the copies made of it below
+    upload.seek(0)
     try:
-        upload.seek(0)
-        image = Image.open(upload)
-        if image.format not in ALLOWED_FORMATS and image.format not in SAVED_AS:
-            raise ValidationError(_("Send a JPEG, PNG or WebP photo."))
-        width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise ValidationError(_("That photo is too large."))
-        if image.format in ("JPEG", "MPO"):
-            scale = _draft_scale(width, height)
-            if scale > 1:
-                # Pillow picks the largest scale (of 1, 2, 4, 8) leaving at least this size.
-                image.draft("RGB", (max(1, width // scale), max(1, height // scale)))
-        elif width * height > MAX_DECODED_PIXELS:
-            raise ValidationError(
-                _("That photo is too large: send a JPEG, or a PNG or WebP of up to %(mp)d megapixels.")
-                % {"mp": MAX_DECODED_PIXELS // 1_000_000}
-            )
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValidationError(_("That file is not a photo we can read.")) from exc
-    image_format = SAVED_AS.get(image.format, image.format)
-    # Scale down first, so every copy below is of the small picture; then apply the
-    # orientation EXIF asks for (thumbnail keeps EXIF), then drop EXIF (and every other
-    # chunk) by writing a new file from the pixels only.
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
-    ImageOps.exif_transpose(image, in_place=True)
-    if image.mode == "P":  # a palette would be lost in the copy below: spell colours out
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image_format == "JPEG" and image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
-    clean = Image.new(image.mode, image.size)
-    clean.paste(image)
-    return ContentFile(
-        _encoded(clean, image_format), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[image_format]}"
-    )
-
-
-def _encoded(image: Image.Image, image_format: str) -> bytes:
-    options = {"quality": 85} if image_format != "PNG" else {}
-    if image_format == "JPEG":
-        # Into a file: Pillow's JPEG encoder writes to a file descriptor without holding the
-        # GIL, and into Python bytes while holding it (a fifth of the time the GIL was held
-        # in a process under a photo flood, other tenants' pages waiting for it).
-        try:
-            with tempfile.TemporaryFile() as spool:
-                image.save(spool, format=image_format, **options)
-                spool.seek(0)
-                return spool.read()
-        except OSError:  # no writable temporary directory, or a full one: in memory instead
-            pass
-    out = io.BytesIO()
-    image.save(out, format=image_format, **options)
-    return out.getvalue()
+        done = photo_decoded(upload.read())
+    except PhotoRefused as refused:
+        raise ValidationError(_refusal(refused.reason)) from None
+    return ContentFile(done.data, name=f"{uuid.uuid4().hex}.{done.extension}")

@@ -4,6 +4,7 @@ storage quota; no photo file outliving a report that was not stored; and a map t
 survives a degenerate area."""
 
 import io
+import re
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from PIL import Image, ImageFile
 from civicpulse.core.ratelimit import address_rate_key
 from reports.forms import ReportForm
 from reports.models import Report
-from reports.photos import MAX_DECODED_PIXELS, photo_clean, photo_post_admitted, photo_slot
+from reports.photo_codec import ADDRESS_SPACE_BYTES, MAX_DECODED_PIXELS, PhotoRefused, Reencoded, reencode
+from reports.photos import photo_clean, photo_post_admitted, photo_slot
 from tenants.models import Tenant
 
 POINT = {"latitude": "39.8", "longitude": "-89.64"}
@@ -47,8 +49,31 @@ def _small_jpeg() -> bytes:
 
 
 @pytest.fixture
-def decoded_sizes(monkeypatch) -> list[tuple[int, int]]:
-    """The size of every image Pillow decodes pixels for, as it decodes them."""
+def decoded_sizes(monkeypatch) -> list[tuple[int, int] | None]:
+    """Each photo this process sent to a decoding process, as the size that process decoded
+    it to (None: refused)."""
+    from reports import photos
+
+    sizes: list[tuple[int, int] | None] = []
+    decoded = photos.photo_decoded
+
+    def spying_decoded(data: bytes) -> Reencoded:
+        try:
+            done = decoded(data)
+        except PhotoRefused:
+            sizes.append(None)
+            raise
+        sizes.append(done.decoded_size)
+        return done
+
+    monkeypatch.setattr(photos, "photo_decoded", spying_decoded)
+    return sizes
+
+
+@pytest.fixture
+def loaded_sizes(monkeypatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes pixels for in this process, as it decodes
+    them (reports.photo_codec called here directly)."""
     sizes: list[tuple[int, int]] = []
     load = ImageFile.ImageFile.load
 
@@ -69,39 +94,62 @@ def test_an_invalid_report_is_refused_before_its_photo_is_decoded(client_a, tena
     assert decoded_sizes == []
 
 
-def test_a_40_megapixel_jpeg_is_never_decoded_whole(tenant_a, jpeg_40mp, decoded_sizes) -> None:
-    clean = photo_clean(SimpleUploadedFile("big.jpg", jpeg_40mp))
-    assert decoded_sizes and all(w * h <= MAX_DECODED_PIXELS for w, h in decoded_sizes)
+def test_a_40_megapixel_jpeg_is_never_decoded_whole(jpeg_40mp, loaded_sizes) -> None:
+    done = reencode(jpeg_40mp)
+    assert loaded_sizes and all(w * h <= MAX_DECODED_PIXELS for w, h in loaded_sizes)
     # decoded at 1/4, within the stored size: not resized
-    assert Image.open(io.BytesIO(clean.read())).size == (2000, 1250)
+    assert done.decoded_size == (2000, 1250) and Image.open(io.BytesIO(done.data)).size == (2000, 1250)
 
 
-def test_a_photo_is_encoded_in_memory_without_a_writable_temporary_directory(tenant_a, monkeypatch) -> None:
-    import tempfile
-
-    def no_temporary_directory() -> None:
-        raise OSError(30, "Read-only file system")
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_directory)
-    clean = photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
-    assert Image.open(io.BytesIO(clean.read())).format == "JPEG"
+def test_a_40_megapixel_jpeg_is_decoded_scaled_down_in_a_decoding_process(
+    tenant_a, jpeg_40mp, decoded_sizes, loaded_sizes
+) -> None:
+    clean = photo_clean(SimpleUploadedFile("big.jpg", jpeg_40mp))
+    assert decoded_sizes == [(2000, 1250)] and Image.open(io.BytesIO(clean.read())).size == (2000, 1250)
+    assert loaded_sizes == []  # not in this process
 
 
 def test_a_photo_over_the_stored_size_is_scaled_down(tenant_a) -> None:
     out = io.BytesIO()
     Image.new("RGB", (3000, 1000), (10, 20, 30)).save(out, format="PNG")  # 3 megapixels
     clean = photo_clean(SimpleUploadedFile("wide.png", out.getvalue()))
-    assert Image.open(io.BytesIO(clean.read())).size == (2048, 683)
+    assert Image.open(io.BytesIO(clean.read())).size == (2048, 683) and clean.name.endswith(".png")
 
 
-def test_other_formats_above_the_decode_cap_are_refused_unread(tenant_a, decoded_sizes) -> None:
+def test_other_formats_above_the_decode_cap_are_refused_unread(tenant_a, loaded_sizes) -> None:
     from django.core.exceptions import ValidationError
 
     out = io.BytesIO()
     Image.new("RGB", (2500, 2000)).save(out, format="PNG")  # 5 megapixels
+    with pytest.raises(PhotoRefused, match="too_large_not_jpeg"):
+        reencode(out.getvalue())
+    assert loaded_sizes == []
     with pytest.raises(ValidationError, match="PNG or WebP of up to 4 megapixels"):
         photo_clean(SimpleUploadedFile("big.png", out.getvalue()))
-    assert decoded_sizes == []
+
+
+def test_only_the_plugins_of_the_formats_kept_read_a_file(monkeypatch) -> None:
+    from PIL import GifImagePlugin
+
+    opened: list[object] = []
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "_open", lambda self: opened.append(self))
+    out = io.BytesIO()
+    Image.new("P", (8, 8)).save(out, format="GIF")
+    with pytest.raises(PhotoRefused, match="format"):
+        reencode(out.getvalue())
+    assert opened == []
+
+
+def test_a_file_that_is_not_a_photo_is_refused_with_its_reason(tenant_a) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="That file is not a photo we can read."):
+        photo_clean(SimpleUploadedFile("p.jpg", b"just some text"))
+    for picture_format in ("BMP", "TIFF", "GIF"):
+        out = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(out, format=picture_format)
+        with pytest.raises(ValidationError, match="Send a JPEG, PNG or WebP photo."):
+            photo_clean(SimpleUploadedFile("p.bmp", out.getvalue()))
 
 
 def test_every_post_carrying_a_photo_counts_against_the_address(client_a, tenant_a, decoded_sizes) -> None:
@@ -252,33 +300,135 @@ def test_a_large_photo_post_let_in_is_checked_for_csrf_and_stored_counted_once(t
     assert [redis_client().get(key) for key in counted] == [b"1"]
 
 
-def test_photos_are_decoded_on_a_lower_priority_thread_off_the_cpu_left_to_pages(
-    tenant_a, monkeypatch
-) -> None:
+def test_photos_are_decoded_in_a_lower_priority_process_off_the_cpu_left_to_pages(tenant_a) -> None:
     import os
-    import threading
 
     from civicpulse.core.cpus import upload_lane_cpus
-    from reports.photos import DECODE_NICENESS
+    from reports import photos
 
-    seen: list[tuple[int, int, set[int]]] = []  # (thread, niceness, CPUs) of each decoding
-    load = ImageFile.ImageFile.load
-
-    def spying_load(self: ImageFile.ImageFile) -> object:
-        thread = threading.get_native_id()
-        seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread), os.sched_getaffinity(thread)))
-        return load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", spying_load)
     photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
-    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert seen and all(
-        t != threading.get_native_id() and n == min(19, own + DECODE_NICENESS) for t, n, _ in seen
-    )
+    [decoder] = photos._idle_decoders  # one per slot, kept for the next photo
+    pid = decoder.process.pid
+    assert pid != os.getpid()
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, own + photos.DECODE_NICENESS)
     allowed = os.sched_getaffinity(0)
-    assert all(cpus == (upload_lane_cpus() or allowed) for _, _, cpus in seen)
+    assert os.sched_getaffinity(pid) == (upload_lane_cpus() or allowed)
     if len(allowed) > 1:
-        assert all(min(allowed) not in cpus for _, _, cpus in seen)
+        assert min(allowed) not in os.sched_getaffinity(pid)
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    assert [d.process.pid for d in photos._idle_decoders] == [pid]  # the same process again
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    assert re.search(rf"Max address space\s+{ADDRESS_SPACE_BYTES}\s+{ADDRESS_SPACE_BYTES}\s", limits)
+
+
+def test_a_decoding_process_gets_none_of_the_web_process_secrets(tenant_a, monkeypatch) -> None:
+    from reports import photos
+
+    for idle in photos._idle_decoders:  # started before this test: without the variable below
+        idle.stop()
+    photos._idle_decoders.clear()
+    monkeypatch.setenv("DATABASE_URL", "postgres://civicpulse:secret@db/civicpulse")
+    monkeypatch.setenv("PILLOW_BLOCKS_MAX", "4")
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    [decoder] = photos._idle_decoders
+    names = {
+        v.split(b"=", 1)[0] for v in Path(f"/proc/{decoder.process.pid}/environ").read_bytes().split(b"\0")
+    }
+    assert b"PILLOW_BLOCKS_MAX" in names and b"PATH" in names
+    assert b"DATABASE_URL" not in names and b"DJANGO_SETTINGS_MODULE" not in names
+
+
+def test_a_decoding_process_that_died_idle_is_replaced_unseen(tenant_a) -> None:
+    from reports import photos
+
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    [dead] = photos._idle_decoders
+    dead.process.kill()
+    dead.process.wait()
+    clean = photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    assert Image.open(io.BytesIO(clean.read())).format == "JPEG"
+    [replacement] = photos._idle_decoders
+    assert replacement.process.pid != dead.process.pid
+
+
+def test_a_decoding_process_dying_under_a_photo_answers_busy_and_the_next_photo_is_stored(
+    client_a, tenant_a, monkeypatch
+) -> None:
+    """Killed for its memory, say, or crashed by the file: the web process is not, the
+    resident is asked to try again with what was typed kept, and a new process takes the
+    next photo."""
+    from reports import photos
+
+    decoded = photos._Decoder.decoded
+
+    def dying(self: "photos._Decoder", data: bytes) -> Reencoded:
+        self.process.kill()
+        self.process.wait()
+        return decoded(self, data)
+
+    monkeypatch.setattr(photos._Decoder, "decoded", dying)
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    busy = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert busy.status_code == 503 and "busy processing photos" in busy.content.decode()
+    assert "Deep pothole" in busy.content.decode() and Report.objects.count() == 0
+    assert photos._idle_decoders == []  # the dead process is not kept
+    monkeypatch.setattr(photos._Decoder, "decoded", decoded)
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    stored = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert stored.status_code == 302 and Report.objects.get().photo_bytes > 0
+
+
+def test_a_photo_too_slow_to_decode_is_refused_and_its_process_stopped(client_a, tenant_a, settings) -> None:
+    from reports import photos
+
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))  # a decoding process, started
+    [slow] = photos._idle_decoders
+    settings.PHOTO_DECODE_TIMEOUT_S = 0  # no photo decodes that fast
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    refused = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert refused.status_code == 400 and "That photo is too large." in refused.content.decode()
+    assert slow.process.poll() is not None and photos._idle_decoders == []
+    settings.PHOTO_DECODE_TIMEOUT_S = 10
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    stored = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert stored.status_code == 302 and Report.objects.get().photo_bytes > 0
+
+
+def test_a_decoding_process_left_with_part_of_an_answer_is_never_used_again(tenant_a, monkeypatch) -> None:
+    """An answer read in part (an error on this side) would be read by the next photo as
+    its own: another resident's photo."""
+    from reports import photos
+
+    photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    [decoder] = photos._idle_decoders
+
+    def failing_read(stream: object) -> Reencoded:
+        raise MemoryError
+
+    monkeypatch.setattr(photos, "answer_read", failing_read)
+    with pytest.raises(MemoryError):
+        photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
+    assert decoder.process.poll() is not None and photos._idle_decoders == []
+    monkeypatch.undo()
+    first = SimpleUploadedFile("a.png", _png((10, 20, 30)))
+    second = SimpleUploadedFile("b.png", _png((200, 100, 50)))
+    for upload, colour in ((first, (10, 20, 30)), (second, (200, 100, 50))):
+        assert Image.open(io.BytesIO(photo_clean(upload).read())).getpixel((0, 0)) == colour
+
+
+def test_the_web_process_never_opens_a_photo_itself(client_a, tenant_a, monkeypatch) -> None:
+    opened: list[object] = []
+    monkeypatch.setattr(Image, "open", lambda *args, **kwargs: opened.append(args) or pytest.fail("opened"))
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    stored = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert stored.status_code == 302 and Report.objects.get().photo_bytes > 0 and opened == []
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), colour).save(out, format="PNG")
+    return out.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -125,8 +125,8 @@ def _gif() -> bytes:
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("notes.txt", b"just text", "Upload a valid image"),
-        ("broken.png", b"\x89PNG" + b"0" * 100, "Upload a valid image"),
+        ("notes.txt", b"just text", "That file is not a photo we can read."),
+        ("broken.png", b"\x89PNG" + b"0" * 100, "That file is not a photo we can read."),
         ("anim.gif", _gif(), "Send a JPEG, PNG or WebP photo."),
     ],
 )

@@ -346,6 +346,9 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 # Photos each web process decodes at once, and seconds one waits for a slot (reports.photos).
 PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
 PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
+# Seconds one photo may take to decode before it is refused as too large (its decoding
+# process stopped): a file can be built to take minutes, holding the slot all the while.
+PHOTO_DECODE_TIMEOUT_S = env.float("PHOTO_DECODE_TIMEOUT_S", default=10.0)
 PHOTO_POSTS_IN_FLIGHT = env.int("PHOTO_POSTS_IN_FLIGHT", default=4)
 # The CPUs upload and photo work run on (UPLOAD_LANE_CPUS, read from the environment by
 # civicpulse.core.cpus): checked here, once .env has been read, so that every process
