@@ -16,7 +16,7 @@ liked. Here:
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them), which run, like the
-  threads decoding photos, on every CPU but the first (civicpulse.core.cpus);
+  photo decoding processes, on every CPU but the first (civicpulse.core.cpus);
 - pages and API calls keep the `threads` of gunicorn's own pool, whatever uploads do;
 - no thread reads a request's socket past the time the request may take.
 

@@ -87,7 +87,7 @@ def test_keeping_a_thread_to_the_lane_never_raises(monkeypatch) -> None:
 @pytest.mark.skipif(ONE_CPU, reason="one CPU: nothing is left to pages")
 def test_a_thread_started_from_the_lane_gets_the_lane_not_less(monkeypatch) -> None:
     """The lane is worked out from the process's CPUs, not the calling thread's: a photo's
-    decoding thread is started by the upload thread, already kept to the lane."""
+    decoding process is started from the upload thread, already kept to the lane."""
     monkeypatch.delenv("UPLOAD_LANE_CPUS", raising=False)  # the default lane, whatever .env says
     seen: list[tuple[set[int] | None, set[int]]] = []  # (the lane as told there, its CPUs)
 
@@ -118,8 +118,20 @@ def _thread_cpus(pid: int) -> list[set[int]]:
     return [os.sched_getaffinity(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()]
 
 
+def _decoders(worker: int) -> list[int]:
+    """The photo decoding processes `worker` started, from any of its threads."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{worker}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [
+        child for child in children if b"reports.photo_codec" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
 def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setup, django_db_blocker) -> None:
-    """The upload thread and the photo-decoding thread run on every CPU but the first;
+    """The upload thread and the photo decoding process run on every CPU but the first;
     the event loop and the page threads keep them all."""
     with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
         with web_server() as port:
@@ -132,12 +144,15 @@ def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setu
             (arbiter,) = _gunicorn_children(os.getpid())
             (worker,) = _gunicorn_children(arbiter)
             placed = _thread_cpus(worker)
+            (decoder,) = _decoders(worker)
+            decoder_cpus = os.sched_getaffinity(decoder)
     allowed, lane = os.sched_getaffinity(0), upload_lane_cpus()
     if lane is None:  # one CPU here: nothing to leave to pages
-        assert all(cpus == allowed for cpus in placed)
+        assert all(cpus == allowed for cpus in placed) and decoder_cpus == allowed
     else:
-        assert sum(cpus == lane for cpus in placed) == 2  # the upload thread, the decoding thread
-        assert sum(cpus == allowed for cpus in placed) == len(placed) - 2
+        assert sum(cpus == lane for cpus in placed) == 1  # the upload thread
+        assert sum(cpus == allowed for cpus in placed) == len(placed) - 1
+        assert decoder_cpus == lane
 
 
 def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:
