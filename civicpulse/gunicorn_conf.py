@@ -54,11 +54,12 @@ logconfig_dict = {
 }
 
 
-# glibc serves large allocations (a decoded photo) from the heap once one of that size has
-# been freed (its mmap threshold rises to match), and a heap seldom shrinks: each web
-# process would keep the memory of its largest photo for good. A fixed threshold returns
-# every buffer over 128 KB to the system as soon as it is freed; what a process keeps for
-# the next photo is chosen, and bounded, by reports.photos (its decoding slots' pictures).
+# glibc serves large allocations (an upload's body, a decoded photo) from the heap once one
+# of that size has been freed (its mmap threshold rises to match), and a heap seldom
+# shrinks: each web process would keep the memory of its largest upload for good. A fixed
+# threshold returns every buffer over 128 KB to the system as soon as it is freed. (The
+# photo decoding processes get the same threshold through their environment, and keep
+# their pictures for the next photo: reports.photo_codec.)
 M_MMAP_THRESHOLD = -3
 
 

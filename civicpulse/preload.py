@@ -55,8 +55,8 @@ def _own_templates_loaded(backend: DjangoTemplates) -> int:
 
 def load_before_serving() -> int:
     """Import the URLconfs and build their reverse tables in every language, compile the
-    project's and the form renderer's templates and register Pillow's image formats;
-    return how many templates were compiled."""
+    project's and the form renderer's templates; return how many templates were compiled.
+    (Pillow is not among them: photos are opened by decoding processes, reports.photos.)"""
     urlconfs = dict.fromkeys([settings.ROOT_URLCONF, getattr(settings, "PUBLIC_SCHEMA_URLCONF", None)])
     for urlconf in filter(None, urlconfs):
         for code, _name in settings.LANGUAGES:  # a table per language, built at its first reverse()
@@ -66,8 +66,4 @@ def load_before_serving() -> int:
     # TemplatesSetting renders with the TEMPLATES engines, whose apps' folders hold the
     # widgets: those are then compiled at first use).
     backends = [*engines.all(), getattr(get_default_renderer(), "engine", None)]
-    loaded = sum(_own_templates_loaded(b) for b in backends if isinstance(b, DjangoTemplates))
-    from PIL import Image
-
-    Image.init()  # Pillow imports its format plugins at the first photo otherwise
-    return loaded
+    return sum(_own_templates_loaded(b) for b in backends if isinstance(b, DjangoTemplates))

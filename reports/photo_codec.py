@@ -19,6 +19,7 @@ import json
 import os
 import resource
 import signal
+import struct
 import sys
 import traceback
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ class PhotoRefused(Exception):
 
 
 class DecoderFailed(RuntimeError):
-    """A defect in the decoding process (its traceback is the message), not the photo's
-    fault; the process answered, and may take the next photo."""
+    """An error reencode does not expect (its traceback is the message): a defect to be
+    fixed, answered 500 like any other. The process answered, and may take the next
+    photo."""
 
 
 @dataclass(frozen=True)
@@ -82,25 +84,34 @@ def decoding_process_start(cpus: set[int] | None, niceness: int) -> None:
     (bench/photo_flood.py). Raising niceness needs no privilege; it is never lowered."""
     Image.core.set_blocks_max(max(Image.core.get_blocks_max(), PICTURES_HELD))
     # What a decoder may map at most: its interpreter and pictures take about 150 MB of
-    # address space; a file that would make it take more is refused, not decoded.
+    # address space (virtual size; about 40 MB resident with a photo's pictures); a file
+    # that would make it take more is refused, not decoded.
     try:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
     except (ValueError, OSError):  # a lower limit already set, or none to be set here
         pass
+    # Each step on its own: one that this system refuses leaves the others done.
     try:
         if cpus:
             os.sched_setaffinity(0, cpus)
+    except (OSError, AttributeError):  # another system: any CPU
+        pass
+    try:
         os.nice(niceness)
-    except (OSError, AttributeError):  # another system: the same decoding, anywhere
+    except OSError:
         pass
     try:
         # Short of memory, the kernel stops a decoder before any web process.
         with open("/proc/self/oom_score_adj", "w") as adjust:
             adjust.write("1000")
+    except OSError:
+        pass
+    try:
         # Ends with the web process, even in the middle of a photo (Linux: prctl
-        # PR_SET_PDEATHSIG, SIGKILL). It signals when the thread that started this process
-        # ends: that thread serves requests for the web process's lifetime, and a decoder
-        # ended early is replaced at the next photo.
+        # PR_SET_PDEATHSIG, SIGKILL). The signal comes when the thread that started this
+        # process ends, so decoders are started only from threads that live as long as
+        # their process (gunicorn's pools never retire a thread); one ended early is
+        # replaced at the next photo.
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
@@ -141,7 +152,9 @@ def reencode(data: bytes) -> Reencoded:
         raise PhotoRefused(
             "format" if data.startswith(OTHER_PICTURES) or data[4:8] == b"ftyp" else "unreadable"
         ) from exc
-    except (OSError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, EOFError, SyntaxError, struct.error, Image.DecompressionBombError) as exc:
+        # What Pillow's plugins raise for a malformed file (a PNG text chunk that inflates
+        # past its limit: ValueError): the file's fault, not a defect here.
         raise PhotoRefused("unreadable") from exc
     decoded_size = image.size
     image_format = SAVED_AS.get(image.format or "", image.format or "")

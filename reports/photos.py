@@ -11,6 +11,7 @@ lock (GIL) while it waited for a CPU (docs/security.md, docs/performance.md)."""
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -78,8 +79,9 @@ def _photo_slots() -> threading.BoundedSemaphore:
 class _Decoder:
     """One photo decoding process (reports.photo_codec run as a program): a fresh
     interpreter that loads Pillow and nothing else, kept to the upload lane's CPUs and
-    DECODE_NICENESS steps nicer. About 20 MB, and the pictures of the photo it decodes. It
-    ends when its input closes: when this process ends, however it ends."""
+    DECODE_NICENESS steps nicer. About 20 MB resident, 40 MB with the pictures of a photo
+    it decoded (kept for the next). It ends when its input closes or the thread that
+    started it ends: with this process, however it ends."""
 
     def __init__(self) -> None:
         try:
@@ -87,11 +89,15 @@ class _Decoder:
         except ValueError:  # refused at start; unreadable since: any CPU
             cpus = None
         # Nothing of the web process's environment but what runs Python and Pillow: its
-        # secrets (the database's, the key's) are not there to be read by whoever would
-        # take over a decoder with a crafted file.
+        # secrets (the database's, the key's) are not in the environment of a decoder that
+        # a crafted file would take over. (It runs as the same user, so files the web
+        # process can read, it can read.)
         environment = {
             k: v for k, v in os.environ.items() if k in _DECODER_ENVIRONMENT or k.startswith("PILLOW_")
         }
+        # glibc's fixed mmap threshold, as the web processes have it (gunicorn_conf.post_fork).
+        environment.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+        self.answered = 0  # photos answered, refusals included
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -113,14 +119,20 @@ class _Decoder:
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
             frame_write(self.process.stdin, data)
-            # The answer is written only once the photo is decoded, and read whole: so the
-            # wait is before its first byte.
-            ready, _, _ = select.select([self.process.stdout], [], [], settings.PHOTO_DECODE_TIMEOUT_S)
-            if not ready:
+            # The process writes nothing unasked, and each answer only once its photo is
+            # decoded; every answer is read to its end before the next photo is sent. So
+            # nothing is ever left in the reader's buffer here, and the wait is for the
+            # answer's first byte on the pipe itself (poll, not select: any descriptor
+            # number).
+            waiting = select.poll()
+            waiting.register(self.process.stdout, select.POLLIN)
+            if not waiting.poll(settings.PHOTO_DECODE_TIMEOUT_S * 1000):
                 raise DecodeTooSlow
-            return answer_read(self.process.stdout)
+            done = answer_read(self.process.stdout)
         except (OSError, EOFError) as exc:
             raise DecoderLost from exc
+        self.answered += 1
+        return done
 
     def stop(self) -> None:
         self.process.kill()
@@ -143,6 +155,8 @@ class DecodeTooSlow(Exception):
 
 _CODE_ROOT = Path(__file__).resolve().parent.parent  # where `reports` is imported from
 _DECODER_ENVIRONMENT = {"PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONHASHSEED"}
+# How a decoder ends when a file crashes it (not how it is killed).
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
 _idle_decoders: list[_Decoder] = []
 
 
@@ -200,9 +214,11 @@ def photo_slot_free() -> bool:
 
 def photo_decoded(data: bytes) -> Reencoded:
     """`data` re-encoded by one of this process's decoding processes, the calling thread
-    waiting for it: PhotoRefused (also for a photo that takes over PHOTO_DECODE_TIMEOUT_S,
-    its process stopped), or PhotoBusy if no process could be started or it died meanwhile
-    (the next photo starts another)."""
+    waiting for it. Raises PhotoRefused (also for a photo that takes over
+    PHOTO_DECODE_TIMEOUT_S, or that crashed its process; either process is stopped),
+    PhotoBusy if no process could be started or one was killed under the photo (the next
+    photo starts another), DecoderFailed for a defect in the decoding (a 500). On any
+    other error the process is stopped, never used again."""
     with _slots_lock:
         decoder = _idle_decoders.pop() if _idle_decoders else None
     if decoder is not None and decoder.process.poll() is not None:  # died while idle: a new one
@@ -224,7 +240,17 @@ def photo_decoded(data: bytes) -> Reencoded:
         raise PhotoRefused("too_slow") from None
     except DecoderLost:
         decoder.stop()
-        raise PhotoBusy from None
+        code = decoder.process.returncode
+        if decoder.answered == 0:
+            logger.error(
+                "a photo decoding process ended before it answered (exit code %s): see its standard error",
+                code,
+            )
+        else:
+            logger.warning("a photo decoding process ended under a photo (exit code %s)", code)
+        if code is not None and -code in _CRASH_SIGNALS:  # crashed by this file: it would again
+            raise PhotoRefused("unreadable") from None
+        raise PhotoBusy from None  # killed (for its memory, say): the next try may pass
     except BaseException:
         # Anything else may leave part of an answer unread, which the next photo would
         # read as its own: the process is not used again.

@@ -71,6 +71,17 @@ def decoded_sizes(monkeypatch) -> list[tuple[int, int] | None]:
 
 
 @pytest.fixture
+def fresh_decoders():
+    """No decoding process kept from a test before: the first photo starts one."""
+    from reports import photos
+
+    for idle in photos._idle_decoders:
+        idle.stop()
+    photos._idle_decoders.clear()
+    return photos
+
+
+@pytest.fixture
 def loaded_sizes(monkeypatch) -> list[tuple[int, int]]:
     """The size of every image Pillow decodes pixels for in this process, as it decodes
     them (reports.photo_codec called here directly)."""
@@ -300,7 +311,9 @@ def test_a_large_photo_post_let_in_is_checked_for_csrf_and_stored_counted_once(t
     assert [redis_client().get(key) for key in counted] == [b"1"]
 
 
-def test_photos_are_decoded_in_a_lower_priority_process_off_the_cpu_left_to_pages(tenant_a) -> None:
+def test_photos_are_decoded_in_a_lower_priority_process_off_the_cpu_left_to_pages(
+    tenant_a, fresh_decoders
+) -> None:
     import os
 
     from civicpulse.core.cpus import upload_lane_cpus
@@ -322,12 +335,10 @@ def test_photos_are_decoded_in_a_lower_priority_process_off_the_cpu_left_to_page
     assert re.search(rf"Max address space\s+{ADDRESS_SPACE_BYTES}\s+{ADDRESS_SPACE_BYTES}\s", limits)
 
 
-def test_a_decoding_process_gets_none_of_the_web_process_secrets(tenant_a, monkeypatch) -> None:
-    from reports import photos
-
-    for idle in photos._idle_decoders:  # started before this test: without the variable below
-        idle.stop()
-    photos._idle_decoders.clear()
+def test_a_decoding_process_gets_none_of_the_web_process_secrets(
+    tenant_a, monkeypatch, fresh_decoders
+) -> None:
+    photos = fresh_decoders
     monkeypatch.setenv("DATABASE_URL", "postgres://civicpulse:secret@db/civicpulse")
     monkeypatch.setenv("PILLOW_BLOCKS_MAX", "4")
     photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
@@ -339,7 +350,7 @@ def test_a_decoding_process_gets_none_of_the_web_process_secrets(tenant_a, monke
     assert b"DATABASE_URL" not in names and b"DJANGO_SETTINGS_MODULE" not in names
 
 
-def test_a_decoding_process_that_died_idle_is_replaced_unseen(tenant_a) -> None:
+def test_a_decoding_process_that_died_idle_is_replaced_unseen(tenant_a, fresh_decoders) -> None:
     from reports import photos
 
     photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))
@@ -379,23 +390,77 @@ def test_a_decoding_process_dying_under_a_photo_answers_busy_and_the_next_photo_
     assert stored.status_code == 302 and Report.objects.get().photo_bytes > 0
 
 
-def test_a_photo_too_slow_to_decode_is_refused_and_its_process_stopped(client_a, tenant_a, settings) -> None:
-    from reports import photos
+@pytest.mark.parametrize(
+    "ending, status, message",
+    [
+        ("SIGKILL", 503, "busy processing photos"),  # killed for its memory, say: try again
+        ("SIGSEGV", 400, "That file is not a photo we can read."),  # crashed by the file: it would again
+    ],
+)
+def test_a_decoding_process_ending_once_it_has_the_photo(
+    client_a, tenant_a, monkeypatch, fresh_decoders, ending: str, status: int, message: str
+) -> None:
+    import os
+    import signal
+
+    photos = fresh_decoders
+    write = photos.frame_write
+
+    def write_then_end(stream, data: bytes) -> None:  # type: ignore[no-untyped-def]
+        write(stream, data)
+        [decoder] = [d for d in started if d.process.stdin is stream]
+        os.kill(decoder.process.pid, getattr(signal, ending))
+
+    started: list[object] = []
+    start = photos._Decoder.__init__
+
+    def recorded_start(self) -> None:  # type: ignore[no-untyped-def]
+        start(self)
+        started.append(self)
+
+    monkeypatch.setattr(photos._Decoder, "__init__", recorded_start)
+    monkeypatch.setattr(photos, "frame_write", write_then_end)
+    photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
+    answered = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert answered.status_code == status and message in answered.content.decode()
+    assert "Deep pothole" in answered.content.decode() and Report.objects.count() == 0
+    assert photos._idle_decoders == [] and started[0].process.returncode == -getattr(signal, ending)
+
+
+def test_a_png_whose_text_inflates_past_pillows_limit_is_refused_not_an_error(client_a, tenant_a) -> None:
+    import struct
+    import zlib
+
+    text = b"Comment\0\0" + zlib.compress(b"\0" * 2_000_000)  # 2 MB of text, sent as 2 KB
+    chunk = struct.pack(">I", len(text)) + b"zTXt" + text + struct.pack(">I", zlib.crc32(b"zTXt" + text))
+    png = _png((1, 2, 3))
+    photo = SimpleUploadedFile("p.png", png[:33] + chunk + png[33:], content_type="image/png")
+    refused = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
+    assert refused.status_code == 400 and "That file is not a photo we can read." in refused.content.decode()
+
+
+def test_a_photo_too_slow_to_decode_is_refused_and_its_process_stopped(
+    client_a, tenant_a, settings, fresh_decoders
+) -> None:
+    import os
+    import signal
 
     photo_clean(SimpleUploadedFile("p.jpg", _small_jpeg()))  # a decoding process, started
-    [slow] = photos._idle_decoders
-    settings.PHOTO_DECODE_TIMEOUT_S = 0  # no photo decodes that fast
+    [slow] = fresh_decoders._idle_decoders
+    os.kill(slow.process.pid, signal.SIGSTOP)  # it takes the next photo, and never answers
+    settings.PHOTO_DECODE_TIMEOUT_S = 0.3
     photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
     refused = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
     assert refused.status_code == 400 and "That photo is too large." in refused.content.decode()
-    assert slow.process.poll() is not None and photos._idle_decoders == []
-    settings.PHOTO_DECODE_TIMEOUT_S = 10
+    assert slow.process.poll() is not None and fresh_decoders._idle_decoders == []
     photo = SimpleUploadedFile("p.jpg", _small_jpeg(), content_type="image/jpeg")
     stored = client_a.post("/report/", {"description": "Deep pothole", "photo": photo, **POINT})
     assert stored.status_code == 302 and Report.objects.get().photo_bytes > 0
 
 
-def test_a_decoding_process_left_with_part_of_an_answer_is_never_used_again(tenant_a, monkeypatch) -> None:
+def test_a_decoding_process_left_with_part_of_an_answer_is_never_used_again(
+    tenant_a, monkeypatch, fresh_decoders
+) -> None:
     """An answer read in part (an error on this side) would be read by the next photo as
     its own: another resident's photo."""
     from reports import photos

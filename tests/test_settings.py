@@ -45,6 +45,12 @@ def test_check_deploy_is_clean() -> None:
     assert "no issues" in result.stdout
 
 
+def test_a_photo_decode_timeout_of_zero_or_less_is_refused_at_start() -> None:
+    for value in ("0", "-1"):
+        result = _run("check", SECRET_KEY=GOOD_KEY, PHOTO_DECODE_TIMEOUT_S=value)
+        assert result.returncode != 0 and "PHOTO_DECODE_TIMEOUT_S: seconds, more than 0" in result.stderr
+
+
 def _blas_threads(code: str, **env: str) -> int:
     """The most threads a BLAS library loaded by `code` would use, in a fresh interpreter
     whose environment names no thread count but `env`'s."""

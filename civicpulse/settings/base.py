@@ -10,6 +10,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from civicpulse.core.cpus import upload_lane_setting_check
 from civicpulse.settings.schedule import BEAT_SCHEDULE
@@ -349,6 +350,8 @@ PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
 # Seconds one photo may take to decode before it is refused as too large (its decoding
 # process stopped): a file can be built to take minutes, holding the slot all the while.
 PHOTO_DECODE_TIMEOUT_S = env.float("PHOTO_DECODE_TIMEOUT_S", default=10.0)
+if PHOTO_DECODE_TIMEOUT_S <= 0:
+    raise ImproperlyConfigured("PHOTO_DECODE_TIMEOUT_S: seconds, more than 0")
 PHOTO_POSTS_IN_FLIGHT = env.int("PHOTO_POSTS_IN_FLIGHT", default=4)
 # The CPUs upload and photo work run on (UPLOAD_LANE_CPUS, read from the environment by
 # civicpulse.core.cpus): checked here, once .env has been read, so that every process
