@@ -220,10 +220,13 @@ def photo_decoded(data: bytes) -> Reencoded:
     photo starts another), DecoderFailed for a defect in the decoding (a 500). On any
     other error the process is stopped, never used again."""
     with _slots_lock:
+        # Those that died while idle (each waited for by stop(), so none is left a zombie);
+        # then the one taken, or a new one.
+        dead = [d for d in _idle_decoders if d.process.poll() is not None]
+        _idle_decoders[:] = [d for d in _idle_decoders if d not in dead]
         decoder = _idle_decoders.pop() if _idle_decoders else None
-    if decoder is not None and decoder.process.poll() is not None:  # died while idle: a new one
-        decoder.stop()
-        decoder = None
+    for gone in dead:
+        gone.stop()
     try:
         decoder = decoder or _Decoder()
     except OSError as exc:  # out of processes or file descriptors, for now
