@@ -10,9 +10,11 @@ liked. Here:
 
 - a request's body, of any size, is read by the worker's event loop, without a
   thread, until it is all in (within UPLOAD_BODY_TIMEOUT_S and a second for every
-  32 KB, in at most UPLOAD_BUFFER_BYTES of memory per process at once: past that,
-  uploads are handed on unread, as gunicorn would), so a client that never sends the
-  body it announced holds no page thread;
+  32 KB), so a client that never sends the body it announced holds no page thread.
+  Uploads are read in at most UPLOAD_BUFFER_BYTES of memory per process at once, of
+  which those that arrived within the last second (UPLOAD_FAST_S) hold at most
+  UPLOAD_BURST_BYTES (one upload whatever its size): the others wait, unread and
+  holding no thread, their bytes in the kernel's socket buffers, until there is room;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them), which run, like the
@@ -26,7 +28,6 @@ read from the socket, so the request it sees is the same."""
 
 import errno
 import os
-import re
 import selectors
 import socket
 import ssl
@@ -35,19 +36,24 @@ from collections import deque
 from concurrent import futures
 from functools import partial
 
-from gunicorn.http.body import Body, ChunkedReader, LengthReader
-from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from civicpulse.core.cpus import keep_to_upload_lane
+from civicpulse.web_requests import (
+    HEAD_END,
+    HEAD_PEEK_BYTES,
+    BufferedUnreader,
+    WholeReadBody,
+    body_on_socket,
+    body_unread,
+    request_size,
+)
 
 # A body larger than this carries a file (the resident form's text comes to a few
 # kilobytes; reports.views.FORM_TEXT_MAX_BYTES is the same bound).
 UPLOAD_MIN_BYTES = 64 * 1024
-# What is peeked of a request to place it: a request head is well under this.
-HEAD_PEEK_BYTES = 8 * 1024
 # What is read off a socket at a time while a body arrives: the size Django reads a body
 # in (bench/photo_flood.py: 256 KB made no difference once bodies were read whole, a
 # fifth more CPU before, when gunicorn's reader took a kilobyte of a piece at a time).
@@ -58,83 +64,12 @@ READ_BYTES = 64 * 1024
 BUFFERED_BODY_MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
-_HEAD_END = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r", re.IGNORECASE)
-_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked", re.IGNORECASE)
-# A client asking whether to send its body waits for gunicorn's "100 Continue".
-_EXPECT = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 # The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
 # 408 (bytes a second: about a quarter of a megabit).
 UPLOAD_MIN_RATE = 32 * 1024
-
-
-def request_size(head: bytes) -> int | None:
-    """The size in bytes (head and body) of the request a connection's first bytes begin:
-    None for a request without a body, -1 for one whose body is not to be read ahead
-    (chunked, or waiting for "100 Continue") or whose head has not all arrived."""
-    end = head.find(_HEAD_END)
-    if end < 0:
-        return -1
-    head = head[: end + 2]
-    if _CHUNKED.search(head) or _EXPECT.search(head):
-        return -1
-    length = _CONTENT_LENGTH.search(head)
-    if length is None:
-        return None
-    if len(length.group(1)) > 18:  # no body is that large (and int() refuses 4,300 digits)
-        return -1
-    if int(length.group(1)) == 0:
-        return None
-    return end + len(_HEAD_END) + int(length.group(1))
-
-
-class BufferedUnreader(SocketUnreader):
-    """gunicorn's socket reader, serving first what the event loop read ahead, and reading
-    the socket only until the request's deadline. Past it the request ends with an error
-    (NoMoreData: Django sees an unreadable body) and its connection is closed once it is
-    answered, never read again: a byte still on its way is never taken for the start of
-    another request."""
-
-    def __init__(self, sock: socket.socket, pieces: deque[bytes]) -> None:
-        super().__init__(sock)
-        self.pieces = pieces
-        # Seconds the request being placed may take once a thread reads it (set as each
-        # request is placed), and when that thread must stop: time.monotonic().
-        self.allowed: float | None = None
-        self.deadline: float | None = None
-        self.request: Request | None = None  # the one being served, to close its connection
-
-    def chunk(self) -> bytes:
-        if self.pieces:
-            return self.pieces.popleft()
-        if self.deadline is None:
-            return super().chunk()
-        left = self.deadline - time.monotonic()
-        if left > 0:
-            self.sock.settimeout(left)
-            try:
-                return super().chunk()
-            except TimeoutError:
-                pass
-            finally:
-                self.sock.settimeout(None)  # the answer is written without a deadline
-        if self.request is not None:
-            self.request.force_close()
-        raise NoMoreData(b"")
-
-
-class WholeReadBody(Body):
-    """gunicorn's request body (`wsgi.input`), asking its reader for all that a read wants
-    at once. gunicorn's asks 1 KB at a time, and its length reader copies what is left of
-    the piece it holds at every ask: Django reading a 600 KB photo post took 2 ms of CPU
-    with the GIL held, 0.05 ms this way, time another tenant's page was waiting for."""
-
-    def read(self, size: int | None = None) -> bytes:
-        wanted = self.getsize(size) - self.buf.tell()
-        if wanted > 0:
-            # The reader returns all of it, or what is left of the body.
-            self.buf.write(self.reader.read(wanted))
-        return super().read(size)
+# Seconds after which an upload still arriving counts, against the read-ahead memory, only
+# what has arrived of it (Upload.slow).
+UPLOAD_FAST_S = 1.0
 
 
 class Upload:
@@ -146,23 +81,9 @@ class Upload:
         self.received = 0
         self.expected = -1  # unknown until its head is in
         self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES
-
-
-def _body_unread(request: Request | None) -> int:
-    """Bytes of a request's body its application left unread: -1 when unknown (a chunked
-    body not read to its end, or one whose reading failed)."""
-    reader = getattr(getattr(request, "body", None), "reader", None)
-    if isinstance(reader, ChunkedReader):
-        return 0 if reader.parser is None else -1
-    return reader.length if isinstance(reader, LengthReader) else 0
-
-
-def _body_on_socket(request: Request, unreader: BufferedUnreader) -> int:
-    """Of those, the bytes not read off the connection yet (-1: unknown)."""
-    left = _body_unread(request)
-    if left > 0:
-        left = max(left - unreader.buf.getbuffer().nbytes - sum(len(piece) for piece in unreader.pieces), 0)
-    return left
+        # Still arriving UPLOAD_FAST_S after it started: from then on it holds only what
+        # has arrived of it, so a phone on a slow link keeps no other upload waiting.
+        self.slow = False
 
 
 class UploadLaneWorker(ThreadWorker):
@@ -174,9 +95,14 @@ class UploadLaneWorker(ThreadWorker):
         )
         self.buffer_budget = int(os.environ.get("UPLOAD_BUFFER_BYTES", str(32 * 1024 * 1024)))
         self.body_timeout = float(os.environ.get("UPLOAD_BODY_TIMEOUT_S", "60"))
+        # Of the read-ahead memory: all of it (reserved for each upload by its size; by
+        # what has arrived, once slow), and the part that uploads not slow hold.
         self.buffered = 0
+        self.fast = 0
+        self.burst_budget = int(os.environ.get("UPLOAD_BURST_BYTES", str(2 * 1024 * 1024)))
         self.read_buffer = memoryview(bytearray(READ_BYTES))
         self.uploads: dict[int, Upload] = {}
+        self.parked: deque[Upload] = deque()  # uploads waiting to be read ahead
         super().init_process()
 
     def enqueue_req(self, conn: TConn) -> None:
@@ -196,27 +122,21 @@ class UploadLaneWorker(ThreadWorker):
             # gunicorn reads it, in its time.)
             unreader.allowed = self.body_timeout
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
-        elif (
-            (size < 0 and (_HEAD_END in head or already))
-            or size > BUFFERED_BODY_MAX_BYTES
-            or self._over_budget(size)
-        ):
+        elif (size < 0 and (HEAD_END in head or already)) or size > BUFFERED_BODY_MAX_BYTES:
             # Not to be read ahead (chunked, 100 Continue, or a head still arriving behind
-            # a request read with the one before: rare), too large for the application, or
-            # no memory left to read it ahead: served in the upload lane as gunicorn would,
-            # its thread reading the rest, until the time such a request may take.
+            # a request read with the one before: rare), or too large for the application:
+            # served in the upload lane as gunicorn would, its thread reading the rest,
+            # until the time such a request may take.
             self._serve_unread(conn, size)
         else:
             # A body on its way (every page's and API call's too: a client that never
             # sends it holds no thread), or a head still arriving. Bytes already read off
-            # the socket stay where they are, ahead of those read from here on.
+            # the socket stay where they are, ahead of those read from here on. An upload
+            # waits, unread, while others fill the read-ahead memory (_park_release).
             upload = Upload(conn, time.monotonic())
             upload.received = already
-            self._reserve(upload, size)
-            conn.sock.setblocking(False)
-            with self._lock:
-                self.uploads[id(conn)] = upload
-                self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._upload_readable, upload))
+            upload.expected = size
+            self._admit(upload)
 
     def handle(self, conn: TConn) -> tuple[bool, TConn]:
         """Serve the connection's next request on this thread: its time starts now, not
@@ -234,7 +154,7 @@ class UploadLaneWorker(ThreadWorker):
         # it, a chunked body, which Django never reads, a post refused unread): the
         # connection is closed once answered rather than read on, so no thread waits for
         # that body and none of it is ever taken for a request.
-        return keepalive and _body_on_socket(req, conn.parser.unreader) == 0
+        return keepalive and body_on_socket(req, conn.parser.unreader) == 0
 
     def _peek(self, conn: TConn) -> tuple[bytes, int]:
         """The first bytes of the connection's next request, and how many of them were read
@@ -245,7 +165,7 @@ class UploadLaneWorker(ThreadWorker):
             return b"", 0
         # In the order gunicorn's reader serves them: its buffer, then the pieces; past what
         # is left of the body of the request before (dropped before this one is read).
-        read = (unreader.buf.getvalue() + b"".join(unreader.pieces))[max(_body_unread(conn.parser.mesg), 0) :]
+        read = (unreader.buf.getvalue() + b"".join(unreader.pieces))[max(body_unread(conn.parser.mesg), 0) :]
         try:
             waiting = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except OSError:  # nothing there after all, or gone: gunicorn's own read will say
@@ -269,6 +189,8 @@ class UploadLaneWorker(ThreadWorker):
         wanted = max(expected, upload.received)
         with self._lock:  # released by the thread that served it (_hand_over)
             self.buffered += wanted - upload.reserved
+            if not upload.slow:
+                self.fast += wanted - upload.reserved
         upload.reserved = wanted
         upload.deadline = upload.started + self._allowed(expected)
 
@@ -287,6 +209,10 @@ class UploadLaneWorker(ThreadWorker):
             return
         upload.pieces.append(data)
         upload.received += len(data)
+        if upload.slow:  # it holds what has arrived of it
+            with self._lock:
+                self.buffered += len(data)
+                upload.reserved += len(data)
         if upload.expected < 0 and not self._head_placed(upload):
             return
         if 0 <= upload.expected <= upload.received:
@@ -297,7 +223,7 @@ class UploadLaneWorker(ThreadWorker):
         """Once a slow request's head is in: whether its body is to be read ahead here
         (its size reserved), else it is handed on as it is."""
         head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
-        if _HEAD_END not in head:
+        if HEAD_END not in head:
             if upload.received >= HEAD_PEEK_BYTES:  # a head that long (cookies): read as it comes
                 self._hand_over(upload, self.upload_pool)
             return False
@@ -305,15 +231,83 @@ class UploadLaneWorker(ThreadWorker):
         if size is None:  # a page or API call without a body, sent slowly
             self._hand_over(upload, self.tpool)
             return False
-        if size < 0 or size > BUFFERED_BODY_MAX_BYTES or self._over_budget(size - upload.reserved):
-            # chunked, too large for the application, or no memory left to read it ahead
+        if size < 0 or size > BUFFERED_BODY_MAX_BYTES:
+            # chunked, or too large for the application
             self._hand_over(upload, self.upload_pool, size)
             return False
+        with self._lock:
+            if size > UPLOAD_MIN_BYTES and not self._room_for(size - upload.reserved):
+                # The read-ahead memory taken by others: it waits, unread, its head kept
+                # (_park_release), counted again once it is read on.
+                self._forget(upload)
+                self._unreserve(upload)
+                upload.expected = size
+                self.parked.append(upload)
+                self._park_release()
+                return False
         self._reserve(upload, size)
         return True
 
-    def _over_budget(self, more: int) -> bool:
-        return self.buffered + max(more, 0) > self.buffer_budget
+    def _admit(self, upload: Upload) -> None:
+        """Read the upload ahead now, or once there is room for it (_park_release)."""
+        with self._lock:
+            if upload.expected > UPLOAD_MIN_BYTES and not self._room_for(upload.expected):
+                self.parked.append(upload)
+            else:
+                self._read_ahead(upload)
+
+    def _slow_noted(self, now: float) -> None:
+        """Uploads still arriving UPLOAD_FAST_S after they started hold, from now on, only
+        what has arrived of them; then those that waited are read while there is room."""
+        with self._lock:
+            for upload in self.uploads.values():
+                if (
+                    not upload.slow
+                    and upload.expected > UPLOAD_MIN_BYTES
+                    and now - upload.started > UPLOAD_FAST_S
+                ):
+                    self.fast -= upload.reserved
+                    self.buffered -= upload.reserved - upload.received
+                    upload.reserved, upload.slow = upload.received, True
+            self._park_release()
+
+    def _room_for(self, more: int) -> bool:
+        """Whether an upload of `more` bytes may be read ahead now (self._lock held): within
+        UPLOAD_BURST_BYTES of uploads not slow and UPLOAD_BUFFER_BYTES in all, or
+        whatever its size where nothing else holds either."""
+        more = max(more, 0)
+        burst = self.fast <= 0 or self.fast + more <= self.burst_budget
+        return burst and (self.buffered <= 0 or self.buffered + more <= self.buffer_budget)
+
+    def _unreserve(self, upload: Upload) -> None:
+        """Give back what the upload holds of the read-ahead memory (self._lock held)."""
+        self.buffered -= upload.reserved
+        if not upload.slow:
+            self.fast -= upload.reserved
+        upload.reserved = 0
+
+    def _read_ahead(self, upload: Upload) -> None:
+        """Start reading an upload's body in the event loop (self._lock held)."""
+        upload.started = time.monotonic()  # its time starts now, not while it waited
+        self._reserve(upload, upload.expected)
+        upload.conn.sock.setblocking(False)
+        self.uploads[id(upload.conn)] = upload
+        self.poller.register(upload.conn.sock, selectors.EVENT_READ, partial(self._upload_readable, upload))
+
+    def _park_release(self) -> None:
+        """Read ahead the uploads that waited, in the order they came, while there is room
+        (self._lock held).
+
+        Uploads of a flood arrive together. Read all at once (20 MB for the 64 posts of
+        bench/photo_flood.py in each process), they came in within the flood's first
+        half-second, the senders pushing as fast as the process read, and another
+        tenant's slowest pages were those of that half-second. Their photos are served one
+        after another anyway (the upload lane); meanwhile the others wait in the kernel's
+        socket buffers, holding no thread, their senders held back by TCP. An upload
+        still arriving after UPLOAD_FAST_S holds only what has arrived of it, so slow
+        links do not keep others waiting."""
+        while self.parked and self._room_for(self.parked[0].expected - self.parked[0].reserved):
+            self._read_ahead(self.parked.popleft())
 
     def _forget(self, upload: Upload) -> None:
         with self._lock:
@@ -323,9 +317,10 @@ class UploadLaneWorker(ThreadWorker):
             except (KeyError, ValueError, OSError):
                 pass
 
-    def _release(self, size: int, _: object = None) -> None:
+    def _release(self, upload: Upload, _: object = None) -> None:
         with self._lock:
-            self.buffered -= size
+            self._unreserve(upload)
+            self._park_release()
 
     def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor, size: int = -1) -> None:
         """Serve the request from what was read of it, its thread reading the rest (if any)
@@ -340,11 +335,11 @@ class UploadLaneWorker(ThreadWorker):
         unreader.allowed = self.body_timeout if upload.expected >= 0 else self._allowed(size)
         served = pool.submit(self.handle, conn)
         self._wrap_future(served, conn)
-        served.add_done_callback(partial(self._release, upload.reserved))
+        served.add_done_callback(partial(self._release, upload))
 
     def _drop(self, upload: Upload, answer: bytes = b"") -> None:
         self._forget(upload)
-        self._release(upload.reserved)
+        self._release(upload)
         if answer:
             try:
                 upload.conn.sock.send(answer)
@@ -359,7 +354,10 @@ class UploadLaneWorker(ThreadWorker):
         the uploads whose body did not arrive in time (answered 408)."""
         super().murder_keepalived()
         now = time.monotonic()
-        for upload in [u for u in self.uploads.values() if u.deadline < now]:
+        self._slow_noted(now)
+        with self._lock:  # uploads that waited are read on from the threads that free room
+            late = [u for u in self.uploads.values() if u.deadline < now]
+        for upload in late:
             self._drop(upload, TIMEOUT_ANSWER)
 
     def handle_quit(self, sig: int, frame: object) -> None:

@@ -20,7 +20,12 @@ from gunicorn.http.message import Request
 from gunicorn.http.unreader import Unreader
 from PIL import Image
 
-from civicpulse.web_worker import UPLOAD_MIN_BYTES, BufferedUnreader, WholeReadBody, request_size
+from civicpulse.web_requests import BufferedUnreader, WholeReadBody, request_size
+from civicpulse.web_worker import (
+    UPLOAD_MIN_BYTES,
+    Upload,
+    UploadLaneWorker,
+)
 from tests.support.services import committed_tenant, web_server
 
 SLUG = "upload-lane-city"
@@ -243,6 +248,68 @@ def _stalled_upload(port: int, host: str, cookie: str) -> Iterator[socket.socket
         yield stalled
 
 
+def _admitting_worker(burst: int, memory: int) -> UploadLaneWorker:
+    """A worker as init_process leaves it, for its read-ahead bookkeeping alone."""
+    import selectors
+    from threading import RLock
+
+    worker = UploadLaneWorker.__new__(UploadLaneWorker)
+    worker._lock, worker.poller = RLock(), selectors.DefaultSelector()
+    worker.uploads, worker.parked = {}, deque()
+    worker.buffered = worker.fast = 0
+    worker.burst_budget, worker.buffer_budget, worker.body_timeout = burst, memory, 60.0
+    return worker
+
+
+def _arriving(size: int) -> tuple[Upload, socket.socket]:
+    """An upload of `size` bytes whose head is in, and its client's end."""
+    from types import SimpleNamespace
+
+    client, server = socket.socketpair()
+    upload = Upload(SimpleNamespace(sock=server), time.monotonic())  # type: ignore[arg-type]
+    upload.expected = size
+    return upload, client
+
+
+def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_keep_none_waiting() -> None:
+    """A flood's posts arrive together: a process reads as many as UPLOAD_BURST_BYTES
+    holds (one whatever its size), the others wait unread, holding no thread, and are
+    read as those are served. An upload still arriving after UPLOAD_FAST_S (a phone on a
+    slow link) holds only what has arrived of it, and keeps no other waiting."""
+    worker = _admitting_worker(burst=1_000_000, memory=32 * 1024 * 1024)
+    first, second, third = (_arriving(600_000) for _ in range(3))
+    small = _arriving(UPLOAD_MIN_BYTES)  # a page's or an API call's body is never held back
+    for upload, _ in (first, second, third, small):
+        worker._admit(upload)
+    assert set(worker.uploads.values()) == {first[0], small[0]}
+    assert list(worker.parked) == [second[0], third[0]]
+    assert worker.poller.get_key(first[0].conn.sock) and worker.fast == 600_000 + UPLOAD_MIN_BYTES
+
+    worker._forget(first[0])  # all in and handed on; served:
+    worker._release(first[0])
+    assert list(worker.parked) == [third[0]] and second[0] in worker.uploads.values()
+    assert worker.poller.get_key(second[0].conn.sock)
+
+    second[0].received = 1000  # a kilobyte in, and then nothing for a while
+    worker._slow_noted(second[0].started + 0.5)
+    assert list(worker.parked) == [third[0]]  # still within its first second
+    worker._slow_noted(second[0].started + 1.5)
+    assert second[0].slow and second[0].reserved == 1000
+    assert list(worker.parked) == [] and third[0] in worker.uploads.values()
+    for upload, client in (first, second, third, small):
+        client.close()
+        upload.conn.sock.close()
+
+
+def test_a_single_upload_larger_than_the_burst_memory_is_read_all_the_same() -> None:
+    worker = _admitting_worker(burst=100_000, memory=200_000)
+    large, client = _arriving(8_000_000)
+    worker._admit(large)
+    assert large in worker.uploads.values() and not worker.parked
+    client.close()
+    large.conn.sock.close()
+
+
 def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_db_blocker) -> None:
     """One upload thread, taken by nobody while a client sits on half a photo: another
     resident's photo post is read, stored and answered, on a connection kept alive for
@@ -272,6 +339,28 @@ def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_
         with tenant_context(tenant):
             report = Report.objects.get(tracking_id=tracking_id)
         assert report.photo and report.photo_bytes > 0
+
+
+def test_a_stalled_upload_holding_the_burst_memory_keeps_no_photo_waiting_for_its_timeout(
+    django_db_setup, django_db_blocker
+) -> None:
+    """The stalled post is read first, and takes all of UPLOAD_BURST_BYTES; a resident's
+    photo arriving after it waits only until the stalled one counts as slow (a second),
+    not until it times out."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        extra = {"UPLOAD_BURST_BYTES": "50000", "UPLOAD_BODY_TIMEOUT_S": "30"}
+        with web_server(extra) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            cookie, token = _csrf(browser, host)
+            with _stalled_upload(port, host, cookie) as stalled:
+                time.sleep(0.3)  # its head placed first
+                posted = _photo_posted(browser, host, cookie, token)
+                stalled.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    stalled.recv(1024)  # not answered yet: the photo did not wait for its 408
+            browser.close()
+        assert posted.status == 302, posted.status
 
 
 def test_a_body_still_on_its_way_after_its_answer_closes_the_connection(

@@ -347,8 +347,7 @@ FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 # Photos each web process decodes at once, and seconds one waits for a slot (reports.photos).
 PHOTO_DECODE_SLOTS = env.int("PHOTO_DECODE_SLOTS", default=1)
 PHOTO_SLOT_WAIT_S = env.float("PHOTO_SLOT_WAIT_S", default=0.0)
-# Seconds one photo may take to decode before it is refused as too large (its decoding
-# process stopped): a file can be built to take minutes, holding the slot all the while.
+# Seconds a photo may take to decode before it is refused (a file built to take minutes).
 PHOTO_DECODE_TIMEOUT_S = env.float("PHOTO_DECODE_TIMEOUT_S", default=10.0)
 if PHOTO_DECODE_TIMEOUT_S <= 0:
     raise ImproperlyConfigured("PHOTO_DECODE_TIMEOUT_S: seconds, more than 0")
