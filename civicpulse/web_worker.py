@@ -11,10 +11,13 @@ liked. Here:
 - a request's body, of any size, is read by the worker's event loop, without a
   thread, until it is all in (within UPLOAD_BODY_TIMEOUT_S and a second for every
   32 KB), so a client that never sends the body it announced holds no page thread.
-  Uploads are read in at most UPLOAD_BUFFER_BYTES of memory per process at once, of
-  which those that arrived within the last second (UPLOAD_FAST_S) hold at most
-  UPLOAD_BURST_BYTES (one upload whatever its size): the others wait, unread and
-  holding no thread, their bytes in the kernel's socket buffers, until there is room;
+  Bodies are read in at most UPLOAD_BUFFER_BYTES of memory per process at once (each
+  counted at its size), of which uploads being read for less than a second
+  (UPLOAD_FAST_S), or read and waiting for the upload lane, hold at most
+  UPLOAD_BURST_BYTES (one upload whatever its size when no other holds any): the
+  others wait in the order they came, unread and holding no thread, their bytes in the
+  kernel's socket buffers, until there is room, and are answered 503 if they wait
+  longer than they would have been given to arrive;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them), which run, like the
@@ -63,6 +66,11 @@ READ_BYTES = 64 * 1024
 # their connection closed once answered.
 BUFFERED_BODY_MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# For an upload that waited, unread, longer than it may take to arrive (the read-ahead
+# memory held by others all that while: a flood, or clients holding it on purpose).
+BUSY_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n"
+)
 
 # The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
 # 408 (bytes a second: about a quarter of a megabit).
@@ -80,9 +88,10 @@ class Upload:
         self.pieces: deque[bytes] = deque()
         self.received = 0
         self.expected = -1  # unknown until its head is in
-        self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES
-        # Still arriving UPLOAD_FAST_S after it started: from then on it holds only what
-        # has arrived of it, so a phone on a slow link keeps no other upload waiting.
+        self.reserved = 0  # of the process's UPLOAD_BUFFER_BYTES: its size
+        self.burst = 0  # of UPLOAD_BURST_BYTES: its size too, while not slow
+        # Still arriving UPLOAD_FAST_S after it started: from then on it holds none of the
+        # burst memory, so a phone on a slow link keeps no other upload waiting for long.
         self.slow = False
 
 
@@ -95,8 +104,9 @@ class UploadLaneWorker(ThreadWorker):
         )
         self.buffer_budget = int(os.environ.get("UPLOAD_BUFFER_BYTES", str(32 * 1024 * 1024)))
         self.body_timeout = float(os.environ.get("UPLOAD_BODY_TIMEOUT_S", "60"))
-        # Of the read-ahead memory: all of it (reserved for each upload by its size; by
-        # what has arrived, once slow), and the part that uploads not slow hold.
+        # Of the read-ahead memory: all of it (reserved for each body by its size), and the
+        # part that uploads being read for less than UPLOAD_FAST_S, or read and waiting
+        # for the upload lane, hold.
         self.buffered = 0
         self.fast = 0
         self.burst_budget = int(os.environ.get("UPLOAD_BURST_BYTES", str(2 * 1024 * 1024)))
@@ -189,9 +199,10 @@ class UploadLaneWorker(ThreadWorker):
         wanted = max(expected, upload.received)
         with self._lock:  # released by the thread that served it (_hand_over)
             self.buffered += wanted - upload.reserved
-            if not upload.slow:
-                self.fast += wanted - upload.reserved
-        upload.reserved = wanted
+            upload.reserved = wanted
+            if not upload.slow and expected > UPLOAD_MIN_BYTES:
+                self.fast += wanted - upload.burst
+                upload.burst = wanted
         upload.deadline = upload.started + self._allowed(expected)
 
     def _upload_readable(self, upload: Upload, sock: socket.socket) -> None:
@@ -209,10 +220,6 @@ class UploadLaneWorker(ThreadWorker):
             return
         upload.pieces.append(data)
         upload.received += len(data)
-        if upload.slow:  # it holds what has arrived of it
-            with self._lock:
-                self.buffered += len(data)
-                upload.reserved += len(data)
         if upload.expected < 0 and not self._head_placed(upload):
             return
         if 0 <= upload.expected <= upload.received:
@@ -220,7 +227,7 @@ class UploadLaneWorker(ThreadWorker):
             self._hand_over(upload, self.upload_pool if upload.expected > UPLOAD_MIN_BYTES else self.tpool)
 
     def _head_placed(self, upload: Upload) -> bool:
-        """Once a slow request's head is in: whether its body is to be read ahead here
+        """Once the head of a request whose head came in pieces is in: whether its body is to be read ahead here
         (its size reserved), else it is handed on as it is."""
         head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
         if HEAD_END not in head:
@@ -236,13 +243,12 @@ class UploadLaneWorker(ThreadWorker):
             self._hand_over(upload, self.upload_pool, size)
             return False
         with self._lock:
-            if size > UPLOAD_MIN_BYTES and not self._room_for(size - upload.reserved):
-                # The read-ahead memory taken by others: it waits, unread, its head kept
-                # (_park_release), counted again once it is read on.
+            if upload.received < size and self._waits(size):
+                # The read-ahead memory taken by others: it waits, unread, what came of it
+                # kept (_park_release), counted again once it is read on.
                 self._forget(upload)
                 self._unreserve(upload)
-                upload.expected = size
-                self.parked.append(upload)
+                self._park(upload, size)
                 self._park_release()
                 return False
         self._reserve(upload, size)
@@ -251,40 +257,47 @@ class UploadLaneWorker(ThreadWorker):
     def _admit(self, upload: Upload) -> None:
         """Read the upload ahead now, or once there is room for it (_park_release)."""
         with self._lock:
-            if upload.expected > UPLOAD_MIN_BYTES and not self._room_for(upload.expected):
-                self.parked.append(upload)
+            if self._waits(upload.expected):
+                self._park(upload, upload.expected)
             else:
                 self._read_ahead(upload)
 
+    def _waits(self, size: int) -> bool:
+        """Whether a body of `size` bytes waits to be read (self._lock held): an upload
+        behind those already waiting, in the order they came, or one there is no room for.
+        A page's or an API call's body never waits."""
+        return size > UPLOAD_MIN_BYTES and (bool(self.parked) or not self._room_for(size))
+
+    def _park(self, upload: Upload, size: int) -> None:
+        """Keep an upload waiting (self._lock held), no longer than it may take to arrive
+        from when it came: past that it is answered 503 (murder_keepalived)."""
+        upload.expected = size
+        upload.deadline = upload.started + self._allowed(size)
+        self.parked.append(upload)
+
     def _slow_noted(self, now: float) -> None:
-        """Uploads still arriving UPLOAD_FAST_S after they started hold, from now on, only
-        what has arrived of them; then those that waited are read while there is room."""
+        """Uploads still arriving UPLOAD_FAST_S after they started give back their part of
+        the burst memory (keeping their size of the read-ahead memory, which bounds what
+        the process holds); then those that waited are read while there is room."""
         with self._lock:
             for upload in self.uploads.values():
-                if (
-                    not upload.slow
-                    and upload.expected > UPLOAD_MIN_BYTES
-                    and now - upload.started > UPLOAD_FAST_S
-                ):
-                    self.fast -= upload.reserved
-                    self.buffered -= upload.reserved - upload.received
-                    upload.reserved, upload.slow = upload.received, True
+                if not upload.slow and upload.burst and now - upload.started > UPLOAD_FAST_S:
+                    self.fast -= upload.burst
+                    upload.burst, upload.slow = 0, True
             self._park_release()
 
-    def _room_for(self, more: int) -> bool:
-        """Whether an upload of `more` bytes may be read ahead now (self._lock held): within
-        UPLOAD_BURST_BYTES of uploads not slow and UPLOAD_BUFFER_BYTES in all, or
-        whatever its size where nothing else holds either."""
-        more = max(more, 0)
-        burst = self.fast <= 0 or self.fast + more <= self.burst_budget
-        return burst and (self.buffered <= 0 or self.buffered + more <= self.buffer_budget)
+    def _room_for(self, size: int) -> bool:
+        """Whether an upload of `size` bytes may be read ahead now (self._lock held): within
+        UPLOAD_BURST_BYTES and UPLOAD_BUFFER_BYTES, or whatever its size where no other
+        upload holds any of the burst memory and no other body any of the rest."""
+        burst = self.fast <= 0 or self.fast + size <= self.burst_budget
+        return burst and (self.buffered <= 0 or self.buffered + size <= self.buffer_budget)
 
     def _unreserve(self, upload: Upload) -> None:
         """Give back what the upload holds of the read-ahead memory (self._lock held)."""
         self.buffered -= upload.reserved
-        if not upload.slow:
-            self.fast -= upload.reserved
-        upload.reserved = 0
+        self.fast -= upload.burst
+        upload.reserved = upload.burst = 0
 
     def _read_ahead(self, upload: Upload) -> None:
         """Start reading an upload's body in the event loop (self._lock held)."""
@@ -304,9 +317,9 @@ class UploadLaneWorker(ThreadWorker):
         tenant's slowest pages were those of that half-second. Their photos are served one
         after another anyway (the upload lane); meanwhile the others wait in the kernel's
         socket buffers, holding no thread, their senders held back by TCP. An upload
-        still arriving after UPLOAD_FAST_S holds only what has arrived of it, so slow
-        links do not keep others waiting."""
-        while self.parked and self._room_for(self.parked[0].expected - self.parked[0].reserved):
+        still arriving after UPLOAD_FAST_S gives back its part of the burst memory, so a
+        slow link keeps others waiting for a second or two at most."""
+        while self.parked and self._room_for(self.parked[0].expected):
             self._read_ahead(self.parked.popleft())
 
     def _forget(self, upload: Upload) -> None:
@@ -357,8 +370,13 @@ class UploadLaneWorker(ThreadWorker):
         self._slow_noted(now)
         with self._lock:  # uploads that waited are read on from the threads that free room
             late = [u for u in self.uploads.values() if u.deadline < now]
+            waited = [u for u in self.parked if u.deadline < now]
+            for upload in waited:
+                self.parked.remove(upload)
         for upload in late:
             self._drop(upload, TIMEOUT_ANSWER)
+        for upload in waited:
+            self._drop(upload, BUSY_ANSWER)
 
     def handle_quit(self, sig: int, frame: object) -> None:
         self.upload_pool.shutdown(wait=False)

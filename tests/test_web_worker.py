@@ -255,20 +255,27 @@ def _admitting_worker(burst: int, memory: int) -> UploadLaneWorker:
 
     worker = UploadLaneWorker.__new__(UploadLaneWorker)
     worker._lock, worker.poller = RLock(), selectors.DefaultSelector()
-    worker.uploads, worker.parked = {}, deque()
-    worker.buffered = worker.fast = 0
+    worker.uploads, worker.parked, worker._keep = {}, deque(), deque()
+    worker.buffered = worker.fast = worker.nr_conns = 0
     worker.burst_budget, worker.buffer_budget, worker.body_timeout = burst, memory, 60.0
     return worker
 
 
-def _arriving(size: int) -> tuple[Upload, socket.socket]:
+def _arriving(size: int, started: float | None = None) -> tuple[Upload, socket.socket]:
     """An upload of `size` bytes whose head is in, and its client's end."""
     from types import SimpleNamespace
 
     client, server = socket.socketpair()
-    upload = Upload(SimpleNamespace(sock=server), time.monotonic())  # type: ignore[arg-type]
+    conn = SimpleNamespace(sock=server, close=server.close)
+    upload = Upload(conn, time.monotonic() if started is None else started)  # type: ignore[arg-type]
     upload.expected = size
     return upload, client
+
+
+def _closed(*arrivals: tuple[Upload, socket.socket]) -> None:
+    for upload, client in arrivals:
+        client.close()
+        upload.conn.sock.close()
 
 
 def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_keep_none_waiting() -> None:
@@ -283,7 +290,8 @@ def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_keep_n
         worker._admit(upload)
     assert set(worker.uploads.values()) == {first[0], small[0]}
     assert list(worker.parked) == [second[0], third[0]]
-    assert worker.poller.get_key(first[0].conn.sock) and worker.fast == 600_000 + UPLOAD_MIN_BYTES
+    assert worker.poller.get_key(first[0].conn.sock) and worker.fast == 600_000
+    assert worker.buffered == 600_000 + UPLOAD_MIN_BYTES
 
     worker._forget(first[0])  # all in and handed on; served:
     worker._release(first[0])
@@ -294,20 +302,80 @@ def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_keep_n
     worker._slow_noted(second[0].started + 0.5)
     assert list(worker.parked) == [third[0]]  # still within its first second
     worker._slow_noted(second[0].started + 1.5)
-    assert second[0].slow and second[0].reserved == 1000
+    # it gives back its part of the burst memory, not its size of the read-ahead memory
+    assert second[0].slow and second[0].burst == 0 and second[0].reserved == 600_000
     assert list(worker.parked) == [] and third[0] in worker.uploads.values()
-    for upload, client in (first, second, third, small):
-        client.close()
-        upload.conn.sock.close()
+    assert (worker.fast, worker.buffered) == (600_000, 2 * 600_000 + UPLOAD_MIN_BYTES)
+    for upload, _ in (second, third, small):
+        worker._drop(upload)  # gone, or timed out
+    assert (worker.fast, worker.buffered) == (0, 0)
+    _closed(first, second, third, small)
 
 
 def test_a_single_upload_larger_than_the_burst_memory_is_read_all_the_same() -> None:
-    worker = _admitting_worker(burst=100_000, memory=200_000)
-    large, client = _arriving(8_000_000)
-    worker._admit(large)
-    assert large in worker.uploads.values() and not worker.parked
-    client.close()
-    large.conn.sock.close()
+    """Whatever its size, while no other upload holds any of the burst memory: a page's or
+    an API call's body still on its way holds none of it."""
+    worker = _admitting_worker(burst=100_000, memory=32 * 1024 * 1024)
+    small, large = _arriving(UPLOAD_MIN_BYTES), _arriving(8_000_000)
+    worker._admit(small[0])
+    worker._admit(large[0])
+    assert large[0] in worker.uploads.values() and not worker.parked
+    _closed(small, large)
+
+
+def test_uploads_wait_in_the_order_they_came_and_slow_ones_keep_their_memory() -> None:
+    """An upload arriving behind others that wait, waits behind them, even where it would
+    fit; and uploads that turned slow still hold their size of the read-ahead memory, so
+    clients holding connections open cannot make a process read more than
+    UPLOAD_BUFFER_BYTES: the next upload waits."""
+    worker = _admitting_worker(burst=1_000_000, memory=1_300_000)
+    first, second, later = _arriving(600_000), _arriving(600_000), _arriving(100_000)
+    for upload, _ in (first, second, later):
+        worker._admit(upload)
+    assert list(worker.parked) == [second[0], later[0]]  # the later one fits, but came later
+    worker._slow_noted(first[0].started + 1.5)  # the first stalls
+    assert list(worker.parked) == [] and worker.buffered == 1_300_000
+    worker._slow_noted(time.monotonic() + 1.5)  # every upload stalls
+    fourth = _arriving(200_000)
+    worker._admit(fourth[0])
+    assert worker.fast == 0 and list(worker.parked) == [fourth[0]]  # no memory left
+    _closed(first, second, later, fourth)
+
+
+def test_an_upload_waiting_longer_than_it_may_take_to_arrive_is_answered_busy() -> None:
+    """An upload kept waiting past the time it would have been given to arrive (the memory
+    held by others all that while) is answered 503 and its connection closed, so waiting
+    connections are not kept for ever."""
+    worker = _admitting_worker(burst=100_000, memory=32 * 1024 * 1024)
+    holding = _arriving(600_000)
+    waiting = _arriving(600_000, started=time.monotonic() - 3600)  # came an hour ago
+    worker._admit(holding[0])
+    worker._admit(waiting[0])
+    assert list(worker.parked) == [waiting[0]]
+    worker.nr_conns = 2
+    worker.murder_keepalived()
+    assert not worker.parked and worker.nr_conns == 1 and worker.uploads == {id(holding[0].conn): holding[0]}
+    assert waiting[1].recv(1024).startswith(b"HTTP/1.1 503 ")
+    _closed(holding, waiting)
+
+
+def test_a_request_whose_head_came_in_pieces_waits_only_if_its_body_is_still_to_come() -> None:
+    """Its head placed, a request whose body has all come with it is served (its bytes are
+    held already), never kept waiting for a read that will not come; one with more to come
+    waits behind the uploads holding the burst memory."""
+    worker = _admitting_worker(burst=100_000, memory=32 * 1024 * 1024)
+    holding = _arriving(600_000)
+    worker._admit(holding[0])
+    body = b"x" * 70_000
+    head = _head("POST /report/ HTTP/1.1", "Host: x", f"content-length: {len(body)}")
+    whole, part = _arriving(-1), _arriving(-1)
+    for arrival, received in ((whole, head + body), (part, head + body[:1000])):
+        worker._admit(arrival[0])  # its head still to come: read on
+        arrival[0].pieces.append(received)
+        arrival[0].received = len(received)
+    assert worker._head_placed(whole[0]) and whole[0].expected == len(head) + len(body)
+    assert not worker._head_placed(part[0]) and list(worker.parked) == [part[0]]
+    _closed(holding, whole, part)
 
 
 def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_db_blocker) -> None:
