@@ -11,13 +11,14 @@ liked. Here:
 - a request's body, of any size, is read by the worker's event loop, without a
   thread, until it is all in (within UPLOAD_BODY_TIMEOUT_S and a second for every
   32 KB), so a client that never sends the body it announced holds no page thread.
-  Bodies are read in at most UPLOAD_BUFFER_BYTES of memory per process at once (each
-  counted at its size), of which uploads being read for less than a second
-  (UPLOAD_FAST_S), or read and waiting for the upload lane, hold at most
-  UPLOAD_BURST_BYTES (one upload whatever its size when no other holds any): the
+  Uploads are read in at most UPLOAD_BUFFER_BYTES of memory per process at once (each
+  body counted at its size; a page's or an API call's, 64 KB at most, never waits), of
+  which uploads being read for less than a second (UPLOAD_FAST_S), or read and waiting
+  for the upload lane, hold at most UPLOAD_BURST_BYTES (one upload whatever its size when no other holds any): the
   others wait in the order they came, unread and holding no thread, their bytes in the
-  kernel's socket buffers, until there is room, and are answered 503 if they wait
-  longer than they would have been given to arrive;
+  kernel's socket buffers, until there is room (those waiting only for memory that
+  stalled uploads hold may be passed by those that fit), and are answered 503 if they
+  wait longer than they would have been given to arrive;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them), which run, like the
@@ -75,8 +76,8 @@ BUSY_ANSWER = (
 # The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
 # 408 (bytes a second: about a quarter of a megabit).
 UPLOAD_MIN_RATE = 32 * 1024
-# Seconds after which an upload still arriving counts, against the read-ahead memory, only
-# what has arrived of it (Upload.slow).
+# Seconds after which an upload still arriving gives back its part of the burst memory
+# (Upload.slow), keeping its size of the read-ahead memory.
 UPLOAD_FAST_S = 1.0
 
 
@@ -264,9 +265,11 @@ class UploadLaneWorker(ThreadWorker):
 
     def _waits(self, size: int) -> bool:
         """Whether a body of `size` bytes waits to be read (self._lock held): an upload
-        behind those already waiting, in the order they came, or one there is no room for.
-        A page's or an API call's body never waits."""
-        return size > UPLOAD_MIN_BYTES and (bool(self.parked) or not self._room_for(size))
+        there is no room for, or one behind an upload waiting for the burst memory, whose
+        turn it keeps (_park_release). A page's or an API call's body never waits."""
+        if size <= UPLOAD_MIN_BYTES:
+            return False
+        return not self._room_for(size) or any(not self._burst_room(u.expected) for u in self.parked)
 
     def _park(self, upload: Upload, size: int) -> None:
         """Keep an upload waiting (self._lock held), no longer than it may take to arrive
@@ -290,8 +293,10 @@ class UploadLaneWorker(ThreadWorker):
         """Whether an upload of `size` bytes may be read ahead now (self._lock held): within
         UPLOAD_BURST_BYTES and UPLOAD_BUFFER_BYTES, or whatever its size where no other
         upload holds any of the burst memory and no other body any of the rest."""
-        burst = self.fast <= 0 or self.fast + size <= self.burst_budget
-        return burst and (self.buffered <= 0 or self.buffered + size <= self.buffer_budget)
+        return self._burst_room(size) and (self.buffered <= 0 or self.buffered + size <= self.buffer_budget)
+
+    def _burst_room(self, size: int) -> bool:
+        return self.fast <= 0 or self.fast + size <= self.burst_budget
 
     def _unreserve(self, upload: Upload) -> None:
         """Give back what the upload holds of the read-ahead memory (self._lock held)."""
@@ -318,9 +323,15 @@ class UploadLaneWorker(ThreadWorker):
         after another anyway (the upload lane); meanwhile the others wait in the kernel's
         socket buffers, holding no thread, their senders held back by TCP. An upload
         still arriving after UPLOAD_FAST_S gives back its part of the burst memory, so a
-        slow link keeps others waiting for a second or two at most."""
-        while self.parked and self._room_for(self.parked[0].expected):
-            self._read_ahead(self.parked.popleft())
+        slow link keeps others from the burst for a second or two at most."""
+        for upload in list(self.parked):
+            if self._room_for(upload.expected):
+                self.parked.remove(upload)
+                self._read_ahead(upload)
+            elif not self._burst_room(upload.expected):
+                break  # those behind it keep their turn, as the burst frees in seconds
+            # else it waits for memory that slow uploads hold, maybe for minutes: the
+            # uploads behind it that fit are read before it
 
     def _forget(self, upload: Upload) -> None:
         with self._lock:

@@ -278,11 +278,11 @@ def _closed(*arrivals: tuple[Upload, socket.socket]) -> None:
         upload.conn.sock.close()
 
 
-def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_keep_none_waiting() -> None:
+def test_uploads_arriving_together_are_read_a_few_at_a_time_and_slow_ones_give_back_the_burst() -> None:
     """A flood's posts arrive together: a process reads as many as UPLOAD_BURST_BYTES
     holds (one whatever its size), the others wait unread, holding no thread, and are
     read as those are served. An upload still arriving after UPLOAD_FAST_S (a phone on a
-    slow link) holds only what has arrived of it, and keeps no other waiting."""
+    slow link) gives back its part of the burst memory, so the next is read."""
     worker = _admitting_worker(burst=1_000_000, memory=32 * 1024 * 1024)
     first, second, third = (_arriving(600_000) for _ in range(3))
     small = _arriving(UPLOAD_MIN_BYTES)  # a page's or an API call's body is never held back
@@ -342,6 +342,19 @@ def test_uploads_wait_in_the_order_they_came_and_slow_ones_keep_their_memory() -
     _closed(first, second, later, fourth)
 
 
+def test_an_upload_waiting_for_memory_stalled_uploads_hold_is_passed_by_those_that_fit() -> None:
+    """Memory that stalled uploads hold may be held for minutes: a large upload waiting
+    for it keeps no smaller one that fits waiting behind it."""
+    worker = _admitting_worker(burst=2_000_000, memory=1_500_000)
+    stalled, large, photo = _arriving(1_000_000), _arriving(1_000_000), _arriving(400_000)
+    worker._admit(stalled[0])
+    worker._slow_noted(stalled[0].started + 1.5)
+    worker._admit(large[0])
+    worker._admit(photo[0])
+    assert list(worker.parked) == [large[0]] and photo[0] in worker.uploads.values()
+    _closed(stalled, large, photo)
+
+
 def test_an_upload_waiting_longer_than_it_may_take_to_arrive_is_answered_busy() -> None:
     """An upload kept waiting past the time it would have been given to arrive (the memory
     held by others all that while) is answered 503 and its connection closed, so waiting
@@ -375,6 +388,11 @@ def test_a_request_whose_head_came_in_pieces_waits_only_if_its_body_is_still_to_
         arrival[0].received = len(received)
     assert worker._head_placed(whole[0]) and whole[0].expected == len(head) + len(body)
     assert not worker._head_placed(part[0]) and list(worker.parked) == [part[0]]
+    assert part[0].conn.sock not in {key.fileobj for key in worker.poller.get_map().values()}
+    for served in (holding[0], whole[0]):  # served: the waiting one is read on, what came of it kept
+        worker._drop(served)
+    assert part[0] in worker.uploads.values() and part[0].pieces == deque([head + body[:1000]])
+    assert worker.poller.get_key(part[0].conn.sock) and part[0].reserved == len(head) + len(body)
     _closed(holding, whole, part)
 
 
