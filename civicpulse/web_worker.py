@@ -14,11 +14,11 @@ liked. Here:
   Uploads are read in at most UPLOAD_BUFFER_BYTES of memory per process at once (each
   body counted at its size; a page's or an API call's, 64 KB at most, never waits), of
   which uploads being read for less than a second (UPLOAD_FAST_S), or read and waiting
-  for the upload lane, hold at most UPLOAD_BURST_BYTES (one upload whatever its size when no other holds any): the
-  others wait in the order they came, unread and holding no thread, their bytes in the
-  kernel's socket buffers, until there is room (those waiting only for memory that
-  stalled uploads hold may be passed by those that fit), and are answered 503 if they
-  wait longer than they would have been given to arrive;
+  for the upload lane, hold at most UPLOAD_BURST_BYTES (one upload whatever its size
+  when no other holds any): the others wait in the order they came, unread and holding
+  no thread, their bytes in the kernel's socket buffers, until there is room (one
+  waiting only for memory may be passed by those that fit, for half of
+  UPLOAD_BODY_TIMEOUT_S), and are answered 503 past the time they would have had to arrive;
 - an upload (a request of more than 64 KB) is then served by a pool of its own,
   WEB_UPLOAD_THREADS threads (1 by default: uploads are served one after another per
   process, as a buffering proxy in front of it would have them), which run, like the
@@ -30,6 +30,7 @@ A request is placed by peeking at its socket (after what was read with the reque
 before, if anything); the bytes read ahead are handed to gunicorn's parser as if just
 read from the socket, so the request it sees is the same."""
 
+import contextlib
 import errno
 import os
 import selectors
@@ -76,8 +77,7 @@ BUSY_ANSWER = (
 # The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
 # 408 (bytes a second: about a quarter of a megabit).
 UPLOAD_MIN_RATE = 32 * 1024
-# Seconds after which an upload still arriving gives back its part of the burst memory
-# (Upload.slow), keeping its size of the read-ahead memory.
+# Seconds after which an upload still arriving gives back its burst memory (Upload.slow).
 UPLOAD_FAST_S = 1.0
 
 
@@ -228,8 +228,8 @@ class UploadLaneWorker(ThreadWorker):
             self._hand_over(upload, self.upload_pool if upload.expected > UPLOAD_MIN_BYTES else self.tpool)
 
     def _head_placed(self, upload: Upload) -> bool:
-        """Once the head of a request whose head came in pieces is in: whether its body is to be read ahead here
-        (its size reserved), else it is handed on as it is."""
+        """Once a head that came in pieces is in: whether the body is read ahead here (its
+        size reserved), else the request is handed on as it is."""
         head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
         if HEAD_END not in head:
             if upload.received >= HEAD_PEEK_BYTES:  # a head that long (cookies): read as it comes
@@ -252,7 +252,7 @@ class UploadLaneWorker(ThreadWorker):
                 self._park(upload, size)
                 self._park_release()
                 return False
-        self._reserve(upload, size)
+            self._reserve(upload, size)  # under the lock that found it room
         return True
 
     def _admit(self, upload: Upload) -> None:
@@ -265,11 +265,19 @@ class UploadLaneWorker(ThreadWorker):
 
     def _waits(self, size: int) -> bool:
         """Whether a body of `size` bytes waits to be read (self._lock held): an upload
-        there is no room for, or one behind an upload waiting for the burst memory, whose
-        turn it keeps (_park_release). A page's or an API call's body never waits."""
+        there is no room for, or one behind an upload that keeps its turn. A page's or an
+        API call's body never waits."""
         if size <= UPLOAD_MIN_BYTES:
             return False
-        return not self._room_for(size) or any(not self._burst_room(u.expected) for u in self.parked)
+        return not self._room_for(size) or any(self._keeps_turn(u) for u in self.parked)
+
+    def _keeps_turn(self, upload: Upload) -> bool:
+        """Whether a waiting upload keeps those behind it waiting (self._lock held): one
+        waiting for the burst memory does (it frees in seconds); one waiting only for
+        memory that slow uploads may hold for minutes lets those that fit pass it, for
+        half of UPLOAD_BODY_TIMEOUT_S, so that it is read before its 503 all the same."""
+        waited = time.monotonic() - upload.started
+        return not self._burst_room(upload.expected) or waited > self.body_timeout / 2
 
     def _park(self, upload: Upload, size: int) -> None:
         """Keep an upload waiting (self._lock held), no longer than it may take to arrive
@@ -314,32 +322,24 @@ class UploadLaneWorker(ThreadWorker):
 
     def _park_release(self) -> None:
         """Read ahead the uploads that waited, in the order they came, while there is room
-        (self._lock held).
+        for them or those before them let them pass (self._lock held).
 
-        Uploads of a flood arrive together. Read all at once (20 MB for the 64 posts of
-        bench/photo_flood.py in each process), they came in within the flood's first
-        half-second, the senders pushing as fast as the process read, and another
-        tenant's slowest pages were those of that half-second. Their photos are served one
-        after another anyway (the upload lane); meanwhile the others wait in the kernel's
-        socket buffers, holding no thread, their senders held back by TCP. An upload
-        still arriving after UPLOAD_FAST_S gives back its part of the burst memory, so a
-        slow link keeps others from the burst for a second or two at most."""
+        A flood's uploads arrive together. Read all at once (20 MB a process for the 64
+        posts of bench/photo_flood.py), they came in within its first half-second, and
+        another tenant's slowest pages were those of that half-second. Their photos are
+        served one after another anyway (the upload lane)."""
         for upload in list(self.parked):
             if self._room_for(upload.expected):
                 self.parked.remove(upload)
                 self._read_ahead(upload)
-            elif not self._burst_room(upload.expected):
-                break  # those behind it keep their turn, as the burst frees in seconds
-            # else it waits for memory that slow uploads hold, maybe for minutes: the
-            # uploads behind it that fit are read before it
+            elif self._keeps_turn(upload):
+                break
 
     def _forget(self, upload: Upload) -> None:
         with self._lock:
             self.uploads.pop(id(upload.conn), None)
-            try:
+            with contextlib.suppress(KeyError, ValueError, OSError):  # not registered: waiting
                 self.poller.unregister(upload.conn.sock)
-            except (KeyError, ValueError, OSError):
-                pass
 
     def _release(self, upload: Upload, _: object = None) -> None:
         with self._lock:

@@ -344,7 +344,8 @@ def test_uploads_wait_in_the_order_they_came_and_slow_ones_keep_their_memory() -
 
 def test_an_upload_waiting_for_memory_stalled_uploads_hold_is_passed_by_those_that_fit() -> None:
     """Memory that stalled uploads hold may be held for minutes: a large upload waiting
-    for it keeps no smaller one that fits waiting behind it."""
+    for it keeps no smaller one that fits waiting behind it, as it arrives or as room
+    frees, until it has waited half of UPLOAD_BODY_TIMEOUT_S; then it keeps its turn."""
     worker = _admitting_worker(burst=2_000_000, memory=1_500_000)
     stalled, large, photo = _arriving(1_000_000), _arriving(1_000_000), _arriving(400_000)
     worker._admit(stalled[0])
@@ -352,7 +353,22 @@ def test_an_upload_waiting_for_memory_stalled_uploads_hold_is_passed_by_those_th
     worker._admit(large[0])
     worker._admit(photo[0])
     assert list(worker.parked) == [large[0]] and photo[0] in worker.uploads.values()
-    _closed(stalled, large, photo)
+
+    worker = _admitting_worker(burst=2_000_000, memory=2_000_000)
+    stalled, holding = _arriving(1_500_000), _arriving(400_000)
+    large, photo, later = _arriving(600_000), _arriving(450_000), _arriving(450_000)
+    worker._admit(stalled[0])
+    worker._slow_noted(stalled[0].started + 1.5)
+    for upload, _ in (holding, large, photo):
+        worker._admit(upload)
+    assert list(worker.parked) == [large[0], photo[0]]  # neither fits the memory left
+    worker._drop(holding[0])  # served: room for the photo, not for the large one
+    assert list(worker.parked) == [large[0]] and photo[0] in worker.uploads.values()
+    worker._drop(photo[0])
+    large[0].started -= worker.body_timeout  # it has waited long enough: its turn is kept
+    worker._admit(later[0])
+    assert list(worker.parked) == [large[0], later[0]]
+    _closed(stalled, large, photo, holding, later)
 
 
 def test_an_upload_waiting_longer_than_it_may_take_to_arrive_is_answered_busy() -> None:
