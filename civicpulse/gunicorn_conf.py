@@ -63,6 +63,25 @@ logconfig_dict = {
 M_MMAP_THRESHOLD = -3
 
 
+PR_SET_DUMPABLE = 4  # linux/prctl.h
+
+
+def on_starting(server: object) -> None:
+    # The master and the web processes it forks (which inherit this) are not dumpable:
+    # another process of the same user can read neither their memory nor
+    # /proc/<pid>/environ, where DATABASE_URL and SECRET_KEY are. A photo decoding process
+    # (reports.photo_codec), which parses files from anyone, gets none of those secrets in
+    # its own environment, and this keeps it from reading its parent's should a bug in an
+    # image library let a file run code in it. (Core dumps are off too; root, as in
+    # development, is not held back by it.)
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to set
+        pass
+
+
 def post_fork(server: object, worker: object) -> None:
     import ctypes
     import ctypes.util

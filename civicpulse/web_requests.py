@@ -1,6 +1,7 @@
 """Reading a request off its connection for the web worker (civicpulse/web_worker.py):
 where a request ends, judged from its head alone, and gunicorn's socket reader and body
-made to serve what the worker's event loop read ahead, within the request's deadline."""
+made to serve what the worker's event loop read ahead, within the request's deadline; and
+the answers the event loop gives without a thread."""
 
 import re
 import socket
@@ -14,6 +15,19 @@ from gunicorn.http.unreader import SocketUnreader
 
 # What is peeked of a request to place it: a request head is well under this.
 HEAD_PEEK_BYTES = 8 * 1024
+# The longest head read: what a proxy in front commonly allows (nginx: 4 x 8 KB). A head
+# not ended by then is answered 431 by the event loop, so no thread waits for its end.
+HEAD_MAX_BYTES = 32 * 1024
+HEAD_TOO_LARGE_ANSWER = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+)
+# For an upload whose body did not arrive in time.
+TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# For an upload that waited, unread, longer than it may take to arrive (the read-ahead
+# memory held by others all that while: a flood, or clients holding it on purpose).
+BUSY_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n"
+)
 # Where a request's head ends and its body begins.
 HEAD_END = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r", re.IGNORECASE)

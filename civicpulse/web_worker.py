@@ -47,8 +47,12 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from civicpulse.core.cpus import keep_to_upload_lane
 from civicpulse.web_requests import (
+    BUSY_ANSWER,
     HEAD_END,
+    HEAD_MAX_BYTES,
     HEAD_PEEK_BYTES,
+    HEAD_TOO_LARGE_ANSWER,
+    TIMEOUT_ANSWER,
     BufferedUnreader,
     WholeReadBody,
     body_on_socket,
@@ -67,12 +71,6 @@ READ_BYTES = 64 * 1024
 # of 8 MB and its form). Larger ones are refused by the application (413), unread, and
 # their connection closed once answered.
 BUFFERED_BODY_MAX_BYTES = 10 * 1024 * 1024
-TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-# For an upload that waited, unread, longer than it may take to arrive (the read-ahead
-# memory held by others all that while: a flood, or clients holding it on purpose).
-BUSY_ANSWER = (
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 30\r\nContent-Length: 0\r\n\r\n"
-)
 
 # The slowest an upload may arrive, beside UPLOAD_BODY_TIMEOUT_S, before it is answered
 # 408 (bytes a second: about a quarter of a megabit).
@@ -230,10 +228,10 @@ class UploadLaneWorker(ThreadWorker):
     def _head_placed(self, upload: Upload) -> bool:
         """Once a head that came in pieces is in: whether the body is read ahead here (its
         size reserved), else the request is handed on as it is."""
-        head = b"".join(upload.pieces)[:HEAD_PEEK_BYTES]
+        head = b"".join(upload.pieces)[:HEAD_MAX_BYTES]
         if HEAD_END not in head:
-            if upload.received >= HEAD_PEEK_BYTES:  # a head that long (cookies): read as it comes
-                self._hand_over(upload, self.upload_pool)
+            if upload.received >= HEAD_MAX_BYTES:
+                self._drop(upload, HEAD_TOO_LARGE_ANSWER)
             return False
         size = request_size(head)
         if size is None:  # a page or API call without a body, sent slowly

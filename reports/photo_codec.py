@@ -47,6 +47,11 @@ SAVED_AS = {"MPO": "JPEG"}
 # resident is asked for another format rather than told the file cannot be read.
 OTHER_PICTURES = (b"GIF8", b"BM", b"II*\0", b"MM\0*")
 DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
+# The most scans a JPEG may have (a progressive one has about 10; a multi-picture one a few
+# more): every scan is decoded over the whole picture, so a 400 KB file of thousands of
+# tiny scans would take a decoder past PHOTO_DECODE_TIMEOUT_S. A scan begins with FF DA,
+# which cannot occur inside a scan's data (an FF byte there is followed by 00).
+MAX_JPEG_SCANS = 64
 # What reencode holds at once: the decoded picture and its clean copy (a third only while
 # a photo is resized or turned upright).
 PICTURES_HELD = 2
@@ -141,6 +146,8 @@ def reencode(data: bytes) -> Reencoded:
         if width * height > MAX_PIXELS:
             raise PhotoRefused("too_large")
         if image.format in ("JPEG", "MPO"):
+            if data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+                raise PhotoRefused("too_slow")
             scale = _draft_scale(width, height)
             if scale > 1:
                 # Pillow picks the largest scale (of 1, 2, 4, 8) leaving at least this size.

@@ -107,6 +107,18 @@ def api(client: Client, key: str | None):
     return _Api
 
 
+@pytest.fixture
+def fresh_rate_limits() -> None:
+    """No resident post counted yet against any address or tenant (in Redis, which the
+    test servers share): the modules posting many photos use it."""
+    from civicpulse.core.redis_client import redis_client
+
+    client = redis_client()
+    for pattern in ("cp:*:form-rate:*", "cp:*:tenant-hour:*"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def _wake_keys_unknown() -> None:
     """Each test starts with no wake key remembered by this process (reports.services.outbox):

@@ -24,14 +24,7 @@ POINT = {"latitude": "39.8", "longitude": "-89.64"}
 forms_full_clean = ReportForm.full_clean
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    from civicpulse.core.redis_client import redis_client
-
-    client = redis_client()
-    for pattern in ("cp:*:form-rate:*", "cp:*:tenant-hour:*"):
-        for key in client.scan_iter(match=pattern):
-            client.delete(key)
+pytestmark = pytest.mark.usefixtures("fresh_rate_limits")
 
 
 @pytest.fixture(scope="module")
@@ -425,6 +418,20 @@ def test_a_decoding_process_ending_once_it_has_the_photo(
     assert answered.status_code == status and message in answered.content.decode()
     assert "Deep pothole" in answered.content.decode() and Report.objects.count() == 0
     assert photos._idle_decoders == [] and started[0].process.returncode == -getattr(signal, ending)
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded() -> None:
+    """Each scan of a progressive JPEG is decoded over the whole picture: a small file of
+    thousands of tiny scans would hold a decoder for its whole timeout."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(out, format="JPEG", progressive=True)
+    progressive = out.getvalue()
+    assert reencode(progressive).extension == "jpg"  # an ordinary progressive JPEG: kept
+    last_scan = progressive[progressive.rindex(b"\xff\xda") : -2]  # up to the end marker
+    bomb = progressive[:-2] + last_scan * 3000 + progressive[-2:]
+    with pytest.raises(PhotoRefused) as refused:
+        reencode(bomb)
+    assert refused.value.reason == "too_slow"
 
 
 def test_a_png_whose_text_inflates_past_pillows_limit_is_refused_not_an_error(client_a, tenant_a) -> None:

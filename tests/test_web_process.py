@@ -16,6 +16,8 @@ from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus, upload_l
 from tests.support.services import ROOT, committed_tenant, web_server
 from tests.test_web_worker import SLUG, _csrf, _photo_posted
 
+pytestmark = pytest.mark.usefixtures("fresh_rate_limits")  # photo posts from one address
+
 ONE_CPU = len(os.sched_getaffinity(0)) < 2
 
 
@@ -153,6 +155,36 @@ def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setu
         assert sum(cpus == lane for cpus in placed) == 1  # the upload thread
         assert sum(cpus == allowed for cpus in placed) == len(placed) - 1
         assert decoder_cpus == lane
+
+
+_NOT_DUMPABLE = """
+import ctypes, os, sys
+import civicpulse.gunicorn_conf as conf
+
+prctl = ctypes.CDLL(None, use_errno=True).prctl
+assert prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE: an ordinary process
+conf.on_starting(None)
+read, write = os.pipe()
+if os.fork() == 0:  # a web process, as the master forks it
+    os.write(write, str(prctl(3, 0, 0, 0, 0)).encode())
+    os._exit(0)
+os.wait()
+print(prctl(3, 0, 0, 0, 0), os.read(read, 8).decode())
+"""
+
+
+def test_the_master_and_its_web_processes_are_not_dumpable() -> None:
+    """So a photo decoding process, parsing files from anyone, cannot read their memory or
+    their environment (DATABASE_URL, SECRET_KEY) through /proc as the same user."""
+    ran = subprocess.run(
+        [sys.executable, "-c", _NOT_DUMPABLE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert ran.stdout.split() == ["0", "0"], ran.stderr
 
 
 def test_a_web_process_freezes_what_it_loaded_before_serving() -> None:

@@ -30,6 +30,8 @@ from tests.support.services import committed_tenant, web_server
 
 SLUG = "upload-lane-city"
 
+pytestmark = pytest.mark.usefixtures("fresh_rate_limits")  # many photo posts from one address
+
 
 def _head(*lines: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -463,6 +465,32 @@ def test_a_stalled_upload_holding_the_burst_memory_keeps_no_photo_waiting_for_it
                     stalled.recv(1024)  # not answered yet: the photo did not wait for its 408
             browser.close()
         assert posted.status == 302, posted.status
+
+
+def test_a_long_head_sent_slowly_holds_no_upload_thread_and_a_longer_one_is_refused(
+    django_db_setup, django_db_blocker
+) -> None:
+    """A head longer than is peeked (8 KB) is read by the event loop too, so a client that
+    sends most of one and stops holds no thread (the upload lane's one thread serves the
+    photo post meanwhile); a head not ended within 32 KB is answered 431."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "40"}) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            cookie, token = _csrf(browser, host)
+            start = f"POST /report/ HTTP/1.1\r\nHost: {host}\r\nX-Pad: ".encode()
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=30) as stalled,
+                socket.create_connection(("127.0.0.1", port), timeout=30) as longer,
+            ):
+                stalled.sendall(start + b"a" * 9000)  # past what is peeked, unended, then nothing
+                time.sleep(0.3)
+                posted = _photo_posted(browser, host, cookie, token)  # within 20 s, not 40
+                longer.sendall(start + b"a" * 40_000)
+                answer = longer.recv(1024)
+            browser.close()
+        assert posted.status == 302, posted.status
+        assert answer.startswith(b"HTTP/1.1 431 ")
 
 
 def test_a_body_still_on_its_way_after_its_answer_closes_the_connection(
