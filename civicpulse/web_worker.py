@@ -106,8 +106,7 @@ class UploadLaneWorker(ThreadWorker):
         # Of the read-ahead memory: all of it (reserved for each body by its size), and the
         # part that uploads being read for less than UPLOAD_FAST_S, or read and waiting
         # for the upload lane, hold.
-        self.buffered = 0
-        self.fast = 0
+        self.buffered = self.fast = 0
         self.burst_budget = int(os.environ.get("UPLOAD_BURST_BYTES", str(2 * 1024 * 1024)))
         self.read_buffer = memoryview(bytearray(READ_BYTES))
         self.uploads: dict[int, Upload] = {}
@@ -133,9 +132,7 @@ class UploadLaneWorker(ThreadWorker):
             self._wrap_future(self.tpool.submit(self.handle, conn), conn)
         elif (size < 0 and (HEAD_END in head or already)) or size > BUFFERED_BODY_MAX_BYTES:
             # Not to be read ahead (chunked, 100 Continue, or a head still arriving behind
-            # a request read with the one before: rare), or too large for the application:
-            # served in the upload lane as gunicorn would, its thread reading the rest,
-            # until the time such a request may take.
+            # a request read with the one before: rare), or too large for the application.
             self._serve_unread(conn, size)
         else:
             # A body on its way (every page's and API call's too: a client that never
@@ -149,7 +146,7 @@ class UploadLaneWorker(ThreadWorker):
 
     def handle(self, conn: TConn) -> tuple[bool, TConn]:
         """Serve the connection's next request on this thread: its time starts now, not
-        while it waited for a thread behind others."""
+        while it waited behind others (unless it is read here: _serve_unread)."""
         unreader = conn.parser.unreader
         if unreader.allowed is not None:
             unreader.deadline = time.monotonic() + unreader.allowed
@@ -181,11 +178,16 @@ class UploadLaneWorker(ThreadWorker):
             waiting = b""
         return read + waiting, len(read)
 
-    def _serve_unread(self, conn: TConn, size: int) -> None:
-        """Serve a request in the upload lane, its thread reading the body, until the time a
-        request of `size` bytes (-1: unknown) may take."""
-        conn.parser.unreader.allowed = self._allowed(size)
-        self._wrap_future(self.upload_pool.submit(self.handle, conn), conn)
+    def _serve_unread(self, conn: TConn, size: int) -> futures.Future:
+        """Serve a request in the upload lane as gunicorn would, its thread reading the body,
+        until the time a request of `size` bytes (-1: unknown) may take, counted from now:
+        requests queued on purpose (asking for 100 Continue, then silent) hold the lane no
+        longer, all together, than one of them may."""
+        unreader = conn.parser.unreader
+        unreader.allowed, unreader.deadline = None, time.monotonic() + self._allowed(size)
+        served = self.upload_pool.submit(self.handle, conn)
+        self._wrap_future(served, conn)
+        return served
 
     def _allowed(self, size: int) -> float:
         """Seconds a request of `size` bytes (-1: unknown) may take to arrive: no more than
@@ -349,14 +351,14 @@ class UploadLaneWorker(ThreadWorker):
         until the time a request of `size` bytes may take; its bytes stay counted against
         the budget until it has been served."""
         self._forget(upload)
-        conn = upload.conn
-        conn.sock.setblocking(True)
-        unreader = conn.parser.unreader
-        unreader.pieces.extend(upload.pieces)
-        # All of it read ahead, or the rest to be read by the thread (chunked, too large)
-        unreader.allowed = self.body_timeout if upload.expected >= 0 else self._allowed(size)
-        served = pool.submit(self.handle, conn)
-        self._wrap_future(served, conn)
+        upload.conn.sock.setblocking(True)
+        upload.conn.parser.unreader.pieces.extend(upload.pieces)
+        if upload.expected < 0 and pool is self.upload_pool:  # the rest read by the thread
+            served = self._serve_unread(upload.conn, size)
+        else:  # all of it read ahead, or a page whose head came slowly
+            upload.conn.parser.unreader.allowed = self.body_timeout
+            served = pool.submit(self.handle, upload.conn)
+            self._wrap_future(served, upload.conn)
         served.add_done_callback(partial(self._release, upload))
 
     def _drop(self, upload: Upload, answer: bytes = b"") -> None:

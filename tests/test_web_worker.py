@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -578,6 +578,37 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
                     pass
                 assert answer.startswith(b"HTTP/1.1 403 ") and b"Connection: close" in answer
             browser.close()
+
+
+def test_requests_queued_in_the_upload_lane_on_purpose_hold_it_no_longer_than_one_may(
+    django_db_setup, django_db_blocker
+) -> None:
+    """Clients that ask for "100 Continue" and then send nothing are served in the upload
+    lane unread, one after another; each one's time counts from when it was queued, so
+    four of them keep the photo post behind them waiting for about one's time (4 s and
+    3 s for its 100 KB), not four times that (past the photo client's 15 s)."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
+        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "4"}) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            cookie, token = _csrf(browser, host)
+            with ExitStack() as stack:
+                for _ in range(4):
+                    silent = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=30))
+                    silent.sendall(
+                        _head(
+                            "POST /report/ HTTP/1.1",
+                            f"Host: {host}",
+                            "Content-Type: multipart/form-data; boundary=x",
+                            "Content-Length: 100000",
+                            "Expect: 100-continue",
+                            f"Cookie: csrftoken={cookie}",  # so the view waits for the body
+                        )
+                    )
+                time.sleep(0.3)
+                posted = _photo_posted(browser, host, cookie, token)
+            browser.close()
+        assert posted.status == 302, posted.status
 
 
 def test_requests_whose_small_body_never_comes_hold_no_page_thread(
