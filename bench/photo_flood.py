@@ -303,7 +303,12 @@ def _cpu_spent(before: dict[int, float], server: int) -> float:
 def _peaks_reset(processes: list[int]) -> dict[int, int]:
     """Restart each process's peak (VmHWM) from now; return its resident memory now (kB)."""
     for pid in processes:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except PermissionError:
+            # The web processes are not dumpable (gunicorn_conf.on_starting): their /proc
+            # files belong to root.
+            sys.exit("bench/photo_flood.py resets the web processes' peak memory: run it as root")
     return {pid: _status_kb(pid, "VmRSS") for pid in processes}
 
 

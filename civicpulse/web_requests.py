@@ -5,6 +5,7 @@ the answers the event loop gives without a thread."""
 
 import re
 import socket
+import ssl
 import time
 from collections import deque
 
@@ -12,12 +13,17 @@ from gunicorn.http.body import Body, ChunkedReader, LengthReader
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.unreader import SocketUnreader
+from gunicorn.workers.gthread import TConn
 
 # What is peeked of a request to place it: a request head is well under this.
 HEAD_PEEK_BYTES = 8 * 1024
 # The longest head read: what a proxy in front commonly allows (nginx: 4 x 8 KB). A head
 # not ended by then is answered 431 by the event loop, so no thread waits for its end.
 HEAD_MAX_BYTES = 32 * 1024
+# The most reads a head may take (a client's packets; a head comes in one to a few): each
+# read looks for the head's end in all that came, so a head sent a byte at a time would
+# otherwise cost the event loop time growing with the square of its length.
+HEAD_MAX_PIECES = 64
 HEAD_TOO_LARGE_ANSWER = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
@@ -120,3 +126,20 @@ def body_on_socket(request: Request, unreader: BufferedUnreader) -> int:
     if left > 0:
         left = max(left - unreader.buf.getbuffer().nbytes - sum(len(piece) for piece in unreader.pieces), 0)
     return left
+
+
+def peek_head(conn: TConn) -> tuple[bytes, int]:
+    """The first bytes of the connection's next request, and how many of them were read
+    off the socket already (with the request before: pipelined), or (b"", 0) where they
+    cannot be told: TLS."""
+    unreader = conn.parser.unreader
+    if isinstance(conn.sock, ssl.SSLSocket):
+        return b"", 0
+    # In the order gunicorn's reader serves them: its buffer, then the pieces; past what
+    # is left of the body of the request before (dropped before this one is read).
+    read = (unreader.buf.getvalue() + b"".join(unreader.pieces))[max(body_unread(conn.parser.mesg), 0) :]
+    try:
+        waiting = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:  # nothing there after all, or gone: gunicorn's own read will say
+        waiting = b""
+    return read + waiting, len(read)

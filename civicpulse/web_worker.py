@@ -35,7 +35,6 @@ import errno
 import os
 import selectors
 import socket
-import ssl
 import time
 from collections import deque
 from concurrent import futures
@@ -50,13 +49,13 @@ from civicpulse.web_requests import (
     BUSY_ANSWER,
     HEAD_END,
     HEAD_MAX_BYTES,
-    HEAD_PEEK_BYTES,
+    HEAD_MAX_PIECES,
     HEAD_TOO_LARGE_ANSWER,
     TIMEOUT_ANSWER,
     BufferedUnreader,
     WholeReadBody,
     body_on_socket,
-    body_unread,
+    peek_head,
     request_size,
 )
 
@@ -123,7 +122,7 @@ class UploadLaneWorker(ThreadWorker):
             conn.parser.unreader = BufferedUnreader(conn.sock, deque())
         unreader = conn.parser.unreader
         unreader.request = None
-        head, already = self._peek(conn)
+        head, already = peek_head(conn)
         size = request_size(head) if head else None
         if size is None or 0 < size <= len(head):
             # No body, or all of it in already: a page or an API call. (Unknown for TLS:
@@ -150,6 +149,11 @@ class UploadLaneWorker(ThreadWorker):
         unreader = conn.parser.unreader
         if unreader.allowed is not None:
             unreader.deadline = time.monotonic() + unreader.allowed
+        elif unreader.deadline is not None and unreader.deadline <= time.monotonic():
+            # Queued past its time (_serve_unread): answered busy, not closed unanswered.
+            with contextlib.suppress(OSError):
+                conn.sock.send(BUSY_ANSWER, socket.MSG_DONTWAIT)
+            return False, conn
         return super().handle(conn)
 
     def handle_request(self, req: Request, conn: TConn) -> bool:
@@ -161,22 +165,6 @@ class UploadLaneWorker(ThreadWorker):
         # connection is closed once answered rather than read on, so no thread waits for
         # that body and none of it is ever taken for a request.
         return keepalive and body_on_socket(req, conn.parser.unreader) == 0
-
-    def _peek(self, conn: TConn) -> tuple[bytes, int]:
-        """The first bytes of the connection's next request, and how many of them were read
-        off the socket already (with the request before: pipelined), or (b"", 0) where they
-        cannot be told: TLS."""
-        unreader = conn.parser.unreader
-        if isinstance(conn.sock, ssl.SSLSocket):
-            return b"", 0
-        # In the order gunicorn's reader serves them: its buffer, then the pieces; past what
-        # is left of the body of the request before (dropped before this one is read).
-        read = (unreader.buf.getvalue() + b"".join(unreader.pieces))[max(body_unread(conn.parser.mesg), 0) :]
-        try:
-            waiting = conn.sock.recv(HEAD_PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except OSError:  # nothing there after all, or gone: gunicorn's own read will say
-            waiting = b""
-        return read + waiting, len(read)
 
     def _serve_unread(self, conn: TConn, size: int) -> futures.Future:
         """Serve a request in the upload lane as gunicorn would, its thread reading the body,
@@ -232,7 +220,7 @@ class UploadLaneWorker(ThreadWorker):
         size reserved), else the request is handed on as it is."""
         head = b"".join(upload.pieces)[:HEAD_MAX_BYTES]
         if HEAD_END not in head:
-            if upload.received >= HEAD_MAX_BYTES:
+            if upload.received >= HEAD_MAX_BYTES or len(upload.pieces) > HEAD_MAX_PIECES:
                 self._drop(upload, HEAD_TOO_LARGE_ANSWER)
             return False
         size = request_size(head)

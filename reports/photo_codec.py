@@ -17,6 +17,7 @@ import ctypes
 import io
 import json
 import os
+import re
 import resource
 import signal
 import struct
@@ -47,11 +48,13 @@ SAVED_AS = {"MPO": "JPEG"}
 # resident is asked for another format rather than told the file cannot be read.
 OTHER_PICTURES = (b"GIF8", b"BM", b"II*\0", b"MM\0*")
 DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
-# The most scans a JPEG may have (a progressive one has about 10; a multi-picture one a few
-# more): every scan is decoded over the whole picture, so a 400 KB file of thousands of
-# tiny scans would take a decoder past PHOTO_DECODE_TIMEOUT_S. A scan begins with FF DA,
-# which cannot occur inside a scan's data (an FF byte there is followed by 00).
+# The most scans a JPEG's picture may have (a progressive one has about 10): every scan is
+# decoded over the whole picture, so a 400 KB file of thousands of tiny scans would take a
+# decoder past PHOTO_DECODE_TIMEOUT_S.
 MAX_JPEG_SCANS = 64
+# Where a scan's coded data ends: the next marker, an FF byte followed by neither 00 (an FF
+# of the data) nor a restart marker (D0-D7).
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 # What reencode holds at once: the decoded picture and its clean copy (a third only while
 # a photo is resized or turned upright).
 PICTURES_HELD = 2
@@ -133,6 +136,29 @@ def _draft_scale(width: int, height: int) -> int:
     return max(keeps_detail, fits)
 
 
+def _jpeg_scans(data: bytes) -> int:
+    """The scans of a JPEG file's first picture, counted up to MAX_JPEG_SCANS + 1: its
+    segments walked by their lengths (an EXIF segment, whose thumbnail has scans of its
+    own, is skipped whole), each scan's data to the next marker, up to the picture's end;
+    what follows it (the video of a phone's motion photo) is not looked at."""
+    scans, at = 0, 2  # past the start marker
+    while scans <= MAX_JPEG_SCANS and at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xD9:  # the picture's end
+            break
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker == 0xDA:
+            scans += 1
+            end = _SCAN_END.search(data, at)
+            if end is None:
+                break
+            at = end.start()
+    return scans
+
+
 def reencode(data: bytes) -> Reencoded:
     """The photo in `data` written anew from its pixels alone (no EXIF, where GPS
     coordinates and the phone's identity live), at most MAX_SIDE on its long side, turned
@@ -146,7 +172,7 @@ def reencode(data: bytes) -> Reencoded:
         if width * height > MAX_PIXELS:
             raise PhotoRefused("too_large")
         if image.format in ("JPEG", "MPO"):
-            if data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+            if _jpeg_scans(data) > MAX_JPEG_SCANS:
                 raise PhotoRefused("too_slow")
             scale = _draft_scale(width, height)
             if scale > 1:

@@ -432,6 +432,9 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded() -> None:
     with pytest.raises(PhotoRefused) as refused:
         reencode(bomb)
     assert refused.value.reason == "too_slow"
+    # a phone's motion photo: the video after the picture's end is not counted
+    motion = progressive + b"\0\0\0\x18ftypmp42" + b"\xff\xda\x12\x34" * 5000
+    assert reencode(motion).extension == "jpg"
 
 
 def test_a_png_whose_text_inflates_past_pillows_limit_is_refused_not_an_error(client_a, tenant_a) -> None:

@@ -611,6 +611,37 @@ def test_requests_queued_in_the_upload_lane_on_purpose_hold_it_no_longer_than_on
         assert posted.status == 302, posted.status
 
 
+def test_a_head_sent_in_many_small_pieces_is_refused_before_it_costs_the_event_loop() -> None:
+    """Each read looks for the head's end in all that came: a head a byte at a time would
+    cost time growing with the square of its length, so past 64 reads it is answered 431."""
+    worker = _admitting_worker(burst=100_000, memory=1_000_000)
+    trickled = _arriving(-1)
+    worker._admit(trickled[0])
+    for byte in b"POST /report/ HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 40:
+        if trickled[0].conn.sock.fileno() < 0:
+            break  # closed: refused
+        trickled[0].pieces.append(bytes([byte]))
+        trickled[0].received += 1
+        worker._head_placed(trickled[0])
+    assert len(trickled[0].pieces) == 65 and trickled[1].recv(1024).startswith(b"HTTP/1.1 431 ")
+    _closed(trickled)
+
+
+def test_a_request_queued_for_the_upload_lane_past_its_time_is_answered_busy() -> None:
+    """Its time counted from when it was queued ran out before a thread took it: the
+    client is told 503 rather than seeing its connection closed unanswered."""
+    from types import SimpleNamespace
+
+    client, server = socket.socketpair()
+    unreader = BufferedUnreader(server, deque())
+    unreader.deadline = time.monotonic() - 1  # as _serve_unread set it, a while ago
+    conn = SimpleNamespace(sock=server, parser=SimpleNamespace(unreader=unreader))
+    worker = _admitting_worker(burst=100_000, memory=1_000_000)
+    assert worker.handle(conn) == (False, conn)  # type: ignore[arg-type]
+    assert client.recv(1024).startswith(b"HTTP/1.1 503 ")
+    _closed((Upload(conn, 0.0), client))  # type: ignore[arg-type]
+
+
 def test_requests_whose_small_body_never_comes_hold_no_page_thread(
     django_db_setup, django_db_blocker
 ) -> None:
