@@ -52,9 +52,9 @@ DRAFT_SCALES = (1, 2, 4, 8)  # what a JPEG decoder can scale by while decoding
 # decoded over the whole picture, so a 400 KB file of thousands of tiny scans would take a
 # decoder past PHOTO_DECODE_TIMEOUT_S.
 MAX_JPEG_SCANS = 64
-# Where a scan's coded data ends: the next marker, an FF byte followed by neither 00 (an FF
-# of the data) nor a restart marker (D0-D7).
-_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# A JPEG marker that a length follows: FF (and any fill FFs), then neither 00 (an FF of a
+# scan's data), nor a restart marker (D0-D7) or TEM (01), which stand alone.
+_MARKER = re.compile(rb"\xff+([^\x00\x01\xd0-\xd7\xff])")
 # What reencode holds at once: the decoded picture and its clean copy (a third only while
 # a photo is resized or turned upright).
 PICTURES_HELD = 2
@@ -137,25 +137,25 @@ def _draft_scale(width: int, height: int) -> int:
 
 
 def _jpeg_scans(data: bytes) -> int:
-    """The scans of a JPEG file's first picture, counted up to MAX_JPEG_SCANS + 1: its
-    segments walked by their lengths (an EXIF segment, whose thumbnail has scans of its
-    own, is skipped whole), each scan's data to the next marker, up to the picture's end;
-    what follows it (the video of a phone's motion photo) is not looked at."""
+    """The scans of a JPEG file's first picture, counted up to MAX_JPEG_SCANS + 1, as its
+    decoder reads them: from marker to marker (bytes that are none are skipped, as the
+    decoder skips them), each segment skipped by its length (an EXIF segment, whose
+    thumbnail has scans of its own, whole), up to the picture's end; what follows it (the
+    video of a phone's motion photo) is not looked at. A length the decoder could not
+    read counts as too many."""
     scans, at = 0, 2  # past the start marker
-    while scans <= MAX_JPEG_SCANS and at + 4 <= len(data) and data[at] == 0xFF:
-        marker = data[at + 1]
-        if marker == 0xD9:  # the picture's end
+    while scans <= MAX_JPEG_SCANS:
+        found = _MARKER.search(data, at)
+        if found is None or found[1] == b"\xd9":  # the file's or the picture's end
             break
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
-        if marker == 0xDA:
-            scans += 1
-            end = _SCAN_END.search(data, at)
-            if end is None:
-                break
-            at = end.start()
+        at = found.end()
+        if at + 2 > len(data):  # cut short: the decoder finds it unreadable
+            break
+        length = int.from_bytes(data[at : at + 2], "big")
+        if length < 2:
+            return MAX_JPEG_SCANS + 1
+        at += length
+        scans += found[1] == b"\xda"
     return scans
 
 
