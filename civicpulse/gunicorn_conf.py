@@ -6,6 +6,13 @@ import os
 
 from gunicorn.glogging import Logger
 
+from civicpulse import environment
+
+# .env first, as every other process reads it (real environment variables win): the sizes
+# below, and what the web processes read before Django starts (WEB_UPLOAD_THREADS, the
+# UPLOAD_* settings: civicpulse/web_worker.py), come from it too.
+environment.settings_module_choose(environment.ENV_FILE)
+
 # This machine only, unless told otherwise: a development server (make run, DEBUG on)
 # must not answer the network. Containers and servers behind a proxy on another host set
 # BIND_ADDRESS (0.0.0.0 for every interface; the Docker image does).

@@ -173,6 +173,24 @@ print(prctl(3, 0, 0, 0, 0), os.read(read, 8).decode())
 """
 
 
+def test_the_web_server_takes_its_sizes_and_upload_settings_from_env_file(tmp_path: Path) -> None:
+    """gunicorn reads its configuration, and its web processes the upload settings, before
+    Django reads .env: the configuration reads it first, as every other process does."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("WEB_THREADS=7\nUPLOAD_BURST_BYTES=12345\n")
+    script = (
+        "import os, civicpulse.environment as e\n"
+        f"e.ENV_FILE = __import__('pathlib').Path({str(env_file)!r})\n"
+        "import civicpulse.gunicorn_conf as conf\n"
+        "print(conf.threads, os.environ['UPLOAD_BURST_BYTES'])\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("WEB_THREADS", "UPLOAD_BURST_BYTES")}
+    ran = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert ran.stdout.split() == ["7", "12345"], ran.stderr
+
+
 def test_the_master_and_its_web_processes_are_not_dumpable() -> None:
     """So a photo decoding process, parsing files from anyone, cannot read their memory or
     their environment (DATABASE_URL, SECRET_KEY) through /proc as the same user."""
