@@ -228,8 +228,9 @@ class UploadLaneWorker(ThreadWorker):
             self._hand_over(upload, self.tpool)
             return False
         if size < 0 or size > BUFFERED_BODY_MAX_BYTES:
-            # chunked, or too large for the application
-            self._hand_over(upload, self.upload_pool, size)
+            # chunked, or too large for the application: its thread reads the rest
+            served = self._serve_unread(self._off_the_loop(upload), size)
+            served.add_done_callback(partial(self._release, upload))
             return False
         with self._lock:
             if upload.received < size and self._waits(size):
@@ -334,19 +335,21 @@ class UploadLaneWorker(ThreadWorker):
             self._unreserve(upload)
             self._park_release()
 
-    def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor, size: int = -1) -> None:
-        """Serve the request from what was read of it, its thread reading the rest (if any)
-        until the time a request of `size` bytes may take; its bytes stay counted against
-        the budget until it has been served."""
+    def _off_the_loop(self, upload: Upload) -> TConn:
+        """The upload's connection, no longer read by the event loop, what was read of it
+        served first by its reader."""
         self._forget(upload)
         upload.conn.sock.setblocking(True)
         upload.conn.parser.unreader.pieces.extend(upload.pieces)
-        if upload.expected < 0 and pool is self.upload_pool:  # the rest read by the thread
-            served = self._serve_unread(upload.conn, size)
-        else:  # all of it read ahead, or a page whose head came slowly
-            upload.conn.parser.unreader.allowed = self.body_timeout
-            served = pool.submit(self.handle, upload.conn)
-            self._wrap_future(served, upload.conn)
+        return upload.conn
+
+    def _hand_over(self, upload: Upload, pool: futures.ThreadPoolExecutor) -> None:
+        """Serve the request from what was read ahead of it (all of it, or a page's head
+        sent slowly); its bytes stay counted against the budget until it has been served."""
+        conn = self._off_the_loop(upload)
+        conn.parser.unreader.allowed = self.body_timeout
+        served = pool.submit(self.handle, conn)
+        self._wrap_future(served, conn)
         served.add_done_callback(partial(self._release, upload))
 
     def _drop(self, upload: Upload, answer: bytes = b"") -> None:

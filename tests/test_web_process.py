@@ -2,7 +2,6 @@
 work runs on (civicpulse.core.cpus) and what its collector looks at (gunicorn_conf)."""
 
 import gc
-import http.client
 import json
 import os
 import subprocess
@@ -13,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from civicpulse.core.cpus import keep_to_upload_lane, upload_lane_cpus, upload_lane_setting_check
-from tests.support.services import ROOT, committed_tenant, web_server
-from tests.test_web_worker import SLUG, _csrf, _photo_posted
+from tests.support.services import ROOT
+from tests.test_web_worker import _lane
 
 pytestmark = pytest.mark.usefixtures("fresh_rate_limits")  # photo posts from one address
 
@@ -135,19 +134,15 @@ def _decoders(worker: int) -> list[int]:
 def test_uploads_are_served_and_decoded_off_the_cpu_left_to_pages(django_db_setup, django_db_blocker) -> None:
     """The upload thread and the photo decoding process run on every CPU but the first;
     the event loop and the page threads keep them all."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        with web_server() as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            posted = _photo_posted(browser, host, cookie, token)
-            browser.close()
-            assert posted.status == 302, posted.status
-            (arbiter,) = _gunicorn_children(os.getpid())
-            (worker,) = _gunicorn_children(arbiter)
-            placed = _thread_cpus(worker)
-            (decoder,) = _decoders(worker)
-            decoder_cpus = os.sched_getaffinity(decoder)
+    with _lane(django_db_blocker) as served:
+        posted = served.photo_posted()
+        served.browser.close()
+        assert posted.status == 302, posted.status
+        (arbiter,) = _gunicorn_children(os.getpid())
+        (worker,) = _gunicorn_children(arbiter)
+        placed = _thread_cpus(worker)
+        (decoder,) = _decoders(worker)
+        decoder_cpus = os.sched_getaffinity(decoder)
     allowed, lane = os.sched_getaffinity(0), upload_lane_cpus()
     if lane is None:  # one CPU here: nothing to leave to pages
         assert all(cpus == allowed for cpus in placed) and decoder_cpus == allowed

@@ -12,6 +12,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -26,6 +27,7 @@ from civicpulse.web_worker import (
     Upload,
     UploadLaneWorker,
 )
+from tenants.models import Tenant
 from tests.support.services import committed_tenant, web_server
 
 SLUG = "upload-lane-city"
@@ -230,6 +232,48 @@ def _photo_posted(
     return posted
 
 
+@dataclass
+class _Lane:
+    """A real server of the test tenant, and a browser holding its form's CSRF cookie."""
+
+    tenant: Tenant
+    port: int
+    host: str
+    browser: http.client.HTTPConnection
+    cookie: str
+    token: str
+
+    def photo_posted(self) -> http.client.HTTPResponse:
+        return _photo_posted(self.browser, self.host, self.cookie, self.token)
+
+    def continue_head(self) -> bytes:
+        """A photo post's head asking for "100 Continue", with the CSRF cookie, so that the
+        view would wait for the form's token in the body."""
+        return _head(
+            "POST /report/ HTTP/1.1",
+            f"Host: {self.host}",
+            "Content-Type: multipart/form-data; boundary=x",
+            "Content-Length: 100000",
+            "Expect: 100-continue",
+            f"Cookie: csrftoken={self.cookie}",
+        )
+
+
+@contextmanager
+def _lane(django_db_blocker, extra: dict[str, str] | None = None, timeout: float = 20) -> Iterator[_Lane]:
+    """The test tenant served by a real gunicorn with `extra` settings, and a browser that
+    got its form's CSRF cookie and token (its requests time out after `timeout`)."""
+    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city") as tenant:
+        with web_server(extra) as port:
+            host = f"{SLUG}.localhost:{port}"
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+            cookie, token = _csrf(browser, host)
+            try:
+                yield _Lane(tenant, port, host, browser, cookie, token)
+            finally:
+                browser.close()
+
+
 @contextmanager
 def _stalled_upload(port: int, host: str, cookie: str) -> Iterator[socket.socket]:
     """A photo post that stops a kilobyte into its photo, of 100 KB announced (with the
@@ -418,29 +462,23 @@ def test_a_stalled_upload_holds_no_thread_and_times_out(django_db_setup, django_
     """One upload thread, taken by nobody while a client sits on half a photo: another
     resident's photo post is read, stored and answered, on a connection kept alive for
     the next page; the stalled post is answered 408 once its time is up."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city") as tenant:
-        extra = {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "3"}
-        with web_server(extra) as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            with _stalled_upload(port, host, cookie) as stalled:
-                posted = _photo_posted(browser, host, cookie, token)
-                assert posted.status == 302, posted.status
-                tracking_id = posted.getheader("Location", "").rstrip("/").rsplit("/", 1)[-1]
-                connection = browser.sock
-                browser.request("GET", "/healthz", headers={"Host": host})
-                with browser.getresponse() as health:
-                    health.read()
-                assert health.status == 200 and browser.sock is connection  # the same connection
-                # the stalled post, once its 3 s are up and the ~3 s 100 KB may take at
-                # UPLOAD_MIN_RATE
-                answer = stalled.recv(1024)
-            browser.close()
+    with _lane(django_db_blocker, {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "3"}) as lane:
+        with _stalled_upload(lane.port, lane.host, lane.cookie) as stalled:
+            posted = lane.photo_posted()
+            assert posted.status == 302, posted.status
+            tracking_id = posted.getheader("Location", "").rstrip("/").rsplit("/", 1)[-1]
+            connection = lane.browser.sock
+            lane.browser.request("GET", "/healthz", headers={"Host": lane.host})
+            with lane.browser.getresponse() as health:
+                health.read()
+            assert health.status == 200 and lane.browser.sock is connection  # the same connection
+            # the stalled post, once its 3 s are up and the ~3 s 100 KB may take at
+            # UPLOAD_MIN_RATE
+            answer = stalled.recv(1024)
         assert answer.startswith(b"HTTP/1.1 408 ")
         from reports.models import Report
 
-        with tenant_context(tenant):
+        with tenant_context(lane.tenant):
             report = Report.objects.get(tracking_id=tracking_id)
         assert report.photo and report.photo_bytes > 0
 
@@ -451,20 +489,14 @@ def test_a_stalled_upload_holding_the_burst_memory_keeps_no_photo_waiting_for_it
     """The stalled post is read first, and takes all of UPLOAD_BURST_BYTES; a resident's
     photo arriving after it waits only until the stalled one counts as slow (a second),
     not until it times out."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        extra = {"UPLOAD_BURST_BYTES": "50000", "UPLOAD_BODY_TIMEOUT_S": "30"}
-        with web_server(extra) as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            with _stalled_upload(port, host, cookie) as stalled:
-                time.sleep(0.3)  # its head placed first
-                posted = _photo_posted(browser, host, cookie, token)
-                stalled.setblocking(False)
-                with pytest.raises(BlockingIOError):
-                    stalled.recv(1024)  # not answered yet: the photo did not wait for its 408
-            browser.close()
-        assert posted.status == 302, posted.status
+    with _lane(django_db_blocker, {"UPLOAD_BURST_BYTES": "50000", "UPLOAD_BODY_TIMEOUT_S": "30"}) as lane:
+        with _stalled_upload(lane.port, lane.host, lane.cookie) as stalled:
+            time.sleep(0.3)  # its head placed first
+            posted = lane.photo_posted()
+            stalled.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                stalled.recv(1024)  # not answered yet: the photo did not wait for its 408
+    assert posted.status == 302, posted.status
 
 
 def test_a_long_head_sent_slowly_holds_no_upload_thread_and_a_longer_one_is_refused(
@@ -473,24 +505,19 @@ def test_a_long_head_sent_slowly_holds_no_upload_thread_and_a_longer_one_is_refu
     """A head longer than is peeked (8 KB) is read by the event loop too, so a client that
     sends most of one and stops holds no thread (the upload lane's one thread serves the
     photo post meanwhile); a head not ended within 32 KB is answered 431."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "40"}) as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            start = f"POST /report/ HTTP/1.1\r\nHost: {host}\r\nX-Pad: ".encode()
-            with (
-                socket.create_connection(("127.0.0.1", port), timeout=30) as stalled,
-                socket.create_connection(("127.0.0.1", port), timeout=30) as longer,
-            ):
-                stalled.sendall(start + b"a" * 9000)  # past what is peeked, unended, then nothing
-                time.sleep(0.3)
-                posted = _photo_posted(browser, host, cookie, token)  # within 20 s, not 40
-                longer.sendall(start + b"a" * 40_000)
-                answer = longer.recv(1024)
-            browser.close()
-        assert posted.status == 302, posted.status
-        assert answer.startswith(b"HTTP/1.1 431 ")
+    with _lane(django_db_blocker, {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "40"}) as lane:
+        start = f"POST /report/ HTTP/1.1\r\nHost: {lane.host}\r\nX-Pad: ".encode()
+        with (
+            socket.create_connection(("127.0.0.1", lane.port), timeout=30) as stalled,
+            socket.create_connection(("127.0.0.1", lane.port), timeout=30) as longer,
+        ):
+            stalled.sendall(start + b"a" * 9000)  # past what is peeked, unended, then nothing
+            time.sleep(0.3)
+            posted = lane.photo_posted()  # within 20 s, not 40
+            longer.sendall(start + b"a" * 40_000)
+            answer = longer.recv(1024)
+    assert posted.status == 302, posted.status
+    assert answer.startswith(b"HTTP/1.1 431 ")
 
 
 def test_a_body_still_on_its_way_after_its_answer_closes_the_connection(
@@ -533,51 +560,36 @@ def test_an_upload_trickling_after_100_continue_frees_the_upload_lane(
     comes only once asked for); sending a byte a second, it keeps the lane's one thread
     only for the time its size allows (UPLOAD_BODY_TIMEOUT_S and a second for every 32
     KB), and the photo post waiting behind it is served."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "2"}) as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-            cookie, token = _csrf(browser, host)
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
-                stalled.sendall(
-                    _head(
-                        "POST /report/ HTTP/1.1",
-                        f"Host: {host}",
-                        "Content-Type: multipart/form-data; boundary=x",
-                        "Content-Length: 100000",
-                        "Expect: 100-continue",
-                        # the cookie makes the view wait for the form's token in the body
-                        f"Cookie: csrftoken={cookie}",
-                    )
-                )
-                assert stalled.recv(1024).startswith(b"HTTP/1.1 100 Continue")
-                stalled.sendall(b"--x\r\n" + b"\xff" * 1000)
-                trickling = threading.Event()
-                trickling.set()
+    with _lane(django_db_blocker, {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "2"}) as lane:
+        with socket.create_connection(("127.0.0.1", lane.port), timeout=30) as stalled:
+            stalled.sendall(lane.continue_head())
+            assert stalled.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+            stalled.sendall(b"--x\r\n" + b"\xff" * 1000)
+            trickling = threading.Event()
+            trickling.set()
 
-                def trickle() -> None:  # a byte a second, never idle long enough to time out
-                    while trickling.is_set():
-                        try:
-                            stalled.send(b"\xff")
-                        except OSError:
-                            return
-                        time.sleep(1)
+            def trickle() -> None:  # a byte a second, never idle long enough to time out
+                while trickling.is_set():
+                    try:
+                        stalled.send(b"\xff")
+                    except OSError:
+                        return
+                    time.sleep(1)
 
-                threading.Thread(target=trickle, daemon=True).start()
-                posted = _photo_posted(browser, host, cookie, token)
-                trickling.clear()
-                assert posted.status == 302, posted.status
-                # The trickling post was ended, answered and its connection closed: what it
-                # sends next is never read as a request.
-                stalled.settimeout(10)
-                answer = b""
-                try:
-                    while chunk := stalled.recv(65536):
-                        answer += chunk
-                except ConnectionResetError:  # a trickled byte was still unread when it closed
-                    pass
-                assert answer.startswith(b"HTTP/1.1 403 ") and b"Connection: close" in answer
-            browser.close()
+            threading.Thread(target=trickle, daemon=True).start()
+            posted = lane.photo_posted()
+            trickling.clear()
+            assert posted.status == 302, posted.status
+            # The trickling post was ended, answered and its connection closed: what it
+            # sends next is never read as a request.
+            stalled.settimeout(10)
+            answer = b""
+            try:
+                while chunk := stalled.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:  # a trickled byte was still unread when it closed
+                pass
+            assert answer.startswith(b"HTTP/1.1 403 ") and b"Connection: close" in answer
 
 
 def test_requests_queued_in_the_upload_lane_on_purpose_hold_it_no_longer_than_one_may(
@@ -587,28 +599,16 @@ def test_requests_queued_in_the_upload_lane_on_purpose_hold_it_no_longer_than_on
     lane unread, one after another; each one's time counts from when it was queued, so
     four of them keep the photo post behind them waiting for about one's time (4 s and
     3 s for its 100 KB), not four times that (past the photo client's 15 s)."""
-    with django_db_blocker.unblock(), committed_tenant(SLUG, "Upload Lane City", "city"):
-        with web_server({"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "4"}) as port:
-            host = f"{SLUG}.localhost:{port}"
-            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-            cookie, token = _csrf(browser, host)
-            with ExitStack() as stack:
-                for _ in range(4):
-                    silent = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=30))
-                    silent.sendall(
-                        _head(
-                            "POST /report/ HTTP/1.1",
-                            f"Host: {host}",
-                            "Content-Type: multipart/form-data; boundary=x",
-                            "Content-Length: 100000",
-                            "Expect: 100-continue",
-                            f"Cookie: csrftoken={cookie}",  # so the view waits for the body
-                        )
-                    )
-                time.sleep(0.3)
-                posted = _photo_posted(browser, host, cookie, token)
-            browser.close()
-        assert posted.status == 302, posted.status
+    with _lane(
+        django_db_blocker, {"WEB_UPLOAD_THREADS": "1", "UPLOAD_BODY_TIMEOUT_S": "4"}, timeout=15
+    ) as lane:
+        with ExitStack() as stack:
+            for _ in range(4):
+                silent = stack.enter_context(socket.create_connection(("127.0.0.1", lane.port), timeout=30))
+                silent.sendall(lane.continue_head())
+            time.sleep(0.3)
+            posted = lane.photo_posted()
+    assert posted.status == 302, posted.status
 
 
 def test_a_head_sent_in_many_small_pieces_is_refused_before_it_costs_the_event_loop() -> None:
@@ -639,7 +639,8 @@ def test_a_request_queued_for_the_upload_lane_past_its_time_is_answered_busy() -
     worker = _admitting_worker(burst=100_000, memory=1_000_000)
     assert worker.handle(conn) == (False, conn)  # type: ignore[arg-type]
     assert client.recv(1024).startswith(b"HTTP/1.1 503 ")
-    _closed((Upload(conn, 0.0), client))  # type: ignore[arg-type]
+    client.close()
+    server.close()
 
 
 def test_requests_whose_small_body_never_comes_hold_no_page_thread(
