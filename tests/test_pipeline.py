@@ -35,7 +35,7 @@ def test_processing_classifies_and_opens_an_issue(tenant_a) -> None:
     assert report.status == "processed" and report.processed_at is not None
     assert report.category.code == "street_lights" and report.category_source == "classifier"
     # A new tenant: no corrections yet, the starter examples decide (by meaning).
-    assert report.classifier == "offline-prior-v1" and 0 < report.confidence <= 1
+    assert report.classifier == "offline-prior-v2" and 0 < report.confidence <= 1
     assert report.summary == "Street light out on Elm Street, the whole corner is dark"
     issue = report.issue
     assert issue.report_count == 1 and issue.status == "open" and issue.category == report.category

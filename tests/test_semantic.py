@@ -21,7 +21,7 @@ from civicpulse.core import vectors as vectors_format
 from issues.models import Category
 from issues.services.grouping import issue_group_report
 from issues.starter_examples import STARTER_EXAMPLES
-from llm import embeddings
+from llm import embeddings, prior
 from llm.services import classify_untrained
 from reports.services.pipeline import category_info
 
@@ -54,7 +54,7 @@ def test_the_model_loads_from_its_wheel_with_every_socket_refused() -> None:
         socket.socket.connect = refuse
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
-        from llm import embeddings
+        from llm import embeddings, prior
 
         vectors = embeddings.embed(["Pot Hole", "Pothole", "Graffiti on the wall"])
         assert vectors is not None, "the model did not load"
@@ -74,7 +74,7 @@ def test_without_the_package_the_keywords_answer() -> None:
         import django
 
         django.setup()
-        from llm import embeddings
+        from llm import embeddings, prior
         from llm.services import classify_untrained
         from llm.types import CategoryInfo
 
@@ -104,7 +104,7 @@ def test_vectors_round_trip_through_storage_compactly() -> None:
 def test_cold_start_reads_meaning_where_no_keyword_matches(tenant_a) -> None:
     categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
     camping = classify_untrained("dude camping in the alley with a shopping cart", categories)
-    assert (camping.category, camping.classifier) == ("other", "offline-prior-v1")
+    assert (camping.category, camping.classifier) == ("other", "offline-prior-v2")
     tree = classify_untrained("a huge branch broke off and lies across the footpath", categories)
     assert tree.category == "trees_parks" and 0 < tree.confidence <= 1
     # The resident's own choice is kept, with the keywords' confidence in it.
@@ -123,6 +123,25 @@ def test_cold_start_reads_misspelled_short_reports(tenant_a) -> None:
         "sidewlak crakced": "sidewalks",
     }
     assert {text: classify_untrained(text, categories).category for text in texts} == texts
+
+
+def test_cold_start_weighs_the_words_that_tell_categories_apart(tenant_a, monkeypatch) -> None:
+    """The regression fitted on the examples learns that "dead" says sanitation and that
+    "sidewalk", in many categories' examples, says little; the nearest examples alone weigh
+    every word alike."""
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    text = "dead rat on the sidewalk"
+    assert classify_untrained(text, categories).category == "sanitation"
+    monkeypatch.setattr(prior, "REGRESSION_SHARE", 0.0)
+    assert classify_untrained(text, categories).category == "other"
+
+
+def test_the_cold_start_regression_is_fitted_the_same_every_time(tenant_a) -> None:
+    key = prior._category_key([category_info(c) for c in Category.objects.filter(active=True)])
+    first, second = prior._prototypes.__wrapped__(key), prior._prototypes.__wrapped__(key)
+    assert first.regression is not None and second.regression is not None
+    assert np.array_equal(first.regression.coef, second.regression.coef)
+    assert np.array_equal(first.regression.intercept, second.regression.intercept)
 
 
 def test_unedited_first_starter_examples_are_renewed_and_edited_ones_kept(tenant_a) -> None:
