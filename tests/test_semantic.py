@@ -155,6 +155,19 @@ def test_unedited_first_starter_examples_are_renewed_and_edited_ones_kept(tenant
     assert examples == {"potholes": list(STARTER_EXAMPLES["potholes"]), "graffiti": ["Tags on our mural"]}
 
 
+def test_unedited_second_starter_examples_are_renewed_and_edited_ones_kept(tenant_a) -> None:
+    migration = importlib.import_module("issues.migrations.0021_starter_examples_v3")
+    Category.objects.filter(code="other").update(examples=migration.SECOND_EXAMPLES["other"])
+    Category.objects.filter(code="graffiti").update(examples=migration.SECOND_EXAMPLES["graffiti"] + ["Tags"])
+    migration.renew_starter_examples(django_apps, None)
+    examples = dict(Category.objects.filter(code__in=["other", "graffiti"]).values_list("code", "examples"))
+    assert examples == {
+        "other": list(STARTER_EXAMPLES["other"]),
+        "graffiti": [*migration.SECOND_EXAMPLES["graffiti"], "Tags"],
+    }
+    assert "Lyft scooter" in examples["other"] and "Lyft scooter" not in migration.SECOND_EXAMPLES["other"]
+
+
 def test_cold_start_beats_the_keywords_on_a_file_written_for_the_tests(tenant_a) -> None:
     out = io.StringIO()
     call_command(
