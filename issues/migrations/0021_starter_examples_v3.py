@@ -5,6 +5,32 @@ from issues.starter_examples import STARTER_EXAMPLES
 # The starter examples of the categories this migration renews, as migration 0020 left
 # them (frozen here): a category still holding exactly these was never edited by its staff.
 SECOND_EXAMPLES: dict[str, list[str]] = {
+    "abandoned_vehicles": [
+        "Car has not moved in weeks",
+        "Abandoned vehicle parked on the street",
+        "Vehicle with flat tires parked for a month",
+        "RV parked here for over 72 hours",
+        "Car with expired plates hasn't moved",
+        "Derelict car left on the street",
+        "Truck parked in the same spot for two weeks",
+        "Broken down van abandoned",
+        "abandoned car",
+        "vehicle parked over 72 hours",
+        "car hasn't moved",
+        "trailer parked on the street",
+        "boat trailer parked for months",
+        "car with flat tires",
+        "expired registration",
+        "car with no plates",
+        "car covered in dust",
+        "junk car",
+        "camper parked a long time",
+        "same car parked for a month",
+        "van hasn't moved",
+        "abandon vehicle",
+        "abandonded car",
+        "car sitting for 2 weeks",
+    ],
     "graffiti": [
         "Graffiti",
         "Graffiti on the wall",
@@ -102,7 +128,8 @@ SECOND_EXAMPLES: dict[str, list[str]] = {
 
 def renew_starter_examples(apps, schema_editor) -> None:
     """Categories whose examples are still the second starter set get the third (shared
-    scooters and bikes by their operators' names and words, graffiti on street furniture);
+    scooters and bikes by their operators' names and words, graffiti on street furniture,
+    parking time limits);
     examples staff have edited are left alone."""
     Category = apps.get_model("issues", "Category")
     for category in Category.objects.filter(code__in=list(SECOND_EXAMPLES)).order_by("pk"):

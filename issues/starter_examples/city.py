@@ -284,6 +284,11 @@ CITY_EXAMPLES: dict[str, tuple[str, ...]] = {
         "abandon vehicle",
         "abandonded car",
         "car sitting for 2 weeks",
+        "72 hour parking violation",
+        "parked more than 72 hours",
+        "48 hour parking",
+        "car has not moved in over a week",
+        "same truck parked for 5 days",
     ),
     "sidewalks": (
         "Sidewalk is cracked and uneven",
