@@ -7,14 +7,19 @@ camping in the alley with a shopping cart" finds "Homeless encampment on the sid
 though they share no word. Similarity is meaning (cosine of the embeddings) plus spelling
 (cosine of character n-grams within words): most residents' reports are a few words,
 often misspelled ("pot whole", "grafitti", "street ligth out"), and the n-grams tie them
-to an example that the static embedding model reads poorly. Deterministic: the same
-text and categories always give the same answer.
+to an example that the static embedding model reads poorly. Beside that, a logistic
+regression fitted on the same examples learns which n-grams and directions of meaning
+tell the categories apart ("dead" says sanitation; "sidewalk", in many categories'
+examples, says little), and the two distributions are mixed. Examples in Spanish answer
+only reports that read as Spanish. Deterministic for a given BLAS thread count (the
+workers run one): the same text and categories always give the same answer.
 
 Needs the embedding model (llm.embeddings); without it `classify_prior` answers None and
 the keyword classifier speaks.
 """
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +29,9 @@ import numpy as np
 from scipy import optimize, sparse
 
 from llm import embeddings
+from llm.language_guess import looks_spanish
 from llm.offline import rule_severity, summarise
-from llm.text_model import EMBEDDING_WEIGHT, char_features
+from llm.text_model import EMBEDDING_WEIGHT, INVERSE_REGULARISATION, char_features
 from llm.types import CategoryInfo, Classification
 
 CLASSIFIER_NAME = "offline-prior-v2"
@@ -41,19 +47,31 @@ SPELLING_WEIGHT = 0.75
 TEMPERATURE = 0.05
 # The regression fitted on the examples (it learns which n-grams and directions of
 # meaning tell the categories apart, where the nearest examples weigh every word alike):
-# its share of the mixed probabilities, and its inverse regularisation strength (the
-# learned model's, llm.text_model).
+# its share of the mixed probabilities. Its inverse regularisation strength is the
+# learned model's (llm.text_model).
 REGRESSION_SHARE = 0.7
-REGRESSION_C = 30.0
-# Category sets remembered per process (a tenant's categories change rarely; each entry
-# is a few hundred vectors and their n-grams).
+# Category sets remembered per process, each once for English reports and once for
+# Spanish ones (a tenant's categories change rarely; each entry is a few hundred vectors,
+# their n-grams and the regression's weights, under 1 MB; unedited tenants share one).
 _CACHE_SIZE = 64
 
 _CategoryKey = tuple[tuple[str, str, str, tuple[str, ...]], ...]
 
 
-def _category_key(categories: list[CategoryInfo]) -> _CategoryKey:
-    return tuple((c.code, c.name, c.description, c.examples) for c in categories)
+def _category_key(categories: list[CategoryInfo], spanish: bool) -> _CategoryKey:
+    """The categories as the cache knows them. Examples in Spanish answer only reports that
+    read as Spanish: their n-grams ("ada" in "apagada", "tapada") would otherwise pull
+    short English reports ("Ada ramp") their way."""
+    return tuple(
+        (c.code, c.name, c.description, tuple(e for e in c.examples if spanish or not _spanish_example(e)))
+        for c in categories
+    )
+
+
+@lru_cache(maxsize=8192)
+def _spanish_example(example: str) -> bool:
+    """Asked of every example for every report: remembered, as examples change rarely."""
+    return looks_spanish(example)
 
 
 def _tf(text: str) -> Counter[str]:
@@ -130,19 +148,23 @@ class _Regression:
     @classmethod
     def fit(cls, features: sparse.csr_matrix, labels: np.ndarray, classes: int) -> "_Regression":
         """Cross-entropy with an L2 penalty on the weights (not the intercepts), minimised
-        by L-BFGS from zero: deterministic, and a few tenths of a second for a city's few
-        hundred examples."""
+        by L-BFGS from zero. Each category's examples weigh as much together as any
+        other's, so how many examples the team (or staff) wrote for a category is not
+        learned as how likely it is: a category with only its name stands as tall as one
+        with forty examples."""
         rows, columns = features.shape
         targets = np.zeros((rows, classes))
         targets[np.arange(rows), labels] = 1.0
+        counts = np.bincount(labels, minlength=classes)
+        share = (rows / (np.count_nonzero(counts) * counts[labels]))[:, None] * INVERSE_REGULARISATION
 
         def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
             weights, intercept = flat[:-classes].reshape(columns, classes), flat[-classes:]
             logits = np.asarray(features @ weights) + intercept
             logits -= logits.max(axis=1, keepdims=True)
             log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            error = REGRESSION_C * (np.exp(log_p) - targets)
-            value = -REGRESSION_C * float((targets * log_p).sum()) + 0.5 * float((weights * weights).sum())
+            error = share * (np.exp(log_p) - targets)
+            value = -float((share * targets * log_p).sum()) + 0.5 * float((weights * weights).sum())
             gradient = np.asarray(features.T @ error) + weights
             return value, np.concatenate([gradient.ravel(), error.sum(axis=0)])
 
@@ -198,6 +220,16 @@ def _prototypes(key: _CategoryKey) -> _Prototypes | None:
     return _Prototypes(vectors, spelling, padded, nearest, regression)
 
 
+# The io workers' threads classify side by side: the first of them to meet a set of
+# categories fits it, the others wait for that fit instead of repeating it.
+_fitting = threading.Lock()
+
+
+def _prototypes_once(key: _CategoryKey) -> _Prototypes | None:
+    with _fitting:
+        return _prototypes(key)
+
+
 def _probabilities(texts: list[str], vectors: np.ndarray, prototypes: _Prototypes) -> np.ndarray:
     """Each text's (a row) probability for each category (a column): the nearest
     examples' scores made a distribution, mixed with the regression's."""
@@ -214,35 +246,40 @@ def _probabilities(texts: list[str], vectors: np.ndarray, prototypes: _Prototype
 
 
 def classify_prior_many(texts: list[str], categories: list[CategoryInfo]) -> list[Classification | None]:
-    """Each text's category, the one whose examples are nearest (None for every text
+    """Each text's category, the most probable by its examples (None for every text
     without the model or with no categories, and for a text with no words the model
-    knows), all compared in a few matrix products."""
+    knows), all compared in a few matrix products: one batch for the texts that read as
+    English, one for those that read as Spanish."""
     answers: list[Classification | None] = [None] * len(texts)
     wanted = [index for index, text in enumerate(texts) if text.strip()] if categories else []
     vectors = embeddings.embed_many([texts[index] for index in wanted]) if wanted else None
-    prototypes = _prototypes(_category_key(categories)) if vectors is not None else None
-    if vectors is None or prototypes is None:
+    if vectors is None:
         return answers
-    known = [(index, vector) for index, vector in zip(wanted, vectors, strict=True) if np.any(vector)]
-    if not known:
-        return answers
-    probabilities = _probabilities(
-        [texts[index] for index, _ in known], np.stack([v for _, v in known]), prototypes
-    )
-    for (index, _), row in zip(known, probabilities, strict=True):
-        best = int(np.argmax(row))
-        category = categories[best]
-        answers[index] = Classification(
-            category=category.code,
-            severity=rule_severity(texts[index], category),
-            summary=summarise(texts[index]),
-            confidence=round(float(row[best]), 3),
-            classifier=CLASSIFIER_NAME,
+    by_language: dict[bool, list[tuple[int, np.ndarray]]] = {False: [], True: []}
+    for index, vector in zip(wanted, vectors, strict=True):
+        if np.any(vector):
+            by_language[looks_spanish(texts[index])].append((index, vector))
+    for spanish, known in by_language.items():
+        prototypes = _prototypes_once(_category_key(categories, spanish)) if known else None
+        if prototypes is None:
+            continue
+        probabilities = _probabilities(
+            [texts[index] for index, _ in known], np.stack([v for _, v in known]), prototypes
         )
+        for (index, _), row in zip(known, probabilities, strict=True):
+            best = int(np.argmax(row))
+            category = categories[best]
+            answers[index] = Classification(
+                category=category.code,
+                severity=rule_severity(texts[index], category),
+                summary=summarise(texts[index]),
+                confidence=round(float(row[best]), 3),
+                classifier=CLASSIFIER_NAME,
+            )
     return answers
 
 
 def classify_prior(text: str, categories: list[CategoryInfo]) -> Classification | None:
-    """The category whose examples are nearest, or None without the model, with no
+    """The category most probable by its examples, or None without the model, with no
     categories, or for a text with no words the model knows."""
     return classify_prior_many([text], categories)[0]

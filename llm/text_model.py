@@ -50,7 +50,7 @@ _CALIBRATION_SHARE = 0.2
 _TEMPERATURES = tuple(round(0.5 + 0.1 * i, 1) for i in range(36))  # 0.5 .. 4.0
 # Inverse regularisation strength: weaker than scikit-learn's default (1.0) because the
 # feature blocks are L2-normalised and short texts carry few terms.
-_C = 30.0
+INVERSE_REGULARISATION = 30.0
 
 
 def text_features(text: str) -> list[str]:
@@ -131,7 +131,7 @@ def text_model_estimators(
         raise ValueError("a text model needs at least two distinct labels")
     features = FeatureSet(use_embedding=embeddings.available())
     matrix = features.fit_transform(texts)
-    model = LogisticRegression(C=_C, max_iter=3000)
+    model = LogisticRegression(C=INVERSE_REGULARISATION, max_iter=3000)
     model.fit(matrix, list(labels))
     return features, model
 

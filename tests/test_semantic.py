@@ -16,17 +16,21 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.utils import timezone
+from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
 from issues.models import Category
 from issues.services.grouping import issue_group_report
 from issues.starter_examples import STARTER_EXAMPLES
+from issues.starter_examples.city import CITY_EXAMPLES
 from llm import embeddings, prior
+from llm.language_guess import looks_spanish
 from llm.services import classify_untrained
 from reports.services.pipeline import category_info
 
 ROOT = Path(__file__).resolve().parents[1]
 COLD_START_FILE = ROOT / "tests" / "data" / "cold_start_city.csv"
+COLD_START_FILE_ES = ROOT / "tests" / "data" / "cold_start_city_es.csv"
 
 
 def _run_isolated(code: str) -> str:
@@ -54,7 +58,7 @@ def test_the_model_loads_from_its_wheel_with_every_socket_refused() -> None:
         socket.socket.connect = refuse
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
-        from llm import embeddings, prior
+        from llm import embeddings
 
         vectors = embeddings.embed(["Pot Hole", "Pothole", "Graffiti on the wall"])
         assert vectors is not None, "the model did not load"
@@ -74,7 +78,7 @@ def test_without_the_package_the_keywords_answer() -> None:
         import django
 
         django.setup()
-        from llm import embeddings, prior
+        from llm import embeddings
         from llm.services import classify_untrained
         from llm.types import CategoryInfo
 
@@ -126,18 +130,18 @@ def test_cold_start_reads_misspelled_short_reports(tenant_a) -> None:
 
 
 def test_cold_start_weighs_the_words_that_tell_categories_apart(tenant_a, monkeypatch) -> None:
-    """The regression fitted on the examples learns that "dead" says sanitation and that
-    "sidewalk", in many categories' examples, says little; the nearest examples alone weigh
-    every word alike."""
+    """The regression fitted on the examples learns that "bar" and "awake" say noise and
+    that "street", in many categories' examples, says little; the nearest examples alone
+    weigh every word alike and hear a street light."""
     categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
-    text = "dead rat on the sidewalk"
-    assert classify_untrained(text, categories).category == "sanitation"
+    text = "karaoke from the bar keeps the street awake"
+    assert classify_untrained(text, categories).category == "noise"
     monkeypatch.setattr(prior, "REGRESSION_SHARE", 0.0)
-    assert classify_untrained(text, categories).category == "other"
+    assert classify_untrained(text, categories).category == "street_lights"
 
 
 def test_the_cold_start_regression_is_fitted_the_same_every_time(tenant_a) -> None:
-    key = prior._category_key([category_info(c) for c in Category.objects.filter(active=True)])
+    key = prior._category_key([category_info(c) for c in Category.objects.filter(active=True)], spanish=False)
     first, second = prior._prototypes.__wrapped__(key), prior._prototypes.__wrapped__(key)
     assert first.regression is not None and second.regression is not None
     assert np.array_equal(first.regression.coef, second.regression.coef)
@@ -155,17 +159,58 @@ def test_unedited_first_starter_examples_are_renewed_and_edited_ones_kept(tenant
     assert examples == {"potholes": list(STARTER_EXAMPLES["potholes"]), "graffiti": ["Tags on our mural"]}
 
 
-def test_unedited_second_starter_examples_are_renewed_and_edited_ones_kept(tenant_a) -> None:
+def test_unedited_second_starter_examples_are_renewed_and_edited_ones_kept(tenant_a, monkeypatch) -> None:
     migration = importlib.import_module("issues.migrations.0021_starter_examples_v3")
-    Category.objects.filter(code="other").update(examples=migration.SECOND_EXAMPLES["other"])
-    Category.objects.filter(code="graffiti").update(examples=migration.SECOND_EXAMPLES["graffiti"] + ["Tags"])
+    # The frozen hashes are of the lists as JSON: potholes' English examples did not change.
+    potholes = migration.examples_hash(list(CITY_EXAMPLES["potholes"]))
+    assert potholes == migration.SECOND_EXAMPLES_SHA256["potholes"]
+    monkeypatch.setitem(migration.SECOND_EXAMPLES_SHA256, "other", migration.examples_hash(["Tents"]))
+    Category.objects.filter(code="other").update(examples=["Tents"])
+    Category.objects.filter(code="graffiti").update(examples=["Tags on our mural"])
     migration.renew_starter_examples(django_apps, None)
     examples = dict(Category.objects.filter(code__in=["other", "graffiti"]).values_list("code", "examples"))
-    assert examples == {
-        "other": list(STARTER_EXAMPLES["other"]),
-        "graffiti": [*migration.SECOND_EXAMPLES["graffiti"], "Tags"],
-    }
-    assert "Lyft scooter" in examples["other"] and "Lyft scooter" not in migration.SECOND_EXAMPLES["other"]
+    assert examples == {"other": list(STARTER_EXAMPLES["other"]), "graffiti": ["Tags on our mural"]}
+    assert "Lyft scooter" in examples["other"] and "campamento de indigentes" in examples["other"]
+
+
+def test_the_regression_weighs_each_category_alike_however_many_examples_it_has() -> None:
+    """Forty examples of one category and one of another, none of them informative: the
+    regression must not learn the forty as a prior (a category staff add with only its
+    name would never win)."""
+    features = sparse.csr_matrix((41, 3))
+    labels = np.asarray([0] * 40 + [1])
+    fitted = prior._Regression.fit(features, labels, 2)
+    assert fitted.probabilities(sparse.csr_matrix((1, 3)))[0] == pytest.approx([0.5, 0.5], abs=0.01)
+
+
+def test_spanish_examples_answer_spanish_reports_and_leave_english_ones_alone(tenant_a) -> None:
+    assert looks_spanish("hay un bache enorme en la calle") and looks_spanish("semáforo apagado")
+    assert not looks_spanish("pothole on main street") and not looks_spanish("Ada ramp")
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    english = prior._category_key(categories, spanish=False)
+    assert not any(looks_spanish(example) for _, _, _, examples in english for example in examples)
+    assert any(
+        looks_spanish(e) for _, _, _, examples in prior._category_key(categories, True) for e in examples
+    )
+    out = io.StringIO()
+    call_command(
+        "evaluate_classifier",
+        "alpha",
+        "--csv",
+        str(COLD_START_FILE_ES),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--cold-start",
+        "--no-model",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    assert figures["rows"] == "31"
+    assert float(figures["accuracy"]) >= 0.75
+    assert float(figures["accuracy"]) > float(figures["keyword_accuracy"]) + 0.3
 
 
 def test_cold_start_beats_the_keywords_on_a_file_written_for_the_tests(tenant_a) -> None:

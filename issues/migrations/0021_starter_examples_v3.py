@@ -1,139 +1,40 @@
+import hashlib
+import json
+
 from django.db import migrations
 
 from issues.starter_examples import STARTER_EXAMPLES
 
-# The starter examples of the categories this migration renews, as migration 0020 left
-# them (frozen here): a category still holding exactly these was never edited by its staff.
-SECOND_EXAMPLES: dict[str, list[str]] = {
-    "abandoned_vehicles": [
-        "Car has not moved in weeks",
-        "Abandoned vehicle parked on the street",
-        "Vehicle with flat tires parked for a month",
-        "RV parked here for over 72 hours",
-        "Car with expired plates hasn't moved",
-        "Derelict car left on the street",
-        "Truck parked in the same spot for two weeks",
-        "Broken down van abandoned",
-        "abandoned car",
-        "vehicle parked over 72 hours",
-        "car hasn't moved",
-        "trailer parked on the street",
-        "boat trailer parked for months",
-        "car with flat tires",
-        "expired registration",
-        "car with no plates",
-        "car covered in dust",
-        "junk car",
-        "camper parked a long time",
-        "same car parked for a month",
-        "van hasn't moved",
-        "abandon vehicle",
-        "abandonded car",
-        "car sitting for 2 weeks",
-    ],
-    "graffiti": [
-        "Graffiti",
-        "Graffiti on the wall",
-        "grafitti",
-        "graffitti on fence",
-        "tagging",
-        "tags on the wall",
-        "Someone spray painted tags on the fence",
-        "Graffiti on the utility box",
-        "graffiti on a sign",
-        "Tagging on the bridge and the signs",
-        "Vandalism with spray paint on the building",
-        "New tags on the back of the store",
-        "Paint on the bus shelter",
-        "Gang tags on the retaining wall",
-        "graffiti on the electrical box",
-        "tag on the mailbox",
-        "graffiti under the freeway",
-        "marker tags on the light pole",
-        "graffiti on the sidewalk",
-        "graffiti again on the same wall",
-        "stickers and tags on the signal box",
-    ],
-    "other": [
-        "Homeless encampment on the sidewalk",
-        "People camping with tents under the bridge",
-        "Electric scooters left blocking the sidewalk",
-        "Rental bikes dumped on the sidewalk",
-        "Car parked in a red zone",
-        "Vehicle blocking my driveway",
-        "Cars parked on the yellow curb all day",
-        "Stop sign is missing",
-        "Street sign is faded",
-        "Request for speed bumps",
-        "Transient camp with trash and drug use",
-        "Scooters lying in the street",
-        "homeless",
-        "transients",
-        "tent on the sidewalk",
-        "people sleeping on the sidewalk",
-        "homeless man with shopping carts",
-        "people living in a van",
-        "scooter",
-        "scooters blocking the sidewalk",
-        "bird scooter",
-        "lime scooter laying on the sidewalk",
-        "scooter knocked over",
-        "e-bike left in the street",
-        "car parked on the sidewalk",
-        "blocking driveway",
-        "parked in a handicap spot",
-        "double parked",
-        "parked in the fire lane",
-        "parking violation",
-        "stop sign faded",
-        "sign knocked down",
-        "street name sign missing",
-        "bent sign",
-        "crosswalk paint faded",
-        "red curb needs repainting",
-        "cars speeding",
-        "feces on the sidewalk",
-        "needles",
-        "scooter not parked in the corral",
-        "scooters left in the middle of the sidewalk",
-        "scooter laying down blocking the walkway",
-        "scooters thrown in the bushes",
-        "bikes and scooters piled up at the corner",
-        "rental scooter blocking the ramp",
-        "homeless people camping in the canyon",
-        "person living in an RV on the street",
-        "people sleeping in tents on the sidewalk",
-        "transient blocking the doorway with belongings",
-        "homeless camp with trash and shopping carts",
-        "squatters in the vacant lot",
-        "person passed out on the sidewalk",
-        "drug use and fires at the encampment",
-        "parked in a 2 hour zone all day",
-        "parked in the loading zone for hours",
-        "car parked in the bike lane",
-        "blocking the alley",
-        "parked too close to the corner",
-        "street sweeping sign faded",
-        "no parking sign missing",
-        "sign pole knocked over",
-        "stop sign hidden",
-        "lane lines need repainting",
-        "need a crosswalk here",
-        "request for a stop sign",
-        "mosquitoes from standing water in a yard",
-        "dog off leash",
-    ],
+# The city categories' second starter examples, as migration 0020 left them: the SHA-256 of
+# each list as JSON (`json.dumps(examples)`). A category whose examples still hash to this
+# was never edited by its staff.
+SECOND_EXAMPLES_SHA256: dict[str, str] = {
+    "potholes": "3b363404e5eed9b643656b9f265a1c376bf834acb44b4b9d67f1b32f769068c2",
+    "street_lights": "b49a6c53f796ddf9788e1f6a7b503d0016998d52d45ef1ea8e561e588e770379",
+    "graffiti": "f7fe48681316ea378b14e2f6f843678bf9f1fce2cbe49a6121c51587fc637394",
+    "sanitation": "1ae97f2f337f83c805480d58309f2192ca5698f105de0fe38dbaf17c3d974a60",
+    "noise": "72826baf6d618351c183f59e2ace55dbf372789a0d5a90163081be8460fd7f2e",
+    "trees_parks": "66033a37e8e89e097fa1b02328cbe57dbd216933d39d9e9ca38934db9c5c50c4",
+    "water_sewer": "fefa6df8be4f5431e1f72c2a91a42e5be5a5d9917535540fb184ef4f5174b79c",
+    "traffic_signals": "a6b2db363a22631b29a15e1635cc931a84d21d3f9b680dc7d53540f790e422a5",
+    "abandoned_vehicles": "5057664136d75b963f0595490ee01c0ed3119b756abbbed077307517862a6be8",
+    "sidewalks": "cb8b8999e2d34a6cff7c758e0e604663ce70e5e30ad7a95b77d29ed498886057",
+    "other": "055798c1350f373b9a4fc1dc44f9c1bd6d3d581b92bbafbed0521c00163ccc6c",
 }
 
 
+def examples_hash(examples: list[str]) -> str:
+    return hashlib.sha256(json.dumps(examples).encode()).hexdigest()
+
+
 def renew_starter_examples(apps, schema_editor) -> None:
-    """Categories whose examples are still the second starter set get the third (shared
-    scooters and bikes by their operators' names and words, graffiti on street furniture,
-    parking time limits);
-    examples staff have edited are left alone."""
+    """Categories whose examples are still the second starter set get the third: Spanish
+    examples for every city category, shared scooters and bikes by their operators' names
+    and words, graffiti on street furniture, parking time limits. Examples staff have
+    edited are left alone."""
     Category = apps.get_model("issues", "Category")
-    for category in Category.objects.filter(code__in=list(SECOND_EXAMPLES)).order_by("pk"):
-        if category.examples == SECOND_EXAMPLES[category.code]:
+    for category in Category.objects.filter(code__in=list(SECOND_EXAMPLES_SHA256)).order_by("pk"):
+        if examples_hash(category.examples) == SECOND_EXAMPLES_SHA256[category.code]:
             category.examples = list(STARTER_EXAMPLES[category.code])
             category.save(update_fields=["examples"])
 

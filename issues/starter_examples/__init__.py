@@ -7,6 +7,10 @@ model. Keyed by category code: a code means the same thing for every kind that h
 """
 
 from issues.starter_examples.city import CITY_EXAMPLES
+from issues.starter_examples.city_es import CITY_EXAMPLES_ES
 from issues.starter_examples.places import PLACE_EXAMPLES
 
-STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {**CITY_EXAMPLES, **PLACE_EXAMPLES}
+STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {
+    **{code: examples + CITY_EXAMPLES_ES.get(code, ()) for code, examples in CITY_EXAMPLES.items()},
+    **PLACE_EXAMPLES,
+}

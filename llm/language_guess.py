@@ -1,0 +1,32 @@
+"""Whether a resident's text reads as Spanish, the one language besides English that the
+resident pages speak (docs/languages.md). A guess from Spanish letters and a few frequent
+words, with no model: enough to choose which starter examples a report is compared with.
+A short English text naming a street ("La Jolla", "Via de la Valle") may pass for
+Spanish; that only adds the Spanish examples to the English ones it is compared with."""
+
+import re
+
+_SPANISH_LETTERS = re.compile(r"[áéíóúñ¿¡]")
+_WORD = re.compile(r"\w+")
+# Frequent Spanish words that are not English words ("a", "no" and "y" are left out),
+# and the nouns and participles residents' reports are made of, for the many reports
+# of two or three words ("basura tirada", "carro abandonado").
+_SPANISH_WORDS = frozenset(
+    "el la los las del de en un una unos unas que hay está están esta estan por para con se "
+    "muy mi sin pero como cuando donde desde hace frente tiene "
+    "calle basura banqueta acera carro coche bache baches ruido luz agua fuga drenaje arbol "
+    "perro poste alcantarilla semaforo llantas tirada tirado roto rota rotos abandonado "
+    "estacionado tapada tapado".split()
+)
+
+
+def looks_spanish(text: str) -> bool:
+    """A Spanish letter; or Spanish words making a fifth of the text's words, at least
+    two of them, or one in a text of five words or fewer ("poste de luz apagado"). The
+    share keeps long English reports on "Via de la Valle" and "La Jolla" English."""
+    lowered = text.lower()
+    if _SPANISH_LETTERS.search(lowered):
+        return True
+    words = _WORD.findall(lowered)
+    hits = sum(word in _SPANISH_WORDS for word in words)
+    return (hits >= 2 and hits >= 0.2 * len(words)) or (hits == 1 and len(words) <= 5)
