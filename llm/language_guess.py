@@ -14,9 +14,14 @@ _WORD = re.compile(r"\w+")
 _SPANISH_WORDS = frozenset(
     "el la los las del de en un una unos unas que hay está están esta estan por para con se "
     "muy mi sin pero como cuando donde desde hace frente tiene "
-    "calle basura banqueta acera carro coche bache baches ruido luz agua fuga drenaje arbol "
-    "perro poste alcantarilla semaforo llantas tirada tirado roto rota rotos abandonado "
-    "estacionado tapada tapado".split()
+    "calle calles basura basurero banqueta banquetas acera aceras carro coche camioneta "
+    "bache baches hoyo hoyos ruido fiesta musica luz foco focos lampara alumbrado publico "
+    "agua fuga tuberia drenaje coladera alcantarilla inundacion arbol arboles rama ramas "
+    "perro gato vecino vecinos esquina cuadra parque juegos poste semaforo semaforos llantas "
+    "muebles sillon colchon escombro grande "
+    "tirada tirado tiradas tirados tiraron roto rota rotos rotas caido caida caidos caidas "
+    "muerto muerta fundido fundida ruidoso ruidosa inundada inundado tapada tapado "
+    "abandonado abandonada abandonados abandonadas estacionado estacionada".split()
 )
 
 

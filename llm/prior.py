@@ -51,17 +51,19 @@ TEMPERATURE = 0.05
 # learned model's (llm.text_model).
 REGRESSION_SHARE = 0.7
 # Category sets remembered per process, each once for English reports and once for
-# Spanish ones (a tenant's categories change rarely; each entry is a few hundred vectors,
-# their n-grams and the regression's weights, under 1 MB; unedited tenants share one).
-_CACHE_SIZE = 64
+# Spanish ones. An entry holds a few hundred vectors, their n-grams and the regression's
+# weights: about 3 MB for a city's categories, so 16 of them stay under 50 MB. Tenants
+# whose categories are unedited share one; a set that dropped out is fitted again (about
+# 0.4 s), and only until its tenant's corrections train a model.
+_CACHE_SIZE = 16
 
 _CategoryKey = tuple[tuple[str, str, str, tuple[str, ...]], ...]
 
 
 def _category_key(categories: list[CategoryInfo], spanish: bool) -> _CategoryKey:
     """The categories as the cache knows them. Examples in Spanish answer only reports that
-    read as Spanish: their n-grams ("ada" in "apagada", "tapada") would otherwise pull
-    short English reports ("Ada ramp") their way."""
+    read as Spanish: their n-grams and meanings would otherwise pull short English reports
+    their way ("Piano", a dumped one, to potholes)."""
     return tuple(
         (c.code, c.name, c.description, tuple(e for e in c.examples if spanish or not _spanish_example(e)))
         for c in categories
@@ -221,13 +223,21 @@ def _prototypes(key: _CategoryKey) -> _Prototypes | None:
 
 
 # The io workers' threads classify side by side: the first of them to meet a set of
-# categories fits it, the others wait for that fit instead of repeating it.
-_fitting = threading.Lock()
+# categories fits it, and the others asking for the same set wait for that fit rather than
+# repeat it. Threads asking for other sets, already fitted or not, do not wait.
+_in_flight: dict[_CategoryKey, threading.Lock] = {}
+_in_flight_guard = threading.Lock()
 
 
 def _prototypes_once(key: _CategoryKey) -> _Prototypes | None:
-    with _fitting:
-        return _prototypes(key)
+    with _in_flight_guard:
+        fitting = _in_flight.setdefault(key, threading.Lock())
+    try:
+        with fitting:
+            return _prototypes(key)
+    finally:
+        with _in_flight_guard:
+            _in_flight.pop(key, None)
 
 
 def _probabilities(texts: list[str], vectors: np.ndarray, prototypes: _Prototypes) -> np.ndarray:

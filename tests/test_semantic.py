@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,11 +22,12 @@ from scipy import sparse
 from civicpulse.core import vectors as vectors_format
 from issues.models import Category
 from issues.services.grouping import issue_group_report
-from issues.starter_examples import STARTER_EXAMPLES
+from issues.starter_examples import CITY_STARTER_EXAMPLES, STARTER_EXAMPLES
 from issues.starter_examples.city import CITY_EXAMPLES
 from llm import embeddings, prior
 from llm.language_guess import looks_spanish
 from llm.services import classify_untrained
+from llm.types import CategoryInfo
 from reports.services.pipeline import category_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +145,7 @@ def test_cold_start_weighs_the_words_that_tell_categories_apart(tenant_a, monkey
 def test_the_cold_start_regression_is_fitted_the_same_every_time(tenant_a) -> None:
     key = prior._category_key([category_info(c) for c in Category.objects.filter(active=True)], spanish=False)
     first, second = prior._prototypes.__wrapped__(key), prior._prototypes.__wrapped__(key)
+    assert first is not None and second is not None
     assert first.regression is not None and second.regression is not None
     assert np.array_equal(first.regression.coef, second.regression.coef)
     assert np.array_equal(first.regression.intercept, second.regression.intercept)
@@ -167,10 +170,53 @@ def test_unedited_second_starter_examples_are_renewed_and_edited_ones_kept(tenan
     monkeypatch.setitem(migration.SECOND_EXAMPLES_SHA256, "other", migration.examples_hash(["Tents"]))
     Category.objects.filter(code="other").update(examples=["Tents"])
     Category.objects.filter(code="graffiti").update(examples=["Tags on our mural"])
+    # What migration 0020 gives a category that held the first set: the English third set.
+    Category.objects.filter(code="sidewalks").update(examples=list(STARTER_EXAMPLES["sidewalks"]))
     migration.renew_starter_examples(django_apps, None)
-    examples = dict(Category.objects.filter(code__in=["other", "graffiti"]).values_list("code", "examples"))
-    assert examples == {"other": list(STARTER_EXAMPLES["other"]), "graffiti": ["Tags on our mural"]}
+    codes = ["other", "graffiti", "sidewalks"]
+    examples = dict(Category.objects.filter(code__in=codes).values_list("code", "examples"))
+    assert examples == {
+        "other": list(CITY_STARTER_EXAMPLES["other"]),
+        "graffiti": ["Tags on our mural"],
+        "sidewalks": list(CITY_STARTER_EXAMPLES["sidewalks"]),
+    }
     assert "Lyft scooter" in examples["other"] and "campamento de indigentes" in examples["other"]
+
+
+def test_only_a_city_gets_spanish_examples(tenant_b) -> None:
+    """A hotel shares the codes "other" and "noise" with a city: Spanish examples in those
+    two alone would draw every Spanish report there."""
+    hotel = dict(Category.objects.values_list("code", "examples"))
+    assert hotel["other"] == list(STARTER_EXAMPLES["other"]) and "plumbing" in hotel
+    assert not any(looks_spanish(example) for examples in hotel.values() for example in examples)
+    migration = importlib.import_module("issues.migrations.0021_starter_examples_v3")
+    migration.renew_starter_examples(django_apps, None)
+    assert dict(Category.objects.values_list("code", "examples")) == hotel
+
+
+def test_threads_meeting_a_new_set_of_categories_fit_it_once(tenant_a, monkeypatch) -> None:
+    categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
+    key = prior._category_key([*categories, CategoryInfo("snow", "Snow removal")], spanish=False)
+    fits: list[int] = []
+    fit = prior._Regression.fit
+
+    def counted(cls, *args):
+        fits.append(1)
+        return fit(*args)
+
+    monkeypatch.setattr(prior._Regression, "fit", classmethod(counted))
+    start = threading.Barrier(3)
+
+    def classify() -> None:
+        start.wait()
+        assert prior._prototypes_once(key) is not None
+
+    threads = [threading.Thread(target=classify) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(fits) == 1
 
 
 def test_the_regression_weighs_each_category_alike_however_many_examples_it_has() -> None:

@@ -3,7 +3,7 @@ import json
 
 from django.db import migrations
 
-from issues.starter_examples import STARTER_EXAMPLES
+from issues.starter_examples import CITY_STARTER_EXAMPLES, STARTER_EXAMPLES
 
 # The city categories' second starter examples, as migration 0020 left them: the SHA-256 of
 # each list as JSON (`json.dumps(examples)`). A category whose examples still hash to this
@@ -28,14 +28,19 @@ def examples_hash(examples: list[str]) -> str:
 
 
 def renew_starter_examples(apps, schema_editor) -> None:
-    """Categories whose examples are still the second starter set get the third: Spanish
-    examples for every city category, shared scooters and bikes by their operators' names
-    and words, graffiti on street furniture, parking time limits. Examples staff have
-    edited are left alone."""
+    """Categories whose examples are still the second starter set get the third: shared
+    scooters and bikes by their operators' names and words, graffiti on street furniture,
+    parking time limits, and in a city Spanish examples for every category (a schema
+    with the city's potholes category is a city's: the tenant's kind is not in its
+    schema). Examples staff have edited are left alone."""
     Category = apps.get_model("issues", "Category")
+    third = CITY_STARTER_EXAMPLES if Category.objects.filter(code="potholes").exists() else STARTER_EXAMPLES
     for category in Category.objects.filter(code__in=list(SECOND_EXAMPLES_SHA256)).order_by("pk"):
-        if examples_hash(category.examples) == SECOND_EXAMPLES_SHA256[category.code]:
-            category.examples = list(STARTER_EXAMPLES[category.code])
+        # Migrations 0016 and 0020 give the third set in English to a category holding none
+        # or the first.
+        unedited = {SECOND_EXAMPLES_SHA256[category.code], examples_hash(list(STARTER_EXAMPLES[category.code]))}
+        if examples_hash(category.examples) in unedited:
+            category.examples = list(third[category.code])
             category.save(update_fields=["examples"])
 
 

@@ -6,7 +6,7 @@ from django.db import transaction
 from civicpulse.core.tenancy import current_schema
 from issues.defaults import CATEGORIES_BY_KIND, DEPARTMENTS_BY_KIND
 from issues.models import Area, Category, Department, GroupingPolicy
-from issues.starter_examples import STARTER_EXAMPLES
+from issues.starter_examples import starter_examples
 from tenants.models import Tenant
 
 
@@ -15,7 +15,9 @@ def taxonomy_install_defaults(*, tenant: Tenant) -> int:
     """Give a new tenant the categories of its kind, their departments and the grouping
     policy, in the current schema. Idempotent: what exists is left as staff edited it.
     Returns how many categories were created."""
-    defaults = CATEGORIES_BY_KIND.get(getattr(tenant, "kind", ""), CATEGORIES_BY_KIND["facility"])
+    kind = getattr(tenant, "kind", "")
+    defaults = CATEGORIES_BY_KIND.get(kind, CATEGORIES_BY_KIND["facility"])
+    examples = starter_examples(kind)
     existing = set(Category.objects.values_list("code", flat=True))
     created = Category.objects.bulk_create(
         Category(
@@ -23,14 +25,14 @@ def taxonomy_install_defaults(*, tenant: Tenant) -> int:
             name=d.name,
             description=d.description,
             keywords=list(d.keywords),
-            examples=list(STARTER_EXAMPLES.get(d.code, ())),
+            examples=list(examples.get(d.code, ())),
             default_severity=d.severity,
             questions=[dict(q) for q in d.questions],
         )
         for d in defaults
         if d.code not in existing
     )
-    _departments_install_defaults(getattr(tenant, "kind", ""))
+    _departments_install_defaults(kind)
     GroupingPolicy.objects.get_or_create(pk=1)
     return len(created)
 

@@ -10,7 +10,16 @@ from issues.starter_examples.city import CITY_EXAMPLES
 from issues.starter_examples.city_es import CITY_EXAMPLES_ES
 from issues.starter_examples.places import PLACE_EXAMPLES
 
-STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {
-    **{code: examples + CITY_EXAMPLES_ES.get(code, ()) for code, examples in CITY_EXAMPLES.items()},
-    **PLACE_EXAMPLES,
+# In English, for every kind (a code several kinds share, such as "other" and "noise",
+# has the city's).
+STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {**CITY_EXAMPLES, **PLACE_EXAMPLES}
+# A city's, in English and Spanish. Only a city has Spanish examples: given to one or two
+# of a hotel's categories, they would draw every Spanish report there.
+CITY_STARTER_EXAMPLES: dict[str, tuple[str, ...]] = {
+    code: examples + CITY_EXAMPLES_ES.get(code, ()) for code, examples in CITY_EXAMPLES.items()
 }
+
+
+def starter_examples(kind: str) -> dict[str, tuple[str, ...]]:
+    """The examples a new tenant of this kind gets, by category code."""
+    return CITY_STARTER_EXAMPLES if kind == "city" else STARTER_EXAMPLES

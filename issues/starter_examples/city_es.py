@@ -2,7 +2,8 @@
 resident pages speak (docs/languages.md): short, as residents type them. Written by the
 team, not copied from any city's data. Those that read as Spanish (llm.language_guess)
 answer only reports that read as Spanish, so English reports are compared with the
-English examples; a word alone ("Bache", "grafiti") is compared with every report."""
+English examples; one that reads as neither ("grafiti") is compared with every report.
+Only a city's categories get them (issues.starter_examples.starter_examples)."""
 
 CITY_EXAMPLES_ES: dict[str, tuple[str, ...]] = {
     "potholes": (
