@@ -34,7 +34,7 @@ def main() -> None:
     from labelled_reports import labelled_rows
 
     from issues.defaults import CATEGORIES_BY_KIND
-    from issues.starter_examples import STARTER_EXAMPLES
+    from issues.starter_examples import starter_examples
     from llm import embeddings
     from llm.learning import LearnedClassifier
     from llm.services import classify_untrained
@@ -42,7 +42,9 @@ def main() -> None:
     from llm.types import CategoryInfo
 
     categories = [
-        CategoryInfo(c.code, c.name, c.description, c.keywords, c.severity, STARTER_EXAMPLES.get(c.code, ()))
+        CategoryInfo(
+            c.code, c.name, c.description, c.keywords, c.severity, starter_examples("city").get(c.code, ())
+        )
         for c in CATEGORIES_BY_KIND["city"]
     ]
     before = _rss_mb()
