@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from civicpulse.core.tenancy import current_schema
+from llm.language_guess import looks_spanish
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import rule_severity, summarise
 from llm.text_model import PARAMETERS_FORMAT, TextModel, predict_many, text_model_fit
@@ -155,11 +156,17 @@ class LearnedClassifier:
 
     def classify(self, text: str, categories: list[CategoryInfo]) -> Classification | None:
         """The category among `categories` only, or None when the model knows none of them
-        or no word of the text (it could only guess the most common category)."""
+        or no word of the text (it could only guess the most common category), or when
+        the text reads as Spanish and the model learned from fewer than
+        CLASSIFIER_MIN_EXAMPLES Spanish reports: one fitted on English corrections sorts
+        Spanish reports hardly better than chance, with a confidence that keeps them off
+        the review list, where a city's Spanish starter examples read them."""
         model = self.category
         by_code = {c.code: c for c in categories}
         allowed = [i for i, code in enumerate(model.classes) if code in by_code]
         if not allowed or not model.knows(text):
+            return None
+        if model.spanish_texts < settings.CLASSIFIER_MIN_EXAMPLES and looks_spanish(text):
             return None
         # Categories the tenant no longer offers give their share to the ones it does.
         probabilities = model.probabilities(text)[allowed]

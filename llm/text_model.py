@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llm import embeddings
+from llm.language_guess import looks_spanish
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
@@ -170,8 +171,9 @@ def text_model_fit(texts: Sequence[str], labels: Sequence[str]) -> dict:
     """Fit on labelled texts; return the parameters as plain JSON-ready data: `terms` and
     `idf` (words), `chars` and `char_idf`, `embedding` (whether the last columns are the
     embedding), `coef` (one row per class, or a single row for two classes, as
-    scikit-learn keeps it), `intercept`, `classes` and `temperature` (scores are divided
-    by it before they become probabilities). Pure: touches no database."""
+    scikit-learn keeps it), `intercept`, `classes`, `temperature` (scores are divided
+    by it before they become probabilities) and `spanish_texts` (how many of the texts
+    read as Spanish). Pure: touches no database."""
     temperature = _temperature(texts, labels)
     features, model = text_model_estimators(texts, labels)
     return {
@@ -184,6 +186,7 @@ def text_model_fit(texts: Sequence[str], labels: Sequence[str]) -> dict:
         "coef": _rounded(model.coef_),
         "intercept": _rounded(model.intercept_),
         "classes": [str(c) for c in model.classes_],
+        "spanish_texts": sum(looks_spanish(text) for text in texts),
     }
 
 
@@ -211,6 +214,9 @@ class TextModel:
     intercept: np.ndarray
     classes: tuple[str, ...]
     temperature: float = 1.0
+    # How many of the texts it was fitted on read as Spanish (0 for models stored before
+    # it was counted).
+    spanish_texts: int = 0
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> "TextModel":
@@ -225,6 +231,7 @@ class TextModel:
             intercept=np.asarray(parameters["intercept"], dtype=float),
             classes=tuple(parameters["classes"]),
             temperature=float(parameters.get("temperature", 1.0)),
+            spanish_texts=int(parameters.get("spanish_texts", 0)),
         )
 
     def knows(self, text: str) -> bool:

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from civicpulse.celery import app
-from llm.learning import classifier_train, classify_learned
+from llm.learning import LearnedClassifier, classifier_train, classify_learned
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import classify_offline
 from llm.services import training_example_record
@@ -490,3 +490,30 @@ def test_confidence_is_calibrated_on_real_resident_reports() -> None:
         if chosen.sum() >= 100:
             assert gap <= 0.1, f"confidence {tenth / 10:.1f}–{(tenth + 1) / 10:.1f}: off by {gap:.3f}"
     assert sum(gaps) / len(confidence) <= 0.05
+
+
+def test_a_model_fitted_without_spanish_reports_leaves_them_to_the_starter_examples(settings) -> None:
+    """Fitted on English corrections, a model sorts Spanish reports hardly better than
+    chance, and confidently; until it has learned from enough Spanish ones, they go to the
+    untrained path (a city's Spanish starter examples)."""
+    settings.CLASSIFIER_MIN_EXAMPLES = 20
+    streets = ["Main", "Oak", "Elm", "Park", "Grand", "Pine", "Cedar", "Maple", "Lake", "Hill"]
+    texts = [f"street light out on {s} street" for s in streets] + [f"pothole on {s} avenue" for s in streets]
+    labels = ["streetlight"] * 10 + ["pothole"] * 10
+    english = LearnedClassifier(
+        version=1, category=TextModel.from_parameters(text_model_fit(texts, labels)), severity=None
+    )
+    assert english.category.spanish_texts == 0
+    assert english.classify("big pothole on Birch avenue", CATEGORIES).category == "pothole"
+    assert english.classify("hay un bache enorme en la calle Birch", CATEGORIES) is None
+
+    spanish = [f"poste de luz apagado en la calle {s}" for s in streets] + [
+        f"bache en la calle {s}" for s in streets
+    ]
+    both = text_model_fit(texts + spanish, labels * 2)
+    assert both["spanish_texts"] == 20
+    learned = LearnedClassifier(version=2, category=TextModel.from_parameters(both), severity=None)
+    assert learned.classify("hay un bache enorme en la calle Birch", CATEGORIES).category == "pothole"
+    # A model stored before Spanish reports were counted knows none.
+    older = {key: value for key, value in both.items() if key != "spanish_texts"}
+    assert TextModel.from_parameters(older).spanish_texts == 0
