@@ -9,8 +9,8 @@ though they share no word. Similarity is meaning (cosine of the embeddings) plus
 often misspelled ("pot whole", "grafitti", "street ligth out"), and the n-grams tie them
 to an example that the static embedding model reads poorly. Beside that, a logistic
 regression fitted on the same examples learns which n-grams and directions of meaning
-tell the categories apart ("dead" says sanitation; "sidewalk", in many categories'
-examples, says little), and the two distributions are mixed. Examples in Spanish answer
+tell the categories apart ("bar" says noise; "street", in many categories' examples,
+says little), and the two distributions are mixed. Examples in Spanish answer
 only reports that read as Spanish. Deterministic for a given BLAS thread count (the
 workers run one): the same text and categories always give the same answer.
 
