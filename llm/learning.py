@@ -158,9 +158,10 @@ class LearnedClassifier:
         """The category among `categories` only, or None when the model knows none of them
         or no word of the text (it could only guess the most common category), or when
         the text reads as Spanish and the model learned from fewer than
-        CLASSIFIER_MIN_EXAMPLES Spanish reports: one fitted on English corrections sorts
+        CLASSIFIER_MIN_EXAMPLES Spanish reports. One fitted on English corrections sorts
         Spanish reports hardly better than chance, with a confidence that keeps them off
-        the review list, where a city's Spanish starter examples read them."""
+        the review list; the untrained path answers them instead (in a city, with its
+        Spanish starter examples)."""
         model = self.category
         by_code = {c.code: c for c in categories}
         allowed = [i for i, code in enumerate(model.classes) if code in by_code]
