@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from civicpulse.core.language_guess import looks_spanish
 from civicpulse.core.tenancy import current_schema
-from llm.language_guess import looks_spanish
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import rule_severity, summarise
 from llm.text_model import PARAMETERS_FORMAT, TextModel, predict_many, text_model_fit

@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, sparse
 
+from civicpulse.core.language_guess import looks_spanish
 from llm import embeddings
-from llm.language_guess import looks_spanish
 from llm.offline import rule_severity, summarise
 from llm.text_model import EMBEDDING_WEIGHT, INVERSE_REGULARISATION, char_features
 from llm.types import CategoryInfo, Classification

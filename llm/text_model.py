@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from civicpulse.core.language_guess import looks_spanish
 from llm import embeddings
-from llm.language_guess import looks_spanish
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
