@@ -1,8 +1,9 @@
 """Starter examples of a city's default categories in Spanish, the other language the
 resident pages speak (docs/languages.md): short, as residents type them. Written by the
-team, not copied from any city's data. Those that read as Spanish (civicpulse.core.language_guess)
-answer only reports that read as Spanish, so English reports are compared with the
-English examples; one that reads as neither ("grafiti") is compared with every report.
+team, not copied from any city's data. Those that read as Spanish
+(civicpulse.core.language_guess) answer only reports that read as Spanish, so English
+reports are compared with the English examples; one that reads as neither ("grafiti") is
+compared with every report.
 Only a city's categories get them (issues.starter_examples.starter_examples)."""
 
 CITY_EXAMPLES_ES: dict[str, tuple[str, ...]] = {
