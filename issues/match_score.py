@@ -8,10 +8,6 @@ from issues.candidate_selectors.issue_candidates. docs/grouping.md explains the 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from civicpulse.core.language_guess import looks_spanish
-from civicpulse.core.vectors import stored_cosine
-from issues.candidate_selectors import Candidate
-
 # How much each part counts. What the texts say counts most, in words (trigrams: "Pot
 # Hole" / "Pothole") and in meaning (embeddings: "Encampment" / "people camping on the
 # sidewalk"). Distance and time only rank candidates that already passed the hard radius
@@ -23,13 +19,6 @@ WEIGHTS: dict[str, float] = {"text": 0.15, "meaning": 0.25, "distance": 0.25, "t
 # The category part by relation. A related category is a declared link between two
 # categories, so it says more than not knowing one side's category at all.
 RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised": 0.4}
-
-# A report and an issue of one category in two languages ("bache" beside "Pothole") share
-# no trigrams, and the embedding gives no meaning across languages (a cosine of 0.04, and
-# 0.07 for whole sentences): their category stands for the meaning, at this value. Half
-# way: a Spanish pothole report joins an English pothole issue close by in place and time
-# (5 m and an hour apart: 0.71), not one across the street (45 m: 0.51).
-ACROSS_LANGUAGES_MEANING = 0.5
 
 # What a borderline candidate's adjudicator is: (report text, issue text) -> answer or None.
 Adjudicator = Callable[[str, str], dict | None]
@@ -80,30 +69,6 @@ def category_relation(report_category_id: int | None, issue_category_id: int | N
     if report_category_id is None or issue_category_id is None:
         return "uncategorised"
     return "same" if report_category_id == issue_category_id else "related"
-
-
-def across_languages(report_text: str, issue_text: str, relation: str) -> bool:
-    """Whether an issue of the report's own category is written in the other language."""
-    if relation != "same" or not report_text.strip() or not issue_text.strip():
-        return False
-    return looks_spanish(report_text) != looks_spanish(issue_text)
-
-
-def compared(
-    candidates: list[Candidate], *, text: str, embedding: bytes | None, category_id: int | None
-) -> tuple[dict[int, str], dict[int, float | None], set[int]]:
-    """Each candidate's category relation and meaning (the cosine of the two texts'
-    embeddings, None when either has none), by issue id, and which are of the report's
-    category in the other language: their meaning is ACROSS_LANGUAGES_MEANING."""
-    relations = {c.issue_id: category_relation(category_id, c.category_id) for c in candidates}
-    across = {c.issue_id for c in candidates if across_languages(text, c.text, relations[c.issue_id])}
-    meanings = {
-        c.issue_id: ACROSS_LANGUAGES_MEANING
-        if c.issue_id in across
-        else stored_cosine(embedding, c.embedding)
-        for c in candidates
-    }
-    return relations, meanings, across
 
 
 def score(
@@ -202,8 +167,6 @@ def explain_match(match: dict) -> str:
         parts.append(f"meaning {match['meaning']}")
     if match.get("category_relation"):
         parts.append(f"{match['category_relation']} category")
-    if match.get("across_languages"):
-        parts.append("in the other language (the category stands for the meaning)")
     line = ", ".join(parts)
     if match.get("score") is not None and match.get("thresholds", {}).get("join_score") is not None:
         high = (match["thresholds"].get("borderline") or [None, None])[1]

@@ -21,7 +21,6 @@ from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
 from civicpulse.core.language_guess import looks_spanish
-from issues.match_score import explain_match
 from issues.models import Category
 from issues.services.grouping import issue_group_report
 from issues.starter_examples import CITY_STARTER_EXAMPLES, STARTER_EXAMPLES
@@ -330,19 +329,6 @@ def test_pot_hole_and_pothole_five_metres_apart_are_one_issue_graffiti_is_not(te
     assert second.issue.pk == first.issue.pk and not second.created
     graffiti = _group("Graffiti", 41.88 + five_metres, 120)
     assert graffiti.created and graffiti.issue.pk != first.issue.pk
-
-
-def test_a_spanish_report_joins_the_english_issue_of_its_category_close_by(tenant_a) -> None:
-    """ "bache" and "pothole" share no trigrams and no meaning the embedding knows: the
-    category stands for it, so close by they are one issue, and farther off two."""
-    metre = 1 / 111_195
-    english = _group("Big pothole in the street", 41.90)
-    spanish = _group("hay un bache enorme en la calle", 41.90 + 5 * metre, 60)
-    assert spanish.issue.pk == english.issue.pk and spanish.match["across_languages"] is True
-    assert "in the other language" in explain_match(spanish.match)
-    assert _group("grafiti en la pared de la escuela", 41.90 + 5 * metre, 120).created
-    across_the_street = _group("bache profundo en la calle", 41.90 + 45 * metre, 180)
-    assert across_the_street.created and across_the_street.match["best"]["across_languages"] is True
 
 
 def test_evaluate_dedup_takes_categories_through_a_label_map_and_splits_recall_by_distance(

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from civicpulse.core.geo import great_circle_m
+from civicpulse.core.vectors import stored_cosine
 from issues import match_score
 from issues.candidate_selectors import issue_candidates
 from issues.match_score import Adjudicator
@@ -86,14 +87,16 @@ def issue_group_report(
     score of the best candidate, its parts and the thresholds in force (docs/grouping.md).
 
     `embedding` is the report text's vector (civicpulse.core.vectors), compared with each
-    candidate's for the meaning part of the score (match_score.compared); a new issue keeps
-    it. `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
+    candidate's for the meaning part of the score; a new issue keeps it.
+
+    `adjudicate(report_text, issue_text)`, when given, is asked about the best candidate
     only when its score is borderline; it answers `{"same": bool, ...}` or None. It runs
     while the neighbourhood is locked, so it must answer quickly or give up.
 
     `chosen_issue_id` is the issue the resident said this report is ("Me too" on the
     report form): the report joins it, unscored, while it is open; once it is not, the
     report is grouped as any other and the record says the choice was closed meanwhile.
+
     `batch`: this report is one of a batch grouped in this transaction (grouping_batch),
     whose neighbourhoods are locked already and whose reads and events it shares."""
     given = dict(locals())  # the arguments, for a second try (below)
@@ -135,9 +138,7 @@ def issue_group_report(
         batch=batch,
     )
     candidates = batch.candidates(report_ref, query) if batch else issue_candidates(**query)
-    relations, meanings, across = match_score.compared(
-        candidates, text=text, embedding=embedding, category_id=category.pk if category else None
-    )
+    meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
     # A candidate at all only when the texts share enough, in words or in meaning.
     candidates = [
         c for c in candidates if max(c.similarity, meanings[c.issue_id] or 0.0) >= thresholds.min_similarity
@@ -151,7 +152,7 @@ def issue_group_report(
                 meaning=meanings[c.issue_id],
                 distance_m=c.distance_m,
                 time_gap_s=c.time_gap_s,
-                relation=relations[c.issue_id],
+                relation=match_score.category_relation(category.pk if category else None, c.category_id),
                 thresholds=thresholds,
             ),
         )
@@ -186,7 +187,6 @@ def issue_group_report(
         "meaning": None if meanings[best.issue_id] is None else round(meanings[best.issue_id] or 0.0, 3),
         **best_score.as_record(),
         "decision": decision.reason,
-        **({"across_languages": True} if best.issue_id in across else {}),
     }
     adjudication = {"adjudication": decision.answer} if decision.asked else {}
     if decision.joins:
