@@ -232,6 +232,12 @@ def test_the_regression_weighs_each_category_alike_however_many_examples_it_has(
 def test_spanish_examples_answer_spanish_reports_and_leave_english_ones_alone(tenant_a) -> None:
     assert looks_spanish("hay un bache enorme en la calle") and looks_spanish("semáforo apagado")
     assert not looks_spanish("pothole on main street") and not looks_spanish("Ada ramp")
+    # Capitalised words after the first are names; a text in capitals is read whole.
+    assert (
+        not looks_spanish("Pothole La Jolla")
+        and looks_spanish("Bache")
+        and looks_spanish("BACHE EN LA CALLE")
+    )
     categories = [category_info(c) for c in Category.objects.filter(active=True).order_by("code")]
     english = prior._category_key(categories, spanish=False)
     assert not any(looks_spanish(example) for _, _, _, examples in english for example in examples)

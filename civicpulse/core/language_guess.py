@@ -27,11 +27,14 @@ _SPANISH_WORDS = frozenset(
 
 def looks_spanish(text: str) -> bool:
     """A Spanish letter; or Spanish words making a fifth of the text's words, at least
-    two of them, or one in a text of five words or fewer ("poste de luz apagado"). The
-    share keeps long English reports on "Via de la Valle" and "La Jolla" English."""
-    lowered = text.lower()
-    if _SPANISH_LETTERS.search(lowered):
+    two, or one in a text of five words or fewer ("poste de luz apagado"). Capitalised
+    words after the first are names and are not counted ("Pothole La Jolla" is English),
+    unless the text is all capitals. The share keeps long English reports on "Via de la
+    Valle" English."""
+    if _SPANISH_LETTERS.search(text.lower()):
         return True
-    words = _WORD.findall(lowered)
-    hits = sum(word in _SPANISH_WORDS for word in words)
+    words = _WORD.findall(text)
+    if not text.isupper():
+        words = words[:1] + [word for word in words[1:] if not word[:1].isupper()]
+    hits = sum(word.lower() in _SPANISH_WORDS for word in words)
     return (hits >= 2 and hits >= 0.2 * len(words)) or (hits == 1 and len(words) <= 5)
