@@ -1,8 +1,9 @@
 """Whether a resident's text reads as Spanish, the one language besides English that the
 resident pages speak (docs/languages.md). A guess from Spanish letters and a few frequent
 words, with no model: enough to choose which starter examples a report is compared with.
-A short English text naming a street ("La Jolla", "Via de la Valle") may pass for
-Spanish; that only adds the Spanish examples to the English ones it is compared with."""
+An English text naming a street with its particles ("Via de la Valle") may pass for
+Spanish: that adds the Spanish examples to the English ones it is compared with, and keeps
+it from a learned model that has seen too few Spanish reports."""
 
 import re
 
