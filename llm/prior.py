@@ -134,9 +134,11 @@ class _Spelling:
         )
         return query
 
-    def similarities(self, texts: Sequence[str]) -> np.ndarray:
-        """Cosine of each text (a row) with every example (a column)."""
-        return (self.rows(texts) @ self.by_gram).toarray()
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    """Each row of scores made a distribution."""
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,7 @@ class _Regression:
         return cls(flat[:-classes].reshape(columns, classes).astype(np.float32), flat[-classes:])
 
     def probabilities(self, features: sparse.csr_matrix) -> np.ndarray:
-        logits = np.asarray(features @ self.coef) + self.intercept
-        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return weights / weights.sum(axis=1, keepdims=True)
+        return _softmax(np.asarray(features @ self.coef) + self.intercept)
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,10 @@ class _Prototypes:
     regression: _Regression | None
 
 
-def _features(spelling: _Spelling, texts: Sequence[str], vectors: np.ndarray) -> sparse.csr_matrix:
-    """What the regression reads: a text's n-grams and its embedding, side by side."""
-    return sparse.hstack([spelling.rows(texts), sparse.csr_matrix(vectors * EMBEDDING_WEIGHT)], format="csr")
+def _features(grams: sparse.csr_matrix, vectors: np.ndarray) -> sparse.csr_matrix:
+    """What the regression reads: each text's n-grams (_Spelling.rows) and its embedding,
+    side by side."""
+    return sparse.hstack([grams, sparse.csr_matrix(vectors * EMBEDDING_WEIGHT)], format="csr")
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -214,7 +215,9 @@ def _prototypes(key: _CategoryKey) -> _Prototypes | None:
     spelling = _Spelling.fit(texts)
     labels = np.asarray([category for category, own in enumerate(slots) for _ in own])
     regression = (
-        _Regression.fit(_features(spelling, texts, vectors), labels, len(slots)) if len(slots) > 1 else None
+        _Regression.fit(_features(spelling.rows(texts), vectors), labels, len(slots))
+        if len(slots) > 1
+        else None
     )
     width = max(len(own) for own in slots)
     padded = np.asarray([own + [len(texts)] * (width - len(own)) for own in slots])
@@ -243,15 +246,17 @@ def _prototypes_once(key: _CategoryKey) -> _Prototypes | None:
 def _probabilities(texts: list[str], vectors: np.ndarray, prototypes: _Prototypes) -> np.ndarray:
     """Each text's (a row) probability for each category (a column): the nearest
     examples' scores made a distribution, mixed with the regression's."""
-    similarities = vectors @ prototypes.vectors.T + SPELLING_WEIGHT * prototypes.spelling.similarities(texts)
+    grams = prototypes.spelling.rows(texts)  # read once, for the similarities and the regression
+    similarities = (
+        vectors @ prototypes.vectors.T + SPELLING_WEIGHT * (grams @ prototypes.spelling.by_gram).toarray()
+    )
     padded = np.concatenate([similarities, np.full((len(texts), 1), -np.inf)], axis=1)
     closest = -np.sort(-padded[:, prototypes.slots], axis=2)[:, :, :NEAREST]
     scores = np.where(np.isfinite(closest), closest, 0.0).sum(axis=2) / prototypes.nearest
-    weights = np.exp((scores - scores.max(axis=1, keepdims=True)) / TEMPERATURE)
-    nearest = weights / weights.sum(axis=1, keepdims=True)
+    nearest = _softmax(scores / TEMPERATURE)
     if prototypes.regression is None:
         return nearest
-    learned = prototypes.regression.probabilities(_features(prototypes.spelling, texts, vectors))
+    learned = prototypes.regression.probabilities(_features(grams, vectors))
     return (1 - REGRESSION_SHARE) * nearest + REGRESSION_SHARE * learned
 
 

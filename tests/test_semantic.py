@@ -229,6 +229,26 @@ def test_the_regression_weighs_each_category_alike_however_many_examples_it_has(
     assert fitted.probabilities(sparse.csr_matrix((1, 3)))[0] == pytest.approx([0.5, 0.5], abs=0.01)
 
 
+def _cold_start_figures(path: Path) -> dict[str, str]:
+    """What `evaluate_classifier --cold-start` prints for a labelled file, by name."""
+    out = io.StringIO()
+    call_command(
+        "evaluate_classifier",
+        "alpha",
+        "--csv",
+        str(path),
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--cold-start",
+        "--no-model",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    return dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+
+
 def test_spanish_examples_answer_spanish_reports_and_leave_english_ones_alone(tenant_a) -> None:
     assert looks_spanish("hay un bache enorme en la calle") and looks_spanish("semáforo apagado")
     assert not looks_spanish("pothole on main street") and not looks_spanish("Ada ramp")
@@ -244,44 +264,14 @@ def test_spanish_examples_answer_spanish_reports_and_leave_english_ones_alone(te
     assert any(
         looks_spanish(e) for _, _, _, examples in prior._category_key(categories, True) for e in examples
     )
-    out = io.StringIO()
-    call_command(
-        "evaluate_classifier",
-        "alpha",
-        "--csv",
-        str(COLD_START_FILE_ES),
-        "--text-column",
-        "text",
-        "--label-column",
-        "label",
-        "--cold-start",
-        "--no-model",
-        stdout=out,
-        stderr=io.StringIO(),
-    )
-    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    figures = _cold_start_figures(COLD_START_FILE_ES)
     assert figures["rows"] == "31"
     assert float(figures["accuracy"]) >= 0.75
     assert float(figures["accuracy"]) > float(figures["keyword_accuracy"]) + 0.3
 
 
 def test_cold_start_beats_the_keywords_on_a_file_written_for_the_tests(tenant_a) -> None:
-    out = io.StringIO()
-    call_command(
-        "evaluate_classifier",
-        "alpha",
-        "--csv",
-        str(COLD_START_FILE),
-        "--text-column",
-        "text",
-        "--label-column",
-        "label",
-        "--cold-start",
-        "--no-model",
-        stdout=out,
-        stderr=io.StringIO(),
-    )
-    figures = dict(line.split(": ", 1) for line in out.getvalue().splitlines() if ": " in line)
+    figures = _cold_start_figures(COLD_START_FILE)
     assert figures["rows"] == "44" and figures["unmapped_rows"] == "0"
     assert float(figures["accuracy"]) >= 0.75
     assert float(figures["accuracy"]) > float(figures["keyword_accuracy"]) + 0.1
