@@ -66,6 +66,7 @@ def test_get_shows_classification_and_issue_once_processed(client_a, api_key_a) 
         ({**POINT, "description": "   "}, "description"),
         ({**POINT, "description": "x" * 4001}, "description"),
         ({**POINT, "description": 12}, "description"),
+        ({**POINT, "description": "nul \x00 inside"}, "description"),
         ({"description": "x", "latitude": 91, "longitude": 0}, "latitude"),
         ({"description": "x", "latitude": 0, "longitude": -180.5}, "longitude"),
         ({"description": "x", "latitude": "north", "longitude": 0}, "latitude"),
@@ -93,6 +94,15 @@ def test_each_bad_field_is_named(client_a, api_key_a, body: dict, field: str) ->
     assert error["fields"][field][0]
     assert error["message"].startswith(next(iter(error["fields"])))
     assert Report.objects.count() == 0
+
+
+def test_each_serializer_binds_field_copies_of_its_own() -> None:
+    from reports.api import ReportCreateSerializer
+
+    one, two = ReportCreateSerializer(data={}), ReportCreateSerializer(data={})
+    assert one.fields["description"] is not two.fields["description"]
+    assert one.fields["description"].parent is one and two.fields["description"].parent is two
+    assert ReportCreateSerializer._declared_fields["description"].parent is None
 
 
 def test_inactive_category_is_refused(client_a, api_key_a) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection, connections
+from django.db.models import Value
 from django_tenants.utils import tenant_context
 
 from reports.models import Report
@@ -61,20 +62,67 @@ def test_a_report_alone_is_committed_before_its_wake_up(city, monkeypatch) -> No
 
 def test_an_insert_refused_in_autocommit_still_answers_with_the_winner(city, monkeypatch) -> None:
     from civicpulse.apikeys.services import api_key_create
+    from reports.services import intake
 
     key, _ = api_key_create(name="crm", scopes=["submit"])
-    save = Report.save
+    insert = intake._report_insert
     raced: list[bool] = []
 
-    def save_after_a_rival(self: Report, *args: object, **kwargs: object) -> None:
+    def insert_after_a_rival(report: Report) -> None:
         if not raced:  # another request with the same external_id commits first
             raced.append(True)
-            save(
-                Report(description="The rival", api_key=key, external_id="crm-1", **POINT), force_insert=True
-            )
-        save(self, *args, **kwargs)
+            Report(description="The rival", api_key=key, external_id="crm-1", **POINT).save(force_insert=True)
+        insert(report)
 
-    monkeypatch.setattr(Report, "save", save_after_a_rival)
+    monkeypatch.setattr(intake, "_report_insert", insert_after_a_rival)
     result = report_submit(description="Mine", api_key=key, external_id="crm-1", **POINT)
     assert raced and not result.created and result.report.description == "The rival"
     assert Report.objects.filter(external_id="crm-1").count() == 1
+
+
+def test_the_insert_built_once_stores_what_the_orm_would(city) -> None:
+    from datetime import UTC, datetime
+
+    from django.db.models.functions import Lower
+
+    from civicpulse.apikeys.services import api_key_create
+    from issues.models import Category
+    from reports.services.intake import _report_insert
+
+    key, _ = api_key_create(name="crm", scopes=["submit"])
+    moment = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+    values = {
+        "description": "Deep pothole",
+        "api_key": key,
+        "category": Category.objects.filter(active=True).first(),
+        "attributes": {"depth": "deep"},
+        "email": "resident@example.org",
+        "language": "es",
+        "address": "12 Main St",
+        "submitted_at": moment,
+        "enqueued_at": moment,
+        "enqueue_count": 1,
+        **POINT,
+    }
+    by_orm = Report(**values)
+    by_orm.save(force_insert=True)
+    built = Report(**values)
+    _report_insert(built)
+    assert built.pk not in (None, by_orm.pk) and not built._state.adding
+
+    def stored(report: Report) -> dict[str, object]:
+        row = Report.objects.get(pk=report.pk)
+        return {f.attname: getattr(row, f.attname) for f in Report._meta.concrete_fields}
+
+    orm_row, built_row = stored(by_orm), stored(built)
+    assert {name for name in orm_row if orm_row[name] != built_row[name]} == {
+        "id",
+        "tracking_id",
+        "public_id",
+    }
+    assert built_row["attributes"] == {"depth": "deep"} and built_row["submitted_at"] == moment
+
+    # An SQL expression among the values goes through Django's compiler.
+    with_expression = Report(**{**values, "language": Lower(Value("ES"))})
+    _report_insert(with_expression)
+    assert Report.objects.get(pk=with_expression.pk).language == "es"
