@@ -25,7 +25,12 @@ of the rounds' ratios; `ratio_rounds` lists them when there are several), `intak
 measured run, warm-up excluded; 0 or less: the pipeline kept up), `drain_after_load_s`,
 and `load_average_anchor`, `load_average_intake`, `load_average_with_pipeline` (the
 machine's 1-minute load average as each run ended; medians over the rounds). The machine
-is shared and noisy: compare ratios, and on a busy machine take `--rounds 3` or more. The
+is shared and noisy: compare ratios, and on a busy machine take `--rounds 3` or more.
+What holds better under load is the CPU each request costs: `anchor_web_cpu_ms`,
+`intake_web_cpu_ms` (the CPU time of the server's processes over the requests it
+answered, medians over the rounds), `web_cpu_ratio` (anchor / intake), and
+`anchor_pg_cpu_ms`, `intake_pg_cpu_ms` (the same for this machine's PostgreSQL processes;
+0 when the database runs elsewhere). The
 API key has no rate limit (the anchor has none). Installs wrk with apt-get when it is
 missing. The tenant is dropped unless --keep.
 """
@@ -127,13 +132,18 @@ def main() -> None:
         # Both servers up at once (the idle one costs nothing), so that their runs can take
         # turns: on a shared machine the load moves within a minute, and each round's ratio
         # compares two runs seconds apart.
-        with _server(anchor_command, args.anchor_port, pg_env), _server(project_command, args.port, web_env):
+        with (
+            _server(anchor_command, args.anchor_port, pg_env) as anchor_server,
+            _server(project_command, args.port, web_env) as server,
+        ):
             _warm_up(wrk, args, args.anchor_port, {})
             _warm_up(wrk, args, args.port, load_env)
             anchors, intakes = [], []
             for _ in range(args.rounds):
-                anchors.append(_load(wrk, args, args.anchor_port, {}, args.seconds, warm_up=False))
-                intakes.append(_load(wrk, args, args.port, load_env, args.seconds, warm_up=False))
+                anchors.append(
+                    _load(wrk, args, anchor_server, args.anchor_port, {}, args.seconds, warm_up=False)
+                )
+                intakes.append(_load(wrk, args, server, args.port, load_env, args.seconds, warm_up=False))
             anchor_rps = median(run.rps for run in anchors)
             ratios = [intake.rps / anchor.rps for anchor, intake in zip(anchors, intakes, strict=True)]
             figure("anchor_rps", anchor_rps)
@@ -147,6 +157,13 @@ def main() -> None:
             figure("intake_p99_ms", median(run.p99_ms for run in intakes))
             figure("intake_errors", sum(run.errors for run in intakes))
             figure("load_average_intake", round(median(run.load_average for run in intakes), 2))
+            anchor_cpu = round(median(run.web_cpu_ms for run in anchors), 3)
+            intake_cpu = round(median(run.web_cpu_ms for run in intakes), 3)
+            figure("anchor_web_cpu_ms", anchor_cpu)
+            figure("intake_web_cpu_ms", intake_cpu)
+            figure("web_cpu_ratio", round(anchor_cpu / intake_cpu, 3) if intake_cpu else None)
+            figure("anchor_pg_cpu_ms", round(median(run.pg_cpu_ms for run in anchors), 3))
+            figure("intake_pg_cpu_ms", round(median(run.pg_cpu_ms for run in intakes), 3))
             # What the paused pipeline left waits elsewhere: the next run starts from none.
             _set_aside(tenant)
             seconds = args.pipeline_seconds or args.seconds
@@ -154,7 +171,7 @@ def main() -> None:
                 _warm_up(wrk, args, args.port, load_env)
                 # Read right around the measured run: the warm-up's reports are not its growth.
                 before = backlog()
-                with_pipeline = _load(wrk, args, args.port, load_env, seconds, warm_up=False)
+                with_pipeline = _load(wrk, args, server, args.port, load_env, seconds, warm_up=False)
                 after = backlog()
                 figure("ratio_with_pipeline", round(with_pipeline.rps / anchor_rps, 3))
                 figure("p99_with_pipeline_ms", with_pipeline.p99_ms)
@@ -315,20 +332,54 @@ class Run(NamedTuple):
     p99_ms: float
     errors: int  # non-2xx answers and socket errors
     load_average: float  # the machine's, over the last minute, as the run ended
+    web_cpu_ms: float  # the server's CPU time per request answered
+    pg_cpu_ms: float  # this machine's PostgreSQL processes' CPU time per request answered
+
+
+def _cpu_seconds(group: int | None) -> float:
+    """CPU time (user and system) of the processes of one process group (a server started
+    in a session of its own), or of every PostgreSQL process with group None."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if (int(fields[2]) == group) if group is not None else name == "postgres":
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _load(
-    wrk: str, args: argparse.Namespace, port: int, env: dict[str, str], seconds: int, warm_up: bool = True
+    wrk: str,
+    args: argparse.Namespace,
+    server: subprocess.Popen,
+    port: int,
+    env: dict[str, str],
+    seconds: int,
+    warm_up: bool = True,
 ) -> Run:
     """One wrk run, after a warm-up unless the caller ran its own."""
     if warm_up:
         _warm_up(wrk, args, port, env)
+    web, pg = _cpu_seconds(server.pid), _cpu_seconds(None)
     out = _run_wrk(wrk, args, port, env, seconds)
+    web, pg = _cpu_seconds(server.pid) - web, _cpu_seconds(None) - pg
     load_average = os.getloadavg()[0]
     found = RESULT.search(out)
     if found is None:
         raise RuntimeError(f"no RESULT line in wrk's output:\n{out}")
-    return Run(float(found[1]), float(found[2]), float(found[3]), int(found[4]), load_average)
+    answered = max(1.0, float(found[1]) * seconds)
+    return Run(
+        float(found[1]),
+        float(found[2]),
+        float(found[3]),
+        int(found[4]),
+        load_average,
+        round(1000 * web / answered, 3),
+        round(1000 * pg / answered, 3),
+    )
 
 
 def _set_aside(tenant: object) -> None:
