@@ -97,12 +97,20 @@ def test_each_bad_field_is_named(client_a, api_key_a, body: dict, field: str) ->
 
 
 def test_each_serializer_binds_field_copies_of_its_own() -> None:
-    from reports.api import ReportCreateSerializer
+    from reports.api import NumberField, ReportCreateSerializer, TextField
 
     one, two = ReportCreateSerializer(data={}), ReportCreateSerializer(data={})
     assert one.fields["description"] is not two.fields["description"]
     assert one.fields["description"].parent is one and two.fields["description"].parent is two
-    assert ReportCreateSerializer._declared_fields["description"].parent is None
+    declared = ReportCreateSerializer._declared_fields
+    assert declared["description"].parent is None
+    # What one serializer changes on its fields stays its own.
+    one.fields["description"].validators.append(lambda value: None)
+    one.fields["description"].error_messages["invalid"] = "changed"
+    assert len(two.fields["description"].validators) == len(declared["description"].validators)
+    assert declared["description"].error_messages["invalid"] != "changed"
+    # Shallow copies serve fields without children; a new kind of field must be checked.
+    assert all(type(field) in (TextField, NumberField) for field in declared.values())
 
 
 def test_inactive_category_is_refused(client_a, api_key_a) -> None:

@@ -83,6 +83,7 @@ def test_an_insert_refused_in_autocommit_still_answers_with_the_winner(city, mon
 def test_the_insert_built_once_stores_what_the_orm_would(city) -> None:
     from datetime import UTC, datetime
 
+    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db.models.functions import Lower
 
     from civicpulse.apikeys.services import api_key_create
@@ -91,10 +92,12 @@ def test_the_insert_built_once_stores_what_the_orm_would(city) -> None:
 
     key, _ = api_key_create(name="crm", scopes=["submit"])
     moment = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+    category = Category.objects.filter(active=True).first()
+    assert category is not None
     values = {
         "description": "Deep pothole",
         "api_key": key,
-        "category": Category.objects.filter(active=True).first(),
+        "category": category,
         "attributes": {"depth": "deep"},
         "email": "resident@example.org",
         "language": "es",
@@ -104,25 +107,52 @@ def test_the_insert_built_once_stores_what_the_orm_would(city) -> None:
         "enqueue_count": 1,
         **POINT,
     }
-    by_orm = Report(**values)
+    by_orm = Report(**values, photo=SimpleUploadedFile("a.jpg", b"not decoded here"))
     by_orm.save(force_insert=True)
-    built = Report(**values)
+    built = Report(**values, photo=SimpleUploadedFile("b.jpg", b"not decoded here"))
     _report_insert(built)
-    assert built.pk not in (None, by_orm.pk) and not built._state.adding
+    assert built.pk not in (None, by_orm.pk) and not built._state.adding and built._state.db == "default"
 
     def stored(report: Report) -> dict[str, object]:
         row = Report.objects.get(pk=report.pk)
         return {f.attname: getattr(row, f.attname) for f in Report._meta.concrete_fields}
 
     orm_row, built_row = stored(by_orm), stored(built)
-    assert {name for name in orm_row if orm_row[name] != built_row[name]} == {
-        "id",
-        "tracking_id",
-        "public_id",
-    }
-    assert built_row["attributes"] == {"depth": "deep"} and built_row["submitted_at"] == moment
+    # The instance the API answers from holds what was stored, file name included.
+    assert {name: getattr(built, name) for name in built_row} == built_row
+    assert built_row["tracking_id"] and built_row["photo"].name.endswith(".jpg")
+    differing = {name for name in orm_row if orm_row[name] != built_row[name]}
+    assert differing == {"id", "tracking_id", "public_id", "photo"}
+    for report in (by_orm, built):
+        report.photo.delete(save=False)
 
     # An SQL expression among the values goes through Django's compiler.
     with_expression = Report(**{**values, "language": Lower(Value("ES"))})
     _report_insert(with_expression)
     assert Report.objects.get(pk=with_expression.pk).language == "es"
+
+
+def test_the_built_statement_gives_way_to_save_where_it_would_skip_something(city) -> None:
+    from django.db.models.signals import post_save
+
+    from issues.models import Category
+    from reports.services.intake import _insert_statement, _report_insert
+
+    assert _insert_statement() is not None  # Report as it is: nothing only save() writes
+
+    heard: list[int] = []
+
+    def receiver(sender: type, instance: Report, created: bool, **kwargs: object) -> None:
+        heard.append(instance.pk)
+
+    post_save.connect(receiver, sender=Report)
+    try:
+        report = Report(description="Heard", **POINT)
+        _report_insert(report)
+    finally:
+        post_save.disconnect(receiver, sender=Report)
+    assert heard == [report.pk]
+
+    # An unsaved category is refused, as save() refuses it, instead of storing no category.
+    with pytest.raises(ValueError, match="unsaved related object"):
+        _report_insert(Report(description="Lost", category=Category(code="new", name="New"), **POINT))

@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -286,13 +287,25 @@ def report_submit(
 
 
 @cache
-def _insert_statement() -> tuple[str, tuple[Any, ...]]:
+def _insert_statement() -> tuple[str, tuple[Any, ...]] | None:
     """The INSERT of a new report and the fields it writes, as Django's insert compiler
     would build them (every concrete field but the generated id, which comes back).
-    Built once per process: building it for each report was a sixth of an API
-    submission's CPU (docs/performance.md)."""
+    Built once per process: building it at every submission was the largest single part
+    of a submission's time holding the GIL (docs/performance.md). None when Report has
+    grown something only Django's save() writes right: a save() of its own, a parent
+    model, an order kept with respect to another, a field with an SQL placeholder of its
+    own (arrays, ranges, geometries), or a value the database makes (generated, or a
+    db_default with no Python default) that the instance would have to read back."""
     meta = Report._meta
-    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated)
+    if (
+        Report.save is not models.Model.save
+        or meta.parents
+        or meta.order_with_respect_to
+        or any(hasattr(f, "get_placeholder") for f in meta.local_concrete_fields)
+        or any(f is not meta.pk and not f.has_default() for f in meta.db_returning_fields)
+    ):
+        return None
+    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
         quote(meta.db_table),
@@ -304,11 +317,22 @@ def _insert_statement() -> tuple[str, tuple[Any, ...]]:
 
 
 def _report_insert(report: Report) -> None:
-    """`report.save(force_insert=True)` with the statement built once. Report has no
-    save() of its own and no signal receivers, so nothing else is skipped. A value that is
-    an SQL expression (a field's db_default with no Python default, say) needs Django's
-    compiler, and gets it."""
-    sql, fields = _insert_statement()
+    """`report.save(force_insert=True)` with the statement built once. It skips what this
+    model does not use: pre_save and post_save signals (with a receiver connected, save()
+    runs), the database router (reports live in `default`), and re-reading db_default
+    columns (each has a Python default, so the instance holds the stored value). A report
+    with its id already set, or a value that is an SQL expression, goes through save()."""
+    statement = _insert_statement()
+    if (
+        statement is None
+        or report.pk is not None
+        or pre_save.has_listeners(Report)
+        or post_save.has_listeners(Report)
+    ):
+        report.save(force_insert=True)
+        return
+    sql, fields = statement
+    report._prepare_related_fields_for_save(operation_name="save")  # unsaved related objects
     values = [f.pre_save(report, True) for f in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         report.save(force_insert=True)
