@@ -206,17 +206,18 @@ def test_threads_meeting_a_new_set_of_categories_fit_it_once(tenant_a, monkeypat
 
     monkeypatch.setattr(prior._Regression, "fit", classmethod(counted))
     start = threading.Barrier(3)
+    fitted: list[bool] = []  # an assertion inside a thread would not fail the test
 
     def classify() -> None:
         start.wait()
-        assert prior._prototypes_once(key) is not None
+        fitted.append(prior._prototypes_once(key) is not None)
 
     threads = [threading.Thread(target=classify) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert len(fits) == 1
+    assert fitted == [True, True, True] and len(fits) == 1
 
 
 def test_the_regression_weighs_each_category_alike_however_many_examples_it_has() -> None:
