@@ -27,6 +27,7 @@ from reports.models import Location, Report
 from reports.notifications import confirmation_enqueue
 from reports.photos import photo_clean, photo_slot
 from reports.services.chosen_issue import chosen_issue_errors
+from reports.services.insert_group import rows_insert
 from reports.services.locations import location_witness
 from reports.services.outbox import pipeline_wake
 
@@ -286,8 +287,20 @@ def report_submit(
     return SubmitResult(report, True)
 
 
+@dataclass(frozen=True)
+class _InsertStatement:
+    prefix: str  # INSERT INTO t (columns)
+    placeholders: str  # one row's (%s, …)
+    returning: str
+    fields: tuple[Any, ...]
+
+    @property
+    def sql(self) -> str:
+        return f"{self.prefix} VALUES {self.placeholders} {self.returning}"
+
+
 @cache
-def _insert_statement() -> tuple[str, tuple[Any, ...]] | None:
+def _insert_statement() -> _InsertStatement | None:
     """The INSERT of a new report and the fields it writes, as Django's insert compiler
     would build them (every concrete field but the generated id, which comes back).
     Built once per process: building it at every submission was the largest single part
@@ -307,13 +320,12 @@ def _insert_statement() -> tuple[str, tuple[Any, ...]] | None:
         return None
     fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
-        quote(meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
+    return _InsertStatement(
+        prefix=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
+        placeholders=f"({', '.join(['%s'] * len(fields))})",
+        returning=f"RETURNING {quote(meta.pk.column)}",
+        fields=fields,
     )
-    return sql, fields
 
 
 def _report_insert(report: Report) -> None:
@@ -331,16 +343,32 @@ def _report_insert(report: Report) -> None:
     ):
         report.save(force_insert=True)
         return
-    sql, fields = statement
     report._prepare_related_fields_for_save(operation_name="save")  # unsaved related objects
-    values = [f.pre_save(report, True) for f in fields]
+    values = [f.pre_save(report, True) for f in statement.fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         report.save(force_insert=True)
         return
-    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values, strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        report.pk = cursor.fetchone()[0]
+    params = [
+        f.get_db_prep_save(value, connection) for f, value in zip(statement.fields, values, strict=True)
+    ]
+    # In autocommit (a report alone) the row may be written with other requests' rows of
+    # this process and tenant in one statement (insert_group); refused there, it is
+    # written alone, so its own error, if any, is the one raised.
+    pk = (
+        rows_insert(
+            prefix=statement.prefix,
+            placeholders=statement.placeholders,
+            returning=statement.returning,
+            params=params,
+        )
+        if connection.get_autocommit()
+        else None
+    )
+    if pk is None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            pk = cursor.fetchone()[0]
+    report.pk = pk
     report._state.adding = False
     report._state.db = connection.alias
 

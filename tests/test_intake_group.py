@@ -1,0 +1,161 @@
+"""Reports submitted at the same moment in one process are written by one INSERT
+(reports.services.insert_group): every request still gets its own report back, committed;
+a group the database refuses is written row by row, so each request gets its own answer;
+a group whose fate is unknown is not written again; tenants are never mixed."""
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import DatabaseError, OperationalError, close_old_connections, connection
+from django_tenants.utils import tenant_context
+
+from reports.models import Report
+from reports.services import insert_group
+from reports.services.intake import SubmitResult, report_submit
+from tests.support.services import committed_tenant
+
+POINT = {"latitude": 39.8, "longitude": -89.64}
+
+
+@pytest.fixture
+def cities(django_db_setup, django_db_blocker) -> Iterator[tuple[object, object]]:
+    """Two committed tenants: the threads below write with connections of their own."""
+    with (
+        django_db_blocker.unblock(),
+        committed_tenant("intake-group-a", "Group City A", "city") as first,
+        committed_tenant("intake-group-b", "Group City B", "city") as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture
+def held_groups(monkeypatch) -> list[int]:
+    """The size of every group written. The first writer holds its statement back for a
+    moment, so the requests arriving meanwhile wait behind it and make the next group."""
+    sizes: list[int] = []
+    statement = insert_group._statement
+    first = threading.Event()
+
+    def recorded(prefix: str, placeholders: str, returning: str, rows: int) -> str:
+        sizes.append(rows)
+        if not first.is_set():
+            first.set()
+            threading.Event().wait(0.3)
+        return statement(prefix, placeholders, returning, rows)
+
+    monkeypatch.setattr(insert_group, "_statement", recorded)
+    return sizes
+
+
+def _at_once(calls: list[tuple[object, Callable[[], SubmitResult]]]) -> list[SubmitResult | BaseException]:
+    """Each call in a thread of its own, in its tenant, all started together."""
+    answers: list[SubmitResult | BaseException | None] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(index: int, tenant: object, call: Callable[[], SubmitResult]) -> None:
+        try:
+            with tenant_context(tenant):
+                start.wait()
+                answers[index] = call()
+        except BaseException as exc:  # collected, and asserted in the test's thread
+            answers[index] = exc
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, t, c)) for i, (t, c) in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(not thread.is_alive() for thread in threads)
+    return [answer for answer in answers if answer is not None]
+
+
+def _stored(tenant: object) -> dict[int, str]:
+    with tenant_context(tenant):
+        return dict(Report.objects.values_list("pk", "description"))
+
+
+def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, held_groups) -> None:
+    city, _ = cities
+    texts = [f"Pothole number {n} on Main Street" for n in range(8)]
+    answers = _at_once([(city, lambda text=text: report_submit(description=text, **POINT)) for text in texts])
+    assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
+    assert max(held_groups) > 1  # the requests behind the first were written in one statement
+    stored = _stored(city)
+    assert sorted(stored.values()) == sorted(texts)
+    # Each request got the id of its own row, and its instance is the stored report.
+    assert {a.report.pk: a.report.description for a in answers} == stored
+    with tenant_context(city):
+        for answer in answers:
+            row = Report.objects.get(pk=answer.report.pk)
+            assert row.tracking_id == answer.report.tracking_id and row.status == Report.Status.RECEIVED
+
+
+def test_a_refused_group_is_written_row_by_row(cities, held_groups) -> None:
+    """Two requests of one group carry the same new external_id: the group's INSERT is
+    refused as a whole, then each row is written alone, so one of the two is stored and
+    the other gets it back, and the group's other reports are stored."""
+    from civicpulse.apikeys.services import api_key_create
+
+    city, _ = cities
+    with tenant_context(city):
+        key, _ = api_key_create(name="crm", scopes=["submit"])
+
+    def twin(text: str) -> Callable[[], SubmitResult]:
+        def call() -> SubmitResult:
+            threading.Event().wait(0.1)  # queues behind the first writer, in its successor's group
+            return report_submit(description=text, api_key=key, external_id="crm-9", **POINT)
+
+        return call
+
+    calls = [(city, lambda n=n: report_submit(description=f"New report {n}", **POINT)) for n in range(3)]
+    answers = _at_once([*calls, (city, twin("Sent once")), (city, twin("Sent twice"))])
+    assert all(isinstance(a, SubmitResult) for a in answers), answers
+    assert max(held_groups) > 1
+    twins = [a for a in answers if a.report.external_id == "crm-9"]
+    assert sorted(a.created for a in twins) == [False, True]
+    assert twins[0].report.pk == twins[1].report.pk
+    stored = sorted(_stored(city).values())
+    assert stored == sorted(["New report 0", "New report 1", "New report 2", twins[0].report.description])
+
+
+def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, monkeypatch) -> None:
+    """The connection is lost under a group's statement: whether it committed is not
+    known, so none of its rows is written again (that could store a report twice); every
+    request of the group gets an error, as a lone insert's loss gives its request."""
+    city, _ = cities
+    statement = insert_group._statement
+    sizes: list[int] = []
+
+    def lost_in_the_second_group(prefix: str, placeholders: str, returning: str, rows: int) -> str:
+        sizes.append(rows)
+        if len(sizes) == 1:
+            threading.Event().wait(0.3)  # the others queue behind the first writer
+        elif rows > 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return statement(prefix, placeholders, returning, rows)
+
+    monkeypatch.setattr(insert_group, "_statement", lost_in_the_second_group)
+    answers = _at_once(
+        [(city, lambda n=n: report_submit(description=f"Report {n}", **POINT)) for n in range(4)]
+    )
+    assert len(sizes) >= 2 and sizes[1] > 1
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    assert len(failed) == sizes[1] and all(isinstance(a, DatabaseError) for a in failed), answers
+    written = [a for a in answers if isinstance(a, SubmitResult)]
+    # The lost group's rows are nowhere; the others were written once.
+    assert len(written) == len(answers) - sizes[1]
+    assert sorted(_stored(city).values()) == sorted(a.report.description for a in written)
+
+
+def test_tenants_are_written_apart(cities, held_groups) -> None:
+    first, second = cities
+    calls = [(first, lambda n=n: report_submit(description=f"A {n}", **POINT)) for n in range(4)]
+    calls += [(second, lambda n=n: report_submit(description=f"B {n}", **POINT)) for n in range(4)]
+    answers = _at_once(calls)
+    assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
+    assert sorted(_stored(first).values()) == [f"A {n}" for n in range(4)]
+    assert sorted(_stored(second).values()) == [f"B {n}" for n in range(4)]
