@@ -4,6 +4,7 @@ a group the database refuses is written row by row, so each request gets its own
 a group whose fate is unknown is not written again; tenants are never mixed."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -29,19 +30,37 @@ def cities(django_db_setup, django_db_blocker) -> Iterator[tuple[object, object]
         yield first, second
 
 
+@pytest.fixture(autouse=True)
+def nothing_left_waiting() -> Iterator[None]:
+    yield
+    assert not insert_group._groups._waiting and not insert_group._groups._leading
+
+
+def _queued() -> int:
+    with insert_group._groups._lock:
+        return sum(len(queue) for queue in insert_group._groups._waiting.values())
+
+
+def _hold_until_queued(rows: int) -> None:
+    """What the first writer does before writing: wait until `rows` rows queue behind it
+    (or a few seconds pass), so they make the next group whatever the machine's load."""
+    deadline = time.monotonic() + 5
+    while _queued() < rows and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 @pytest.fixture
 def held_groups(monkeypatch) -> list[int]:
-    """The size of every group written. The first writer holds its statement back for a
-    moment, so the requests arriving meanwhile wait behind it and make the next group."""
+    """The size of every group written. The first writer holds its statement back until
+    the test's other requests wait behind it and make the next group; a test sets how
+    many requests it sends with `held_groups.append(-n)` before sending them."""
     sizes: list[int] = []
     statement = insert_group._statement
-    first = threading.Event()
 
     def recorded(prefix: str, placeholders: str, returning: str, rows: int) -> str:
+        if sizes and sizes[0] < 0:
+            _hold_until_queued(-sizes.pop(0) - rows)
         sizes.append(rows)
-        if not first.is_set():
-            first.set()
-            threading.Event().wait(0.3)
         return statement(prefix, placeholders, returning, rows)
 
     monkeypatch.setattr(insert_group, "_statement", recorded)
@@ -64,7 +83,7 @@ def _at_once(calls: list[tuple[object, Callable[[], SubmitResult]]]) -> list[Sub
             close_old_connections()
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i, t, c)) for i, (t, c) in enumerate(calls)]
+    threads = [threading.Thread(target=run, args=(i, t, c), daemon=True) for i, (t, c) in enumerate(calls)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -81,9 +100,11 @@ def _stored(tenant: object) -> dict[int, str]:
 def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, held_groups) -> None:
     city, _ = cities
     texts = [f"Pothole number {n} on Main Street" for n in range(8)]
+    held_groups.append(-8)
     answers = _at_once([(city, lambda text=text: report_submit(description=text, **POINT)) for text in texts])
     assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
-    assert max(held_groups) > 1  # the requests behind the first were written in one statement
+    # The requests behind the first writer were written together, in one statement.
+    assert len(held_groups) == 2 and sum(held_groups) == 8 and held_groups[1] > 1
     stored = _stored(city)
     assert sorted(stored.values()) == sorted(texts)
     # Each request got the id of its own row, and its instance is the stored report.
@@ -94,7 +115,7 @@ def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, 
             assert row.tracking_id == answer.report.tracking_id and row.status == Report.Status.RECEIVED
 
 
-def test_a_refused_group_is_written_row_by_row(cities, held_groups) -> None:
+def test_a_refused_group_is_written_row_by_row(cities, held_groups, monkeypatch) -> None:
     """Two requests of one group carry the same new external_id: the group's INSERT is
     refused as a whole, then each row is written alone, so one of the two is stored and
     the other gets it back, and the group's other reports are stored."""
@@ -111,10 +132,21 @@ def test_a_refused_group_is_written_row_by_row(cities, held_groups) -> None:
 
         return call
 
+    judged: list[tuple[str, bool]] = []
+    fate_unknown = insert_group._fate_unknown
+
+    def recorded(exc: BaseException) -> bool:
+        judged.append((type(exc).__name__, fate_unknown(exc)))
+        return judged[-1][1]
+
+    monkeypatch.setattr(insert_group, "_fate_unknown", recorded)
+    held_groups.append(-5)
     calls = [(city, lambda n=n: report_submit(description=f"New report {n}", **POINT)) for n in range(3)]
     answers = _at_once([*calls, (city, twin("Sent once")), (city, twin("Sent twice"))])
     assert all(isinstance(a, SubmitResult) for a in answers), answers
-    assert max(held_groups) > 1
+    # A group holding both twins was refused by the database, as a whole, and not taken
+    # for a lost connection.
+    assert max(held_groups) > 1 and judged == [("IntegrityError", False)]
     twins = [a for a in answers if a.report.external_id == "crm-9"]
     assert sorted(a.created for a in twins) == [False, True]
     assert twins[0].report.pk == twins[1].report.pk
@@ -133,7 +165,7 @@ def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, monkeypatch)
     def lost_in_the_second_group(prefix: str, placeholders: str, returning: str, rows: int) -> str:
         sizes.append(rows)
         if len(sizes) == 1:
-            threading.Event().wait(0.3)  # the others queue behind the first writer
+            _hold_until_queued(4 - rows)  # the others queue behind the first writer
         elif rows > 1:
             raise OperationalError("server closed the connection unexpectedly")
         return statement(prefix, placeholders, returning, rows)
@@ -153,9 +185,21 @@ def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, monkeypatch)
 
 def test_tenants_are_written_apart(cities, held_groups) -> None:
     first, second = cities
+    held_groups.append(-4)
     calls = [(first, lambda n=n: report_submit(description=f"A {n}", **POINT)) for n in range(4)]
     calls += [(second, lambda n=n: report_submit(description=f"B {n}", **POINT)) for n in range(4)]
     answers = _at_once(calls)
     assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
     assert sorted(_stored(first).values()) == [f"A {n}" for n in range(4)]
     assert sorted(_stored(second).values()) == [f"B {n}" for n in range(4)]
+
+
+def test_a_group_takes_at_most_its_share_and_the_rest_follow(cities, held_groups, monkeypatch) -> None:
+    city, _ = cities
+    monkeypatch.setattr(insert_group, "MAX_GROUP", 2)
+    held_groups.append(-6)
+    texts = [f"Graffiti number {n}" for n in range(6)]
+    answers = _at_once([(city, lambda text=text: report_submit(description=text, **POINT)) for text in texts])
+    assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
+    assert max(held_groups) == 2 and sum(held_groups) == 6
+    assert {a.report.pk: a.report.description for a in answers} == _stored(city)

@@ -9,93 +9,143 @@ the next arrivals queue, and the first of them writes the next group. A lone req
 writes its row alone, as before, with no wait: nothing is held back to make a group.
 
 Every waiting thread returns only once its row is committed (its 201 still means the
-report is durable). If the group's statement fails (a duplicate external_id, a lost
-connection), nothing of it was written, and every thread of the group writes its own
-row again alone, so each gets the answer its own insert gets."""
+report is durable), with the id of its own row, matched by a unique key the row carries
+(not by the order rows come back in). What happens when the group's statement fails
+depends on what is known of it:
+- the database answered with an error (a duplicate external_id, a deadlock, a timeout):
+  in autocommit nothing of the statement was stored, and each thread writes its row
+  again alone, so each gets the answer its own insert gets;
+- the connection was lost (no answer, or a connection error): whether it committed is
+  unknown, so no row is written again, which could store a report twice; every thread of
+  the group gets the error, as a lone insert's loss gives its request."""
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from django.db import DatabaseError, DataError, IntegrityError, connection
+from django.db import DatabaseError, connection
 
 from civicpulse.core.tenancy import current_schema
 
 # Rows one statement takes at most; the others wait for the next group. A process runs 16
 # request threads by default (civicpulse/gunicorn_conf.py), so a group is seldom larger.
 MAX_GROUP = 64
+# How long a row waits in the queue before it is written alone: a writer that hangs (a
+# socket that never answers) holds back its own group, not every later request.
+QUEUE_WAIT_SECONDS = 10.0
+# SQLSTATE classes saying the connection, not the statement, failed: connection
+# exceptions and operator intervention (shutdown, termination).
+_CONNECTION_LOST = ("08", "57P")
+
+Write = Callable[[list[Sequence[Any]]], list[tuple[int, Any]]]
 
 
 @dataclass(eq=False)
 class _Row:
     params: Sequence[Any]
+    key: Any  # the value of the unique column RETURNING gives back beside the id
     written: threading.Event = field(default_factory=threading.Event)
     pk: int | None = None
     lead: bool = False  # this thread writes the next group
-    refused: bool = False  # the database refused the group: nothing was written
-    failed: BaseException | None = None  # the group's fate is unknown: the leader's error
+    refused: bool = False  # the database refused the group: nothing of it was stored
+    failed: BaseException | None = None  # the group's fate is unknown: the writer's error
+
+
+def _fate_unknown(exc: BaseException) -> bool:
+    """Whether the statement may have committed: no answer from the server, or an answer
+    that the connection, not the statement, failed. Any other error from the server is
+    a refusal: in autocommit, nothing of the statement was stored."""
+    if not isinstance(exc, DatabaseError):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_CONNECTION_LOST)
 
 
 class _Groups:
-    """The rows waiting in this process, by tenant schema: a group is written on the
-    connection of one of its threads, whose search_path is that schema."""
+    """The rows waiting in this process, by tenant schema and statement: a group is
+    written on the connection of one of its threads, whose search_path is that schema."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[str, list[_Row]] = {}
-        self._leading: set[str] = set()  # schemas whose group a thread is writing
+        self._waiting: dict[Hashable, list[_Row]] = {}
+        self._leading: set[Hashable] = set()  # groups a thread is writing
 
-    def insert(
-        self, schema: str, params: Sequence[Any], write: Callable[[list[Sequence[Any]]], list[int]]
-    ) -> int | None:
-        """This row's id once it is committed, written with whatever rows of `schema`
-        wait beside it; None when the database refused the group, so the row must be
-        written alone. Raises the leader's error when the group's fate is unknown (the
-        connection was lost): writing the rows again could store them twice."""
-        row = _Row(params)
+    def insert(self, group_key: Hashable, row: _Row, write: Write) -> int | None:
+        """The row's id once it is committed, written with whatever rows of the same key
+        wait beside it; None when it must be written alone (the group was refused, or the
+        row waited too long for a writer). Raises the writer's error when the group's
+        fate is unknown."""
         with self._lock:
-            self._waiting.setdefault(schema, []).append(row)
-            # One writer per schema at a time: the rows arriving while it writes wait, and
+            self._waiting.setdefault(group_key, []).append(row)
+            # One writer per key at a time: the rows arriving while it writes wait, and
             # make the next group.
-            row.lead = schema not in self._leading
-            self._leading.add(schema)
-        if not row.lead:
-            row.written.wait()
-        if row.lead:
-            self._lead(schema, row, write)
+            row.lead = group_key not in self._leading
+            self._leading.add(group_key)
+        led = False
+        try:
+            while not row.lead and not row.written.wait(QUEUE_WAIT_SECONDS):
+                with self._lock:
+                    if not row.lead and self._unqueue(group_key, row):
+                        return None  # no writer took it in time: written alone
+            if row.lead:
+                led = True
+                self._lead(group_key, row, write)
+        finally:
+            if not led:
+                with self._lock:
+                    # Leaving without writing what it was given to write (an exception in
+                    # the wait): the next row leads, and this one is not written by others.
+                    self._unqueue(group_key, row)
+                    if row.lead:
+                        self._hand_on(group_key)
         if row.failed is not None:
-            raise DatabaseError("the report's insert failed with the group it was written in") from row.failed
+            failed = row.failed
+            raise (
+                type(failed)(*failed.args) if isinstance(failed, DatabaseError) else DatabaseError()
+            ) from failed
         return None if row.refused else row.pk
 
-    def _lead(self, schema: str, row: _Row, write: Callable[[list[Sequence[Any]]], list[int]]) -> None:
+    def _unqueue(self, group_key: Hashable, row: _Row) -> bool:
+        queue = self._waiting.get(group_key, [])
+        if row in queue:
+            queue.remove(row)
+            return True
+        return False
+
+    def _hand_on(self, group_key: Hashable) -> _Row | None:
+        """The next waiting row leads (called with the lock held); none: the key is free."""
+        queue = self._waiting.get(group_key)
+        if queue:
+            queue[0].lead = True
+            return queue[0]
+        self._waiting.pop(group_key, None)
+        self._leading.discard(group_key)
+        return None
+
+    def _lead(self, group_key: Hashable, row: _Row, write: Write) -> None:
         with self._lock:
-            queue = self._waiting[schema]
-            group, self._waiting[schema] = queue[:MAX_GROUP], queue[MAX_GROUP:]
+            queue = self._waiting[group_key]
+            group, self._waiting[group_key] = queue[:MAX_GROUP], queue[MAX_GROUP:]
         try:
-            ids = write([r.params for r in group])
-            for r, pk in zip(group, ids, strict=True):
-                r.pk = pk
-        except (IntegrityError, DataError):  # refused as a whole: no row of it is stored
+            ids = dict((key, pk) for pk, key in write([r.params for r in group]))
+            for r in group:
+                r.pk = ids[r.key]
+        except BaseException as exc:
+            if len(group) == 1 or _fate_unknown(exc):
+                for r in group:
+                    if r is not row:
+                        r.failed = exc
+                raise  # the writer's own error, as it is
             for r in group:
                 r.refused = True
-        except BaseException as exc:
-            for r in group:
-                if r is not row:  # the leader raises its own error as it is
-                    r.failed = exc
-            raise
         finally:
             with self._lock:
-                rest = self._waiting[schema]
-                successor = rest[0] if rest else None
-                if successor is None:
-                    del self._waiting[schema]
-                    self._leading.discard(schema)
-                else:
-                    successor.lead = True  # and the schema stays led
+                successor = self._hand_on(group_key)
             for r in group:
-                r.written.set()
+                if r is not row:
+                    r.written.set()
             if successor is not None:
                 successor.written.set()
 
@@ -108,21 +158,26 @@ def _statement(prefix: str, placeholders: str, returning: str, rows: int) -> str
     return f"{prefix} VALUES {', '.join([placeholders] * rows)} {returning}"
 
 
-def rows_insert(*, prefix: str, placeholders: str, returning: str, params: Sequence[Any]) -> int | None:
+def rows_insert(
+    *, prefix: str, placeholders: str, returning: str, params: Sequence[Any], key: Any
+) -> int | None:
     """Insert one row (`prefix` is `INSERT INTO t (cols)`, `placeholders` one row's
-    `(%s, …)`, `returning` the `RETURNING pk` clause) with the rows other threads of this
-    process insert into the same tenant's table at the same moment. Only for a connection
-    in autocommit: the group's statement commits every row of it. Returns the row's id,
-    or None when the group failed: the caller then writes the row alone."""
+    `(%s, …)`, `returning` a `RETURNING pk, unique_column` clause, `key` this row's value
+    of that unique column) with the rows other threads of this process insert with the
+    same statement into the same tenant's table at the same moment. Only for a connection
+    in autocommit: the group's statement commits every row of it.
 
-    def write(group: list[Sequence[Any]]) -> list[int]:
+    Returns the row's id; None when the row must be written alone (the database refused
+    its group, which stored nothing); raises the error of a lone row's insert, and of a
+    group whose fate is unknown (the connection was lost under it)."""
+
+    def write(group: list[Sequence[Any]]) -> list[tuple[int, Any]]:
         with connection.cursor() as cursor:
             cursor.execute(
                 _statement(prefix, placeholders, returning, len(group)),
                 [value for params in group for value in params],
             )
-            # PostgreSQL returns the rows of an INSERT … VALUES in the order given (Django's
-            # bulk_create relies on it too).
-            return [pk for (pk,) in cursor.fetchall()]
+            return [(pk, unique) for pk, unique in cursor.fetchall()]
 
-    return _groups.insert(current_schema(), params, write)
+    group_key = (current_schema(), prefix, placeholders, returning)
+    return _groups.insert(group_key, _Row(params, key), write)

@@ -323,7 +323,8 @@ def _insert_statement() -> _InsertStatement | None:
     return _InsertStatement(
         prefix=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
         placeholders=f"({', '.join(['%s'] * len(fields))})",
-        returning=f"RETURNING {quote(meta.pk.column)}",
+        # The tracking id beside the id: a row written with others finds its id by it.
+        returning=f"RETURNING {quote(meta.pk.column)}, {quote(meta.get_field('tracking_id').column)}",
         fields=fields,
     )
 
@@ -352,14 +353,15 @@ def _report_insert(report: Report) -> None:
         f.get_db_prep_save(value, connection) for f, value in zip(statement.fields, values, strict=True)
     ]
     # In autocommit (a report alone) the row may be written with other requests' rows of
-    # this process and tenant in one statement (insert_group); refused there, it is
-    # written alone, so its own error, if any, is the one raised.
+    # this process and tenant in one statement (insert_group); when the database refused
+    # that group, it is written alone, so its own error, if any, is the one raised.
     pk = (
         rows_insert(
             prefix=statement.prefix,
             placeholders=statement.placeholders,
             returning=statement.returning,
             params=params,
+            key=report.tracking_id,
         )
         if connection.get_autocommit()
         else None
