@@ -203,3 +203,70 @@ def test_a_group_takes_at_most_its_share_and_the_rest_follow(cities, held_groups
     assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
     assert max(held_groups) == 2 and sum(held_groups) == 6
     assert {a.report.pk: a.report.description for a in answers} == _stored(city)
+
+
+def _raised_from(django_error: type[DatabaseError], cause: BaseException | None) -> DatabaseError:
+    """A Django database error as Django's wrapper raises it: from the driver's error."""
+    try:
+        raise django_error("error") from cause
+    except DatabaseError as exc:
+        return exc
+
+
+def test_only_a_lost_connection_leaves_a_groups_fate_unknown() -> None:
+    import psycopg
+    from django.db import DataError, IntegrityError
+
+    unknown = insert_group._fate_unknown
+    # The server answered that the statement failed: nothing was stored.
+    assert not unknown(_raised_from(IntegrityError, psycopg.errors.UniqueViolation()))
+    assert not unknown(_raised_from(OperationalError, psycopg.errors.QueryCanceled()))
+    assert not unknown(_raised_from(OperationalError, psycopg.errors.DeadlockDetected()))
+    # A value the client could not send (no SQLSTATE): nothing reached the server.
+    assert not unknown(_raised_from(DataError, psycopg.DataError("NUL bytes")))
+    # The connection failed or the server went away: it may have committed.
+    assert unknown(_raised_from(OperationalError, psycopg.errors.AdminShutdown()))
+    assert unknown(_raised_from(OperationalError, psycopg.errors.ConnectionFailure()))
+    assert unknown(_raised_from(OperationalError, psycopg.OperationalError("server closed the connection")))
+    assert unknown(KeyError("a row's id did not come back"))
+
+
+def test_a_writer_that_hangs_holds_back_its_own_group_only(monkeypatch) -> None:
+    """The first writer never returns (until the test lets it): rows queued behind it
+    for longer than the wait write the queue themselves, together, and return."""
+    monkeypatch.setattr(insert_group, "QUEUE_WAIT_SECONDS", 0.05)
+    groups = insert_group._Groups()
+    release, stuck = threading.Event(), threading.Event()
+    written: list[list[str]] = []
+
+    def write(rows: list) -> list[tuple[int, str]]:
+        keys = [params[0] for params in rows]
+        if keys == ["stuck"]:
+            stuck.set()
+            release.wait(10)
+        written.append(keys)
+        return [(n, key) for n, key in enumerate(keys)]
+
+    answers: dict[str, int | None] = {}
+
+    def send(key: str) -> None:
+        answers[key] = groups.insert("k", insert_group._Row([key], key), write)
+
+    first = threading.Thread(target=send, args=("stuck",), daemon=True)
+    first.start()
+    assert stuck.wait(5)
+    later = [threading.Thread(target=send, args=(key,), daemon=True) for key in ("b", "c")]
+    for thread in later:
+        thread.start()
+    for thread in later:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in later) and first.is_alive()
+    assert sorted(key for group in written for key in group) == ["b", "c"]
+    assert answers["b"] is not None and answers["c"] is not None
+    # The stuck writer no longer leads: the next row finds no writer busy and writes at once.
+    assert "k" not in groups._leading
+    send("d")
+    assert written[-1] == ["d"]
+    release.set()
+    first.join(5)
+    assert answers["stuck"] == 0 and not groups._waiting and not groups._leading

@@ -17,23 +17,26 @@ depends on what is known of it:
   again alone, so each gets the answer its own insert gets;
 - the connection was lost (no answer, or a connection error): whether it committed is
   unknown, so no row is written again, which could store a report twice; every thread of
-  the group gets the error, as a lone insert's loss gives its request."""
+  the group gets the error, as a lone insert's loss gives its request.
+A writer that hangs (a socket that never answers) holds back its own group only: a row
+still waiting after QUEUE_WAIT_SECONDS writes the queue in its place."""
 
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from civicpulse.core.tenancy import current_schema
 
 # Rows one statement takes at most; the others wait for the next group. A process runs 16
 # request threads by default (civicpulse/gunicorn_conf.py), so a group is seldom larger.
 MAX_GROUP = 64
-# How long a row waits in the queue before it is written alone: a writer that hangs (a
-# socket that never answers) holds back its own group, not every later request.
+# How long a row waits in the queue for a writer: a writer at it longer than this (a
+# socket that never answers) is left to its own group, and a waiting row writes the queue.
 QUEUE_WAIT_SECONDS = 10.0
 # SQLSTATE classes saying the connection, not the statement, failed: connection
 # exceptions and operator intervention (shutdown, termination).
@@ -54,13 +57,17 @@ class _Row:
 
 
 def _fate_unknown(exc: BaseException) -> bool:
-    """Whether the statement may have committed: no answer from the server, or an answer
-    that the connection, not the statement, failed. Any other error from the server is
-    a refusal: in autocommit, nothing of the statement was stored."""
+    """Whether the statement may have committed: the server's answer says the connection
+    failed, or no answer came on a connection that is lost or unusable (anything but a
+    database error counts so too, as the ids' matching after the statement). Any other
+    answer of the server is a refusal, and so is a value the client could not send: in
+    autocommit, nothing of the statement was stored."""
     if not isinstance(exc, DatabaseError):
         return True
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith(_CONNECTION_LOST)
+    if sqlstate:
+        return sqlstate.startswith(_CONNECTION_LOST)
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 class _Groups:
@@ -70,36 +77,40 @@ class _Groups:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[Hashable, list[_Row]] = {}
-        self._leading: set[Hashable] = set()  # groups a thread is writing
+        # The row whose thread writes each key's groups now, and since when.
+        self._leading: dict[Hashable, tuple[_Row, float]] = {}
 
     def insert(self, group_key: Hashable, row: _Row, write: Write) -> int | None:
         """The row's id once it is committed, written with whatever rows of the same key
-        wait beside it; None when it must be written alone (the group was refused, or the
-        row waited too long for a writer). Raises the writer's error when the group's
-        fate is unknown."""
+        wait beside it; None when it must be written alone (the database refused its
+        group). Raises the writer's error when the group's fate is unknown."""
         with self._lock:
             self._waiting.setdefault(group_key, []).append(row)
             # One writer per key at a time: the rows arriving while it writes wait, and
             # make the next group.
             row.lead = group_key not in self._leading
-            self._leading.add(group_key)
+            if row.lead:
+                self._leading[group_key] = (row, time.monotonic())
         led = False
         try:
             while not row.lead and not row.written.wait(QUEUE_WAIT_SECONDS):
                 with self._lock:
-                    if not row.lead and self._unqueue(group_key, row):
-                        return None  # no writer took it in time: written alone
+                    self._take_over_a_stuck_writer(group_key, row)
             if row.lead:
                 led = True
                 self._lead(group_key, row, write)
         finally:
             if not led:
+                successor = None
                 with self._lock:
                     # Leaving without writing what it was given to write (an exception in
-                    # the wait): the next row leads, and this one is not written by others.
+                    # the wait): the next row leads. (A row a writer took already is
+                    # written all the same, as an interrupted lone insert may be.)
                     self._unqueue(group_key, row)
                     if row.lead:
-                        self._hand_on(group_key)
+                        successor = self._hand_on(group_key, row)
+                if successor is not None:
+                    successor.written.set()
         if row.failed is not None:
             failed = row.failed
             raise (
@@ -107,27 +118,47 @@ class _Groups:
             ) from failed
         return None if row.refused else row.pk
 
-    def _unqueue(self, group_key: Hashable, row: _Row) -> bool:
+    def _take_over_a_stuck_writer(self, group_key: Hashable, row: _Row) -> None:
+        """A row still queued when the writer has been at it longer than the wait (a
+        socket that never answers) writes the queue itself, so the stuck writer holds back
+        its own group only (called with the lock held)."""
+        leader = self._leading.get(group_key)
+        queued = row in self._waiting.get(group_key, [])
+        if (
+            not row.lead
+            and queued
+            and leader is not None
+            and time.monotonic() - leader[1] >= QUEUE_WAIT_SECONDS
+        ):
+            row.lead = True
+            self._leading[group_key] = (row, time.monotonic())
+
+    def _unqueue(self, group_key: Hashable, row: _Row) -> None:
         queue = self._waiting.get(group_key, [])
         if row in queue:
             queue.remove(row)
-            return True
-        return False
 
-    def _hand_on(self, group_key: Hashable) -> _Row | None:
-        """The next waiting row leads (called with the lock held); none: the key is free."""
+    def _hand_on(self, group_key: Hashable, row: _Row) -> _Row | None:
+        """After `row`'s writing, the next waiting row leads; none: the key is free.
+        Nothing when another row took the writing over meanwhile (called with the lock
+        held)."""
+        leader = self._leading.get(group_key)
+        if leader is None or leader[0] is not row:
+            return None
         queue = self._waiting.get(group_key)
         if queue:
             queue[0].lead = True
+            self._leading[group_key] = (queue[0], time.monotonic())
             return queue[0]
         self._waiting.pop(group_key, None)
-        self._leading.discard(group_key)
+        del self._leading[group_key]
         return None
 
     def _lead(self, group_key: Hashable, row: _Row, write: Write) -> None:
         with self._lock:
             queue = self._waiting[group_key]
             group, self._waiting[group_key] = queue[:MAX_GROUP], queue[MAX_GROUP:]
+            self._leading[group_key] = (row, time.monotonic())
         try:
             ids = dict((key, pk) for pk, key in write([r.params for r in group]))
             for r in group:
@@ -142,7 +173,7 @@ class _Groups:
                 r.refused = True
         finally:
             with self._lock:
-                successor = self._hand_on(group_key)
+                successor = self._hand_on(group_key, row)
             for r in group:
                 if r is not row:
                     r.written.set()
