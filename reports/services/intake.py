@@ -294,10 +294,6 @@ class _InsertStatement:
     returning: str
     fields: tuple[Any, ...]
 
-    @property
-    def sql(self) -> str:
-        return f"{self.prefix} VALUES {self.placeholders} {self.returning}"
-
 
 @cache
 def _insert_statement() -> _InsertStatement | None:
@@ -368,7 +364,9 @@ def _report_insert(report: Report) -> None:
     )
     if pk is None:
         with connection.cursor() as cursor:
-            cursor.execute(statement.sql, params)
+            cursor.execute(
+                f"{statement.prefix} VALUES {statement.placeholders} {statement.returning}", params
+            )
             pk = cursor.fetchone()[0]
     report.pk = pk
     report._state.adding = False
