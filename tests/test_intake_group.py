@@ -6,6 +6,7 @@ a group whose fate is unknown is not written again; tenants are never mixed."""
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from django.db import DatabaseError, OperationalError, close_old_connections, connection
@@ -49,22 +50,33 @@ def _hold_until_queued(rows: int) -> None:
         time.sleep(0.005)
 
 
+@dataclass
+class Statements:
+    """The row count of every statement written. The first one waits before it is sent
+    until the test's `expected` requests are in (itself and those queued behind it), so
+    those behind make the next group whatever the machine's load; with `lose_groups`, a
+    statement of several rows after it fails as a lost connection does."""
+
+    expected: int = 0
+    lose_groups: bool = False
+    sizes: list[int] = field(default_factory=list)
+
+
 @pytest.fixture
-def held_groups(monkeypatch) -> list[int]:
-    """The size of every group written. The first writer holds its statement back until
-    the test's other requests wait behind it and make the next group; a test sets how
-    many requests it sends with `held_groups.append(-n)` before sending them."""
-    sizes: list[int] = []
+def statements(monkeypatch) -> Statements:
+    seen = Statements()
     statement = insert_group._statement
 
-    def recorded(prefix: str, placeholders: str, returning: str, rows: int) -> str:
-        if sizes and sizes[0] < 0:
-            _hold_until_queued(-sizes.pop(0) - rows)
-        sizes.append(rows)
-        return statement(prefix, placeholders, returning, rows)
+    def recorded(insert: insert_group.InsertStatement, rows: int) -> str:
+        seen.sizes.append(rows)
+        if len(seen.sizes) == 1:
+            _hold_until_queued(seen.expected - rows)
+        elif seen.lose_groups and rows > 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return statement(insert, rows)
 
     monkeypatch.setattr(insert_group, "_statement", recorded)
-    return sizes
+    return seen
 
 
 def _at_once(calls: list[tuple[object, Callable[[], SubmitResult]]]) -> list[SubmitResult | BaseException]:
@@ -97,14 +109,14 @@ def _stored(tenant: object) -> dict[int, str]:
         return dict(Report.objects.values_list("pk", "description"))
 
 
-def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, held_groups) -> None:
+def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, statements) -> None:
     city, _ = cities
     texts = [f"Pothole number {n} on Main Street" for n in range(8)]
-    held_groups.append(-8)
+    statements.expected = 8
     answers = _at_once([(city, lambda text=text: report_submit(description=text, **POINT)) for text in texts])
     assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
     # The requests behind the first writer were written together, in one statement.
-    assert len(held_groups) == 2 and sum(held_groups) == 8 and held_groups[1] > 1
+    assert len(statements.sizes) == 2 and sum(statements.sizes) == 8 and statements.sizes[1] > 1
     stored = _stored(city)
     assert sorted(stored.values()) == sorted(texts)
     # Each request got the id of its own row, and its instance is the stored report.
@@ -115,7 +127,7 @@ def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, 
             assert row.tracking_id == answer.report.tracking_id and row.status == Report.Status.RECEIVED
 
 
-def test_a_refused_group_is_written_row_by_row(cities, held_groups, monkeypatch) -> None:
+def test_a_refused_group_is_written_row_by_row(cities, statements, monkeypatch) -> None:
     """Two requests of one group carry the same new external_id: the group's INSERT is
     refused as a whole, then each row is written alone, so one of the two is stored and
     the other gets it back, and the group's other reports are stored."""
@@ -140,13 +152,13 @@ def test_a_refused_group_is_written_row_by_row(cities, held_groups, monkeypatch)
         return judged[-1][1]
 
     monkeypatch.setattr(insert_group, "_fate_unknown", recorded)
-    held_groups.append(-5)
+    statements.expected = 5
     calls = [(city, lambda n=n: report_submit(description=f"New report {n}", **POINT)) for n in range(3)]
     answers = _at_once([*calls, (city, twin("Sent once")), (city, twin("Sent twice"))])
     assert all(isinstance(a, SubmitResult) for a in answers), answers
     # A group holding both twins was refused by the database, as a whole, and not taken
     # for a lost connection.
-    assert max(held_groups) > 1 and judged == [("IntegrityError", False)]
+    assert max(statements.sizes) > 1 and judged == [("IntegrityError", False)]
     twins = [a for a in answers if a.report.external_id == "crm-9"]
     assert sorted(a.created for a in twins) == [False, True]
     assert twins[0].report.pk == twins[1].report.pk
@@ -154,26 +166,16 @@ def test_a_refused_group_is_written_row_by_row(cities, held_groups, monkeypatch)
     assert stored == sorted(["New report 0", "New report 1", "New report 2", twins[0].report.description])
 
 
-def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, monkeypatch) -> None:
+def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, statements) -> None:
     """The connection is lost under a group's statement: whether it committed is not
     known, so none of its rows is written again (that could store a report twice); every
     request of the group gets an error, as a lone insert's loss gives its request."""
     city, _ = cities
-    statement = insert_group._statement
-    sizes: list[int] = []
-
-    def lost_in_the_second_group(prefix: str, placeholders: str, returning: str, rows: int) -> str:
-        sizes.append(rows)
-        if len(sizes) == 1:
-            _hold_until_queued(4 - rows)  # the others queue behind the first writer
-        elif rows > 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return statement(prefix, placeholders, returning, rows)
-
-    monkeypatch.setattr(insert_group, "_statement", lost_in_the_second_group)
+    statements.expected, statements.lose_groups = 4, True
     answers = _at_once(
         [(city, lambda n=n: report_submit(description=f"Report {n}", **POINT)) for n in range(4)]
     )
+    sizes = statements.sizes
     assert len(sizes) >= 2 and sizes[1] > 1
     failed = [a for a in answers if isinstance(a, BaseException)]
     assert len(failed) == sizes[1] and all(isinstance(a, DatabaseError) for a in failed), answers
@@ -183,9 +185,9 @@ def test_a_group_whose_fate_is_unknown_is_not_written_again(cities, monkeypatch)
     assert sorted(_stored(city).values()) == sorted(a.report.description for a in written)
 
 
-def test_tenants_are_written_apart(cities, held_groups) -> None:
+def test_tenants_are_written_apart(cities, statements) -> None:
     first, second = cities
-    held_groups.append(-4)
+    statements.expected = 4
     calls = [(first, lambda n=n: report_submit(description=f"A {n}", **POINT)) for n in range(4)]
     calls += [(second, lambda n=n: report_submit(description=f"B {n}", **POINT)) for n in range(4)]
     answers = _at_once(calls)
@@ -194,14 +196,14 @@ def test_tenants_are_written_apart(cities, held_groups) -> None:
     assert sorted(_stored(second).values()) == [f"B {n}" for n in range(4)]
 
 
-def test_a_group_takes_at_most_its_share_and_the_rest_follow(cities, held_groups, monkeypatch) -> None:
+def test_a_group_takes_at_most_its_share_and_the_rest_follow(cities, statements, monkeypatch) -> None:
     city, _ = cities
     monkeypatch.setattr(insert_group, "MAX_GROUP", 2)
-    held_groups.append(-6)
+    statements.expected = 6
     texts = [f"Graffiti number {n}" for n in range(6)]
     answers = _at_once([(city, lambda text=text: report_submit(description=text, **POINT)) for text in texts])
     assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
-    assert max(held_groups) == 2 and sum(held_groups) == 6
+    assert max(statements.sizes) == 2 and sum(statements.sizes) == 6
     assert {a.report.pk: a.report.description for a in answers} == _stored(city)
 
 

@@ -158,7 +158,6 @@ class _Groups:
         with self._lock:
             queue = self._waiting[group_key]
             group, self._waiting[group_key] = queue[:MAX_GROUP], queue[MAX_GROUP:]
-            self._leading[group_key] = (row, time.monotonic())
         try:
             ids = dict((key, pk) for pk, key in write([r.params for r in group]))
             for r in group:
@@ -184,31 +183,38 @@ class _Groups:
 _groups = _Groups()
 
 
+@dataclass(frozen=True)
+class InsertStatement:
+    """An INSERT of one table's rows: `prefix` is `INSERT INTO t (cols)`, `placeholders`
+    one row's `(%s, …)`, `returning` a `RETURNING pk, unique_column` clause (a row written
+    with others finds its id by its value of that column)."""
+
+    prefix: str
+    placeholders: str
+    returning: str
+
+
 @cache
-def _statement(prefix: str, placeholders: str, returning: str, rows: int) -> str:
-    return f"{prefix} VALUES {', '.join([placeholders] * rows)} {returning}"
+def _statement(statement: InsertStatement, rows: int) -> str:
+    return f"{statement.prefix} VALUES {', '.join([statement.placeholders] * rows)} {statement.returning}"
 
 
-def rows_insert(
-    *, prefix: str, placeholders: str, returning: str, params: Sequence[Any], key: Any
-) -> int | None:
-    """Insert one row (`prefix` is `INSERT INTO t (cols)`, `placeholders` one row's
-    `(%s, …)`, `returning` a `RETURNING pk, unique_column` clause, `key` this row's value
-    of that unique column) with the rows other threads of this process insert with the
-    same statement into the same tenant's table at the same moment. Only for a connection
-    in autocommit: the group's statement commits every row of it.
-
-    Returns the row's id; None when the row must be written alone (the database refused
-    its group, which stored nothing); raises the error of a lone row's insert, and of a
-    group whose fate is unknown (the connection was lost under it)."""
+def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -> int:
+    """Insert one row and return its id. `key` is the row's value of the unique column
+    `statement` returns beside the id. In autocommit the row goes with the rows other
+    threads of this process insert with the same statement into the same tenant's table
+    at the same moment, and the group's statement commits every row of it; when the
+    database refused the group, which stored nothing, or inside a transaction, the row is
+    written alone. Raises the error of a lone row's insert, and of a group whose fate is
+    unknown (the connection was lost under it)."""
 
     def write(group: list[Sequence[Any]]) -> list[tuple[int, Any]]:
         with connection.cursor() as cursor:
-            cursor.execute(
-                _statement(prefix, placeholders, returning, len(group)),
-                [value for params in group for value in params],
-            )
+            cursor.execute(_statement(statement, len(group)), [value for row in group for value in row])
             return [(pk, unique) for pk, unique in cursor.fetchall()]
 
-    group_key = (current_schema(), prefix, placeholders, returning)
-    return _groups.insert(group_key, _Row(params, key), write)
+    if connection.get_autocommit():
+        pk = _groups.insert((current_schema(), statement), _Row(params, key), write)
+        if pk is not None:
+            return pk
+    return write([params])[0][0]

@@ -27,7 +27,7 @@ from reports.models import Location, Report
 from reports.notifications import confirmation_enqueue
 from reports.photos import photo_clean, photo_slot
 from reports.services.chosen_issue import chosen_issue_errors
-from reports.services.insert_group import rows_insert
+from reports.services.insert_group import InsertStatement, row_insert
 from reports.services.locations import location_witness
 from reports.services.outbox import pipeline_wake
 
@@ -287,16 +287,8 @@ def report_submit(
     return SubmitResult(report, True)
 
 
-@dataclass(frozen=True)
-class _InsertStatement:
-    prefix: str  # INSERT INTO t (columns)
-    placeholders: str  # one row's (%s, …)
-    returning: str
-    fields: tuple[Any, ...]
-
-
 @cache
-def _insert_statement() -> _InsertStatement | None:
+def _insert_statement() -> tuple[InsertStatement, tuple[Any, ...]] | None:
     """The INSERT of a new report and the fields it writes, as Django's insert compiler
     would build them (every concrete field but the generated id, which comes back).
     Built once per process: building it at every submission was the largest single part
@@ -316,13 +308,13 @@ def _insert_statement() -> _InsertStatement | None:
         return None
     fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
     quote = connection.ops.quote_name
-    return _InsertStatement(
+    statement = InsertStatement(
         prefix=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
         placeholders=f"({', '.join(['%s'] * len(fields))})",
         # The tracking id beside the id: a row written with others finds its id by it.
         returning=f"RETURNING {quote(meta.pk.column)}, {quote(meta.get_field('tracking_id').column)}",
-        fields=fields,
     )
+    return statement, fields
 
 
 def _report_insert(report: Report) -> None:
@@ -331,44 +323,24 @@ def _report_insert(report: Report) -> None:
     runs), the database router (reports live in `default`), and re-reading db_default
     columns (each has a Python default, so the instance holds the stored value). A report
     with its id already set, or a value that is an SQL expression, goes through save()."""
-    statement = _insert_statement()
+    built = _insert_statement()
     if (
-        statement is None
+        built is None
         or report.pk is not None
         or pre_save.has_listeners(Report)
         or post_save.has_listeners(Report)
     ):
         report.save(force_insert=True)
         return
+    statement, fields = built
     report._prepare_related_fields_for_save(operation_name="save")  # unsaved related objects
-    values = [f.pre_save(report, True) for f in statement.fields]
+    values = [f.pre_save(report, True) for f in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         report.save(force_insert=True)
         return
-    params = [
-        f.get_db_prep_save(value, connection) for f, value in zip(statement.fields, values, strict=True)
-    ]
-    # In autocommit (a report alone) the row may be written with other requests' rows of
-    # this process and tenant in one statement (insert_group); when the database refused
-    # that group, it is written alone, so its own error, if any, is the one raised.
-    pk = (
-        rows_insert(
-            prefix=statement.prefix,
-            placeholders=statement.placeholders,
-            returning=statement.returning,
-            params=params,
-            key=report.tracking_id,
-        )
-        if connection.get_autocommit()
-        else None
-    )
-    if pk is None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{statement.prefix} VALUES {statement.placeholders} {statement.returning}", params
-            )
-            pk = cursor.fetchone()[0]
-    report.pk = pk
+    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values, strict=True)]
+    # A report alone (autocommit) may be written with other requests' rows in one statement.
+    report.pk = row_insert(statement=statement, params=params, key=report.tracking_id)
     report._state.adding = False
     report._state.db = connection.alias
 
