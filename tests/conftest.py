@@ -5,7 +5,9 @@ them); each test runs inside a transaction that is rolled back. One tenant has a
 in its slug, so schema-name quoting is exercised everywhere.
 """
 
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -117,6 +119,18 @@ def fresh_rate_limits() -> None:
     for pattern in ("cp:*:form-rate:*", "cp:*:tenant-hour:*"):
         for key in client.scan_iter(match=pattern):
             client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _rate_windows_hold_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate limiter counts in fixed windows, and a throttle test makes its limit's
+    worth of requests before the one that must be refused: a minute turning between them
+    would start a new count. Within this process the limiter's clock stays where the test
+    began, so the whole test falls in one window (servers in other processes keep theirs)."""
+    from civicpulse.core import ratelimit
+
+    began = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: began))
 
 
 @pytest.fixture(autouse=True)
