@@ -67,7 +67,7 @@ def statements(monkeypatch) -> Statements:
     seen = Statements()
     statement = insert_group._statement
 
-    def recorded(insert: insert_group.InsertStatement, rows: int) -> str:
+    def recorded(insert: insert_group.InsertStatement, rows: int) -> bytes:
         seen.sizes.append(rows)
         if len(seen.sizes) == 1:
             _hold_until_queued(seen.expected - rows)
@@ -125,6 +125,33 @@ def test_reports_sent_at_once_are_written_together_each_with_its_own_id(cities, 
         for answer in answers:
             row = Report.objects.get(pk=answer.report.pk)
             assert row.tracking_id == answer.report.tracking_id and row.status == Report.Status.RECEIVED
+
+
+def test_values_are_stored_as_sent_alone_and_in_a_group(cities, statements) -> None:
+    """The values are quoted into the statement on the client: text that looks like SQL,
+    quoting or placeholders, any script, and coordinates to the last digit come back as
+    they were sent, from the first writer's lone row and from the group behind it."""
+    city, _ = cities
+    sent = [
+        ("O'Brien's \"deep\" hole'); DROP TABLE reports_report; --", 39.123456789012345),
+        ("Back\\slash \\' and a tab\tthere", -0.000001),
+        ("100% blocked %s %(name)s %% $1 $$dollar$$", 89.99999999999999),
+        ("Bache en la calle — ñandú, señal rota 🚧", -89.5),
+        ("E'\\x41' U&'\\0041' ::text", 1e-10),
+        ("Line one\nline two\r\n", 45.0),
+    ]
+    statements.expected = len(sent)
+    answers = _at_once(
+        [
+            (city, lambda t=text, x=x: report_submit(description=t, latitude=x, longitude=x))
+            for text, x in sent
+        ]
+    )
+    assert all(isinstance(a, SubmitResult) and a.created for a in answers), answers
+    assert statements.sizes[0] == 1 and max(statements.sizes) > 1  # a lone row, then a group
+    with tenant_context(city):
+        stored = sorted(Report.objects.values_list("description", "latitude", "longitude"))
+    assert stored == sorted((text, x, x) for text, x in sent)
 
 
 def test_a_refused_group_is_written_row_by_row(cities, statements, monkeypatch) -> None:
