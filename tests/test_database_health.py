@@ -2,6 +2,8 @@
 its socket instead of sending `SELECT 1`: a connection the server ended is replaced
 before the request uses it, and a healthy one is kept without a round trip."""
 
+import os
+import socket
 import time
 from collections.abc import Iterator
 
@@ -71,3 +73,16 @@ def test_a_connection_inside_a_failed_transaction_is_not_usable(kept) -> None:
     kept.rollback()
     assert kept.is_usable()
     kept.set_autocommit(True)
+
+
+def test_a_connection_gives_up_on_a_server_that_stops_answering(kept: DatabaseWrapper) -> None:
+    """The socket libpq opened carries TCP keepalives and a user timeout (settings), so a
+    server that vanished without a word fails its connection within about a minute
+    instead of leaving a request, a task or a group's writer waiting on it."""
+    assert kept.connection is not None
+    with socket.socket(fileno=os.dup(kept.connection.pgconn.socket)) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000

@@ -157,6 +157,21 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PgBouncer in transaction mode needs them off too.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+# A server that vanishes without a word (its host down, the network cut) leaves a
+# connection waiting on a socket that never answers: a request, a task, or a group
+# commit's writer (reports.services.insert_group) would wait until the operating system
+# gives up, which takes many minutes. TCP keepalives find the dead peer of a connection
+# waiting for an answer within about a minute, and tcp_user_timeout fails one whose sent
+# data stays unacknowledged for 30 s. A long query is not cut: a live server's system
+# acknowledges both while it works. DATABASE_URL's query string (?keepalives_idle=…) wins.
+for _option, _value in {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms
+}.items():
+    DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
