@@ -162,14 +162,16 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # commit's writer (reports.services.insert_group) would wait until the operating system
 # gives up, which takes many minutes. TCP keepalives find the dead peer of a connection
 # waiting for an answer within about a minute, and tcp_user_timeout fails one whose sent
-# data stays unacknowledged for 30 s. A long query is not cut: a live server's system
-# acknowledges both while it works. DATABASE_URL's query string (?keepalives_idle=…) wins.
+# data stays unacknowledged (or unsent, the server reading none) as long. A long query is
+# not cut: a live server's system acknowledges both while it works. An import's COPY is,
+# if the server reads none of it for a minute. DATABASE_URL's query string
+# (?keepalives_idle=…) wins.
 for _option, _value in {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
-    "tcp_user_timeout": 30_000,  # ms
+    "tcp_user_timeout": 60_000,  # ms: as long as the keepalives take
 }.items():
     DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
