@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import DatabaseError, OperationalError, close_old_connections, connection
+from django.db import DatabaseError, DataError, OperationalError, close_old_connections, connection
 from django_tenants.utils import tenant_context
 
 from reports.models import Report
@@ -76,6 +78,20 @@ def statements(monkeypatch) -> Statements:
         return statement(insert, rows)
 
     monkeypatch.setattr(insert_group, "_statement", recorded)
+    return seen
+
+
+@pytest.fixture
+def judged(monkeypatch) -> list[tuple[str, bool]]:
+    """Each error a group's writer judged, by its type, and whether its fate was unknown."""
+    seen: list[tuple[str, bool]] = []
+    fate_unknown = insert_group._fate_unknown
+
+    def recorded(exc: BaseException) -> bool:
+        seen.append((type(exc).__name__, fate_unknown(exc)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(insert_group, "_fate_unknown", recorded)
     return seen
 
 
@@ -154,7 +170,62 @@ def test_values_are_stored_as_sent_alone_and_in_a_group(cities, statements) -> N
     assert stored == sorted((text, x, x) for text, x in sent)
 
 
-def test_a_refused_group_is_written_row_by_row(cities, statements, monkeypatch) -> None:
+def test_the_sql_sent_is_what_psycopgs_client_side_binding_makes(tenant_a) -> None:
+    """The values quoted into the template give the SQL psycopg's own binding gives for the
+    same statement and parameters, whatever the value: text with quotes, backslashes and
+    placeholders, JSON holding them, special floats, NULLs, a date with its zone, choices."""
+    from reports.services.intake import _insert_statement
+
+    built = _insert_statement()
+    assert built is not None
+    statement, fields = built
+    tricky = 'it\'s "x" \\ %s %(name)s %% $1 — ñ 🚧'
+    reports = [
+        Report(
+            description=tricky,
+            latitude=float("nan"),
+            longitude=-0.0,
+            attributes={"answer": tricky, "list": [1, None, tricky]},
+            email="o'brien@example.org",
+            submitted_at=datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/London")),
+            channel=Report.Channel.WEB,
+        ),
+        Report(description="", latitude=float("-inf"), longitude=None, status=Report.Status.PROCESSED),
+        Report(description="plain", latitude=1e-300, longitude=-180.0),
+    ]
+    rows = [[f.get_db_prep_save(f.pre_save(r, True), connection) for f in fields] for r in reports]
+    with connection.cursor() as cursor:
+        for n in (1, 3):
+            group = rows[:n]
+            flat = [value for row in group for value in row]
+            expected = cursor.cursor.mogrify(insert_group._statement(statement, n).decode(), flat)
+            assert insert_group._sql(statement, group, cursor) == expected
+
+
+def test_a_value_that_cannot_be_sent_fails_its_own_request_only(cities, statements, judged) -> None:
+    """A value psycopg cannot send (a NUL in text: the API and the forms refuse it before)
+    is found before the group's statement is sent: the group is refused as the database
+    refuses one, its other rows are written alone, and only that request gets the error."""
+    city, _ = cities
+    statements.expected = 5
+
+    def bad() -> SubmitResult:
+        threading.Event().wait(0.1)  # queues behind the first writer, in its successor's group
+        return report_submit(description="A NUL \x00 in it", **POINT)
+
+    texts = [f"Sound report {n}" for n in range(4)]
+    answers = _at_once(
+        [*[(city, lambda t=t: report_submit(description=t, **POINT)) for t in texts], (city, bad)]
+    )
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], DataError), answers
+    # It was in a group of several, which was taken as refused (a lone row's error goes
+    # to its request without being judged), and the rows were written alone.
+    assert judged == [("DataError", False)] and statements.sizes == [1] * len(texts)
+    assert sorted(_stored(city).values()) == texts
+
+
+def test_a_refused_group_is_written_row_by_row(cities, statements, judged) -> None:
     """Two requests of one group carry the same new external_id: the group's INSERT is
     refused as a whole, then each row is written alone, so one of the two is stored and
     the other gets it back, and the group's other reports are stored."""
@@ -171,14 +242,6 @@ def test_a_refused_group_is_written_row_by_row(cities, statements, monkeypatch) 
 
         return call
 
-    judged: list[tuple[str, bool]] = []
-    fate_unknown = insert_group._fate_unknown
-
-    def recorded(exc: BaseException) -> bool:
-        judged.append((type(exc).__name__, fate_unknown(exc)))
-        return judged[-1][1]
-
-    monkeypatch.setattr(insert_group, "_fate_unknown", recorded)
     statements.expected = 5
     calls = [(city, lambda n=n: report_submit(description=f"New report {n}", **POINT)) for n in range(3)]
     answers = _at_once([*calls, (city, twin("Sent once")), (city, twin("Sent twice"))])

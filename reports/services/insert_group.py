@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+import psycopg
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection
+from django.db.backends.utils import CursorWrapper
 from psycopg.adapt import Transformer
 
 from civicpulse.core.tenancy import current_schema
@@ -199,13 +201,26 @@ class InsertStatement:
 def _statement(statement: InsertStatement, rows: int) -> bytes:
     """The statement for `rows` rows, whose `%s` the rows' values fill once quoted (as
     psycopg does on the client, the project's binding). Handed its parameters, psycopg
-    would parse the statement's placeholders at each execution: it keeps the parse only
-    of statements with 50 parameters at most, and a report has 42. That parse cost more
-    than the whole rest of a group's writing: 133 µs per row of a group of 16, against
-    15 µs quoting into this template (docs/performance.md, "Values quoted into a template
-    built once")."""
+    would parse the placeholders of a statement of two rows or more at each execution: it
+    keeps the parse only of statements of at most 50 parameters and 4,096 bytes, and a
+    report has 42. That parse cost more than the whole rest of a group's writing: 133 µs
+    per row of a group of 16, against 15 µs quoting into this template
+    (docs/performance.md, "Values quoted into a template built once")."""
     sql = f"{statement.prefix} VALUES {', '.join([statement.placeholders] * rows)} {statement.returning}"
-    return sql.encode()
+    return sql.encode()  # Django connects in UTF8
+
+
+def _sql(statement: InsertStatement, group: Sequence[Sequence[Any]], cursor: CursorWrapper) -> str:
+    """The SQL writing `group`'s rows, its values quoted by psycopg's own adapters with the
+    cursor's configuration: what psycopg's client-side binding would send. Raises
+    DataError for a value that cannot be sent (a NUL in text, text UTF8 cannot carry):
+    nothing was sent, so a group holding it is refused and its rows are written alone."""
+    quote = Transformer.from_context(cursor.cursor).as_literal
+    try:
+        values = tuple(b"NULL" if value is None else quote(value) for row in group for value in row)
+    except (psycopg.Error, UnicodeError) as exc:
+        raise DataError(str(exc)) from exc
+    return (_statement(statement, len(group)) % values).decode()
 
 
 def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -> int:
@@ -219,11 +234,9 @@ def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -
 
     def write(group: list[Sequence[Any]]) -> list[tuple[int, Any]]:
         with connection.cursor() as cursor:
-            # Quoted by psycopg's own adapters, with the cursor's configuration, as its
-            # client-side binding would; handed no parameters, psycopg sends the SQL as is.
-            quote = Transformer.from_context(cursor.cursor).as_literal
-            values = tuple(b"NULL" if value is None else quote(value) for row in group for value in row)
-            cursor.execute((_statement(statement, len(group)) % values).decode())  # Django's UTF8
+            # Handed no parameters, psycopg sends the SQL as it is. (With the database's
+            # server_side_binding option on, these values go inline all the same.)
+            cursor.execute(_sql(statement, group, cursor))
             return [(pk, unique) for pk, unique in cursor.fetchall()]
 
     if connection.get_autocommit():
