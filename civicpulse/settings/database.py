@@ -23,7 +23,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # cursor's three round trips; nothing here streams a result too large to hold, and
 # PgBouncer in transaction mode needs them off too.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # A server that vanishes without a word (its host down, the network cut) leaves a
 # connection waiting on a socket that never answers: a request, a task, or a group
 # commit's writer (reports.services.insert_group) would wait until the operating system
@@ -32,8 +31,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 # data stays unacknowledged (or unsent, the server reading none) as long. A long query is
 # not cut: a live server's system acknowledges both while it works. An import's COPY is,
 # if the server reads none of it for a minute. DATABASE_URL's query string
-# (?keepalives_idle=…) wins.
+# (?keepalives_idle=…) wins over each of these libpq options.
+DATABASES["default"].setdefault("OPTIONS", {})
 for _option, _value in {
+    "connect_timeout": 5,  # s
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,

@@ -17,7 +17,9 @@ depends on what is known of it:
   again alone, so each gets the answer its own insert gets;
 - the connection was lost (no answer, or a connection error): whether it committed is
   unknown, so no row is written again, which could store a report twice; every thread of
-  the group gets the error, as a lone insert's loss gives its request.
+  the group gets the error, as a lone insert's loss gives its request;
+- a value could not be quoted (a NUL in text): nothing was sent, and the group is
+  refused as the database refuses one.
 A writer that hangs (a socket that never answers) holds back its own group only: a row
 still waiting after QUEUE_WAIT_SECONDS writes the queue in its place."""
 
@@ -203,9 +205,8 @@ def _statement(statement: InsertStatement, rows: int) -> bytes:
     psycopg does on the client, the project's binding). Handed its parameters, psycopg
     would parse the placeholders of a statement of two rows or more at each execution: it
     keeps the parse only of statements of at most 50 parameters and 4,096 bytes, and a
-    report has 42. That parse cost more than the whole rest of a group's writing: 133 µs
-    per row of a group of 16, against 15 µs quoting into this template
-    (docs/performance.md, "Values quoted into a template built once")."""
+    report has 42. That parse cost 133 µs per row of a group of 16, against 15 µs quoting
+    into this template (docs/performance.md, "Values quoted into a template built once")."""
     sql = f"{statement.prefix} VALUES {', '.join([statement.placeholders] * rows)} {statement.returning}"
     return sql.encode()  # Django connects in UTF8
 
