@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
-from django.db import DatabaseError, DataError, OperationalError, close_old_connections, connection
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    OperationalError,
+    close_old_connections,
+    connection,
+)
 from django_tenants.utils import tenant_context
 
 from reports.models import Report
@@ -306,9 +314,6 @@ def _raised_from(django_error: type[DatabaseError], cause: BaseException | None)
 
 
 def test_only_a_lost_connection_leaves_a_groups_fate_unknown() -> None:
-    import psycopg
-    from django.db import DataError, IntegrityError
-
     unknown = insert_group._fate_unknown
     # The server answered that the statement failed: nothing was stored.
     assert not unknown(_raised_from(IntegrityError, psycopg.errors.UniqueViolation()))

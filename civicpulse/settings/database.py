@@ -32,7 +32,7 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # not cut: a live server's system acknowledges both while it works. An import's COPY is,
 # if the server reads none of it for a minute. DATABASE_URL's query string
 # (?keepalives_idle=…) wins over each of these libpq options.
-DATABASES["default"].setdefault("OPTIONS", {})
+_options = DATABASES["default"].setdefault("OPTIONS", {})
 for _option, _value in {
     "connect_timeout": 5,  # s
     "keepalives": 1,
@@ -41,5 +41,5 @@ for _option, _value in {
     "keepalives_count": 3,
     "tcp_user_timeout": 60_000,  # ms: as long as the keepalives take
 }.items():
-    DATABASES["default"]["OPTIONS"].setdefault(_option, _value)
+    _options.setdefault(_option, _value)
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)

@@ -164,7 +164,7 @@ class _Groups:
             queue = self._waiting[group_key]
             group, self._waiting[group_key] = queue[:MAX_GROUP], queue[MAX_GROUP:]
         try:
-            ids = dict((key, pk) for pk, key in write([r.params for r in group]))
+            ids = {key: pk for pk, key in write([r.params for r in group])}
             for r in group:
                 r.pk = ids[r.key]
         except BaseException as exc:
@@ -238,7 +238,7 @@ def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -
             # Handed no parameters, psycopg sends the SQL as it is. (With the database's
             # server_side_binding option on, these values go inline all the same.)
             cursor.execute(_sql(statement, group, cursor))
-            return [(pk, unique) for pk, unique in cursor.fetchall()]
+            return cursor.fetchall()
 
     if connection.get_autocommit():
         pk = _groups.insert((current_schema(), statement), _Row(params, key), write)
