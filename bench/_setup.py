@@ -86,3 +86,20 @@ def kept_or_new_tenant(slug: str, name: str) -> tuple[object, int]:
     with tenant_context(tenant), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM issues_issue")
         return tenant, cursor.fetchone()[0]
+
+
+def cpu_seconds(group: int | None) -> float:
+    """CPU time (user and system) of the processes of one process group (a server started
+    in a session of its own), or of every PostgreSQL process with group None. Each
+    process's children that ended count too (their time goes to the parent that waited
+    for them): PostgreSQL backends and gunicorn workers come and go during a run."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        if (int(fields[2]) == group) if group is not None else name == "postgres":
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")

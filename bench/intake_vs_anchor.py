@@ -50,7 +50,7 @@ from pathlib import Path
 from statistics import median
 from typing import NamedTuple
 
-from _setup import ROOT, django_setup, drop_tenant, figure, production_env
+from _setup import ROOT, cpu_seconds, django_setup, drop_tenant, figure, production_env
 
 ANCHOR_DIR = ROOT.parent / "shared" / "bench" / "anchor_drf"
 SLUG = "bench-intake"
@@ -336,23 +336,6 @@ class Run(NamedTuple):
     pg_cpu_ms: float  # this machine's PostgreSQL processes' CPU time per request answered
 
 
-def _cpu_seconds(group: int | None) -> float:
-    """CPU time (user and system) of the processes of one process group (a server started
-    in a session of its own), or of every PostgreSQL process with group None. Each
-    process's children that ended count too (their time goes to the parent that waited
-    for them): PostgreSQL backends and gunicorn workers come and go during a run."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended
-            continue
-        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        if (int(fields[2]) == group) if group is not None else name == "postgres":
-            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _load(
     wrk: str,
     args: argparse.Namespace,
@@ -365,9 +348,9 @@ def _load(
     """One wrk run, after a warm-up unless the caller ran its own."""
     if warm_up:
         _warm_up(wrk, args, port, env)
-    web, pg = _cpu_seconds(server.pid), _cpu_seconds(None)
+    web, pg = cpu_seconds(server.pid), cpu_seconds(None)
     out = _run_wrk(wrk, args, port, env, seconds)
-    web, pg = _cpu_seconds(server.pid) - web, _cpu_seconds(None) - pg
+    web, pg = cpu_seconds(server.pid) - web, cpu_seconds(None) - pg
     load_average = os.getloadavg()[0]
     found = RESULT.search(out)
     if found is None:

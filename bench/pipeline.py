@@ -18,7 +18,9 @@ noted, and the time from that commit (the moment the API answers 201) to the rep
 linked to an issue (`processed_at`) is taken for each.
 
 Prints `backlog_reports`, `drain_s`, `drain_reports_per_s` (goal: 500), `drain_failed`,
-`drain_lost` (still received when the drain timed out), `issues`, then `steady_rate`,
+`drain_lost` (still received when the drain timed out), `issues`, `drain_worker_cpu_ms`
+and `drain_pg_cpu_ms` (the CPU time the io workers and PostgreSQL spent per report
+drained: steadier than the rate on a shared machine), then `steady_rate`,
 `steady_submitted`, `p50_201_to_linked_ms`, `p95_201_to_linked_ms` (goal: under 2,000),
 `steady_lost`, and `load_average` (1 minute, at the end of each part: the machine is
 shared, so compare runs taken at a similar load). The workers run the development
@@ -40,7 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from _setup import ROOT, django_setup, drop_tenant, figure, percentile
+from _setup import ROOT, cpu_seconds, django_setup, drop_tenant, figure, percentile
 from ingest import _report_body
 
 SLUG = "bench-pipeline"
@@ -73,9 +75,10 @@ def main() -> None:
     try:
         if not args.no_backlog:
             backlog_fill(tenant, args.reports)
-        with pipeline_processes(args.io_workers, args.threads, beat=not args.no_beat):
+        with pipeline_processes(args.io_workers, args.threads, beat=not args.no_beat) as procs:
             if not args.no_backlog:
-                for name, value in drain_measure(tenant, args.reports, args.drain_timeout).items():
+                workers = [proc.pid for name, proc in procs.items() if name != "beat"]
+                for name, value in drain_measure(tenant, args.reports, args.drain_timeout, workers).items():
                     figure(name, value)
                 figure("load_average", round(os.getloadavg()[0], 2))
             if not args.no_steady:
@@ -135,7 +138,10 @@ def wake(tenant: object) -> None:
         pipeline_wake()
 
 
-def drain_measure(tenant: object, count: int, timeout: float) -> dict[str, object]:
+def drain_measure(tenant: object, count: int, timeout: float, workers: list[int]) -> dict[str, object]:
+    """Time the backlog's drain, and take the CPU time the io workers (process groups
+    `workers`) and PostgreSQL spent on it: steadier than the rate on a shared machine."""
+    cpu = [sum(cpu_seconds(group) for group in workers), cpu_seconds(None)]
     started = time.monotonic()
     wake(tenant)
     counts = received(tenant)
@@ -147,13 +153,17 @@ def drain_measure(tenant: object, count: int, timeout: float) -> dict[str, objec
             shown = time.monotonic()
             print(f"{shown - started:.0f}s {counts}", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
+    cpu = [sum(cpu_seconds(group) for group in workers) - cpu[0], cpu_seconds(None) - cpu[1]]
+    done = counts.get("processed", 0) + counts.get("failed", 0)
     return {
         "backlog_reports": count,
         "drain_s": round(elapsed, 1),
-        "drain_reports_per_s": round((counts.get("processed", 0) + counts.get("failed", 0)) / elapsed, 1),
+        "drain_reports_per_s": round(done / elapsed, 1),
         "drain_failed": counts.get("failed", 0),
         "drain_lost": counts.get("received", 0),
         "issues": counts["issues"],
+        "drain_worker_cpu_ms": round(1000 * cpu[0] / done, 3) if done else None,
+        "drain_pg_cpu_ms": round(1000 * cpu[1] / done, 3) if done else None,
     }
 
 

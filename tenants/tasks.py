@@ -1,5 +1,6 @@
 """Platform tasks."""
 
+import gc
 import socket
 
 from celery import shared_task
@@ -10,8 +11,10 @@ from civicpulse.core.tenancy import current_schema, tenant_connection
 
 @shared_task(name="tenants.schema_probe", acks_late=True, ignore_result=False)
 def schema_probe() -> dict[str, object]:
-    """Answer where the task ran: its schema, its tenant and what that schema holds.
-    `manage.py check_workers` sends it to each queue to prove the round trip."""
+    """Answer where the task ran: its schema, its tenant and what that schema holds, and
+    how many objects its process keeps out of the garbage collector's walks (frozen when
+    the worker started: civicpulse.celery). `manage.py check_workers` sends it to each
+    queue to prove the round trip."""
     category = apps.get_model("issues", "Category")
     tenant = tenant_connection().tenant
     on_tenant = current_schema() != "public"
@@ -20,6 +23,7 @@ def schema_probe() -> dict[str, object]:
         "tenant": getattr(tenant, "name", None),
         "categories": category.objects.count() if on_tenant else None,
         "worker": socket.gethostname(),
+        "frozen_objects": gc.get_freeze_count(),
     }
 
 

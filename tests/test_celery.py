@@ -26,6 +26,9 @@ def test_task_runs_in_the_schema_it_was_sent_from(workers, tenant_pair, queue: s
         assert answer["tenant"] == tenant.name
         # The worker read the tenant's own table: the number of categories of its kind.
         assert answer["categories"] == len(CATEGORIES_BY_KIND[tenant.kind])
+        # What the worker loaded before its first task was frozen (a prefork process
+        # inherits it from the worker that forked it): 0 without the freeze.
+        assert answer["frozen_objects"] > 10_000
 
 
 def test_task_sent_from_public_runs_in_public(workers, tenant_pair) -> None:

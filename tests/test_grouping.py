@@ -178,6 +178,39 @@ def test_a_score_below_the_join_threshold_opens_a_new_issue_and_says_why(tenant_
     )
 
 
+def test_a_join_writes_the_count_the_mean_point_and_a_raised_severity_and_nothing_else(tenant_a) -> None:
+    now = timezone.now()
+    first = group(ISSUE_TEXT, at=now - timedelta(hours=1))
+    before = Issue.objects.get(pk=first.issue.pk)
+    joined = issue_group_report(
+        text=REPORT_TEXT,
+        summary="",
+        category=Category.objects.get(code="potholes"),
+        severity="critical",
+        latitude=LAT + 0.0001,
+        longitude=LON - 0.0001,
+        address_key="",
+        at=now,
+        report_ref="second",
+    )
+    assert not joined.created and joined.issue.pk == before.pk
+    after = Issue.objects.get(pk=before.pk)
+    assert after.report_count == joined.issue.report_count == 2
+    assert (after.latitude, after.longitude) == ((LAT + LAT + 0.0001) / 2, (LON + LON - 0.0001) / 2)
+    assert after.severity == "critical" and after.last_report_at == now
+    assert after.updated_at > before.updated_at
+    # What a join does not change stays as it was (the columns are named one by one).
+    unchanged = ("title", "summary", "text", "embedding", "category_id", "status", "created_at", "area_id")
+    assert {f: getattr(after, f) for f in unchanged} == {f: getattr(before, f) for f in unchanged}
+    # The returned issue reads what the join did not (loaded when first asked for).
+    assert joined.issue.title == before.title
+    linked = after.events.get(kind="report_linked")
+    assert linked.data["severity"] == ["medium", "critical"] and linked.data["report"] == "second"
+    # A join never lowers the severity.
+    group(REPORT_TEXT, at=now)
+    assert Issue.objects.get(pk=before.pk).severity == "critical"
+
+
 class Adjudicator:
     """A plain callable standing in for the language model."""
 
