@@ -220,6 +220,53 @@ def test_a_batch_groups_as_grouping_one_by_one(published) -> None:
     assert Report.objects.get(pk=ids[0]).issue_id == Report.objects.get(pk=earlier.pk).issue_id
 
 
+def test_a_batch_stores_each_processed_field_as_it_was_set(published) -> None:
+    from datetime import UTC, datetime
+
+    from issues.models import Category
+    from reports.services.batch import _reports_save
+
+    first, second = submit(), submit("Streetlight out by the school", lat=LAT + 0.01)
+    issue = Issue.objects.create(title="An issue", latitude=LAT, longitude=LON)
+    set_on = {
+        first.pk: {
+            "category": Category.objects.get(code="potholes"),
+            "category_source": "model",
+            "severity": "high",
+            "summary": 'A "deep" pothole \\ by the café; it\'s {growing} — 深い',
+            "confidence": 0.1 + 0.2,  # a float whose shortest form has 17 digits
+            "classifier": "offline-prior-v1",
+            "classifier_note": "line one\nline two\ttabbed",
+            "issue": issue,
+            "match": {"method": "geo", "score": 0.7071067811865476, "parts": [1, None, 'x"y'], "best": {}},
+            "status": Report.Status.PROCESSED,
+            "processed_at": datetime(2026, 12, 7, 21, 45, 1, 123456, tzinfo=UTC),
+            "last_error": "",
+        },
+        second.pk: {
+            "category": None,
+            "category_source": "",
+            "severity": "low",
+            "summary": "",
+            "confidence": 1e-300,
+            "classifier": "",
+            "classifier_note": "",
+            "issue": None,
+            "match": None,
+            "status": Report.Status.FAILED,
+            "processed_at": None,
+            "last_error": "ValueError: ' OR 1=1 --",
+        },
+    }
+    reports = [first, second]
+    for report in reports:
+        for field, value in set_on[report.pk].items():
+            setattr(report, field, value)
+    _reports_save(reports)
+    for report in Report.objects.filter(pk__in=set_on).select_related("category", "issue"):
+        assert {field: getattr(report, field) for field in pipeline.PROCESSED_FIELDS} == set_on[report.pk]
+
+
 def test_redis_down_at_the_wake_up_leaves_the_report_to_the_next_sweep(
     tenant_a, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
