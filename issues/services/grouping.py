@@ -20,6 +20,7 @@ from issues.match_score import Adjudicator
 from issues.models import OPEN_STATUSES, Area, Category, Department, Issue, IssueEvent, Severity
 from issues.selectors import area_for_point, grouping_thresholds
 from issues.services.grouping_batch import GroupingBatch, grouping_query, lock_keys, neighbourhoods_lock
+from issues.services.issue_rows import issue_join_save, issue_lock_for_join
 from issues.services.operations import severity_rank
 from issues.services.workflow import issue_event_record
 
@@ -363,7 +364,7 @@ def _issue_attach(
 ) -> Issue | None:
     """Link to the issue, unless it stopped being open (or was never there) since it was
     found (None then)."""
-    issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+    issue = issue_lock_for_join(issue_id)
     if issue is None or issue.status not in OPEN_STATUSES:
         return None
     n = issue.report_count
@@ -384,9 +385,7 @@ def _issue_attach(
     if severity and severity_rank(severity) > severity_rank(issue.severity):
         data = {**data, "severity": [issue.severity, severity]}
         issue.severity = severity
-    issue.save(
-        update_fields=["latitude", "longitude", "report_count", "last_report_at", "severity", "updated_at"]
-    )
+    issue_join_save(issue)
     if batch is not None:
         batch.issue_moved(issue.latitude, issue.longitude)
     _event(
