@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from civicpulse.core.geo import great_circle_m
+from civicpulse.core.inserts import objects_insert
 from civicpulse.core.tenancy import current_schema
 from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
 from issues.geo import cells_within
@@ -179,7 +180,7 @@ class GroupingBatch:
         """Write the issues opened since the last write, in one statement (their ids are
         set on them)."""
         if self._opened:
-            Issue.objects.bulk_create(self._opened)
+            objects_insert(self._opened)
             self._opened = []
 
     def issue_moved(self, latitude: float | None, longitude: float | None) -> None:
@@ -242,5 +243,5 @@ class GroupingBatch:
         """Write the issues opened since the last write, then the batch's events in the
         order they happened, each in one statement."""
         self.issues_insert()
-        IssueEvent.objects.bulk_create(self.events)
+        objects_insert(self.events)
         self.events = []

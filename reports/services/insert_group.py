@@ -27,14 +27,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-import psycopg
-from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection
-from django.db.backends.utils import CursorWrapper
-from psycopg.adapt import Transformer
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from civicpulse.core.inserts import InsertStatement, statement_sql
 from civicpulse.core.tenancy import current_schema
 
 # Rows one statement takes at most; the others wait for the next group. A process runs 16
@@ -188,42 +185,6 @@ class _Groups:
 _groups = _Groups()
 
 
-@dataclass(frozen=True)
-class InsertStatement:
-    """An INSERT of one table's rows: `prefix` is `INSERT INTO t (cols)`, `placeholders`
-    one row's `(%s, …)`, `returning` a `RETURNING pk, unique_column` clause (a row written
-    with others finds its id by its value of that column)."""
-
-    prefix: str
-    placeholders: str
-    returning: str
-
-
-@cache
-def _statement(statement: InsertStatement, rows: int) -> bytes:
-    """The statement for `rows` rows, whose `%s` the rows' values fill once quoted (as
-    psycopg does on the client, the project's binding). Handed its parameters, psycopg
-    would parse the placeholders of a statement of two rows or more at each execution: it
-    keeps the parse only of statements of at most 50 parameters and 4,096 bytes, and a
-    report has 42. That parse cost 133 µs per row of a group of 16, against 15 µs quoting
-    into this template (docs/performance.md, "Values quoted into a template built once")."""
-    sql = f"{statement.prefix} VALUES {', '.join([statement.placeholders] * rows)} {statement.returning}"
-    return sql.encode()  # Django connects in UTF8
-
-
-def _sql(statement: InsertStatement, group: Sequence[Sequence[Any]], cursor: CursorWrapper) -> str:
-    """The SQL writing `group`'s rows, its values quoted by psycopg's own adapters with the
-    cursor's configuration: what psycopg's client-side binding would send. Raises
-    DataError for a value that cannot be sent (a NUL in text, text UTF8 cannot carry):
-    nothing was sent, so a group holding it is refused and its rows are written alone."""
-    quote = Transformer.from_context(cursor.cursor).as_literal
-    try:
-        values = tuple(b"NULL" if value is None else quote(value) for row in group for value in row)
-    except (psycopg.Error, UnicodeError) as exc:
-        raise DataError(str(exc)) from exc
-    return (_statement(statement, len(group)) % values).decode()
-
-
 def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -> int:
     """Insert one row and return its id. `key` is the row's value of the unique column
     `statement` returns beside the id. In autocommit the row goes with the rows other
@@ -237,7 +198,7 @@ def row_insert(*, statement: InsertStatement, params: Sequence[Any], key: Any) -
         with connection.cursor() as cursor:
             # Handed no parameters, psycopg sends the SQL as it is. (With the database's
             # server_side_binding option on, these values go inline all the same.)
-            cursor.execute(_sql(statement, group, cursor))
+            cursor.execute(statement_sql(statement, group, cursor))
             return cursor.fetchall()
 
     if connection.get_autocommit():

@@ -7,19 +7,19 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpulse.apikeys.models import ApiKey
+from civicpulse.core.inserts import insert_values, model_insert
 from issues.models import Category
 from reports.addresses import standardise_address
 from reports.limits import photo_storage_left
@@ -27,7 +27,7 @@ from reports.models import Location, Report
 from reports.notifications import confirmation_enqueue
 from reports.photos import photo_clean, photo_slot
 from reports.services.chosen_issue import chosen_issue_errors
-from reports.services.insert_group import InsertStatement, row_insert
+from reports.services.insert_group import row_insert
 from reports.services.locations import location_witness
 from reports.services.outbox import pipeline_wake
 
@@ -287,60 +287,31 @@ def report_submit(
     return SubmitResult(report, True)
 
 
-@cache
-def _insert_statement() -> tuple[InsertStatement, tuple[Any, ...]] | None:
-    """The INSERT of a new report and the fields it writes, as Django's insert compiler
-    would build them (every concrete field but the generated id, which comes back).
-    Built once per process: building it at every submission was the largest single part
-    of a submission's time holding the GIL (docs/performance.md). None when Report has
-    grown something only Django's save() writes right: a save() of its own, a parent
-    model, an order kept with respect to another, a field with an SQL placeholder of its
-    own (arrays, ranges, geometries), or a value the database makes (generated, or a
-    db_default with no Python default) that the instance would have to read back."""
-    meta = Report._meta
-    if (
-        Report.save is not models.Model.save
-        or meta.parents
-        or meta.order_with_respect_to
-        or any(hasattr(f, "get_placeholder") for f in meta.local_concrete_fields)
-        or any(f is not meta.pk and not f.has_default() for f in meta.db_returning_fields)
-    ):
-        return None
-    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
-    quote = connection.ops.quote_name
-    statement = InsertStatement(
-        prefix=f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})",
-        placeholders=f"({', '.join(['%s'] * len(fields))})",
-        # The tracking id beside the id: a row written with others finds its id by it.
-        returning=f"RETURNING {quote(meta.pk.column)}, {quote(meta.get_field('tracking_id').column)}",
-    )
-    return statement, fields
-
-
 def _report_insert(report: Report) -> None:
-    """`report.save(force_insert=True)` with the statement built once. It skips what this
-    model does not use: pre_save and post_save signals (with a receiver connected, save()
-    runs), the database router (reports live in `default`), and re-reading db_default
-    columns (each has a Python default, so the instance holds the stored value). A report
-    with its id already set, or a value that is an SQL expression, goes through save()."""
-    built = _insert_statement()
+    """`report.save(force_insert=True)` with the statement built once
+    (civicpulse.core.inserts; building it at every submission was the largest single part
+    of a submission's time holding the GIL: docs/performance.md). It skips what this model
+    does not use: pre_save and post_save signals (with a receiver connected, save() runs),
+    the database router (reports live in `default`), and re-reading db_default columns
+    (each has a Python default, so the instance holds the stored value). A report with its
+    id already set, or a value that is an SQL expression, goes through save()."""
+    # The tracking id beside the id: a row written with others finds its id by it.
+    insert = model_insert(Report, "tracking_id")
     if (
-        built is None
+        insert is None
         or report.pk is not None
         or pre_save.has_listeners(Report)
         or post_save.has_listeners(Report)
     ):
         report.save(force_insert=True)
         return
-    statement, fields = built
     report._prepare_related_fields_for_save(operation_name="save")  # unsaved related objects
-    values = [f.pre_save(report, True) for f in fields]
-    if any(hasattr(value, "resolve_expression") for value in values):
+    params = insert_values(insert, report)
+    if params is None:
         report.save(force_insert=True)
         return
-    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values, strict=True)]
     # A report alone (autocommit) may be written with other requests' rows in one statement.
-    report.pk = row_insert(statement=statement, params=params, key=report.tracking_id)
+    report.pk = row_insert(statement=insert.statement, params=params, key=report.tracking_id)
     report._state.adding = False
     report._state.db = connection.alias
 
