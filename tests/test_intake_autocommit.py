@@ -135,10 +135,11 @@ def test_the_insert_built_once_stores_what_the_orm_would(city) -> None:
 def test_the_built_statement_gives_way_to_save_where_it_would_skip_something(city) -> None:
     from django.db.models.signals import post_save
 
+    from civicpulse.core.inserts import model_insert
     from issues.models import Category
-    from reports.services.intake import _insert_statement, _report_insert
+    from reports.services.intake import _report_insert
 
-    assert _insert_statement() is not None  # Report as it is: nothing only save() writes
+    assert model_insert(Report, "tracking_id") is not None  # Report as it is: nothing only save() writes
 
     heard: list[int] = []
 

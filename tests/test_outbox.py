@@ -1,6 +1,7 @@
 """The transactional outbox: a submission commits its report and wakes its tenant's drain
 at most once a moment; drains claim batches that no other worker takes."""
 
+import math
 import threading
 import time
 
@@ -265,6 +266,14 @@ def test_a_batch_stores_each_processed_field_as_it_was_set(published) -> None:
     _reports_save(reports)
     for report in Report.objects.filter(pk__in=set_on).select_related("category", "issue"):
         assert {field: getattr(report, field) for field in pipeline.PROCESSED_FIELDS} == set_on[report.pk]
+    # A confidence JSON has no number for (a language model's answer may hold one).
+    for value in (float("inf"), float("-inf")):
+        first.confidence = value
+        _reports_save([first])
+        assert Report.objects.get(pk=first.pk).confidence == value
+    first.confidence = float("nan")
+    _reports_save([first])
+    assert math.isnan(Report.objects.get(pk=first.pk).confidence)
 
 
 def test_redis_down_at_the_wake_up_leaves_the_report_to_the_next_sweep(

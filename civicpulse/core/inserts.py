@@ -5,7 +5,7 @@ binding sends, without the work around it.
 Django's insert compiler rebuilds the statement at every save() and bulk_create(), and
 psycopg parses the placeholders of a statement again at every execution once it has more
 than 50 parameters or 4,096 bytes (it keeps the parse of smaller ones only). For a
-report's 42 columns, or a batch's issues at 21 each, that was most of the insert's CPU
+report's 42 columns, or a batch's issues at 20 each, that was most of the insert's CPU
 (docs/performance.md, "Values quoted into a template built once" and "The workers freeze
 what they loaded")."""
 
@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import DataError, connection, models
+from django.db import DataError, connection, models, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models.fields import Field
 from psycopg.adapt import Transformer
@@ -47,15 +47,13 @@ class ModelInsert:
 def model_insert(model: type[models.Model], also_returned: str = "") -> ModelInsert | None:
     """The INSERT of `model`'s new rows as Django's insert compiler would build it,
     returning the id and, when named, the column of field `also_returned`. None when the
-    model has something only Django's save() writes right: a save() of its own, a parent
-    model, an order kept with respect to another, a field whose value goes in SQL of its
+    model has something only Django's own insert writes right: a parent model, an order kept with respect to another, a field whose value goes in SQL of its
     own (ranges, geometries), or a value the database makes (generated, or a db_default
     with no Python default) that the instance would have to read back."""
     meta = model._meta
     auto = meta.auto_field
     if (
-        model.save is not models.Model.save
-        or meta.parents
+        meta.parents
         or meta.order_with_respect_to
         or auto is None
         or not all(_plain_placeholder(f) for f in meta.local_concrete_fields)
@@ -113,7 +111,7 @@ def statement_sql(statement: InsertStatement, rows: Sequence[Sequence[Any]], cur
     quote = Transformer.from_context(cursor.cursor).as_literal
     try:
         values = tuple(b"NULL" if value is None else quote(value) for row in rows for value in row)
-    except (psycopg.Error, UnicodeError) as exc:
+    except (psycopg.DataError, UnicodeError) as exc:
         raise DataError(str(exc)) from exc
     return (_template(statement, len(rows)) % values).decode()
 
@@ -137,7 +135,8 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
     if any(row is None for row in rows):
         model._default_manager.bulk_create(objs)
         return
-    with connection.cursor() as cursor:
+    # All of it or nothing, as bulk_create: in autocommit, each statement would commit alone.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(objs), MAX_ROWS):
             chunk = rows[start : start + MAX_ROWS]
             cursor.execute(statement_sql(insert.statement, chunk, cursor))  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GroupingResult:
-    issue: Issue
+    issue: Issue  # joined: only the fields a join reads are loaded (issue_rows), any other when used
     created: bool
     match: dict
 
@@ -364,7 +364,7 @@ def _issue_attach(
 ) -> Issue | None:
     """Link to the issue, unless it stopped being open (or was never there) since it was
     found (None then)."""
-    issue = issue_lock_for_join(issue_id)
+    issue = issue_lock_for_join(issue_id=issue_id)
     if issue is None or issue.status not in OPEN_STATUSES:
         return None
     n = issue.report_count
@@ -385,7 +385,7 @@ def _issue_attach(
     if severity and severity_rank(severity) > severity_rank(issue.severity):
         data = {**data, "severity": [issue.severity, severity]}
         issue.severity = severity
-    issue_join_save(issue)
+    issue_join_save(issue=issue)
     if batch is not None:
         batch.issue_moved(issue.latitude, issue.longitude)
     _event(

@@ -178,7 +178,7 @@ class GroupingBatch:
 
     def issues_insert(self) -> None:
         """Write the issues opened since the last write, in one statement (their ids are
-        set on them)."""
+        set on them; a batch opens far fewer than objects_insert's MAX_ROWS)."""
         if self._opened:
             objects_insert(self._opened)
             self._opened = []

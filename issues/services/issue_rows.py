@@ -8,11 +8,14 @@ save compiled its UPDATE each time: 0.14-0.16 ms of an io worker's CPU per repor
 loaded")."""
 
 from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models.signals import post_save, pre_save
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from issues.models import Issue
 
-# What a join reads, and what it may change.
+# What a join reads, and what it may change. Read by a statement of its own, a value does
+# not go through its field's from_db_value: a field that has one (JSON) is not for here.
 _READ = ("status", "severity", "latitude", "longitude", "report_count", "last_report_at")
 _WRITTEN = ("severity", "latitude", "longitude", "report_count", "last_report_at", "updated_at")
 # from_db takes the values in the model's field order, and defers the fields left out.
@@ -28,9 +31,13 @@ _WRITE_SQL = (
 )
 
 
-def issue_lock_for_join(issue_id: int) -> Issue | None:
+def issue_lock_for_join(*, issue_id: int) -> Issue | None:
     """The issue, locked until the transaction ends, with the fields a join reads (any
-    other loads when first used); None when there is no such issue."""
+    other is read by a query of its own when first used); None when there is no such
+    issue. In a transaction only, as select_for_update(): outside one the lock would end
+    at once."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("an issue is locked for a join inside a transaction")
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_SQL, [issue_id])
         row = cursor.fetchone()
@@ -39,9 +46,13 @@ def issue_lock_for_join(issue_id: int) -> Issue | None:
     return Issue.from_db(DEFAULT_DB_ALIAS, [f.attname for f in _READ_FIELDS], row)
 
 
-def issue_join_save(issue: Issue) -> None:
+def issue_join_save(*, issue: Issue) -> None:
     """Write what a join changed on an issue `issue_lock_for_join` gave, stamping
-    `updated_at` as the model's own save does."""
+    `updated_at` as the model's own save does; through save() when a receiver listens to
+    an issue's pre_save or post_save, which this statement would not send."""
+    if pre_save.has_listeners(Issue) or post_save.has_listeners(Issue):
+        issue.save(update_fields=list(_WRITTEN))
+        return
     issue.updated_at = timezone.now()
     values = [f.get_db_prep_save(getattr(issue, f.attname), connection) for f in _WRITTEN_FIELDS]
     with connection.cursor() as cursor:

@@ -4,7 +4,6 @@ fifteen round trips each (docs/performance.md, "Pipeline batches")."""
 
 import json
 import logging
-from datetime import datetime
 
 from django.db import connection, transaction
 
@@ -133,10 +132,17 @@ _COLUMNS = {
 }
 
 
-def _json_time(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()  # with its offset: PostgreSQL reads it back exactly
-    raise TypeError(f"{type(value).__name__} has no column type in _COLUMNS")
+def _json_column(kind: str, value: object) -> object:
+    """A value as jsonb_to_recordset reads it back exactly into its column: a float8 as its
+    text (JSON has no NaN or infinity, which a float8 holds; float8's own input reads the
+    shortest text Python writes to the same number), a time as ISO text with its offset."""
+    if value is None:
+        return None
+    if kind == "float8":
+        return repr(float(value))  # type: ignore[arg-type]
+    if kind == "timestamptz":
+        return value.isoformat()  # type: ignore[attr-defined]
+    return value
 
 
 def _reports_save(reports: list[Report]) -> None:
@@ -148,12 +154,15 @@ def _reports_save(reports: list[Report]) -> None:
     if not reports:
         return
     columns = [_COLUMNS[field] for field in PROCESSED_FIELDS]
-    rows = [{"id": r.pk, **{column: getattr(r, column) for column, _ in columns}} for r in reports]
+    rows = [
+        {"id": r.pk, **{column: _json_column(kind, getattr(r, column)) for column, kind in columns}}
+        for r in reports
+    ]
     assignments = ", ".join(f"{column} = v.{column}" for column, _ in columns)
     types = ", ".join(f"{column} {kind}" for column, kind in columns)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE reports_report r SET {assignments}"  # noqa: S608 (constants, not input)
             f" FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, {types}) WHERE r.id = v.id",
-            [json.dumps(rows, default=_json_time)],
+            [json.dumps(rows)],
         )

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -291,14 +291,16 @@ def _report_insert(report: Report) -> None:
     """`report.save(force_insert=True)` with the statement built once
     (civicpulse.core.inserts; building it at every submission was the largest single part
     of a submission's time holding the GIL: docs/performance.md). It skips what this model
-    does not use: pre_save and post_save signals (with a receiver connected, save() runs),
-    the database router (reports live in `default`), and re-reading db_default columns
-    (each has a Python default, so the instance holds the stored value). A report with its
-    id already set, or a value that is an SQL expression, goes through save()."""
+    does not use: pre_save and post_save signals, the database router (reports live in
+    `default`), and re-reading db_default columns (each has a Python default, so the
+    instance holds the stored value). Report growing a save() of its own, a receiver
+    connected to those signals, a report with its id already set, or a value that is an
+    SQL expression: save() runs."""
     # The tracking id beside the id: a row written with others finds its id by it.
     insert = model_insert(Report, "tracking_id")
     if (
         insert is None
+        or Report.save is not models.Model.save  # a save() of its own: it must run
         or report.pk is not None
         or pre_save.has_listeners(Report)
         or post_save.has_listeners(Report)
