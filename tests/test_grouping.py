@@ -120,6 +120,37 @@ def test_a_batch_reads_related_categories_and_active_departments_as_one_report_d
     assert (batch.department_id(retired.pk), batch.department_id(active.pk)) == (None, active.pk)
 
 
+def test_a_batch_finds_what_moved_within_reach_as_the_distance_alone_would() -> None:
+    """The latitude bound only skips points the distance would rule out: points scattered
+    around the reach's edge, at several latitudes (a degree of longitude shrinks toward the
+    poles; a degree of latitude does not)."""
+    import random
+
+    from civicpulse.core.geo import great_circle_m
+    from issues.services.grouping_batch import _MOVED_MARGIN_M, GroupingBatch
+
+    rng = random.Random(11)
+    compared = near = 0
+    for latitude in (0.0, 39.78, -51.2, 69.6):
+        for radius_m in (20.0, 50.0, 200.0):
+            reach = radius_m + _MOVED_MARGIN_M
+            for _ in range(200):
+                batch = GroupingBatch()
+                # Within a few metres of the reach's edge, in any direction.
+                metres, bearing = reach + rng.uniform(-3, 3), rng.uniform(0, 2 * math.pi)
+                point = (
+                    latitude + metres * math.cos(bearing) / 111_195,
+                    metres * math.sin(bearing) / (111_195 * math.cos(math.radians(latitude))),
+                )
+                batch.issue_moved(*point)
+                query = {"latitude": latitude, "longitude": 0.0, "radius_m": radius_m}
+                expected = great_circle_m(latitude, 0.0, *point) <= reach
+                assert batch._moved_near(query) == expected  # type: ignore[arg-type]
+                compared += 1
+                near += expected
+    assert 0 < near < compared  # both answers were met
+
+
 def test_per_category_values_fall_back_to_the_tenant_policy(tenant_a) -> None:
     policy = GroupingPolicy.objects.get()  # provisioning made it
     potholes = Category.objects.get(code="potholes")

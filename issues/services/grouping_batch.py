@@ -10,6 +10,7 @@ opened or changed before it), the thresholds, related categories, departments an
 are read once per batch, the issues it opens are written together (before a read that must
 see them, and at the end), and the issues' events in one statement at the end."""
 
+import math
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db import connection
 
-from civicpulse.core.geo import great_circle_m
+from civicpulse.core.geo import EARTH_RADIUS_M, great_circle_m
 from civicpulse.core.inserts import objects_insert
 from civicpulse.core.tenancy import current_schema
 from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
@@ -167,7 +168,15 @@ class GroupingBatch:
         if latitude is None or longitude is None:  # never so: only located reports are read at the start
             return True
         reach = float(query["radius_m"]) + _MOVED_MARGIN_M
-        return any(great_circle_m(latitude, longitude, lat, lon) <= reach for lat, lon in self._moved)
+        # No point farther than this in latitude alone is within reach (a great circle is
+        # never shorter than its meridian part): most of a batch's points are skipped
+        # without the trigonometry, which cost 2 % of a batch's CPU. A metre over, for
+        # rounding.
+        band = math.degrees((reach + 1.0) / EARTH_RADIUS_M)
+        return any(
+            abs(lat - latitude) <= band and great_circle_m(latitude, longitude, lat, lon) <= reach
+            for lat, lon in self._moved
+        )
 
     def issue_opened(self, issue: Issue) -> None:
         """An issue this batch opened, written with the others before the batch's next read
