@@ -47,9 +47,12 @@ class ModelInsert:
 def model_insert(model: type[models.Model], also_returned: str = "") -> ModelInsert | None:
     """The INSERT of `model`'s new rows as Django's insert compiler would build it,
     returning the id and, when named, the column of field `also_returned`. None when the
-    model has something only Django's own insert writes right: a parent model, an order kept with respect to another, a field whose value goes in SQL of its
-    own (ranges, geometries), or a value the database makes (generated, or a db_default
-    with no Python default) that the instance would have to read back."""
+    model has something only Django's own insert writes right: a parent model, an order
+    kept with respect to another, a field whose value goes in SQL of its own (ranges,
+    geometries), or a value the database makes (generated, or a db_default with no Python
+    default) that the instance would have to read back. (A save() of its own is for the
+    caller replacing save() to heed, as reports.services.intake does: bulk_create never
+    calls it.)"""
     meta = model._meta
     auto = meta.auto_field
     if (
