@@ -141,7 +141,11 @@ def wake(tenant: object) -> None:
 def drain_measure(tenant: object, count: int, timeout: float, workers: list[int]) -> dict[str, object]:
     """Time the backlog's drain, and take the CPU time the io workers (process groups
     `workers`) and PostgreSQL spent on it: steadier than the rate on a shared machine."""
-    cpu = [sum(cpu_seconds(group) for group in workers), cpu_seconds(None)]
+
+    def cpu() -> tuple[float, float]:
+        return sum(cpu_seconds(group) for group in workers), cpu_seconds(None)
+
+    workers_before, pg_before = cpu()
     started = time.monotonic()
     wake(tenant)
     counts = received(tenant)
@@ -153,7 +157,7 @@ def drain_measure(tenant: object, count: int, timeout: float, workers: list[int]
             shown = time.monotonic()
             print(f"{shown - started:.0f}s {counts}", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - started
-    cpu = [sum(cpu_seconds(group) for group in workers) - cpu[0], cpu_seconds(None) - cpu[1]]
+    workers_after, pg_after = cpu()
     done = counts.get("processed", 0) + counts.get("failed", 0)
     return {
         "backlog_reports": count,
@@ -162,8 +166,8 @@ def drain_measure(tenant: object, count: int, timeout: float, workers: list[int]
         "drain_failed": counts.get("failed", 0),
         "drain_lost": counts.get("received", 0),
         "issues": counts["issues"],
-        "drain_worker_cpu_ms": round(1000 * cpu[0] / done, 3) if done else None,
-        "drain_pg_cpu_ms": round(1000 * cpu[1] / done, 3) if done else None,
+        "drain_worker_cpu_ms": round(1000 * (workers_after - workers_before) / done, 3) if done else None,
+        "drain_pg_cpu_ms": round(1000 * (pg_after - pg_before) / done, 3) if done else None,
     }
 
 

@@ -40,7 +40,7 @@ def test_the_sql_sent_is_what_psycopgs_client_side_binding_makes(tenant_a) -> No
     for objs, also_returned in ((reports, "tracking_id"), (issues, "")):
         insert = inserts.model_insert(type(objs[0]), also_returned)
         assert insert is not None
-        rows = [inserts.insert_values(insert, obj) for obj in objs]
+        rows = [inserts.insert_values(insert, obj, operation="bulk_create") for obj in objs]
         with connection.cursor() as cursor:
             for n in (1, len(rows)):
                 group = rows[:n]

@@ -89,14 +89,23 @@ def _plain_placeholder(field: Field) -> bool:
     return isinstance(field, models.BinaryField) and connection.ops.binary_placeholder_sql(None) == "%s"
 
 
-def insert_values(insert: ModelInsert, obj: models.Model) -> list[Any] | None:
-    """The values `obj`'s new row is written with, as save() prepares them (pre_save
-    stamps an auto_now field); None when one is an SQL expression, which only save()
-    writes."""
+def insert_values(insert: ModelInsert, obj: models.Model, *, operation: str) -> list[Any] | None:
+    """The values `obj`'s new row is written with, as `operation` (save or bulk_create)
+    prepares them: related objects saved since they were set give their ids (an unsaved
+    one raises, naming the operation), and pre_save stamps an auto_now field. None when a
+    value is an SQL expression, which only Django's own insert writes."""
+    obj._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
     values = [f.pre_save(obj, True) for f in insert.fields]
     if any(hasattr(value, "resolve_expression") for value in values):
         return None
     return [f.get_db_prep_save(value, connection) for f, value in zip(insert.fields, values, strict=True)]
+
+
+def inserted(obj: models.Model, pk: int) -> None:
+    """Mark `obj` as the row just written with id `pk`, as save() leaves it."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 @cache
@@ -130,11 +139,8 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
     if insert is None or any(type(obj) is not model or obj.pk is not None for obj in objs):
         model._default_manager.bulk_create(objs)
         return
-    for obj in objs:
-        # Related objects saved since they were set give their ids (an issue the batch
-        # wrote, to its events); an unsaved one raises, as in bulk_create.
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-    rows = [insert_values(insert, obj) for obj in objs]
+    # An event refers to an issue the batch wrote just before it: its id is taken here.
+    rows = [insert_values(insert, obj, operation="bulk_create") for obj in objs]
     if any(row is None for row in rows):
         model._default_manager.bulk_create(objs)
         return
@@ -146,6 +152,4 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
             # PostgreSQL returns an INSERT's rows in the order of its VALUES, as
             # bulk_create relies on too.
             for obj, (pk,) in zip(objs[start : start + MAX_ROWS], cursor.fetchall(), strict=True):
-                obj.pk = pk
-                obj._state.adding = False
-                obj._state.db = connection.alias
+                inserted(obj, pk)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpulse.apikeys.models import ApiKey
-from civicpulse.core.inserts import insert_values, model_insert
+from civicpulse.core.inserts import insert_values, inserted, model_insert
 from issues.models import Category
 from reports.addresses import standardise_address
 from reports.limits import photo_storage_left
@@ -307,15 +307,12 @@ def _report_insert(report: Report) -> None:
     ):
         report.save(force_insert=True)
         return
-    report._prepare_related_fields_for_save(operation_name="save")  # unsaved related objects
-    params = insert_values(insert, report)
+    params = insert_values(insert, report, operation="save")
     if params is None:
         report.save(force_insert=True)
         return
     # A report alone (autocommit) may be written with other requests' rows in one statement.
-    report.pk = row_insert(statement=insert.statement, params=params, key=report.tracking_id)
-    report._state.adding = False
-    report._state.db = connection.alias
+    inserted(report, row_insert(statement=insert.statement, params=params, key=report.tracking_id))
 
 
 def _photo_prepare(photo: UploadedFile) -> ContentFile:
