@@ -20,6 +20,13 @@ class Candidate:
     category_id: int | None = None
     # The issue's stored text embedding (civicpulse.core.vectors), None when it has none.
     embedding: bytes | None = None
+    # The start of the issue's text (TEXT_READ characters), whose language grouping compares.
+    text: str = ""
+
+
+# What is read of a candidate's text: enough to tell its language (the first report's, a
+# sentence or two), not a whole long description for each of twenty candidates.
+TEXT_READ = 280
 
 
 # The search around one point, written once and rendered twice: with the report's own
@@ -37,7 +44,7 @@ _AROUND = f"""
                                  public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
            EXTRACT(EPOCH FROM ({{at}} - i.last_report_at)) AS gap_s,
            public.similarity(i.text, {{text}}) AS sim,
-           i.category_id, i.embedding
+           i.category_id, i.embedding, left(i.text, {TEXT_READ}) AS text
     FROM issues_issue i
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
       AND point(i.longitude, i.latitude) <@ box(point({{west}}, {{south}}), point({{east}}, {{north}}))
@@ -67,7 +74,7 @@ _GEO_CANDIDATES = _AROUND.format(**{name: f"%({name})s" for name in _NAMES})
 # A batch's reports, one row of parameters each, in one statement: fifty reports cost about
 # what two asked one by one cost (the planning and the round trip are paid once).
 _GEO_CANDIDATES_MANY = f"""
-    SELECT q.n, c.id, c.distance_m, c.gap_s, c.sim, c.category_id, c.embedding
+    SELECT q.n, c.id, c.distance_m, c.gap_s, c.sim, c.category_id, c.embedding, c.text
     FROM unnest(%(n)s::int[], %(lat)s::float8[], %(lon)s::float8[], %(at)s::timestamptz[], %(text)s::text[],
                 %(radius)s::float8[], %(window)s::int[], %(any_category)s::bool[], %(categories)s::text[],
                 %(west)s::float8[], %(south)s::float8[], %(east)s::float8[], %(north)s::float8[])
@@ -82,7 +89,7 @@ _GEO_CANDIDATES_MANY = f"""
 """
 _ADDRESS_CANDIDATES = f"""
     SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
-           i.category_id, i.embedding
+           i.category_id, i.embedding, left(i.text, {TEXT_READ})
     FROM issues_issue i
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
@@ -166,7 +173,13 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidatePara
 
 def _candidate(row: tuple) -> Candidate:
     return Candidate(
-        row[0], row[1], float(row[2]), float(row[3]), row[4], None if row[5] is None else bytes(row[5])
+        row[0],
+        row[1],
+        float(row[2]),
+        float(row[3]),
+        row[4],
+        None if row[5] is None else bytes(row[5]),
+        row[6] or "",
     )
 
 

@@ -7,6 +7,14 @@ from issues.candidate_selectors.issue_candidates. docs/grouping.md explains the 
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from civicpulse.core.language_guess import looks_spanish
+from civicpulse.core.vectors import stored_cosine
+from issues.candidate_selectors import Candidate
+
+if TYPE_CHECKING:
+    from issues.models import Category
 
 # How much each part counts. What the texts say counts most, in words (trigrams: "Pot
 # Hole" / "Pothole") and in meaning (embeddings: "Encampment" / "people camping on the
@@ -19,6 +27,17 @@ WEIGHTS: dict[str, float] = {"text": 0.15, "meaning": 0.25, "distance": 0.25, "t
 # The category part by relation. A related category is a declared link between two
 # categories, so it says more than not knowing one side's category at all.
 RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised": 0.4}
+
+# A report and an issue of one category in two languages ("bache" beside "Pothole") share
+# no trigrams, and the embedding gives no meaning across languages (a cosine of 0.04, and
+# 0.07 for whole sentences): their category stands for the meaning, at least this much.
+# Half way: with the default policy a Spanish pothole report joins an English pothole
+# issue close by in place and time (5 m and a minute apart: 0.70), not one across the
+# street (45 m: 0.50, borderline, under the join score). Not for the catch-all category,
+# whose reports share no problem for being in it, nor without a point on both sides (a
+# shared address counts as the same place).
+ACROSS_LANGUAGES_MEANING = 0.5
+CATCH_ALL_CODE = "other"
 
 # What a borderline candidate's adjudicator is: (report text, issue text) -> answer or None.
 Adjudicator = Callable[[str, str], dict | None]
@@ -69,6 +88,39 @@ def category_relation(report_category_id: int | None, issue_category_id: int | N
     if report_category_id is None or issue_category_id is None:
         return "uncategorised"
     return "same" if report_category_id == issue_category_id else "related"
+
+
+def compared(
+    candidates: list[Candidate],
+    *,
+    text: str,
+    embedding: bytes | None,
+    category: "Category | None",
+    thresholds: Thresholds,
+) -> tuple[list[Candidate], dict[int, float | None], set[int]]:
+    """The candidates whose texts share enough with the report's, in words or in meaning
+    (the better of the two at least the minimum similarity); each candidate's meaning part by
+    issue id: the cosine of the two texts' embeddings (None when either has none), and for
+    an issue of the report's own category written in the other language, at least
+    ACROSS_LANGUAGES_MEANING; and the ids of those issues."""
+    meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
+    across: set[int] = set()
+    if category is not None and category.code != CATCH_ALL_CODE and text.strip():
+        spanish = looks_spanish(text)
+        across = {
+            c.issue_id
+            for c in candidates
+            if c.category_id == category.pk
+            and c.distance_m is not None
+            and c.text.strip()
+            and looks_spanish(c.text) != spanish
+        }
+    for issue_id in across:
+        meanings[issue_id] = max(ACROSS_LANGUAGES_MEANING, meanings[issue_id] or 0.0)
+    kept = [
+        c for c in candidates if max(c.similarity, meanings[c.issue_id] or 0.0) >= thresholds.min_similarity
+    ]
+    return kept, meanings, across
 
 
 def score(
@@ -167,6 +219,8 @@ def explain_match(match: dict) -> str:
         parts.append(f"meaning {match['meaning']}")
     if match.get("category_relation"):
         parts.append(f"{match['category_relation']} category")
+    if match.get("across_languages"):
+        parts.append("in the other language (the category stands for the meaning)")
     line = ", ".join(parts)
     if match.get("score") is not None and match.get("thresholds", {}).get("join_score") is not None:
         high = (match["thresholds"].get("borderline") or [None, None])[1]

@@ -11,6 +11,7 @@ import textwrap
 import threading
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
 from civicpulse.core.language_guess import looks_spanish
+from issues.candidate_selectors import Candidate
+from issues.match_score import ACROSS_LANGUAGES_MEANING, Thresholds, compared, explain_match
 from issues.models import Category
 from issues.services.grouping import issue_group_report
 from issues.starter_examples import CITY_STARTER_EXAMPLES, STARTER_EXAMPLES
@@ -326,6 +329,58 @@ def test_pot_hole_and_pothole_five_metres_apart_are_one_issue_graffiti_is_not(te
     assert second.issue.pk == first.issue.pk and not second.created
     graffiti = _group("Graffiti", 41.88 + five_metres, 120)
     assert graffiti.created and graffiti.issue.pk != first.issue.pk
+
+
+def test_a_spanish_report_joins_the_english_issue_of_its_category_close_by(tenant_a) -> None:
+    """ "bache" and "pothole" share no trigrams and no meaning the embedding knows: their
+    category stands for it, so close by they are one issue, and across the street two."""
+    metre = 1 / 111_195
+    english = _group("Big pothole in the street", 41.90)
+    spanish = _group("hay un bache enorme en la calle", 41.90 + 5 * metre, 60)
+    assert spanish.issue.pk == english.issue.pk and spanish.match["across_languages"] is True
+    assert spanish.match["meaning"] == ACROSS_LANGUAGES_MEANING
+    assert "in the other language" in explain_match(spanish.match)
+    assert _group("grafiti en la pared de la escuela", 41.90 + 5 * metre, 120).created
+    across_the_street = _group("bache profundo en la calle", 41.90 + 45 * metre, 180)
+    assert across_the_street.created and across_the_street.match["best"]["across_languages"] is True
+
+
+def test_an_english_report_naming_a_spanish_street_is_compared_in_english(tenant_a) -> None:
+    """The report that reverted the first try: read as Spanish, its category's issue
+    nearby, in English, would have joined on the stand-in meaning."""
+    metre = 1 / 111_195
+    assert not looks_spanish("Loud party on Via de la Valle") and looks_spanish("Bache en la Calle Mayor")
+    barking = _group("Dog barking all night", 41.92)
+    party = _group("Loud party on Via de la Valle", 41.92 + 20 * metre, 60)
+    assert party.issue.category == barking.issue.category
+    assert party.created and "across_languages" not in party.match.get("best", {})
+
+
+def test_only_a_located_issue_of_the_report_own_category_stands_in_for_meaning() -> None:
+    """Not the catch-all, not a related category, not an address-only candidate, not a
+    blank text; a cosine above the stand-in is kept."""
+    thresholds = Thresholds(50, 72, 0.1, 0.55, 0.45, 0.65)
+    potholes, other = SimpleNamespace(pk=1, code="potholes"), SimpleNamespace(pk=2, code="other")
+    close = Candidate(10, 5.0, 60.0, 0.0, 1, None, "Big pothole in the street")
+    related = Candidate(11, 5.0, 60.0, 0.0, 3, None, "Road surface cracked")
+    by_address = Candidate(12, None, 60.0, 0.0, 1, None, "Pothole outside number 12")
+    blank = Candidate(13, 5.0, 60.0, 0.0, 1, None, "")
+    spanish = Candidate(14, 5.0, 60.0, 0.0, 1, None, "bache en la calle")
+    candidates = [close, related, by_address, blank, spanish]
+    kept, meanings, across = compared(
+        candidates, text="hay un bache enorme", embedding=None, category=potholes, thresholds=thresholds
+    )
+    assert across == {10} and [c.issue_id for c in kept] == [10] and meanings[10] == ACROSS_LANGUAGES_MEANING
+    assert meanings[14] is None  # the same language: no embedding here, so the text part stands
+    catch_all = compared(
+        candidates, text="hay un bache enorme", embedding=None, category=other, thresholds=thresholds
+    )
+    assert catch_all[2] == set() and catch_all[0] == []
+    vector = vectors_format.pack(np.full(vectors_format.DIMENSIONS, 1 / 16, dtype=np.float32))
+    near_same = Candidate(15, 5.0, 60.0, 0.0, 1, vector, "Big pothole in the street")
+    assert compared(
+        [near_same], text="hay un bache", embedding=vector, category=potholes, thresholds=thresholds
+    )[1][15] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_evaluate_dedup_takes_categories_through_a_label_map_and_splits_recall_by_distance(

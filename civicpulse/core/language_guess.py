@@ -1,9 +1,10 @@
 """Whether a resident's text reads as Spanish, the one language besides English that the
 resident pages speak (docs/languages.md). A guess from Spanish letters and a few frequent
-words, with no model: enough to choose which starter examples a report is compared with.
-An English text naming a street with its particles ("Via de la Valle") may pass for
-Spanish: that adds the Spanish examples to the English ones it is compared with, and keeps
-it from a learned model that has seen too few Spanish reports."""
+words, with no model: enough to choose which starter examples a report is compared with,
+and whether a report and an issue are written in two languages (grouping compares those
+on their category: issues.match_score). Place names do not count: capitalised words after
+the first, and the particles between them ("Pothole on Via de la Valle" is English).
+"""
 
 import re
 
@@ -24,18 +25,39 @@ _SPANISH_WORDS = frozenset(
     "muerto muerta fundido fundida ruidoso ruidosa inundada inundado tapada tapado "
     "abandonado abandonada abandonados abandonadas estacionado estacionada".split()
 )
+# Lowercase words that join the parts of a name ("Via de la Valle", "Paseo del Mar").
+_NAME_PARTICLES = frozenset("de del la las los el y".split())
 
 
 def looks_spanish(text: str) -> bool:
     """A Spanish letter; or Spanish words making a fifth of the text's words, at least
-    two, or one in a text of five words or fewer ("poste de luz apagado"). Capitalised
-    words after the first are names and are not counted ("Pothole La Jolla" is English),
-    unless the text is all capitals. The share keeps long English reports on "Via de la
-    Valle" English."""
+    two, or one in a text of five words or fewer ("poste de luz apagado"). Names are not
+    counted, unless the text is all capitals: capitalised words after the first ("Pothole
+    La Jolla" is English), and the particles between two capitalised words ("Pothole on
+    Via de la Valle")."""
     if _SPANISH_LETTERS.search(text.lower()):
         return True
     words = _WORD.findall(text)
     if not text.isupper():
-        words = words[:1] + [word for word in words[1:] if not word[:1].isupper()]
+        words = _without_names(words)
     hits = sum(word.lower() in _SPANISH_WORDS for word in words)
     return (hits >= 2 and hits >= 0.2 * len(words)) or (hits == 1 and len(words) <= 5)
+
+
+def _without_names(words: list[str]) -> list[str]:
+    """The words but those of names after the first word: capitalised ones, and particles
+    whose nearest other words either side are capitalised. One pass each way, so a long
+    text costs time in proportion to its length."""
+    particle = [word.lower() in _NAME_PARTICLES for word in words]
+    capital = [word[:1].isupper() for word in words]
+    # Whether the nearest word that is not a particle, before / after each word, is capitalised.
+    before, after = [False] * len(words), [False] * len(words)
+    for index in range(1, len(words)):
+        before[index] = before[index - 1] if particle[index - 1] else capital[index - 1]
+    for index in range(len(words) - 2, -1, -1):
+        after[index] = after[index + 1] if particle[index + 1] else capital[index + 1]
+    return words[:1] + [
+        word
+        for index, word in enumerate(words)
+        if index and not capital[index] and not (particle[index] and before[index] and after[index])
+    ]

@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from civicpulse.core.geo import great_circle_m
-from civicpulse.core.vectors import stored_cosine
 from issues import match_score
 from issues.candidate_selectors import issue_candidates
 from issues.match_score import Adjudicator
@@ -139,11 +138,10 @@ def issue_group_report(
         batch=batch,
     )
     candidates = batch.candidates(report_ref, query) if batch else issue_candidates(**query)
-    meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
     # A candidate at all only when the texts share enough, in words or in meaning.
-    candidates = [
-        c for c in candidates if max(c.similarity, meanings[c.issue_id] or 0.0) >= thresholds.min_similarity
-    ]
+    candidates, meanings, across = match_score.compared(
+        candidates, text=text, embedding=embedding, category=category, thresholds=thresholds
+    )
     base = {"candidates": len(candidates), "thresholds": thresholds.as_record(), **chosen_record}
     scored = [
         (
@@ -186,6 +184,7 @@ def issue_group_report(
         "time_gap_s": round(best.time_gap_s),
         "similarity": round(best.similarity, 3),
         "meaning": None if meanings[best.issue_id] is None else round(meanings[best.issue_id] or 0.0, 3),
+        **({"across_languages": True} if best.issue_id in across else {}),
         **best_score.as_record(),
         "decision": decision.reason,
     }
