@@ -172,15 +172,11 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidatePara
 
 
 def _candidate(row: tuple) -> Candidate:
-    return Candidate(
-        row[0],
-        row[1],
-        float(row[2]),
-        float(row[3]),
-        row[4],
-        None if row[5] is None else bytes(row[5]),
-        row[6] or "",
-    )
+    text = row[6] or ""
+    if len(text) == TEXT_READ:  # cut short: its last word may be a fragment ("de" of "desde")
+        text = text.rsplit(None, 1)[0]
+    embedding = None if row[5] is None else bytes(row[5])
+    return Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4], embedding, text)
 
 
 def issue_candidates(**query: Unpack[CandidateQuery]) -> list[Candidate]:

@@ -1,6 +1,6 @@
 """The grouping score: one number in [0, 1] saying how likely a report and an open issue
-are the same problem, made of five parts a person can check by hand. Pure functions, no
-database: the thresholds come from issues.selectors.grouping_thresholds, the candidates
+are the same problem, made of five parts a person can check by hand. Pure functions that
+read no table: the thresholds come from issues.selectors.grouping_thresholds, the candidates
 from issues.candidate_selectors.issue_candidates. docs/grouping.md explains the choices.
 `explain_match` reads a stored match record back in words for staff.
 """
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from civicpulse.core.language_guess import looks_spanish
+from civicpulse.core.language_guess import text_language
 from civicpulse.core.vectors import stored_cosine
 from issues.candidate_selectors import Candidate
 
@@ -30,13 +30,17 @@ RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised
 
 # A report and an issue of one category in two languages ("bache" beside "Pothole") share
 # no trigrams, and the embedding gives no meaning across languages (a cosine of 0.04, and
-# 0.07 for whole sentences): their category stands for the meaning, at least this much.
-# Half way: with the default policy a Spanish pothole report joins an English pothole
-# issue close by in place and time (5 m and a minute apart: 0.70), not one across the
-# street (45 m: 0.50, borderline, under the join score). Not for the catch-all category,
-# whose reports share no problem for being in it, nor without a point on both sides (a
-# shared address counts as the same place).
-ACROSS_LANGUAGES_MEANING = 0.5
+# 0.07 for whole sentences): their category stands for the meaning, at least this much,
+# about what two English reports of one category but different words score. With the
+# default policy a Spanish pothole report 5 m and a minute from an English pothole issue
+# scores 0.66, in the borderline band: the tenant's language model decides where it has
+# one, else the join score, which joins within about 27 m in the first hours and not
+# across the street (45 m: 0.46). Without trigrams in common it never scores above the
+# band, so it never joins unasked where a language model is there to ask. Not for the
+# catch-all category, whose reports share no problem for being in it, nor without a point
+# on both sides (a shared address counts as the same place), nor where either language is
+# not clear (civicpulse.core.language_guess.text_language).
+ACROSS_LANGUAGES_MEANING = 0.35
 CATCH_ALL_CODE = "other"
 
 # What a borderline candidate's adjudicator is: (report text, issue text) -> answer or None.
@@ -105,15 +109,14 @@ def compared(
     ACROSS_LANGUAGES_MEANING; and the ids of those issues."""
     meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
     across: set[int] = set()
-    if category is not None and category.code != CATCH_ALL_CODE and text.strip():
-        spanish = looks_spanish(text)
+    language = text_language(text) if category is not None and category.code != CATCH_ALL_CODE else ""
+    if category is not None and language:
         across = {
             c.issue_id
             for c in candidates
             if c.category_id == category.pk
             and c.distance_m is not None
-            and c.text.strip()
-            and looks_spanish(c.text) != spanish
+            and text_language(c.text) not in ("", language)
         }
     for issue_id in across:
         meanings[issue_id] = max(ACROSS_LANGUAGES_MEANING, meanings[issue_id] or 0.0)
@@ -133,9 +136,9 @@ def score(
     thresholds: Thresholds,
 ) -> Score:
     """Each part in [0, 1]: text is the trigram similarity; meaning the cosine of the two
-    texts' embeddings (below 0 counts as 0), or the text part when either has none (no
-    model, a blank text, an imported issue), so a missing embedding neither helps nor
-    hurts; distance falls linearly from 1 at the same point to 0 at the radius (a shared
+    texts' embeddings (below 0 counts as 0; across languages, at least the stand-in
+    `compared` gives), or the text part when either has none (no model, a blank text, an
+    imported issue), so a missing embedding neither helps nor hurts; distance falls linearly from 1 at the same point to 0 at the radius (a shared
     address, with no point, counts as the same place); time falls from 1 at the same
     moment to 0 at the window's edge, either side (reports are not always processed in
     the order they were sent). Parts and the score are rounded to three decimals before

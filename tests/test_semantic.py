@@ -21,9 +21,9 @@ from django.utils import timezone
 from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
-from civicpulse.core.language_guess import looks_spanish
+from civicpulse.core.language_guess import looks_spanish, text_language
 from issues.candidate_selectors import Candidate
-from issues.match_score import ACROSS_LANGUAGES_MEANING, Thresholds, compared, explain_match
+from issues.match_score import ACROSS_LANGUAGES_MEANING, CATCH_ALL_CODE, Thresholds, compared, explain_match
 from issues.models import Category
 from issues.services.grouping import issue_group_report
 from issues.starter_examples import CITY_STARTER_EXAMPLES, STARTER_EXAMPLES
@@ -333,49 +333,72 @@ def test_pot_hole_and_pothole_five_metres_apart_are_one_issue_graffiti_is_not(te
 
 def test_a_spanish_report_joins_the_english_issue_of_its_category_close_by(tenant_a) -> None:
     """ "bache" and "pothole" share no trigrams and no meaning the embedding knows: their
-    category stands for it, so close by they are one issue, and across the street two."""
+    category stands for it, so close by they are one issue (borderline, decided by the
+    join score), and across the street two."""
     metre = 1 / 111_195
     english = _group("Big pothole in the street", 41.90)
     spanish = _group("hay un bache enorme en la calle", 41.90 + 5 * metre, 60)
     assert spanish.issue.pk == english.issue.pk and spanish.match["across_languages"] is True
-    assert spanish.match["meaning"] == ACROSS_LANGUAGES_MEANING
+    assert spanish.match["meaning"] == ACROSS_LANGUAGES_MEANING and spanish.match["decision"] == "join_score"
     assert "in the other language" in explain_match(spanish.match)
     assert _group("grafiti en la pared de la escuela", 41.90 + 5 * metre, 120).created
     across_the_street = _group("bache profundo en la calle", 41.90 + 45 * metre, 180)
     assert across_the_street.created and across_the_street.match["best"]["across_languages"] is True
 
 
-def test_an_english_report_naming_a_spanish_street_is_compared_in_english(tenant_a) -> None:
-    """The report that reverted the first try: read as Spanish, its category's issue
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Loud party on Via de la Valle",
+        "loud party on via de la valle",
+        "LOUD PARTY ON VIA DE LA VALLE",
+        "El Cajon Blvd loud music",
+        "Rancho Peñasquitos party, loud music",
+    ],
+)
+def test_an_english_report_naming_a_spanish_place_is_compared_in_english(tenant_a, text: str) -> None:
+    """The reports that reverted the first try: read as Spanish, their category's issue
     nearby, in English, would have joined on the stand-in meaning."""
     metre = 1 / 111_195
-    assert not looks_spanish("Loud party on Via de la Valle") and looks_spanish("Bache en la Calle Mayor")
+    assert text_language(text) == "en"
     barking = _group("Dog barking all night", 41.92)
-    party = _group("Loud party on Via de la Valle", 41.92 + 20 * metre, 60)
+    party = _group(text, 41.92 + 20 * metre, 60)
     assert party.issue.category == barking.issue.category
     assert party.created and "across_languages" not in party.match.get("best", {})
 
 
+def test_the_strict_language_guess_answers_only_when_the_words_say_so() -> None:
+    spanish = ["hay un bache enorme en la calle", "Bache", "BACHE EN LA CALLE", "Tapa de Alcantarilla"]
+    english = ["Pot Hole", "Street Light Out", "Pothole on Via de la Valle", "La Jolla Blvd pothole"]
+    assert [text_language(t) for t in spanish] == ["es"] * 4
+    assert [text_language(t) for t in english] == ["en"] * 4
+    assert [text_language(t) for t in ["Via de la Valle", "El Cajon Blvd", "12", ""]] == [""] * 4
+
+
 def test_only_a_located_issue_of_the_report_own_category_stands_in_for_meaning() -> None:
     """Not the catch-all, not a related category, not an address-only candidate, not a
-    blank text; a cosine above the stand-in is kept."""
+    text whose language is unclear or the same; a cosine above the stand-in is kept."""
     thresholds = Thresholds(50, 72, 0.1, 0.55, 0.45, 0.65)
-    potholes, other = SimpleNamespace(pk=1, code="potholes"), SimpleNamespace(pk=2, code="other")
+    potholes = SimpleNamespace(pk=1, code="potholes")
     close = Candidate(10, 5.0, 60.0, 0.0, 1, None, "Big pothole in the street")
     related = Candidate(11, 5.0, 60.0, 0.0, 3, None, "Road surface cracked")
     by_address = Candidate(12, None, 60.0, 0.0, 1, None, "Pothole outside number 12")
-    blank = Candidate(13, 5.0, 60.0, 0.0, 1, None, "")
+    unclear = Candidate(13, 5.0, 60.0, 0.0, 1, None, "Via de la Valle")
     spanish = Candidate(14, 5.0, 60.0, 0.0, 1, None, "bache en la calle")
-    candidates = [close, related, by_address, blank, spanish]
+    candidates = [close, related, by_address, unclear, spanish]
     kept, meanings, across = compared(
         candidates, text="hay un bache enorme", embedding=None, category=potholes, thresholds=thresholds
     )
     assert across == {10} and [c.issue_id for c in kept] == [10] and meanings[10] == ACROSS_LANGUAGES_MEANING
     assert meanings[14] is None  # the same language: no embedding here, so the text part stands
-    catch_all = compared(
-        candidates, text="hay un bache enorme", embedding=None, category=other, thresholds=thresholds
+    # The catch-all under the same id: no stand-in.
+    catch_all = SimpleNamespace(pk=1, code=CATCH_ALL_CODE)
+    assert (
+        compared(
+            candidates, text="hay un bache enorme", embedding=None, category=catch_all, thresholds=thresholds
+        )[2]
+        == set()
     )
-    assert catch_all[2] == set() and catch_all[0] == []
     vector = vectors_format.pack(np.full(vectors_format.DIMENSIONS, 1 / 16, dtype=np.float32))
     near_same = Candidate(15, 5.0, 60.0, 0.0, 1, vector, "Big pothole in the street")
     assert compared(

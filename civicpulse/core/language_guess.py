@@ -1,12 +1,19 @@
-"""Whether a resident's text reads as Spanish, the one language besides English that the
-resident pages speak (docs/languages.md). A guess from Spanish letters and a few frequent
-words, with no model: enough to choose which starter examples a report is compared with,
-and whether a report and an issue are written in two languages (grouping compares those
-on their category: issues.match_score). Place names do not count: capitalised words after
-the first, and the particles between them ("Pothole on Via de la Valle" is English).
+"""Which language a resident's text is in, the resident pages speaking English and
+Spanish (docs/languages.md). Guesses from Spanish letters and a few frequent words, with
+no model:
+
+- `looks_spanish`, lenient, chooses which starter examples a report is compared with. An
+  English text naming a street with its particles ("Via de la Valle") may pass for
+  Spanish: that adds the Spanish examples to the English ones it is compared with, and
+  keeps it from a learned model that has seen too few Spanish reports.
+- `text_language`, strict, tells grouping whether a report and an issue are written in two
+  languages (issues.match_score.compared). A wrong "two languages" could join unrelated
+  reports, so it answers only when the words say so, and leaves names out whatever their
+  case.
 """
 
 import re
+import unicodedata
 
 _SPANISH_LETTERS = re.compile(r"[áéíóúñ¿¡]")
 _WORD = re.compile(r"\w+")
@@ -25,39 +32,68 @@ _SPANISH_WORDS = frozenset(
     "muerto muerta fundido fundida ruidoso ruidosa inundada inundado tapada tapado "
     "abandonado abandonada abandonados abandonadas estacionado estacionada".split()
 )
-# Lowercase words that join the parts of a name ("Via de la Valle", "Paseo del Mar").
-_NAME_PARTICLES = frozenset("de del la las los el y".split())
 
 
 def looks_spanish(text: str) -> bool:
     """A Spanish letter; or Spanish words making a fifth of the text's words, at least
-    two, or one in a text of five words or fewer ("poste de luz apagado"). Names are not
-    counted, unless the text is all capitals: capitalised words after the first ("Pothole
-    La Jolla" is English), and the particles between two capitalised words ("Pothole on
-    Via de la Valle")."""
+    two, or one in a text of five words or fewer ("poste de luz apagado"). Capitalised
+    words after the first are names and are not counted ("Pothole La Jolla" is English),
+    unless the text is all capitals. The share keeps long English reports on "Via de la
+    Valle" English."""
     if _SPANISH_LETTERS.search(text.lower()):
         return True
     words = _WORD.findall(text)
     if not text.isupper():
-        words = _without_names(words)
+        words = words[:1] + [word for word in words[1:] if not word[:1].isupper()]
     hits = sum(word.lower() in _SPANISH_WORDS for word in words)
     return (hits >= 2 and hits >= 0.2 * len(words)) or (hits == 1 and len(words) <= 5)
 
 
-def _without_names(words: list[str]) -> list[str]:
-    """The words but those of names after the first word: capitalised ones, and particles
-    whose nearest other words either side are capitalised. One pass each way, so a long
-    text costs time in proportion to its length."""
-    particle = [word.lower() in _NAME_PARTICLES for word in words]
-    capital = [word[:1].isupper() for word in words]
-    # Whether the nearest word that is not a particle, before / after each word, is capitalised.
-    before, after = [False] * len(words), [False] * len(words)
-    for index in range(1, len(words)):
-        before[index] = before[index - 1] if particle[index - 1] else capital[index - 1]
-    for index in range(len(words) - 2, -1, -1):
-        after[index] = after[index + 1] if particle[index + 1] else capital[index + 1]
-    return words[:1] + [
-        word
-        for index, word in enumerate(words)
-        if index and not capital[index] and not (particle[index] and before[index] and after[index])
+# The particles of names ("Via de la Valle", "El Cajon Blvd"), never counted by the strict
+# guess: too often part of a street's name in an English report.
+_PARTICLES = frozenset("de del la las los el y".split())
+_SPANISH_EVIDENCE = (
+    frozenset(
+        unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() for word in _SPANISH_WORDS
+    )
+    - _PARTICLES
+)
+# Frequent English words, and those residents' reports are made of: a text is known to be
+# English only when it has some ("Pothole", "Dog barking all night"; not "Via Valle 12").
+_ENGLISH_EVIDENCE = frozenset(
+    "the an is are was were be been it its this that these there here on in at of to and or for "
+    "with from by near next my our your their not has have had will can please very all into over "
+    "under out off behind across front "
+    "street road lane alley sidewalk curb corner block light lights lamp pole pothole potholes "
+    "hole holes trash garbage litter dumped dumping graffiti tree trees branch water leak leaking "
+    "flooded flooding broken missing damaged car cars vehicle truck parked parking abandoned noise "
+    "loud music party dog dogs barking sign signal traffic stop park grass weeds big large huge".split()
+)
+
+
+def text_language(text: str) -> str:
+    """ "es" or "en" when the text's own words say so, else "" (names and numbers alone, a
+    mix, too little). Names are left out: the capitalised words after the first, and the
+    first when the next word but particles is capitalised ("Rancho Peñasquitos pothole"),
+    unless every word is in capitals or capitalised; the particles of names never count,
+    in any case. Spanish: two Spanish words, more than English ones, or one in a text of
+    at most three words with no English word ("Bache"). English: an English word and no
+    Spanish one."""
+    words = _WORD.findall(text)
+    # Written in capitals, or every word capitalised ("Street Light Out"): names cannot be
+    # told from the rest, and the whole text is read.
+    if not all(word[:1].isupper() or word[:1].isdigit() or word.lower() in _PARTICLES for word in words):
+        named = [index > 0 and word[:1].isupper() for index, word in enumerate(words)]
+        following = next((word for word in words[1:] if word.lower() not in _PARTICLES), "")
+        named[0] = words[0][:1].isupper() and following[:1].isupper()
+        words = [word for word, name in zip(words, named, strict=True) if not name]
+    plain = [
+        unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode()
+        for word in words
+        if word.lower() not in _PARTICLES
     ]
+    spanish = sum(word in _SPANISH_EVIDENCE for word in plain)
+    english = sum(word in _ENGLISH_EVIDENCE for word in plain)
+    if (spanish >= 2 and spanish > english) or (spanish == 1 and not english and len(plain) <= 3):
+        return "es"
+    return "en" if english and not spanish else ""

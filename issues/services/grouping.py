@@ -138,7 +138,7 @@ def issue_group_report(
         batch=batch,
     )
     candidates = batch.candidates(report_ref, query) if batch else issue_candidates(**query)
-    # A candidate at all only when the texts share enough, in words or in meaning.
+    # Only texts alike in words or meaning are candidates (across languages, the category stands in).
     candidates, meanings, across = match_score.compared(
         candidates, text=text, embedding=embedding, category=category, thresholds=thresholds
     )
