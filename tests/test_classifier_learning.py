@@ -278,6 +278,33 @@ def test_each_tenant_has_its_own_model(db, tenant_pair) -> None:
         connection.set_schema_to_public()
 
 
+@pytest.mark.parametrize("budget_mb, reads", [(64, [1, 1, 0, 0]), (0, [1, 1, 0, 1])])
+def test_a_worker_keeps_learned_models_within_its_budget(db, tenant_pair, settings, budget_mb, reads) -> None:
+    """Each tenant's model is read from its row once and kept. Past CLASSIFIER_MODELS_CACHE_MB
+    (0: room for the one just read only) the least recently used is dropped, and read again
+    when its tenant comes back."""
+    alpha, beta = tenant_pair
+
+    def parameter_reads() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert classify_learned(LATER_TEXT, CATEGORIES).category == "traffic_signal"
+        return sum('"parameters"' in query["sql"] for query in queries.captured_queries)
+
+    try:
+        for tenant in (alpha, beta):
+            connection.set_tenant(tenant)
+            _record(_corrections())
+            classifier_train(min_examples=10)
+        settings.CLASSIFIER_MODELS_CACHE_MB = budget_mb
+        seen = []
+        for tenant in (alpha, beta, beta, alpha):
+            connection.set_tenant(tenant)
+            seen.append(parameter_reads())
+        assert seen == reads
+    finally:
+        connection.set_schema_to_public()
+
+
 def test_the_retraining_task_and_its_beat_entry(tenant_a, settings) -> None:
     settings.CLASSIFIER_MIN_EXAMPLES = 10
     _record(_corrections())

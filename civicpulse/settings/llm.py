@@ -6,6 +6,7 @@ import environ
 __all__ = [
     "CLASSIFIER_MIN_ACCURACY",
     "CLASSIFIER_MIN_EXAMPLES",
+    "CLASSIFIER_MODELS_CACHE_MB",
     "LLM_ADJUDICATE_TIMEOUT",
     "LLM_ALLOWED_BASE_URLS",
     "LLM_API_KEY",
@@ -59,6 +60,9 @@ LLM_ADJUDICATE_TIMEOUT = env.float("LLM_ADJUDICATE_TIMEOUT", default=3.0)
 LLM_SECRET_KEY = env.str("LLM_SECRET_KEY", default="")
 # The offline classifier retrains once a tenant has this many staff corrections.
 CLASSIFIER_MIN_EXAMPLES = env.int("CLASSIFIER_MIN_EXAMPLES", default=20)
+# Learned models a worker process keeps in memory, all tenants' together (least recently
+# used dropped first); a dropped one is read from the database again when needed.
+CLASSIFIER_MODELS_CACHE_MB = env.int("CLASSIFIER_MODELS_CACHE_MB", default=64)
 # ...and uses it only once its cross-validated accuracy (measured from 30 corrections on)
 # reaches this; 0 uses every trained model.
 CLASSIFIER_MIN_ACCURACY = env.float("CLASSIFIER_MIN_ACCURACY", default=0.7)
