@@ -22,7 +22,9 @@ Prints `backlog_reports`, `drain_s`, `drain_reports_per_s` (goal: 500), `drain_f
 and `drain_pg_cpu_ms` (the CPU time the io workers and PostgreSQL spent per report
 drained: steadier than the rate on a shared machine), then `steady_rate`,
 `steady_submitted`, `p50_201_to_linked_ms`, `p95_201_to_linked_ms` (goal: under 2,000),
-`steady_lost`, and `load_average` (1 minute, at the end of each part: the machine is
+`steady_lost`, `steady_worker_cpu_ms` (the io workers' CPU time per report while they keep
+up, idle polling included: what the pipeline takes from a machine it shares with the
+intake), and `load_average` (1 minute, at the end of each part: the machine is
 shared, so compare runs taken at a similar load). The workers run the development
 settings with DEBUG on unless the environment says otherwise, as `make run` does. Worker
 logs go to /tmp/bench-pipeline-*.log.
@@ -76,13 +78,13 @@ def main() -> None:
         if not args.no_backlog:
             backlog_fill(tenant, args.reports)
         with pipeline_processes(args.io_workers, args.threads, beat=not args.no_beat) as procs:
+            workers = [proc.pid for name, proc in procs.items() if name != "beat"]
             if not args.no_backlog:
-                workers = [proc.pid for name, proc in procs.items() if name != "beat"]
                 for name, value in drain_measure(tenant, args.reports, args.drain_timeout, workers).items():
                     figure(name, value)
                 figure("load_average", round(os.getloadavg()[0], 2))
             if not args.no_steady:
-                for name, value in steady_measure(tenant, args.rate, args.steady_seconds).items():
+                for name, value in steady_measure(tenant, args.rate, args.steady_seconds, workers).items():
                     figure(name, value)
                 figure("load_average", round(os.getloadavg()[0], 2))
     finally:
@@ -191,7 +193,7 @@ def steady_load(tenant: object, rate: float, seconds: float, committed: dict[int
     connection.close()
 
 
-def steady_measure(tenant: object, rate: float, seconds: float) -> dict[str, object]:
+def steady_measure(tenant: object, rate: float, seconds: float, workers: list[int]) -> dict[str, object]:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
@@ -204,12 +206,14 @@ def steady_measure(tenant: object, rate: float, seconds: float) -> dict[str, obj
     while received(tenant).get("received", 0) and time.monotonic() < deadline:
         time.sleep(0.5)
     committed: dict[int, float] = {}
+    workers_before = sum(cpu_seconds(group) for group in workers)
     sender = threading.Thread(target=steady_load, args=(tenant, rate, seconds, committed))
     sender.start()
     sender.join()
     deadline = time.monotonic() + 120
     while received(tenant).get("received", 0) and time.monotonic() < deadline:
         time.sleep(0.5)
+    workers_spent = sum(cpu_seconds(group) for group in workers) - workers_before
     with tenant_context(tenant):
         done = {
             pk: at
@@ -229,6 +233,7 @@ def steady_measure(tenant: object, rate: float, seconds: float) -> dict[str, obj
         "p50_201_to_linked_ms": None if p50 is None else round(p50),
         "p95_201_to_linked_ms": None if p95 is None else round(p95),
         "steady_lost": len(committed) - len(done),
+        "steady_worker_cpu_ms": round(1000 * workers_spent / len(done), 3) if done else None,
     }
 
 

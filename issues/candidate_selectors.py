@@ -20,7 +20,8 @@ class Candidate:
     category_id: int | None = None
     # The issue's stored text embedding (civicpulse.core.vectors), None when it has none.
     embedding: bytes | None = None
-    # The start of the issue's text (TEXT_READ characters), whose language grouping compares.
+    # The start of the issue's text (TEXT_READ characters at most, whole words), whose
+    # language grouping compares.
     text: str = ""
 
 
@@ -44,7 +45,7 @@ _AROUND = f"""
                                  public.ll_to_earth(i.latitude, i.longitude)) AS distance_m,
            EXTRACT(EPOCH FROM ({{at}} - i.last_report_at)) AS gap_s,
            public.similarity(i.text, {{text}}) AS sim,
-           i.category_id, i.embedding, left(i.text, {TEXT_READ}) AS text
+           i.category_id, i.embedding, left(i.text, {TEXT_READ + 1}) AS text
     FROM issues_issue i
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.latitude IS NOT NULL
       AND point(i.longitude, i.latitude) <@ box(point({{west}}, {{south}}), point({{east}}, {{north}}))
@@ -89,7 +90,7 @@ _GEO_CANDIDATES_MANY = f"""
 """
 _ADDRESS_CANDIDATES = f"""
     SELECT i.id, NULL::float8, EXTRACT(EPOCH FROM (%(at)s - i.last_report_at)), public.similarity(i.text, %(text)s),
-           i.category_id, i.embedding, left(i.text, {TEXT_READ})
+           i.category_id, i.embedding, left(i.text, {TEXT_READ + 1})
     FROM issues_issue i
     WHERE i.status IN {OPEN_STATUSES_SQL} AND i.address_key = %(address_key)s AND i.latitude IS NULL
       AND i.last_report_at >= %(at)s - make_interval(hours => %(window)s)
@@ -173,8 +174,9 @@ def candidate_query(**query: Unpack[CandidateQuery]) -> tuple[str, CandidatePara
 
 def _candidate(row: tuple) -> Candidate:
     text = row[6] or ""
-    if len(text) == TEXT_READ:  # cut short: its last word may be a fragment ("de" of "desde")
-        text = text.rsplit(None, 1)[0]
+    if len(text) > TEXT_READ:  # longer: its last word may be cut short ("de" of "desde")
+        whole = text[:TEXT_READ].rsplit(None, 1)
+        text = whole[0] if len(whole) == 2 else ""
     embedding = None if row[5] is None else bytes(row[5])
     return Candidate(row[0], row[1], float(row[2]), float(row[3]), row[4], embedding, text)
 

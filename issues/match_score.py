@@ -35,8 +35,9 @@ RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised
 # default policy a Spanish pothole report 5 m and a minute from an English pothole issue
 # scores 0.66, in the borderline band: the tenant's language model decides where it has
 # one, else the join score, which joins within about 27 m in the first hours and not
-# across the street (45 m: 0.46). Without trigrams in common it never scores above the
-# band, so it never joins unasked where a language model is there to ask. Not for the
+# across the street (45 m: 0.46). With a trigram similarity under about 0.08 (usual across
+# languages) it never scores above the band, so where a language model is there to ask,
+# it is asked. Not for the
 # catch-all category, whose reports share no problem for being in it, nor without a point
 # on both sides (a shared address counts as the same place), nor where either language is
 # not clear (civicpulse.core.language_guess.text_language).
@@ -138,10 +139,10 @@ def score(
     """Each part in [0, 1]: text is the trigram similarity; meaning the cosine of the two
     texts' embeddings (below 0 counts as 0; across languages, at least the stand-in
     `compared` gives), or the text part when either has none (no model, a blank text, an
-    imported issue), so a missing embedding neither helps nor hurts; distance falls linearly from 1 at the same point to 0 at the radius (a shared
-    address, with no point, counts as the same place); time falls from 1 at the same
-    moment to 0 at the window's edge, either side (reports are not always processed in
-    the order they were sent). Parts and the score are rounded to three decimals before
+    imported issue), so a missing embedding neither helps nor hurts; distance falls
+    linearly from 1 at the same point to 0 at the radius (a shared address, with no point,
+    counts as the same place); time falls from 1 at the same moment to 0 at the window's
+    edge, either side (reports are not always processed in the order they were sent). Parts and the score are rounded to three decimals before
     the score is compared with a threshold, so the record reproduces the decision
     exactly."""
     radius, window_s = thresholds.radius_m, thresholds.window_hours * 3600

@@ -205,6 +205,9 @@ class LearnedClassifier:
 # 0.2 s for the city's, 2 s for the largest.
 _models: OrderedDict[str, tuple[tuple[int, datetime], LearnedClassifier, int]] = OrderedDict()
 _models_lock = threading.Lock()
+# One load per schema at a time: the io worker's threads missing together (a new version,
+# an eviction) would each parse the parameters, tens of MB apiece for the largest models.
+_loading: dict[str, threading.Lock] = {}
 
 
 def _latest_model() -> LearnedClassifier | None:
@@ -219,19 +222,35 @@ def _latest_model() -> LearnedClassifier | None:
     if latest is None:
         return None
     pk, created_at, version, metrics = latest
+    identity = (pk, created_at)
+    held = _model_held(schema, identity)
+    if held is not None:
+        return held
     with _models_lock:
-        cached = _models.get(schema)
-        if cached is not None and cached[0] == (pk, created_at):
-            _models.move_to_end(schema)
-            return cached[1]
-    parameters = TrainedClassifier.objects.filter(pk=pk).values_list("parameters", flat=True).first()
-    if parameters is None:
-        return None  # deleted in between
-    learned = LearnedClassifier.from_parameters(
-        parameters, version, (metrics.get("category") or {}).get("accuracy")
-    )
-    _model_keep(schema, (pk, created_at), learned)
-    return learned
+        loading = _loading.setdefault(schema, threading.Lock())
+    with loading:
+        held = _model_held(schema, identity)  # read by the thread this one waited for
+        if held is not None:
+            return held
+        parameters = TrainedClassifier.objects.filter(pk=pk).values_list("parameters", flat=True).first()
+        if parameters is None:
+            return None  # deleted in between
+        learned = LearnedClassifier.from_parameters(
+            parameters, version, (metrics.get("category") or {}).get("accuracy")
+        )
+        _model_keep(schema, identity, learned)
+        return learned
+
+
+def _model_held(schema: str, identity: tuple[int, datetime]) -> LearnedClassifier | None:
+    """The schema's model this process holds, when it is that row's: it becomes the most
+    recently used."""
+    with _models_lock:
+        held = _models.get(schema)
+        if held is None or held[0] != identity:
+            return None
+        _models.move_to_end(schema)
+        return held[1]
 
 
 def _model_keep(schema: str, identity: tuple[int, datetime], learned: LearnedClassifier) -> None:

@@ -38,11 +38,11 @@ _WORD = re.compile(r"\w+")
 # The most frequent terms only, so the stored JSON stays small (a few hundred kB for a
 # tenant's twenty categories) however many corrections there are.
 MAX_FEATURES = 6000
+MAX_CHAR_FEATURES = 15000
+CHAR_NGRAMS = (3, 5)
 # What a vocabulary entry of a loaded model takes (TextModel.footprint), measured with
 # tracemalloc on a model of 21,000 terms read back from its stored parameters.
 VOCABULARY_ENTRY_BYTES = 120
-MAX_CHAR_FEATURES = 15000
-CHAR_NGRAMS = (3, 5)
 # How much the embedding counts beside the two TF-IDF blocks (each of unit length).
 EMBEDDING_WEIGHT = 0.75
 # Stored weights are rounded: five decimals move no probability by more than ~1e-4.

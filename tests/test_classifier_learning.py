@@ -6,16 +6,19 @@ import csv
 import importlib.util
 import io
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from civicpulse.celery import app
+from llm import learning
 from llm.learning import LearnedClassifier, classifier_train, classify_learned
 from llm.models import TrainedClassifier, TrainingExample
 from llm.offline import classify_offline
@@ -303,6 +306,27 @@ def test_a_worker_keeps_learned_models_within_its_budget(db, tenant_pair, settin
         assert seen == reads
     finally:
         connection.set_schema_to_public()
+
+
+def test_the_least_recently_used_model_is_dropped_first(settings, monkeypatch) -> None:
+    """Room for two models of 1 MB: a model used again stays, the one used least long ago goes."""
+    monkeypatch.setattr(learning, "_models", OrderedDict())
+    settings.CLASSIFIER_MODELS_CACHE_MB = 2
+
+    def model(megabytes: int) -> LearnedClassifier:
+        return SimpleNamespace(
+            category=SimpleNamespace(footprint=lambda: megabytes * 1024 * 1024), severity=None
+        )
+
+    when = timezone.now()
+    for schema in ("a", "b"):
+        learning._model_keep(schema, (1, when), model(1))
+    assert learning._model_held("a", (1, when)) is not None  # used again
+    assert learning._model_held("a", (2, when)) is None  # another row: not this one
+    learning._model_keep("c", (1, when), model(1))
+    assert list(learning._models) == ["a", "c"]
+    learning._model_keep("d", (1, when), model(3))  # larger than the budget alone: kept alone
+    assert list(learning._models) == ["d"]
 
 
 def test_the_retraining_task_and_its_beat_entry(tenant_a, settings) -> None:

@@ -22,7 +22,7 @@ from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
 from civicpulse.core.language_guess import looks_spanish, text_language
-from issues.candidate_selectors import Candidate
+from issues.candidate_selectors import Candidate, _candidate
 from issues.match_score import ACROSS_LANGUAGES_MEANING, CATCH_ALL_CODE, Thresholds, compared, explain_match
 from issues.models import Category
 from issues.services.grouping import issue_group_report
@@ -368,11 +368,23 @@ def test_an_english_report_naming_a_spanish_place_is_compared_in_english(tenant_
 
 
 def test_the_strict_language_guess_answers_only_when_the_words_say_so() -> None:
-    spanish = ["hay un bache enorme en la calle", "Bache", "BACHE EN LA CALLE", "Tapa de Alcantarilla"]
+    spanish = ["hay un bache enorme en la calle", "Bache", "BACHE EN LA CALLE", "basura tirada"]
     english = ["Pot Hole", "Street Light Out", "Pothole on Via de la Valle", "La Jolla Blvd pothole"]
     assert [text_language(t) for t in spanish] == ["es"] * 4
     assert [text_language(t) for t in english] == ["en"] * 4
-    assert [text_language(t) for t in ["Via de la Valle", "El Cajon Blvd", "12", ""]] == [""] * 4
+    # Names alone, addresses, titles that may be names, a mix, nothing.
+    neither = ["Via de la Valle", "El Cajon Blvd", "1234 Calle Serena", "CALLE SERENA", "El Paseo Grande"]
+    neither += ["Avenida Fiesta", "Agua Hedionda", "POTHOLE CALLE DE LA LUZ", "12", ""]
+    assert [text_language(t) for t in neither] == [""] * len(neither)
+
+
+def test_an_issue_text_read_in_part_is_cut_back_to_whole_words() -> None:
+    """The candidate query reads the start of a long text: a word cut in two ("desd") is
+    dropped, and a start of nothing but spaces (the intake keeps a description as sent)
+    gives an empty text, not an error."""
+    assert _candidate((1, 5.0, 60.0, 0.0, 1, None, "bache " * 46 + "desde")).text == ("bache " * 46).strip()
+    assert _candidate((1, 5.0, 60.0, 0.0, 1, None, " " * 281)).text == ""
+    assert _candidate((1, 5.0, 60.0, 0.0, 1, None, "Pothole")).text == "Pothole"
 
 
 def test_only_a_located_issue_of_the_report_own_category_stands_in_for_meaning() -> None:

@@ -49,9 +49,10 @@ def looks_spanish(text: str) -> bool:
     return (hits >= 2 and hits >= 0.2 * len(words)) or (hits == 1 and len(words) <= 5)
 
 
-# The particles of names ("Via de la Valle", "El Cajon Blvd"), never counted by the strict
-# guess: too often part of a street's name in an English report.
-_PARTICLES = frozenset("de del la las los el y".split())
+# The particles of names ("Via de la Valle", "El Cajon Blvd") and the words streets are
+# named with ("Calle Serena", "Avenida Fiesta"), never counted by the strict guess: too
+# often part of an address in an English report.
+_PARTICLES = frozenset("de del la las los el y calle avenida camino paseo via plaza".split())
 _SPANISH_EVIDENCE = (
     frozenset(
         unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() for word in _SPANISH_WORDS
@@ -77,12 +78,14 @@ def text_language(text: str) -> str:
     first when the next word but particles is capitalised ("Rancho Peñasquitos pothole"),
     unless every word is in capitals or capitalised; the particles of names never count,
     in any case. Spanish: two Spanish words, more than English ones, or one in a text of
-    at most three words with no English word ("Bache"). English: an English word and no
-    Spanish one."""
+    at most three words with no English word ("bache grande"; not a title of capitalised
+    words, which may be a name, unless it is one word: "Bache"). English: an English word
+    and no Spanish one."""
     words = _WORD.findall(text)
     # Written in capitals, or every word capitalised ("Street Light Out"): names cannot be
     # told from the rest, and the whole text is read.
-    if not all(word[:1].isupper() or word[:1].isdigit() or word.lower() in _PARTICLES for word in words):
+    read_whole = all(word[:1].isupper() or word[:1].isdigit() or word.lower() in _PARTICLES for word in words)
+    if not read_whole:
         named = [index > 0 and word[:1].isupper() for index, word in enumerate(words)]
         following = next((word for word in words[1:] if word.lower() not in _PARTICLES), "")
         named[0] = words[0][:1].isupper() and following[:1].isupper()
@@ -94,6 +97,9 @@ def text_language(text: str) -> str:
     ]
     spanish = sum(word in _SPANISH_EVIDENCE for word in plain)
     english = sum(word in _ENGLISH_EVIDENCE for word in plain)
-    if (spanish >= 2 and spanish > english) or (spanish == 1 and not english and len(plain) <= 3):
+    # One Spanish word is enough in a report of a few words ("bache grande"), not in a
+    # title of several capitalised ones, which may be a name ("Agua Hedionda").
+    few_words = len(plain) <= 3 and (len(_WORD.findall(text)) == 1 or not read_whole)
+    if (spanish >= 2 and spanish > english) or (spanish == 1 and not english and few_words):
         return "es"
     return "en" if english and not spanish else ""
