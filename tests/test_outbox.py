@@ -391,20 +391,60 @@ def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
     ) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT))
         other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT + 0.1))
-        assert outbox.reports_claim_region(limit=50) == ([], None)
+        assert outbox.reports_claim_region(limit=50) == ([], [])
         # One region free: this drain works it, though its reports are not the oldest.
         other.execute("SELECT pg_advisory_unlock(%s, %s)", region(LAT + 0.1))
-        ids, lock = outbox.reports_claim_region(limit=50)
-        assert ids == sorted(far) and lock == region(LAT + 0.1)
-        outbox.region_release(lock)
+        ids, locks = outbox.reports_claim_region(limit=50)
+        assert ids == sorted(far) and locks == [region(LAT + 0.1)]
+        outbox.region_release(locks)
         # A drain about to end waits for the region still held, then claims its reports.
         held = region(LAT)  # the key, read here: the tenant is this thread's
         threading.Timer(0.3, lambda: other.execute("SELECT pg_advisory_unlock(%s, %s)", held)).start()
         started = time.monotonic()
-        ids, lock = outbox.reports_claim_region(limit=50, wait=True)
-        assert ids == sorted(near) and lock == region(LAT) and time.monotonic() - started >= 0.25
-        outbox.region_release(lock)
+        ids, locks = outbox.reports_claim_region(limit=50, wait=True)
+        assert ids == sorted(near) and locks == [region(LAT)] and time.monotonic() - started >= 0.25
+        outbox.region_release(locks)
     assert reports_claim() == []
+
+
+def test_a_batch_takes_the_few_reports_of_every_free_region_in_turn(published) -> None:
+    """At a steady rate each region holds a few reports: one batch takes those of every
+    region no other drain works, oldest region first, up to the batch's size, and holds
+    those regions until it gives them up."""
+    import math
+
+    import psycopg
+
+    def region(lat: float) -> list[int]:
+        return outbox._region_lock_key(
+            outbox._region_space(),
+            (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG)),
+        )
+
+    north = [submit(lat=LAT + 0.1).pk for _ in range(2)]  # oldest: its region comes first
+    here = [submit(lat=LAT).pk for _ in range(3)]
+    south = [submit(lat=LAT - 0.1).pk for _ in range(2)]
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT - 0.1))  # another drain's
+        ids, locks = outbox.reports_claim_region(limit=4)
+        # Full at four: the north's two, then two of the three here; the south is not this drain's.
+        assert len(ids) == 4 and set(north) < set(ids) and len(set(here) & set(ids)) == 2
+        assert locks == [region(LAT + 0.1), region(LAT)]
+        assert not other.execute("SELECT pg_try_advisory_lock(%s, %s)", region(LAT)).fetchone()[0]
+        outbox.region_release(locks)
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", region(LAT)).fetchone()[0]
+        other.execute("SELECT pg_advisory_unlock_all()")
+    rest, locks = outbox.reports_claim_region(limit=50)
+    assert rest == sorted([*(set(here) - set(ids)), *south]) and len(locks) == 2
+    outbox.region_release(locks)
 
 
 def test_a_batch_reads_again_when_staff_closed_its_match_after_the_batchs_first_read(
