@@ -7,6 +7,7 @@ from issues.candidate_selectors.issue_candidates. docs/grouping.md explains the 
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from civicpulse.core.language_guess import text_language
@@ -43,6 +44,9 @@ RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised
 # not clear (civicpulse.core.language_guess.text_language).
 ACROSS_LANGUAGES_MEANING = 0.35
 CATCH_ALL_CODE = "other"
+# An issue's text is a candidate of many reports in turn: its language is remembered
+# (4,096 texts of at most 280 characters, about 2 MB), the reports' own are not.
+_issue_language = lru_cache(maxsize=4096)(text_language)
 
 # What a borderline candidate's adjudicator is: (report text, issue text) -> answer or None.
 Adjudicator = Callable[[str, str], dict | None]
@@ -117,7 +121,7 @@ def compared(
             for c in candidates
             if c.category_id == category.pk
             and c.distance_m is not None
-            and text_language(c.text) not in ("", language)
+            and _issue_language(c.text) not in ("", language)
         }
     for issue_id in across:
         meanings[issue_id] = max(ACROSS_LANGUAGES_MEANING, meanings[issue_id] or 0.0)

@@ -53,12 +53,14 @@ def looks_spanish(text: str) -> bool:
 # named with ("Calle Serena", "Avenida Fiesta"), never counted by the strict guess: too
 # often part of an address in an English report.
 _PARTICLES = frozenset("de del la las los el y calle avenida camino paseo via plaza".split())
-_SPANISH_EVIDENCE = (
-    frozenset(
-        unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() for word in _SPANISH_WORDS
-    )
-    - _PARTICLES
-)
+
+
+def _plain(word: str) -> str:
+    """The word without its accents ("semáforo": "semaforo")."""
+    return word if word.isascii() else unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+
+
+_SPANISH_EVIDENCE = frozenset(_plain(word) for word in _SPANISH_WORDS) - _PARTICLES
 # Frequent English words, and those residents' reports are made of: a text is known to be
 # English only when it has some ("Pothole", "Dog barking all night"; not "Via Valle 12").
 _ENGLISH_EVIDENCE = frozenset(
@@ -90,11 +92,7 @@ def text_language(text: str) -> str:
         following = next((word for word in words[1:] if word.lower() not in _PARTICLES), "")
         named[0] = words[0][:1].isupper() and following[:1].isupper()
         words = [word for word, name in zip(words, named, strict=True) if not name]
-    plain = [
-        unicodedata.normalize("NFKD", word.lower()).encode("ascii", "ignore").decode()
-        for word in words
-        if word.lower() not in _PARTICLES
-    ]
+    plain = [_plain(word.lower()) for word in words if word.lower() not in _PARTICLES]
     spanish = sum(word in _SPANISH_EVIDENCE for word in plain)
     english = sum(word in _ENGLISH_EVIDENCE for word in plain)
     # One Spanish word is enough in a report of a few words ("bache grande"), not in a
