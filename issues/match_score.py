@@ -113,16 +113,15 @@ def compared(
     an issue of the report's own category written in the other language, at least
     ACROSS_LANGUAGES_MEANING; and the ids of those issues."""
     meanings = {c.issue_id: stored_cosine(embedding, c.embedding) for c in candidates}
-    across: set[int] = set()
-    language = text_language(text) if category is not None and category.code != CATCH_ALL_CODE else ""
-    if category is not None and language:
-        across = {
-            c.issue_id
-            for c in candidates
-            if c.category_id == category.pk
-            and c.distance_m is not None
-            and _issue_language(c.text) not in ("", language)
-        }
+    # Issues of the report's own category, located: the report's language is guessed only
+    # when there are some (most reports of a backlog have none).
+    own = (
+        [c for c in candidates if c.category_id == category.pk and c.distance_m is not None]
+        if category is not None and category.code != CATCH_ALL_CODE
+        else []
+    )
+    language = text_language(text) if own else ""
+    across = {c.issue_id for c in own if _issue_language(c.text) not in ("", language)} if language else set()
     for issue_id in across:
         meanings[issue_id] = max(ACROSS_LANGUAGES_MEANING, meanings[issue_id] or 0.0)
     kept = [

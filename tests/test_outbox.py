@@ -4,6 +4,7 @@ at most once a moment; drains claim batches that no other worker takes."""
 import math
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
@@ -434,17 +435,42 @@ def test_a_batch_takes_the_few_reports_of_every_free_region_in_turn(published) -
         autocommit=True,
     ) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT - 0.1))  # another drain's
-        ids, locks = outbox.reports_claim_region(limit=4)
-        # Full at four: the north's two, then two of the three here; the south is not this drain's.
-        assert len(ids) == 4 and set(north) < set(ids) and len(set(here) & set(ids)) == 2
-        assert locks == [region(LAT + 0.1), region(LAT)]
-        assert not other.execute("SELECT pg_try_advisory_lock(%s, %s)", region(LAT)).fetchone()[0]
+        ids, locks = outbox.reports_claim_region(limit=6)
+        # The north's two, then the three here; the south is another drain's.
+        assert ids == sorted(north + here) and locks == [region(LAT + 0.1), region(LAT)]
+        for held in locks:
+            assert not other.execute("SELECT pg_try_advisory_lock(%s, %s)", held).fetchone()[0]
         outbox.region_release(locks)
-        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", region(LAT)).fetchone()[0]
+        for held in locks:
+            assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", held).fetchone()[0]
         other.execute("SELECT pg_advisory_unlock_all()")
     rest, locks = outbox.reports_claim_region(limit=50)
-    assert rest == sorted([*(set(here) - set(ids)), *south]) and len(locks) == 2
+    assert rest == sorted(south) and len(locks) == 1
     outbox.region_release(locks)
+
+
+def test_a_drain_gathers_after_a_batch_that_was_not_full(monkeypatch) -> None:
+    """A full batch is followed by a claim at once; one that was not full by IDLE_POLL's
+    wait, so what comes meanwhile makes one batch; so is an empty claim while the wake
+    key lives; once it has expired, the drain claims until a claim comes back empty."""
+    claims = iter([list(range(50)), [51, 52], [], [53], [54], []])
+    waited: list[bool] = []
+    slept: list[float] = []
+
+    def claim(limit: int, wait: bool) -> tuple[list[int], list]:
+        waited.append(wait)
+        return next(claims), []
+
+    monkeypatch.setattr(outbox, "endpoint_config", lambda purpose: None)
+    monkeypatch.setattr(outbox, "reports_claim_region", claim)
+    monkeypatch.setattr(outbox, "reports_process_batch", lambda report_ids: len(report_ids))
+    monkeypatch.setattr(outbox, "pipeline_wake", lambda **kwargs: True)
+    left = iter([1.0, 1.0, 0.0])
+    monkeypatch.setattr(outbox, "_own_wake_left", lambda token: next(left))
+    monkeypatch.setattr(outbox, "time", SimpleNamespace(sleep=slept.append, monotonic=time.monotonic))
+    assert outbox.reports_drain(token="woken") == 54
+    assert slept == [outbox.IDLE_POLL, outbox.IDLE_POLL, 0.0]
+    assert waited == [False, False, False, False, True, True]
 
 
 def test_a_batch_reads_again_when_staff_closed_its_match_after_the_batchs_first_read(

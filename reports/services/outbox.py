@@ -2,8 +2,8 @@
 and nothing else; after the commit it wakes its tenant's drain at most once per
 WAKE_INTERVAL (a Redis key set with NX and a short expiry; a process that saw the key
 alive asks Redis nothing more until shortly before it expires), and a drain claims batches of
-received reports of one region of the map with `FOR UPDATE SKIP LOCKED`. Nothing can be lost between the commit
-and the queue: the queue is the table. A wake-up that never reaches Redis costs only time:
+received reports of regions of the map no other drain works, with `FOR UPDATE SKIP LOCKED`.
+Nothing can be lost between the commit and the queue: the queue is the table. A wake-up that never reaches Redis costs only time:
 the report keeps no `enqueued_at`, so the sweeper (pipeline.report_sweep_stuck) takes it
 at its next run."""
 
@@ -33,7 +33,8 @@ WAKE_INTERVAL = 1.0
 # wake key's interval): a backlog gets all the worker threads within a second or two.
 FANOUT_INTERVAL = 0.1
 # How often an idle drain looks for reports again while its wake key lives: the wait a
-# report committed then may have before a worker takes it.
+# report committed then may have before a worker takes it. Also how long a drain whose
+# batch was not full lets reports gather before it claims again (reports_drain).
 IDLE_POLL = 0.1
 # Reports one claim takes: enough to amortise the claim, few enough that a drain's
 # claimed-but-unfinished reports stay a small share of the backlog.
@@ -150,7 +151,9 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
 
     When every region with waiting reports is taken, nothing, unless `wait`: then the
     drain waits for the oldest of them, so that a drain about to end leaves no report
-    behind a region whose holder has just looked and found none. The locks only keep
+    behind a region whose holder has just looked and found none (in the other regions
+    held, such a report waits for its holder's next claim, or the sweeper's next run,
+    should that holder be ending too). The locks only keep
     drains apart; what keeps two groupings from opening one issue twice is still the
     neighbourhood lock."""
     space = _region_space()
@@ -256,8 +259,10 @@ def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
     and ends with one more claim after the key expired: a submission turned away by that
     key (its report committed after one of this drain's claims) is covered by it, within
     IDLE_POLL rather than at the key's end, or by the drain holding its region, which claims
-    again after every batch. A full batch wakes another drain, so a backlog is worked off by
-    as many worker threads as it has regions."""
+    again after every batch (at once after a full one; after a batch that was not full,
+    once IDLE_POLL has let reports gather, unless its key has expired or the tenant
+    classifies with a language model, whose answers are a batch's time). A full batch wakes
+    another drain, so a backlog is worked off by as many worker threads as it has regions."""
     done = 0
     expired = not token
     # With a language model, a batch's time is the model's answers, one by one: drains
@@ -273,10 +278,10 @@ def reports_drain(*, token: str = "", batch_size: int = BATCH_SIZE) -> int:
                 pipeline_wake(interval=FANOUT_INTERVAL)
             if ids:
                 done += reports_process_batch(report_ids=ids)
-                # A full batch (a backlog), or the last claims of a drain about to end:
-                # claim again at once. A batch that was not full took what had come:
-                # what comes next gathers for IDLE_POLL (below).
-                if len(ids) == batch_size or expired:
+                # A full batch (a backlog), the last claims of a drain about to end, or a
+                # language model's batches: claim again at once. A batch that was not
+                # full took what had come: what comes next gathers for IDLE_POLL (below).
+                if len(ids) == batch_size or expired or not by_region:
                     continue
         finally:
             region_release(regions)
