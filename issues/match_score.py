@@ -38,10 +38,9 @@ RELATION_VALUES: dict[str, float] = {"same": 1.0, "related": 0.6, "uncategorised
 # one, else the join score, which joins within about 27 m in the first hours and not
 # across the street (45 m: 0.46). With a trigram similarity under about 0.08 (usual across
 # languages) it never scores above the band, so where a language model is there to ask,
-# it is asked. Not for the
-# catch-all category, whose reports share no problem for being in it, nor without a point
-# on both sides (a shared address counts as the same place), nor where either language is
-# not clear (civicpulse.core.language_guess.text_language).
+# it is asked. Not for the catch-all category, whose reports share no problem for being
+# in it, nor without a point on both sides (a shared address counts as the same place),
+# nor where either language is not clear (civicpulse.core.language_guess.text_language).
 ACROSS_LANGUAGES_MEANING = 0.35
 CATCH_ALL_CODE = "other"
 # An issue's text is a candidate of many reports in turn: its language is remembered
@@ -145,9 +144,9 @@ def score(
     imported issue), so a missing embedding neither helps nor hurts; distance falls
     linearly from 1 at the same point to 0 at the radius (a shared address, with no point,
     counts as the same place); time falls from 1 at the same moment to 0 at the window's
-    edge, either side (reports are not always processed in the order they were sent). Parts and the score are rounded to three decimals before
-    the score is compared with a threshold, so the record reproduces the decision
-    exactly."""
+    edge, either side (reports are not always processed in the order they were sent).
+    Parts and the score are rounded to three decimals before the score is compared with
+    a threshold, so the record reproduces the decision exactly."""
     radius, window_s = thresholds.radius_m, thresholds.window_hours * 3600
     distance = 1.0 if distance_m is None or not radius else 1.0 - min(distance_m, radius) / radius
     time = 1.0 if not window_s else 1.0 - min(abs(time_gap_s), window_s) / window_s

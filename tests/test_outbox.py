@@ -4,8 +4,11 @@ at most once a moment; drains claim batches that no other worker takes."""
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
@@ -366,21 +369,16 @@ def test_a_batch_reads_its_candidates_at_once_and_again_near_what_it_changed(pub
     assert len(inserts) <= len(again) + len(at_start) < len(ids) - joined
 
 
-def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
-    import math
+def _region(lat: float) -> list[int]:
+    """The lock key of the region of the point (lat, LON)."""
+    return outbox._region_lock_key(
+        outbox._region_space(), (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG))
+    )
 
-    import psycopg
 
-    near = [submit(lat=LAT).pk for _ in range(3)]
-    far = [submit(lat=LAT + 0.1).pk for _ in range(2)]  # about 11 km north: another region
-
-    def region(lat: float) -> list[int]:
-        return outbox._region_lock_key(
-            outbox._region_space(),
-            (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG)),
-        )
-
-    # Other drains, on a session of their own, work both regions: nothing for this one.
+@contextmanager
+def _other_session() -> Iterator[psycopg.Connection]:
+    """A session of its own on the test database, as another drain's worker holds."""
     settings = connection.settings_dict
     with psycopg.connect(
         host=settings["HOST"],
@@ -390,20 +388,29 @@ def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
         dbname=settings["NAME"],
         autocommit=True,
     ) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT))
-        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT + 0.1))
+        yield other
+
+
+def test_a_drain_works_a_region_no_other_drain_is_working(published) -> None:
+    near = [submit(lat=LAT).pk for _ in range(3)]
+    far = [submit(lat=LAT + 0.1).pk for _ in range(2)]  # about 11 km north: another region
+
+    # Other drains, on a session of their own, work both regions: nothing for this one.
+    with _other_session() as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", _region(LAT))
+        other.execute("SELECT pg_advisory_lock(%s, %s)", _region(LAT + 0.1))
         assert outbox.reports_claim_region(limit=50) == ([], [])
         # One region free: this drain works it, though its reports are not the oldest.
-        other.execute("SELECT pg_advisory_unlock(%s, %s)", region(LAT + 0.1))
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", _region(LAT + 0.1))
         ids, locks = outbox.reports_claim_region(limit=50)
-        assert ids == sorted(far) and locks == [region(LAT + 0.1)]
+        assert ids == sorted(far) and locks == [_region(LAT + 0.1)]
         outbox.region_release(locks)
         # A drain about to end waits for the region still held, then claims its reports.
-        held = region(LAT)  # the key, read here: the tenant is this thread's
+        held = _region(LAT)  # the key, read here: the tenant is this thread's
         threading.Timer(0.3, lambda: other.execute("SELECT pg_advisory_unlock(%s, %s)", held)).start()
         started = time.monotonic()
         ids, locks = outbox.reports_claim_region(limit=50, wait=True)
-        assert ids == sorted(near) and locks == [region(LAT)] and time.monotonic() - started >= 0.25
+        assert ids == sorted(near) and locks == [_region(LAT)] and time.monotonic() - started >= 0.25
         outbox.region_release(locks)
     assert reports_claim() == []
 
@@ -412,32 +419,14 @@ def test_a_batch_takes_the_few_reports_of_every_free_region_in_turn(published) -
     """At a steady rate each region holds a few reports: one batch takes those of every
     region no other drain works, oldest region first, up to the batch's size, and holds
     those regions until it gives them up."""
-    import math
-
-    import psycopg
-
-    def region(lat: float) -> list[int]:
-        return outbox._region_lock_key(
-            outbox._region_space(),
-            (math.floor(lat / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG)),
-        )
-
     north = [submit(lat=LAT + 0.1).pk for _ in range(2)]  # oldest: its region comes first
     here = [submit(lat=LAT).pk for _ in range(3)]
     south = [submit(lat=LAT - 0.1).pk for _ in range(2)]
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        dbname=settings["NAME"],
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", region(LAT - 0.1))  # another drain's
+    with _other_session() as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", _region(LAT - 0.1))  # another drain's
         ids, locks = outbox.reports_claim_region(limit=6)
         # The north's two, then the three here; the south is another drain's.
-        assert ids == sorted(north + here) and locks == [region(LAT + 0.1), region(LAT)]
+        assert ids == sorted(north + here) and locks == [_region(LAT + 0.1), _region(LAT)]
         for held in locks:
             assert not other.execute("SELECT pg_try_advisory_lock(%s, %s)", held).fetchone()[0]
         outbox.region_release(locks)

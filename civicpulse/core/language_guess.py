@@ -84,6 +84,7 @@ def text_language(text: str) -> str:
     words, which may be a name, unless it is one word: "Bache"). English: an English word
     and no Spanish one."""
     words = _WORD.findall(text)
+    one_word = len(words) == 1
     # Written in capitals, or every word capitalised ("Street Light Out"): names cannot be
     # told from the rest, and the whole text is read.
     read_whole = all(word[:1].isupper() or word[:1].isdigit() or word.lower() in _PARTICLES for word in words)
@@ -92,12 +93,13 @@ def text_language(text: str) -> str:
         following = next((word for word in words[1:] if word.lower() not in _PARTICLES), "")
         named[0] = words[0][:1].isupper() and following[:1].isupper()
         words = [word for word, name in zip(words, named, strict=True) if not name]
-    plain = [_plain(word.lower()) for word in words if word.lower() not in _PARTICLES]
+    lowered = [word.lower() for word in words]
+    plain = [_plain(word) for word in lowered if word not in _PARTICLES]
     spanish = sum(word in _SPANISH_EVIDENCE for word in plain)
     english = sum(word in _ENGLISH_EVIDENCE for word in plain)
     # One Spanish word is enough in a report of a few words ("bache grande"), not in a
     # title of several capitalised ones, which may be a name ("Agua Hedionda").
-    few_words = len(plain) <= 3 and (len(_WORD.findall(text)) == 1 or not read_whole)
+    few_words = len(plain) <= 3 and (one_word or not read_whole)
     if (spanish >= 2 and spanish > english) or (spanish == 1 and not english and few_words):
         return "es"
     return "en" if english and not spanish else ""

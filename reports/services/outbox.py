@@ -3,9 +3,9 @@ and nothing else; after the commit it wakes its tenant's drain at most once per
 WAKE_INTERVAL (a Redis key set with NX and a short expiry; a process that saw the key
 alive asks Redis nothing more until shortly before it expires), and a drain claims batches of
 received reports of regions of the map no other drain works, with `FOR UPDATE SKIP LOCKED`.
-Nothing can be lost between the commit and the queue: the queue is the table. A wake-up that never reaches Redis costs only time:
-the report keeps no `enqueued_at`, so the sweeper (pipeline.report_sweep_stuck) takes it
-at its next run."""
+Nothing can be lost between the commit and the queue: the queue is the table. A wake-up
+that never reaches Redis costs only time: the report keeps no `enqueued_at`, so the
+sweeper (pipeline.report_sweep_stuck) takes it at its next run."""
 
 import logging
 import time
@@ -153,25 +153,15 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
     drain waits for the oldest of them, so that a drain about to end leaves no report
     behind a region whose holder has just looked and found none (in the other regions
     held, such a report waits for its holder's next claim, or the sweeper's next run,
-    should that holder be ending too). The locks only keep
-    drains apart; what keeps two groupings from opening one issue twice is still the
-    neighbourhood lock."""
+    should that holder be ending too). The locks only keep drains apart; what keeps two
+    groupings from opening one issue twice is still the neighbourhood lock."""
     space = _region_space()
     ids: list[int] = []
     locks: list[list[int]] = []
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                SELECT r, c FROM (
-                    SELECT {_REGION}, enqueued_at FROM reports_report WHERE {_UNCLAIMED}
-                    ORDER BY enqueued_at LIMIT %s) AS oldest(r, c, enqueued_at)
-                GROUP BY r, c ORDER BY min(enqueued_at) NULLS LAST
-                """,  # noqa: S608 (constants, not input)
-                [REGION_LOOKAHEAD],
-            )
             held: list[tuple[int | None, int | None]] = []
-            for region in cursor.fetchall():
+            for region in _oldest_regions(cursor):
                 lock = _region_lock_key(space, region)
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
                 if not cursor.fetchone()[0]:
@@ -193,6 +183,20 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
         region_release(locks)
         raise
     return sorted(ids), locks
+
+
+def _oldest_regions(cursor: CursorWrapper) -> list[tuple[int | None, int | None]]:
+    """The regions of the oldest waiting reports, the oldest first."""
+    cursor.execute(
+        f"""
+        SELECT r, c FROM (
+            SELECT {_REGION}, enqueued_at FROM reports_report WHERE {_UNCLAIMED}
+            ORDER BY enqueued_at LIMIT %s) AS oldest(r, c, enqueued_at)
+        GROUP BY r, c ORDER BY min(enqueued_at) NULLS LAST
+        """,  # noqa: S608 (constants, not input)
+        [REGION_LOOKAHEAD],
+    )
+    return cursor.fetchall()
 
 
 def _claim_locked(lock: list[int], region: tuple[int | None, int | None], limit: int) -> list[int]:
