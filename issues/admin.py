@@ -36,6 +36,12 @@ from issues.services.workflow import (
     issue_update,
 )
 
+# The pipeline's workers keep a tenant's set-up for SETUP_CACHE_SECONDS (issues.selectors).
+_SETUP_NOTE = (
+    " Reports processed in the few seconds after a change (SETUP_CACHE_SECONDS, 5 by default)"
+    " may still be grouped and classified with the values before it."
+)
+
 
 @admin.register(Category)
 class CategoryAdmin(TenantAdmin):
@@ -63,7 +69,8 @@ class CategoryAdmin(TenantAdmin):
         (
             "Grouping reports into issues",
             {
-                "description": "Empty values follow the tenant's grouping policy. How the score is made: docs/grouping.md.",
+                "description": "Empty values follow the tenant's grouping policy. How the score is made: docs/grouping.md."
+                + _SETUP_NOTE,
                 "fields": (
                     "related",
                     ("group_radius_m", "group_window_hours", "group_min_similarity"),
@@ -88,7 +95,10 @@ class GroupingPolicyAdmin(TenantAdmin):
         "borderline_high",
     )
     fieldsets = (
-        ("Candidates", {"fields": ("radius_m", "window_hours", "min_similarity")}),
+        (
+            "Candidates",
+            {"fields": ("radius_m", "window_hours", "min_similarity"), "description": _SETUP_NOTE},
+        ),
         (
             "Score (0 to 1)",
             {

@@ -9,8 +9,18 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from civicpulse.core.geo import geojson_polygons, point_in_geojson
+from civicpulse.core.kept import PerTenant
 from issues.match_score import Thresholds
-from issues.models import Area, Category, GroupingPolicy, Issue, IssueNote, IssueStatus, MapSettings
+from issues.models import (
+    Area,
+    Category,
+    Department,
+    GroupingPolicy,
+    Issue,
+    IssueNote,
+    IssueStatus,
+    MapSettings,
+)
 from issues.statuses import OPEN_STATUSES_SQL
 
 
@@ -46,6 +56,30 @@ def category_related_ids() -> dict[int, list[int]]:
 def grouping_policy_get() -> GroupingPolicy:
     """The tenant's grouping defaults; the built-in ones (unsaved) if the row is missing."""
     return GroupingPolicy.objects.filter(pk=1).first() or GroupingPolicy()
+
+
+def _areas_active() -> tuple[Area, ...]:
+    return tuple(Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk"))
+
+
+def _department_ids_active() -> frozenset[int]:
+    return frozenset(Department.objects.filter(active=True).values_list("pk", flat=True))
+
+
+def _categories_by_code() -> dict[str, Category]:
+    return {category.code: category for category in Category.objects.order_by("code")}
+
+
+# The tenant's set-up as the pipeline's batches read it: kept by each process for
+# SETUP_CACHE_SECONDS (civicpulse.core.kept), so a batch of a report or two at a steady rate
+# does not pay a query for each. Shared between threads: read, never changed.
+# Every category (retired ones too), by code, in code order.
+categories_kept = PerTenant(_categories_by_code, seconds_setting="SETUP_CACHE_SECONDS")
+grouping_policy_kept = PerTenant(grouping_policy_get, seconds_setting="SETUP_CACHE_SECONDS")
+category_related_kept = PerTenant(category_related_ids, seconds_setting="SETUP_CACHE_SECONDS")
+# The active areas with a boundary, in the order area_for_point tries them.
+areas_active_kept = PerTenant(_areas_active, seconds_setting="SETUP_CACHE_SECONDS")
+department_ids_active_kept = PerTenant(_department_ids_active, seconds_setting="SETUP_CACHE_SECONDS")
 
 
 # Category field -> policy field, for every grouping value a category may leave empty.

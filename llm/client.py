@@ -22,6 +22,7 @@ import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletion
 
+from civicpulse.core.kept import PerTenant
 from civicpulse.core.tenancy import current_schema
 from llm.limiter import NoSlot, circuit_open, circuit_record_fault, model_slot
 from llm.models import TIMEOUT_MAX_S, TIMEOUT_MIN_S, Endpoint, ModelCall
@@ -88,10 +89,19 @@ def base_url_allowed(url: str) -> bool:
     return False
 
 
+def _endpoint_read() -> Endpoint | None:
+    return Endpoint.objects.first()
+
+
+# The tenant's endpoint row, asked for by every batch of reports: kept by each process for
+# SETUP_CACHE_SECONDS (a change applies within that time). Read, never changed.
+endpoint_kept = PerTenant(_endpoint_read, seconds_setting="SETUP_CACHE_SECONDS")
+
+
 def endpoint_config(purpose: str) -> EndpointConfig | None:
     """The endpoint to ask for `purpose` (a ModelCall.Purpose) in the current tenant, or
     None: the offline classifier answers alone."""
-    choice = Endpoint.objects.first()
+    choice = endpoint_kept()
     if choice is not None:
         if choice.mode == Endpoint.Mode.OFF:
             return None

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from civicpulse.core.kept import PerTenant
 from civicpulse.core.language_guess import looks_spanish
 from civicpulse.core.tenancy import current_schema
 from llm.models import TrainedClassifier, TrainingExample
@@ -210,15 +211,24 @@ _models_lock = threading.Lock()
 _loading: dict[str, threading.Lock] = {}
 
 
-def _latest_model() -> LearnedClassifier | None:
-    """The current schema's latest model: one query for which row that is, and its
-    parameters only when this process does not hold that row's model."""
-    schema = current_schema()
-    latest = (
+def _latest_row() -> tuple[int, datetime, int, dict] | None:
+    return (
         TrainedClassifier.objects.order_by("-version")
         .values_list("pk", "created_at", "version", "metrics")
         .first()
     )
+
+
+# Which row is the tenant's latest model, asked for by every batch of reports: kept by each
+# process for SETUP_CACHE_SECONDS, so a new model is used within that time of its training.
+_latest_row_kept = PerTenant(_latest_row, seconds_setting="SETUP_CACHE_SECONDS")
+
+
+def _latest_model() -> LearnedClassifier | None:
+    """The current schema's latest model: which row that is (kept a few seconds), and its
+    parameters only when this process does not hold that row's model."""
+    schema = current_schema()
+    latest = _latest_row_kept()
     if latest is None:
         return None
     pk, created_at, version, metrics = latest

@@ -10,20 +10,13 @@ time. Where a point may be dropped is checked afresh when the report is sent
 (reports.forms), never from this.
 """
 
-import threading
 from dataclasses import dataclass
-from time import monotonic
 
-from django.conf import settings
 from django.utils.html import json_script
 from django.utils.safestring import SafeString
 
-from civicpulse.core.tenancy import current_schema
+from civicpulse.core.kept import PerTenant
 from issues.selectors import map_tiles, recent_issue_extent, report_form_areas
-
-# Tenants whose map one process keeps at once; past it, the expired maps are dropped, and
-# every map if none had expired (each is read again at its tenant's next visit).
-KEPT_TENANTS = 1000
 
 
 @dataclass(frozen=True)
@@ -37,38 +30,16 @@ class FormMap:
     tiles: dict[str, str]
 
 
-_kept: dict[str, tuple[FormMap, float]] = {}
-_lock = threading.Lock()
-
-
-def report_form_map() -> FormMap:
-    """The current tenant's form map: shared between requests, so read, never changed."""
-    ttl = settings.FORM_MAP_CACHE_SECONDS
-    schema = current_schema()
-    now = monotonic()  # taken before the reads: a change made during them shows in time
-    hit = _kept.get(schema)
-    if ttl > 0 and hit is not None and hit[1] > now:
-        return hit[0]
+def _form_map_read() -> FormMap:
     outline, boundaries = report_form_areas()
-    form_map = FormMap(
+    return FormMap(
         outline,
         json_script(boundaries, "map-boundaries"),
         # Without areas, the map opens around the latest issues.
         outline["bounds"] if outline else recent_issue_extent(),
         map_tiles(),
     )
-    if ttl > 0:
-        with _lock:
-            if schema not in _kept and len(_kept) >= KEPT_TENANTS:
-                for expired in [key for key, (_, until) in _kept.items() if until <= now]:
-                    del _kept[expired]
-                if len(_kept) >= KEPT_TENANTS:
-                    _kept.clear()
-            _kept[schema] = (form_map, now + ttl)
-    return form_map
 
 
-def report_form_maps_forget() -> None:
-    """Read every tenant's map afresh at its next visit."""
-    with _lock:
-        _kept.clear()
+# The current tenant's form map: shared between requests, so read, never changed.
+report_form_map = PerTenant(_form_map_read, seconds_setting="FORM_MAP_CACHE_SECONDS")

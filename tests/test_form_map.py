@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from issues.services.taxonomy import area_upsert
-from reports.form_map import report_form_maps_forget
+from reports.form_map import report_form_map
 
 RING = [[-89.7, 39.7], [-89.6, 39.7], [-89.6, 39.9], [-89.7, 39.9], [-89.7, 39.7]]
 
@@ -17,9 +17,9 @@ RING = [[-89.7, 39.7], [-89.6, 39.7], [-89.6, 39.9], [-89.7, 39.9], [-89.7, 39.7
 @pytest.fixture
 def kept_maps(settings) -> Iterator[None]:
     settings.FORM_MAP_CACHE_SECONDS = 30
-    report_form_maps_forget()
+    report_form_map.forget()
     yield
-    report_form_maps_forget()
+    report_form_map.forget()
 
 
 def _ward(name: str) -> None:
@@ -62,10 +62,10 @@ def test_each_tenant_sees_its_own_map(client_a, client_b, tenant_a, tenant_pair,
 
 
 def test_a_change_reaches_the_form_within_the_window(client_a, tenant_a, kept_maps, monkeypatch) -> None:
-    from reports import form_map
+    from civicpulse.core import kept
 
     now = [1000.0]
-    monkeypatch.setattr(form_map, "monotonic", lambda: now[0])
+    monkeypatch.setattr(kept, "monotonic", lambda: now[0])
     _ward("Quarry Ward")
     client_a.get("/report/")
     _ward("Mill Ward")
@@ -78,15 +78,13 @@ def test_a_change_reaches_the_form_within_the_window(client_a, tenant_a, kept_ma
 def test_past_its_bound_a_process_keeps_no_more_maps(
     client_a, client_b, tenant_a, kept_maps, monkeypatch
 ) -> None:
-    from reports import form_map
-
-    monkeypatch.setattr(form_map, "KEPT_TENANTS", 1)
+    monkeypatch.setattr(report_form_map, "tenants", 1)
     _ward("Quarry Ward")
     client_a.get("/report/")
     assert "Quarry Ward" not in client_b.get("/report/").content.decode()
-    assert len(form_map._kept) == 1
+    assert len(report_form_map) == 1
     assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()
-    assert len(form_map._kept) == 1
+    assert len(report_form_map) == 1
 
 
 def test_with_no_window_every_visit_reads_the_map(client_a, tenant_a, settings) -> None:

@@ -89,6 +89,10 @@ TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
 # Seconds a web process keeps each tenant's report-form map (areas, where it opens, tiles)
 # before reading it again; 0 reads it at every visit (reports.form_map).
 FORM_MAP_CACHE_SECONDS = env.float("FORM_MAP_CACHE_SECONDS", default=30.0)
+# Seconds each process keeps what processing a report reads of its tenant's set-up
+# (categories, grouping policy, areas, departments, language-model endpoint, latest learned
+# model); a change reaches the pipeline within this time; 0 reads it for every batch.
+SETUP_CACHE_SECONDS = env.float("SETUP_CACHE_SECONDS", default=5.0)
 # `SET search_path` once per connection and tenant instead of before every cursor.
 # django-tenants (4.0.1) forgets the value on ROLLBACK and ROLLBACK TO SAVEPOINT, which
 # undo a SET made inside them (tests/test_search_path.py).

@@ -10,6 +10,9 @@ TENANT_CACHE_SECONDS = 0
 FORM_MAP_CACHE_SECONDS = 0
 # Tests revoke keys between requests; the key cache has a test of its own.
 API_KEY_CACHE_SECONDS = 0
+# Tests change categories, policies and models between reports; the set-up cache has a
+# test of its own.
+SETUP_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["*"]

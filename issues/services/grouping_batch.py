@@ -7,8 +7,9 @@ identical reports within it included. What a batch saves is round trips: the nei
 locks of every report are taken at once at the start, the candidate issues of every report
 are read in one statement after them (and read again for a report near an issue the batch
 opened or changed before it), the thresholds, related categories, departments and areas
-are read once per batch, the issues it opens are written together (before a read that must
-see them, and at the end), and the issues' events in one statement at the end."""
+are taken once per batch from what the process keeps of them (issues.selectors), the
+issues it opens are written together (before a read that must see them, and at the end),
+and the issues' events in one statement at the end."""
 
 import math
 import zlib
@@ -25,12 +26,14 @@ from civicpulse.core.tenancy import current_schema
 from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
 from issues.geo import cells_within
 from issues.match_score import Thresholds
-from issues.models import Area, Category, Department, GroupingPolicy, Issue, IssueEvent
+from issues.models import Area, Category, GroupingPolicy, Issue, IssueEvent
 from issues.selectors import (
     area_for_point,
+    areas_active_kept,
     category_compatible_ids,
-    category_related_ids,
-    grouping_policy_get,
+    category_related_kept,
+    department_ids_active_kept,
+    grouping_policy_kept,
     grouping_thresholds,
 )
 
@@ -121,8 +124,8 @@ class GroupingBatch:
     events: list[IssueEvent] = field(default_factory=list)
     _thresholds: dict[int | None, Thresholds] = field(default_factory=dict)
     _related: dict[int, list[int]] | None = None
-    _active_departments: set[int] | None = None
-    _areas: list[Area] | None = None
+    _active_departments: frozenset[int] | None = None
+    _areas: tuple[Area, ...] | None = None
     _policy: GroupingPolicy | None = None
     # Each report's candidate query and what it found at the batch's start, by report.
     _prefetched: dict[str, tuple[CandidateQuery, list[Candidate]]] = field(default_factory=dict)
@@ -202,7 +205,7 @@ class GroupingBatch:
         key = category.pk if category else None
         if key not in self._thresholds:
             if self._policy is None:
-                self._policy = grouping_policy_get()
+                self._policy = grouping_policy_kept()
             self._thresholds[key] = grouping_thresholds(category, self._policy)
         return self._thresholds[key]
 
@@ -211,20 +214,18 @@ class GroupingBatch:
         if category is None:
             return None
         if self._related is None:
-            self._related = category_related_ids()
+            self._related = category_related_kept()
         return [category.pk, *self._related.get(category.pk, [])]
 
     def department_id(self, department_id: int) -> int | None:
         """The department, unless it was retired (None then)."""
         if self._active_departments is None:
-            self._active_departments = set(
-                Department.objects.filter(active=True).values_list("pk", flat=True)
-            )
+            self._active_departments = department_ids_active_kept()
         return department_id if department_id in self._active_departments else None
 
     def area(self, latitude: float, longitude: float) -> Area | None:
         if self._areas is None:
-            self._areas = list(Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk"))
+            self._areas = areas_active_kept()
         return area_for_point(latitude, longitude, areas=self._areas)
 
     def event(

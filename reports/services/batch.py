@@ -8,6 +8,7 @@ import logging
 from django.db import connection, transaction
 
 from issues.models import Category
+from issues.selectors import categories_kept
 from issues.services.grouping_batch import GroupingBatch, grouping_query, lock_keys, neighbourhoods_lock
 from llm.services import classify_reports
 from llm.types import CategoryInfo, Classification
@@ -16,7 +17,6 @@ from reports.services.pipeline import (
     PROCESSED_FIELDS,
     category_info,
     record_failure,
-    report_categories,
     report_classification_apply,
     report_group,
     report_process_claimed,
@@ -35,13 +35,15 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
     batch's transaction is rolled back and its reports go one by one
     (pipeline.report_process_claimed), so that only the faulty one fails, with its error."""
     reports = list(Report.objects.select_related("category").filter(pk__in=report_ids).order_by("pk"))
-    everyone: list[CategoryInfo] | None = None  # the active categories, read once
+    by_code = categories_kept()
+    everyone: list[CategoryInfo] | None = None  # what a report with no category may be
     items: list[tuple[str, list[CategoryInfo]]] = []
     for report in reports:
         if report.category is not None:
             items.append((report.description, [category_info(report.category)]))
         else:
-            everyone = report_categories(None) if everyone is None else everyone
+            if everyone is None:
+                everyone = [category_info(category) for category in by_code.values() if category.active]
             items.append((report.description, everyone))
     classified: list[tuple[Report, Classification]] = []
     for report, answer in zip(reports, classify_reports(items=items), strict=True):
@@ -50,7 +52,7 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
         else:
             classified.append((report, answer))
     try:
-        _group_together(classified)
+        _group_together(classified, by_code)
     except Exception as exc:
         logger.warning(
             "batch grouping failed; one by one", extra={"reports": len(classified), "error": repr(exc)}
@@ -60,9 +62,7 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
     return len(reports)
 
 
-def _group_together(classified: list[tuple[Report, Classification]]) -> None:
-    codes = {c.category for report, c in classified if report.category is None and c.category}
-    by_code = {c.code: c for c in Category.objects.filter(code__in=codes)} if codes else {}
+def _group_together(classified: list[tuple[Report, Classification]], by_code: dict[str, Category]) -> None:
     batch = GroupingBatch()
     with transaction.atomic():
         # Reports still received, locked: one processed meanwhile (by the sweeper's task

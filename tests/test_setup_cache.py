@@ -1,0 +1,116 @@
+"""What the pipeline's batches read of a tenant's set-up (categories, grouping policy,
+related categories, areas, departments, model endpoint, latest learned model) is kept by
+each process for SETUP_CACHE_SECONDS (civicpulse.core.kept): read once in the window,
+never another tenant's, and a change reaches the pipeline within that time."""
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+import llm.learning as learning
+from civicpulse.core import kept
+from issues.models import Category, GroupingPolicy, Issue
+from issues.selectors import (
+    areas_active_kept,
+    categories_kept,
+    category_related_kept,
+    department_ids_active_kept,
+    grouping_policy_kept,
+)
+from llm.client import endpoint_kept
+from reports.models import Report
+from reports.services.batch import reports_process_batch
+from reports.services.intake import report_submit
+from reports.services.outbox import reports_claim
+
+LAT, LON = 39.7817, -89.6501
+SETUP_TABLES = (
+    "issues_category",
+    "issues_groupingpolicy",
+    "issues_category_related",
+    "issues_area",
+    "issues_department",
+    "llm_endpoint",
+    "llm_trainedclassifier",
+)
+KEPT = (
+    categories_kept,
+    grouping_policy_kept,
+    category_related_kept,
+    areas_active_kept,
+    department_ids_active_kept,
+    endpoint_kept,
+    learning._latest_row_kept,
+)
+
+
+@pytest.fixture
+def clock(settings, monkeypatch) -> Iterator[list[float]]:
+    """A five-second window, on a clock the test moves; nothing kept from before."""
+    settings.SETUP_CACHE_SECONDS = 5
+    now = [1000.0]
+    monkeypatch.setattr(kept, "monotonic", lambda: now[0])
+    for each in KEPT:
+        each.forget()
+    yield now
+    for each in KEPT:
+        each.forget()
+
+
+def _batch(*texts: str, lat: float = LAT) -> tuple[list[Report], set[str]]:
+    """Submit and process these reports as one batch: the reports, and which set-up tables
+    the batch read."""
+    for offset, text in enumerate(texts):
+        report_submit(description=text, latitude=lat + offset * 0.01, longitude=LON)
+    with CaptureQueriesContext(connection) as queries:
+        ids = reports_claim(limit=len(texts))
+        assert reports_process_batch(report_ids=ids) == len(texts)
+    read = {
+        table for table in SETUP_TABLES for q in queries.captured_queries if f'FROM "{table}"' in q["sql"]
+    }
+    return list(Report.objects.filter(pk__in=ids).select_related("category", "issue")), read
+
+
+def test_a_batch_reads_the_setup_once_in_the_window(tenant_a, clock) -> None:
+    first, first_read = _batch("Deep pothole in the road", "Graffiti sprayed on the wall")
+    assert first_read == set(SETUP_TABLES)
+    clock[0] += 4
+    again, again_read = _batch("Another pothole on the avenue", "Overflowing trash bin on the corner")
+    assert again_read == set()
+    assert {r.status for r in first + again} == {Report.Status.PROCESSED}
+    assert all(r.issue is not None and r.category is not None for r in again)
+    clock[0] += 2
+    assert _batch("A pothole by the school")[1] >= {
+        "issues_category",
+        "issues_groupingpolicy",
+        "llm_endpoint",
+    }
+
+
+def test_a_change_reaches_the_pipeline_within_the_window(tenant_a, clock) -> None:
+    _batch("Deep pothole in the road")
+    Category.objects.filter(code="potholes").update(active=False)
+    GroupingPolicy.objects.update_or_create(pk=1, defaults={"radius_m": 10})
+    clock[0] += 4
+    (kept_report,), _ = _batch("Another deep pothole in the road", lat=LAT + 0.0002)
+    assert kept_report.category.code == "potholes"  # the window's categories
+    assert kept_report.issue.report_count == 2  # 22 m away: joined under the old radius
+    clock[0] += 2
+    (changed,), _ = _batch("A third deep pothole in the road", lat=LAT + 0.0001)
+    assert changed.category is None or changed.category.code != "potholes"
+    assert Issue.objects.filter(reports__pk=changed.pk).get().report_count == 1
+
+
+def test_each_tenant_is_read_its_own_setup(tenant_pair, db, clock) -> None:
+    alpha, beta = tenant_pair
+    with tenant_context(alpha):
+        alpha_codes = set(categories_kept())
+    with tenant_context(beta):
+        beta_codes = set(categories_kept())
+        assert beta_codes == set(Category.objects.values_list("code", flat=True))
+    assert "potholes" in alpha_codes and "potholes" not in beta_codes
+    with tenant_context(alpha):
+        assert set(categories_kept()) == alpha_codes
