@@ -1,7 +1,8 @@
 """Reads on issues and the taxonomy."""
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -66,8 +67,8 @@ def _department_ids_active() -> frozenset[int]:
     return frozenset(Department.objects.filter(active=True).values_list("pk", flat=True))
 
 
-def _categories_by_code() -> dict[str, Category]:
-    return {category.code: category for category in Category.objects.order_by("code")}
+def _categories_by_code() -> Mapping[str, Category]:
+    return MappingProxyType({category.code: category for category in Category.objects.order_by("code")})
 
 
 # The tenant's set-up as the pipeline's batches read it: kept by each process for
@@ -80,6 +81,18 @@ category_related_kept = PerTenant(category_related_ids, seconds_setting="SETUP_C
 # The active areas with a boundary, in the order area_for_point tries them.
 areas_active_kept = PerTenant(_areas_active, seconds_setting="SETUP_CACHE_SECONDS")
 department_ids_active_kept = PerTenant(_department_ids_active, seconds_setting="SETUP_CACHE_SECONDS")
+
+
+def setup_forget() -> None:
+    """Read every tenant's set-up afresh at its next batch, in this process."""
+    for kept in (
+        categories_kept,
+        grouping_policy_kept,
+        category_related_kept,
+        areas_active_kept,
+        department_ids_active_kept,
+    ):
+        kept.forget()
 
 
 # Category field -> policy field, for every grouping value a category may leave empty.

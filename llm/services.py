@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from llm.client import ModelFault, chat_json, endpoint_config
+from llm.client import ModelFault, chat_json, endpoint_config, endpoint_kept
 from llm.few_shot import nearest_corrections
 from llm.learning import classify_learned, learned_model_trusted
 from llm.models import Endpoint, ModelCall, TrainingExample
@@ -178,6 +178,8 @@ def endpoint_save(*, endpoint: Endpoint, api_key: str = "", clear_api_key: bool 
     elif api_key:
         endpoint.api_key_encrypted = secret_encrypt(api_key)
     endpoint.save()
+    # This process sees the change at once; the others within SETUP_CACHE_SECONDS.
+    transaction.on_commit(endpoint_kept.forget)
     return endpoint
 
 

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 import llm.learning as learning
 from civicpulse.core import kept
-from issues.models import Category, GroupingPolicy, Issue
+from issues.models import Category, Department, GroupingPolicy
 from issues.selectors import (
     areas_active_kept,
     categories_kept,
@@ -60,11 +60,11 @@ def clock(settings, monkeypatch) -> Iterator[list[float]]:
         each.forget()
 
 
-def _batch(*texts: str, lat: float = LAT) -> tuple[list[Report], set[str]]:
+def _batch(*texts: str, lat: float = LAT, category: str | None = None) -> tuple[list[Report], set[str]]:
     """Submit and process these reports as one batch: the reports, and which set-up tables
     the batch read."""
     for offset, text in enumerate(texts):
-        report_submit(description=text, latitude=lat + offset * 0.01, longitude=LON)
+        report_submit(description=text, latitude=lat + offset * 0.01, longitude=LON, category_code=category)
     with CaptureQueriesContext(connection) as queries:
         ids = reports_claim(limit=len(texts))
         assert reports_process_batch(report_ids=ids) == len(texts)
@@ -97,11 +97,12 @@ def test_a_change_reaches_the_pipeline_within_the_window(tenant_a, clock) -> Non
     clock[0] += 4
     (kept_report,), _ = _batch("Another deep pothole in the road", lat=LAT + 0.0002)
     assert kept_report.category.code == "potholes"  # the window's categories
+    assert kept_report.match["thresholds"]["radius_m"] == 50  # and policy
     assert kept_report.issue.report_count == 2  # 22 m away: joined under the old radius
     clock[0] += 2
     (changed,), _ = _batch("A third deep pothole in the road", lat=LAT + 0.0001)
     assert changed.category is None or changed.category.code != "potholes"
-    assert Issue.objects.filter(reports__pk=changed.pk).get().report_count == 1
+    assert changed.match["thresholds"]["radius_m"] == 10
 
 
 def test_each_tenant_is_read_its_own_setup(tenant_pair, db, clock) -> None:
@@ -114,3 +115,38 @@ def test_each_tenant_is_read_its_own_setup(tenant_pair, db, clock) -> None:
     assert "potholes" in alpha_codes and "potholes" not in beta_codes
     with tenant_context(alpha):
         assert set(categories_kept()) == alpha_codes
+
+
+def test_a_department_made_within_the_window_gets_its_issues(tenant_a, clock) -> None:
+    _batch("Deep pothole in the road")
+    crew = Department.objects.create(name="Paint crew", code="paint")
+    Category.objects.filter(code="graffiti").update(department=crew)
+    clock[0] += 1
+    (report,), _ = _batch("Tags sprayed on the underpass", category="graffiti")
+    assert report.issue.department_id == crew.pk
+
+
+def test_a_category_deleted_within_the_window_fails_no_report(tenant_a, clock) -> None:
+    kiosk = Category.objects.create(
+        code="kiosks", name="Information kiosk", description="A broken information kiosk.", keywords=["kiosk"]
+    )
+    _batch("Deep pothole in the road")
+    assert "kiosks" in categories_kept()
+    kiosk.delete()
+    clock[0] += 1
+    with connection.cursor() as cursor:  # as the batch's own commit would, outside the test's transaction
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    (report,), _ = _batch("The information kiosk is broken, the kiosk screen is dark")
+    assert report.status == Report.Status.PROCESSED and report.issue is not None
+    assert report.category is None or report.category.code != "kiosks"
+    assert "kiosks" not in categories_kept()  # the failed batch made the process read again
+
+
+def test_a_tenant_no_longer_served_is_dropped_after_its_window(tenant_pair, db, clock) -> None:
+    alpha, beta = tenant_pair
+    with tenant_context(alpha):
+        categories_kept()
+    clock[0] += 6
+    with tenant_context(beta):
+        categories_kept()
+    assert len(categories_kept) == 1  # alpha's expired value went as beta's was kept

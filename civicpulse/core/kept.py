@@ -34,6 +34,7 @@ class PerTenant(Generic[T]):
         self.tenants = tenants
         self._kept: dict[str, tuple[T, float]] = {}
         self._lock = threading.Lock()
+        self._next_sweep = 0.0  # when expired values are next dropped (monotonic)
 
     def __call__(self) -> T:
         ttl = float(getattr(settings, self._seconds_setting))
@@ -45,9 +46,13 @@ class PerTenant(Generic[T]):
         value = self._read()
         if ttl > 0:
             with self._lock:
-                if schema not in self._kept and len(self._kept) >= self.tenants:
+                # The values of tenants this process no longer serves are dropped once a
+                # window (not kept until the bound: an area's boundary can be large).
+                full = schema not in self._kept and len(self._kept) >= self.tenants
+                if full or now >= self._next_sweep:
                     for expired in [key for key, (_, until) in self._kept.items() if until <= now]:
                         del self._kept[expired]
+                    self._next_sweep = now + ttl
                     if len(self._kept) >= self.tenants:
                         self._kept.clear()
                 self._kept[schema] = (value, now + ttl)
@@ -61,3 +66,4 @@ class PerTenant(Generic[T]):
         """Read every tenant's value afresh at its next call."""
         with self._lock:
             self._kept.clear()
+            self._next_sweep = 0.0

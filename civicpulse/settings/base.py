@@ -91,8 +91,11 @@ TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5.0)
 FORM_MAP_CACHE_SECONDS = env.float("FORM_MAP_CACHE_SECONDS", default=30.0)
 # Seconds each process keeps what processing a report reads of its tenant's set-up
 # (categories, grouping policy, areas, departments, language-model endpoint, latest learned
-# model); a change reaches the pipeline within this time; 0 reads it for every batch.
+# model); a change reaches the pipeline within this time; 0 reads it for every batch. The
+# endpoint is read through it everywhere (narratives too).
 SETUP_CACHE_SECONDS = env.float("SETUP_CACHE_SECONDS", default=5.0)
+if not 0 <= SETUP_CACHE_SECONDS <= 300:  # NaN fails too; longer would hide a change for minutes
+    raise ImproperlyConfigured("SETUP_CACHE_SECONDS: seconds, from 0 to 300")
 # `SET search_path` once per connection and tenant instead of before every cursor.
 # django-tenants (4.0.1) forgets the value on ROLLBACK and ROLLBACK TO SAVEPOINT, which
 # undo a SET made inside them (tests/test_search_path.py).

@@ -26,7 +26,7 @@ from civicpulse.core.tenancy import current_schema
 from issues.candidate_selectors import Candidate, CandidateQuery, issue_candidates, issue_candidates_many
 from issues.geo import cells_within
 from issues.match_score import Thresholds
-from issues.models import Area, Category, GroupingPolicy, Issue, IssueEvent
+from issues.models import Area, Category, Department, GroupingPolicy, Issue, IssueEvent
 from issues.selectors import (
     area_for_point,
     areas_active_kept,
@@ -221,7 +221,11 @@ class GroupingBatch:
         """The department, unless it was retired (None then)."""
         if self._active_departments is None:
             self._active_departments = department_ids_active_kept()
-        return department_id if department_id in self._active_departments else None
+        if department_id in self._active_departments:
+            return department_id
+        # The category is read fresh, the departments kept: one made or brought back within
+        # the window is asked for, or its category's issue would stay unrouted for good.
+        return department_id if Department.objects.filter(pk=department_id, active=True).exists() else None
 
     def area(self, latitude: float, longitude: float) -> Area | None:
         if self._areas is None:

@@ -7,8 +7,7 @@ import logging
 
 from django.db import connection, transaction
 
-from issues.models import Category
-from issues.selectors import categories_kept
+from issues.selectors import categories_kept, setup_forget
 from issues.services.grouping_batch import GroupingBatch, grouping_query, lock_keys, neighbourhoods_lock
 from llm.services import classify_reports
 from llm.types import CategoryInfo, Classification
@@ -35,7 +34,6 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
     batch's transaction is rolled back and its reports go one by one
     (pipeline.report_process_claimed), so that only the faulty one fails, with its error."""
     reports = list(Report.objects.select_related("category").filter(pk__in=report_ids).order_by("pk"))
-    by_code = categories_kept()
     everyone: list[CategoryInfo] | None = None  # what a report with no category may be
     items: list[tuple[str, list[CategoryInfo]]] = []
     for report in reports:
@@ -43,7 +41,9 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
             items.append((report.description, [category_info(report.category)]))
         else:
             if everyone is None:
-                everyone = [category_info(category) for category in by_code.values() if category.active]
+                everyone = [
+                    category_info(category) for category in categories_kept().values() if category.active
+                ]
             items.append((report.description, everyone))
     classified: list[tuple[Report, Classification]] = []
     for report, answer in zip(reports, classify_reports(items=items), strict=True):
@@ -52,17 +52,24 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
         else:
             classified.append((report, answer))
     try:
-        _group_together(classified, by_code)
+        _group_together(classified)
     except Exception as exc:
         logger.warning(
             "batch grouping failed; one by one", extra={"reports": len(classified), "error": repr(exc)}
         )
+        # What this process kept of the set-up may be what failed (a category deleted
+        # since): the next batches read it afresh, as the reports one by one do.
+        setup_forget()
         for report, _ in classified:
             report_process_claimed(report_id=report.pk)
     return len(reports)
 
 
-def _group_together(classified: list[tuple[Report, Classification]], by_code: dict[str, Category]) -> None:
+def _group_together(classified: list[tuple[Report, Classification]]) -> None:
+    codes = {c.category for report, c in classified if report.category is None and c.category}
+    # Taken again rather than from before the classification, which a language model can
+    # make last minutes: the categories are then at most SETUP_CACHE_SECONDS old.
+    by_code = categories_kept() if codes else {}
     batch = GroupingBatch()
     with transaction.atomic():
         # Reports still received, locked: one processed meanwhile (by the sweeper's task
