@@ -438,6 +438,23 @@ def test_a_batch_takes_the_few_reports_of_every_free_region_in_turn(published) -
     outbox.region_release(locks)
 
 
+def test_a_region_found_empty_when_claimed_is_given_up(published) -> None:
+    """A region whose reports another drain took between the look at the oldest reports and
+    the claim: its lock, taken by the claim's own statement, is given up at once."""
+    region = (math.floor(LAT / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG))
+    with connection.cursor() as cursor, _other_session() as other:
+        taken, ids = outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False)
+        assert (taken, ids) == (True, [])
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", _region(LAT)).fetchone()[0]
+        # Held by another drain: not taken, nothing claimed, though a report waits there.
+        waiting = submit(lat=LAT).pk
+        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False) == (False, [])
+        other.execute("SELECT pg_advisory_unlock_all()")
+        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False) == (True, [waiting])
+        outbox.region_release([_region(LAT)])
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", _region(LAT)).fetchone()[0]
+
+
 def test_a_drain_gathers_after_a_batch_that_was_not_full(monkeypatch) -> None:
     """A full batch is followed by a claim at once; one that was not full by IDLE_POLL's
     wait, so what comes meanwhile makes one batch; so is an empty claim while the wake

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
@@ -109,25 +109,45 @@ def reports_claim(
     `region` only, when given: its row and column of REGION_DEG): each claimed one counts
     an attempt and records its processing start, so no other worker (drain, single-report
     task or sweeper) takes it while this one works on it."""
+    with connection.cursor() as cursor:
+        return _claim(cursor, limit=limit, region=region)[1]
+
+
+def _claim(
+    cursor: CursorWrapper,
+    *,
+    limit: int,
+    region: tuple[int | None, int | None] | None = None,
+    lock: list[int] | None = None,
+) -> tuple[bool, list[int]]:
+    """The claim in one statement, a transaction of its own outside an atomic block (a
+    round trip, where BEGIN, the claim and COMMIT were three), trying `lock` (a region's
+    session lock) in the same statement when given: whether the lock was taken (True
+    without one), and the reports claimed (none without the lock)."""
     within = "" if region is None else f" AND ({_REGION}) IS NOT DISTINCT FROM (%s, %s)"
-    with transaction.atomic(), connection.cursor() as cursor:
-        # The partial index on received reports' enqueued_at serves the order; a report
-        # whose wake-up failed (enqueued_at NULL) comes last. The locking SELECT sits in a
-        # MATERIALIZED CTE so it runs exactly once: as an `IN (...)` subquery the planner
-        # may rescan it per outer row, and every rescan skips the rows this statement
-        # already updated and locks the next ones, so LIMIT would not bound the claim.
-        cursor.execute(
-            f"""
-            WITH claimed AS MATERIALIZED (
-                SELECT id FROM reports_report WHERE {_UNCLAIMED}{within}
-                ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED)
+    taken = "pg_try_advisory_lock(%s, %s)" if lock else "true"
+    # The partial index on received reports' enqueued_at serves the order; a report whose
+    # wake-up failed (enqueued_at NULL) comes last. The locking SELECT sits in a
+    # MATERIALIZED CTE so it runs exactly once: as an `IN (...)` subquery the planner may
+    # rescan it per outer row, and every rescan skips the rows this statement already
+    # updated and locks the next ones, so LIMIT would not bound the claim. The lock's
+    # answer is read once (an InitPlan): without the lock the scan does not start.
+    cursor.execute(
+        f"""
+        WITH taken AS MATERIALIZED (SELECT {taken} AS ok),
+        claimed AS MATERIALIZED (
+            SELECT id FROM reports_report WHERE (SELECT ok FROM taken) AND {_UNCLAIMED}{within}
+            ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED),
+        updated AS (
             UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
             FROM claimed WHERE r.id = claimed.id
-            RETURNING r.id
-            """,  # noqa: S608 (constants, not input)
-            [*(region or ()), limit, timezone.now()],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
+            RETURNING r.id)
+        SELECT (SELECT ok FROM taken), ARRAY(SELECT id FROM updated ORDER BY id)
+        """,  # noqa: S608 (constants, not input)
+        [*(lock or ()), *(region or ()), limit, timezone.now()],
+    )
+    ok, ids = cursor.fetchone()
+    return bool(ok), list(ids)
 
 
 def _region_lock_key(space: int, region: tuple[int | None, int | None]) -> list[int]:
@@ -163,11 +183,10 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
             held: list[tuple[int | None, int | None]] = []
             for region in _oldest_regions(cursor):
                 lock = _region_lock_key(space, region)
-                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", lock)
-                if not cursor.fetchone()[0]:
+                taken, claimed = _claim_in_region(cursor, lock, region, limit - len(ids), held=False)
+                if not taken:
                     held.append(region)
                     continue
-                claimed = _claim_locked(lock, region, limit - len(ids))
                 if claimed:
                     ids += claimed
                     locks.append(lock)
@@ -176,7 +195,7 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
             if not ids and wait and held:
                 lock = _region_lock_key(space, held[0])
                 if _region_wait(cursor, lock):
-                    ids = _claim_locked(lock, held[0], limit)
+                    ids = _claim_in_region(cursor, lock, held[0], limit, held=True)[1]
                     if ids:
                         locks.append(lock)
     except BaseException:
@@ -199,17 +218,25 @@ def _oldest_regions(cursor: CursorWrapper) -> list[tuple[int | None, int | None]
     return cursor.fetchall()
 
 
-def _claim_locked(lock: list[int], region: tuple[int | None, int | None], limit: int) -> list[int]:
-    """Claim in a region whose lock this session just took; the lock is given up again
-    when nothing was claimed or the claim failed."""
+def _claim_in_region(
+    cursor: CursorWrapper,
+    lock: list[int],
+    region: tuple[int | None, int | None],
+    limit: int,
+    *,
+    held: bool,
+) -> tuple[bool, list[int]]:
+    """Claim in a region, taking its lock in the same statement unless this session holds
+    it already (`held`): whether this session holds the lock, and the reports claimed.
+    The lock is given up again when nothing was claimed or the claim failed."""
     try:
-        ids = reports_claim(limit=limit, region=region)
+        taken, ids = _claim(cursor, limit=limit, region=region, lock=None if held else lock)
     except BaseException:
-        region_release([lock])
+        region_release([lock])  # a session lock taken by a failed statement stays taken
         raise
-    if not ids:
+    if taken and not ids:
         region_release([lock])
-    return ids
+    return taken, ids
 
 
 def _region_wait(cursor: CursorWrapper, lock: list[int]) -> bool:
@@ -231,8 +258,10 @@ def region_release(locks: list[list[int]]) -> None:
         return
     try:
         with connection.cursor() as cursor:
-            for lock in locks:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock)
+            cursor.execute(
+                "SELECT count(pg_advisory_unlock(a, b)) FROM unnest(%s::int[], %s::int[]) AS held(a, b)",
+                [[lock[0] for lock in locks], [lock[1] for lock in locks]],
+            )
     except Exception as exc:
         # The session may live on with the locks: closing it gives them up for sure.
         logger.warning("could not release a drain's regions", extra={"error": repr(exc)})
