@@ -46,6 +46,8 @@ def published(tenant_a, monkeypatch) -> list[tuple]:
     monkeypatch.setattr(process_report, "apply_async", lambda args=(), **kw: sent.append(("single", *args)))
     yield sent
     wake_key_expire()
+    with connection.cursor() as cursor:  # a test that failed holding a region frees it
+        cursor.execute("SELECT pg_advisory_unlock_all()")
 
 
 def test_submissions_publish_one_wake_up_per_interval_and_no_task_per_report(
@@ -439,8 +441,9 @@ def test_a_batch_takes_the_few_reports_of_every_free_region_in_turn(published) -
 
 
 def test_a_region_found_empty_when_claimed_is_given_up(published) -> None:
-    """A region whose reports another drain took between the look at the oldest reports and
-    the claim: its lock, taken by the claim's own statement, is given up at once."""
+    """A region with nothing to claim (its reports taken by another drain since the look at
+    the oldest reports): its lock, taken by the claim's own statement, is given up at once;
+    a region another drain holds is neither taken nor claimed from."""
     region = (math.floor(LAT / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG))
     with connection.cursor() as cursor, _other_session() as other:
         taken, ids = outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False)
@@ -453,6 +456,17 @@ def test_a_region_found_empty_when_claimed_is_given_up(published) -> None:
         assert outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False) == (True, [waiting])
         outbox.region_release([_region(LAT)])
         assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", _region(LAT)).fetchone()[0]
+
+
+def test_a_claim_that_fails_inside_a_transaction_leaves_it_usable(published, monkeypatch) -> None:
+    """Inside an atomic block the claim's statement has a savepoint of its own."""
+    from django.db import DataError
+
+    waiting = submit().pk
+    monkeypatch.setattr(outbox, "_UNCLAIMED", outbox._UNCLAIMED + " AND 1 / (attempts - attempts) = 0")
+    with pytest.raises(DataError):
+        reports_claim()
+    assert list(Report.objects.values_list("pk", flat=True)) == [waiting]
 
 
 def test_a_drain_gathers_after_a_batch_that_was_not_full(monkeypatch) -> None:

@@ -7,11 +7,12 @@ Nothing can be lost between the commit and the queue: the queue is the table. A 
 that never reaches Redis costs only time: the report keeps no `enqueued_at`, so the
 sweeper (pipeline.report_sweep_stuck) takes it at its next run."""
 
+import contextlib
 import logging
 import time
 import uuid
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
@@ -132,21 +133,25 @@ def _claim(
     # rescan it per outer row, and every rescan skips the rows this statement already
     # updated and locks the next ones, so LIMIT would not bound the claim. The lock's
     # answer is read once (an InitPlan): without the lock the scan does not start.
-    cursor.execute(
-        f"""
-        WITH taken AS MATERIALIZED (SELECT {taken} AS ok),
-        claimed AS MATERIALIZED (
-            SELECT id FROM reports_report WHERE (SELECT ok FROM taken) AND {_UNCLAIMED}{within}
-            ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED),
-        updated AS (
-            UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
-            FROM claimed WHERE r.id = claimed.id
-            RETURNING r.id)
-        SELECT (SELECT ok FROM taken), ARRAY(SELECT id FROM updated ORDER BY id)
-        """,  # noqa: S608 (constants, not input)
-        [*(lock or ()), *(region or ()), limit, timezone.now()],
-    )
-    ok, ids = cursor.fetchone()
+    # In autocommit (a drain) the statement is its own transaction; inside an atomic block
+    # a savepoint keeps the caller's transaction usable should it fail.
+    within_atomic = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with within_atomic:
+        cursor.execute(
+            f"""
+            WITH taken AS MATERIALIZED (SELECT {taken} AS ok),
+            claimed AS MATERIALIZED (
+                SELECT id FROM reports_report WHERE (SELECT ok FROM taken) AND {_UNCLAIMED}{within}
+                ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED),
+            updated AS (
+                UPDATE reports_report r SET attempts = r.attempts + 1, processing_started_at = %s
+                FROM claimed WHERE r.id = claimed.id
+                RETURNING r.id)
+            SELECT (SELECT ok FROM taken), ARRAY(SELECT id FROM updated ORDER BY id)
+            """,  # noqa: S608 (constants, not input)
+            [*(lock or ()), *(region or ()), limit, timezone.now()],
+        )
+        ok, ids = cursor.fetchone()
     return bool(ok), list(ids)
 
 
@@ -259,9 +264,15 @@ def region_release(locks: list[list[int]]) -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(pg_advisory_unlock(a, b)) FROM unnest(%s::int[], %s::int[]) AS held(a, b)",
+                "SELECT count(*) FILTER (WHERE NOT pg_advisory_unlock(a, b))"
+                " FROM unnest(%s::int[], %s::int[]) AS held(a, b)",
                 [[lock[0] for lock in locks], [lock[1] for lock in locks]],
             )
+            lost = cursor.fetchone()[0]
+        # A session replaced mid-batch (its locks went with the old one), or a claim that
+        # failed before its statement took the region's lock.
+        if lost:
+            logger.warning("a drain's regions were no longer held", extra={"regions": lost})
     except Exception as exc:
         # The session may live on with the locks: closing it gives them up for sure.
         logger.warning("could not release a drain's regions", extra={"error": repr(exc)})
