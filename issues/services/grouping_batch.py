@@ -81,15 +81,18 @@ def neighbourhoods_lock(keys: Iterable[list[int] | None]) -> None:
             return
         wanted.update(own)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [space, _TENANT_KEY])
-        if wanted:
-            # One round trip; the ordered subquery (kept apart from the outer query by
-            # OFFSET 0) makes the locks be taken in key order.
-            cursor.execute(
-                "SELECT count(pg_advisory_xact_lock(%s, k)) FROM"
-                " (SELECT k FROM unnest(%s::int[]) AS k ORDER BY k OFFSET 0) ordered_keys",
-                [space, sorted(wanted)],
-            )
+        if not wanted:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [space, _TENANT_KEY])
+            return
+        # One round trip. The ordered subquery (kept apart from the outer query by OFFSET 0)
+        # makes the cells' locks be taken in key order, and it reads the tenant's lock (a
+        # materialised CTE, taken once) before its first row, so before any cell's.
+        cursor.execute(
+            "WITH tenant AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(%s, %s))"
+            " SELECT count(pg_advisory_xact_lock(%s, k)) FROM"
+            " (SELECT k FROM unnest(%s::int[]) AS k, tenant ORDER BY k OFFSET 0) ordered_keys",
+            [space, _TENANT_KEY, space, sorted(wanted)],
+        )
 
 
 def grouping_query(

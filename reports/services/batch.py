@@ -74,12 +74,12 @@ def _group_together(classified: list[tuple[Report, Classification]]) -> None:
     with transaction.atomic():
         # Reports still received, locked: one processed meanwhile (by the sweeper's task
         # after this worker was taken for dead) is left as it is.
-        still = set(
-            Report.objects.select_for_update()
-            .filter(pk__in=[report.pk for report, _ in classified], status=Report.Status.RECEIVED)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM reports_report WHERE id = ANY(%s) AND status = %s ORDER BY id FOR UPDATE",
+                [[report.pk for report, _ in classified], Report.Status.RECEIVED],
+            )
+            still = {row[0] for row in cursor.fetchall()}
         todo = [(report, c) for report, c in classified if report.pk in still]
         for report, classification in todo:
             report_classification_apply(report, classification, by_code.get(classification.category or ""))
