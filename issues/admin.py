@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import smart_split, unescape_string_literal
 
-from civicpulse.core.admin import EstimatedCountPaginator, TenantAdmin, acting_user
+from civicpulse.core.admin import SETUP_CACHE_NOTE, EstimatedCountPaginator, TenantAdmin, acting_user
 from issues.admin_taxonomy import AreaAdmin, DepartmentAdmin  # noqa: F401  (registers them)
 from issues.models import (
     Category,
@@ -34,12 +34,6 @@ from issues.services.workflow import (
     issue_note_add,
     issue_transition,
     issue_update,
-)
-
-# The pipeline's workers keep a tenant's set-up for SETUP_CACHE_SECONDS (issues.selectors).
-_SETUP_NOTE = (
-    " Reports processed in the few seconds after a change (SETUP_CACHE_SECONDS, 5 by default)"
-    " may still be grouped and classified with the values before it."
 )
 
 
@@ -70,7 +64,7 @@ class CategoryAdmin(TenantAdmin):
             "Grouping reports into issues",
             {
                 "description": "Empty values follow the tenant's grouping policy. How the score is made: docs/grouping.md."
-                + _SETUP_NOTE,
+                + SETUP_CACHE_NOTE,
                 "fields": (
                     "related",
                     ("group_radius_m", "group_window_hours", "group_min_similarity"),
@@ -97,7 +91,7 @@ class GroupingPolicyAdmin(TenantAdmin):
     fieldsets = (
         (
             "Candidates",
-            {"fields": ("radius_m", "window_hours", "min_similarity"), "description": _SETUP_NOTE},
+            {"fields": ("radius_m", "window_hours", "min_similarity"), "description": SETUP_CACHE_NOTE},
         ),
         (
             "Score (0 to 1)",

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from civicpulse.core.admin import TenantAdmin
+from civicpulse.core.admin import SETUP_CACHE_NOTE, TenantAdmin
 from issues.models import Area, Department, MapSettings
 
 # What the area and department pages say about retiring instead of deleting.
@@ -30,7 +30,8 @@ class AreaAdmin(TenantAdmin):
                 "fields": ("name", "code", "boundary", "active"),
                 "description": RETIRE_NOTE.format(things="Areas", more=", scores, flags and location reports")
                 + f" The resident form's map shows a change within {settings.FORM_MAP_CACHE_SECONDS:g} s;"
-                " where a report may be placed is checked against the areas as they are now.",
+                " where a report may be placed is checked against the areas as they are now."
+                + SETUP_CACHE_NOTE,
             },
         ),
     )
@@ -54,7 +55,8 @@ class DepartmentAdmin(TenantAdmin):
             None,
             {
                 "fields": ("name", "code", "email", "members", "active"),
-                "description": RETIRE_NOTE.format(things="Departments", more=" and categories"),
+                "description": RETIRE_NOTE.format(things="Departments", more=" and categories")
+                + SETUP_CACHE_NOTE,
             },
         ),
     )

@@ -28,9 +28,9 @@ from issues.statuses import OPEN_STATUSES_SQL
 def area_for_point(latitude: float, longitude: float, areas: Iterable[Area] | None = None) -> Area | None:
     """The first active area (by name) whose boundary holds the point: a retired area
     keeps its issues but is given no new ones. `areas`: those active areas, read already
-    (a pipeline batch reads them once)."""
+    (a pipeline batch takes them from areas_active_kept)."""
     if areas is None:
-        areas = Area.objects.filter(active=True).exclude(boundary=None).order_by("name", "pk")
+        areas = _areas_active()
     for area in areas:
         if area.boundary and point_in_geojson(latitude, longitude, area.boundary):
             return area
@@ -74,6 +74,7 @@ def _categories_by_code() -> Mapping[str, Category]:
 # The tenant's set-up as the pipeline's batches read it: kept by each process for
 # SETUP_CACHE_SECONDS (civicpulse.core.kept), so a batch of a report or two at a steady rate
 # does not pay a query for each. Shared between threads: read, never changed.
+
 # Every category (retired ones too), by code, in code order.
 categories_kept = PerTenant(_categories_by_code, seconds_setting="SETUP_CACHE_SECONDS")
 grouping_policy_kept = PerTenant(grouping_policy_get, seconds_setting="SETUP_CACHE_SECONDS")
@@ -84,7 +85,9 @@ department_ids_active_kept = PerTenant(_department_ids_active, seconds_setting="
 
 
 def setup_forget() -> None:
-    """Read every tenant's set-up afresh at its next batch, in this process."""
+    """Read the categories, grouping policy, related categories, areas and departments of
+    every tenant afresh at its next batch, in this process (the language model's endpoint
+    and learned model are llm's, kept apart)."""
     for kept in (
         categories_kept,
         grouping_policy_kept,

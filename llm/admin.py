@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from civicpulse.core.admin import ReadOnlyTenantAdmin, TenantAdmin
+from civicpulse.core.admin import SETUP_CACHE_NOTE, ReadOnlyTenantAdmin, TenantAdmin
 from civicpulse.core.charts import stacked_bars_svg
 from llm.models import Endpoint, ModelCall, TrainedClassifier, TrainingExample
 from llm.selectors import model_call_daily_totals
@@ -39,6 +39,11 @@ class EndpointForm(forms.ModelForm):
 class EndpointAdmin(TenantAdmin):
     form = EndpointForm
     list_display = ("mode", "base_url", "model", "has_key", "classify", "adjudicate", "updated_at")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Endpoint | None = None) -> list:
+        return [
+            (None, {"fields": list(self.get_fields(request, obj)), "description": SETUP_CACHE_NOTE.strip()})
+        ]
 
     @admin.display(boolean=True, description="API key")
     def has_key(self, obj: Endpoint) -> bool:

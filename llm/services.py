@@ -178,7 +178,7 @@ def endpoint_save(*, endpoint: Endpoint, api_key: str = "", clear_api_key: bool 
     elif api_key:
         endpoint.api_key_encrypted = secret_encrypt(api_key)
     endpoint.save()
-    # This process sees the change at once; the others within SETUP_CACHE_SECONDS.
+    # This process reads it afresh after the commit; the others within SETUP_CACHE_SECONDS.
     transaction.on_commit(endpoint_kept.forget)
     return endpoint
 

@@ -78,13 +78,13 @@ def test_a_change_reaches_the_form_within_the_window(client_a, tenant_a, kept_ma
 def test_past_its_bound_a_process_keeps_no_more_maps(
     client_a, client_b, tenant_a, kept_maps, monkeypatch
 ) -> None:
-    monkeypatch.setattr(report_form_map, "tenants", 1)
+    monkeypatch.setattr(report_form_map, "max_tenants", 1)
     _ward("Quarry Ward")
     client_a.get("/report/")
     assert "Quarry Ward" not in client_b.get("/report/").content.decode()
-    assert len(report_form_map) == 1
+    assert report_form_map.kept_count() == 1
     assert "<title>Quarry Ward</title>" in client_a.get("/report/").content.decode()
-    assert len(report_form_map) == 1
+    assert report_form_map.kept_count() == 1
 
 
 def test_with_no_window_every_visit_reads_the_map(client_a, tenant_a, settings) -> None:

@@ -446,14 +446,17 @@ def test_a_region_found_empty_when_claimed_is_given_up(published) -> None:
     a region another drain holds is neither taken nor claimed from."""
     region = (math.floor(LAT / outbox.REGION_DEG), math.floor(LON / outbox.REGION_DEG))
     with connection.cursor() as cursor, _other_session() as other:
-        taken, ids = outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False)
+        taken, ids = outbox._claim_in_region(cursor, _region(LAT), region, 5, already_locked=False)
         assert (taken, ids) == (True, [])
         assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", _region(LAT)).fetchone()[0]
         # Held by another drain: not taken, nothing claimed, though a report waits there.
         waiting = submit(lat=LAT).pk
-        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False) == (False, [])
+        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, already_locked=False) == (False, [])
         other.execute("SELECT pg_advisory_unlock_all()")
-        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, held=False) == (True, [waiting])
+        assert outbox._claim_in_region(cursor, _region(LAT), region, 5, already_locked=False) == (
+            True,
+            [waiting],
+        )
         outbox.region_release([_region(LAT)])
         assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", _region(LAT)).fetchone()[0]
 

@@ -105,7 +105,7 @@ def test_a_change_reaches_the_pipeline_within_the_window(tenant_a, clock) -> Non
     assert changed.match["thresholds"]["radius_m"] == 10
 
 
-def test_each_tenant_is_read_its_own_setup(tenant_pair, db, clock) -> None:
+def test_each_tenant_reads_its_own_setup(tenant_pair, db, clock) -> None:
     alpha, beta = tenant_pair
     with tenant_context(alpha):
         alpha_codes = set(categories_kept())
@@ -149,4 +149,25 @@ def test_a_tenant_no_longer_served_is_dropped_after_its_window(tenant_pair, db, 
     clock[0] += 6
     with tenant_context(beta):
         categories_kept()
-    assert len(categories_kept) == 1  # alpha's expired value went as beta's was kept
+    assert categories_kept.kept_count() == 1  # alpha's expired value went as beta's was kept
+
+
+def test_the_console_says_where_a_change_waits_for_the_window(client_a, tenant_a) -> None:
+    from django.contrib.auth import get_user_model
+
+    from issues.models import Area
+
+    client_a.force_login(get_user_model().objects.create_superuser("setup-staff", "s@example.org", "pw"))
+    area = Area.objects.create(code="ward-9", name="Ward 9")
+    department = Department.objects.first()
+    category = Category.objects.first()
+    for url in (
+        f"/admin/issues/category/{category.pk}/change/",
+        "/admin/issues/groupingpolicy/1/change/",
+        f"/admin/issues/area/{area.pk}/change/",
+        f"/admin/issues/department/{department.pk}/change/",
+        "/admin/llm/endpoint/add/",
+    ):
+        page = client_a.get(url)
+        assert page.status_code == 200, url
+        assert "SETUP_CACHE_SECONDS" in page.content.decode(), url

@@ -19,6 +19,13 @@ from django_tenants.utils import get_public_schema_name
 
 from civicpulse.core.tenancy import current_schema
 
+# Said where staff edit what the pipeline's workers keep for SETUP_CACHE_SECONDS
+# (civicpulse.core.kept).
+SETUP_CACHE_NOTE = (
+    " Reports processed in the few seconds after a change (SETUP_CACHE_SECONDS, 5 by default)"
+    " may still be handled with the values before it."
+)
+
 
 def acting_user(request: HttpRequest) -> User:
     """The signed-in staff member behind an admin request, as services record actors.

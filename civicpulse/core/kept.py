@@ -28,10 +28,12 @@ class PerTenant(Generic[T]):
     """`read()` for the current tenant, kept for `seconds_setting` seconds (a setting's
     name: read at each call, never at import)."""
 
-    def __init__(self, read: Callable[[], T], *, seconds_setting: str, tenants: int = KEPT_TENANTS) -> None:
+    def __init__(
+        self, read: Callable[[], T], *, seconds_setting: str, max_tenants: int = KEPT_TENANTS
+    ) -> None:
         self._read = read
         self._seconds_setting = seconds_setting
-        self.tenants = tenants
+        self.max_tenants = max_tenants
         self._kept: dict[str, tuple[T, float]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0  # when expired values are next dropped (monotonic)
@@ -48,17 +50,17 @@ class PerTenant(Generic[T]):
             with self._lock:
                 # The values of tenants this process no longer serves are dropped once a
                 # window (not kept until the bound: an area's boundary can be large).
-                full = schema not in self._kept and len(self._kept) >= self.tenants
+                full = schema not in self._kept and len(self._kept) >= self.max_tenants
                 if full or now >= self._next_sweep:
                     for expired in [key for key, (_, until) in self._kept.items() if until <= now]:
                         del self._kept[expired]
                     self._next_sweep = now + ttl
-                    if len(self._kept) >= self.tenants:
+                    if len(self._kept) >= self.max_tenants:
                         self._kept.clear()
                 self._kept[schema] = (value, now + ttl)
         return value
 
-    def __len__(self) -> int:
+    def kept_count(self) -> int:
         """How many tenants' values this process keeps."""
         return len(self._kept)
 

@@ -121,8 +121,9 @@ def grouping_query(
 
 @dataclass
 class GroupingBatch:
-    """What a batch reads once and writes at the end. Its neighbourhoods are locked
-    (neighbourhoods_lock) before the first report is grouped."""
+    """What a batch takes once (from what the process keeps of the tenant's set-up) and
+    writes at the end. Its neighbourhoods are locked (neighbourhoods_lock) before the first
+    report is grouped."""
 
     events: list[IssueEvent] = field(default_factory=list)
     _thresholds: dict[int | None, Thresholds] = field(default_factory=dict)
@@ -221,7 +222,8 @@ class GroupingBatch:
         return [category.pk, *self._related.get(category.pk, [])]
 
     def department_id(self, department_id: int) -> int | None:
-        """The department, unless it was retired (None then)."""
+        """The department, unless it was retired (None then; one retired within
+        SETUP_CACHE_SECONDS may still be given issues)."""
         if self._active_departments is None:
             self._active_departments = department_ids_active_kept()
         if department_id in self._active_departments:

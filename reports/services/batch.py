@@ -58,7 +58,7 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
             "batch grouping failed; one by one", extra={"reports": len(classified), "error": repr(exc)}
         )
         # What this process kept of the set-up may be what failed (a category deleted
-        # since): the next batches read it afresh, as the reports one by one do.
+        # since): every tenant's next batch reads it afresh, as the reports one by one do.
         setup_forget()
         for report, _ in classified:
             report_process_claimed(report_id=report.pk)
@@ -66,14 +66,15 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
 
 
 def _group_together(classified: list[tuple[Report, Classification]]) -> None:
-    codes = {c.category for report, c in classified if report.category is None and c.category}
     # Taken again rather than from before the classification, which a language model can
     # make last minutes: the categories are then at most SETUP_CACHE_SECONDS old.
-    by_code = categories_kept() if codes else {}
+    chosen_here = any(report.category is None and c.category for report, c in classified)
+    by_code = categories_kept() if chosen_here else {}
     batch = GroupingBatch()
     with transaction.atomic():
         # Reports still received, locked: one processed meanwhile (by the sweeper's task
         # after this worker was taken for dead) is left as it is.
+        # A plain statement: as an ORM query it was built again at every batch.
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT id FROM reports_report WHERE id = ANY(%s) AND status = %s ORDER BY id FOR UPDATE",

@@ -121,12 +121,11 @@ def _claim(
     region: tuple[int | None, int | None] | None = None,
     lock: list[int] | None = None,
 ) -> tuple[bool, list[int]]:
-    """The claim in one statement, a transaction of its own outside an atomic block (a
-    round trip, where BEGIN, the claim and COMMIT were three), trying `lock` (a region's
-    session lock) in the same statement when given: whether the lock was taken (True
-    without one), and the reports claimed (none without the lock)."""
+    """The claim in one statement (a transaction of its own outside an atomic block),
+    trying `lock` (a region's session lock) in the same statement when given: whether the
+    lock was taken (True without one), and the reports claimed (none without the lock)."""
     within = "" if region is None else f" AND ({_REGION}) IS NOT DISTINCT FROM (%s, %s)"
-    taken = "pg_try_advisory_lock(%s, %s)" if lock else "true"
+    lock_sql = "pg_try_advisory_lock(%s, %s)" if lock else "true"
     # The partial index on received reports' enqueued_at serves the order; a report whose
     # wake-up failed (enqueued_at NULL) comes last. The locking SELECT sits in a
     # MATERIALIZED CTE so it runs exactly once: as an `IN (...)` subquery the planner may
@@ -139,7 +138,7 @@ def _claim(
     with within_atomic:
         cursor.execute(
             f"""
-            WITH taken AS MATERIALIZED (SELECT {taken} AS ok),
+            WITH taken AS MATERIALIZED (SELECT {lock_sql} AS ok),
             claimed AS MATERIALIZED (
                 SELECT id FROM reports_report WHERE (SELECT ok FROM taken) AND {_UNCLAIMED}{within}
                 ORDER BY enqueued_at LIMIT %s FOR UPDATE SKIP LOCKED),
@@ -185,22 +184,24 @@ def reports_claim_region(*, limit: int = BATCH_SIZE, wait: bool = False) -> tupl
     locks: list[list[int]] = []
     try:
         with connection.cursor() as cursor:
-            held: list[tuple[int | None, int | None]] = []
+            held_elsewhere: list[tuple[int | None, int | None]] = []
             for region in _oldest_regions(cursor):
                 lock = _region_lock_key(space, region)
-                taken, claimed = _claim_in_region(cursor, lock, region, limit - len(ids), held=False)
-                if not taken:
-                    held.append(region)
+                locked, claimed = _claim_in_region(
+                    cursor, lock, region, limit - len(ids), already_locked=False
+                )
+                if not locked:
+                    held_elsewhere.append(region)
                     continue
                 if claimed:
                     ids += claimed
                     locks.append(lock)
                     if len(ids) >= limit:
                         break
-            if not ids and wait and held:
-                lock = _region_lock_key(space, held[0])
+            if not ids and wait and held_elsewhere:
+                lock = _region_lock_key(space, held_elsewhere[0])
                 if _region_wait(cursor, lock):
-                    ids = _claim_in_region(cursor, lock, held[0], limit, held=True)[1]
+                    ids = _claim_in_region(cursor, lock, held_elsewhere[0], limit, already_locked=True)[1]
                     if ids:
                         locks.append(lock)
     except BaseException:
@@ -229,19 +230,20 @@ def _claim_in_region(
     region: tuple[int | None, int | None],
     limit: int,
     *,
-    held: bool,
+    already_locked: bool,
 ) -> tuple[bool, list[int]]:
     """Claim in a region, taking its lock in the same statement unless this session holds
-    it already (`held`): whether this session holds the lock, and the reports claimed.
+    it already (`already_locked`): whether this session holds the lock, and the reports
+    claimed.
     The lock is given up again when nothing was claimed or the claim failed."""
     try:
-        taken, ids = _claim(cursor, limit=limit, region=region, lock=None if held else lock)
+        locked, ids = _claim(cursor, limit=limit, region=region, lock=None if already_locked else lock)
     except BaseException:
         region_release([lock])  # a session lock taken by a failed statement stays taken
         raise
-    if taken and not ids:
+    if locked and not ids:
         region_release([lock])
-    return taken, ids
+    return locked, ids
 
 
 def _region_wait(cursor: CursorWrapper, lock: list[int]) -> bool:

@@ -217,7 +217,7 @@ def report_sweep_stuck(
             failed = cursor.rowcount
             # Claim with a conditional UPDATE: two sweepers at once never queue a report twice.
             # MATERIALIZED: the locking SELECT runs once, so LIMIT bounds it (as in
-            # outbox.reports_claim).
+            # outbox._claim).
             cursor.execute(
                 """
                 WITH due AS MATERIALIZED (
