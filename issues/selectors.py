@@ -67,6 +67,10 @@ def _department_ids_active() -> frozenset[int]:
     return frozenset(Department.objects.filter(active=True).values_list("pk", flat=True))
 
 
+def _related_read_only() -> Mapping[int, tuple[int, ...]]:
+    return MappingProxyType({source: tuple(targets) for source, targets in category_related_ids().items()})
+
+
 def _categories_by_code() -> Mapping[str, Category]:
     return MappingProxyType({category.code: category for category in Category.objects.order_by("code")})
 
@@ -78,7 +82,7 @@ def _categories_by_code() -> Mapping[str, Category]:
 # Every category (retired ones too), by code, in code order.
 categories_kept = PerTenant(_categories_by_code, seconds_setting="SETUP_CACHE_SECONDS")
 grouping_policy_kept = PerTenant(grouping_policy_get, seconds_setting="SETUP_CACHE_SECONDS")
-category_related_kept = PerTenant(category_related_ids, seconds_setting="SETUP_CACHE_SECONDS")
+category_related_kept = PerTenant(_related_read_only, seconds_setting="SETUP_CACHE_SECONDS")
 # The active areas with a boundary, in the order area_for_point tries them.
 areas_active_kept = PerTenant(_areas_active, seconds_setting="SETUP_CACHE_SECONDS")
 department_ids_active_kept = PerTenant(_department_ids_active, seconds_setting="SETUP_CACHE_SECONDS")

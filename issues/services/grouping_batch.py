@@ -13,7 +13,7 @@ and the issues' events in one statement at the end."""
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,7 +127,7 @@ class GroupingBatch:
 
     events: list[IssueEvent] = field(default_factory=list)
     _thresholds: dict[int | None, Thresholds] = field(default_factory=dict)
-    _related: dict[int, list[int]] | None = None
+    _related: Mapping[int, tuple[int, ...]] | None = None
     _active_departments: frozenset[int] | None = None
     _areas: tuple[Area, ...] | None = None
     _policy: GroupingPolicy | None = None
@@ -219,7 +219,7 @@ class GroupingBatch:
             return None
         if self._related is None:
             self._related = category_related_kept()
-        return [category.pk, *self._related.get(category.pk, [])]
+        return [category.pk, *self._related.get(category.pk, ())]
 
     def department_id(self, department_id: int) -> int | None:
         """The department, unless it was retired (None then; one retired within
