@@ -10,8 +10,10 @@ the map, then claimed (`reports_claim_region`) and processed as one batch
 (the reports are put back as unclaimed between rounds), with the number of statements it
 sends. At a steady rate a batch holds a few reports, so its fixed part is most of what the
 workers spend per report (`bench/pipeline.py --no-backlog` measures that whole, with the
-noise of the worker processes). Figures: `batch_cpu_ms_<K>` and `report_cpu_ms_<K>` for
-each size, `claim_cpu_ms` and `claim_statements`.
+noise of the worker processes). Run it with no io worker running (not beside `make run`):
+its submissions' wake-ups are deleted from the queue at the end. Figures:
+`batch_cpu_ms_<K>` and `report_cpu_ms_<K>` for each size, `claim_cpu_ms` and
+`claim_statements`.
 """
 
 import argparse
@@ -40,6 +42,7 @@ def main() -> None:
     from django_tenants.utils import tenant_context
     from pipeline import report_bodies
 
+    from civicpulse.core.redis_client import redis_client
     from reports.models import Report
     from reports.services.batch import reports_process_batch
     from reports.services.intake import report_submit
@@ -47,6 +50,7 @@ def main() -> None:
     from tenants.services import tenant_create
 
     drop_tenant(SLUG)
+    redis_client().delete("io")  # messages an earlier run left for its dropped tenant
     tenant = tenant_create(slug=SLUG, name="Bench Batch Cost", kind="city", timezone="America/Chicago")
     bodies = report_bodies(sum(sizes) * (args.batches + 20) + args.regions, seed=5)
 
@@ -109,6 +113,8 @@ def main() -> None:
             figure("claim_cpu_ms", round(1000 * spent / args.batches, 3))
     finally:
         drop_tenant(SLUG)
+        # The wake-ups its submissions sent: no worker is to drain a dropped tenant.
+        redis_client().delete("io")
 
 
 if __name__ == "__main__":

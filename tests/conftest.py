@@ -143,3 +143,14 @@ def _wake_keys_unknown() -> None:
     from reports.services import outbox
 
     outbox._known_awake.clear()
+
+
+@pytest.fixture
+def kept_clock(monkeypatch) -> list[float]:
+    """The clock of what processes keep for a few seconds (civicpulse.core.kept), at 1,000 s
+    until the test moves it."""
+    from civicpulse.core import kept
+
+    now = [1000.0]
+    monkeypatch.setattr(kept, "monotonic", lambda: now[0])
+    return now

@@ -22,6 +22,7 @@ from reports.services.intake import report_submit
 from reports.services.outbox import pipeline_wake, reports_claim, reports_drain
 from reports.services.pipeline import MAX_ATTEMPTS, report_process
 from reports.tasks import drain_reports, process_report
+from tests.support.services import child_database_url
 
 LAT, LON = 39.7817, -89.6501
 
@@ -381,15 +382,7 @@ def _region(lat: float) -> list[int]:
 @contextmanager
 def _other_session() -> Iterator[psycopg.Connection]:
     """A session of its own on the test database, as another drain's worker holds."""
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        dbname=settings["NAME"],
-        autocommit=True,
-    ) as other:
+    with psycopg.connect(child_database_url(), autocommit=True) as other:
         yield other
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from scipy import sparse
 
 from civicpulse.core import vectors as vectors_format
+from civicpulse.core.geo import METRES_PER_DEGREE
 from civicpulse.core.language_guess import looks_spanish, text_language
 from issues.candidate_selectors import Candidate, _candidate
 from issues.match_score import ACROSS_LANGUAGES_MEANING, CATCH_ALL_CODE, Thresholds, compared, explain_match
@@ -36,6 +37,8 @@ from reports.services.pipeline import category_info
 ROOT = Path(__file__).resolve().parents[1]
 COLD_START_FILE = ROOT / "tests" / "data" / "cold_start_city.csv"
 COLD_START_FILE_ES = ROOT / "tests" / "data" / "cold_start_city_es.csv"
+
+METRE = 1 / METRES_PER_DEGREE  # in degrees of latitude
 
 
 def _run_isolated(code: str) -> str:
@@ -323,11 +326,10 @@ def _group(text: str, latitude: float, at_offset_s: int = 0):
 
 
 def test_pot_hole_and_pothole_five_metres_apart_are_one_issue_graffiti_is_not(tenant_a) -> None:
-    five_metres = 5 / 111_195
     first = _group("Pot Hole", 41.88)
-    second = _group("Pothole", 41.88 + five_metres, 60)
+    second = _group("Pothole", 41.88 + 5 * METRE, 60)
     assert second.issue.pk == first.issue.pk and not second.created
-    graffiti = _group("Graffiti", 41.88 + five_metres, 120)
+    graffiti = _group("Graffiti", 41.88 + 5 * METRE, 120)
     assert graffiti.created and graffiti.issue.pk != first.issue.pk
 
 
@@ -335,14 +337,13 @@ def test_a_spanish_report_joins_the_english_issue_of_its_category_close_by(tenan
     """ "bache" and "pothole" share no trigrams and no meaning the embedding knows: their
     category stands for it, so close by they are one issue (borderline, decided by the
     join score), and across the street two."""
-    metre = 1 / 111_195
     english = _group("Big pothole in the street", 41.90)
-    spanish = _group("hay un bache enorme en la calle", 41.90 + 5 * metre, 60)
+    spanish = _group("hay un bache enorme en la calle", 41.90 + 5 * METRE, 60)
     assert spanish.issue.pk == english.issue.pk and spanish.match["across_languages"] is True
     assert spanish.match["meaning"] == ACROSS_LANGUAGES_MEANING and spanish.match["decision"] == "join_score"
     assert "in the other language" in explain_match(spanish.match)
-    assert _group("grafiti en la pared de la escuela", 41.90 + 5 * metre, 120).created
-    across_the_street = _group("bache profundo en la calle", 41.90 + 45 * metre, 180)
+    assert _group("grafiti en la pared de la escuela", 41.90 + 5 * METRE, 120).created
+    across_the_street = _group("bache profundo en la calle", 41.90 + 45 * METRE, 180)
     assert across_the_street.created and across_the_street.match["best"]["across_languages"] is True
 
 
@@ -359,10 +360,9 @@ def test_a_spanish_report_joins_the_english_issue_of_its_category_close_by(tenan
 def test_an_english_report_naming_a_spanish_place_is_compared_in_english(tenant_a, text: str) -> None:
     """The reports that reverted the first try: read as Spanish, their category's issue
     nearby, in English, would have joined on the stand-in meaning."""
-    metre = 1 / 111_195
     assert text_language(text) == "en"
     barking = _group("Dog barking all night", 41.92)
-    party = _group(text, 41.92 + 20 * metre, 60)
+    party = _group(text, 41.92 + 20 * METRE, 60)
     assert party.issue.category == barking.issue.category
     assert party.created and "across_languages" not in party.match.get("best", {})
 

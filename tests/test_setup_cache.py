@@ -11,15 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 import llm.learning as learning
-from civicpulse.core import kept
 from issues.models import Category, Department, GroupingPolicy
-from issues.selectors import (
-    areas_active_kept,
-    categories_kept,
-    category_related_kept,
-    department_ids_active_kept,
-    grouping_policy_kept,
-)
+from issues.selectors import categories_kept, setup_forget
 from llm.client import endpoint_kept
 from reports.models import Report
 from reports.services.batch import reports_process_batch
@@ -36,28 +29,21 @@ SETUP_TABLES = (
     "llm_endpoint",
     "llm_trainedclassifier",
 )
-KEPT = (
-    categories_kept,
-    grouping_policy_kept,
-    category_related_kept,
-    areas_active_kept,
-    department_ids_active_kept,
-    endpoint_kept,
-    learning._latest_row_kept,
-)
+
+
+def _forget_all() -> None:
+    setup_forget()
+    endpoint_kept.forget()
+    learning._latest_row_kept.forget()
 
 
 @pytest.fixture
-def clock(settings, monkeypatch) -> Iterator[list[float]]:
+def clock(settings, kept_clock) -> Iterator[list[float]]:
     """A five-second window, on a clock the test moves; nothing kept from before."""
     settings.SETUP_CACHE_SECONDS = 5
-    now = [1000.0]
-    monkeypatch.setattr(kept, "monotonic", lambda: now[0])
-    for each in KEPT:
-        each.forget()
-    yield now
-    for each in KEPT:
-        each.forget()
+    _forget_all()
+    yield kept_clock
+    _forget_all()
 
 
 def _batch(*texts: str, lat: float = LAT, category: str | None = None) -> tuple[list[Report], set[str]]:

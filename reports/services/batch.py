@@ -14,8 +14,8 @@ from llm.types import CategoryInfo, Classification
 from reports.models import Report
 from reports.services.pipeline import (
     PROCESSED_FIELDS,
-    category_info,
     record_failure,
+    report_categories,
     report_classification_apply,
     report_group,
     report_process_claimed,
@@ -38,12 +38,9 @@ def reports_process_batch(*, report_ids: list[int]) -> int:
     items: list[tuple[str, list[CategoryInfo]]] = []
     for report in reports:
         if report.category is not None:
-            items.append((report.description, [category_info(report.category)]))
+            items.append((report.description, report_categories(report.category)))
         else:
-            if everyone is None:
-                everyone = [
-                    category_info(category) for category in categories_kept().values() if category.active
-                ]
+            everyone = report_categories(None) if everyone is None else everyone
             items.append((report.description, everyone))
     classified: list[tuple[Report, Classification]] = []
     for report, answer in zip(reports, classify_reports(items=items), strict=True):

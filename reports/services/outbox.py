@@ -234,8 +234,7 @@ def _claim_in_region(
 ) -> tuple[bool, list[int]]:
     """Claim in a region, taking its lock in the same statement unless this session holds
     it already (`already_locked`): whether this session holds the lock, and the reports
-    claimed.
-    The lock is given up again when nothing was claimed or the claim failed."""
+    claimed. The lock is given up again when nothing was claimed or the claim failed."""
     try:
         locked, ids = _claim(cursor, limit=limit, region=region, lock=None if already_locked else lock)
     except BaseException:

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from issues.models import Category
+from issues.selectors import categories_kept
 from issues.services.grouping import issue_group_report
 from issues.services.grouping_batch import GroupingBatch
 from llm.embeddings import embed_stored
@@ -69,9 +70,11 @@ def category_info(category: Category) -> CategoryInfo:
 
 def report_categories(chosen: Category | None) -> list[CategoryInfo]:
     """What the classifier may answer: the resident's category when one was chosen (it is
-    kept, so severity and confidence must be about it), else every active category."""
-    categories = [chosen] if chosen is not None else Category.objects.filter(active=True).order_by("code")
-    return [category_info(c) for c in categories]
+    kept, so severity and confidence must be about it), else every active category, in code
+    order (from what the process keeps of the tenant's set-up: issues.selectors)."""
+    if chosen is not None:
+        return [category_info(chosen)]
+    return [category_info(c) for c in categories_kept().values() if c.active]
 
 
 def report_process(*, report_id: int) -> Report | None:
